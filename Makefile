@@ -1,0 +1,38 @@
+# The README's commands. `make repro` runs the pipeline; `make test` runs the tests.
+# Both create the environment first (.venv, pinned requirements.txt) when it is missing or stale.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+export DVC_NO_ANALYTICS := 1
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: setup repro test test-fast bench lint clean-outputs
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "Python 3.11+ needed, found " + sys.version' 
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $@
+
+# The DVC repository lives in git: a fresh clone needs no set-up beyond this.
+repro: setup
+	$(BIN)/dvc repro
+
+test: setup
+	$(BIN)/python -m pytest
+
+# Unit tests only (skips the end-to-end pipeline run).
+test-fast: setup
+	$(BIN)/python -m pytest -m "not integration"
+
+bench: setup
+	$(BIN)/python benchmarks/run.py
+
+clean-outputs:
+	rm -rf data/raw/* data/interim/* data/processed/* reports/*/* reports/paper.* .dvc/cache

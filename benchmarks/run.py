@@ -1,0 +1,73 @@
+"""Pipeline speed on the data mirror, measured in a fresh copy of the repository (`make bench`).
+
+Measures, on this machine:
+
+* a cold ``dvc repro`` (nothing cached: fetch from the mirror, clean, models, reports, notebook, paper),
+  with each stage's own time from its log line;
+* a no-op ``dvc repro`` (nothing changed);
+* which stages a one-parameter change (``models.ph_test_alpha``) makes stale.
+
+Targets (issue 2): cold under 3 minutes, no-op under 3 seconds, on 2 cores. Results are printed and
+written to ``benchmarks/results/pipeline.json`` (not committed: numbers belong to a machine).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from analysis.clone import BIN, fresh_clone, run  # noqa: E402
+
+TARGETS = {"cold_repro_seconds": 180.0, "noop_repro_seconds": 3.0}
+
+
+def timed(cmd: list[str], cwd: Path, env: dict) -> tuple[float, str]:
+    start = time.perf_counter()
+    result = run(cmd, cwd, env)
+    return time.perf_counter() - start, result.stdout + result.stderr
+
+
+def main() -> int:
+    mirror = Path(os.environ.get("ANALYSIS_DATA_MIRROR") or ROOT.parent / "shared" / "data").resolve()
+    if not (mirror / "nhanes").is_dir():
+        print(f"no data mirror at {mirror}: set ANALYSIS_DATA_MIRROR", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="connected-health-bench-") as tmp:
+        dest = Path(tmp)
+        env = fresh_clone(ROOT, dest, mirror)
+        dvc = str(BIN / "dvc")
+        cold, log = timed([dvc, "repro"], dest, env)
+        stages = {m.group(1): float(m.group(2)) for m in re.finditer(r"\[([\w-]+)\] done in ([\d.]+) s", log)}
+        noop, _ = timed([dvc, "repro"], dest, env)
+        params = dest / "params.yaml"
+        params.write_text(params.read_text().replace("ph_test_alpha: 0.01", "ph_test_alpha: 0.02"))
+        stale = sorted(json.loads(run([dvc, "status", "--json"], dest, env).stdout))
+    results = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "cold_repro_seconds": round(cold, 1),
+        "stage_seconds": stages,
+        "noop_repro_seconds": round(noop, 2),
+        "stale_after_models_param_change": stale,
+        "targets": TARGETS,
+    }
+    out = ROOT / "benchmarks" / "results" / "pipeline.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+    missed = [k for k, limit in TARGETS.items() if results[k] > limit]
+    if missed:
+        print(f"over target: {', '.join(missed)}", file=sys.stderr)
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,123 @@
+"""``python -m analysis <stage>``: one thin command per DVC stage, each over one library function.
+
+Every stage reads ``params.yaml`` through ``analysis.config`` and writes its outputs atomically
+and all-or-none (``analysis.io.staged_outputs``). Errors are printed as one clear line (file,
+column, value, what to do) with exit status 1; ``--traceback`` shows the Python traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from analysis import config, io
+
+RAW = Path("data/raw")
+PROCESSED = Path("data/processed")
+REPORTS = Path("reports")
+
+
+def cmd_fetch(args: argparse.Namespace) -> None:
+    from analysis.fetch import fetch_sources
+
+    params = config.load_params()
+    mirror = config.data_mirror(params)
+    records = fetch_sources(
+        args.registry, RAW, mirror, studies=args.studies,
+        timeout=params["data"]["timeout_seconds"], retries=params["data"]["retries"],
+        manifest=RAW / f"{args.name}.manifest.json",
+    )
+    origin = f"mirror {mirror}" if mirror else "the publishers"
+    print(f"fetched {len(records)} files from {origin} into {RAW}")
+
+
+def cmd_clean_nhanes(args: argparse.Namespace) -> None:
+    from analysis.clean import build_nhanes
+    from analysis.schema import data_dictionary
+
+    params = config.load_params()
+    table, flow = build_nhanes(RAW / "nhanes", params)
+    dictionary = data_dictionary(table, params["indices"])
+    with io.staged_outputs():
+        io.write_parquet(PROCESSED / "nhanes.parquet", table)
+        io.write_csv(PROCESSED / "nhanes_flow.csv", flow)
+        io.write_csv(PROCESSED / "nhanes_data_dictionary.csv", dictionary)
+        io.write_text(PROCESSED / "nhanes_data_dictionary.md", dictionary.to_markdown(index=False) + "\n")
+    print(f"NHANES analysis table: {len(table):,} rows x {table.shape[1]} columns")
+
+
+def cmd_models_nhanes(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from analysis.models.nhanes import run_nhanes_models
+    from analysis.report.metrics import headline_metrics
+
+    params = config.load_params()
+    table = pd.read_parquet(PROCESSED / "nhanes.parquet")
+    records, ph_tests = run_nhanes_models(table, params["models"])
+    with io.staged_outputs():
+        io.write_csv(REPORTS / "metrics" / "nhanes_models.csv", records)
+        io.write_csv(REPORTS / "metrics" / "nhanes_ph_tests.csv", ph_tests)
+        io.write_json(REPORTS / "metrics" / "nhanes.json", headline_metrics(records, table, params))
+    print(f"NHANES models: {len(records)} result records")
+
+
+def cmd_report_nhanes(args: argparse.Namespace) -> None:
+    from analysis.report.nhanes import write_nhanes_reports
+
+    params = config.load_params()
+    written = write_nhanes_reports(PROCESSED, REPORTS, params)
+    print(f"NHANES reports: {len(written)} files")
+
+
+def cmd_notebook(args: argparse.Namespace) -> None:
+    from analysis.report.notebooks import run_notebook
+
+    out = run_notebook(Path(args.source), REPORTS / "notebooks", config.load_params())
+    print(f"executed and rendered {out}")
+
+
+def cmd_paper(args: argparse.Namespace) -> None:
+    from analysis.report.paper import build_paper
+
+    written = build_paper(REPORTS, config.load_params())
+    print("manuscript: " + ", ".join(str(p) for p in written))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m analysis", description=__doc__.splitlines()[0])
+    parser.add_argument("--traceback", action="store_true", help="show the full traceback on error")
+    sub = parser.add_subparsers(dest="stage", required=True)
+
+    p = sub.add_parser("fetch", help="download (or copy from the mirror) and verify public files")
+    p.add_argument("name", help="name of the provenance manifest: data/raw/<name>.manifest.json")
+    p.add_argument("--studies", nargs="+", help="registry studies to fetch (default: all)")
+    p.add_argument("--registry", default="data/sources.yaml")
+    p.set_defaults(func=cmd_fetch)
+
+    sub.add_parser("clean-nhanes", help="build the NHANES analysis table").set_defaults(func=cmd_clean_nhanes)
+    sub.add_parser("models-nhanes", help="fit the NHANES models").set_defaults(func=cmd_models_nhanes)
+    sub.add_parser("report-nhanes", help="NHANES tables and figures").set_defaults(func=cmd_report_nhanes)
+
+    p = sub.add_parser("notebook", help="execute a jupytext notebook with papermill and render it to HTML")
+    p.add_argument("source", help="notebooks/NN_name.py")
+    p.set_defaults(func=cmd_notebook)
+
+    sub.add_parser("paper", help="the manuscript from the metrics files").set_defaults(func=cmd_paper)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    start = time.perf_counter()
+    try:
+        args.func(args)
+    except Exception as err:  # one clear line for the user; the traceback on request
+        if args.traceback:
+            raise
+        print(f"error in stage '{args.stage}': {err}", file=sys.stderr)
+        return 1
+    print(f"[{args.stage}] done in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    return 0

@@ -1,0 +1,614 @@
+"""Figures for the paper: survival curves, the forest plot and the cohort flow diagram.
+
+Each figure function takes data (the analysis table, the tidy model records, the cohort flow)
+and returns a matplotlib ``Figure``; it never fits a model and never writes a file.  The
+``write_*`` functions save a figure as PNG and SVG through ``analysis.io.save_figure``.
+
+Figures are built on ``matplotlib.figure.Figure`` with an Agg canvas attached, not through
+``pyplot``: library code then never switches the global backend (which would silently drop
+figures in a notebook) and never leaves figures open in pyplot's registry.
+
+Style: Okabe-Ito colours (distinguishable with the common colour-vision deficiencies), with
+line styles and markers as a second cue so a grey-scale print still reads; 8-11 pt text.
+"""
+
+from __future__ import annotations
+
+import functools
+import textwrap
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+import matplotlib.transforms as mtransforms
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.patches import FancyBboxPatch
+from matplotlib.ticker import FixedLocator, NullLocator
+
+from analysis import io
+from analysis.schema import NHANES_VARIABLES
+
+# Okabe & Ito (2008), "Color Universal Design": blue, orange, bluish green, vermillion,
+# reddish purple, sky blue, black.
+PALETTE: tuple[str, ...] = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000")
+LINESTYLES: tuple[str, ...] = ("-", "--", "-.", ":")
+MARKERS: tuple[str, ...] = ("o", "s", "D", "^", "v")
+
+FONT_SIZE = 9
+STYLE: dict = {
+    "font.family": "DejaVu Sans",
+    "font.size": FONT_SIZE,
+    "axes.titlesize": 10.5,
+    "axes.titleweight": "bold",
+    "axes.labelsize": 9.5,
+    "xtick.labelsize": FONT_SIZE,
+    "ytick.labelsize": FONT_SIZE,
+    "legend.fontsize": FONT_SIZE,
+    "legend.title_fontsize": FONT_SIZE,
+    "figure.titlesize": 11,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "svg.hashsalt": "connected-health",
+}
+
+EVENT_TITLES: dict[str, str] = {"died": "All-cause death", "cvd_death": "Cardiovascular death"}
+_LABELS = {v.name: v.label for v in NHANES_VARIABLES}
+MEASURE_AXIS = {"HR": "Hazard ratio", "OR": "Odds ratio"}
+
+
+class FigureError(ValueError):
+    """An input of a figure lacks a column or holds values the figure cannot draw."""
+
+
+def _styled(func):
+    """Build the figure inside the house style (font sizes, spines) without touching global state."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with matplotlib.rc_context(STYLE):
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+def new_figure(width: float, height: float) -> Figure:
+    """A Figure with its own Agg canvas (no pyplot, no global backend change)."""
+    fig = Figure(figsize=(width, height))
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _humanize(name: str) -> str:
+    return _LABELS.get(name, name.replace("_", " ").capitalize())
+
+
+def _require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
+    absent = [c for c in columns if c not in frame.columns]
+    if absent:
+        raise FigureError(f"{what}: the input has no column {absent[0]!r} (needed: {', '.join(columns)})")
+
+
+# ---------------------------------------------------------------------------------------------
+# Survival curves
+#
+# The weighted Kaplan-Meier and Aalen-Johansen estimators are computed here rather than with
+# lifelines' fitters: with non-integer weights lifelines 0.30 floors the weighted number at risk
+# to an integer in the Greenwood variance (``population.astype("uint64")``) and takes
+# log(n - d), which is NaN when everyone left at risk has the event, so S(t) never reaches 0.
+# With integer weights both estimators agree with lifelines (tests/test_report_figures.py).
+
+
+def kish_scaled(weights: np.ndarray) -> np.ndarray:
+    """Weights rescaled to sum to Kish's effective sample size, (sum w)^2 / sum w^2.
+
+    Point estimates do not change; Greenwood-type variances computed from the weighted counts then
+    reflect the loss of precision from unequal weights (not from clustering or stratification).
+    """
+    w = np.asarray(weights, dtype="float64")
+    total, sq = w.sum(), np.square(w).sum()
+    if total <= 0 or sq <= 0:
+        return w
+    return w * (total / sq)
+
+
+def _risk_table(durations, codes, weights):
+    """Distinct event times with the weighted number at risk (duration >= t) and the weighted
+    number of events of every type (code > 0) at each time."""
+    t = np.asarray(durations, dtype="float64")
+    c = np.asarray(codes, dtype="int64")
+    w = np.ones(len(t)) if weights is None else np.asarray(weights, dtype="float64")
+    times = np.unique(t[c > 0])
+    order = np.argsort(t, kind="stable")
+    t_sorted = t[order]
+    tail = np.concatenate([np.cumsum(w[order][::-1])[::-1], [0.0]])  # weight with index >= i
+    at_risk = tail[np.searchsorted(t_sorted, times, side="left")]
+    slot = np.searchsorted(times, t)
+    events = {}
+    for code in np.unique(c[c > 0]):
+        hit = c == code
+        events[int(code)] = np.bincount(slot[hit], weights=w[hit], minlength=len(times))
+    return times, at_risk, events
+
+
+def _with_origin(times, estimate, low, high, at_origin: float) -> pd.DataFrame:
+    return pd.DataFrame({"time": np.concatenate([[0.0], times]),
+                         "estimate": np.concatenate([[at_origin], estimate]),
+                         "low": np.concatenate([[at_origin], low]),
+                         "high": np.concatenate([[at_origin], high])}).drop_duplicates("time", keep="last")
+
+
+def weighted_kaplan_meier(durations, events, weights=None, alpha: float = 0.05) -> pd.DataFrame:
+    """Kaplan-Meier S(t) with case weights and a pointwise log-log ("exponential Greenwood") CI.
+
+    S(t) = prod_{t_j <= t} (1 - d_j / n_j), with d_j, n_j the summed weights of events at t_j and
+    of those still followed at t_j;  Var(log S) = sum d_j / (n_j (n_j - d_j)) treats the weights
+    as counts (scale them first, e.g. with :func:`kish_scaled`).  Columns: time, estimate, low,
+    high; the first row is t = 0, S = 1.
+    """
+    from scipy.stats import norm
+
+    times, n, by_type = _risk_table(durations, np.asarray(events, dtype="int64") > 0, weights)
+    d = by_type.get(1, np.zeros(len(times)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        surv = np.cumprod(np.where(n > 0, 1 - d / n, 1.0))
+        greenwood = np.cumsum(np.where(n - d > 0, d / (n * (n - d)), np.nan))
+        z = norm.ppf(1 - alpha / 2)
+        se = np.sqrt(greenwood) / np.abs(np.log(surv))
+        low, high = surv ** np.exp(z * se), surv ** np.exp(-z * se)
+    low = np.where(np.isfinite(low), low, surv)
+    high = np.where(np.isfinite(high), high, surv)
+    return _with_origin(times, surv, low, high, 1.0)
+
+
+def weighted_cumulative_incidence(durations, causes, cause: int = 1, weights=None,
+                                  alpha: float = 0.05) -> pd.DataFrame:
+    """Aalen-Johansen cumulative incidence of ``cause`` with the other causes competing.
+
+    ``causes``: 0 censored, 1, 2, ... the cause of the event.  F(t) = sum_{t_j <= t} S(t_j-) d_kj / n_j
+    with S the all-cause Kaplan-Meier; tied times of different causes need no jitter.  Variance:
+    the Greenwood-type delta-method formula of Collett (Modelling Survival Data in Medical Research,
+    3rd ed., p. 411; also lifelines' AalenJohansenFitter), CI on the log(-log F) scale.
+    """
+    from scipy.stats import norm
+
+    times, n, by_type = _risk_table(durations, causes, weights)
+    zeros = np.zeros(len(times))
+    d_k = by_type.get(int(cause), zeros)
+    d = sum(by_type.values(), zeros)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        surv = np.cumprod(np.where(n > 0, 1 - d / n, 1.0))
+        s_prev = np.concatenate([[1.0], surv[:-1]])
+        f = np.cumsum(np.where(n > 0, s_prev * d_k / n, 0.0))
+        # Var F(t_i) = sum_{j<=i} [(F_i - F_j)^2 a_j + s_{j-1}^2 d_kj (n_j - d_kj) / n_j^3 - 2 (F_i - F_j) b_j]
+        a = np.where(n - d > 0, d / (n * (n - d)), 0.0)
+        b = np.where(n > 0, s_prev * d_k / n**2, 0.0)
+        second = np.cumsum(np.where(n > 0, s_prev**2 * d_k * (n - d_k) / n**3, 0.0))
+        var = (f**2 * np.cumsum(a) - 2 * f * np.cumsum(a * f) + np.cumsum(a * f**2)
+               + second - 2 * (f * np.cumsum(b) - np.cumsum(b * f)))
+        var = np.maximum(var, 0.0)
+        z = norm.ppf(1 - alpha / 2)
+        theta = np.log(-np.log(f))
+        se = np.sqrt(var) / (f * np.abs(np.log(f)))
+        one, two = np.exp(-np.exp(theta + z * se)), np.exp(-np.exp(theta - z * se))
+    low = np.where(np.isfinite(one) & np.isfinite(two), np.minimum(one, two), f)
+    high = np.where(np.isfinite(one) & np.isfinite(two), np.maximum(one, two), f)
+    return _with_origin(times, f, low, high, 0.0)
+
+
+def _fit_curve(durations, events, deaths, weights, kind: str) -> pd.DataFrame:
+    """One group's curve: columns time (months), estimate, low, high (proportions).
+
+    kind "survival": weighted Kaplan-Meier S(t).  kind "cif": weighted Aalen-Johansen cumulative
+    incidence with deaths from other causes competing.  kind "1-km": 1 - Kaplan-Meier with other
+    deaths censored.  Weights are scaled to the Kish effective sample size for the CIs.
+    """
+    w = kish_scaled(weights)
+    if kind == "cif":
+        causes = np.where(events == 1, 1, np.where(deaths == 1, 2, 0))
+        return weighted_cumulative_incidence(durations, causes, 1, w)
+    curve = weighted_kaplan_meier(durations, events == 1, w)
+    if kind == "1-km":
+        curve = curve.assign(estimate=1 - curve["estimate"], low=1 - curve["high"], high=1 - curve["low"])
+    return curve
+
+
+def survival_curves(
+    table: pd.DataFrame,
+    duration: str = "followup_months",
+    event: str = "died",
+    group: str = "isolation_category",
+    weight: str | None = "weight_interview",
+    death: str | None = "died",
+    competing_risks: bool = True,
+) -> tuple[pd.DataFrame, str]:
+    """The data behind one panel of :func:`km_curves`: a tidy frame and the kind of curve.
+
+    Returns (curves, kind): curves has columns group, time (months), estimate, low, high
+    (proportions); kind is "survival" when ``event`` is all-cause death (``event == death`` or no
+    ``death`` given), "cif" (Aalen-Johansen, other deaths competing) for a cause-specific death
+    with ``competing_risks``, else "1-km" (1 - Kaplan-Meier, other deaths censored).
+    """
+    cols = [duration, event, group] + ([weight] if weight else []) + ([death] if death and death != event else [])
+    _require(table, cols, "km_curves")
+    data = table[cols].dropna()
+    if data.empty:
+        raise FigureError(f"km_curves: no rows with {', '.join(cols)} all present")
+    if death is None or event == death:
+        kind = "survival"
+    else:
+        kind = "cif" if competing_risks else "1-km"
+    frames = []
+    for level in _group_levels(table[group], data[group]):
+        part = data[data[group] == level]
+        if part.empty:
+            continue
+        d = part[duration].to_numpy(dtype="float64")
+        e = part[event].to_numpy(dtype="float64")
+        dd = part[death].to_numpy(dtype="float64") if death else e
+        w = part[weight].to_numpy(dtype="float64") if weight else np.ones(len(part))
+        curve = _fit_curve(d, e, dd, w, kind)
+        if d.max() > curve["time"].max():  # the curve runs on, flat, to the last follow-up
+            curve = pd.concat([curve, curve.iloc[[-1]].assign(time=d.max())], ignore_index=True)
+        curve.insert(0, "group", str(level))
+        frames.append(curve)
+    return pd.concat(frames, ignore_index=True), kind
+
+
+def _group_levels(column: pd.Series, present: pd.Series) -> list:
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return list(column.cat.categories)
+    return sorted(present.unique(), key=str)
+
+
+def at_risk_counts(table: pd.DataFrame, duration: str, group: str, times_months: Sequence[float],
+                   columns: Sequence[str] = ()) -> pd.DataFrame:
+    """Unweighted numbers still under follow-up (duration >= t) by group at each time."""
+    data = table[list(dict.fromkeys([duration, group, *columns]))].dropna()
+    rows = {str(level): [int((data.loc[data[group] == level, duration] >= t).sum()) for t in times_months]
+            for level in _group_levels(table[group], data[group]) if (data[group] == level).any()}
+    return pd.DataFrame(rows, index=list(times_months)).T
+
+
+def _clip(curve: pd.DataFrame, horizon: float) -> pd.DataFrame:
+    """The curve up to ``horizon``, with a last step at the horizon when it runs beyond it."""
+    inside = curve[curve["time"] <= horizon]
+    if curve["time"].max() > horizon and inside["time"].max() < horizon:
+        inside = pd.concat([inside, inside.iloc[[-1]].assign(time=float(horizon))], ignore_index=True)
+    return inside
+
+
+@_styled
+def km_curves(
+    table: pd.DataFrame,
+    duration: str = "followup_months",
+    event: str | Sequence[str] = ("died", "cvd_death"),
+    group: str = "isolation_category",
+    weight: str | None = "weight_interview",
+    horizon_months: float = 240,
+    *,
+    death: str | None = "died",
+    competing_risks: bool = True,
+    time_unit: str = "years",
+    titles: Mapping[str, str] | None = None,
+    group_label: str | None = None,
+    at_risk_every_months: float = 60,
+) -> Figure:
+    """Survey-weighted survival by group, one panel per outcome, with numbers at risk below.
+
+    - ``event == death`` (all-cause death): weighted Kaplan-Meier survival, %.
+    - another event (CVD death): weighted Aalen-Johansen cumulative incidence, %, with deaths from
+      other causes as a competing event (``competing_risks=False``: 1 - Kaplan-Meier, other deaths
+      censored; the axis says which).
+    Shaded bands are pointwise 95% confidence intervals (Greenwood / Collett delta method, log-log
+    scale) with weights scaled to each group's Kish effective sample size: they allow for unequal
+    weights but not for clustering, so they are somewhat too narrow.  Numbers at risk are unweighted
+    participants still followed at each time.  The curve data: :func:`survival_curves`.
+    """
+    events = [event] if isinstance(event, str) else list(event)
+    if time_unit not in ("years", "months"):
+        raise FigureError(f"km_curves: time_unit is {time_unit!r}; use 'years' or 'months'")
+    scale = 12.0 if time_unit == "years" else 1.0
+    titles = {**EVENT_TITLES, **(titles or {})}
+    group_label = group_label or _humanize(group)
+    ticks = np.arange(0, horizon_months + 1e-9, at_risk_every_months)
+
+    n_panels = len(events)
+    fig = new_figure(4.4 * n_panels + 0.5, 5.0)
+    grid = fig.add_gridspec(2, n_panels, height_ratios=[4.0, 1.0], hspace=0.5, wspace=0.3,
+                            left=0.2 if n_panels == 1 else 0.11, right=0.98, top=0.85, bottom=0.08)
+    risk_cols = [weight] if weight else []
+    for p, ev in enumerate(events):
+        curves, kind = survival_curves(table, duration, ev, group, weight, death, competing_risks)
+        ax = fig.add_subplot(grid[0, p])
+        groups = list(dict.fromkeys(curves["group"]))
+        for i, g in enumerate(groups):
+            c = _clip(curves[curves["group"] == g], horizon_months)
+            t = c["time"].to_numpy() / scale
+            colour = PALETTE[i % len(PALETTE)]
+            ax.step(t, 100 * c["estimate"], where="post", color=colour,
+                    linestyle=LINESTYLES[i % len(LINESTYLES)], linewidth=1.6, label=g)
+            ax.fill_between(t, 100 * c["low"], 100 * c["high"], step="post", color=colour,
+                            alpha=0.18, linewidth=0)
+        ax.set_xlim(0, horizon_months / scale)
+        ax.xaxis.set_major_locator(FixedLocator(ticks / scale))
+        ax.set_xlabel(f"{'Years' if scale == 12 else 'Months'} since interview")
+        ax.set_title(titles.get(ev, _humanize(ev)), loc="left", pad=16)
+        if kind == "survival":
+            ax.set_ylim(0, 100)
+            ax.set_ylabel("Survival (%)")
+            method = "Weighted Kaplan-Meier"
+            legend_loc = "lower left"
+        else:
+            top = 100 * curves.loc[curves["time"] <= horizon_months, "high"].max()
+            ax.set_ylim(0, max(1.0, float(np.ceil(top * 1.1))))
+            ax.set_ylabel(f"Cumulative incidence of {titles.get(ev, _humanize(ev)).lower()} (%)")
+            method = ("Weighted Aalen-Johansen; other deaths as competing events" if kind == "cif"
+                      else "1 - Kaplan-Meier, other deaths censored")
+            legend_loc = "upper left"
+        ax.text(0, 1.015, method, transform=ax.transAxes, fontsize=8, color="#444444", ha="left", va="bottom")
+        ax.grid(axis="y", color="#dddddd", linewidth=0.6)
+        ax.set_axisbelow(True)
+        ax.tick_params(labelsize=FONT_SIZE)
+        if p == 0:
+            ax.legend(title=group_label, loc=legend_loc, frameon=False)
+
+        # numbers at risk (unweighted), aligned with the x ticks
+        needed = [ev] + ([death] if death and death != ev and kind != "survival" else []) + risk_cols
+        risk = at_risk_counts(table, duration, group, ticks, needed)
+        rax = fig.add_subplot(grid[1, p], sharex=ax)
+        rax.set_ylim(len(risk) - 0.5, -0.5)
+        for i, (g, counts) in enumerate(risk.iterrows()):
+            colour = PALETTE[groups.index(g) % len(PALETTE)] if g in groups else "#000000"
+            for t, n in zip(ticks / scale, counts):
+                rax.text(t, i, f"{n:,}", ha="center", va="center", fontsize=8, color=colour)
+        rax.yaxis.set_major_locator(FixedLocator(range(len(risk))))
+        if p == 0:  # group names once, at the left; the colours carry them across panels
+            rax.set_yticklabels(list(risk.index), fontsize=8)
+            for i, label in enumerate(rax.get_yticklabels()):
+                g = risk.index[i]
+                label.set_color(PALETTE[groups.index(g) % len(PALETTE)] if g in groups else "#000000")
+        else:
+            rax.set_yticklabels([])
+        rax.tick_params(axis="x", bottom=False, labelbottom=False)
+        rax.tick_params(axis="y", left=False, pad=14)
+        rax.xaxis.set_minor_locator(NullLocator())
+        for side in ("top", "right", "bottom", "left"):
+            rax.spines[side].set_visible(False)
+        rax.set_title("Number at risk (unweighted)", loc="left", fontsize=8.5, fontweight="normal")
+
+    fig.suptitle(f"Survival by {group_label.lower()}, survey-weighted", x=0.01, ha="left", fontweight="bold")
+    note = ("Shaded bands: pointwise 95% CI (weights scaled to the Kish effective sample size; "
+            "clustering and strata not accounted for).")
+    fig.text(0.01, 0.005, textwrap.fill(note, 140 if n_panels > 1 else 75), fontsize=7.5, color="#444444",
+             ha="left", va="bottom")
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Forest plot
+
+_NICE_TICKS = (0.1, 0.2, 0.25, 0.33, 0.5, 0.67, 0.8, 1, 1.25, 1.5, 2, 3, 4, 5, 8, 10, 20)
+
+
+def _forest_rows(recs: pd.DataFrame) -> list[dict]:
+    """Rows top to bottom: an outcome header, an exposure subheader (when it has several terms),
+    then one row per term x covariate set."""
+    rows: list[dict] = []
+    sets = list(dict.fromkeys(recs["covariate_set"]))
+    for _, by_outcome in recs.groupby("outcome", sort=False):
+        rows.append({"kind": "outcome", "text": by_outcome["outcome_label"].iloc[0]})
+        for _, by_exposure in by_outcome.groupby("exposure", sort=False):
+            terms = list(dict.fromkeys(by_exposure["term"]))
+            several = len(terms) > 1
+            if several:
+                rows.append({"kind": "exposure", "text": by_exposure["exposure_label"].iloc[0]})
+            for term in terms:
+                part = by_exposure[by_exposure["term"] == term]
+                first = part.iloc[0]
+                label = (first["term_label"] if not pd.isna(first["term_label"]) else term) if several \
+                    else first["exposure_label"]
+                part = part.assign(_order=part["covariate_set"].map({s: i for i, s in enumerate(sets)}))
+                for j, (_, rec) in enumerate(part.sort_values("_order").iterrows()):
+                    rows.append({"kind": "estimate", "text": label if j == 0 else "",
+                                 "indent": several, "record": rec, "set_index": int(rec["_order"])})
+    return rows
+
+
+@_styled
+def forest_plot(
+    records: pd.DataFrame,
+    design: str = "design-based",
+    measures: Sequence[str] = ("HR", "OR"),
+    exposures: Sequence[str] | None = None,
+    covariate_set_labels: Mapping[str, str] | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Ratios with 95% CIs: one row per outcome x term x covariate set, one panel per measure.
+
+    Labels on the left (outcome, exposure/term, model), the point estimate and CI as a marker and
+    bar on a log axis with a dashed line at 1, and the numbers on the right.  Colours and markers
+    distinguish the nested covariate sets.  Each record is drawn with its own ``errorbar`` call.
+    """
+    from analysis.report.tables import covariate_set_header, format_interval
+
+    _require(records, ["design", "measure", "outcome", "outcome_label", "exposure", "exposure_label", "term",
+                       "term_label", "ratio", "ratio_ci_low", "ratio_ci_high", "covariate_set"], "forest_plot")
+    recs = records[(records["design"] == design) & records["measure"].isin(list(measures))]
+    if exposures is not None:
+        recs = recs[recs["exposure"].isin(list(exposures))]
+    if recs.empty:
+        raise FigureError(f"forest_plot: no records with design {design!r} and measure in {list(measures)} "
+                          f"(designs: {sorted(records['design'].unique())}, "
+                          f"measures: {sorted(records['measure'].unique())})")
+    sets = list(dict.fromkeys(recs["covariate_set"]))
+    set_names = [covariate_set_header(i + 1, s, covariate_set_labels) for i, s in enumerate(sets)]
+    panels = [(m, _forest_rows(recs[recs["measure"] == m])) for m in measures if (recs["measure"] == m).any()]
+
+    # vertical layout in inches: title, then per panel a column header, the rows, the x axis
+    row_h, title_h, header_h, axis_h, gap_h = 0.21, 0.45, 0.25, 0.55, 0.25
+    panel_h = [header_h + row_h * (len(rows) + 0.4) + axis_h for _, rows in panels]
+    height = title_h + sum(panel_h) + gap_h * (len(panels) - 1) + 0.1
+    fig = new_figure(8.2, height)
+    x_label, x_set, x_est = 0.01, 0.31, 0.80
+    top = height - title_h
+    for p, (measure, rows) in enumerate(panels):
+        rows_h = row_h * (len(rows) + 0.4)
+        bottom = top - header_h - rows_h
+        ax = fig.add_axes((0.50, bottom / height, 0.28, rows_h / height))
+        top = bottom - axis_h - gap_h
+        fig_x = mtransforms.blended_transform_factory(fig.transFigure, ax.transData)
+        n = len(rows)
+        values = []
+        for i, row in enumerate(rows):
+            y = n - 1 - i
+            if row["kind"] == "outcome":
+                ax.text(x_label, y, row["text"].replace(">=", "\u2265"), transform=fig_x, fontweight="bold",
+                        va="center", fontsize=9.5)
+                continue
+            if row["kind"] == "exposure":
+                ax.text(x_label + 0.012, y, row["text"], transform=fig_x, style="italic", va="center")
+                continue
+            rec = row["record"]
+            k = row["set_index"]
+            colour = PALETTE[k % len(PALETTE)]
+            ratio, lo, hi = (float(rec["ratio"]), float(rec["ratio_ci_low"]), float(rec["ratio_ci_high"]))
+            err = np.array([[ratio - lo], [hi - ratio]])
+            ax.errorbar([ratio], [y], xerr=err, fmt=MARKERS[k % len(MARKERS)], color=colour, markersize=4.5,
+                        capsize=2.5, elinewidth=1.3, markeredgewidth=1)
+            values += [v for v in (ratio, lo, hi) if np.isfinite(v) and v > 0]
+            if row["text"]:
+                ax.text(x_label + (0.024 if row["indent"] else 0.012), y, row["text"], transform=fig_x, va="center")
+            ax.text(x_set, y, set_names[k], transform=fig_x, va="center", color=colour, fontsize=8.5)
+            converged = rec.get("converged", True)
+            mark = "" if pd.isna(converged) or bool(converged) else " \u2021"
+            ax.text(x_est, y, format_interval(ratio, lo, hi) + mark, transform=fig_x, va="center", fontsize=8.5)
+        # column headers
+        for x, text in ((x_label, "Outcome and exposure"), (x_set, "Model"), (x_est, f"{measure} (95% CI)")):
+            ax.text(x, n - 0.1, text, transform=fig_x, fontweight="bold", va="bottom", fontsize=8.5, color="#444444")
+        ax.set_ylim(-0.7, n - 0.3)
+        ax.set_yticks([])
+        ax.spines["left"].set_visible(False)
+        ax.set_xscale("log")
+        lo_lim = min(values + [1.0]) / 1.15
+        hi_lim = max(values + [1.0]) * 1.15
+        ax.set_xlim(lo_lim, hi_lim)
+        ticks = [t for t in _NICE_TICKS if lo_lim <= t <= hi_lim]
+        ax.xaxis.set_major_locator(FixedLocator(ticks))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xticklabels([f"{t:g}" for t in ticks])
+        ax.axvline(1.0, color="#555555", linestyle="--", linewidth=0.9, zorder=0)
+        ax.set_xlabel(f"{MEASURE_AXIS.get(measure, measure)} (95% CI), log scale")
+        ax.tick_params(labelsize=FONT_SIZE)
+        for y in range(n):  # light guide lines help the eye from label to estimate
+            if rows[n - 1 - y]["kind"] == "estimate":
+                ax.axhline(y, color="#eeeeee", linewidth=0.6, zorder=0)
+    fig.suptitle(title or f"Social isolation and outcomes ({design} models)", x=0.01, ha="left",
+                 y=1 - 0.1 / height, va="top", fontweight="bold")
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Cohort flow
+
+
+@_styled
+def cohort_flow(flow: pd.DataFrame, title: str | None = "Selection of participants") -> Figure:
+    """STROBE-style flow diagram: remaining participants down the middle, exclusions to the right.
+
+    ``flow`` has columns step, label, n (remaining after the step), excluded (dropped at the
+    step; 0 for step 0) and reason.  Counts are printed with thousands separators.
+    """
+    _require(flow, ["step", "label", "n", "excluded", "reason"], "cohort_flow")
+    steps = flow.sort_values("step").reset_index(drop=True)
+    unit = 0.5  # inches per data unit
+    width_units = 15.0
+    line = 0.36  # data units per 9-pt text line
+    main_x, main_w = 0.2, 7.0
+    excl_x, excl_w = 8.2, 6.6
+
+    def box_height(lines: int) -> float:
+        return lines * line + 0.45
+
+    main_text, excl_text = [], []
+    for i, row in steps.iterrows():
+        label = textwrap.fill(str(row["label"]), 44)
+        main_text.append(f"{label}\nn = {int(row['n']):,}")
+        if i > 0:
+            reason = textwrap.fill(str(row["reason"]), 42) if str(row["reason"]).strip() else ""
+            excl_text.append(f"Excluded: n = {int(row['excluded']):,}" + (f"\n{reason}" if reason else ""))
+    # lay out top-down
+    y = 0.0
+    layout = []
+    for i in range(len(steps)):
+        h = box_height(main_text[i].count("\n") + 1)
+        layout.append(("main", i, y, h))
+        y -= h
+        if i + 1 < len(steps):
+            he = box_height(excl_text[i].count("\n") + 1)
+            gap = max(he + 0.5, 1.2)
+            layout.append(("gap", i, y, gap))
+            y -= gap
+    total = -y
+    fig = new_figure(width_units * unit, total * unit + (0.5 if title else 0.15))
+    ax = fig.add_axes((0, 0, 1, total * unit / fig.get_figheight()))
+    ax.set_xlim(0, width_units)
+    ax.set_ylim(-total - 0.05, 0.05)
+    ax.axis("off")
+
+    last = len(steps) - 1
+    main_boxes = {}
+    for kind, i, top, h in layout:
+        if kind == "main":
+            ax.add_patch(FancyBboxPatch((main_x, top - h), main_w, h, boxstyle="round,pad=0,rounding_size=0.15",
+                                        facecolor="#e8f1f8" if i == last else "white", edgecolor="#0072B2",
+                                        linewidth=1.6 if i == last else 1.0))
+            ax.text(main_x + main_w / 2, top - h / 2, main_text[i], ha="center", va="center", fontsize=FONT_SIZE,
+                    linespacing=1.3, fontweight="bold" if i == last else "normal")
+            main_boxes[i] = (top, top - h)
+        else:
+            mid = top - h / 2
+            he = box_height(excl_text[i].count("\n") + 1)
+            ax.add_patch(FancyBboxPatch((excl_x, mid - he / 2), excl_w, he,
+                                        boxstyle="round,pad=0,rounding_size=0.15", facecolor="#fbf3e6",
+                                        edgecolor="#E69F00", linewidth=1.0))
+            ax.text(excl_x + 0.25, mid, excl_text[i], ha="left", va="center", fontsize=8.5, linespacing=1.3)
+            cx = main_x + main_w / 2
+            ax.annotate("", xy=(cx, top - h), xytext=(cx, top),
+                        arrowprops={"arrowstyle": "-|>", "color": "#333333", "linewidth": 1.0, "shrinkA": 0,
+                                    "shrinkB": 0})
+            ax.annotate("", xy=(excl_x, mid), xytext=(cx, mid),
+                        arrowprops={"arrowstyle": "-|>", "color": "#333333", "linewidth": 1.0, "shrinkA": 0,
+                                    "shrinkB": 0})
+    if title:
+        fig.suptitle(title, x=0.02, ha="left", y=1 - 0.08 / fig.get_figheight(), va="top", fontweight="bold")
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Writers
+
+
+def write_figure(fig: Figure, dest_stem: str | Path, formats: Sequence[str] = ("png", "svg")) -> list[Path]:
+    """Save ``fig`` as ``<dest_stem>.png`` and ``.svg`` (params ``reports.figure_formats``), atomically."""
+    return io.save_figure(fig, dest_stem, tuple(formats))
+
+
+def write_km_curves(table: pd.DataFrame, dest_stem: str | Path, formats: Sequence[str] = ("png", "svg"),
+                    **kwargs) -> list[Path]:
+    """``km_curves(table, **kwargs)`` saved as ``<dest_stem>.png/.svg``."""
+    return write_figure(km_curves(table, **kwargs), dest_stem, formats)
+
+
+def write_forest_plot(records: pd.DataFrame, dest_stem: str | Path, formats: Sequence[str] = ("png", "svg"),
+                      **kwargs) -> list[Path]:
+    """``forest_plot(records, **kwargs)`` saved as ``<dest_stem>.png/.svg``."""
+    return write_figure(forest_plot(records, **kwargs), dest_stem, formats)
+
+
+def write_cohort_flow(flow: pd.DataFrame, dest_stem: str | Path, formats: Sequence[str] = ("png", "svg"),
+                      **kwargs) -> list[Path]:
+    """``cohort_flow(flow, **kwargs)`` saved as ``<dest_stem>.png/.svg``."""
+    return write_figure(cohort_flow(flow, **kwargs), dest_stem, formats)

@@ -1,0 +1,76 @@
+"""Headline numbers as DVC metrics (``reports/metrics/<study>.json``).
+
+``dvc metrics show`` / ``dvc metrics diff`` compare these across experiments, and the manuscript
+reads its numbers from here and from the full records CSV: nothing is typed by hand. The headline
+set is the design-based fit with the fullest covariate set (the last one in
+``models.covariate_sets``), for every outcome and exposure term.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+
+def _clean(value: float | int | None, digits: int = 4) -> float | int | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, (int,)) or float(value).is_integer() and abs(value) > 1000:
+        return int(value)
+    return round(float(value), digits)
+
+
+def headline_records(records: pd.DataFrame, params: dict, design: str = "design-based") -> pd.DataFrame:
+    fullest = list(params["models"]["covariate_sets"])[-1]
+    return records[(records["design"] == design) & (records["covariate_set"] == fullest)]
+
+
+def analytic_sample(table: pd.DataFrame, params: dict) -> pd.DataFrame:
+    """Rows the headline survival models use: every exposure, the fullest covariate set, follow-up,
+    every event and a positive weight present (the last step of the cohort flow)."""
+    from analysis.models.records import complete_cases, formula_variables
+
+    models = params["models"]
+    survival = models["survival"].values()
+    columns = (list(models["exposures"]) + formula_variables(list(models["covariate_sets"].values())[-1])
+               + [s["duration"] for s in survival] + [s["event"] for s in survival] + [models["weight"]])
+    return complete_cases(table, columns, weight=models["weight"])
+
+
+def headline_metrics(records: pd.DataFrame, table: pd.DataFrame, params: dict) -> dict:
+    """Sample sizes, events and follow-up, and every headline estimate, keyed by outcome and term.
+
+    ``sample.respondents`` counts the analysis table (everyone who answered the SSQ);
+    ``sample.analytic`` and the deaths, follow-up and person-years describe the analytic sample of
+    the headline survival models (:func:`analytic_sample`).
+    """
+    survival = params["models"]["survival"]
+    first = next(iter(survival.values()))
+    sample_rows = analytic_sample(table, params)
+    followup = sample_rows[first["duration"]]
+    events = {name: int(sample_rows[spec["event"]].sum()) for name, spec in survival.items()}
+    sample = {
+        "respondents": int(len(table)),
+        "analytic": int(len(sample_rows)),
+        "events": events,
+        "deaths": int(sample_rows["died"].sum()) if "died" in sample_rows else None,
+        "cvd_deaths": int(sample_rows["cvd_death"].sum()) if "cvd_death" in sample_rows else None,
+        "median_followup_months": _clean(followup.median(), 1),
+        "person_years": _clean(round(followup.sum() / 12.0)),
+    }
+    estimates: dict = {}
+    for row in headline_records(records, params).itertuples():
+        ratio = not pd.isna(row.ratio)
+        est = {
+            "measure": row.measure,
+            "estimate": _clean(row.ratio if ratio else row.estimate),
+            "ci_low": _clean(row.ratio_ci_low if ratio else row.ci_low),
+            "ci_high": _clean(row.ratio_ci_high if ratio else row.ci_high),
+            "p_value": _clean(row.p_value, 6),
+            "n": int(row.n),
+            "events": None if pd.isna(row.events) else int(row.events),
+        }
+        estimates.setdefault(row.outcome, {})[f"{row.exposure}:{row.term_label}"] = est
+    return {"study": params["models"]["study"], "covariate_set": list(params["models"]["covariate_sets"])[-1],
+            "sample": sample, "estimates": estimates}

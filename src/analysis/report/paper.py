@@ -1,0 +1,160 @@
+"""The manuscript: ``reports/paper.md`` from a Jinja2 template, rendered to self-contained HTML.
+
+Methods text is generated from ``params.yaml`` (cycles, index items and groups, covariate sets,
+cut-offs); results text and tables from the files the earlier stages wrote
+(``reports/metrics/*.json`` and ``*_models.csv``, ``reports/tables/``). No number is typed into
+the template: a changed metric changes the text. A placeholder that survives rendering (an
+undefined value, "nan", "None", "{{") is an error, not a silent gap.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+
+from analysis import io
+from analysis.schema import NHANES_VARIABLES
+
+TEMPLATES = Path(__file__).parent / "templates"
+LABELS = {v.name: v.label for v in NHANES_VARIABLES}
+
+
+class PaperError(RuntimeError):
+    """The manuscript could not be built from the results files."""
+
+
+def fmt_ratio(est: dict | None) -> str:
+    """'HR 1.45 (95% CI 1.30-1.62)' from a metrics entry."""
+    if not est:
+        raise PaperError("a headline estimate the manuscript needs is missing from the metrics file")
+    if est["measure"] in ("HR", "OR"):
+        return f"{est['measure']} {est['estimate']:.2f} (95% CI {est['ci_low']:.2f}-{est['ci_high']:.2f})"
+    return f"difference {est['estimate']:.2f} (95% CI {est['ci_low']:.2f} to {est['ci_high']:.2f})"
+
+
+def direction(est: dict, higher: str = "higher", lower: str = "lower", null: str = "no clear difference in") -> str:
+    """Words for an estimate: above / below the null with a CI that excludes it, else no clear difference."""
+    null_value = 1.0 if est["measure"] in ("HR", "OR") else 0.0
+    if est["ci_low"] > null_value:
+        return higher
+    if est["ci_high"] < null_value:
+        return lower
+    return null
+
+
+def fmt_int(value: float | int) -> str:
+    return f"{int(round(value)):,}"
+
+
+def fmt_p(p: float) -> str:
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def covariates_in_words(rhs: str) -> str:
+    names = [t for t in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", rhs) if t not in ("C", "Treatment")]
+    words = [LABELS.get(n, n.replace("_", " ")).split(" (")[0].lower() for n in names]
+    return ", ".join(words[:-1]) + (" and " if len(words) > 1 else "") + words[-1]
+
+
+def _read_table_md(path: Path) -> str:
+    if not path.exists():
+        raise PaperError(f"{path}: table not found; run the report stage first")
+    return path.read_text(encoding="utf-8").strip()
+
+
+def headline(metrics: dict, params: dict) -> dict:
+    """Per outcome: the most-isolated group vs the reference, and the per-point estimate.
+
+    The exposures are the first categorical and the first continuous one in ``models.exposures``;
+    their terms are looked up by prefix, so renaming groups in params.yaml needs no template edit.
+    """
+    exposures = params["models"]["exposures"]
+    cat = next((k for k, v in exposures.items() if v["type"] == "categorical"), None)
+    cont = next((k for k, v in exposures.items() if v["type"] == "continuous"), None)
+    out = {}
+    for outcome, terms in metrics["estimates"].items():
+        cat_terms = [(k, v) for k, v in terms.items() if cat and k.startswith(f"{cat}:")]
+        cont_terms = [v for k, v in terms.items() if cont and k.startswith(f"{cont}:")]
+        out[outcome] = {
+            "top_label": cat_terms[-1][0].split(":", 1)[1] if cat_terms else "",
+            "top": cat_terms[-1][1] if cat_terms else None,
+            "per_point": cont_terms[0] if cont_terms else None,
+        }
+    return out
+
+
+def context(reports: Path, params: dict) -> dict:
+    metrics_path = reports / "metrics" / "nhanes.json"
+    if not metrics_path.exists():
+        raise PaperError(f"{metrics_path}: not found; run the model stage first")
+    metrics = json.loads(metrics_path.read_text())
+    flow = pd.read_csv(reports / "tables" / "nhanes" / "cohort_flow.csv")
+    records = pd.read_csv(reports / "metrics" / "nhanes_models.csv")
+    tables = reports / "tables" / "nhanes"
+    return {
+        "params": params,
+        "m": metrics,
+        "est": metrics["estimates"],
+        "h": headline(metrics, params),
+        "flow": flow.to_dict("records"),
+        "n_models": len(records),
+        "covariate_sets": {k: covariates_in_words(v) for k, v in params["models"]["covariate_sets"].items()},
+        "table1": _read_table_md(tables / "table1.md"),
+        "regression": _read_table_md(tables / "regression_design_based.md"),
+        "regression_multilevel": _read_table_md(tables / "regression_multilevel.md"),
+        "figures": "figures/nhanes",
+    }
+
+
+def render_markdown(ctx: dict) -> str:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
+                             keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(ratio=fmt_ratio, direction=direction, int=fmt_int, p=fmt_p)
+    try:
+        text = env.get_template("paper.md.j2").render(**ctx)
+    except jinja2.UndefinedError as err:
+        raise PaperError(f"the manuscript template needs a value the results do not have: {err}") from err
+    check_no_placeholders(text)
+    return text
+
+
+_PLACEHOLDERS = re.compile(r"\{\{|\}\}|\{%|\bnan\b|\bNone\b|\bTODO\b|\bXXX\b|\?\?", re.IGNORECASE)
+
+
+def check_no_placeholders(text: str) -> None:
+    for lineno, line in enumerate(text.splitlines(), 1):
+        hit = _PLACEHOLDERS.search(line)
+        if hit:
+            raise PaperError(f"paper.md line {lineno}: placeholder '{hit.group(0)}' survived rendering: {line[:120]}")
+
+
+def referenced_files(markdown: str) -> list[str]:
+    return re.findall(r"!\[[^\]]*\]\(([^)\s]+)", markdown)
+
+
+def build_paper(reports: Path, params: dict) -> list[Path]:
+    """Render ``paper.md`` and a self-contained ``paper.html`` (figures embedded) under ``reports``."""
+    import pypandoc
+
+    reports = Path(reports)
+    markdown = render_markdown(context(reports, params))
+    for ref in referenced_files(markdown):
+        if not (reports / ref).exists():
+            raise PaperError(f"paper.md refers to {ref}, which is not in {reports}")
+    css = TEMPLATES / "paper.css"
+    with io.staged_outputs():
+        md_path = io.write_text(reports / "paper.md", markdown)
+
+        def to_html(tmp: Path) -> None:
+            pypandoc.convert_text(
+                markdown, "html5", format="markdown", outputfile=str(tmp),
+                extra_args=["--standalone", "--embed-resources", f"--resource-path={reports}",
+                            f"--css={css}", "--metadata=lang:en", "--toc", "--toc-depth=2"],
+            )
+
+        html_path = io.write_atomic(reports / "paper.html", to_html)
+    return [md_path, html_path]

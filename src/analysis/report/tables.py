@@ -1,0 +1,529 @@
+"""Tables for readers: Table 1 (characteristics by isolation group) and the regression tables.
+
+Every table is built by a pure function that returns a DataFrame; the ``write_*`` functions only
+render and save it.  ``write_table`` renders one frame four ways (CSV for machines, Markdown for
+the manuscript, a standalone HTML page, booktabs LaTeX) through the atomic writers of
+``analysis.io``, so no number in ``reports/`` is typed by hand.
+
+NHANES convention (NCHS analytic guidelines): counts are **unweighted** (how many participants
+the estimate rests on), percentages and means are **survey-weighted** (what they estimate for the
+US population).  The footnote saying so travels with the table in ``frame.attrs["footnote"]``.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis import io
+from analysis.schema import NHANES_VARIABLES
+
+LABELS: dict[str, str] = {v.name: v.label for v in NHANES_VARIABLES}
+_DTYPES: dict[str, str] = {v.name: v.dtype for v in NHANES_VARIABLES}
+
+TABLE1_VARIABLES: tuple[str, ...] = (
+    "age", "sex", "race_ethnicity", "education", "income_poverty_ratio",
+    "partnered", "lives_alone", "emotional_support", "financial_support", "close_friends",
+    "smoking_status", "bmi", "hypertension", "diabetes", "prevalent_cvd",
+    "phq9_score", "depression_phq9", "died", "cvd_death", "followup_months",
+)
+"""Default Table 1 rows: demographics, the index items, covariates, outcomes, follow-up.
+
+The analysis table has no body-weight column (BMI is the measured body-size variable), so none is
+listed; the survey weight is a design variable, not a characteristic, and is not described."""
+
+# Decimals of means/SDs where one decimal would hide the variation (the poverty ratio runs 0-5).
+TABLE1_DECIMALS: dict[str, int] = {"income_poverty_ratio": 2}
+
+OVERALL = "Overall"
+MEAN_SD = "mean (SD)"
+N_PCT = "n (%)"
+
+MEASURE_ABBREVIATION = {"HR": "HR", "OR": "OR", "Mean difference": "MD"}
+
+# Column headers of the nested covariate sets in params.yaml (models.covariate_sets); a set not
+# listed here is shown as "Model k (<name>)".
+COVARIATE_SET_LABELS: dict[str, str] = {
+    "age_sex": "age, sex",
+    "socioeconomic": "+ socioeconomic",
+    "health": "+ health",
+}
+
+PH_MARK = "\u2020"  # dagger
+NONCONVERGED_MARK = "\u2021"  # double dagger
+
+
+class TableError(ValueError):
+    """An input of a table lacks a column or holds a value the table cannot show."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Number formatting
+
+
+def format_count(n: float) -> str:
+    """1234 -> '1,234'; missing -> ''."""
+    if n is None or (isinstance(n, float) and math.isnan(n)) or pd.isna(n):
+        return ""
+    return f"{int(round(float(n))):,}"
+
+
+def _fmt(x: float, decimals: int) -> str:
+    if x is None or pd.isna(x):
+        return "\u2013"
+    return f"{x:,.{decimals}f}"
+
+
+def format_interval(estimate: float, low: float, high: float, decimals: int = 2) -> str:
+    """'1.45 (1.20-1.75)'; with a negative bound the separator is ' to ' so signs stay readable."""
+    if any(pd.isna(v) for v in (estimate, low, high)):
+        return _fmt(estimate, decimals) if not pd.isna(estimate) else "\u2013"
+    sep = " to " if min(low, high) < 0 else "-"
+    return f"{estimate:.{decimals}f} ({low:.{decimals}f}{sep}{high:.{decimals}f})"
+
+
+# ---------------------------------------------------------------------------------------------
+# Table 1
+
+
+def weighted_mean_sd(values: pd.Series, weights: pd.Series | None = None) -> tuple[float, float]:
+    """Survey-weighted mean and SD of the non-missing values.
+
+    mean = sum(w x) / sum(w);  var = sum(w (x - mean)^2) / sum(w) * n / (n - 1), the estimator of
+    R ``survey::svyvar`` (n = number of non-missing values).  Unweighted when ``weights`` is None.
+    """
+    x = pd.to_numeric(values, errors="coerce").astype("float64")
+    w = pd.Series(1.0, index=x.index) if weights is None else weights.astype("float64")
+    keep = x.notna() & w.notna()
+    x, w = x[keep].to_numpy(), w[keep].to_numpy()
+    n = len(x)
+    if n == 0 or w.sum() <= 0:
+        return float("nan"), float("nan")
+    mean = float(np.sum(w * x) / np.sum(w))
+    if n < 2:
+        return mean, float("nan")
+    var = float(np.sum(w * (x - mean) ** 2) / np.sum(w)) * n / (n - 1)
+    return mean, math.sqrt(var)
+
+
+def _kind(table: pd.DataFrame, var: str) -> str:
+    """'continuous', 'binary' or 'categorical': from the schema, else from the column's dtype."""
+    declared = _DTYPES.get(var)
+    if declared in ("int", "float"):
+        return "continuous"
+    if declared == "binary":
+        return "binary"
+    if declared in ("category", "string"):
+        return "categorical"
+    col = table[var]
+    if isinstance(col.dtype, pd.CategoricalDtype) or col.dtype == object or pd.api.types.is_string_dtype(col):
+        return "categorical"
+    if pd.api.types.is_bool_dtype(col) or set(col.dropna().unique()) <= {0, 1}:
+        return "binary"
+    return "continuous"
+
+
+def _levels(col: pd.Series) -> list:
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        return list(col.cat.categories)
+    return sorted(col.dropna().unique().tolist(), key=str)
+
+
+def table1(
+    table: pd.DataFrame,
+    by: str = "isolation_category",
+    variables: Sequence[str] | None = None,
+    weight: str | None = "weight_interview",
+    decimals: Mapping[str, int] | None = None,
+    overall: bool = True,
+) -> pd.DataFrame:
+    """Participant characteristics by ``by`` (default the isolation category), long and tidy.
+
+    One row per variable x level x group.  Columns:
+
+    - ``variable``, ``label`` (from ``schema.NHANES_VARIABLES``), ``level`` ("" for a continuous
+      variable, "Yes" for a 0/1 variable, the category otherwise, "Missing" for the missing count),
+      ``group`` (a level of ``by``, then "Overall"), ``statistic_type`` ("mean (SD)" or "n (%)");
+    - ``statistic``: the text a reader sees, "62.3 (11.2)" or "1,234 (45.6%)";
+    - ``n``: unweighted number of participants in the group with a non-missing value (the
+      denominator); ``value``: the number before the parentheses (weighted mean, or the
+      unweighted count in the level); ``sd_or_pct``: the number inside (weighted SD, or weighted
+      percentage of the non-missing).
+
+    The first row ("N") gives each group's unweighted size and weighted share of the population.
+    Rows with a missing ``by`` are left out (their number is in the footnote); "Overall" is the sum
+    of the groups shown.  The footnote is in ``result.attrs["footnote"]``.
+    """
+    variables = list(TABLE1_VARIABLES if variables is None else variables)
+    needed = [by, *variables] + ([weight] if weight else [])
+    absent = [c for c in needed if c not in table.columns]
+    if absent:
+        raise TableError(f"table1: the analysis table has no column {absent[0]!r} "
+                         f"(asked for {', '.join(absent)}); pass variables= present in the table")
+    decimals = {**TABLE1_DECIMALS, **(decimals or {})}
+
+    data = table[table[by].notna()]
+    dropped = len(table) - len(data)
+    if weight:
+        bad = data[weight].isna() | (data[weight] < 0)
+        if bad.any():
+            raise TableError(f"table1: column {weight!r} has {int(bad.sum())} missing or negative weights "
+                             f"(first at row {data.index[bad.to_numpy()][0]!r}); drop those rows or pass weight=None")
+        w_all = data[weight].astype("float64")
+    else:
+        w_all = pd.Series(1.0, index=data.index)
+
+    groups: list[tuple[str, pd.Index]] = [
+        (str(level), data.index[(data[by] == level).to_numpy()]) for level in _levels(data[by])
+    ]
+    if overall:
+        groups.append((OVERALL, data.index))
+    total_w = w_all.sum()
+
+    rows: list[dict] = []
+
+    def add(variable, label, level, group, kind, n, value, second, text):
+        rows.append({"variable": variable, "label": label, "level": level, "group": group,
+                     "statistic_type": kind, "statistic": text, "n": n, "value": value,
+                     "sd_or_pct": second})
+
+    for group, idx in groups:
+        pct = 100 * w_all[idx].sum() / total_w if total_w > 0 else float("nan")
+        add("N", "Participants", "", group, N_PCT, len(idx), len(idx), pct,
+            f"{format_count(len(idx))} ({_fmt(pct, 1)}%)")
+
+    for var in variables:
+        kind = _kind(data, var)
+        label = LABELS.get(var, var)
+        col = data[var]
+        if kind == "continuous":
+            col = pd.to_numeric(col, errors="coerce").astype("float64")
+        any_missing = bool(col.isna().any())
+        for group, idx in groups:
+            x, w = col[idx], w_all[idx]
+            present = x.notna()
+            n = int(present.sum())
+            if kind == "continuous":
+                d = decimals.get(var, 1)
+                mean, sd = weighted_mean_sd(x, w)
+                add(var, label, "", group, MEAN_SD, n, mean, sd, f"{_fmt(mean, d)} ({_fmt(sd, d)})")
+            else:
+                levels = [1] if kind == "binary" else _levels(data[var])
+                w_present = w[present].sum()
+                for level in levels:
+                    in_level = present & (x == level).fillna(False).astype(bool)
+                    count = int(in_level.sum())
+                    pct = 100 * w[in_level].sum() / w_present if w_present > 0 else float("nan")
+                    shown = "Yes" if kind == "binary" else str(level)
+                    add(var, label, shown, group, N_PCT, n, count, pct,
+                        f"{format_count(count)} ({_fmt(pct, 1)}%)")
+            if any_missing:
+                missing = int((~present).sum())
+                add(var, label, "Missing", group, "n", len(idx), missing, float("nan"), format_count(missing))
+
+    out = pd.DataFrame(rows)
+    out["n"] = out["n"].astype("int64")
+    by_label = LABELS.get(by, by.replace("_", " ").capitalize())
+    notes = [
+        f"Columns: {by_label}. Counts (n) are unweighted; percentages, means and SDs are survey-weighted "
+        f"({'column ' + weight if weight else 'unweighted'}; NHANES convention). Percentages are of "
+        "participants with a non-missing value; SD as in R survey::svyvar.",
+    ]
+    if dropped:
+        notes.append(f"{format_count(dropped)} participants with missing {by_label.lower()} are not shown.")
+    out.attrs["footnote"] = " ".join(notes)
+    out.attrs["caption"] = f"Characteristics of participants by {by_label.lower()}"
+    return out
+
+
+def table1_wide(long: pd.DataFrame) -> pd.DataFrame:
+    """Table 1 for readers: one row per characteristic/level, one column per group.
+
+    ``long`` is the output of :func:`table1`; the characteristic's label carries its statistic
+    ("Age at screening (years), mean (SD)") on the first of its rows.
+    """
+    groups = list(dict.fromkeys(long["group"]))
+    keys = list(dict.fromkeys(zip(long["variable"], long["level"])))
+    cell = long.set_index(["variable", "level", "group"])["statistic"]
+    first = long.drop_duplicates(["variable", "level"]).set_index(["variable", "level"])
+    rows = []
+    seen: set[str] = set()
+    for var, level in keys:
+        meta = first.loc[(var, level)]
+        if var in seen:
+            characteristic = ""
+        elif var == "N":
+            characteristic = "Participants, n (weighted %)"
+        else:
+            characteristic = f"{meta['label']}, {meta['statistic_type']}"
+        seen.add(var)
+        row = {"Characteristic": characteristic, "Level": level}
+        for g in groups:
+            row[g] = cell.get((var, level, g), "")
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    out.attrs.update(long.attrs)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Regression tables
+
+RECORD_COLUMNS = ("outcome", "outcome_label", "exposure", "exposure_label", "term", "term_label",
+                  "estimate", "ci_low", "ci_high", "ratio", "ratio_ci_low", "ratio_ci_high",
+                  "measure", "n", "events", "design", "covariate_set")
+
+
+def format_estimate(record: Mapping, decimals: int = 2) -> str:
+    """'HR 1.45 (1.20-1.75)' for ratios; 'MD 0.52 (0.10-0.94)' for a linear model's mean difference."""
+    measure = record["measure"]
+    abbr = MEASURE_ABBREVIATION.get(measure, measure)
+    if measure in ("HR", "OR"):
+        text = format_interval(record["ratio"], record["ratio_ci_low"], record["ratio_ci_high"], decimals)
+    else:
+        text = format_interval(record["estimate"], record["ci_low"], record["ci_high"], decimals)
+    return f"{abbr} {text}"
+
+
+def _count_cell(values: pd.Series) -> str:
+    distinct = list(dict.fromkeys(v for v in values if not pd.isna(v)))
+    return " / ".join(format_count(v) for v in distinct)
+
+
+def covariate_set_header(position: int, name: str, labels: Mapping[str, str] | None = None) -> str:
+    """'Model 1 (age, sex)': the k-th nested covariate set with a short description."""
+    described = {**COVARIATE_SET_LABELS, **(labels or {})}.get(name, name)
+    return f"Model {position} ({described})"
+
+
+def regression_table(
+    records: pd.DataFrame,
+    design: str | None = "design-based",
+    ph_tests: pd.DataFrame | None = None,
+    covariate_sets: Mapping[str, str] | None = None,
+    covariate_set_labels: Mapping[str, str] | None = None,
+    decimals: int = 2,
+) -> pd.DataFrame:
+    """The models of one design as readers expect them: nested models side by side.
+
+    Rows are outcome x exposure x term (in the order of ``records``); columns are Outcome,
+    Exposure, Term, N, Events and one column per covariate set (in the order of ``records``:
+    the nested sets of params.yaml), each cell "HR 1.45 (1.20-1.75)".  N and Events are the
+    unweighted numbers of the fit; when the nested models differ they are listed per model,
+    separated by " / ".  ``ph_tests`` (columns outcome, exposure, covariate_set, term, flagged)
+    marks flagged hazard ratios with a dagger; fits that did not converge get a double dagger.
+    ``covariate_sets`` (params ``models.covariate_sets``: name -> formula) adds the formulas to
+    the footnote.  ``design=None`` keeps every design and adds a Design column.
+    """
+    absent = [c for c in RECORD_COLUMNS if c not in records.columns]
+    if absent:
+        raise TableError(f"regression_table: the model records have no column {absent[0]!r}")
+    recs = records if design is None else records[records["design"] == design]
+    if recs.empty:
+        found = ", ".join(map(str, records["design"].unique()))
+        raise TableError(f"regression_table: no records with design {design!r} (found: {found})")
+    recs = recs.reset_index(drop=True)
+
+    flagged: set[tuple] = set()
+    if ph_tests is not None and not ph_tests.empty:
+        key = ["outcome", "exposure", "covariate_set", "term"]
+        hit = ph_tests[ph_tests["flagged"].fillna(False).astype(bool)]
+        flagged = set(map(tuple, hit[key].astype(str).to_numpy()))
+
+    sets = list(dict.fromkeys(recs["covariate_set"]))
+    headers = {s: covariate_set_header(i + 1, s, covariate_set_labels) for i, s in enumerate(sets)}
+    row_key = (["design"] if design is None else []) + ["outcome", "exposure", "term"]
+    used_ph = used_nc = False
+    rows = []
+    for key, part in recs.groupby(row_key, sort=False):
+        first = part.iloc[0]
+        row = {}
+        if design is None:
+            row["Design"] = first["design"]
+        row.update({
+            "Outcome": first["outcome_label"],
+            "Exposure": first["exposure_label"],
+            "Term": first["term_label"] if not pd.isna(first["term_label"]) else first["term"],
+            "N": _count_cell(part["n"]),
+            "Events": _count_cell(part["events"]),
+        })
+        for s in sets:
+            match = part[part["covariate_set"] == s]
+            if match.empty:
+                row[headers[s]] = ""
+                continue
+            rec = match.iloc[0]
+            text = format_estimate(rec, decimals)
+            if (str(rec["outcome"]), str(rec["exposure"]), str(s), str(rec["term"])) in flagged:
+                text += PH_MARK
+                used_ph = True
+            if "converged" in rec.index and not pd.isna(rec["converged"]) and not bool(rec["converged"]):
+                text += NONCONVERGED_MARK
+                used_nc = True
+            row[headers[s]] = text
+        rows.append(row)
+    out = pd.DataFrame(rows)
+
+    measures = ", ".join(
+        f"{MEASURE_ABBREVIATION.get(m, m)}: {'hazard ratio' if m == 'HR' else 'odds ratio' if m == 'OR' else m.lower()}"
+        for m in dict.fromkeys(recs["measure"])
+    )
+    designs = ", ".join(dict.fromkeys(recs["design"]))
+    notes = [f"{measures}; 95% confidence intervals in parentheses. Design: {designs}. "
+             "N and Events are unweighted counts of the fitted sample."]
+    if covariate_sets:
+        notes.append("Adjustment: " + "; ".join(
+            f"{headers.get(s, s)}: {' '.join(str(covariate_sets[s]).split())}" for s in sets if s in covariate_sets) + ".")
+    if used_ph:
+        notes.append(f"{PH_MARK} Proportional-hazards assumption flagged by the Schoenfeld-residual test.")
+    if used_nc:
+        notes.append(f"{NONCONVERGED_MARK} The model did not converge; interpret with caution.")
+    out.attrs["footnote"] = " ".join(notes)
+    out.attrs["caption"] = f"Associations of social isolation with outcomes ({designs} models)"
+    return out
+
+
+def regression_tables(records: pd.DataFrame, **kwargs) -> dict[str, pd.DataFrame]:
+    """One :func:`regression_table` per design in ``records`` (design-based, multilevel, ...)."""
+    return {d: regression_table(records, design=d, **kwargs) for d in dict.fromkeys(records["design"])}
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendering
+
+
+def _display_value(x) -> str:
+    if x is None or (not isinstance(x, str) and pd.isna(x)):
+        return ""
+    if isinstance(x, (bool, np.bool_)):
+        return str(bool(x))
+    if isinstance(x, (int, np.integer)):
+        return f"{int(x):,}"
+    if isinstance(x, (float, np.floating)):
+        if float(x).is_integer() and abs(x) < 1e15:
+            return f"{int(x):,}"
+        return f"{x:,.2f}" if abs(x) >= 1 else f"{x:.3g}"
+    return str(x)
+
+
+def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every cell as the text a reader sees: counts with thousands separators, missing blank."""
+    out = frame.copy()
+    out.columns = [str(c) for c in out.columns]
+    for col in out.columns:
+        out[col] = [_display_value(v) for v in out[col].astype("object")]
+    return out.reset_index(drop=True)
+
+
+def to_markdown(frame: pd.DataFrame, caption: str | None = None, footnote: str | None = None) -> str:
+    """Pipe-format Markdown (tabulate), with the caption above and the footnote below."""
+    shown = display_frame(frame)
+    shown = shown.map(lambda s: s.replace("|", "\\|"))
+    shown.columns = [c.replace("|", "\\|") for c in shown.columns]
+    body = shown.to_markdown(index=False, tablefmt="pipe", disable_numparse=True)
+    parts = [f"**{caption}**", "", body] if caption else [body]
+    if footnote:
+        parts += ["", footnote]
+    return "\n".join(parts) + "\n"
+
+
+_HTML_STYLE = """
+body { font-family: "Helvetica Neue", Arial, sans-serif; font-size: 14px; color: #222; margin: 2em; }
+table { border-collapse: collapse; }
+caption { caption-side: top; text-align: left; font-weight: bold; padding-bottom: 0.5em; }
+th, td { padding: 0.25em 0.8em; text-align: left; vertical-align: top; }
+thead th { border-top: 2px solid #222; border-bottom: 1px solid #222; }
+tbody tr:last-child td { border-bottom: 2px solid #222; }
+tbody tr:nth-child(even) { background: #f5f5f5; }
+p.footnote { font-size: 12px; color: #444; max-width: 60em; }
+""".strip()
+
+
+def to_html(frame: pd.DataFrame, caption: str | None = None, footnote: str | None = None) -> str:
+    """A standalone HTML page (no external resources): the table with its caption and footnote."""
+    shown = display_frame(frame)
+    table_html = shown.to_html(index=False, border=0, escape=True, na_rep="")
+    if caption:
+        # insert the caption right after the opening <table ...> tag
+        table_html = table_html.replace(">", f">\n  <caption>{html.escape(caption)}</caption>", 1)
+    title = html.escape(caption or "Table")
+    note = f'\n<p class="footnote">{html.escape(footnote)}</p>' if footnote else ""
+    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{title}</title>\n'
+            f"<style>\n{_HTML_STYLE}\n</style>\n</head>\n<body>\n{table_html}{note}\n</body>\n</html>\n")
+
+
+_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
+                  "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+                  PH_MARK: r"\textsuperscript{\dag}", NONCONVERGED_MARK: r"\textsuperscript{\ddag}",
+                  "\u2013": "--", "\u2265": r"$\geq$", "\u2264": r"$\leq$"}
+
+
+def latex_escape(text: str) -> str:
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in str(text))
+
+
+def to_latex(frame: pd.DataFrame, caption: str | None = None, footnote: str | None = None,
+             label: str | None = None) -> str:
+    """A booktabs table (\\toprule, \\midrule, \\bottomrule) with caption, label and footnote."""
+    shown = display_frame(frame).map(latex_escape)
+    shown.columns = [latex_escape(c) for c in shown.columns]
+    styler = shown.style.hide(axis="index")
+    tex = styler.to_latex(
+        hrules=True,
+        caption=latex_escape(caption) if caption else None,
+        label=label,
+        position_float="centering",
+        column_format="l" * shown.shape[1],
+    )
+    if footnote:
+        tex = tex.replace("\\end{table}",
+                          f"\\par\\smallskip\n{{\\footnotesize {latex_escape(footnote)}\\par}}\n\\end{{table}}")
+    return tex
+
+
+def write_table(frame: pd.DataFrame, dest_stem: str | Path, caption: str | None = None,
+                footnote: str | None = None) -> list[Path]:
+    """Write ``frame`` as ``<stem>.csv``, ``.md``, ``.html`` and ``.tex``; return the paths.
+
+    All four are rendered in memory first, then written atomically, so a rendering error leaves
+    no file behind.  ``caption``/``footnote`` default to ``frame.attrs``.
+    """
+    stem = Path(dest_stem)
+    caption = caption if caption is not None else frame.attrs.get("caption")
+    footnote = footnote if footnote is not None else frame.attrs.get("footnote")
+    rendered = {
+        ".md": to_markdown(frame, caption, footnote),
+        ".html": to_html(frame, caption, footnote),
+        ".tex": to_latex(frame, caption, footnote, label=f"tab:{stem.name}"),
+    }
+    written = [io.write_csv(stem.with_suffix(".csv"), frame)]
+    for suffix, text in rendered.items():
+        written.append(io.write_text(stem.with_suffix(suffix), text))
+    return written
+
+
+def write_table1(table: pd.DataFrame, dest_dir: str | Path, **kwargs) -> list[Path]:
+    """Table 1: ``table1_long.csv`` (tidy, for the manuscript's numbers) and ``table1.{csv,md,html,tex}``."""
+    dest_dir = Path(dest_dir)
+    long = table1(table, **kwargs)
+    written = [io.write_csv(dest_dir / "table1_long.csv", long)]
+    written += write_table(table1_wide(long), dest_dir / "table1")
+    return written
+
+
+def _slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in str(text).lower()).strip("_")
+
+
+def write_regression_tables(records: pd.DataFrame, dest_dir: str | Path, **kwargs) -> list[Path]:
+    """One ``regression_<design>.{csv,md,html,tex}`` per design (e.g. regression_design_based)."""
+    dest_dir = Path(dest_dir)
+    written = []
+    for design, frame in regression_tables(records, **kwargs).items():
+        written += write_table(frame, dest_dir / f"regression_{_slug(design)}")
+    return written
