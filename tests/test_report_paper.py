@@ -107,9 +107,12 @@ def test_paper_refuses_placeholders_and_missing_results(reports, params, tmp_pat
         paper.context(tmp_path, params)
 
 
-def test_build_paper_writes_markdown_and_self_contained_html(reports, params):
+def test_build_paper_writes_markdown_html_and_pdf(reports, params):
     written = paper.build_paper(reports, params)
-    assert [p.name for p in written] == ["paper.md", "paper.html"]
+    assert [p.name for p in written] == ["paper.md", "paper.html", "paper.pdf"]
+    pdf = (reports / "paper.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF") and len(pdf) > 50_000
+    assert paper.build_paper(reports, params) and (reports / "paper.pdf").read_bytes() == pdf  # reproducible
     html = (reports / "paper.html").read_text()
     assert "data:image/png;base64" in html  # figures embedded: one file for reviewers
     assert "<table" in html

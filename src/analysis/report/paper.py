@@ -137,7 +137,7 @@ def referenced_files(markdown: str) -> list[str]:
 
 
 def build_paper(reports: Path, params: dict) -> list[Path]:
-    """Render ``paper.md`` and a self-contained ``paper.html`` (figures embedded) under ``reports``."""
+    """Render ``paper.md``, a self-contained ``paper.html`` (figures embedded) and ``paper.pdf`` under ``reports``."""
     import pypandoc
 
     reports = Path(reports)
@@ -157,4 +157,22 @@ def build_paper(reports: Path, params: dict) -> list[Path]:
             )
 
         html_path = io.write_atomic(reports / "paper.html", to_html)
-    return [md_path, html_path]
+        pdf_path = io.write_bytes(reports / "paper.pdf", render_pdf(markdown, reports))
+    return [md_path, html_path, pdf_path]
+
+
+def render_pdf(markdown: str, reports: Path) -> bytes:
+    """The manuscript as PDF: pandoc writes Typst, the ``typst`` wheel compiles it (offline, fonts embedded).
+
+    Figures resolve relative to ``reports``; ``timestamp=0`` keeps the PDF byte-identical across runs.
+    """
+    import pypandoc
+    import typst
+
+    source = pypandoc.convert_text(
+        markdown, "typst", format="markdown",
+        extra_args=["--standalone", f"--include-in-header={TEMPLATES / 'paper-header.typ'}"])
+    try:
+        return typst.compile(source.encode("utf-8"), root=str(reports), timestamp=0)
+    except Exception as err:  # typst raises its own error type with the offending line
+        raise PaperError(f"typst could not compile the manuscript: {err}") from err
