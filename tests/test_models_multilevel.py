@@ -11,8 +11,8 @@ import patsy
 import pytest
 import statsmodels.api as sm
 
-from analysis.models.records import RECORD_COLUMNS, ModelSpec
 from analysis.models.multilevel import fit_mixed_logistic, fit_mixedlm, fit_multilevel
+from analysis.models.records import RECORD_COLUMNS, ModelSpec
 
 GROUPS = ["Low", "Moderate", "High"]
 REFERENCE_TERM = "C(isolation_group, Treatment(reference='Low'))"
@@ -145,10 +145,32 @@ def test_linear_variance_components_near_the_truth(linear_records):
     assert "random intercepts for stratum (80)" in note and re.search(r"optimizer (nm|powell)$", note)
 
 
-def test_mixedlm_fixed_effects_equal_hand_coded_gls(linear_data):
-    """Single grouping level (PSU): MixedLM's fixed effects are GLS at its own variance components,
-    beta = (X' V^-1 X)^-1 X' V^-1 y with V_g = sigma_u^2 J + sigma_e^2 I, computed here block by block.
-    statsmodels' SE (inverse of the full Hessian) is at least the GLS SE sqrt(diag((X' V^-1 X)^-1))."""
+def hand_reml(X: np.ndarray, y: np.ndarray, groups: list[np.ndarray], var_u: float, var_e: float):
+    """GLS and the REML log-likelihood of a random-intercept model, block by block, without statsmodels.
+
+    V_g = var_u J + var_e I; beta = (X' V^-1 X)^-1 X' V^-1 y;
+    REML loglik = -1/2 [sum_g log|V_g| + log|X' V^-1 X| + r' V^-1 r + (n - p) log(2 pi)], r = y - X beta.
+    Returns (beta, (X' V^-1 X)^-1, loglik).
+    """
+    n, p = X.shape
+    xtvx, xtvy, logdet, inverses = np.zeros((p, p)), np.zeros(p), 0.0, []
+    for rows in groups:
+        V_inv = np.linalg.inv(var_u * np.ones((len(rows), len(rows))) + var_e * np.eye(len(rows)))
+        logdet -= np.linalg.slogdet(V_inv)[1]
+        xtvx += X[rows].T @ V_inv @ X[rows]
+        xtvy += X[rows].T @ V_inv @ y[rows]
+        inverses.append(V_inv)
+    beta = np.linalg.solve(xtvx, xtvy)
+    quad = sum((y[rows] - X[rows] @ beta) @ V_inv @ (y[rows] - X[rows] @ beta)
+               for rows, V_inv in zip(groups, inverses))
+    loglik = -0.5 * (logdet + np.linalg.slogdet(xtvx)[1] + quad + (n - p) * math.log(2 * math.pi))
+    return beta, np.linalg.inv(xtvx), loglik
+
+
+def test_mixedlm_equals_hand_coded_gls_and_reml(linear_data):
+    """Single grouping level (PSU): MixedLM's fixed effects are GLS at its own variance components, to 1e-6;
+    its log-likelihood is the hand-coded REML criterion (not ML), and the variance components maximise it.
+    statsmodels' SE (inverse of the full Hessian) is at least the GLS (lme4) SE sqrt(diag((X' V^-1 X)^-1))."""
     frame = linear_data.dropna(subset=["phq9_score", "age", "cluster"])
     rhs = f"{REFERENCE_TERM} + age"
     result, optimizer = fit_mixedlm(frame, f"phq9_score ~ {rhs}", "cluster")
@@ -156,24 +178,20 @@ def test_mixedlm_fixed_effects_equal_hand_coded_gls(linear_data):
     var_u, var_e = float(result.cov_re.iloc[0, 0]), float(result.scale)
     assert var_u > 0.5  # PSU intercepts absorb the stratum variance too: an interior optimum
 
-    X = patsy.dmatrix(rhs, frame, return_type="dataframe")
-    y = frame["phq9_score"].to_numpy()
-    xtvx = np.zeros((X.shape[1], X.shape[1]))
-    xtvy = np.zeros(X.shape[1])
-    for rows in frame.groupby("cluster").indices.values():
-        Xg, yg = X.to_numpy()[rows], y[rows]
-        Vg = var_u * np.ones((len(rows), len(rows))) + var_e * np.eye(len(rows))
-        xtvx += Xg.T @ np.linalg.solve(Vg, Xg)
-        xtvy += Xg.T @ np.linalg.solve(Vg, yg)
-    beta = pd.Series(np.linalg.solve(xtvx, xtvy), index=X.columns)
-    gls_se = pd.Series(np.sqrt(np.diag(np.linalg.inv(xtvx))), index=X.columns)
+    design = patsy.dmatrix(rhs, frame, return_type="dataframe")
+    X, y = design.to_numpy(), frame["phq9_score"].to_numpy()
+    groups = list(frame.groupby("cluster").indices.values())
+    beta, cov, loglik = hand_reml(X, y, groups, var_u, var_e)
 
-    fe = result.fe_params[X.columns]
-    np.testing.assert_allclose(fe.to_numpy(), beta.to_numpy(), rtol=1e-6)
+    np.testing.assert_allclose(result.fe_params[design.columns].to_numpy(), beta, rtol=1e-6)
+    assert result.llf == pytest.approx(loglik, rel=1e-9)
+    for factor_u, factor_e in [(1.02, 1), (0.98, 1), (1, 1.02), (1, 0.98)]:
+        assert hand_reml(X, y, groups, var_u * factor_u, var_e * factor_e)[2] < loglik
+
     exposure = [f"{REFERENCE_TERM}[T.{level}]" for level in ("Moderate", "High")]
+    gls_se = pd.Series(np.sqrt(np.diag(cov)), index=design.columns)[exposure].to_numpy()
     bse = result.bse_fe[exposure].to_numpy()
-    assert np.all(bse >= gls_se[exposure].to_numpy() * (1 - 1e-6))
-    assert np.all(bse <= gls_se[exposure].to_numpy() * 1.1)
+    assert np.all(bse >= gls_se * (1 - 1e-6)) and np.all(bse <= gls_se * 1.1)
 
 
 # --- logistic mixed model -------------------------------------------------------------------------------
@@ -191,13 +209,16 @@ def test_logistic_recovers_the_odds_ratios(logistic_records):
 
 def test_laplace_se_at_least_mean_field_and_close_to_a_plain_glm(logistic_data, logistic_records,
                                                                   logistic_records_vb):
-    """The mean-field SD understates; the Laplace SD must not be smaller. Same point estimate either way.
-    Laplace SEs of conditional log-ORs are a little above an ordinary logistic GLM's (the random intercepts
-    make conditional effects larger); a wrong back-transformation from the standardised scale would be off
-    by a factor sd(dummy) of about 2."""
+    """The mean-field SD understates; the Laplace SD must be larger. Same point estimate either way.
+    The two dummies are correlated (groups of about 50/30/20%, correlation about -0.3) and the random
+    intercepts correlate with them, so the gap is not negligible: about 10% in repeated simulations (the
+    test asks for 3%, so handing back the mean-field SD as "Laplace" fails). Laplace SEs of conditional
+    log-ORs are a little above an ordinary logistic GLM's (the random intercepts make conditional effects
+    larger); a wrong back-transformation from the standardised scale would be off by a factor sd(dummy) of
+    about 2."""
     laplace, vb = logistic_records, logistic_records_vb
     np.testing.assert_array_equal(laplace["estimate"], vb["estimate"])
-    assert np.all(laplace["std_error"].to_numpy() >= vb["std_error"].to_numpy())
+    assert np.all(laplace["std_error"].to_numpy() >= 1.03 * vb["std_error"].to_numpy())
     assert np.all(laplace["std_error"].to_numpy() < 1.5 * vb["std_error"].to_numpy())
 
     d = logistic_data.dropna(subset=["age"])

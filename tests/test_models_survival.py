@@ -90,7 +90,8 @@ def test_sandwich_equals_lifelines_robust_without_ties():
     data = simulate_cohort(n=400, seed=3, whole_months=False).dropna()
     data["w"] = data["weight"] / data["weight"].mean()
     ref = CoxPHFitter().fit(data[["followup_months", "died", "exposed", "z", "w", "cluster"]],
-                            "followup_months", "died", weights_col="w", robust=True, cluster_col="cluster")
+                            "followup_months", "died", weights_col="w", robust=True, cluster_col="cluster",
+                                fit_options={"precision": 1e-12, "r_precision": 1e-14})
     X = data[["exposed", "z"]].to_numpy(float)
     u = cox_score_residuals(X, data["followup_months"], data["died"], ref.params_.to_numpy(), data["w"])
     cov = cluster_robust_covariance(u, ref.variance_matrix_.to_numpy(), data["cluster"], small_sample=False)
@@ -106,7 +107,7 @@ def test_sandwich_equals_lifelines_robust_without_ties():
 
 
 def test_sandwich_equals_phreg_robust_with_ties_and_strata(cohort):
-    """Tied times, stratified: same as statsmodels PHReg's cluster-robust covariance (Breslow residuals)."""
+    """Tied times, stratified: with Breslow residuals, statsmodels PHReg's cluster-robust covariance."""
     data = cohort.dropna(subset=["z"]).iloc[:1500]
     X = data[["exposed", "z"]].to_numpy(float)
     t, d, s, g = (data["followup_months"].to_numpy(), data["died"].to_numpy(int), data["stratum"].to_numpy(),
@@ -117,9 +118,16 @@ def test_sandwich_equals_phreg_robust_with_ties_and_strata(cohort):
         pd.DataFrame({"exposed": X[:, 0], "z": X[:, 1], "t": t, "d": d, "s": s}), "t", "d",
         fit_options={"precision": 1e-10, "r_precision": 1e-13})
     np.testing.assert_allclose(fitter.params_.to_numpy(), ref.params, atol=1e-6)
-    u = cox_score_residuals(X, t, d, fitter.params_.to_numpy(), strata=s)
+    u = cox_score_residuals(X, t, d, fitter.params_.to_numpy(), strata=s, ties="breslow")
     cov = cluster_robust_covariance(u, fitter.variance_matrix_.to_numpy(), g, small_sample=False)
     np.testing.assert_allclose(cov, model.robust_covariance(ref.params), rtol=1e-5, atol=1e-12)
+    # Efron residuals (R coxph's; tests/test_reference_r.py) differ with ties, and sum to the score (zero)
+    tight = EfronCoxFitter(strata=["s"]).fit(
+        pd.DataFrame({"exposed": X[:, 0], "z": X[:, 1], "t": t, "d": d, "s": s}), "t", "d",
+        fit_options={"precision": 1e-12, "r_precision": 1e-14})
+    efron = cox_score_residuals(X, t, d, tight.params_.to_numpy(), strata=s)
+    assert not np.allclose(efron, u)
+    np.testing.assert_allclose(efron.sum(axis=0), 0.0, atol=1e-8)
     # the trimmed fitter is lifelines' CoxPHFitter in every estimate
     full = CoxPHFitter().fit(pd.DataFrame({"exposed": X[:, 0], "z": X[:, 1], "t": t, "d": d, "s": s}), "t", "d",
                              strata=["s"])

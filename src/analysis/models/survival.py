@@ -60,7 +60,7 @@ from .records import (
 _T, _E, _W, _S = "__duration", "__event", "__weight", "__stratum"
 # Newton-Raphson tolerances: tighter than lifelines' defaults so estimates agree with other
 # implementations (statsmodels PHReg, R coxph) to about 1e-8.
-FIT_OPTIONS = {"precision": 1e-10, "r_precision": 1e-13, "max_steps": 200}
+FIT_OPTIONS = {"precision": 1e-12, "r_precision": 1e-14, "max_steps": 200}
 
 
 class EfronCoxFitter(SemiParametricPHFitter):
@@ -91,17 +91,26 @@ def cox_score_residuals(
     beta: np.ndarray,
     weights: np.ndarray | None = None,
     strata: np.ndarray | None = None,
+    ties: str = "efron",
 ) -> np.ndarray:
-    """Weighted score residuals of a Cox model (Breslow form, within strata), one row per subject.
+    """Weighted score residuals of a Cox model (within strata), one row per subject.
 
-    For subject ``i`` with weight ``w_i`` and risk score ``r_i = exp(x_i'beta)``::
+    With ``r_i = exp(x_i'beta)``, ``S0(t) = sum_{j: t_j >= t} w_j r_j`` and ``S1(t)`` the same sum of
+    ``w_j r_j x_j``, at a distinct event time with ``d`` tied deaths D (``S0_D``, ``S1_D`` their sums and
+    ``wbar`` their mean weight), the Efron approximation splits the time into ``d`` terms ``k = 0..d-1`` with
+    ``xbar_k = (S1 - k/d S1_D) / (S0 - k/d S0_D)`` and hazard increments ``dL_k = wbar / (S0 - k/d S0_D)``;
+    a tied death is at risk in term ``k`` with fraction ``1 - k/d``. Then::
 
-        U_i = w_i * [ delta_i * (x_i - xbar(t_i)) - r_i * sum_{t_k <= t_i} (x_i - xbar(t_k)) dLambda(t_k) ]
+        U_i = w_i * [ delta_i * (x_i - mean_k xbar_k(t_i)) - r_i * sum_{t <= t_i} sum_k c_ik (x_i - xbar_k) dL_k ]
 
-    with ``S0(t) = sum_{j: t_j >= t} w_j r_j``, ``xbar(t) = sum_{j: t_j >= t} w_j r_j x_j / S0(t)`` and
-    ``dLambda(t_k) = (weighted deaths at t_k) / S0(t_k)`` over the distinct event times ``t_k``. A subject
-    censored at ``t`` is at risk at ``t``. O(n * p) per stratum after sorting.
+    with ``c_ik = 1 - k/d`` for the deaths at ``t`` and 1 otherwise (R ``survival`` coxph's residuals for
+    ``ties = "efron"``; they sum to the score, zero at the estimate). ``ties="breslow"`` uses one term per
+    time (``d = 1`` in the formulas: statsmodels PHReg's robust covariance). A subject censored at ``t`` is
+    at risk at ``t``. Written by hand because lifelines' own score residuals ignore case weights with
+    Efron ties; checked against R coxph in tests/test_reference_r.py.
     """
+    if ties not in ("efron", "breslow"):
+        raise ValueError(f"ties '{ties}' unknown; use 'efron' or 'breslow'")
     X = np.asarray(X, dtype=float)
     time = np.asarray(time, dtype=float)
     event = np.asarray(event, dtype=float)
@@ -119,21 +128,40 @@ def cox_score_residuals(
         # Sums over the risk set {j: t_j >= t}: reverse cumulative sums over time-sorted rows.
         s0_from = np.cumsum(wr[::-1])[::-1]
         s1_from = np.cumsum((wr[:, None] * x)[::-1], axis=0)[::-1]
-        event_times = np.unique(t[d > 0])
+        dead = np.flatnonzero(d > 0)
+        event_times = np.unique(t[dead])
         if event_times.size == 0:
             continue
-        first = np.searchsorted(t, event_times, side="left")  # first row still at risk at t_k
-        s0 = s0_from[first]
-        xbar = s1_from[first] / s0[:, None]
-        deaths = np.bincount(np.searchsorted(event_times, t[d > 0]), weights=(w * d)[d > 0],
-                             minlength=event_times.size)
-        dlambda = deaths / s0
-        cum_dlambda = np.concatenate([[0.0], np.cumsum(dlambda)])
-        cum_xbar_dlambda = np.vstack([np.zeros(p), np.cumsum(xbar * dlambda[:, None], axis=0)])
+        first = np.searchsorted(t, event_times, side="left")  # first row still at risk at t_m
+        slot = np.searchsorted(event_times, t[dead])  # event time of each death
+        n_dead = np.bincount(slot, minlength=event_times.size)
+        w_dead = np.bincount(slot, weights=w[dead], minlength=event_times.size)
+        s0_dead = np.bincount(slot, weights=wr[dead], minlength=event_times.size)
+        s1_dead = np.zeros((event_times.size, p))
+        np.add.at(s1_dead, slot, wr[dead, None] * x[dead])
+        # Per event time m: A = sum_k dL_k, B = sum_k xbar_k dL_k (everyone at risk), the same with the
+        # tied deaths' fractions (A_dead, B_dead), and the deaths' mean xbar.
+        A = np.zeros(event_times.size)
+        B = np.zeros((event_times.size, p))
+        A_dead, B_dead = np.zeros_like(A), np.zeros_like(B)
+        xbar_mean = np.zeros_like(B)
+        for m in range(event_times.size):
+            dm = int(n_dead[m]) if ties == "efron" else 1
+            frac = np.arange(dm) / dm
+            s0 = s0_from[first[m]] - frac * s0_dead[m]
+            xbar = (s1_from[first[m]] - frac[:, None] * s1_dead[m]) / s0[:, None]
+            dl = (w_dead[m] / dm) / s0
+            A[m], B[m] = dl.sum(), dl @ xbar
+            A_dead[m], B_dead[m] = ((1 - frac) * dl).sum(), ((1 - frac) * dl) @ xbar
+            xbar_mean[m] = xbar.mean(axis=0)
+        cum_A = np.concatenate([[0.0], np.cumsum(A)])
+        cum_B = np.vstack([np.zeros(p), np.cumsum(B, axis=0)])
         k = np.searchsorted(event_times, t, side="right")  # number of event times <= t_i
-        u = -risk[:, None] * (x * cum_dlambda[k][:, None] - cum_xbar_dlambda[k])
-        own = np.flatnonzero(d > 0)
-        u[own] += x[own] - xbar[k[own] - 1]
+        u = -risk[:, None] * (x * cum_A[k][:, None] - cum_B[k])
+        # Deaths: their own time counts with the Efron fractions, and the event term.
+        u[dead] += risk[dead, None] * ((x[dead] * A[slot][:, None] - B[slot])
+                                       - (x[dead] * A_dead[slot][:, None] - B_dead[slot]))
+        u[dead] += x[dead] - xbar_mean[slot]
         residuals[order] = w[:, None] * u
     return residuals
 

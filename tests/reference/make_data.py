@@ -1,0 +1,35 @@
+"""Write the small simulated data sets the R reference fits read (run from the repository root:
+``python tests/reference/make_data.py``, then ``Rscript tests/reference/models.R``).
+
+The data come from the simulators of the unit tests, with stated true parameters; complete cases only,
+so R and Python see the same rows. Committed: tiny fixtures our own code generates.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from test_models_multilevel import simulate_linear  # noqa: E402
+from test_models_regression import simulate  # noqa: E402
+from test_models_survival import simulate_cohort  # noqa: E402
+
+
+def main() -> None:
+    cohort = simulate_cohort(n=600, seed=5).dropna()
+    cohort[["followup_months", "died", "group", "z", "stratum", "psu", "cluster", "weight"]].to_csv(
+        HERE / "cox.csv", index=False, float_format="%.10g")
+    glm = simulate(n=1200, seed=3).dropna()
+    glm[["case", "y", "group", "score", "age", "sex", "cluster", "weight"]].to_csv(
+        HERE / "glm.csv", index=False, float_format="%.10g")
+    mixed = simulate_linear(n=1200, seed=4).dropna()
+    mixed = mixed[mixed["weight"] > 0]
+    mixed[["phq9_score", "isolation_group", "age", "stratum", "psu", "cluster", "weight"]].to_csv(
+        HERE / "mixed.csv", index=False, float_format="%.10g")
+
+
+if __name__ == "__main__":
+    main()
