@@ -15,6 +15,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from test_models_multilevel import simulate_linear  # noqa: E402
 from test_models_regression import simulate  # noqa: E402
+from test_models_panel import simulate_binary, simulate_confounded  # noqa: E402
 from test_models_survival import simulate_cohort  # noqa: E402
 
 
@@ -29,6 +30,8 @@ def main() -> None:
     mixed = mixed[mixed["weight"] > 0]
     mixed[["phq9_score", "isolation_group", "age", "stratum", "psu", "cluster", "weight"]].to_csv(
         HERE / "mixed.csv", index=False, float_format="%.10g")
+    simulate_confounded(True, n=150, waves=3, seed=2).to_csv(HERE / "panel.csv", index=False, float_format="%.10g")
+    simulate_binary(n=300, waves=3, seed=4).to_csv(HERE / "panel_binary.csv", index=False, float_format="%.10g")
 
 
 if __name__ == "__main__":

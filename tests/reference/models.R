@@ -2,7 +2,7 @@
 # Regenerate: python tests/reference/make_data.py && Rscript tests/reference/models.R
 # (Debian: apt-get install r-base-core r-cran-survival r-cran-survey r-cran-lme4). CI needs no R:
 # expected.csv is committed.
-suppressPackageStartupMessages({library(survival); library(survey); library(lme4)})
+suppressPackageStartupMessages({library(survival); library(survey); library(lme4); library(plm)})
 here <- "tests/reference"
 out <- list()
 add <- function(model, fit_coef, fit_se) {
@@ -38,7 +38,21 @@ vc <- as.data.frame(VarCorr(f))
 out[[length(out) + 1]] <- data.frame(model = "linear_mixed_variance", term = vc$grp, estimate = vc$vcov,
                                      std_error = NA)
 
+# Panel estimators (plm): cluster-robust by person without small-sample factor (vcovHC arellano, HC0)
+panel <- pdata.frame(read.csv(file.path(here, "panel.csv")), index = c("person_id", "wave"))
+robust <- function(f) sqrt(diag(vcovHC(f, method = "arellano", type = "HC0", cluster = "group")))
+f <- plm(y ~ x + z + female + factor(wave), data = panel, model = "pooling")
+add("panel_pooled_ols", coef(f), robust(f))
+f <- plm(y ~ x + z, data = panel, model = "within", effect = "twoways")
+add("panel_fixed_effects", coef(f), robust(f))
+f <- plm(y ~ x + z + female + factor(wave), data = panel, model = "random", random.method = "swar")
+add("panel_random_effects", coef(f), robust(f))
+binary <- read.csv(file.path(here, "panel_binary.csv"))
+f <- clogit(case ~ x + factor(wave) + strata(person_id), data = binary)
+add("panel_conditional_logit", coef(f), sqrt(diag(vcov(f))))
+
 expected <- do.call(rbind, out)
 write.csv(expected, file.path(here, "expected.csv"), row.names = FALSE)
-cat(sprintf("R %s, survival %s, survey %s, lme4 %s\n", getRversion(), packageVersion("survival"),
-            packageVersion("survey"), packageVersion("lme4")), file = file.path(here, "versions.txt"))
+cat(sprintf("R %s, survival %s, survey %s, lme4 %s, plm %s\n", getRversion(), packageVersion("survival"),
+            packageVersion("survey"), packageVersion("lme4"), packageVersion("plm")),
+    file = file.path(here, "versions.txt"))
