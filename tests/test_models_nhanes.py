@@ -190,3 +190,13 @@ def test_a_new_covariate_set_is_one_formula_string(table, models_params):
     records, ph = run_nhanes_models(table, params, designs=("unweighted",), progress=False)
     assert len(records) == 1 and ph.empty and records.loc[0, "covariate_set"] == "age_squared"
     assert 0.5 < records.loc[0, "estimate"] < 2.0  # simulated: +1.2 PHQ-9 points per isolation point
+
+
+def test_parallel_fits_give_the_same_records(table, models_params, results):
+    """Worker processes (models.n_jobs) change nothing: same records, same order, same numbers."""
+    small = {**models_params, "covariate_sets": {"age_sex": models_params["covariate_sets"]["age_sex"]}}
+    serial, _ = run_nhanes_models(table, small, designs=("design-based",), progress=False, n_jobs=1)
+    parallel, _ = run_nhanes_models(table, small, designs=("design-based",), progress=False, n_jobs=2)
+    pd.testing.assert_frame_equal(serial, parallel)
+    expected = results[0][(results[0]["covariate_set"] == "age_sex") & (results[0]["design"] == "design-based")]
+    np.testing.assert_allclose(serial["estimate"], expected["estimate"], rtol=1e-10)

@@ -58,6 +58,29 @@ def test_outputs_exist_and_are_sound(repo):
     top = metrics["estimates"]["all_cause_death"]["isolation_category:Isolated (2+) vs Connected (0)"]
     assert f"HR {top['estimate']:.2f} (95% CI {top['ci_low']:.2f}-{top['ci_high']:.2f})" in paper
     assert (dest / "reports/paper.html").stat().st_size > 50_000  # figures embedded
+    assert (dest / "reports/paper.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_gss_outputs_exist_and_are_sound(repo):
+    dest, _ = repo
+    panel = pd.read_parquet(dest / "data/processed/gss_panel.parquet")
+    assert len(panel) == 14_610 and not panel.duplicated(["person_id", "wave"]).any()
+    records = pd.read_csv(dest / "reports/metrics/gss_panel_models.csv")
+    assert {"pooled_ols", "random_effects", "fixed_effects", "first_difference", "mundlak",
+            "conditional_logit", "multilevel"} <= set(records["model"])
+    assert records["converged"].all(), records.loc[~records["converged"], ["outcome", "model", "note"]]
+    metrics = json.loads((dest / "reports/metrics/gss.json").read_text())
+    assert metrics["sample"]["person_waves"] == 14_610
+    for stem in ("panel_estimators", "panel_tests", "attrition", "loneliness_2020"):
+        for ext in ("csv", "md", "html", "tex"):
+            assert (dest / f"reports/tables/gss/{stem}.{ext}").stat().st_size > 0
+    for stem in ("panel_coefficients", "outcome_by_contact"):
+        assert (dest / f"reports/figures/gss/{stem}.png").stat().st_size > 1000
+    html = (dest / "reports/notebooks/02_gss_panel.html").read_text()
+    assert "Attrition" in html and "Traceback" not in html
+    paper = (dest / "reports/paper.md").read_text()
+    fe = metrics["estimates"]["fair_poor_health"]["social_contact_index"]["fixed_effects"]
+    assert f"two-way fixed effects gave {100 * fe['estimate']:.1f} percentage points" in paper
 
 
 def test_second_repro_is_a_noop(repo):
@@ -75,7 +98,7 @@ def test_model_param_change_reruns_only_downstream(repo):
         status = _run([str(BIN / "dvc"), "status", "--json"], dest, env).stdout
         changed = set(json.loads(status))
         assert "models_nhanes" in changed
-        assert not changed & {"fetch_nhanes", "clean_nhanes"}, changed
+        assert not changed & {"fetch_nhanes", "clean_nhanes", "fetch_gss", "clean_gss", "models_gss"}, changed
     finally:
         params.write_text(original)
 

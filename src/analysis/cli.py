@@ -64,6 +64,52 @@ def cmd_models_nhanes(args: argparse.Namespace) -> None:
     print(f"NHANES models: {len(records)} result records")
 
 
+def cmd_clean_gss(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from analysis.clean_gss import build_gss_2020, build_gss_panel
+    from analysis.schema_gss import GSS_2020_VARIABLES, GSS_PANEL_VARIABLES, gss_data_dictionary
+
+    params = config.load_params()
+    panel, attrition = build_gss_panel(RAW / "gss", params)
+    table_2020 = build_gss_2020(RAW / "gss", params)
+    dictionary = pd.concat([gss_data_dictionary(panel, GSS_PANEL_VARIABLES).assign(table="gss_panel"),
+                            gss_data_dictionary(table_2020, GSS_2020_VARIABLES).assign(table="gss_2020")],
+                           ignore_index=True)
+    with io.staged_outputs():
+        io.write_parquet(PROCESSED / "gss_panel.parquet", panel)
+        io.write_parquet(PROCESSED / "gss_2020.parquet", table_2020)
+        io.write_csv(PROCESSED / "gss_attrition.csv", attrition)
+        io.write_csv(PROCESSED / "gss_data_dictionary.csv", dictionary)
+    print(f"GSS person-wave table: {len(panel):,} rows; 2016-2020 table: {len(table_2020):,} rows")
+
+
+def cmd_models_gss(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from analysis.models.gss import run_gss_models
+    from analysis.report.metrics import gss_metrics
+
+    params = config.load_params()
+    panel = pd.read_parquet(PROCESSED / "gss_panel.parquet")
+    table_2020 = pd.read_parquet(PROCESSED / "gss_2020.parquet")
+    records, tests, records_2020 = run_gss_models(panel, table_2020, params["gss"])
+    with io.staged_outputs():
+        io.write_csv(REPORTS / "metrics" / "gss_panel_models.csv", records)
+        io.write_csv(REPORTS / "metrics" / "gss_panel_tests.csv", tests)
+        io.write_csv(REPORTS / "metrics" / "gss_2020_models.csv", records_2020)
+        io.write_json(REPORTS / "metrics" / "gss.json",
+                      gss_metrics(records, tests, records_2020, panel, table_2020, params["gss"]))
+    print(f"GSS models: {len(records)} panel records, {len(records_2020)} 2016-2020 records")
+
+
+def cmd_report_gss(args: argparse.Namespace) -> None:
+    from analysis.report.gss import write_gss_reports
+
+    written = write_gss_reports(PROCESSED, REPORTS, config.load_params())
+    print(f"GSS reports: {len(written)} files")
+
+
 def cmd_report_nhanes(args: argparse.Namespace) -> None:
     from analysis.report.nhanes import write_nhanes_reports
 
@@ -100,6 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("clean-nhanes", help="build the NHANES analysis table").set_defaults(func=cmd_clean_nhanes)
     sub.add_parser("models-nhanes", help="fit the NHANES models").set_defaults(func=cmd_models_nhanes)
     sub.add_parser("report-nhanes", help="NHANES tables and figures").set_defaults(func=cmd_report_nhanes)
+    sub.add_parser("clean-gss", help="build the GSS panel tables").set_defaults(func=cmd_clean_gss)
+    sub.add_parser("models-gss", help="fit the GSS panel models").set_defaults(func=cmd_models_gss)
+    sub.add_parser("report-gss", help="GSS tables and figures").set_defaults(func=cmd_report_gss)
 
     p = sub.add_parser("notebook", help="execute a jupytext notebook with papermill and render it to HTML")
     p.add_argument("source", help="notebooks/NN_name.py")

@@ -14,6 +14,8 @@ Guarantees:
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import hashlib
 import lzma
 import shutil
@@ -28,9 +30,15 @@ from tqdm.auto import tqdm
 from analysis import io
 from analysis.config import MIRROR_ENV, ConfigError, load_yaml
 
-EXTENSIONS = {"xpt": ".XPT", "csv.xz": ".csv.xz", "csv": ".csv", "lmf_fixed_width": ".dat", "parquet": ".parquet"}
+EXTENSIONS = {"xpt": ".XPT", "csv.xz": ".csv.xz", "csv": ".csv", "lmf_fixed_width": ".dat", "parquet": ".parquet",
+              "rda": ".rda"}
 XPT_MAGIC = b"HEADER RECORD*******LIBRARY HEADER RECORD"
 XZ_MAGIC = b"\xfd7zXZ\x00"
+PARQUET_MAGIC = b"PAR1"  # at the start and at the very end of every Parquet file
+# R's save() files (.rda/.RData): a compressed stream whose content starts "RDX2\n" or "RDX3\n"
+# (XDR binary, workspace format 2 or 3); R compresses with gzip (default), bzip2 or xz.
+RDA_COMPRESSION = {b"\x1f\x8b": ("gzip", gzip.open), b"BZh": ("bzip2", bz2.open), XZ_MAGIC: ("xz", lzma.open)}
+RDA_MAGICS = (b"RDX2\n", b"RDX3\n")
 
 
 class FetchError(RuntimeError):
@@ -108,9 +116,51 @@ def check_content(path: Path, fmt: str, label: str) -> None:
                     pass
         except (lzma.LZMAError, EOFError) as err:
             raise FetchError(f"{label}: the xz stream is truncated or corrupt ({err})") from err
+    if fmt == "parquet":
+        _check_parquet(path, head, label)
+    if fmt == "rda":
+        _check_rda(path, head, label)
     if fmt == "lmf_fixed_width" and not head[:14].strip().isdigit():
         raise FetchError(f"{label}: does not look like a linked mortality file "
                          f"(columns 1-14 should hold SEQN, found {head[:14]!r})")
+
+
+def _check_parquet(path: Path, head: bytes, label: str) -> None:
+    """Magic ``PAR1`` at both ends (a truncated file loses the footer) and a footer that parses."""
+    with open(path, "rb") as fh:
+        fh.seek(max(path.stat().st_size - 4, 0))
+        tail = fh.read(4)
+    if not head.startswith(PARQUET_MAGIC):
+        raise FetchError(f"{label}: not a Parquet file (it starts {head[:20]!r})")
+    if tail != PARQUET_MAGIC:
+        raise FetchError(f"{label}: the Parquet file is truncated (no closing PAR1 footer)")
+    import pyarrow.parquet as pq
+
+    try:
+        pq.read_metadata(path)
+    except Exception as err:  # pyarrow raises several types for a damaged footer
+        raise FetchError(f"{label}: the Parquet footer is corrupt ({err})") from err
+
+
+def _check_rda(path: Path, head: bytes, label: str) -> None:
+    """A gzip/bzip2/xz stream (or none) holding an R workspace (RDX2/RDX3), read to its end."""
+    opener = next(((name, op) for magic, (name, op) in RDA_COMPRESSION.items() if head.startswith(magic)), None)
+    if opener is None:
+        if head.startswith(RDA_MAGICS):
+            return  # saved uncompressed
+        raise FetchError(f"{label}: not an R data file (.rda): expected a gzip, bzip2 or xz stream, "
+                         f"found {head[:20]!r}; the server may have sent an error page")
+    name, op = opener
+    try:
+        with op(path) as fh:
+            inner = fh.read(5)
+            while fh.read(1 << 20):
+                pass
+    except (OSError, EOFError, lzma.LZMAError) as err:
+        raise FetchError(f"{label}: the {name} stream of the .rda file is truncated or corrupt ({err})") from err
+    if not inner.startswith(RDA_MAGICS):
+        raise FetchError(f"{label}: a {name} stream, but not an R workspace (starts {inner!r}, "
+                         "expected RDX2 or RDX3)")
 
 
 def _download(url: str, tmp: Path, timeout: float, retries: int, label: str) -> None:

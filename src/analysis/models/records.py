@@ -43,7 +43,10 @@ PH_TEST_COLUMNS: list[str] = [
 ]
 
 MEASURES = {"cox": "HR", "logistic": "OR", "linear": "Mean difference"}
-DESIGNS = ("design-based", "multilevel", "unweighted")
+DESIGNS = ("design-based", "multilevel", "unweighted")  # the NHANES designs, fit in this order
+#: Every ``design`` a record may carry: the NHANES designs, plus "weighted" (e.g. population-weighted
+#: ecological models) and "fixed-effects" (panel models with unit and time effects).
+RECORD_DESIGNS = (*DESIGNS, "weighted", "fixed-effects")
 EXPOSURE_TYPES = ("categorical", "continuous")
 
 _FLOAT_COLUMNS = ["estimate", "std_error", "ci_low", "ci_high", "p_value", "ratio", "ratio_ci_low",
@@ -256,9 +259,9 @@ def records_frame(rows: Iterable[dict] | pd.DataFrame | None = None) -> pd.DataF
     if missing or extra:
         raise ValueError(f"records frame: missing columns {missing}, unexpected columns {extra}")
     frame = frame.loc[:, RECORD_COLUMNS]
-    bad_design = sorted(set(frame["design"].dropna()) - set(DESIGNS))
+    bad_design = sorted(set(frame["design"].dropna()) - set(RECORD_DESIGNS))
     if bad_design:
-        raise ValueError(f"records frame: design {bad_design} unknown; use one of {list(DESIGNS)}")
+        raise ValueError(f"records frame: design {bad_design} unknown; use one of {list(RECORD_DESIGNS)}")
     bad_measure = sorted(set(frame["measure"].dropna()) - set(MEASURES.values()))
     if bad_measure:
         raise ValueError(f"records frame: measure {bad_measure} unknown; use one of {list(MEASURES.values())}")

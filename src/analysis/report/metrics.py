@@ -61,16 +61,50 @@ def headline_metrics(records: pd.DataFrame, table: pd.DataFrame, params: dict) -
     }
     estimates: dict = {}
     for row in headline_records(records, params).itertuples():
-        ratio = not pd.isna(row.ratio)
-        est = {
-            "measure": row.measure,
-            "estimate": _clean(row.ratio if ratio else row.estimate),
-            "ci_low": _clean(row.ratio_ci_low if ratio else row.ci_low),
-            "ci_high": _clean(row.ratio_ci_high if ratio else row.ci_high),
-            "p_value": _clean(row.p_value, 6),
-            "n": int(row.n),
-            "events": None if pd.isna(row.events) else int(row.events),
-        }
+        est = {**_estimate(row), "events": None if pd.isna(row.events) else int(row.events)}
         estimates.setdefault(row.outcome, {})[f"{row.exposure}:{row.term_label}"] = est
     return {"study": params["models"]["study"], "covariate_set": list(params["models"]["covariate_sets"])[-1],
             "sample": sample, "estimates": estimates}
+
+
+def _estimate(row) -> dict:
+    """A record as a metrics entry: ratio scale for HR/OR, else the linear estimate."""
+    ratio = not pd.isna(row.ratio)
+    return {
+        "measure": row.measure,
+        "estimate": _clean(row.ratio if ratio else row.estimate),
+        "ci_low": _clean(row.ratio_ci_low if ratio else row.ci_low),
+        "ci_high": _clean(row.ratio_ci_high if ratio else row.ci_high),
+        "p_value": _clean(row.p_value, 6),
+        "n": int(row.n),
+    }
+
+
+def gss_metrics(records: pd.DataFrame, tests: pd.DataFrame, records_2020: pd.DataFrame, panel: pd.DataFrame,
+                table_2020: pd.DataFrame, gss: dict) -> dict:
+    """GSS headline numbers: sample sizes, every panel estimate keyed ``outcome -> model[:between]``, the
+    specification tests, and the design-based 2016-2020 estimates keyed by model name."""
+    spec = gss["panel_models"]
+    entity, time = spec["entity"], spec["time"]
+    reinterviewed = table_2020["reinterviewed_2020"] == 1 if "reinterviewed_2020" in table_2020 else None
+    sample = {
+        "persons": int(panel[entity].nunique()),
+        "person_waves": int(len(panel)),
+        "persons_all_waves": int((panel.groupby(entity)[time].nunique() == panel[time].nunique()).sum()),
+        "panels": int(panel["panel"].nunique()) if "panel" in panel else None,
+        "baseline_2016_2018": int(len(table_2020)),
+        "reinterviewed_2020": int(reinterviewed.sum()) if reinterviewed is not None else None,
+    }
+    estimates: dict = {}
+    for row in records.itertuples():
+        key = f"{row.model}:between" if str(row.term).endswith(":between") else row.model
+        estimates.setdefault(row.outcome, {}).setdefault(row.exposure, {})[key] = _estimate(row)
+    spec_tests: dict = {}
+    for row in tests.itertuples():
+        spec_tests.setdefault(row.outcome, {}).setdefault(row.exposure, {})[row.test.split()[0].lower()] = {
+            "test": row.test, "statistic": _clean(row.statistic), "df": _clean(row.df),
+            "p_value": _clean(row.p_value, 6)}
+    models_2020 = {row.covariate_set: _estimate(row)
+                   for row in records_2020[records_2020["design"] == "design-based"].itertuples()}
+    return {"study": str(gss.get("study", "GSS panels")), "sample": sample, "estimates": estimates,
+            "tests": spec_tests, "models_2020": models_2020}

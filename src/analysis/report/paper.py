@@ -46,12 +46,25 @@ def direction(est: dict, higher: str = "higher", lower: str = "lower", null: str
     return null
 
 
+def fmt_points(est: dict | None, scale: float = 100.0, unit: str = "percentage points") -> str:
+    """'-1.2 percentage points (95% CI -2.3 to -0.1)' from a linear-probability metrics entry."""
+    if not est:
+        raise PaperError("a headline estimate the manuscript needs is missing from the metrics file")
+    e, lo, hi = (est[k] * scale for k in ("estimate", "ci_low", "ci_high"))
+    return f"{e:.1f} {unit} (95% CI {lo:.1f} to {hi:.1f})"
+
+
 def fmt_int(value: float | int) -> str:
     return f"{int(round(value)):,}"
 
 
 def fmt_p(p: float) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def fmt_pval(p: float) -> str:
+    """'p < 0.001' or 'p = 0.042'."""
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
 def covariates_in_words(rhs: str) -> str:
@@ -107,13 +120,37 @@ def context(reports: Path, params: dict) -> dict:
         "regression": _read_table_md(tables / "regression_design_based.md"),
         "regression_multilevel": _read_table_md(tables / "regression_multilevel.md"),
         "figures": "figures/nhanes",
+        "gss": _gss_context(reports, params),
+    }
+
+
+def _gss_context(reports: Path, params: dict) -> dict | None:
+    """The GSS study's numbers and tables, or None when its stages have not run (the paper says so)."""
+    path = reports / "metrics" / "gss.json"
+    if not path.exists() or "gss" not in params:
+        return None
+    tables = reports / "tables" / "gss"
+    metrics = json.loads(path.read_text())
+    spec = params["gss"]["panel_models"]
+    exposure = next(iter(spec["exposures"]))
+    within_share = {}  # two-way FE estimate as a share of the pooled OLS estimate, per outcome
+    for outcome in spec["outcomes"]:
+        est = metrics["estimates"].get(outcome, {}).get(exposure, {})
+        if "fixed_effects" in est and "pooled_ols" in est and est["pooled_ols"]["estimate"]:
+            within_share[outcome] = est["fixed_effects"]["estimate"] / est["pooled_ols"]["estimate"]
+    return {
+        "m": metrics,
+        "within_share": within_share,
+        "estimators": _read_table_md(tables / "panel_estimators.md"),
+        "loneliness": _read_table_md(tables / "loneliness_2020.md"),
+        "figures": "figures/gss",
     }
 
 
 def render_markdown(ctx: dict) -> str:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(ratio=fmt_ratio, direction=direction, int=fmt_int, p=fmt_p)
+    env.filters.update(ratio=fmt_ratio, direction=direction, int=fmt_int, p=fmt_p, pval=fmt_pval, points=fmt_points)
     try:
         text = env.get_template("paper.md.j2").render(**ctx)
     except jinja2.UndefinedError as err:
