@@ -111,3 +111,17 @@ def test_rerun_gives_identical_tables(repo):
     _run([str(BIN / "dvc"), "repro", "--force", "--single-item", "report_nhanes"], dest, env)
     after = {f.name: _sha(f) for f in files}
     assert before == after
+
+
+def test_reviewer_views(repo):
+    """The index links the paper and notebooks; the triangulation figure exists; DVC plots render offline."""
+    dest, env = repo
+    index = (dest / "reports/index.html").read_text()
+    for link in ("paper.html", "paper.pdf", "notebooks/01_nhanes_mortality.html", "notebooks/02_gss_panel.html",
+                 "triangulation/triangulation.png"):
+        assert f"href='{link}'" in index, link
+    table = pd.read_csv(dest / "reports/triangulation/triangulation.csv")
+    assert {"this project", "published"} == set(table["source"])
+    _run([str(BIN / "dvc"), "plots", "show", "-o", str(dest / "plots-page")], dest, env)
+    page = (dest / "plots-page/index.html").read_text()
+    assert "<img" in page and "http" not in page.split("<body>")[1]

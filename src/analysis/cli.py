@@ -118,6 +118,19 @@ def cmd_report_nhanes(args: argparse.Namespace) -> None:
     print(f"NHANES reports: {len(written)} files")
 
 
+def cmd_triangulation(args: argparse.Namespace) -> None:
+    from analysis.report.triangulation import write_triangulation
+
+    written = write_triangulation(REPORTS, Path("data/reference/published_anchors.csv"), config.load_params())
+    print(f"triangulation: {len(written)} files")
+
+
+def cmd_index(args: argparse.Namespace) -> None:
+    from analysis.report.index import write_index
+
+    print(f"reviewer index: {write_index(REPORTS, Path('.'))}")
+
+
 def cmd_notebook(args: argparse.Namespace) -> None:
     from analysis.report.notebooks import run_notebook
 
@@ -150,11 +163,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("models-gss", help="fit the GSS panel models").set_defaults(func=cmd_models_gss)
     sub.add_parser("report-gss", help="GSS tables and figures").set_defaults(func=cmd_report_gss)
 
+    sub.add_parser("triangulation", help="project estimates beside published anchors").set_defaults(
+        func=cmd_triangulation)
     p = sub.add_parser("notebook", help="execute a jupytext notebook with papermill and render it to HTML")
     p.add_argument("source", help="notebooks/NN_name.py")
     p.set_defaults(func=cmd_notebook)
 
     sub.add_parser("paper", help="the manuscript from the metrics files").set_defaults(func=cmd_paper)
+    sub.add_parser("index", help="reports/index.html: links and provenance").set_defaults(func=cmd_index)
     return parser
 
 

@@ -121,7 +121,13 @@ def context(reports: Path, params: dict) -> dict:
         "regression_multilevel": _read_table_md(tables / "regression_multilevel.md"),
         "figures": "figures/nhanes",
         "gss": _gss_context(reports, params),
+        "triangulation": _triangulation(reports),
     }
+
+
+def _triangulation(reports: Path) -> list[dict] | None:
+    path = reports / "triangulation" / "triangulation.csv"
+    return pd.read_csv(path).to_dict("records") if path.exists() else None
 
 
 def _gss_context(reports: Path, params: dict) -> dict | None:
