@@ -123,6 +123,10 @@ def test_index_prorate_rule():
     spec = dict(ISOLATION, missing="prorate", min_items=4)
     score = measures.build_index(people(), spec, "isolation_index")
     assert score[5] == pytest.approx(1.25)
+    # a fractional, prorated score falls in the group whose range it starts in: 1.25 -> Moderate (1)
+    assert measures.group_index(score, ISOLATION["groups"])[5] == "Moderate (1)"
+    boundaries = measures.group_index(s([0.0, 0.5, 0.99, 1.0, 1.99, 2.0, 5.0]), ISOLATION["groups"]).tolist()
+    assert boundaries == ["Connected (0)"] * 3 + ["Moderate (1)"] * 2 + ["Isolated (2+)"] * 2
     spec = dict(ISOLATION, missing="prorate", min_items=5)
     assert pd.isna(measures.build_index(people(), spec, "x")[5])
 
@@ -151,3 +155,5 @@ def test_index_errors_are_clear():
         measures.build_index(people(), missing_col, "x")
     with pytest.raises(ValueError, match="falls in none of the groups"):
         measures.group_index(s([0, 7]), ISOLATION["groups"])
+    with pytest.raises(ValueError, match="must increase"):
+        measures.group_index(s([0]), list(reversed(ISOLATION["groups"])))

@@ -125,3 +125,21 @@ def test_reviewer_views(repo):
     _run([str(BIN / "dvc"), "plots", "show", "-o", str(dest / "plots-page")], dest, env)
     page = (dest / "plots-page/index.html").read_text()
     assert "<img" in page and "http" not in page.split("<body>")[1]
+
+
+def test_places_and_countries_outputs(repo):
+    """The ecological studies: counties keyed by 5-digit FIPS, the country panel, records that say they
+    are ecological, the notebook and the manuscript section."""
+    dest, _ = repo
+    county = pd.read_parquet(dest / "data/processed/places_county.parquet")
+    assert county["fips"].str.fullmatch(r"\d{5}").all() and county["fips"].is_unique and "01001" in set(county["fips"])
+    panel = pd.read_parquet(dest / "data/processed/countries_panel.parquet")
+    assert not panel.duplicated(["iso3", "year"]).any()
+    for name in ("places_models.csv", "countries_models.csv"):
+        records = pd.read_csv(dest / "reports/metrics" / name)
+        assert records["note"].str.contains("ECOLOGICAL").all(), name
+        assert records["converged"].all(), name
+    html = (dest / "reports/notebooks/04_places.html").read_text()
+    assert "Traceback" not in html and "name map" in html
+    paper = (dest / "reports/paper.md").read_text()
+    assert "**Counties**" in paper and "**Countries.**" in paper and "did not run" not in paper

@@ -110,6 +110,89 @@ def cmd_report_gss(args: argparse.Namespace) -> None:
     print(f"GSS reports: {len(written)} files")
 
 
+def cmd_clean_places(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from analysis.clean_places import build_county_panel, build_county_table
+    from analysis.schema_places import COUNTY_VARIABLES, PANEL_VARIABLES, places_data_dictionary
+
+    params = config.load_params()
+    table, join_log = build_county_table(RAW / "places", params)
+    panel = build_county_panel(RAW / "places", params)
+    dictionary = pd.concat([places_data_dictionary(table, COUNTY_VARIABLES).assign(table="places_county"),
+                            places_data_dictionary(panel, PANEL_VARIABLES).assign(table="places_panel")],
+                           ignore_index=True)
+    with io.staged_outputs():
+        io.write_parquet(PROCESSED / "places_county.parquet", table)
+        io.write_parquet(PROCESSED / "places_panel.parquet", panel)
+        io.write_csv(PROCESSED / "places_join_log.csv", join_log)
+        io.write_csv(PROCESSED / "places_data_dictionary.csv", dictionary)
+    print(f"county table: {len(table):,} counties; county panel: {len(panel):,} county-years")
+
+
+def cmd_models_places(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from analysis.models.places import run_places_models
+    from analysis.report.metrics import ecological_metrics
+
+    params = config.load_params()
+    table = pd.read_parquet(PROCESSED / "places_county.parquet")
+    panel = pd.read_parquet(PROCESSED / "places_panel.parquet")
+    records, effects = run_places_models(table, panel, params["places"])
+    sample = {"counties": int(len(table)), "states": int(table["state"].nunique()),
+              "counties_with_isolation": int(table["isolation_pct"].notna().sum()),
+              "county_years": int(len(panel))}
+    with io.staged_outputs():
+        io.write_csv(REPORTS / "metrics" / "places_models.csv", records)
+        io.write_csv(REPORTS / "metrics" / "places_state_effects.csv", effects)
+        io.write_json(REPORTS / "metrics" / "places.json", ecological_metrics(records, sample))
+    print(f"county models: {len(records)} records")
+
+
+def cmd_report_places(args: argparse.Namespace) -> None:
+    from analysis.report.places import write_places_reports
+
+    written = write_places_reports(PROCESSED, REPORTS, config.load_params())
+    print(f"county reports: {len(written)} files")
+
+
+def cmd_clean_countries(args: argparse.Namespace) -> None:
+    from analysis.clean_countries import build_country_panel
+    from analysis.schema_countries import country_data_dictionary
+
+    params = config.load_params()
+    panel, name_map = build_country_panel(RAW / "countries", params)
+    with io.staged_outputs():
+        io.write_parquet(PROCESSED / "countries_panel.parquet", panel)
+        io.write_csv(PROCESSED / "countries_name_map.csv", name_map)
+        io.write_csv(PROCESSED / "countries_data_dictionary.csv", country_data_dictionary(panel))
+    print(f"country-year panel: {len(panel):,} rows, {panel['iso3'].nunique()} countries")
+
+
+def cmd_models_countries(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from analysis.models.countries import run_country_models
+    from analysis.report.metrics import ecological_metrics
+
+    params = config.load_params()
+    panel = pd.read_parquet(PROCESSED / "countries_panel.parquet")
+    records = run_country_models(panel, params["countries"]["models"], progress=True)
+    with io.staged_outputs():
+        io.write_csv(REPORTS / "metrics" / "countries_models.csv", records)
+        io.write_json(REPORTS / "metrics" / "countries.json", ecological_metrics(records, {
+            "countries": int(panel["iso3"].nunique()), "country_years": int(len(panel))}))
+    print(f"country models: {len(records)} records")
+
+
+def cmd_report_countries(args: argparse.Namespace) -> None:
+    from analysis.report.countries import write_country_reports
+
+    written = write_country_reports(PROCESSED, REPORTS, config.load_params())
+    print(f"country reports: {len(written)} files")
+
+
 def cmd_report_nhanes(args: argparse.Namespace) -> None:
     from analysis.report.nhanes import write_nhanes_reports
 
@@ -162,6 +245,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("clean-gss", help="build the GSS panel tables").set_defaults(func=cmd_clean_gss)
     sub.add_parser("models-gss", help="fit the GSS panel models").set_defaults(func=cmd_models_gss)
     sub.add_parser("report-gss", help="GSS tables and figures").set_defaults(func=cmd_report_gss)
+    sub.add_parser("clean-places", help="build the county table and panel").set_defaults(func=cmd_clean_places)
+    sub.add_parser("models-places", help="fit the county models").set_defaults(func=cmd_models_places)
+    sub.add_parser("report-places", help="county tables and figures").set_defaults(func=cmd_report_places)
+    sub.add_parser("clean-countries", help="build the country-year panel").set_defaults(func=cmd_clean_countries)
+    sub.add_parser("models-countries", help="fit the country panel models").set_defaults(func=cmd_models_countries)
+    sub.add_parser("report-countries", help="country tables and figures").set_defaults(func=cmd_report_countries)
 
     sub.add_parser("triangulation", help="project estimates beside published anchors").set_defaults(
         func=cmd_triangulation)

@@ -31,9 +31,10 @@ from analysis import io
 from analysis.config import MIRROR_ENV, ConfigError, load_yaml
 
 EXTENSIONS = {"xpt": ".XPT", "csv.xz": ".csv.xz", "csv": ".csv", "lmf_fixed_width": ".dat", "parquet": ".parquet",
-              "rda": ".rda"}
+              "rda": ".rda", "xls": ".xls"}
 XPT_MAGIC = b"HEADER RECORD*******LIBRARY HEADER RECORD"
 XZ_MAGIC = b"\xfd7zXZ\x00"
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # every Excel 97-2003 (.xls) workbook
 PARQUET_MAGIC = b"PAR1"  # at the start and at the very end of every Parquet file
 # R's save() files (.rda/.RData): a compressed stream whose content starts "RDX2\n" or "RDX3\n"
 # (XDR binary, workspace format 2 or 3); R compresses with gzip (default), bzip2 or xz.
@@ -116,13 +117,33 @@ def check_content(path: Path, fmt: str, label: str) -> None:
                     pass
         except (lzma.LZMAError, EOFError) as err:
             raise FetchError(f"{label}: the xz stream is truncated or corrupt ({err})") from err
+    if fmt == "csv":
+        with open(path, "rb") as fh:
+            _check_csv_text(fh.read(1 << 16), label)
     if fmt == "parquet":
         _check_parquet(path, head, label)
     if fmt == "rda":
         _check_rda(path, head, label)
+    if fmt == "xls" and not head.startswith(OLE2_MAGIC):
+        raise FetchError(f"{label}: not an Excel 97-2003 (.xls) workbook (it starts {head[:20]!r}); "
+                         "the server may have sent an error page")
     if fmt == "lmf_fixed_width" and not head[:14].strip().isdigit():
         raise FetchError(f"{label}: does not look like a linked mortality file "
                          f"(columns 1-14 should hold SEQN, found {head[:14]!r})")
+
+
+def _check_csv_text(start: bytes, label: str) -> None:
+    """A CSV's first bytes: not an HTML/XML page (what a server sends instead of a missing file) and a header
+    line with at least two delimited fields. Truncation cannot be seen in a plain CSV: the checksum (registry
+    ``sha256`` / ``publisher_sha256``) and the readers' column checks catch it."""
+    text = start.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if text[:1] == b"<":
+        raise FetchError(f"{label}: not a CSV file: it starts like an HTML/XML page ({text[:40]!r}); the server may "
+                         "have sent an error page")
+    header = text.split(b"\n", 1)[0]
+    if not any(sep in header for sep in (b",", b";", b"\t")):
+        raise FetchError(f"{label}: not a CSV file: its first line has no comma, semicolon or tab "
+                         f"({header[:40]!r})")
 
 
 def _check_parquet(path: Path, head: bytes, label: str) -> None:

@@ -155,12 +155,22 @@ def build_index(table: pd.DataFrame, spec: dict, name: str = "index") -> pd.Seri
 
 
 def group_index(score: pd.Series, groups: list[dict]) -> pd.Series:
-    """Ordered categories from inclusive [min, max] score ranges; the first group is the reference.
-    A score in no group is an error (the groups must cover the scale)."""
+    """Ordered categories from score ranges; the first group is the reference.
+
+    Group k holds scores from its ``min`` up to (not including) the next group's ``min``; the last group
+    holds ``min`` to ``max`` inclusive. With whole-number scores this is the inclusive ranges written in
+    params.yaml ([0, 0], [1, 1], [2, 5]); a prorated, fractional score (``missing: prorate``) falls in
+    the group whose range it starts in (1.25 -> [1, 1], "Moderate"). Groups must be in increasing order;
+    a score below the first ``min`` or above the last ``max`` is an error (the groups must cover the scale).
+    """
     labels = [g["label"] for g in groups]
+    mins = [float(g["min"]) for g in groups]
+    if mins != sorted(mins) or len(set(mins)) != len(mins):
+        raise ValueError(f"index groups {labels}: their 'min' values {mins} must increase")
     out = pd.Series(pd.NA, index=score.index, dtype="object")
-    for g in groups:
-        out[(score >= g["min"]) & (score <= g["max"])] = g["label"]
+    for k, g in enumerate(groups):
+        upper = (score < groups[k + 1]["min"]) if k + 1 < len(groups) else (score <= g["max"])
+        out[(score >= g["min"]) & upper] = g["label"]
     uncovered = score.notna() & out.isna()
     if uncovered.any():
         raise ValueError(f"index score {score[uncovered].iloc[0]:g} falls in none of the groups {labels}")

@@ -143,8 +143,9 @@ def run_nhanes_models(
     ``converged`` False and the error in ``note``. A tqdm bar shows progress over the fits.
 
     ``n_jobs`` (default ``models.n_jobs``, else 1) worker processes share the fits (joblib/loky, one BLAS
-    thread each); every fit is deterministic and results come back in job order, so the records are the
-    same for any ``n_jobs``.
+    thread each); every fit is deterministic and results come back in job order, so a rerun with the same
+    ``n_jobs`` gives identical records, and another ``n_jobs`` the same records up to floating-point rounding
+    (BLAS threading).
     """
     jobs = nhanes_jobs(table, models_params, tuple(designs))
     n_jobs = int(n_jobs if n_jobs is not None else models_params.get("n_jobs", 1))

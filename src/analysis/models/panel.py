@@ -80,6 +80,7 @@ from scipy import stats
 from statsmodels.discrete.conditional_models import ConditionalLogit
 from statsmodels.regression.mixed_linear_model import MixedLM
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, ModelWarning
+from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
 from .records import (
@@ -868,9 +869,13 @@ def run_panel_models(
                 jobs.append((f"Mundlak test {name} ~ {exposure}", lambda p=p: _mundlak_wald(p), False))
 
     records, tests = [], []
-    with tqdm(jobs, desc=f"{study or 'panel'} panel models", unit="fit", leave=False, disable=not progress) as bar:
-        for label, run, is_record in bar:
+    n_jobs = int(spec.get("n_jobs", 1))  # worker processes; every fit is deterministic, results in job order
+    results = (Parallel(n_jobs=n_jobs, return_as="generator")(delayed(run)() for _, run, _ in jobs) if n_jobs > 1
+               else (run() for _, run, _ in jobs))
+    with tqdm(zip(jobs, results), total=len(jobs), desc=f"{study or 'panel'} panel models", unit="fit", leave=False,
+              disable=not progress) as bar:
+        for (label, _, is_record), result in bar:
             bar.set_postfix_str(label, refresh=False)
-            (records if is_record else tests).append(run())
+            (records if is_record else tests).append(result)
     return (records_frame(pd.concat(records, ignore_index=True)) if records else records_frame(),
             panel_tests_frame(tests))

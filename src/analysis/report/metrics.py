@@ -108,3 +108,19 @@ def gss_metrics(records: pd.DataFrame, tests: pd.DataFrame, records_2020: pd.Dat
                    for row in records_2020[records_2020["design"] == "design-based"].itertuples()}
     return {"study": str(gss.get("study", "GSS panels")), "sample": sample, "estimates": estimates,
             "tests": spec_tests, "models_2020": models_2020}
+
+
+def ecological_metrics(records: pd.DataFrame, sample: dict) -> dict:
+    """Headline numbers of an ecological study: every estimate keyed
+    ``outcome -> exposure -> covariate_set -> estimator``, and the sample sizes. The estimator is the
+    record's ``model`` (e.g. "two_way_fe_clustered"), or its ``design`` when the model is just "linear"
+    (county models: "multilevel", "unweighted", "weighted", "fixed-effects"); between-unit terms of a
+    within-between model get ":between"."""
+    estimates: dict = {}
+    for row in records.itertuples():
+        key = row.design if row.model == "linear" else row.model
+        key = f"{key}:between" if str(row.term).endswith(":between") else key
+        (estimates.setdefault(row.outcome, {}).setdefault(row.exposure, {})
+         .setdefault(row.covariate_set, {}))[key] = _estimate(row)
+    study = str(records["study"].iloc[0]) if len(records) else ""
+    return {"study": study, "sample": sample, "estimates": estimates}

@@ -54,6 +54,18 @@ def fmt_points(est: dict | None, scale: float = 100.0, unit: str = "percentage p
     return f"{e:.1f} {unit} (95% CI {lo:.1f} to {hi:.1f})"
 
 
+def fmt_linear(est: dict | None) -> str:
+    """'-2.1 (95% CI -5.1 to 0.8)' for a linear estimate, with decimals chosen from the CI width."""
+    import math
+
+    if not est:
+        raise PaperError("a headline estimate the manuscript needs is missing from the metrics file")
+    width = abs(est["ci_high"] - est["ci_low"]) or 1.0
+    decimals = min(4, max(1, 1 - math.floor(math.log10(width))))
+    e, lo, hi = (f"{est[k]:.{decimals}f}" for k in ("estimate", "ci_low", "ci_high"))
+    return f"{e} (95% CI {lo} to {hi})"
+
+
 def fmt_int(value: float | int) -> str:
     return f"{int(round(value)):,}"
 
@@ -122,7 +134,15 @@ def context(reports: Path, params: dict) -> dict:
         "figures": "figures/nhanes",
         "gss": _gss_context(reports, params),
         "triangulation": _triangulation(reports),
+        "countries": _metrics(reports, "countries", params),
+        "places": _metrics(reports, "places", params),
     }
+
+
+def _metrics(reports: Path, study: str, params: dict) -> dict | None:
+    """A study's metrics file, or None when its stages have not run or it is not configured."""
+    path = reports / "metrics" / f"{study}.json"
+    return json.loads(path.read_text()) if path.exists() and study in params else None
 
 
 def _triangulation(reports: Path) -> list[dict] | None:
@@ -156,7 +176,7 @@ def _gss_context(reports: Path, params: dict) -> dict | None:
 def render_markdown(ctx: dict) -> str:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(ratio=fmt_ratio, direction=direction, int=fmt_int, p=fmt_p, pval=fmt_pval, points=fmt_points)
+    env.filters.update(ratio=fmt_ratio, direction=direction, int=fmt_int, p=fmt_p, pval=fmt_pval, points=fmt_points, linear=fmt_linear)
     try:
         text = env.get_template("paper.md.j2").render(**ctx)
     except jinja2.UndefinedError as err:

@@ -1,0 +1,111 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Social connection as a property of places: US counties and countries
+#
+# This notebook walks a reviewer through the two **ecological** studies of **connected-health**:
+# counties within states (CDC PLACES 2024, County Health Rankings & Roadmaps) and a country-year
+# panel (World Happiness Report social support, GBD outcomes via Our World in Data). Every estimate
+# here describes places, not people (ecological associations). It is executed by the pipeline
+# (`dvc repro`, stage `notebook_places`) with its parameters from `params.yaml`. Library code:
+# `src/analysis/` (`sources/places.py`, `clean_places.py`, `models/places.py`, `report/places.py`,
+# and the `countries` counterparts).
+
+# %% tags=["parameters"]
+params_file = "params.yaml"
+
+# %%
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from IPython.display import Image, Markdown, display
+
+pd.set_option("display.max_columns", 40, "display.width", 160)
+params = yaml.safe_load(Path(params_file).read_text())
+county = pd.read_parquet("data/processed/places_county.parquet")
+join_log = pd.read_csv("data/processed/places_join_log.csv")
+county_records = pd.read_csv("reports/metrics/places_models.csv")
+countries = pd.read_parquet("data/processed/countries_panel.parquet")
+name_map = pd.read_csv("data/processed/countries_name_map.csv")
+country_records = pd.read_csv("reports/metrics/countries_models.csv")
+tables, figures = Path("reports/tables"), Path("reports/figures")
+
+# %% [markdown]
+# ## 1. Counties: the table and its joins
+#
+# One row per county (5-digit FIPS kept as text, so Alabama's 01001 keeps its leading zero). Every
+# join is counted: rows read, national and state rows dropped, counties matched and unmatched on
+# each side (nothing is dropped silently).
+
+# %%
+display(county.head())
+display(join_log)
+
+# %%
+display(Markdown((tables / "places" / "county_summary.md").read_text()))
+
+# %% [markdown]
+# ## 2. Counties within states
+#
+# Multilevel models (state random intercept and slope, unweighted) beside OLS with state fixed
+# effects (unweighted and population-weighted). Specification: `params.yaml` `places.county_models`.
+
+# %%
+print(yaml.safe_dump(params["places"]["county_models"], sort_keys=False))
+exposure = next(iter(params["places"]["county_models"]["exposures"]))
+display(Image(filename=str(figures / "places" / f"scatter_{exposure}.png")))
+display(Markdown((tables / "places" / "designs_compared.md").read_text()))
+display(Markdown((tables / "places" / "variance_components.md").read_text()))
+display(Image(filename=str(figures / "places" / f"state_intercepts_{exposure}.png")))
+display(Image(filename=str(figures / "places" / f"state_slopes_{exposure}.png")))
+
+# %% [markdown]
+# ## 3. The county panel, 2010-2011
+#
+# Change in inadequate social support and change in outcomes within counties (county and year
+# fixed effects, SE clustered by county).
+
+# %%
+display(Markdown((tables / "places" / "models_fixed_effects.md").read_text()))
+
+# %% [markdown]
+# ## 4. Countries: the panel and the name map
+#
+# World Happiness Report country names are mapped to ISO codes by an explicit dictionary in
+# `clean_countries.py`; names without a code or without outcome data are listed here.
+
+# %%
+display(countries.describe().round(2))
+display(name_map[name_map["status"] != "matched"] if "status" in name_map else name_map.head())
+display(Markdown((tables / "countries" / "panel_summary.md").read_text()))
+
+# %% [markdown]
+# ## 5. Countries: between and within
+
+# %%
+display(Image(filename=str(figures / "countries" / "trajectories.png")))
+display(Image(filename=str(figures / "countries" / "country_means.png")))
+display(Markdown((tables / "countries" / "estimators.md").read_text()))
+display(Image(filename=str(figures / "countries" / "coefficients.png")))
+
+# %% [markdown]
+# ## 6. All records
+#
+# Every estimate as one tidy record (the notes state the ecological level of each).
+
+# %%
+display(county_records[["outcome", "exposure", "covariate_set", "design", "estimate", "ci_low", "ci_high", "n"]])
+display(country_records[["outcome", "exposure", "covariate_set", "model", "term_label", "estimate", "ci_low",
+                         "ci_high", "n"]])
