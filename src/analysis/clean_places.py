@@ -31,8 +31,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pandera.errors
 
+from analysis.clean_gss import CleaningError, _validate  # one schema check and error for every study
 from analysis.schema_places import (
     CHR_MEASURES,
     COUNTY_VARIABLES,
@@ -55,10 +55,6 @@ JOIN_LOG_COLUMNS: list[str] = [
 # Connecticut's legacy counties, replaced as county-equivalents by planning regions (Census 2022).
 CT_LEGACY_COUNTIES = frozenset({"09001", "09003", "09005", "09007", "09009", "09011", "09013", "09015"})
 CT_PLANNING_REGIONS = frozenset({"09110", "09120", "09130", "09140", "09150", "09160", "09170", "09180", "09190"})
-
-
-class CleaningError(ValueError):
-    """A county table failed its contract (schema) or a join did not add up."""
 
 
 def _options(params: dict | None) -> dict:
@@ -201,12 +197,3 @@ def _finish(table: pd.DataFrame, variables) -> pd.DataFrame:
             out[var.name] = col.astype(str)
     return out.reset_index(drop=True)
 
-
-def _validate(table: pd.DataFrame, schema, what: str) -> pd.DataFrame:
-    try:
-        return schema.validate(table, lazy=True)
-    except pandera.errors.SchemaErrors as err:
-        cases = err.failure_cases.head(5)
-        detail = "; ".join(f"column {r.column}: {r.check} failed for value {r.failure_case!r}"
-                           for r in cases.itertuples())
-        raise CleaningError(f"the {what} breaks its schema: {detail}") from err
