@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.clean_gss import CleaningError, _validate  # one schema check and error for every study
+from analysis.clean_gss import CleaningError, _finish, _validate  # one contract check for every study
 from analysis.schema_places import (
     CHR_MEASURES,
     COUNTY_VARIABLES,
@@ -174,26 +174,3 @@ def build_county_panel(raw_dir: str | Path, params: dict | None = None) -> pd.Da
     panel = pd.concat(frames, ignore_index=True).sort_values(["fips", "year"], kind="stable")
     panel = _finish(panel.reset_index(drop=True), PANEL_VARIABLES)
     return _validate(panel, panel_schema(), "county panel 2010-2011")
-
-
-# ---------------------------------------------------------------------------------------------
-# Shared
-
-
-def _finish(table: pd.DataFrame, variables) -> pd.DataFrame:
-    """Order the columns as the contract lists them and give each its type."""
-    missing = [v.name for v in variables if v.name not in table.columns]
-    extra = [c for c in table.columns if c not in {v.name for v in variables}]
-    if missing or extra:
-        raise CleaningError(f"the table's columns differ from its contract: missing {missing}, unexpected {extra}")
-    out = table[[v.name for v in variables]].copy()
-    for var in variables:
-        col = out[var.name]
-        if var.dtype == "int":
-            out[var.name] = col.astype("float64").round().astype("Int64")
-        elif var.dtype == "float":
-            out[var.name] = col.astype("float64")
-        elif var.dtype == "string":
-            out[var.name] = col.astype(str)
-    return out.reset_index(drop=True)
-
