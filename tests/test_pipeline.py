@@ -143,3 +143,29 @@ def test_places_and_countries_outputs(repo):
     assert "Traceback" not in html and "name map" in html
     paper = (dest / "reports/paper.md").read_text()
     assert "**Counties**" in paper and "**Countries.**" in paper and "did not run" not in paper
+
+
+def test_cohort_outputs(repo):
+    """The ageing cohorts with no restricted file configured: the SYNTHETIC cohort runs through the RAND
+    adapter and every model, the restricted studies are reported as not configured, every output made from
+    the synthetic data says so, and the estimators recover its truth (most 95% CIs cover)."""
+    dest, _ = repo
+    status = pd.read_csv(dest / "data/processed/cohorts_studies.csv", keep_default_na=False)
+    assert dict(zip(status["study"], status["status"])) == {
+        "hrs": "not configured", "elsa": "not configured", "share": "not configured", "charls": "not configured",
+        "synthetic": "ran"}
+    records = pd.read_csv(dest / "reports/metrics/cohorts_models.csv")
+    assert records["converged"].all(), records.loc[~records["converged"], ["model", "outcome", "note"]]
+    assert records["study"].str.contains("SYNTHETIC").all() and records["note"].str.startswith("SYNTHETIC").all()
+    truth = pd.read_csv(dest / "reports/metrics/cohorts_truth.csv")
+    assert len(truth) == 18 and truth["covered"].sum() >= 16, truth
+    riclpm = pd.read_csv(dest / "reports/metrics/cohorts_riclpm.csv")
+    assert riclpm["converged"].all() and len(riclpm) == 13
+    for stem in ("trajectories_synthetic", "incidence_synthetic", "truth", "flow_synthetic"):
+        assert (dest / f"reports/figures/cohorts/{stem}.png").stat().st_size > 1000
+    assert "SYNTHETIC" in (dest / "reports/tables/cohorts/truth.md").read_text()
+    html = (dest / "reports/notebooks/03_cohorts.html").read_text()
+    assert "Traceback" not in html and "SYNTHETIC" in html
+    paper = (dest / "reports/paper.md").read_text()
+    assert "**SYNTHETIC cohort (simulated people, not real).**" in paper
+    assert "Not configured in this build, and therefore not run: HRS" in paper

@@ -14,8 +14,10 @@ from analysis import io
 from analysis.clean_countries import STATUS_JOINED, STATUS_NO_CODE, STATUS_NO_OWID
 from analysis.models.countries import run_country_models
 from analysis.report import countries as report
+from analysis.report.figures import flow_diagram
 from analysis.schema_countries import NAME_MAP_COLUMNS
 from test_models_countries import SPEC, simulate_countries
+from test_report_figures import texts
 
 FULL_SPEC = {**SPEC,
              "outcomes": {"cvd_death_rate": {"label": "CVD deaths"}, "depression_prevalence": {"label": "Depression"}},
@@ -100,10 +102,19 @@ PARAMS = {"countries": {"models": FULL_SPEC, "report": {"highlight": ["C01", "C0
           "reports": {"figure_formats": ["png"]}}
 
 
+def panel_name_map(panel: pd.DataFrame) -> pd.DataFrame:
+    """The name map of a panel: Somaliland (no code, 4 years) and one joined name per country of the panel."""
+    counts = panel.groupby("iso3").agg(n=("year", "size"), first_year=("year", "min"), last_year=("year", "max"))
+    rows = [("Somaliland region", None, None, STATUS_NO_CODE, 4, 0, 0, 0, 2009, 2012, "no code")]
+    rows += [(f"Country {c}", c, f"Country {c}", STATUS_JOINED, r.n, r.n, r.n, r.n, r.first_year, r.last_year, "")
+             for c, r in counts.iterrows()]
+    return pd.DataFrame(rows, columns=NAME_MAP_COLUMNS)
+
+
 def _processed(tmp_path, panel, records):
     processed, reports = tmp_path / "data/processed", tmp_path / "reports"
     io.write_parquet(processed / "countries_panel.parquet", panel)
-    io.write_csv(processed / "countries_name_map.csv", name_map())
+    io.write_csv(processed / "countries_name_map.csv", panel_name_map(panel))
     io.write_csv(reports / "metrics" / "countries_models.csv", records)
     return processed, reports
 
@@ -113,7 +124,8 @@ def test_write_country_reports_writes_every_table_and_figure(tmp_path, panel, re
     written = report.write_country_reports(processed, reports, PARAMS)
     names = sorted(p.relative_to(reports).as_posix() for p in written)
     stems = ["estimators", "name_map", "name_map_exceptions", "panel_summary"]
-    assert names == sorted([f"figures/countries/{f}.png" for f in ("coefficients", "country_means", "trajectories")]
+    figures = ("coefficients", "country_means", "trajectories", "flow")
+    assert names == sorted([f"figures/countries/{f}.png" for f in figures] + ["tables/countries/flow.csv"]
                            + [f"tables/countries/{s}.{ext}" for s in stems for ext in ("csv", "md", "html", "tex")])
     assert all(p.stat().st_size > 0 for p in written)
     shown = pd.read_csv(reports / "tables/countries/name_map.csv", keep_default_na=False)
@@ -126,3 +138,31 @@ def test_write_country_reports_is_all_or_none(tmp_path, panel, records):
     with pytest.raises(report.FigureError):
         report.write_country_reports(processed, reports, bad)
     assert not (reports / "tables" / "countries").exists() or not any((reports / "tables" / "countries").iterdir())
+
+
+def test_country_flow_counts_country_years_by_hand():
+    # AAA: 3 years, one without GDP; BBB: 2 years, one without a CVD rate; CCC: 2 years, no GBD series at all
+    panel = pd.DataFrame({
+        "iso3": ["AAA"] * 3 + ["BBB"] * 2 + ["CCC"] * 2, "year": [2010, 2011, 2012, 2010, 2011, 2010, 2011],
+        "social_support": [0.8, 0.8, 0.9, 0.7, None, 0.6, 0.6],
+        "social_support_lag1": [None, 0.8, 0.8, None, 0.7, None, 0.6],
+        "log_gdp_per_capita": [9.0, None, 9.2, 8.0, 8.1, 7.0, 7.0],
+        "cvd_death_rate": [100, 110, 120, None, 200, None, None],
+        "depression_prevalence": [4.0, 4.1, 4.2, 3.0, 3.1, None, None]})
+    names = pd.DataFrame([("Somaliland region", None, None, STATUS_NO_CODE, 4, 0, 0, 0, 2009, 2012, ""),
+                          ("Aland", "AAA", "Aland", STATUS_JOINED, 3, 3, 3, 3, 2010, 2012, ""),
+                          ("Bland", "BBB", "Bland", STATUS_JOINED, 2, 2, 1, 2, 2010, 2011, ""),
+                          ("Cland", "CCC", None, STATUS_NO_OWID, 2, 2, 0, 0, 2010, 2011, "")],
+                         columns=NAME_MAP_COLUMNS)
+    flow = report.country_flow(names, panel, FULL_SPEC)
+    assert list(flow["n"]) == [11, 7, 4, 2]
+    assert list(flow["excluded"]) == [0, 4, 3, 2]
+    assert list(flow["detail"].str.split("\n").str[0]) == ["4 countries", "3 countries", "2 countries",
+                                                            "1 country"]
+    assert flow.loc[1, "reason"] == "No ISO code: Somaliland region"
+    assert flow.loc[2, "reason"] == "No GBD series: Cland\n1 more country-year without an outcome"
+    assert flow.loc[3, "reason"] == "Missing social support: 1; Missing log GDP per capita: 1"
+    # the lagged exposure's sample: every outcome, the lag and GDP (AAA 2012, BBB 2011)
+    assert flow.loc[3, "detail"].splitlines()[1] == "sensitivity analysis with social support, previous year: 2"
+    drawn = "\n".join(texts(flow_diagram(flow, unit=("country-year", "country-years"))))
+    assert "Excluded: 4 country-years" in drawn and "2 country-years" in drawn

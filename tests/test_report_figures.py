@@ -216,8 +216,8 @@ def test_forest_plot_rejects_an_empty_selection(records):
         F.forest_plot(records, design="multilevel")
 
 
-def test_cohort_flow_shows_every_count(flow):
-    fig = F.cohort_flow(flow)
+def test_flow_diagram_shows_every_count(flow):
+    fig = F.flow_diagram(flow)
     assert isinstance(fig, Figure)
     drawn = "\n".join(texts(fig))
     for n in flow["n"]:
@@ -237,7 +237,7 @@ def test_writers_save_png_and_svg(tmp_path, cohort, records, flow):
     written = []
     written += F.write_km_curves(cohort, tmp_path / "km")
     written += F.write_forest_plot(records, tmp_path / "forest")
-    written += F.write_cohort_flow(flow, tmp_path / "flow")
+    written += F.write_flow_diagram(flow, tmp_path / "flow")
     assert sorted(p.name for p in written) == sorted(
         f"{stem}.{ext}" for stem in ("km", "forest", "flow") for ext in ("png", "svg"))
     for path in written:

@@ -10,8 +10,10 @@ import pytest
 from analysis.models.gss import run_2020_models
 from analysis.models.panel import run_panel_models
 from analysis.report import gss as report
+from analysis.report.figures import FigureError, flow_diagram
 from analysis.report.metrics import gss_metrics
 from test_models_panel import STAGE_SPEC, simulate_binary
+from test_report_figures import texts
 
 SPEC = {**STAGE_SPEC, "outcomes": {"case": {"label": "Case", "binary": True}}}
 
@@ -111,3 +113,34 @@ def test_gss_metrics_keys(results, panel, table_2020):
     assert {"pooled_ols", "fixed_effects", "mundlak", "mundlak:between", "conditional_logit"} <= set(est)
     assert set(metrics["tests"]["case"]["x"]) == {"hausman", "mundlak"}
     assert set(metrics["models_2020"]) == {"loneliness_on_contact", "health_on_loneliness"}
+
+
+def attrition(wave3_2006: int = 70) -> pd.DataFrame:
+    """Two panels of 100 and 80 persons; 20 and 10 lost by wave 2, then 10 (or fewer) and 5 more by wave 3."""
+    rows = [("2006-2010", 1, 100), ("2006-2010", 2, 80), ("2006-2010", 3, wave3_2006),
+            ("2008-2012", 1, 80), ("2008-2012", 2, 70), ("2008-2012", 3, 65)]
+    frame = pd.DataFrame(rows, columns=["panel", "wave", "n"]).assign(group="interviewed")
+    lost = frame[frame["wave"] > 1].assign(group="lost", n=lambda d: d["panel"].map({"2006-2010": 100,
+                                                                                    "2008-2012": 80}) - d["n"])
+    pooled = frame.groupby("wave", as_index=False)["n"].sum().assign(panel="all", group="interviewed")
+    return pd.concat([frame, lost, pooled], ignore_index=True)
+
+
+def test_attrition_flow_counts_each_wave_by_hand():
+    flow = report.attrition_flow(attrition())
+    assert list(flow["n"]) == [180, 150, 135]  # the pooled 'all' rows are not counted twice
+    assert list(flow["excluded"]) == [0, 30, 15]  # lost since the wave before, not since baseline
+    assert flow.loc[1, "detail"] == "2006-2010 panel: 80\n2008-2012 panel: 70"
+    assert flow.loc[2, "reason"].splitlines() == ["Not re-interviewed at wave 3", "2006-2010 panel: 10",
+                                                  "2008-2012 panel: 5"]
+    assert (flow.loc[1:, "excluded_label"] == "Lost").all()
+
+
+def test_attrition_flow_rejects_returners_and_draws_every_count():
+    with pytest.raises(FigureError, match="panel 2006-2010 has more persons interviewed at wave 3 \\(90\\)"):
+        report.attrition_flow(attrition(wave3_2006=90))
+    fig = flow_diagram(report.attrition_flow(attrition()), unit=("person", "persons"), highlight_last=False)
+    drawn = "\n".join(texts(fig))
+    for text in ("180 persons", "150 persons", "135 persons", "Lost: 30 persons", "Lost: 15 persons",
+                 "2008-2012 panel: 65"):
+        assert text in drawn

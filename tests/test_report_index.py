@@ -9,7 +9,7 @@ from analysis.report.index import provenance, render_index
 
 def test_index_links_outputs_and_shows_provenance(tmp_path):
     root, reports = tmp_path, tmp_path / "reports"
-    for rel in ("paper.html", "paper.pdf", "notebooks/01_x.html", "figures/a/fig.png", "figures/a/fig.svg",
+    for rel in ("paper.html", "paper.pdf", "strobe.html", "notebooks/01_x.html", "figures/a/fig.png", "figures/a/fig.svg",
                 "tables/a/t.html", "tables/a/t.csv", "metrics/a.json"):
         (reports / rel).parent.mkdir(parents=True, exist_ok=True)
         (reports / rel).write_text("x")
@@ -25,7 +25,7 @@ def test_index_links_outputs_and_shows_provenance(tmp_path):
     assert prov["sources"][0]["sha256"] == "f00d" and prov["sources"][0]["retrieved"] == "2026-01-01T00:00:00"
     assert {p["package"]: p["installed"] for p in prov["packages"]}["not-a-real-package"] == "not installed"
     page = render_index(reports, root)
-    for link in ("paper.html", "paper.pdf", "notebooks/01_x.html", "figures/a/fig.png", "figures/a/fig.svg",
+    for link in ("paper.html", "paper.pdf", "strobe.html", "notebooks/01_x.html", "figures/a/fig.png", "figures/a/fig.svg",
                  "tables/a/t.html", "tables/a/t.csv", "metrics/a.json"):
         assert f"href='{link}'" in page, link
     assert "abc123" in page and "https://example.org/DEMO.XPT" in page

@@ -67,3 +67,43 @@ def test_table_and_figure_hold_every_row(params):
     assert list(dict.fromkeys(table["outcome_group"])) == [g for g in tri.GROUPS if g in set(table["outcome_group"])]
     fig = tri.triangulation_figure(table)
     assert len(fig.axes[0].lines) >= len(table)  # one marker (plus caps) per row
+
+
+# --- Cross-design (standardised) triangulation --------------------------------------------------
+
+def _county_metrics(estimate: float) -> dict:
+    est = {"estimate": estimate, "ci_low": estimate - 0.1, "ci_high": estimate + 0.1}
+    return {"estimates": {"life_expectancy": {"isolation_pct": {"behaviours": {"weighted": est}}},
+                          "depression_pct": {"isolation_pct": {"behaviours": {"weighted": est}}}}}
+
+
+def test_standardised_coefficients_by_hand_and_oriented_as_worse_with_less_connection(params):
+    """beta x SD(x) / SD(y), sign flipped when a higher outcome is better (life expectancy)."""
+    county = pd.DataFrame({"isolation_pct": [10.0, 12.0, 14.0], "life_expectancy": [80.0, 78.0, 76.0],
+                           "depression_pct": [20.0, 21.0, 22.0]})
+    table = tri.standardised_estimates({"places": _county_metrics(-1.0)}, {"places_county": county}, params)
+    ran = table.loc[table["status"] == "ran"].set_index("label")
+    le = ran.loc[[k for k in ran.index if "Life expectancy" in k][0]]
+    # SD(x) = 2, SD(LE) = 2: beta -1 -> -1 x 2 / 2 = -1 per SD, flipped (higher LE is better) -> +1 = worse
+    assert le["estimate"] == pytest.approx(1.0)
+    assert (le["ci_low"], le["ci_high"]) == (pytest.approx(0.9), pytest.approx(1.1))
+    dep = ran.loc[[k for k in ran.index if "Depression" in k][0]]
+    assert dep["estimate"] == pytest.approx(-1.0 * 2 / 1)  # SD(dep) = 1: fewer depressed with more isolation
+    # studies without metrics are listed as not run, never silently left out
+    not_run = set(table.loc[table["status"] == "did not run", "study"])
+    assert {"Countries (WHR x GBD)", "GSS panels", "Ageing cohorts"} <= not_run
+
+
+def test_synthetic_cohort_is_never_drawn_beside_the_literature(params):
+    est = {"estimate": 1.1, "ci_low": 1.05, "ci_high": 1.15}
+    cohorts = {"studies": {"synthetic": {"label": "SYNTHETIC cohort", "status": "ran"},
+                           "hrs": {"label": "HRS", "status": "not configured"}},
+               "estimates": {"SYNTHETIC cohort": {"death": {"isolation_index": {"cloglog_hazard": est}}}}}
+    assert tri.cohort_ratios(cohorts).empty
+    table = tri.standardised_estimates({"cohorts": cohorts}, {}, params)
+    assert table.loc[table["study"] == "SYNTHETIC cohort", "status"].tolist() == ["not drawn"]
+    assert table.loc[table["study"] == "HRS", "status"].tolist() == ["did not run"]
+    real = {"studies": {"hrs": {"label": "HRS", "status": "ran"}},
+            "estimates": {"HRS": {"death": {"isolation_index": {"cloglog_hazard": est}}}}}
+    ratios = tri.cohort_ratios(real)
+    assert ratios["label"].tolist() == ["HRS: death, per isolation point"]

@@ -142,6 +142,7 @@ def cmd_models_places(args: argparse.Namespace) -> None:
     records, effects = run_places_models(table, panel, params["places"])
     sample = {"counties": int(len(table)), "states": int(table["state"].nunique()),
               "counties_with_isolation": int(table["isolation_pct"].notna().sum()),
+              "states_with_isolation": int(table.loc[table["isolation_pct"].notna(), "state"].nunique()),
               "county_years": int(len(panel))}
     with io.staged_outputs():
         io.write_csv(REPORTS / "metrics" / "places_models.csv", records)
@@ -193,6 +194,68 @@ def cmd_report_countries(args: argparse.Namespace) -> None:
     print(f"country reports: {len(written)} files")
 
 
+def cmd_synthetic_cohort(args: argparse.Namespace) -> None:
+    from analysis.synthetic import simulate_cohort, write_synthetic
+
+    spec = config.load_params()["cohorts"]["synthetic"]
+    frame, truth = simulate_cohort(spec)
+    with io.staged_outputs():
+        io.write_atomic(RAW / "cohorts" / "synthetic_rand.dta", lambda tmp: write_synthetic(frame, tmp))
+        io.write_json(RAW / "cohorts" / "synthetic_truth.json", truth)
+    print(f"SYNTHETIC cohort: {truth['persons']:,} persons x {truth['waves']} waves, "
+          f"{truth['person_waves_interviewed']:,} interviews")
+
+
+def cmd_clean_cohorts(args: argparse.Namespace) -> None:
+    from analysis.clean_cohorts import build_cohort_panel
+    from analysis.schema_cohorts import cohort_data_dictionary
+
+    cohorts = config.load_params()["cohorts"]
+    panel, flow, status, coverage = build_cohort_panel(cohorts, RAW / "cohorts" / "synthetic_rand.dta")
+    with io.staged_outputs():
+        io.write_parquet(PROCESSED / "cohorts_panel.parquet", panel)
+        io.write_csv(PROCESSED / "cohorts_flow.csv", flow)
+        io.write_csv(PROCESSED / "cohorts_studies.csv", status)
+        io.write_csv(PROCESSED / "cohorts_coverage.csv", coverage)
+        io.write_csv(PROCESSED / "cohorts_data_dictionary.csv", cohort_data_dictionary(panel))
+    ran = ", ".join(status.loc[status["status"] == "ran", "study"])
+    print(f"cohort panel: {len(panel):,} person-waves; studies run: {ran}")
+
+
+def cmd_models_cohorts(args: argparse.Namespace) -> None:
+    import json
+
+    import pandas as pd
+
+    from analysis.models.cohorts import run_cohort_models, run_riclpm, truth_table
+    from analysis.report.metrics import cohort_metrics
+
+    cohorts = config.load_params()["cohorts"]
+    panel = pd.read_parquet(PROCESSED / "cohorts_panel.parquet")
+    status = pd.read_csv(PROCESSED / "cohorts_studies.csv", keep_default_na=False)
+    labels = dict(zip(status["study"], status["label"]))
+    records, incidence = run_cohort_models(panel, cohorts["models"], labels, progress=True)
+    riclpm = run_riclpm(panel, cohorts["models"]["riclpm"], labels)
+    truth = json.loads((RAW / "cohorts" / "synthetic_truth.json").read_text())["truth"]
+    checks = truth_table(records, truth)
+    with io.staged_outputs():
+        io.write_csv(REPORTS / "metrics" / "cohorts_models.csv", records)
+        io.write_csv(REPORTS / "metrics" / "cohorts_incidence.csv", incidence)
+        io.write_csv(REPORTS / "metrics" / "cohorts_riclpm.csv", riclpm)
+        io.write_csv(REPORTS / "metrics" / "cohorts_trajectories.csv", incidence.attrs["trajectories"])
+        io.write_csv(REPORTS / "metrics" / "cohorts_truth.csv", checks)
+        io.write_json(REPORTS / "metrics" / "cohorts.json", cohort_metrics(records, status, checks, riclpm))
+    print(f"cohort models: {len(records)} records; SYNTHETIC truth covered {int(checks['covered'].sum())}"
+          f"/{len(checks)}")
+
+
+def cmd_report_cohorts(args: argparse.Namespace) -> None:
+    from analysis.report.cohorts import write_cohort_reports
+
+    written = write_cohort_reports(PROCESSED, REPORTS, config.load_params())
+    print(f"cohort reports: {len(written)} files")
+
+
 def cmd_report_nhanes(args: argparse.Namespace) -> None:
     from analysis.report.nhanes import write_nhanes_reports
 
@@ -212,6 +275,13 @@ def cmd_index(args: argparse.Namespace) -> None:
     from analysis.report.index import write_index
 
     print(f"reviewer index: {write_index(REPORTS, Path('.'))}")
+
+
+def cmd_strobe(args: argparse.Namespace) -> None:
+    from analysis.report.strobe import write_strobe
+
+    written = write_strobe(Path("data/reference/strobe_cohort.csv"), Path("."), REPORTS)
+    print("STROBE checklist: " + ", ".join(str(p) for p in written))
 
 
 def cmd_notebook(args: argparse.Namespace) -> None:
@@ -251,6 +321,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("clean-countries", help="build the country-year panel").set_defaults(func=cmd_clean_countries)
     sub.add_parser("models-countries", help="fit the country panel models").set_defaults(func=cmd_models_countries)
     sub.add_parser("report-countries", help="country tables and figures").set_defaults(func=cmd_report_countries)
+    sub.add_parser("synthetic-cohort", help="simulate the SYNTHETIC cohort (RAND layout, known truth)"
+                   ).set_defaults(func=cmd_synthetic_cohort)
+    sub.add_parser("clean-cohorts", help="build the ageing-cohort person-wave panel").set_defaults(
+        func=cmd_clean_cohorts)
+    sub.add_parser("models-cohorts", help="fit the ageing-cohort models").set_defaults(func=cmd_models_cohorts)
+    sub.add_parser("report-cohorts", help="ageing-cohort tables and figures").set_defaults(func=cmd_report_cohorts)
 
     sub.add_parser("triangulation", help="project estimates beside published anchors").set_defaults(
         func=cmd_triangulation)
@@ -260,6 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("paper", help="the manuscript from the metrics files").set_defaults(func=cmd_paper)
     sub.add_parser("index", help="reports/index.html: links and provenance").set_defaults(func=cmd_index)
+    sub.add_parser("strobe", help="reports/strobe.{md,html}: the STROBE checklist, checked against the reports"
+                   ).set_defaults(func=cmd_strobe)
     return parser
 
 

@@ -532,7 +532,7 @@ def _conditional_logit(p: PanelSample, alpha: float) -> pd.DataFrame:
                     converged=converged, note=note, alpha=alpha, odds_ratio=True)
 
 
-def _fit_growth_mixedlm(y: np.ndarray, exog: pd.DataFrame, groups: np.ndarray, exog_re: np.ndarray):
+def fit_growth_mixedlm(y: np.ndarray, exog: pd.DataFrame, groups: np.ndarray, exog_re: np.ndarray):
     """REML MixedLM; returns (result, optimizer label): the first fit that converges, else the best one.
 
     First L-BFGS, then BFGS started at its solution: BFGS checks the gradient, so a premature L-BFGS stop
@@ -582,7 +582,7 @@ def _multilevel(p: PanelSample, alpha: float) -> pd.DataFrame:
         t = (p.time - p.time.min()).to_numpy()
         exog_re = np.column_stack([np.ones(len(t)), t]) if slope else np.ones((len(t), 1))
         groups = pd.factorize(p.entities)[0]
-        result, optimizer = _fit_growth_mixedlm(p.y.to_numpy(), exog, groups, exog_re)
+        result, optimizer = fit_growth_mixedlm(p.y.to_numpy(), exog, groups, exog_re)
         params = pd.Series(np.asarray(result.fe_params), index=exog.columns)
         bse = pd.Series(np.asarray(result.bse_fe), index=exog.columns)
     except _FIT_ERRORS as err:

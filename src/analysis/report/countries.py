@@ -2,7 +2,8 @@
 
 Builders are pure functions returning DataFrames or Figures from the country-year panel
 (``data/processed/countries_panel.parquet``), the name map report (``countries_name_map.csv``) and the model
-records (``reports/metrics/countries_models.csv``); :func:`write_country_reports` saves them through the
+records (``reports/metrics/countries_models.csv``), and the flow of countries and country-years from the name map
+to the analysed panel (STROBE 13a); :func:`write_country_reports` saves them through the
 atomic writers, all-or-none. Every caption and footnote says what the models are: ecological associations
 between country-level quantities.
 """
@@ -24,7 +25,8 @@ from analysis.clean_countries import STATUS_JOINED
 from analysis.models.countries import BETWEEN_TERM_LABEL
 from analysis.models.records import formula_variables
 from analysis.report import tables
-from analysis.report.figures import MARKERS, PALETTE, FigureError, _require, _styled, new_figure, write_figure
+from analysis.report.figures import (MARKERS, PALETTE, FigureError, _count, _require, _styled, flow_diagram,
+                                     flow_table, new_figure, write_figure)
 from analysis.schema_countries import COUNTRY_PANEL_VARIABLES
 
 #: Column headers of the estimators, from the comparison that mixes countries to the within-country ones.
@@ -146,6 +148,68 @@ def name_map_table(name_map: pd.DataFrame, exceptions_only: bool = False) -> pd.
         "in the study window; panel_rows: rows in the panel (0 for a name without an ISO code); rows_with_*: "
         "rows with the GBD outcome joined. Statuses: " + ", ".join(f"{s} {n}" for s, n in counts.items()) + ".")
     return shown
+
+
+def _countries(k: int) -> str:
+    return f"{k} {'country' if k == 1 else 'countries'}"
+
+
+def _names(names: Sequence[str], most: int = 4) -> str:
+    names = list(names)
+    return ", ".join(names) if len(names) <= most else ", ".join(names[:most]) + f" and {len(names) - most} more"
+
+
+def country_flow(name_map: pd.DataFrame, panel: pd.DataFrame, spec: Mapping, entity: str = "iso3") -> pd.DataFrame:
+    """Flow of countries and country-years (STROBE 13a), a flow table counting country-years: the WHR country-years
+    in the study window (every WHR name), those whose name has an ISO code (the panel), those with every GBD
+    outcome joined, and those analysed: with the first exposure and every covariate of every covariate set too
+    (``spec`` = ``params["countries"]["models"]``; the models' common sample). Each step names its countries;
+    the last also gives the sample of each further exposure (the lagged sensitivity analysis).
+    """
+    _require(name_map, ["whr_name", "iso3", "status", "whr_years", "panel_rows"], "country_flow")
+    outcomes = [(o or {}).get("column", name) for name, o in spec["outcomes"].items()]
+    exposures = list(spec["exposures"])
+    sets = (spec.get("covariate_sets") or {}).values()
+    covariates = sorted({v for rhs in sets for v in formula_variables(rhs or "")})
+    _require(panel, [entity, *outcomes, *exposures, *covariates], "country_flow")
+    in_window = name_map[name_map["whr_years"] > 0]
+    coded = in_window["iso3"].notna()
+    joined = panel[outcomes].notna().all(axis=1)
+
+    def sample(exposure: str) -> pd.Series:
+        return joined & panel[[exposure, *covariates]].notna().all(axis=1)
+
+    analysed = sample(exposures[0])
+    no_outcome = sorted(set(panel[entity]) - set(panel.loc[joined, entity]))
+    partly = int((~joined & ~panel[entity].isin(no_outcome)).sum())
+    by_code = dict(zip(name_map["iso3"], name_map["whr_name"]))
+    missing = {c: int((joined & panel[c].isna()).sum()) for c in [exposures[0], *covariates]}
+
+    def label(column: str) -> str:
+        named = (spec["exposures"].get(column) or {}).get("label") or VARIABLE_LABELS.get(column, column)
+        named = named.split(" (")[0]
+        return named[:1].lower() + named[1:] if named[1:2].islower() else named  # "log GDP", not "Log GDP"
+
+    steps = [
+        {"label": "World Happiness Report 2024: country-years in the study window",
+         "n": in_window["whr_years"].sum(), "detail": _countries(len(in_window))},
+        {"label": "Country name mapped to an ISO 3166-1 code", "n": in_window.loc[coded, "panel_rows"].sum(),
+         "detail": _countries(int(coded.sum())),
+         "reason": "No ISO code: " + (_names(in_window.loc[~coded, "whr_name"]) or "none")},
+        {"label": "Every GBD 2019 outcome joined (via OWID)", "n": int(joined.sum()),
+         "detail": _countries(panel.loc[joined, entity].nunique()),
+         "reason": "\n".join(filter(None, [
+             f"No GBD series: {_names([by_code.get(c, c) for c in no_outcome])}" if no_outcome else "",
+             f"{_count(partly, ('more country-year', 'more country-years'))} without an outcome"
+             if partly else ""]))},
+        {"label": "Analysed: " + " and ".join(label(c) for c in [exposures[0], *covariates]) + " also present",
+         "n": int(analysed.sum()),
+         "detail": "\n".join([_countries(panel.loc[analysed, entity].nunique()),
+                              *(f"sensitivity analysis with {label(e)}: {int(sample(e).sum()):,}"
+                                for e in exposures[1:])]),
+         "reason": "; ".join(f"Missing {label(c)}: {k:,}" for c, k in missing.items() if k)},
+    ]
+    return flow_table(steps)
 
 
 def _fit_line(x: np.ndarray, y: np.ndarray, grid: np.ndarray, alpha: float = 0.05):
@@ -336,6 +400,7 @@ def write_country_reports(processed: Path, reports: Path, params: dict) -> list[
         for column in formula_variables(rhs or ""):
             summary_columns.setdefault(column, VARIABLE_LABELS.get(column, column))
     tables_dir, figures_dir = reports / "tables" / "countries", reports / "figures" / "countries"
+    flow = country_flow(name_map, panel, spec)
 
     written: list[Path] = []
     with io.staged_outputs():
@@ -351,5 +416,8 @@ def write_country_reports(processed: Path, reports: Path, params: dict) -> list[
                                 figures_dir / "country_means", formats)
         written += write_figure(coefficient_figure(records, main_set, set_labels.get(main_set)),
                                 figures_dir / "coefficients", formats)
+        written.append(io.write_csv(tables_dir / "flow.csv", flow))
+        written += write_figure(flow_diagram(flow, "Countries: World Happiness Report joined to GBD 2019",
+                                             unit=("country-year", "country-years")), figures_dir / "flow", formats)
     return written
 

@@ -1,4 +1,4 @@
-"""Figures for the paper: survival curves, the forest plot and the cohort flow diagram.
+"""Figures for the paper: survival curves, the forest plot and the flow diagrams (STROBE item 13).
 
 Each figure function takes data (the analysis table, the tidy model records, the cohort flow)
 and returns a matplotlib ``Figure``; it never fits a model and never writes a file.  The
@@ -511,19 +511,63 @@ def forest_plot(
 
 
 # ---------------------------------------------------------------------------------------------
-# Cohort flow
+# Flow diagrams (STROBE item 13: participants, or counties, or countries, at each stage)
+
+#: Columns of a flow table: one row per step, ``n`` units remaining (or matched) after the step,
+#: ``excluded`` units dropped (or left unmatched) at it, and why. Optional: ``detail`` (lines printed under
+#: the count, e.g. the count of each panel) and ``excluded_label`` (the exclusion box's heading, default
+#: "Excluded", e.g. "Lost" or "Unmatched").
+FLOW_COLUMNS = ("step", "label", "n", "excluded", "reason")
+
+
+def flow_table(steps: Sequence[Mapping]) -> pd.DataFrame:
+    """A flow table (:data:`FLOW_COLUMNS`) from its steps in order.
+
+    Each step is a mapping with ``label``, ``n`` and, after the first, ``reason``; ``excluded`` defaults to
+    the previous step's n minus this one's (give it when units are not simply dropped, e.g. unmatched rows
+    of a joined file); ``detail`` and ``excluded_label`` are optional. Steps are numbered 0, 1, ...
+    """
+    rows = []
+    for i, step in enumerate(steps):
+        n = int(step["n"])
+        excluded = step.get("excluded", 0 if i == 0 else rows[-1]["n"] - n)
+        if excluded < 0:
+            raise FigureError(f"flow step {i} ({step['label']!r}): {n:,} remaining is more than the "
+                              f"{rows[-1]['n']:,} of the step before; give 'excluded' explicitly")
+        rows.append({"step": i, "label": step["label"], "n": n, "excluded": int(excluded),
+                     "reason": step.get("reason", ""), "detail": step.get("detail", ""),
+                     "excluded_label": step.get("excluded_label", "Excluded")})
+    return pd.DataFrame(rows, columns=[*FLOW_COLUMNS, "detail", "excluded_label"])
+
+
+def _count(value, unit: tuple[str, str] | None) -> str:
+    """"n = 1,234" without a unit; "1,234 persons" (or "1 person") with one."""
+    value = int(value)
+    if unit is None:
+        return f"n = {value:,}"
+    return f"{value:,} {unit[0] if value == 1 else unit[1]}"
+
+
+def _wrap(text, width: int) -> str:
+    """Wrap every line of ``text`` (lines are kept: a label may list one count per line)."""
+    return "\n".join(textwrap.fill(line, width) if line.strip() else "" for line in str(text).split("\n")).strip()
 
 
 @_styled
-def cohort_flow(flow: pd.DataFrame, title: str | None = "Selection of participants") -> Figure:
-    """STROBE-style flow diagram: remaining participants down the middle, exclusions to the right.
+def flow_diagram(flow: pd.DataFrame, title: str | None = "Selection of participants",
+                 unit: tuple[str, str] | None = None, highlight_last: bool = True) -> Figure:
+    """STROBE-style flow diagram: the units remaining down the middle, those excluded at each step to the right.
 
-    ``flow`` has columns step, label, n (remaining after the step), excluded (dropped at the
-    step; 0 for step 0) and reason.  Counts are printed with thousands separators.
+    ``flow`` has the columns :data:`FLOW_COLUMNS`: step, label, n (remaining after the step), excluded
+    (dropped at the step; 0 for step 0) and reason, and optionally ``detail`` and ``excluded_label``. A
+    label, detail or reason may hold several lines (``"\\n"``), each wrapped to the box. ``unit``
+    (singular, plural), e.g. ``("person", "persons")``, prints counts as "1,234 persons"; without it,
+    "n = 1,234". Counts are printed with thousands separators. ``highlight_last`` emphasises the last box
+    (the analysed units); leave it off when the last step is not the analysis sample.
     """
-    _require(flow, ["step", "label", "n", "excluded", "reason"], "cohort_flow")
+    _require(flow, list(FLOW_COLUMNS), "flow_diagram")
     steps = flow.sort_values("step").reset_index(drop=True)
-    unit = 0.5  # inches per data unit
+    unit_in = 0.5  # inches per data unit
     width_units = 15.0
     line = 0.36  # data units per 9-pt text line
     main_x, main_w = 0.2, 7.0
@@ -534,11 +578,14 @@ def cohort_flow(flow: pd.DataFrame, title: str | None = "Selection of participan
 
     main_text, excl_text = [], []
     for i, row in steps.iterrows():
-        label = textwrap.fill(str(row["label"]), 44)
-        main_text.append(f"{label}\nn = {int(row['n']):,}")
+        detail = row.get("detail", "")
+        detail = "" if pd.isna(detail) else _wrap(detail, 46)
+        main_text.append(f"{_wrap(row['label'], 44)}\n{_count(row['n'], unit)}" + (f"\n{detail}" if detail else ""))
         if i > 0:
-            reason = textwrap.fill(str(row["reason"]), 42) if str(row["reason"]).strip() else ""
-            excl_text.append(f"Excluded: n = {int(row['excluded']):,}" + (f"\n{reason}" if reason else ""))
+            reason = _wrap(row["reason"], 42) if not pd.isna(row["reason"]) else ""
+            heading = row.get("excluded_label", "Excluded")
+            heading = "Excluded" if pd.isna(heading) or not str(heading).strip() else str(heading)
+            excl_text.append(f"{heading}: {_count(row['excluded'], unit)}" + (f"\n{reason}" if reason else ""))
     # lay out top-down
     y = 0.0
     layout = []
@@ -552,14 +599,13 @@ def cohort_flow(flow: pd.DataFrame, title: str | None = "Selection of participan
             layout.append(("gap", i, y, gap))
             y -= gap
     total = -y
-    fig = new_figure(width_units * unit, total * unit + (0.5 if title else 0.15))
-    ax = fig.add_axes((0, 0, 1, total * unit / fig.get_figheight()))
+    fig = new_figure(width_units * unit_in, total * unit_in + (0.5 if title else 0.15))
+    ax = fig.add_axes((0, 0, 1, total * unit_in / fig.get_figheight()))
     ax.set_xlim(0, width_units)
     ax.set_ylim(-total - 0.05, 0.05)
     ax.axis("off")
 
-    last = len(steps) - 1
-    main_boxes = {}
+    last = len(steps) - 1 if highlight_last else -1
     for kind, i, top, h in layout:
         if kind == "main":
             ax.add_patch(FancyBboxPatch((main_x, top - h), main_w, h, boxstyle="round,pad=0,rounding_size=0.15",
@@ -567,7 +613,6 @@ def cohort_flow(flow: pd.DataFrame, title: str | None = "Selection of participan
                                         linewidth=1.6 if i == last else 1.0))
             ax.text(main_x + main_w / 2, top - h / 2, main_text[i], ha="center", va="center", fontsize=FONT_SIZE,
                     linespacing=1.3, fontweight="bold" if i == last else "normal")
-            main_boxes[i] = (top, top - h)
         else:
             mid = top - h / 2
             he = box_height(excl_text[i].count("\n") + 1)
@@ -576,12 +621,10 @@ def cohort_flow(flow: pd.DataFrame, title: str | None = "Selection of participan
                                         edgecolor="#E69F00", linewidth=1.0))
             ax.text(excl_x + 0.25, mid, excl_text[i], ha="left", va="center", fontsize=8.5, linespacing=1.3)
             cx = main_x + main_w / 2
-            ax.annotate("", xy=(cx, top - h), xytext=(cx, top),
-                        arrowprops={"arrowstyle": "-|>", "color": "#333333", "linewidth": 1.0, "shrinkA": 0,
-                                    "shrinkB": 0})
-            ax.annotate("", xy=(excl_x, mid), xytext=(cx, mid),
-                        arrowprops={"arrowstyle": "-|>", "color": "#333333", "linewidth": 1.0, "shrinkA": 0,
-                                    "shrinkB": 0})
+            for start, end in (((cx, top), (cx, top - h)), ((cx, mid), (excl_x, mid))):
+                ax.annotate("", xy=end, xytext=start,
+                            arrowprops={"arrowstyle": "-|>", "color": "#333333", "linewidth": 1.0, "shrinkA": 0,
+                                        "shrinkB": 0})
     if title:
         fig.suptitle(title, x=0.02, ha="left", y=1 - 0.08 / fig.get_figheight(), va="top", fontweight="bold")
     return fig
@@ -608,7 +651,7 @@ def write_forest_plot(records: pd.DataFrame, dest_stem: str | Path, formats: Seq
     return write_figure(forest_plot(records, **kwargs), dest_stem, formats)
 
 
-def write_cohort_flow(flow: pd.DataFrame, dest_stem: str | Path, formats: Sequence[str] = ("png", "svg"),
-                      **kwargs) -> list[Path]:
-    """``cohort_flow(flow, **kwargs)`` saved as ``<dest_stem>.png/.svg``."""
-    return write_figure(cohort_flow(flow, **kwargs), dest_stem, formats)
+def write_flow_diagram(flow: pd.DataFrame, dest_stem: str | Path, formats: Sequence[str] = ("png", "svg"),
+                       **kwargs) -> list[Path]:
+    """``flow_diagram(flow, **kwargs)`` saved as ``<dest_stem>.png/.svg``."""
+    return write_figure(flow_diagram(flow, **kwargs), dest_stem, formats)

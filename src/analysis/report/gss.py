@@ -1,5 +1,5 @@
 """Reports of the GSS panel study: estimators side by side, a coefficient plot, outcomes by contact
-level across waves, attrition, and the 2016-2020 loneliness models.
+level across waves, attrition and the participant flow, and the 2016-2020 loneliness models.
 
 Builders are pure functions returning DataFrames or Figures from the model records
 (``reports/metrics/gss_models.csv``) and the analysis tables; :func:`write_gss_reports` saves them
@@ -18,7 +18,8 @@ from matplotlib.figure import Figure
 from analysis import io
 from analysis.models.panel import ESTIMATORS
 from analysis.report import tables
-from analysis.report.figures import MARKERS, PALETTE, FigureError, _styled, new_figure, write_figure
+from analysis.report.figures import (MARKERS, PALETTE, FigureError, _require, _styled, flow_diagram, flow_table,
+                                     new_figure, write_figure)
 
 #: Short column headers for the estimators, in the order a reader should meet them: from the
 #: comparison that mixes between- and within-person differences to the purely within-person ones.
@@ -179,6 +180,39 @@ def attrition_display(attrition: pd.DataFrame) -> pd.DataFrame:
     return shown
 
 
+def attrition_flow(attrition: pd.DataFrame) -> pd.DataFrame:
+    """Participant flow of the stacked panels (STROBE 13a): persons interviewed at each wave, all panels
+    together with each panel's count on its own line, and those not re-interviewed (lost) since the wave before.
+
+    Reads the ``interviewed`` rows of the cleaning stage's attrition table (columns panel, wave, group, n; the
+    pooled ``all`` rows are recomputed, not read). Lost at wave k = interviewed at k-1 minus interviewed at k:
+    the GSS re-contacted at wave 3 only those interviewed at wave 2, so nobody returns after a missed wave (a
+    table where somebody does raises FigureError rather than print a negative count).
+    """
+    _require(attrition, ["panel", "wave", "group", "n"], "attrition_flow")
+    seen = attrition[(attrition["group"] == "interviewed") & (attrition["panel"] != "all")]
+    if seen.empty:
+        raise FigureError("attrition_flow: the attrition table has no 'interviewed' rows for a panel")
+    counts = seen.pivot_table(index="wave", columns="panel", values="n", aggfunc="sum").sort_index()
+    panels = list(counts.columns)
+    steps = []
+    for i, (wave, row) in enumerate(counts.iterrows()):
+        per_panel = "\n".join(f"{p} panel: {int(row[p]):,}" for p in panels)
+        if i == 0:
+            steps.append({"label": f"Wave {wave}: interviewed at baseline", "n": row.sum(), "detail": per_panel})
+            continue
+        lost = counts.iloc[i - 1] - row
+        if (lost < 0).any():
+            panel = lost.index[lost < 0][0]
+            raise FigureError(f"attrition_flow: panel {panel} has more persons interviewed at wave {wave} "
+                              f"({int(row[panel])}) than at the wave before ({int(counts.iloc[i - 1][panel])})")
+        steps.append({"label": f"Wave {wave}: re-interviewed", "n": row.sum(), "detail": per_panel,
+                      "excluded_label": "Lost",
+                      "reason": "\n".join([f"Not re-interviewed at wave {wave}",
+                                           *(f"{p} panel: {int(lost[p]):,}" for p in panels)])})
+    return flow_table(steps)
+
+
 def loneliness_table(records: pd.DataFrame) -> pd.DataFrame:
     """The 2016-2020 models as a regression table (one column per model/covariate set)."""
     frame = tables.regression_table(records, design=None)
@@ -205,6 +239,7 @@ def write_gss_reports(processed: Path, reports: Path, params: dict) -> list[Path
                                  time=spec["time"])
     tests_shown = tests.copy()
     tests_shown.attrs["caption"] = "Specification tests: Hausman (FE vs RE) and Mundlak (between = within)"
+    flow = attrition_flow(attrition)
 
     written: list[Path] = []
     with io.staged_outputs():
@@ -213,7 +248,11 @@ def write_gss_reports(processed: Path, reports: Path, params: dict) -> list[Path
         written += tables.write_table(attrition_display(attrition), tables_dir / "attrition")
         written += tables.write_table(loneliness_table(lonely), tables_dir / "loneliness_2020")
         written.append(io.write_csv(tables_dir / "outcome_by_contact.csv", summary))
+        written.append(io.write_csv(tables_dir / "flow.csv", flow))
         written += write_figure(coefficient_plot(records), figures_dir / "panel_coefficients", formats)
         written += write_figure(outcome_by_contact_figure(summary, binary, spec["time"], levels["label"]),
                                 figures_dir / "outcome_by_contact", formats)
+        written += write_figure(flow_diagram(flow, "GSS panels 2006-2014: persons interviewed at each wave",
+                                             unit=("person", "persons"), highlight_last=False),
+                                figures_dir / "flow", formats)
     return written

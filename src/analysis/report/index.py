@@ -1,5 +1,5 @@
-"""The reviewer's index, ``reports/index.html``: one page linking the paper, every rendered notebook,
-figure and table, with a provenance panel.
+"""The reviewer's index, ``reports/index.html``: one page linking the paper and its STROBE checklist, every
+rendered notebook, figure and table, with a provenance panel.
 
 Provenance (read when the page is built, by the last stage of ``dvc repro``):
 
@@ -109,6 +109,9 @@ def render_index(reports: Path, root: Path) -> str:
     for name in ("paper.html", "paper.pdf", "paper.md"):
         if (reports / name).exists():
             parts.append(f"<li><a href='{name}'>{name}</a></li>")
+    if (reports / "strobe.html").exists():
+        parts.append("<li><a href='strobe.html'>strobe.html</a>: the STROBE checklist for cohort studies, each item "
+                     "linked to the section, notebook, table or figure that answers it</li>")
     parts.append("</ul><h2>Notebooks (executed)</h2><ul>")
     parts += [f"<li><a href='{p.as_posix()}'>{p.stem}</a></li>" for p in _links(reports, "notebooks/*.html")]
     parts.append("</ul><h2>Figures</h2><div class='grid'>")

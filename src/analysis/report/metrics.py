@@ -124,3 +124,25 @@ def ecological_metrics(records: pd.DataFrame, sample: dict) -> dict:
          .setdefault(row.covariate_set, {}))[key] = _estimate(row)
     study = str(records["study"].iloc[0]) if len(records) else ""
     return {"study": study, "sample": sample, "estimates": estimates}
+
+
+def cohort_metrics(records: pd.DataFrame, status: pd.DataFrame, truth: pd.DataFrame,
+                   riclpm: pd.DataFrame | None = None) -> dict:
+    """Ageing cohorts: which studies ran, every estimate keyed ``study -> outcome -> exposure -> model``
+    (``:between`` for the between-person term), the RI-CLPM lags, and how often the SYNTHETIC truth
+    was covered."""
+    estimates: dict = {}
+    for row in records.itertuples():
+        key = f"{row.model}:between" if str(row.term).endswith(":between") else row.model
+        (estimates.setdefault(row.study, {}).setdefault(row.outcome, {})
+         .setdefault(row.exposure, {}))[key] = _estimate(row)
+    studies = {row.study: {"label": row.label, "status": row.status, "persons": int(row.persons),
+                           "person_waves_interviewed": int(row.person_waves_interviewed)}
+               for row in status.itertuples()}
+    lags = {}
+    if riclpm is not None and len(riclpm):
+        for row in riclpm.itertuples():
+            lags.setdefault(row.study, {})[row.parameter] = {
+                "estimate": _clean(row.estimate), "ci_low": _clean(row.ci_low), "ci_high": _clean(row.ci_high)}
+    synthetic = {"checks": int(len(truth)), "covered": int(truth["covered"].sum()) if len(truth) else 0}
+    return {"studies": studies, "estimates": estimates, "riclpm": lags, "synthetic_truth": synthetic}

@@ -88,5 +88,5 @@ def write_nhanes_reports(processed: Path, reports: Path, params: dict) -> list[P
                 continue
             slug = design.replace("-", "_")
             written += figures.write_forest_plot(records, figures_dir / f"forest_{slug}", formats, design=design)
-        written += figures.write_cohort_flow(flow, figures_dir / "cohort_flow", formats)
+        written += figures.write_flow_diagram(flow, figures_dir / "cohort_flow", formats)
     return written

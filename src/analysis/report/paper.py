@@ -134,8 +134,31 @@ def context(reports: Path, params: dict) -> dict:
         "figures": "figures/nhanes",
         "gss": _gss_context(reports, params),
         "triangulation": _triangulation(reports),
+        "standardised": _standardised(reports),
         "countries": _metrics(reports, "countries", params),
         "places": _metrics(reports, "places", params),
+        "cohorts": _cohorts_context(reports, params),
+    }
+
+
+def _cohorts_context(reports: Path, params: dict) -> dict | None:
+    """The ageing-cohort study: which studies ran, estimates, the SYNTHETIC truth check; None if absent."""
+    path = reports / "metrics" / "cohorts.json"
+    if not path.exists() or "cohorts" not in params:
+        return None
+    metrics = json.loads(path.read_text())
+    truth_path = reports / "metrics" / "cohorts_truth.csv"
+    truth = pd.read_csv(truth_path).to_dict("records") if truth_path.exists() else []
+    ran = {k: v for k, v in metrics["studies"].items() if v["status"] == "ran"}
+    return {
+        "m": metrics,
+        "ran": ran,
+        "not_configured": [v["label"] for v in metrics["studies"].values() if v["status"] != "ran"],
+        "truth": truth,
+        "estimates": _read_table_md(reports / "tables" / "cohorts" / "estimates.md"),
+        "riclpm": _read_table_md(reports / "tables" / "cohorts" / "riclpm.md"),
+        "figures": "figures/cohorts",
+        "keys": {v["label"]: k for k, v in ran.items()},
     }
 
 
@@ -148,6 +171,16 @@ def _metrics(reports: Path, study: str, params: dict) -> dict | None:
 def _triangulation(reports: Path) -> list[dict] | None:
     path = reports / "triangulation" / "triangulation.csv"
     return pd.read_csv(path).to_dict("records") if path.exists() else None
+
+
+def _standardised(reports: Path) -> dict | None:
+    """The cross-design figure's rows: drawn ones and those not run (named in the text)."""
+    path = reports / "triangulation" / "standardised.csv"
+    if not path.exists():
+        return None
+    table = pd.read_csv(path)
+    return {"drawn": (table["status"] == "ran").any(),
+            "not_shown": table.loc[table["status"] != "ran", "label"].tolist()}
 
 
 def _gss_context(reports: Path, params: dict) -> dict | None:

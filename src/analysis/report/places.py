@@ -2,7 +2,7 @@
 
 Builders are pure functions returning DataFrames or Figures from the county table, the county panel,
 the join log and the model outputs (``reports/metrics/places_models.csv``, ``places_state_effects.csv``);
-they never fit a model. :func:`write_places_reports` saves them under ``reports/tables/places`` and
+they never fit a model. The county flow diagram (STROBE 13a) is drawn from the join log. :func:`write_places_reports` saves them under ``reports/tables/places`` and
 ``reports/figures/places`` through the atomic writers, all-or-none.
 
 Every figure and table says that the associations are ecological (counties, not people).
@@ -23,7 +23,8 @@ from matplotlib.ticker import StrMethodFormatter
 from analysis import io
 from analysis.models.places import COUNTY_DESIGNS, PANEL_DESIGN
 from analysis.report import tables
-from analysis.report.figures import PALETTE, FigureError, _styled, new_figure, write_figure
+from analysis.report.figures import (PALETTE, FigureError, _count, _styled, flow_diagram, flow_table, new_figure,
+                                     write_figure)
 from analysis.schema_places import COUNTY_VARIABLES, PANEL_VARIABLES
 
 #: Column headers of the designs, in reading order.
@@ -37,6 +38,7 @@ ECOLOGICAL_FOOTNOTE = ("Ecological associations: each observation is a county, s
                        "not individuals.")
 _LABELS = {v.name: v.label for v in (*COUNTY_VARIABLES, *PANEL_VARIABLES)}
 GREY = "#9aa3ab"
+COUNTIES = ("county", "counties")
 
 
 def _require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
@@ -223,6 +225,58 @@ def join_log_display(join_log: pd.DataFrame) -> pd.DataFrame:
                                "one-to-one. National and state rows of the CHR&R files are excluded; unmatched FIPS "
                                "codes are listed.")
     return shown
+
+
+def join_flow(join_log: pd.DataFrame, table: pd.DataFrame, exposures: Mapping[str, str],
+              state: str = "state") -> pd.DataFrame:
+    """County flow (STROBE 13a), a flow table: the PLACES counties (the spine, first row of the join log), each
+    join of CHR&R files on the FIPS code with the counties matched and those unmatched (consecutive files with
+    the same result share one step), then the counties with every social measure of ``exposures`` (column ->
+    label) in ``table``: the sample of the county models, each of which then drops the counties missing its
+    outcome or a covariate (its n is in the model tables).
+
+    The join log is the cleaning stage's (one row for PLACES, one per CHR&R file, one for the final table, which
+    has no file); a file's unmatched counties are those only in the file plus the PLACES counties it lacks
+    (which stay in the table with the value missing).
+    """
+    _require(join_log, ["source", "file", "column", "county_rows", "county_rows_with_value", "matched",
+                        "matched_with_value", "only_in_source", "only_in_places", "only_in_source_fips", "note"],
+             "join_flow")
+    _require(table, [state, *exposures], "join_flow")
+    spine = join_log.iloc[0]
+    steps = [{"label": str(spine["source"]), "n": spine["county_rows"]}]
+    joins = join_log.iloc[1:]
+    joins = joins[joins["file"].notna() & (joins["file"].astype(str).str.strip() != "")]
+    result = ["matched", "only_in_source", "only_in_places", "note"]
+    run = (joins[result].fillna("").astype(str) != joins[result].fillna("").astype(str).shift()).any(axis=1).cumsum()
+    for _, files in joins.groupby(run, sort=False):
+        first = files.iloc[0]
+        with_value = files["matched_with_value"]
+        fips = str(first["only_in_source_fips"]) if not pd.isna(first["only_in_source_fips"]) else ""
+        reason = str(first["note"]) if not pd.isna(first["note"]) and str(first["note"]).strip() else (
+            f"{_count(first['only_in_source'], COUNTIES)} only in the file; {_count(first['only_in_places'], COUNTIES)}"
+            " of PLACES not in it (kept, value missing)")
+        if fips and len(fips.split()) <= 10:
+            reason += f" (FIPS {fips})"
+        steps.append({
+            "label": (f"CHR&R file joined on the county FIPS code: {first['column']}" if len(files) == 1 else
+                      f"{len(files)} CHR&R files joined on the county FIPS code, each with the same result"),
+            "n": first["matched"], "excluded": int(first["only_in_source"]) + int(first["only_in_places"]),
+            "detail": (f"with a value: {int(with_value.min()):,}" if with_value.nunique() == 1 else
+                       f"with a value: {int(with_value.min()):,} to {int(with_value.max()):,} per file"),
+            "excluded_label": "Unmatched", "reason": reason})
+    measured = table[list(exposures)].notna().all(axis=1)
+    states_with = set(table.loc[measured, state])
+    without = ~measured & ~table[state].isin(states_with)
+    other = int((~measured).sum() - without.sum())
+    steps.append({
+        "label": "With every social measure modelled: " + "; ".join(exposures.values()),
+        "n": int(measured.sum()), "excluded": int(spine["county_rows"]) - int(measured.sum()),
+        "detail": f"in {len(states_with)} of {table[state].nunique()} states (DC counted as a state)",
+        "reason": (f"No modelled estimate: all {_count(without.sum(), COUNTIES)} of the "
+                   f"{_count(table.loc[without, state].nunique(), ('state', 'states'))} without the BRFSS 2022 "
+                   "social-needs module" + (f"; {_count(other, COUNTIES)} in the other states" if other else ""))})
+    return flow_table(steps)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -416,6 +470,8 @@ def write_places_reports(processed: Path, reports: Path, params: dict) -> list[P
     panel_columns = [c for c in [*(panel_block.get("exposures") or {}), *(panel_block.get("outcomes") or {})]
                      if c in panel.columns]
 
+    flow = join_flow(join_log, table, {k: v.split(" (per ")[0] for k, v in exposures.items()})
+
     written: list[Path] = []
     with io.staged_outputs():
         for design in [*COUNTY_DESIGNS, PANEL_DESIGN]:
@@ -431,6 +487,9 @@ def write_places_reports(processed: Path, reports: Path, params: dict) -> list[P
         if panel_columns:
             written += tables.write_table(panel_summary(panel, panel_columns), tables_dir / "panel_summary")
         written += tables.write_table(join_log_display(join_log), tables_dir / "join_log")
+        written.append(io.write_csv(tables_dir / "flow.csv", flow))
+        written += write_figure(flow_diagram(flow, "US counties: PLACES 2024 joined to County Health Rankings",
+                                             unit=COUNTIES), figures_dir / "flow", formats)
         for exposure in exposures:
             written += write_figure(scatter_figure(table, exposure, outcomes,
                                                    highlight_states=options.get("highlight_states")),
