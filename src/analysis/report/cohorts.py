@@ -37,6 +37,15 @@ def _synthetic(study: str) -> bool:
     return "SYNTHETIC" in str(study).upper()
 
 
+def _titled(title: str, studies: pd.Series) -> str:
+    """A caption that says SYNTHETIC whenever rows of the synthetic cohort are in the table."""
+    if studies.map(_synthetic).all():
+        return f"SYNTHETIC cohort (simulated people, not real). {title}"
+    if studies.map(_synthetic).any():
+        return f"{title} (rows of the SYNTHETIC cohort describe simulated people)"
+    return title
+
+
 def estimates_table(records: pd.DataFrame) -> pd.DataFrame:
     """One row per study x outcome x exposure term x model: estimate (95% CI), n and events."""
     _require(records, ["study", "outcome_label", "exposure_label", "term", "model", "estimate", "ci_low", "ci_high",
@@ -52,7 +61,8 @@ def estimates_table(records: pd.DataFrame) -> pd.DataFrame:
                      "n": tables.format_count(r.n),
                      "Events": "" if pd.isna(r.events) else tables.format_count(r.events)})
     out = pd.DataFrame(rows)
-    out.attrs["caption"] = "Ageing cohorts: depressive symptoms, new CVD and death on social isolation and loneliness"
+    out.attrs["caption"] = _titled("Ageing cohorts: depressive symptoms, new CVD and death on social isolation and "
+                                   "loneliness", records["study"])
     out.attrs["footnote"] = (
         "Both exposures in every model. Mean differences in the depressive-symptom score (study scale) for the "
         "mixed and fixed-effects models; hazard ratios per point for the hazard models (cloglog: grouped-time "
@@ -83,7 +93,8 @@ def riclpm_display(riclpm: pd.DataFrame) -> pd.DataFrame:
         "Estimate (95% CI)": [tables.format_interval(e, lo, hi, 3)
                               for e, lo, hi in zip(riclpm["estimate"], riclpm["ci_low"], riclpm["ci_high"])],
     })
-    out.attrs["caption"] = "Random-intercept cross-lagged panel model: loneliness and depressive symptoms"
+    out.attrs["caption"] = _titled("Random-intercept cross-lagged panel model: loneliness and depressive symptoms",
+                                   riclpm["study"])
     out.attrs["footnote"] = ("FIML (persons lost to death or attrition contribute the waves they were seen); lags "
                              "constant over waves; within-person components on the raw scales of both measures.")
     return out

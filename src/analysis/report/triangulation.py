@@ -224,6 +224,15 @@ def cohort_ratios(cohorts: dict | None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+def _grouped_rows(table: pd.DataFrame) -> list[dict]:
+    """Forest-plot rows: a header per outcome group, then its records, in table order."""
+    rows: list[dict] = []
+    for group, part in table.groupby("outcome_group", sort=False):
+        rows.append({"kind": "header", "text": group})
+        rows += [{"kind": "row", "rec": r} for _, r in part.iterrows()]
+    return rows
+
+
 @_styled
 def standardised_figure(table: pd.DataFrame) -> Figure:
     """Standardised coefficients by outcome group (studies that did not run listed as text)."""
@@ -231,10 +240,7 @@ def standardised_figure(table: pd.DataFrame) -> Figure:
     notes = table.loc[table["status"] != "ran", "label"].tolist()
     if drawn.empty:
         raise FigureError("standardised_figure: no estimates to draw")
-    rows: list[dict] = []
-    for group, part in drawn.groupby("outcome_group", sort=False):
-        rows.append({"kind": "header", "text": group})
-        rows += [{"kind": "row", "rec": r} for _, r in part.iterrows()]
+    rows = _grouped_rows(drawn)
     n = len(rows)
     height = 0.25 * n + 1.5 + 0.18 * len(notes)
     fig = new_figure(9.5, height)
@@ -286,10 +292,7 @@ def triangulation_figure(table: pd.DataFrame) -> Figure:
     """Forest plot: project estimates (filled circles) and published anchors (open diamonds), log axis."""
     if table.empty:
         raise FigureError("triangulation_figure: no estimates to draw")
-    rows: list[dict] = []
-    for group, part in table.groupby("outcome_group", sort=False):
-        rows.append({"kind": "header", "text": group})
-        rows += [{"kind": "row", "rec": r} for _, r in part.iterrows()]
+    rows = _grouped_rows(table)
     n = len(rows)
     height = 0.25 * n + 1.3
     fig = new_figure(9.5, height)
