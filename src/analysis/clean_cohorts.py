@@ -37,9 +37,8 @@ from analysis import measures
 from analysis.clean_gss import CleaningError, _finish, _validate
 from analysis.config import validate_index_spec
 from analysis.fetch import sha256_of
-from analysis.schema_cohorts import COHORT_VARIABLES, cohort_panel_schema
-from analysis.schema import Variable
-from analysis.sources.cohorts import CohortFileError, check_file, read_wide
+from analysis.schema_cohorts import cohort_panel_schema, cohort_variables
+from analysis.sources.cohorts import CohortFileError, check_file, file_columns, read_wide
 
 #: Time-invariant variables (``cohorts.variables`` keys) and the wave-varying ones.
 PERSON_VARIABLES = ("id", "sex", "birth_year", "education_years", "death_year", "death_month")
@@ -141,8 +140,6 @@ def build_study_panel(key: str, spec: dict[str, Any], cohorts: dict[str, Any]
     templates = _templates(cohorts, spec)
     waves = sorted(waves_map)
     first_year = waves_map[waves[0]]
-
-    from analysis.sources.cohorts import file_columns
 
     available = {c.lower() for c in file_columns(path)}
     person_cols, wave_cols, coverage = _column_plan(templates, waves, available)
@@ -293,21 +290,15 @@ def build_cohort_panel(cohorts: dict[str, Any], synthetic_path: str | Path | Non
         flows.append(flow)
         coverages.append(coverage)
         path = Path(spec["path"]).expanduser()
-        status.append({"study": key, "label": label, "status": "ran", "path": str(path) if key != SYNTHETIC else
-                       path.as_posix(), "sha256": sha256_of(path), "persons": int(panel["person_id"].nunique()),
+        status.append({"study": key, "label": label, "status": "ran", "path": str(path), "sha256": sha256_of(path), "persons": int(panel["person_id"].nunique()),
                        "person_waves_interviewed": int(panel["interviewed"].sum()),
                        "note": "SYNTHETIC: simulated from params.yaml cohorts.synthetic, not real people"
                        if key == SYNTHETIC else "user's restricted file (not redistributed)"})
     if not panels:
         raise CleaningError("no cohort to clean: the synthetic cohort is missing and no study has a path")
     table = pd.concat(panels, ignore_index=True)
-    labels = tuple(g["label"] for g in cohorts["isolation_index"]["groups"])
-    variables = tuple(Variable(v.name, v.label, v.dtype, v.source, v.rule, labels, v.nullable)
-                      if v.name == "isolation_group" else v for v in COHORT_VARIABLES)
-    table = _finish(table, variables)
-    from analysis.schema_gss import _schema
-
-    table = _validate(table, _schema(variables, ["study", "person_id", "wave"]), "cohort panel")
+    variables = cohort_variables(tuple(g["label"] for g in cohorts["isolation_index"]["groups"]))
+    table = _validate(_finish(table, variables), cohort_panel_schema(variables), "cohort panel")
     return (table, pd.concat(flows, ignore_index=True), pd.DataFrame(status, columns=STATUS_COLUMNS),
             pd.concat(coverages, ignore_index=True))
 

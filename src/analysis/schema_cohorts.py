@@ -10,6 +10,8 @@ lists every column: the cleaning code builds exactly these, ``cohort_panel_schem
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 import pandera.pandas as pa
 
@@ -81,9 +83,14 @@ COHORT_VARIABLES: tuple[Variable, ...] = (
 )
 
 
-def cohort_panel_schema() -> pa.DataFrameSchema:
+def cohort_variables(isolation_groups: tuple[str, ...] = ISOLATION_GROUPS) -> tuple[Variable, ...]:
+    """The contract with the isolation groups of params.yaml (``cohorts.isolation_index.groups`` labels)."""
+    return tuple(replace(v, values=isolation_groups) if v.name == "isolation_group" else v for v in COHORT_VARIABLES)
+
+
+def cohort_panel_schema(variables: tuple[Variable, ...] = COHORT_VARIABLES) -> pa.DataFrameSchema:
     """Pandera schema of the cohort panel (unique study x person x wave)."""
-    return _schema(COHORT_VARIABLES, ["study", "person_id", "wave"])
+    return _schema(variables, ["study", "person_id", "wave"])
 
 
 def cohort_data_dictionary(panel: pd.DataFrame) -> pd.DataFrame:

@@ -467,9 +467,9 @@ def run_cohort_models(panel: pd.DataFrame, spec: dict[str, Any], labels: dict[st
                 # the weight of the interval's start; an event known only at the next interview (CVD) takes
                 # the next wave's weight (it also needs that interview)
                 wave = intervals["wave"] + (1 if o.get("needs_next_interview", o["event"] == "cvd_event") else 0)
-                wanted = intervals["person_id"].astype(str) + "|" + wave.astype(int).astype(str)
-                key = sub["person_id"].astype(str) + "|" + sub["wave"].astype(int).astype(str)
-                iw = pd.Series(weights.to_numpy(), index=key).reindex(wanted).set_axis(intervals.index)
+                by_wave = pd.Series(weights.to_numpy(), index=pd.MultiIndex.from_frame(sub[["person_id", "wave"]]))
+                iw = by_wave.reindex(pd.MultiIndex.from_arrays([intervals["person_id"], wave])).set_axis(
+                    intervals.index)
             for e in estimators:
                 if e == "cloglog_hazard":
                     jobs.append((f"{study} {e} {name}", lambda f=f, n=name, o=o, r=rhs, iv=intervals:

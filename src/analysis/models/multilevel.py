@@ -59,23 +59,34 @@ def fit_mixedlm(frame: pd.DataFrame, formula: str, group: str, vc_formula: dict[
     convergence at a lower likelihood; Nelder-Mead matched bfgs at interior optima, Powell stopped slightly
     short of them (hence both, best kept).
     """
+    return best_reml_fit(lambda: smf.mixedlm(formula, frame, groups=group, re_formula="1", vc_formula=vc_formula),
+                         MIXEDLM_METHODS, (MIXEDLM_FALLBACK,))
+
+
+def best_reml_fit(build, methods: tuple[tuple[str, ...], ...], fallback: tuple[tuple[str, ...], ...]):
+    """REML fits of ``build()`` (a statsmodels MixedLM) with each optimizer sequence of ``methods``; only if
+    none converges, with each of ``fallback``. Returns (result, optimizer label): the converged fit with the
+    highest REML log-likelihood, else the highest of all (``converged`` False). Fits that raise or give a
+    non-finite log-likelihood are skipped; none left -> LinAlgError."""
     tried = []
 
-    def attempt(methods: tuple[str, ...]) -> None:
-        model = smf.mixedlm(formula, frame, groups=group, re_formula="1", vc_formula=vc_formula)
+    def attempt(sequence: tuple[str, ...]) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             warnings.simplefilter("ignore", RuntimeWarning)
+            warnings.simplefilter("ignore", UserWarning)
             try:
-                result = model.fit(reml=True, method=list(methods))
+                result = build().fit(reml=True, method=list(sequence))
             except (np.linalg.LinAlgError, ValueError):
                 return
-        tried.append((bool(result.converged), result.llf, "/".join(methods), result))
+        if np.isfinite(result.llf):
+            tried.append((bool(result.converged), result.llf, "/".join(sequence), result))
 
-    for methods in MIXEDLM_METHODS:
-        attempt(methods)
+    for sequence in methods:
+        attempt(sequence)
     if not any(t[0] for t in tried):
-        attempt(MIXEDLM_FALLBACK)
+        for sequence in fallback:
+            attempt(sequence)
     if not tried:
         raise np.linalg.LinAlgError("MixedLM failed with every optimizer")
     candidates = [t for t in tried if t[0]] or tried

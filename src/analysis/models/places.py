@@ -83,10 +83,10 @@ import pandas as pd
 import patsy
 import statsmodels.formula.api as smf
 from linearmodels import PanelOLS
-from statsmodels.tools.sm_exceptions import ConvergenceWarning
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
+from .multilevel import best_reml_fit
 from .records import (
     ModelSpec,
     check_columns,
@@ -174,31 +174,8 @@ def _first_line(err: BaseException) -> str:
 
 def fit_mixed(frame: pd.DataFrame, formula: str, group: str, re_formula: str):
     """REML MixedLM with ``re_formula``; returns (result, optimizer label). See :data:`MIXEDLM_METHODS`."""
-    tried = []
-
-    def attempt(methods: tuple[str, ...]) -> None:
-        model = smf.mixedlm(formula, frame, groups=group, re_formula=re_formula)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            warnings.simplefilter("ignore", RuntimeWarning)
-            warnings.simplefilter("ignore", UserWarning)
-            try:
-                result = model.fit(reml=True, method=list(methods))
-            except (np.linalg.LinAlgError, ValueError):
-                return
-        if np.isfinite(result.llf):
-            tried.append((bool(result.converged), result.llf, "/".join(methods), result))
-
-    for methods in MIXEDLM_METHODS:
-        attempt(methods)
-    if not any(t[0] for t in tried):
-        for methods in MIXEDLM_FALLBACK:
-            attempt(methods)
-    if not tried:
-        raise np.linalg.LinAlgError("MixedLM failed with every optimizer")
-    candidates = [t for t in tried if t[0]] or tried
-    _, _, label, best = max(candidates, key=lambda t: t[1])
-    return best, label
+    return best_reml_fit(lambda: smf.mixedlm(formula, frame, groups=group, re_formula=re_formula),
+                         MIXEDLM_METHODS, MIXEDLM_FALLBACK)
 
 
 def fit_state_multilevel(
