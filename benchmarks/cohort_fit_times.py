@@ -3,15 +3,15 @@
 Measures, on this machine, one run each (wall-clock, ``time.perf_counter``), on the SYNTHETIC cohort of
 ``params.yaml cohorts.synthetic`` (20,000 persons x 14 waves by default; ``--persons`` to change):
 
-* the data: the generator (:func:`analysis.synthetic.simulate_cohort`), the Stata ``.dta`` write
-  (:func:`analysis.synthetic.write_synthetic`, to a temporary folder) and the adapter that reads it into the
-  long panel (:func:`analysis.clean_cohorts.build_cohort_panel`);
-* the model inputs: person-intervals (:func:`analysis.models.cohorts.person_intervals`) and the
-  inverse-probability-of-attrition weights (:func:`analysis.models.cohorts.attrition_weights`);
-* every fit separately, as :func:`analysis.models.cohorts.run_cohort_models` calls it: the within-between
+* the data: the generator (:func:`analysis.studies.cohorts.synthetic.simulate_cohort`), the Stata ``.dta`` write
+  (:func:`analysis.studies.cohorts.synthetic.write_synthetic`, to a temporary folder) and the adapter that reads it into the
+  long panel (:func:`analysis.studies.cohorts.clean.build_cohort_panel`);
+* the model inputs: person-intervals (:func:`analysis.studies.cohorts.models.person_intervals`) and the
+  inverse-probability-of-attrition weights (:func:`analysis.studies.cohorts.models.attrition_weights`);
+* every fit separately, as :func:`analysis.studies.cohorts.models.run_cohort_models` calls it: the within-between
   mixed model (LMM), two-way FE, two-way FE with IPW, cloglog hazard (death, CVD), cloglog with IPW,
   time-varying Cox (death, CVD), the cumulative incidence curves, and the RI-CLPM
-  (:func:`analysis.models.cohorts.run_riclpm` with ``cohorts.models.riclpm``).
+  (:func:`analysis.studies.cohorts.models.run_riclpm` with ``cohorts.models.riclpm``).
 
 Targets (the issue): the mixed model and the FE model each under 60 s on 2 cores. Results are printed
 and written to ``benchmarks/results/cohort_fit_times.json`` (not committed: numbers belong to a machine;
@@ -63,9 +63,9 @@ def main(argv: list[str] | None = None) -> int:
 
         threadpool_limits(args.blas_threads)
 
-    from analysis.clean_cohorts import build_cohort_panel
-    from analysis.models import cohorts as cm
-    from analysis.synthetic import simulate_cohort, write_synthetic
+    from analysis.studies.cohorts import models as cm
+    from analysis.studies.cohorts.clean import build_cohort_panel
+    from analysis.studies.cohorts.synthetic import simulate_cohort, write_synthetic
 
     params = yaml.safe_load(Path(args.params).read_text())
     cohorts = params["cohorts"]

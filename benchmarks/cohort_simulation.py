@@ -2,18 +2,18 @@
 
 What is measured. For ``rep = 0 .. reps - 1`` with seed ``params.yaml cohorts.synthetic.seed + rep``:
 
-1. the SYNTHETIC ageing cohort is simulated (:func:`analysis.synthetic.simulate_cohort`, ``--persons``
+1. the SYNTHETIC ageing cohort is simulated (:func:`analysis.studies.cohorts.synthetic.simulate_cohort`, ``--persons``
    persons x the waves of ``params.yaml``), written to a temporary Stata ``.dta`` with
-   :func:`analysis.synthetic.write_synthetic` and read back through the real adapter
-   (:func:`analysis.clean_cohorts.build_cohort_panel`), so the file layout, the missing codes and the
+   :func:`analysis.studies.cohorts.synthetic.write_synthetic` and read back through the real adapter
+   (:func:`analysis.studies.cohorts.clean.build_cohort_panel`), so the file layout, the missing codes and the
    derivation of the panel are part of what is checked;
-2. every estimator of ``cohorts.models`` is fitted (:func:`analysis.models.cohorts.run_cohort_models`:
+2. every estimator of ``cohorts.models`` is fitted (:func:`analysis.studies.cohorts.models.run_cohort_models`:
    within-between LMM, two-way FE, two-way FE with attrition weights, cloglog hazard, cloglog with
    attrition weights, time-varying Cox) and set beside the stated truth
-   (:func:`analysis.models.cohorts.truth_table`);
-3. the RI-CLPM is simulated from stated parameters (:func:`analysis.models.riclpm.simulate_riclpm`,
+   (:func:`analysis.studies.cohorts.models.truth_table`);
+3. the RI-CLPM is simulated from stated parameters (:func:`analysis.estimators.sem.simulate_riclpm`,
    ``--riclpm-persons`` persons x ``--riclpm-waves`` waves, non-zero cross-lags in both directions, MAR
-   dropout ``--riclpm-dropout``) and fitted by FIML (:func:`analysis.models.riclpm.fit_riclpm`); the
+   dropout ``--riclpm-dropout``) and fitted by FIML (:func:`analysis.estimators.sem.fit_riclpm`); the
    autoregressions ``a_x``, ``a_y`` and cross-lags ``b_xy``, ``b_yx`` are kept.
 
 Per model x parameter the summary gives: truth, reps with a usable estimate (``failed``: fits that gave
@@ -30,7 +30,7 @@ the study affordable. A bias that is small next to the SE at N = 2,000 can still
 (the SE is ~3 times smaller there): read the bias against its Monte Carlo SE and against the SE at the
 size you care about, not against the coverage alone.
 
-Outputs (atomic, :mod:`analysis.io`): ``<out>/cohort_coverage.csv`` (the summary), ``<out>/cohort_coverage.md``
+Outputs (atomic, :mod:`analysis.core.io`): ``<out>/cohort_coverage.csv`` (the summary), ``<out>/cohort_coverage.md``
 (the same table with the settings: SYNTHETIC, reps, persons, waves, seeds, date, cores, total time) and
 ``<out>/cohort_coverage_reps.csv`` (every estimate of every rep, to recompute anything).
 
@@ -61,7 +61,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from analysis import io  # noqa: E402
 
 NOMINAL = 0.95
-#: RI-CLPM truth (as tests/test_models_riclpm.py): reciprocal within-person lags both non-zero.
+#: RI-CLPM truth (as tests/estimators/test_sem.py): reciprocal within-person lags both non-zero.
 RICLPM_TRUTH: dict[str, Any] = {
     "a_x": 0.30, "a_y": 0.40, "b_xy": 0.15, "b_yx": 0.10,
     "var_ri_x": 1.0, "var_ri_y": 0.8, "cov_ri": 0.4,
@@ -79,10 +79,10 @@ def _riclpm_means(waves: int) -> dict[str, list[float]]:
 
 def one_rep(rep: int, seed: int, params: dict[str, Any], persons: int, riclpm: dict[str, Any]) -> dict[str, Any]:
     """One replication: the cohort through the adapter and every estimator, then the RI-CLPM."""
-    from analysis.clean_cohorts import build_cohort_panel
-    from analysis.models.cohorts import run_cohort_models, truth_table
-    from analysis.models.riclpm import fit_riclpm, simulate_riclpm
-    from analysis.synthetic import simulate_cohort, write_synthetic
+    from analysis.estimators.sem import fit_riclpm, simulate_riclpm
+    from analysis.studies.cohorts.clean import build_cohort_panel
+    from analysis.studies.cohorts.models import run_cohort_models, truth_table
+    from analysis.studies.cohorts.synthetic import simulate_cohort, write_synthetic
 
     cohorts = params["cohorts"]
     out: dict[str, Any] = {"rep": rep, "seed": seed, "rows": [], "error": "", "seconds": {}}

@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from analysis.clone import BIN, fresh_clone, run  # noqa: E402
+from analysis.core.clone import BIN, fresh_clone, run  # noqa: E402
 
 TARGETS = {"cold_spine_seconds": 180.0, "noop_repro_seconds": 3.0}
 
@@ -51,7 +51,7 @@ def main() -> int:
         rest, log_rest = timed([dvc, "repro"], dest, env)
         cold, log = spine + rest, log_spine + log_rest
         stages: dict[str, float] = {}
-        for m in re.finditer(r"\[([\w-]+)\] done in ([\d.]+) s", log):  # commands run more than once add up
+        for m in re.finditer(r"\[([^\]]+)\] done in ([\d.]+) s", log):  # commands run more than once add up
             stages[m.group(1)] = round(stages.get(m.group(1), 0.0) + float(m.group(2)), 1)
         noop, _ = timed([dvc, "repro"], dest, env)
         params = dest / "params.yaml"

@@ -32,12 +32,14 @@ import seaborn as sns
 import yaml
 from IPython.display import Image, Markdown, display
 
-from analysis.measures import index_points
+from analysis.core import io
+
+from analysis.core.index import index_points
 
 %matplotlib inline
 pd.set_option("display.max_columns", 40, "display.width", 160)
 params = yaml.safe_load(Path(params_file).read_text())
-table = pd.read_parquet("data/processed/nhanes.parquet")
+table = io.read_parquet("data/processed/nhanes.parquet")
 flow = pd.read_csv("data/processed/nhanes_flow.csv")
 records = pd.read_csv("reports/metrics/nhanes_models.csv")
 ph_tests = pd.read_csv("reports/metrics/nhanes_ph_tests.csv")
@@ -55,7 +57,7 @@ manifest = json.loads(Path("data/raw/nhanes.manifest.json").read_text())
 prov = pd.DataFrame(manifest["files"])[["table", "cycle", "origin", "format", "bytes", "sha256"]]
 prov["sha256"] = prov["sha256"].str[:12] + "..."
 display(prov.head(10))
-print(f"{len(prov)} files; retrieved {manifest['retrieved_at']}")
+print(f"{len(prov)} files (when each was retrieved: data/raw/nhanes.manifest.json and the reviewer index)")
 
 # %% [markdown]
 # The analysis table has one row per adult who answered the social-support questionnaire

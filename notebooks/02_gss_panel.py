@@ -18,8 +18,8 @@
 # 3-wave panels (2006-2010, 2008-2012, 2010-2014) stacked into one person-wave table, the social
 # contact measures, attrition, the panel estimators side by side, and the 2016-2020 panel's
 # loneliness items. It is executed by the pipeline (`dvc repro`, stage `notebook_gss`) with its
-# parameters from `params.yaml`; nothing here is computed by hand. Library code: `src/analysis/`
-# (`sources/gss.py`, `clean_gss.py`, `measures.py`, `models/panel.py`, `report/gss.py`).
+# parameters from `params.yaml`; nothing here is computed by hand. Library code: `src/analysis/studies/gss/`
+# (`source.py`, `measures.py`, `clean.py`, `models.py`, `report.py`) and `src/analysis/estimators/panel.py`.
 
 # %% tags=["parameters"]
 params_file = "params.yaml"
@@ -32,13 +32,15 @@ import pandas as pd
 import yaml
 from IPython.display import Image, Markdown, display
 
-from analysis import measures
+from analysis.core import io
+
+from analysis.studies.gss import measures
 
 pd.set_option("display.max_columns", 40, "display.width", 160)
 params = yaml.safe_load(Path(params_file).read_text())
 gss = params["gss"]
-panel = pd.read_parquet("data/processed/gss_panel.parquet")
-table_2020 = pd.read_parquet("data/processed/gss_2020.parquet")
+panel = io.read_parquet("data/processed/gss_panel.parquet")
+table_2020 = io.read_parquet("data/processed/gss_2020.parquet")
 attrition = pd.read_csv("data/processed/gss_attrition.csv")
 dictionary = pd.read_csv("data/processed/gss_data_dictionary.csv")
 records = pd.read_csv("reports/metrics/gss_panel_models.csv")

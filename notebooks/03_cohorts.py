@@ -19,8 +19,8 @@
 # **SYNTHETIC cohort** in the same RAND layout, simulated from stated true parameters so that the
 # longitudinal estimators can be checked against known truth. It is executed by the pipeline
 # (`dvc repro`, stage `notebook_cohorts`) with its parameters from `params.yaml` (`cohorts`). Library
-# code: `src/analysis/synthetic.py`, `sources/cohorts.py`, `clean_cohorts.py`, `models/cohorts.py`,
-# `models/lmm.py`, `models/riclpm.py`, `report/cohorts.py`.
+# code: `src/analysis/studies/cohorts/` (`synthetic.py`, `source.py`, `clean.py`, `models.py`, `report.py`)
+# and the estimators `src/analysis/estimators/lmm.py` and `sem.py`.
 #
 # **Everything labelled SYNTHETIC below describes simulated people, not real ones.**
 
@@ -35,10 +35,12 @@ import pandas as pd
 import yaml
 from IPython.display import Image, Markdown, display
 
+from analysis.core import io
+
 pd.set_option("display.max_columns", 40, "display.width", 160)
 params = yaml.safe_load(Path(params_file).read_text())
 cohorts = params["cohorts"]
-panel = pd.read_parquet("data/processed/cohorts_panel.parquet")
+panel = io.read_parquet("data/processed/cohorts_panel.parquet")
 status = pd.read_csv("data/processed/cohorts_studies.csv", keep_default_na=False)
 coverage = pd.read_csv("data/processed/cohorts_coverage.csv")
 records = pd.read_csv("reports/metrics/cohorts_models.csv")
@@ -64,7 +66,7 @@ display(Markdown((tables / "studies.md").read_text()))
 # between-person contrasts only); time-varying isolation (Steptoe index) and loneliness (3-item UCLA); an
 # 8-item CES-D score with a person random intercept and slope; new CVD and death from discrete-time
 # hazards with stated log-hazard ratios. The full description is the docstring of
-# `src/analysis/synthetic.py`; the true effects are in `params.yaml`:
+# `src/analysis/studies/cohorts/synthetic.py`; the true effects are in `params.yaml`:
 
 # %%
 display(pd.Series(cohorts["synthetic"]["truth"], name="true value").to_frame())
@@ -74,7 +76,7 @@ display(pd.Series({k: v for k, v in generated.items() if k not in ("truth", "lab
 # ## 3. From the wide RAND file to a person-wave panel
 #
 # The adapter reads only the needed columns, checks each against the file, and derives the measures
-# (`src/analysis/clean_cohorts.py`; data dictionary `data/processed/cohorts_data_dictionary.csv`).
+# (`src/analysis/studies/cohorts/clean.py`; data dictionary `data/processed/cohorts_data_dictionary.csv`).
 # Which variable exists in which wave of each file:
 
 # %%
@@ -135,7 +137,7 @@ print(f"covered: {int(truth['covered'].sum())} of {len(truth)}")
 # `b_yx` should be near zero there; loneliness acts on depressive symptoms within the same wave in the
 # simulation, which the lagged model can only see through loneliness's own persistence (`b_xy`). The
 # estimator itself is checked against its own simulator with known reciprocal lags in
-# `tests/test_models_riclpm.py`.
+# `tests/estimators/test_sem.py`.
 
 # %%
 display(Markdown((tables / "riclpm.md").read_text()))

@@ -19,8 +19,8 @@
 # panel (World Happiness Report social support, GBD outcomes via Our World in Data). Every estimate
 # here describes places, not people (ecological associations). It is executed by the pipeline
 # (`dvc repro`, stage `notebook_places`) with its parameters from `params.yaml`. Library code:
-# `src/analysis/` (`sources/places.py`, `clean_places.py`, `models/places.py`, `report/places.py`,
-# and the `countries` counterparts).
+# `src/analysis/studies/places/` and `src/analysis/studies/countries/` (`source.py`, `clean.py`, `models.py`,
+# `report.py` in each).
 
 # %% tags=["parameters"]
 params_file = "params.yaml"
@@ -32,12 +32,14 @@ import pandas as pd
 import yaml
 from IPython.display import Image, Markdown, display
 
+from analysis.core import io
+
 pd.set_option("display.max_columns", 40, "display.width", 160)
 params = yaml.safe_load(Path(params_file).read_text())
-county = pd.read_parquet("data/processed/places_county.parquet")
+county = io.read_parquet("data/processed/places_county.parquet")
 join_log = pd.read_csv("data/processed/places_join_log.csv")
 county_records = pd.read_csv("reports/metrics/places_models.csv")
-countries = pd.read_parquet("data/processed/countries_panel.parquet")
+countries = io.read_parquet("data/processed/countries_panel.parquet")
 name_map = pd.read_csv("data/processed/countries_name_map.csv")
 country_records = pd.read_csv("reports/metrics/countries_models.csv")
 tables, figures = Path("reports/tables"), Path("reports/figures")

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Test modules share simulators across folders (a report test draws the data a model test simulates):
+# every test folder is importable by module name, whatever order pytest collects them in.
+for _folder in sorted({p.parent for p in Path(__file__).parent.rglob("test_*.py")}):
+    if str(_folder) not in sys.path:
+        sys.path.insert(0, str(_folder))
 
 
 def mirror_path() -> Path | None:
@@ -37,6 +44,6 @@ def mirror() -> Path:
 
 @pytest.fixture(scope="session")
 def params() -> dict:
-    from analysis.config import load_params
+    from analysis.core.config import load_params
 
     return load_params(ROOT / "params.yaml")

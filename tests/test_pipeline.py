@@ -1,22 +1,28 @@
 """The pipeline end to end on the mirror: `dvc repro` in a fresh copy of the repository.
 
-Checks that every stage's outputs exist and hold what they should, that a second `dvc repro` is a
-no-op, that changing one model parameter leaves the data stages alone, and that rerunning the
-model and report stages gives byte-identical tables.
+Checks that every stage's outputs exist and hold what they should, that every file a stage read is
+covered by its DVC deps (the run is traced, tests/trace/), that editing an estimator stales exactly the
+stages that use it, that a second `dvc repro` is a no-op, that changing one model parameter leaves the
+data stages alone, that rerunning stages gives byte-identical outputs, and that the README's experiment
+example works as written in a shell without the virtual environment on PATH.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import shutil
+import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from analysis.clone import BIN, fresh_clone
-from analysis.clone import run as _run
+from analysis.core.clone import BIN, fresh_clone
+from analysis.core.clone import run as run_command
+from stage_deps import load_stages, read_trace, uncovered
 
 pytestmark = pytest.mark.integration
 
@@ -24,9 +30,16 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def repo(root, mirror, tmp_path_factory):
     dest = tmp_path_factory.mktemp("clone")
+    trace = tmp_path_factory.mktemp("trace")
     env = fresh_clone(root, dest, mirror)
-    _run([str(BIN / "dvc"), "repro"], dest, env)
-    return dest, env
+    traced = {**env, "ANALYSIS_TRACE_DIR": str(trace), "ANALYSIS_TRACE_ROOT": str(dest),
+              "PYTHONPATH": f"{dest / 'tests' / 'trace'}{os.pathsep}{env['PYTHONPATH']}"}
+    run_command([str(BIN / "dvc"), "repro"], dest, traced)
+    return dest, env, trace
+
+
+def _run(cmd, cwd, env):
+    return run_command(cmd, cwd, env)
 
 
 def _sha(path: Path) -> str:
@@ -34,7 +47,7 @@ def _sha(path: Path) -> str:
 
 
 def test_outputs_exist_and_are_sound(repo):
-    dest, _ = repo
+    dest, _, _ = repo
     table = pd.read_parquet(dest / "data/processed/nhanes.parquet")
     assert len(table) > 13_000
     records = pd.read_csv(dest / "reports/metrics/nhanes_models.csv")
@@ -63,7 +76,7 @@ def test_outputs_exist_and_are_sound(repo):
 
 
 def test_gss_outputs_exist_and_are_sound(repo):
-    dest, _ = repo
+    dest, _, _ = repo
     panel = pd.read_parquet(dest / "data/processed/gss_panel.parquet")
     assert len(panel) == 14_610 and not panel.duplicated(["person_id", "wave"]).any()
     records = pd.read_csv(dest / "reports/metrics/gss_panel_models.csv")
@@ -85,13 +98,13 @@ def test_gss_outputs_exist_and_are_sound(repo):
 
 
 def test_second_repro_is_a_noop(repo):
-    dest, env = repo
+    dest, env, _ = repo
     out = _run([str(BIN / "dvc"), "repro"], dest, env)
     assert "Running stage" not in out.stdout, out.stdout
 
 
 def test_model_param_change_reruns_only_downstream(repo):
-    dest, env = repo
+    dest, env, _ = repo
     params = dest / "params.yaml"
     original = params.read_text()
     try:
@@ -105,7 +118,7 @@ def test_model_param_change_reruns_only_downstream(repo):
 
 
 def test_rerun_gives_identical_tables(repo):
-    dest, env = repo
+    dest, env, _ = repo
     files = sorted((dest / "reports/tables/nhanes").glob("*.csv")) + [dest / "reports/metrics/nhanes_models.csv"]
     before = {f.name: _sha(f) for f in files}
     _run([str(BIN / "dvc"), "repro", "--force", "--single-item", "models_nhanes"], dest, env)
@@ -116,7 +129,7 @@ def test_rerun_gives_identical_tables(repo):
 
 def test_reviewer_views(repo):
     """The index links the paper and notebooks; the triangulation figure exists; DVC plots render offline."""
-    dest, env = repo
+    dest, env, _ = repo
     index = (dest / "reports/index.html").read_text()
     for link in ("paper.html", "paper.pdf", "notebooks/01_nhanes_mortality.html", "notebooks/02_gss_panel.html",
                  "triangulation/triangulation.png"):
@@ -135,7 +148,7 @@ def test_reviewer_views(repo):
 def test_places_and_countries_outputs(repo):
     """The ecological studies: counties keyed by 5-digit FIPS, the country panel, records that say they
     are ecological, the notebook and the manuscript section."""
-    dest, _ = repo
+    dest, _, _ = repo
     county = pd.read_parquet(dest / "data/processed/places_county.parquet")
     assert county["fips"].str.fullmatch(r"\d{5}").all() and county["fips"].is_unique and "01001" in set(county["fips"])
     panel = pd.read_parquet(dest / "data/processed/countries_panel.parquet")
@@ -154,7 +167,7 @@ def test_cohort_outputs(repo):
     """The ageing cohorts with no restricted file configured: the SYNTHETIC cohort runs through the RAND
     adapter and every model, the restricted studies are reported as not configured, every output made from
     the synthetic data says so, and the estimators recover its truth (most 95% CIs cover)."""
-    dest, _ = repo
+    dest, _, _ = repo
     status = pd.read_csv(dest / "data/processed/cohorts_studies.csv", keep_default_na=False)
     assert dict(zip(status["study"], status["status"])) == {
         "hrs": "not configured", "elsa": "not configured", "share": "not configured", "charls": "not configured",
@@ -174,3 +187,72 @@ def test_cohort_outputs(repo):
     paper = (dest / "reports/paper.md").read_text()
     assert "**SYNTHETIC cohort (simulated people, not real).**" in paper
     assert "Not configured in this build, and therefore not run: HRS" in paper
+
+
+def test_every_file_a_stage_read_is_covered_by_its_deps(repo):
+    """The real check behind "deps correct by construction": each stage's reads during the cold run
+    (its modules, its data, a notebook kernel's reads) against the stage's deps in dvc.yaml."""
+    dest, _, trace = repo
+    stages = load_stages(dest)
+    reads = read_trace(trace)
+    by_label = {stage.label: stage for stage in stages.values()}
+    assert set(by_label) <= set(reads), f"stages that left no trace: {sorted(set(by_label) - set(reads))}"
+    problems = {by_label[label].name: uncovered(by_label[label], files) for label, files in reads.items()}
+    problems = {name: files for name, files in problems.items() if files}
+    assert not problems, f"files read but not in the stage's deps: {problems}"
+    assert "src/analysis/estimators/vcov.py" in reads[stages["models_nhanes"].label]
+
+
+def test_editing_an_estimator_stales_every_stage_that_uses_it(repo):
+    dest, env, trace = repo
+    stages = load_stages(dest)
+    reads = read_trace(trace)
+    users = {name for name, stage in stages.items() if "src/analysis/estimators/vcov.py" in reads.get(stage.label, ())}
+    assert {"models_nhanes", "models_gss", "models_places", "models_countries", "models_cohorts"} <= users
+    path = dest / "src/analysis/estimators/vcov.py"
+    original = path.read_text()
+    try:
+        path.write_text(original + "# an edit\n")
+        stale = set(json.loads(_run([str(BIN / "dvc"), "status", "--json"], dest, env).stdout))
+    finally:
+        path.write_text(original)
+    assert users <= stale, f"stages that read vcov.py but stayed up to date: {sorted(users - stale)}"
+    assert not stale & {"fetch_nhanes", "clean_nhanes", "clean_gss", "synthetic_cohort", "paper"}, stale
+
+
+def test_synthetic_cohort_rerun_is_byte_identical(repo):
+    """The SYNTHETIC .dta carries a fixed header time stamp: a forced rerun changes no hash downstream."""
+    dest, env, _ = repo
+    dta = dest / "data/raw/cohorts/synthetic_rand.dta"
+    before = _sha(dta)
+    _run([str(BIN / "dvc"), "repro", "--force", "--single-item", "synthetic_cohort"], dest, env)
+    assert _sha(dta) == before
+    stale = set(json.loads(_run([str(BIN / "dvc"), "status", "--json"], dest, env).stdout))
+    assert not stale, stale
+
+
+def readme_block(readme: str, name: str) -> str:
+    """The fenced shell block that follows ``<!-- tested: name -->`` in the README."""
+    match = re.search(rf"<!-- tested: {name} -->\s*```bash\n(.*?)```", readme, re.S)
+    assert match, f"README has no block marked <!-- tested: {name} -->"
+    return match.group(1)
+
+
+def test_readme_experiment_runs_as_written_in_a_fresh_shell(repo):
+    """The README's experiment example, verbatim, in a shell whose PATH has no virtual environment
+    (as a user's new terminal): its own first line activates the project's environment. Runs last: the
+    experiment rewrites the workspace's outputs."""
+    dest, env, _ = repo
+    venv = Path(sys.prefix)
+    link = dest / ".venv"
+    if not link.exists():
+        link.symlink_to(venv, target_is_directory=True)
+    block = readme_block((dest / "README.md").read_text(), "experiment")
+    shell_env = {k: v for k, v in env.items() if k not in ("PATH", "VIRTUAL_ENV", "PYTHONPATH")}
+    shell_env["PATH"] = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep)
+                                       if p and Path(p).resolve() != BIN.resolve()) or "/usr/bin:/bin"
+    bash = shutil.which("bash", path=shell_env["PATH"]) or "/bin/bash"
+    result = run_command([bash, "-e", "-c", block], dest, shell_env)
+    assert "phq9_cutoff" in result.stdout or "15" in result.stdout, result.stdout[-2000:]
+    shown = _run([str(BIN / "dvc"), "exp", "show", "--csv"], dest, env).stdout
+    assert "nhanes.phq9_cutoff" in shown and ",15," in shown, shown[-2000:]

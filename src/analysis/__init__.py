@@ -2,12 +2,15 @@
 
 The package reads like the pipeline (see ``dvc.yaml``):
 
-``fetch`` (download or mirror, verify, record provenance) ->
-``sources`` (read the publisher's files into tidy frames) ->
-``measures`` (derived variables, each citing its codebook items) ->
-``clean`` (one validated analysis table per study, with its cohort flow and data dictionary) ->
-``models`` (fit from specs in ``params.yaml``, return tidy result records) ->
-``report`` (tables, figures, manuscript).
+* ``core/``: configuration, atomic io, fetching, the table contract, the index builder, metrics format;
+* ``estimators/``: the statistical library (survival, survey GLM, mixed, panel, SEM, weights, vcov): no study in it;
+* ``report/``: generic table and figure helpers that studies use;
+* ``studies/<name>/``: everything one study knows (source, measures, schema, clean, models, metrics, report);
+  ``studies`` is a namespace package (no ``__init__.py``), so a study's stages read only their own folder;
+* ``paper/``: what reads every study: triangulation, manuscript, notebooks, STROBE, reviewer index.
+
+Imports point down only: paper -> studies -> report -> estimators -> core. ``python -m analysis <study> <step>``
+runs one DVC stage (``analysis.cli``).
 """
 
 __version__ = "0.1.0"

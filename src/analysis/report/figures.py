@@ -2,7 +2,7 @@
 
 Each figure function takes data (the analysis table, the tidy model records, the cohort flow)
 and returns a matplotlib ``Figure``; it never fits a model and never writes a file.  The
-``write_*`` functions save a figure as PNG and SVG through ``analysis.io.save_figure``.
+``write_*`` functions save a figure as PNG and SVG through ``analysis.core.io.save_figure``.
 
 Figures are built on ``matplotlib.figure.Figure`` with an Agg canvas attached, not through
 ``pyplot``: library code then never switches the global backend (which would silently drop
@@ -28,8 +28,13 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 from matplotlib.ticker import FixedLocator, NullLocator
 
-from analysis import io
-from analysis.schema import NHANES_VARIABLES
+from analysis.core import io
+from analysis.estimators.incidence import (
+    kish_scaled,
+    weighted_cumulative_incidence,
+    weighted_kaplan_meier,
+)
+from analysis.report.tables import covariate_set_header, format_interval
 
 # Okabe & Ito (2008), "Color Universal Design": blue, orange, bluish green, vermillion,
 # reddish purple, sky blue, black.
@@ -54,8 +59,6 @@ STYLE: dict = {
     "svg.hashsalt": "connected-health",
 }
 
-EVENT_TITLES: dict[str, str] = {"died": "All-cause death", "cvd_death": "Cardiovascular death"}
-_LABELS = {v.name: v.label for v in NHANES_VARIABLES}
 MEASURE_AXIS = {"HR": "Hazard ratio", "OR": "Odds ratio"}
 
 
@@ -63,7 +66,7 @@ class FigureError(ValueError):
     """An input of a figure lacks a column or holds values the figure cannot draw."""
 
 
-def _styled(func):
+def styled(func):
     """Build the figure inside the house style (font sizes, spines) without touching global state."""
 
     @functools.wraps(func)
@@ -81,121 +84,20 @@ def new_figure(width: float, height: float) -> Figure:
     return fig
 
 
-def _humanize(name: str) -> str:
-    return _LABELS.get(name, name.replace("_", " ").capitalize())
+def humanize(name: str) -> str:
+    """A column name as words, for an axis or title no label was given for: "cvd_death" -> "Cvd death"."""
+    return name.replace("_", " ").capitalize()
 
 
-def _require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
+def require_columns(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
+    """Raise FigureError naming the figure (``what``) and the first column the input lacks."""
     absent = [c for c in columns if c not in frame.columns]
     if absent:
         raise FigureError(f"{what}: the input has no column {absent[0]!r} (needed: {', '.join(columns)})")
 
 
 # ---------------------------------------------------------------------------------------------
-# Survival curves
-#
-# The weighted Kaplan-Meier and Aalen-Johansen estimators are computed here rather than with
-# lifelines' fitters: with non-integer weights lifelines 0.30 floors the weighted number at risk
-# to an integer in the Greenwood variance (``population.astype("uint64")``) and takes
-# log(n - d), which is NaN when everyone left at risk has the event, so S(t) never reaches 0.
-# With integer weights both estimators agree with lifelines (tests/test_report_figures.py).
-
-
-def kish_scaled(weights: np.ndarray) -> np.ndarray:
-    """Weights rescaled to sum to Kish's effective sample size, (sum w)^2 / sum w^2.
-
-    Point estimates do not change; Greenwood-type variances computed from the weighted counts then
-    reflect the loss of precision from unequal weights (not from clustering or stratification).
-    """
-    w = np.asarray(weights, dtype="float64")
-    total, sq = w.sum(), np.square(w).sum()
-    if total <= 0 or sq <= 0:
-        return w
-    return w * (total / sq)
-
-
-def _risk_table(durations, codes, weights):
-    """Distinct event times with the weighted number at risk (duration >= t) and the weighted
-    number of events of every type (code > 0) at each time."""
-    t = np.asarray(durations, dtype="float64")
-    c = np.asarray(codes, dtype="int64")
-    w = np.ones(len(t)) if weights is None else np.asarray(weights, dtype="float64")
-    times = np.unique(t[c > 0])
-    order = np.argsort(t, kind="stable")
-    t_sorted = t[order]
-    tail = np.concatenate([np.cumsum(w[order][::-1])[::-1], [0.0]])  # weight with index >= i
-    at_risk = tail[np.searchsorted(t_sorted, times, side="left")]
-    slot = np.searchsorted(times, t)
-    events = {}
-    for code in np.unique(c[c > 0]):
-        hit = c == code
-        events[int(code)] = np.bincount(slot[hit], weights=w[hit], minlength=len(times))
-    return times, at_risk, events
-
-
-def _with_origin(times, estimate, low, high, at_origin: float) -> pd.DataFrame:
-    return pd.DataFrame({"time": np.concatenate([[0.0], times]),
-                         "estimate": np.concatenate([[at_origin], estimate]),
-                         "low": np.concatenate([[at_origin], low]),
-                         "high": np.concatenate([[at_origin], high])}).drop_duplicates("time", keep="last")
-
-
-def weighted_kaplan_meier(durations, events, weights=None, alpha: float = 0.05) -> pd.DataFrame:
-    """Kaplan-Meier S(t) with case weights and a pointwise log-log ("exponential Greenwood") CI.
-
-    S(t) = prod_{t_j <= t} (1 - d_j / n_j), with d_j, n_j the summed weights of events at t_j and
-    of those still followed at t_j;  Var(log S) = sum d_j / (n_j (n_j - d_j)) treats the weights
-    as counts (scale them first, e.g. with :func:`kish_scaled`).  Columns: time, estimate, low,
-    high; the first row is t = 0, S = 1.
-    """
-    from scipy.stats import norm
-
-    times, n, by_type = _risk_table(durations, np.asarray(events, dtype="int64") > 0, weights)
-    d = by_type.get(1, np.zeros(len(times)))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        surv = np.cumprod(np.where(n > 0, 1 - d / n, 1.0))
-        greenwood = np.cumsum(np.where(n - d > 0, d / (n * (n - d)), np.nan))
-        z = norm.ppf(1 - alpha / 2)
-        se = np.sqrt(greenwood) / np.abs(np.log(surv))
-        low, high = surv ** np.exp(z * se), surv ** np.exp(-z * se)
-    low = np.where(np.isfinite(low), low, surv)
-    high = np.where(np.isfinite(high), high, surv)
-    return _with_origin(times, surv, low, high, 1.0)
-
-
-def weighted_cumulative_incidence(durations, causes, cause: int = 1, weights=None,
-                                  alpha: float = 0.05) -> pd.DataFrame:
-    """Aalen-Johansen cumulative incidence of ``cause`` with the other causes competing.
-
-    ``causes``: 0 censored, 1, 2, ... the cause of the event.  F(t) = sum_{t_j <= t} S(t_j-) d_kj / n_j
-    with S the all-cause Kaplan-Meier; tied times of different causes need no jitter.  Variance:
-    the Greenwood-type delta-method formula of Collett (Modelling Survival Data in Medical Research,
-    3rd ed., p. 411; also lifelines' AalenJohansenFitter), CI on the log(-log F) scale.
-    """
-    from scipy.stats import norm
-
-    times, n, by_type = _risk_table(durations, causes, weights)
-    zeros = np.zeros(len(times))
-    d_k = by_type.get(int(cause), zeros)
-    d = sum(by_type.values(), zeros)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        surv = np.cumprod(np.where(n > 0, 1 - d / n, 1.0))
-        s_prev = np.concatenate([[1.0], surv[:-1]])
-        f = np.cumsum(np.where(n > 0, s_prev * d_k / n, 0.0))
-        # Var F(t_i) = sum_{j<=i} [(F_i - F_j)^2 a_j + s_{j-1}^2 d_kj (n_j - d_kj) / n_j^3 - 2 (F_i - F_j) b_j]
-        a = np.where(n - d > 0, d / (n * (n - d)), 0.0)
-        b = np.where(n > 0, s_prev * d_k / n**2, 0.0)
-        second = np.cumsum(np.where(n > 0, s_prev**2 * d_k * (n - d_k) / n**3, 0.0))
-        var = (f**2 * np.cumsum(a) - 2 * f * np.cumsum(a * f) + np.cumsum(a * f**2)
-               + second - 2 * (f * np.cumsum(b) - np.cumsum(b * f)))
-        var = np.maximum(var, 0.0)
-        z = norm.ppf(1 - alpha / 2)
-        theta = np.log(-np.log(f))
-        se = np.sqrt(var) / (f * np.abs(np.log(f)))
-        one, two = np.exp(-np.exp(theta + z * se)), np.exp(-np.exp(theta - z * se))
-    low = np.where(np.isfinite(one) & np.isfinite(two), np.minimum(one, two), f)
-    high = np.where(np.isfinite(one) & np.isfinite(two), np.maximum(one, two), f)
-    return _with_origin(times, f, low, high, 0.0)
+# Survival curves (the estimators are in analysis.estimators.incidence)
 
 
 def _fit_curve(durations, events, deaths, weights, kind: str) -> pd.DataFrame:
@@ -232,7 +134,7 @@ def survival_curves(
     with ``competing_risks``, else "1-km" (1 - Kaplan-Meier, other deaths censored).
     """
     cols = [duration, event, group] + ([weight] if weight else []) + ([death] if death and death != event else [])
-    _require(table, cols, "km_curves")
+    require_columns(table, cols, "km_curves")
     data = table[cols].dropna()
     if data.empty:
         raise FigureError(f"km_curves: no rows with {', '.join(cols)} all present")
@@ -280,7 +182,7 @@ def _clip(curve: pd.DataFrame, horizon: float) -> pd.DataFrame:
     return inside
 
 
-@_styled
+@styled
 def km_curves(
     table: pd.DataFrame,
     duration: str = "followup_months",
@@ -311,8 +213,8 @@ def km_curves(
     if time_unit not in ("years", "months"):
         raise FigureError(f"km_curves: time_unit is {time_unit!r}; use 'years' or 'months'")
     scale = 12.0 if time_unit == "years" else 1.0
-    titles = {**EVENT_TITLES, **(titles or {})}
-    group_label = group_label or _humanize(group)
+    titles = dict(titles or {})
+    group_label = group_label or humanize(group)
     ticks = np.arange(0, horizon_months + 1e-9, at_risk_every_months)
 
     n_panels = len(events)
@@ -335,7 +237,7 @@ def km_curves(
         ax.set_xlim(0, horizon_months / scale)
         ax.xaxis.set_major_locator(FixedLocator(ticks / scale))
         ax.set_xlabel(f"{'Years' if scale == 12 else 'Months'} since interview")
-        ax.set_title(titles.get(ev, _humanize(ev)), loc="left", pad=16)
+        ax.set_title(titles.get(ev, humanize(ev)), loc="left", pad=16)
         if kind == "survival":
             ax.set_ylim(0, 100)
             ax.set_ylabel("Survival (%)")
@@ -344,7 +246,7 @@ def km_curves(
         else:
             top = 100 * curves.loc[curves["time"] <= horizon_months, "high"].max()
             ax.set_ylim(0, max(1.0, float(np.ceil(top * 1.1))))
-            ax.set_ylabel(f"Cumulative incidence of {titles.get(ev, _humanize(ev)).lower()} (%)")
+            ax.set_ylabel(f"Cumulative incidence of {titles.get(ev, humanize(ev)).lower()} (%)")
             method = ("Weighted Aalen-Johansen; other deaths as competing events" if kind == "cif"
                       else "1 - Kaplan-Meier, other deaths censored")
             legend_loc = "upper left"
@@ -417,7 +319,7 @@ def _forest_rows(recs: pd.DataFrame) -> list[dict]:
     return rows
 
 
-@_styled
+@styled
 def forest_plot(
     records: pd.DataFrame,
     design: str = "design-based",
@@ -432,9 +334,7 @@ def forest_plot(
     bar on a log axis with a dashed line at 1, and the numbers on the right.  Colours and markers
     distinguish the nested covariate sets.  Each record is drawn with its own ``errorbar`` call.
     """
-    from analysis.report.tables import covariate_set_header, format_interval
-
-    _require(records, ["design", "measure", "outcome", "outcome_label", "exposure", "exposure_label", "term",
+    require_columns(records, ["design", "measure", "outcome", "outcome_label", "exposure", "exposure_label", "term",
                        "term_label", "ratio", "ratio_ci_low", "ratio_ci_high", "covariate_set"], "forest_plot")
     recs = records[(records["design"] == design) & records["measure"].isin(list(measures))]
     if exposures is not None:
@@ -540,7 +440,7 @@ def flow_table(steps: Sequence[Mapping]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[*FLOW_COLUMNS, "detail", "excluded_label"])
 
 
-def _count(value, unit: tuple[str, str] | None) -> str:
+def count_text(value, unit: tuple[str, str] | None) -> str:
     """"n = 1,234" without a unit; "1,234 persons" (or "1 person") with one."""
     value = int(value)
     if unit is None:
@@ -553,7 +453,7 @@ def _wrap(text, width: int) -> str:
     return "\n".join(textwrap.fill(line, width) if line.strip() else "" for line in str(text).split("\n")).strip()
 
 
-@_styled
+@styled
 def flow_diagram(flow: pd.DataFrame, title: str | None = "Selection of participants",
                  unit: tuple[str, str] | None = None, highlight_last: bool = True) -> Figure:
     """STROBE-style flow diagram: the units remaining down the middle, those excluded at each step to the right.
@@ -565,7 +465,7 @@ def flow_diagram(flow: pd.DataFrame, title: str | None = "Selection of participa
     "n = 1,234". Counts are printed with thousands separators. ``highlight_last`` emphasises the last box
     (the analysed units); leave it off when the last step is not the analysis sample.
     """
-    _require(flow, list(FLOW_COLUMNS), "flow_diagram")
+    require_columns(flow, list(FLOW_COLUMNS), "flow_diagram")
     steps = flow.sort_values("step").reset_index(drop=True)
     unit_in = 0.5  # inches per data unit
     width_units = 15.0
@@ -580,12 +480,12 @@ def flow_diagram(flow: pd.DataFrame, title: str | None = "Selection of participa
     for i, row in steps.iterrows():
         detail = row.get("detail", "")
         detail = "" if pd.isna(detail) else _wrap(detail, 46)
-        main_text.append(f"{_wrap(row['label'], 44)}\n{_count(row['n'], unit)}" + (f"\n{detail}" if detail else ""))
+        main_text.append(f"{_wrap(row['label'], 44)}\n{count_text(row['n'], unit)}" + (f"\n{detail}" if detail else ""))
         if i > 0:
             reason = _wrap(row["reason"], 42) if not pd.isna(row["reason"]) else ""
             heading = row.get("excluded_label", "Excluded")
             heading = "Excluded" if pd.isna(heading) or not str(heading).strip() else str(heading)
-            excl_text.append(f"{heading}: {_count(row['excluded'], unit)}" + (f"\n{reason}" if reason else ""))
+            excl_text.append(f"{heading}: {count_text(row['excluded'], unit)}" + (f"\n{reason}" if reason else ""))
     # lay out top-down
     y = 0.0
     layout = []

@@ -1,13 +1,14 @@
-"""Tables for readers: Table 1 (characteristics by isolation group) and the regression tables.
+"""Tables for readers: Table 1 (characteristics by group) and the regression tables.
 
 Every table is built by a pure function that returns a DataFrame; the ``write_*`` functions only
 render and save it.  ``write_table`` renders one frame four ways (CSV for machines, Markdown for
 the manuscript, a standalone HTML page, booktabs LaTeX) through the atomic writers of
-``analysis.io``, so no number in ``reports/`` is typed by hand.
+``analysis.core.io``, so no number in ``reports/`` is typed by hand.
 
-NHANES convention (NCHS analytic guidelines): counts are **unweighted** (how many participants
-the estimate rests on), percentages and means are **survey-weighted** (what they estimate for the
-US population).  The footnote saying so travels with the table in ``frame.attrs["footnote"]``.
+Survey convention (e.g. NCHS analytic guidelines for NHANES): counts are **unweighted** (how many
+participants the estimate rests on), percentages and means are **weighted** (what they estimate for
+the population).  The footnote saying so travels with the table in ``frame.attrs["footnote"]``.
+Labels, types and study conventions are passed in by the study: nothing here knows a study.
 """
 
 from __future__ import annotations
@@ -20,39 +21,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import io
-from analysis.schema import NHANES_VARIABLES
-
-LABELS: dict[str, str] = {v.name: v.label for v in NHANES_VARIABLES}
-_DTYPES: dict[str, str] = {v.name: v.dtype for v in NHANES_VARIABLES}
-
-TABLE1_VARIABLES: tuple[str, ...] = (
-    "age", "sex", "race_ethnicity", "education", "income_poverty_ratio",
-    "partnered", "lives_alone", "emotional_support", "financial_support", "close_friends",
-    "smoking_status", "bmi", "hypertension", "diabetes", "prevalent_cvd",
-    "phq9_score", "depression_phq9", "died", "cvd_death", "followup_months",
-)
-"""Default Table 1 rows: demographics, the index items, covariates, outcomes, follow-up.
-
-The analysis table has no body-weight column (BMI is the measured body-size variable), so none is
-listed; the survey weight is a design variable, not a characteristic, and is not described."""
-
-# Decimals of means/SDs where one decimal would hide the variation (the poverty ratio runs 0-5).
-TABLE1_DECIMALS: dict[str, int] = {"income_poverty_ratio": 2}
+from analysis.core import io
 
 OVERALL = "Overall"
 MEAN_SD = "mean (SD)"
 N_PCT = "n (%)"
 
 MEASURE_ABBREVIATION = {"HR": "HR", "OR": "OR", "Mean difference": "MD"}
-
-# Column headers of the nested covariate sets in params.yaml (models.covariate_sets); a set not
-# listed here is shown as "Model k (<name>)".
-COVARIATE_SET_LABELS: dict[str, str] = {
-    "age_sex": "age, sex",
-    "socioeconomic": "+ socioeconomic",
-    "health": "+ health",
-}
 
 PH_MARK = "\u2020"  # dagger
 NONCONVERGED_MARK = "\u2021"  # double dagger
@@ -111,9 +86,9 @@ def weighted_mean_sd(values: pd.Series, weights: pd.Series | None = None) -> tup
     return mean, math.sqrt(var)
 
 
-def _kind(table: pd.DataFrame, var: str) -> str:
-    """'continuous', 'binary' or 'categorical': from the schema, else from the column's dtype."""
-    declared = _DTYPES.get(var)
+def _kind(table: pd.DataFrame, var: str, dtypes: Mapping[str, str]) -> str:
+    """'continuous', 'binary' or 'categorical': from the contract's dtype, else from the column's dtype."""
+    declared = dtypes.get(var)
     if declared in ("int", "float"):
         return "continuous"
     if declared == "binary":
@@ -136,17 +111,25 @@ def _levels(col: pd.Series) -> list:
 
 def table1(
     table: pd.DataFrame,
-    by: str = "isolation_category",
-    variables: Sequence[str] | None = None,
-    weight: str | None = "weight_interview",
+    by: str,
+    variables: Sequence[str],
+    weight: str | None = None,
     decimals: Mapping[str, int] | None = None,
     overall: bool = True,
+    *,
+    labels: Mapping[str, str] | None = None,
+    dtypes: Mapping[str, str] | None = None,
+    convention: str | None = None,
 ) -> pd.DataFrame:
-    """Participant characteristics by ``by`` (default the isolation category), long and tidy.
+    """Participant characteristics by ``by`` (e.g. the isolation category), long and tidy.
+
+    ``labels`` and ``dtypes`` (variable name -> label / contract dtype) come from the study's table
+    contract; ``decimals`` sets the decimals of a continuous variable's mean and SD (default 1);
+    ``convention`` names the weighting convention in the footnote (e.g. "NHANES convention").
 
     One row per variable x level x group.  Columns:
 
-    - ``variable``, ``label`` (from ``schema.NHANES_VARIABLES``), ``level`` ("" for a continuous
+    - ``variable``, ``label`` (from ``labels``), ``level`` ("" for a continuous
       variable, "Yes" for a 0/1 variable, the category otherwise, "Missing" for the missing count),
       ``group`` (a level of ``by``, then "Overall"), ``statistic_type`` ("mean (SD)" or "n (%)");
     - ``statistic``: the text a reader sees, "62.3 (11.2)" or "1,234 (45.6%)";
@@ -159,13 +142,14 @@ def table1(
     Rows with a missing ``by`` are left out (their number is in the footnote); "Overall" is the sum
     of the groups shown.  The footnote is in ``result.attrs["footnote"]``.
     """
-    variables = list(TABLE1_VARIABLES if variables is None else variables)
+    variables = list(variables)
+    labels, dtypes = dict(labels or {}), dict(dtypes or {})
     needed = [by, *variables] + ([weight] if weight else [])
     absent = [c for c in needed if c not in table.columns]
     if absent:
         raise TableError(f"table1: the analysis table has no column {absent[0]!r} "
                          f"(asked for {', '.join(absent)}); pass variables= present in the table")
-    decimals = {**TABLE1_DECIMALS, **(decimals or {})}
+    decimals = dict(decimals or {})
 
     data = table[table[by].notna()]
     dropped = len(table) - len(data)
@@ -198,8 +182,8 @@ def table1(
             f"{format_count(len(idx))} ({_fmt(pct, 1)}%)")
 
     for var in variables:
-        kind = _kind(data, var)
-        label = LABELS.get(var, var)
+        kind = _kind(data, var, dtypes)
+        label = labels.get(var, var)
         col = data[var]
         if kind == "continuous":
             col = pd.to_numeric(col, errors="coerce").astype("float64")
@@ -228,10 +212,10 @@ def table1(
 
     out = pd.DataFrame(rows)
     out["n"] = out["n"].astype("int64")
-    by_label = LABELS.get(by, by.replace("_", " ").capitalize())
+    by_label = labels.get(by, by.replace("_", " ").capitalize())
     notes = [
         f"Columns: {by_label}. Counts (n) are unweighted; percentages, means and SDs are survey-weighted "
-        f"({'column ' + weight if weight else 'unweighted'}; NHANES convention). Percentages are of "
+        f"({'column ' + weight if weight else 'unweighted'}{'; ' + convention if convention else ''}). Percentages are of "
         "participants with a non-missing value; SD as in R survey::svyvar.",
     ]
     if dropped:
@@ -297,7 +281,7 @@ def _count_cell(values: pd.Series) -> str:
 
 def covariate_set_header(position: int, name: str, labels: Mapping[str, str] | None = None) -> str:
     """'Model 1 (age, sex)': the k-th nested covariate set with a short description."""
-    described = {**COVARIATE_SET_LABELS, **(labels or {})}.get(name, name)
+    described = (labels or {}).get(name, name)
     return f"Model {position} ({described})"
 
 

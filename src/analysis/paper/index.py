@@ -1,0 +1,149 @@
+"""The reviewer's index, ``reports/index.html``: one page linking the paper and its STROBE checklist, every
+rendered notebook, figure and table, with a provenance panel.
+
+Provenance (read when the page is built, by the last stage of ``dvc repro``):
+
+* the git commit of the code (and whether the working tree had uncommitted changes);
+* ``dvc.lock``: every stage's outputs with their md5 hashes (data and results);
+* the data manifests (``data/raw/*.manifest.json``): each public file's origin, bytes, sha256 and
+  retrieval time;
+* the versions of the pinned packages (``requirements.txt``) installed in the running environment;
+* when the page was built.
+
+Plain HTML with inline CSS: it opens from the file system with no network and no JavaScript.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import platform
+import subprocess
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+import yaml
+
+from analysis.core import config, io
+
+_CSS = """
+body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; max-width: 70rem; margin: 2rem auto;
+       padding: 0 1rem; color: #222; line-height: 1.45; }
+h1 { font-size: 1.6rem; } h2 { font-size: 1.2rem; margin-top: 2rem; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; font-size: 0.85rem; margin: 0.5rem 0 1rem; }
+th, td { border-bottom: 1px solid #eee; padding: 0.2rem 0.6rem; text-align: left; vertical-align: top; }
+code { font-size: 0.8rem; } .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(16rem, 1fr));
+gap: 1rem; } .grid figure { margin: 0; } .grid img { width: 100%; border: 1px solid #eee; }
+figcaption { font-size: 0.8rem; } .note { color: #666; font-size: 0.85rem; }
+"""
+
+
+def _git(root: Path, *args: str) -> str:
+    try:
+        out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+def provenance(root: Path) -> dict:
+    """Commit, dvc.lock outputs, data manifests, package versions and build time, as plain data."""
+    root = Path(root)
+    commit = _git(root, "rev-parse", "HEAD")
+    dirty = bool(_git(root, "status", "--porcelain", "--untracked-files=no"))
+    lock_path = root / "dvc.lock"
+    outputs = []
+    if lock_path.exists():
+        lock = yaml.safe_load(lock_path.read_text()) or {}
+        for stage, spec in (lock.get("stages") or {}).items():
+            for out in spec.get("outs") or []:
+                outputs.append({"stage": stage, "path": out.get("path"), "md5": out.get("md5", ""),
+                                "files": out.get("nfiles", 1)})
+    sources = []
+    for manifest in sorted((root / "data" / "raw").glob("*.manifest.json")):
+        data = json.loads(manifest.read_text())
+        for f in data.get("files", []):
+            sources.append({"manifest": manifest.name, "name": f.get("key", f.get("path", "")),
+                            "origin": f"{f.get('origin', '')}: {f.get('location', '')}",
+                            "publisher": f.get("publisher_url", ""), "bytes": f.get("bytes", ""),
+                            "sha256": f.get("sha256", ""), "retrieved": f.get("retrieved_at",
+                                                                              data.get("retrieved_at", ""))})
+    packages = []
+    requirements = root / "requirements.txt"
+    if requirements.exists():
+        for line in requirements.read_text().splitlines():
+            line = line.split("#")[0].strip()
+            if "==" in line:
+                name, pinned = line.split("==", 1)
+                try:
+                    installed = metadata.version(name)
+                except metadata.PackageNotFoundError:
+                    installed = "not installed"
+                packages.append({"package": name, "pinned": pinned, "installed": installed})
+    return {"commit": commit or "unknown (not a git checkout)", "dirty": dirty, "outputs": outputs,
+            "sources": sources, "packages": packages, "python": platform.python_version(),
+            "built": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+def _table(rows: list[dict], columns: list[str]) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(r.get(c, '')))}</td>" for c in columns) + "</tr>"
+                   for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _links(reports: Path, pattern: str) -> list[Path]:
+    return sorted(p.relative_to(reports) for p in reports.glob(pattern) if p.is_file())
+
+
+def render_index(reports: Path, root: Path) -> str:
+    """The index page as HTML text (links relative to ``reports``)."""
+    reports = Path(reports)
+    prov = provenance(root)
+    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>connected-health: reviewer index"
+             f"</title><style>{_CSS}</style></head><body>",
+             "<h1>connected-health: reviewer index</h1>",
+             "<p class='note'>Everything here is generated by <code>dvc repro</code> from public data; every "
+             "number in the paper comes from the metrics files listed below.</p>", "<h2>Manuscript</h2><ul>"]
+    for name in ("paper.html", "paper.pdf", "paper.md"):
+        if (reports / name).exists():
+            parts.append(f"<li><a href='{name}'>{name}</a></li>")
+    if (reports / "strobe.html").exists():
+        parts.append("<li><a href='strobe.html'>strobe.html</a>: the STROBE checklist for cohort studies, each item "
+                     "linked to the section, notebook, table or figure that answers it</li>")
+    parts.append("</ul><h2>Notebooks (executed)</h2><ul>")
+    parts += [f"<li><a href='{p.as_posix()}'>{p.stem}</a></li>" for p in _links(reports, "notebooks/*.html")]
+    parts.append("</ul><h2>Figures</h2><div class='grid'>")
+    for p in _links(reports, "**/*.png"):
+        parts.append(f"<figure><a href='{p.as_posix()}'><img src='{p.as_posix()}' alt='{html.escape(p.stem)}'></a>"
+                     f"<figcaption>{html.escape(p.as_posix())}"
+                     + (f" (<a href='{p.with_suffix('.svg').as_posix()}'>svg</a>)"
+                        if (reports / p.with_suffix(".svg")).exists() else "") + "</figcaption></figure>")
+    parts.append("</div><h2>Tables</h2><ul>")
+    for p in _links(reports, "tables/**/*.html"):
+        formats = [s for s in (".csv", ".md", ".tex") if (reports / p.with_suffix(s)).exists()]
+        extra = ", ".join(f"<a href='{p.with_suffix(s).as_posix()}'>{s[1:]}</a>" for s in formats)
+        parts.append(f"<li><a href='{p.as_posix()}'>{html.escape(p.as_posix())}</a> ({extra})</li>")
+    parts.append("</ul><h2>Metrics (model records)</h2><ul>")
+    parts += [f"<li><a href='{p.as_posix()}'>{p.as_posix()}</a></li>" for p in _links(reports, "metrics/*")
+              if p.suffix in (".json", ".csv")]
+    parts.append("</ul><h2>Provenance</h2>")
+    parts.append(f"<p>Code: git commit <code>{html.escape(prov['commit'])}</code>"
+                 + (" (with uncommitted changes)" if prov["dirty"] else "")
+                 + f"; Python {prov['python']}; page built {prov['built']}.</p>")
+    parts.append("<h3>Outputs (dvc.lock)</h3>" + _table(prov["outputs"], ["stage", "path", "md5", "files"]))
+    parts.append("<h3>Public data files (fetch manifests)</h3>"
+                 + _table(prov["sources"], ["manifest", "name", "publisher", "origin", "bytes", "sha256", "retrieved"]))
+    parts.append("<h3>Packages</h3>" + _table(prov["packages"], ["package", "pinned", "installed"]))
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
+
+
+def write_index(reports: Path, root: Path) -> Path:
+    return io.write_text(Path(reports) / "index.html", render_index(reports, root))
+
+
+def stage() -> str:
+    """DVC stage ``index``: ``reports/index.html``, the reviewer's entry page with provenance."""
+    return f"reviewer index: {write_index(config.REPORTS, Path('.'))}"

@@ -1,0 +1,280 @@
+"""The manuscript: ``reports/paper.md`` from a Jinja2 template, rendered to self-contained HTML.
+
+Methods text is generated from ``params.yaml`` (cycles, index items and groups, covariate sets,
+cut-offs); results text and tables from the files the earlier stages wrote
+(``reports/metrics/*.json`` and ``*_models.csv``, ``reports/tables/``). No number is typed into
+the template: a changed metric changes the text. A placeholder that survives rendering (an
+undefined value, "nan", "None", "{{") is an error, not a silent gap.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+
+from analysis.core import config, io
+from analysis.studies.nhanes.schema import NHANES_VARIABLES
+
+TEMPLATES = Path(__file__).parent / "templates"
+LABELS = {v.name: v.label for v in NHANES_VARIABLES}
+
+
+class PaperError(RuntimeError):
+    """The manuscript could not be built from the results files."""
+
+
+def fmt_ratio(est: dict | None) -> str:
+    """'HR 1.45 (95% CI 1.30-1.62)' from a metrics entry."""
+    if not est:
+        raise PaperError("a headline estimate the manuscript needs is missing from the metrics file")
+    if est["measure"] in ("HR", "OR"):
+        return f"{est['measure']} {est['estimate']:.2f} (95% CI {est['ci_low']:.2f}-{est['ci_high']:.2f})"
+    return f"difference {est['estimate']:.2f} (95% CI {est['ci_low']:.2f} to {est['ci_high']:.2f})"
+
+
+def direction(est: dict, higher: str = "higher", lower: str = "lower", null: str = "no clear difference in") -> str:
+    """Words for an estimate: above / below the null with a CI that excludes it, else no clear difference."""
+    null_value = 1.0 if est["measure"] in ("HR", "OR") else 0.0
+    if est["ci_low"] > null_value:
+        return higher
+    if est["ci_high"] < null_value:
+        return lower
+    return null
+
+
+def fmt_points(est: dict | None, scale: float = 100.0, unit: str = "percentage points") -> str:
+    """'-1.2 percentage points (95% CI -2.3 to -0.1)' from a linear-probability metrics entry."""
+    if not est:
+        raise PaperError("a headline estimate the manuscript needs is missing from the metrics file")
+    e, lo, hi = (est[k] * scale for k in ("estimate", "ci_low", "ci_high"))
+    return f"{e:.1f} {unit} (95% CI {lo:.1f} to {hi:.1f})"
+
+
+def fmt_linear(est: dict | None) -> str:
+    """'-2.1 (95% CI -5.1 to 0.8)' for a linear estimate, with decimals chosen from the CI width."""
+    import math
+
+    if not est:
+        raise PaperError("a headline estimate the manuscript needs is missing from the metrics file")
+    width = abs(est["ci_high"] - est["ci_low"]) or 1.0
+    decimals = min(4, max(1, 1 - math.floor(math.log10(width))))
+    e, lo, hi = (f"{est[k]:.{decimals}f}" for k in ("estimate", "ci_low", "ci_high"))
+    return f"{e} (95% CI {lo} to {hi})"
+
+
+def fmt_int(value: float | int) -> str:
+    return f"{int(round(value)):,}"
+
+
+def fmt_p(p: float) -> str:
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def fmt_pval(p: float) -> str:
+    """'p < 0.001' or 'p = 0.042'."""
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def covariates_in_words(rhs: str) -> str:
+    names = [t for t in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", rhs) if t not in ("C", "Treatment")]
+    words = [LABELS.get(n, n.replace("_", " ")).split(" (")[0].lower() for n in names]
+    return ", ".join(words[:-1]) + (" and " if len(words) > 1 else "") + words[-1]
+
+
+def _read_table_md(path: Path) -> str:
+    if not path.exists():
+        raise PaperError(f"{path}: table not found; run the report stage first")
+    return path.read_text(encoding="utf-8").strip()
+
+
+def headline(metrics: dict, params: dict) -> dict:
+    """Per outcome: the most-isolated group vs the reference, and the per-point estimate.
+
+    The exposures are the first categorical and the first continuous one in ``models.exposures``;
+    their terms are looked up by prefix, so renaming groups in params.yaml needs no template edit.
+    """
+    exposures = params["models"]["exposures"]
+    cat = next((k for k, v in exposures.items() if v["type"] == "categorical"), None)
+    cont = next((k for k, v in exposures.items() if v["type"] == "continuous"), None)
+    out = {}
+    for outcome, terms in metrics["estimates"].items():
+        cat_terms = [(k, v) for k, v in terms.items() if cat and k.startswith(f"{cat}:")]
+        cont_terms = [v for k, v in terms.items() if cont and k.startswith(f"{cont}:")]
+        out[outcome] = {
+            "top_label": cat_terms[-1][0].split(":", 1)[1] if cat_terms else "",
+            "top": cat_terms[-1][1] if cat_terms else None,
+            "per_point": cont_terms[0] if cont_terms else None,
+        }
+    return out
+
+
+def context(reports: Path, params: dict) -> dict:
+    metrics_path = reports / "metrics" / "nhanes.json"
+    if not metrics_path.exists():
+        raise PaperError(f"{metrics_path}: not found; run the model stage first")
+    metrics = json.loads(metrics_path.read_text())
+    flow = pd.read_csv(reports / "tables" / "nhanes" / "cohort_flow.csv")
+    records = pd.read_csv(reports / "metrics" / "nhanes_models.csv")
+    tables = reports / "tables" / "nhanes"
+    return {
+        "params": params,
+        "m": metrics,
+        "est": metrics["estimates"],
+        "h": headline(metrics, params),
+        "flow": flow.to_dict("records"),
+        "n_models": len(records),
+        "covariate_sets": {k: covariates_in_words(v) for k, v in params["models"]["covariate_sets"].items()},
+        "table1": _read_table_md(tables / "table1.md"),
+        "regression": _read_table_md(tables / "regression_design_based.md"),
+        "regression_multilevel": _read_table_md(tables / "regression_multilevel.md"),
+        "figures": "figures/nhanes",
+        "gss": _gss_context(reports, params),
+        "triangulation": _triangulation(reports),
+        "standardised": _standardised(reports),
+        "countries": _metrics(reports, "countries", params),
+        "places": _metrics(reports, "places", params),
+        "cohorts": _cohorts_context(reports, params),
+    }
+
+
+def _cohorts_context(reports: Path, params: dict) -> dict | None:
+    """The ageing-cohort study: which studies ran, estimates, the SYNTHETIC truth check; None if absent."""
+    path = reports / "metrics" / "cohorts.json"
+    if not path.exists() or "cohorts" not in params:
+        return None
+    metrics = json.loads(path.read_text())
+    truth_path = reports / "metrics" / "cohorts_truth.csv"
+    truth = pd.read_csv(truth_path).to_dict("records") if truth_path.exists() else []
+    ran = {k: v for k, v in metrics["studies"].items() if v["status"] == "ran"}
+    return {
+        "m": metrics,
+        "ran": ran,
+        "not_configured": [v["label"] for v in metrics["studies"].values() if v["status"] != "ran"],
+        "truth": truth,
+        "estimates": _read_table_md(reports / "tables" / "cohorts" / "estimates.md"),
+        "riclpm": _read_table_md(reports / "tables" / "cohorts" / "riclpm.md"),
+        "figures": "figures/cohorts",
+        "keys": {v["label"]: k for k, v in ran.items()},
+    }
+
+
+def _metrics(reports: Path, study: str, params: dict) -> dict | None:
+    """A study's metrics file, or None when its stages have not run or it is not configured."""
+    path = reports / "metrics" / f"{study}.json"
+    return json.loads(path.read_text()) if path.exists() and study in params else None
+
+
+def _triangulation(reports: Path) -> list[dict] | None:
+    path = reports / "triangulation" / "triangulation.csv"
+    return pd.read_csv(path).to_dict("records") if path.exists() else None
+
+
+def _standardised(reports: Path) -> dict | None:
+    """The cross-design figure's rows: drawn ones and those not run (named in the text)."""
+    path = reports / "triangulation" / "standardised.csv"
+    if not path.exists():
+        return None
+    table = pd.read_csv(path)
+    return {"drawn": (table["status"] == "ran").any(),
+            "not_shown": table.loc[table["status"] != "ran", "label"].tolist()}
+
+
+def _gss_context(reports: Path, params: dict) -> dict | None:
+    """The GSS study's numbers and tables, or None when its stages have not run (the paper says so)."""
+    path = reports / "metrics" / "gss.json"
+    if not path.exists() or "gss" not in params:
+        return None
+    tables = reports / "tables" / "gss"
+    metrics = json.loads(path.read_text())
+    spec = params["gss"]["panel_models"]
+    exposure = next(iter(spec["exposures"]))
+    within_share = {}  # two-way FE estimate as a share of the pooled OLS estimate, per outcome
+    for outcome in spec["outcomes"]:
+        est = metrics["estimates"].get(outcome, {}).get(exposure, {})
+        if "fixed_effects" in est and "pooled_ols" in est and est["pooled_ols"]["estimate"]:
+            within_share[outcome] = est["fixed_effects"]["estimate"] / est["pooled_ols"]["estimate"]
+    return {
+        "m": metrics,
+        "within_share": within_share,
+        "estimators": _read_table_md(tables / "panel_estimators.md"),
+        "loneliness": _read_table_md(tables / "loneliness_2020.md"),
+        "figures": "figures/gss",
+    }
+
+
+def render_markdown(ctx: dict) -> str:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
+                             keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(ratio=fmt_ratio, direction=direction, int=fmt_int, p=fmt_p, pval=fmt_pval, points=fmt_points, linear=fmt_linear)
+    try:
+        text = env.get_template("paper.md.j2").render(**ctx)
+    except jinja2.UndefinedError as err:
+        raise PaperError(f"the manuscript template needs a value the results do not have: {err}") from err
+    check_no_placeholders(text)
+    return text
+
+
+_PLACEHOLDERS = re.compile(r"\{\{|\}\}|\{%|\bnan\b|\bNone\b|\bTODO\b|\bXXX\b|\?\?", re.IGNORECASE)
+
+
+def check_no_placeholders(text: str) -> None:
+    for lineno, line in enumerate(text.splitlines(), 1):
+        hit = _PLACEHOLDERS.search(line)
+        if hit:
+            raise PaperError(f"paper.md line {lineno}: placeholder '{hit.group(0)}' survived rendering: {line[:120]}")
+
+
+def referenced_files(markdown: str) -> list[str]:
+    return re.findall(r"!\[[^\]]*\]\(([^)\s]+)", markdown)
+
+
+def build_paper(reports: Path, params: dict) -> list[Path]:
+    """Render ``paper.md``, a self-contained ``paper.html`` (figures embedded) and ``paper.pdf`` under ``reports``."""
+    import pypandoc
+
+    reports = Path(reports)
+    markdown = render_markdown(context(reports, params))
+    for ref in referenced_files(markdown):
+        if not (reports / ref).exists():
+            raise PaperError(f"paper.md refers to {ref}, which is not in {reports}")
+    css = TEMPLATES / "paper.css"
+    with io.staged_outputs():
+        md_path = io.write_text(reports / "paper.md", markdown)
+
+        def to_html(tmp: Path) -> None:
+            pypandoc.convert_text(
+                markdown, "html5", format="markdown", outputfile=str(tmp),
+                extra_args=["--standalone", "--embed-resources", f"--resource-path={reports}",
+                            f"--css={css}", "--metadata=lang:en", "--toc", "--toc-depth=2"],
+            )
+
+        html_path = io.write_atomic(reports / "paper.html", to_html)
+        pdf_path = io.write_bytes(reports / "paper.pdf", render_pdf(markdown, reports))
+    return [md_path, html_path, pdf_path]
+
+
+def render_pdf(markdown: str, reports: Path) -> bytes:
+    """The manuscript as PDF: pandoc writes Typst, the ``typst`` wheel compiles it (offline, fonts embedded).
+
+    Figures resolve relative to ``reports``; ``timestamp=0`` keeps the PDF byte-identical across runs.
+    """
+    import pypandoc
+    import typst
+
+    source = pypandoc.convert_text(
+        markdown, "typst", format="markdown",
+        extra_args=["--standalone", f"--include-in-header={TEMPLATES / 'paper-header.typ'}"])
+    try:
+        return typst.compile(source.encode("utf-8"), root=str(reports), timestamp=0)
+    except Exception as err:  # typst raises its own error type with the offending line
+        raise PaperError(f"typst could not compile the manuscript: {err}") from err
+
+
+def stage() -> str:
+    """DVC stage ``paper``: the manuscript (Markdown, HTML, PDF) from the metrics files."""
+    written = build_paper(config.REPORTS, config.load_params())
+    return "manuscript: " + ", ".join(str(p) for p in written)

@@ -1,1 +1,0 @@
-"""One module per data source: read the publisher's files (or the mirror's), return tidy frames."""

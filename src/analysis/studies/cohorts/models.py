@@ -1,0 +1,584 @@
+"""Longitudinal models of the ageing cohorts: depressive symptoms, new CVD and death on isolation and loneliness.
+
+Every model has both exposures, the social isolation index (0-5) and the UCLA loneliness score (3-9),
+so each coefficient is the association of one net of the other. Specs are ``params.yaml``
+``cohorts.models``; each fit returns :data:`~analysis.estimators.records.RECORD_COLUMNS` records, one per
+exposure, ``model`` naming the estimator:
+
+=======================  ===================================================================================
+``model``                what it estimates
+=======================  ===================================================================================
+``within_between_lmm``   depressive-symptom score on each exposure split into the person's mean (between) and
+                         the deviation from it (within), time-invariant covariates, a time trend; random
+                         intercept and random slope on time per person (statsmodels MixedLM, REML). The
+                         within term is the person's score moving with their own isolation; the between term
+                         also carries stable traits (Curran & Bauer 2011). Fitted by :mod:`analysis.estimators.lmm`
+                         (REML from per-group sufficient statistics; statsmodels MixedLM needs 100 s here).
+                         SE: model-based, lme4's ``sigma^2 (X'V^-1 X)^-1``.
+``two_way_fe``           the same within-person coefficient by two-way fixed effects (person and wave),
+                         linearmodels PanelOLS, SE clustered by person (uncorrected sandwich x G/(G-1)).
+``cloglog_hazard``       discrete-time complementary log-log model on person-intervals (interview to next
+                         interview) with the exposures measured at the interval's start, interval dummies and
+                         ``log(interval length in years)`` as offset: a grouped-time proportional-hazards
+                         model, so ``exp(estimate)`` is a hazard ratio (Prentice & Gloeckler 1978).
+                         SE clustered by person (statsmodels GLM, ``cov_type="cluster"``).
+``cox_time_varying``     Cox model on the same person-intervals in counting-process form (start, stop],
+                         time on study since the first interview, Efron ties (lifelines
+                         CoxTimeVaryingFitter). Model-based SE: a person's intervals do not overlap.
+``*_ipw``                the FE and cloglog fits again, weighted by inverse probability of remaining in the
+                         study (:func:`attrition_weights`): a sensitivity analysis for attrition.
+=======================  ===================================================================================
+
+**Events.** Death: the death date (``death_months``) falls in (interview, next interview], or in the
+nominal interval when the next interview did not happen; a person not interviewed at the next wave and
+alive is censored at the interval's end; follow-up ends at the last wave. New CVD: the first report of heart
+disease or stroke at the next interview after an interview without it (``incident_cvd``); only intervals
+that end with an interview (so the status is known) are used: those who die first are censored before
+any later report (the cause-specific hazard, death competing), see :func:`cumulative_incidence` for the
+absolute risks with death as a competing event.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from linearmodels import PanelOLS
+
+from analysis.core import config, io
+from analysis.estimators.formula import design_matrix
+from analysis.estimators.incidence import weighted_cumulative_incidence
+from analysis.estimators.lmm import fit_lmm
+from analysis.estimators.records import (
+    ModelSpec,
+    check_columns,
+    formula_variables,
+    record_row,
+    records_frame,
+)
+from analysis.estimators.runner import run_jobs
+from analysis.estimators.sem import fit_riclpm, wide_from_long
+from analysis.estimators.vcov import small_sample_factor
+from analysis.estimators.weights import cumulative_weights, stabilised_ratio
+from analysis.studies.cohorts.metrics import cohort_metrics
+
+ESTIMATORS = ("within_between_lmm", "two_way_fe", "two_way_fe_ipw", "cloglog_hazard", "cloglog_hazard_ipw",
+              "cox_time_varying")
+CONTINUOUS_ESTIMATORS = ("within_between_lmm", "two_way_fe", "two_way_fe_ipw")
+HAZARD_ESTIMATORS = ("cloglog_hazard", "cloglog_hazard_ipw", "cox_time_varying")
+DESIGNS = {"within_between_lmm": "multilevel", "two_way_fe": "fixed-effects", "two_way_fe_ipw": "weighted",
+           "cloglog_hazard": "unweighted", "cloglog_hazard_ipw": "weighted", "cox_time_varying": "unweighted"}
+SYNTHETIC_NOTE = "SYNTHETIC data simulated from params.yaml cohorts.synthetic (known truth), not real people"
+BETWEEN = "between-person"
+_FIT_ERRORS = (np.linalg.LinAlgError, ValueError, ZeroDivisionError, FloatingPointError, RuntimeError)
+
+
+# ---------------------------------------------------------------------------------------------
+# Data for the models
+
+
+def person_intervals(panel: pd.DataFrame, gap_months: dict[int, float] | None = None) -> pd.DataFrame:
+    """Person-intervals from interview w to the next wave: the rows of every hazard model.
+
+    One row per interviewed person-wave that has a next wave in the map. Columns: the panel's columns at
+    wave w (exposures, covariates, ``cvd_ever``), ``start`` and ``stop`` (months on study since the person's
+    first interview), ``length_years``, ``next_interviewed``, ``death`` (1 if the death date falls in the
+    interval), ``cvd_event`` (``incident_cvd`` reported at the next interview; missing when the next wave
+    has no interview or no CVD answer), ``interval`` (= wave w). ``gap_months`` maps a wave to the nominal
+    months to the next wave (default: 24, biennial).
+    """
+    check_columns(panel, ["person_id", "wave", "interviewed", "months", "died", "death_months", "incident_cvd"],
+                  "person_intervals")
+    p = as_float(panel.sort_values(["person_id", "wave"], kind="stable").reset_index(drop=True))
+    nxt = p.groupby("person_id")[["wave", "interviewed", "months", "incident_cvd"]].shift(-1)
+    base = p["months"].where(p["interviewed"] == 1).groupby(p["person_id"]).transform("min")
+    rows = (p["interviewed"] == 1) & nxt["wave"].notna()
+    gap = p["wave"].map(gap_months).fillna(24.0) if gap_months else pd.Series(24.0, index=p.index)
+    next_iw = nxt["interviewed"].eq(1)
+    end = np.where(next_iw, nxt["months"], p["months"] + gap)
+    death_at = p["death_months"] + 0.5  # mid-month
+    death = p["died"].eq(1) & (death_at > p["months"]) & (death_at <= end + 0.5)
+    stop = np.where(death, np.minimum(death_at, end + 0.5), end)
+    out = p.assign(start=p["months"] - base, stop=stop - base, length_years=(end - p["months"]) / 12,
+                   next_interviewed=next_iw.astype(float), death=death.astype(float),
+                   cvd_event=nxt["incident_cvd"].where(next_iw).astype("float64"), interval=p["wave"])
+    out = out.loc[rows].reset_index(drop=True)
+    bad = out["stop"] <= out["start"]
+    if bad.any():
+        first = out.loc[bad].iloc[0]
+        raise ValueError(f"person {first['person_id']}: the interval from wave {first['wave']} ends at or before "
+                         "it starts (an interview dated after the death date?); check the interview and death dates")
+    return out
+
+
+def attrition_weights(panel: pd.DataFrame, predictors: str, *, truncate: float = 0.01) -> pd.Series:
+    """Stabilised inverse-probability-of-attrition weights per interviewed person-wave.
+
+    A logistic model of being interviewed at the next wave, among those interviewed now and alive at the
+    next wave (deaths are not attrition), on ``predictors`` (a formula right-hand side of wave-w
+    variables) plus wave dummies; the numerator model has wave dummies only. The weight of wave w is the
+    product over earlier waves of p_num / p_den (1 at a person's first interview), truncated at the
+    ``truncate`` and ``1 - truncate`` quantiles (Cole & Hernan 2008). A predictor missing at an interview
+    takes the person's last answer; with none, that step's ratio is 1. Returned on ``panel``'s index, NaN
+    where the person was not interviewed.
+    """
+    p = as_float(panel.sort_values(["person_id", "wave"], kind="stable"))
+    nxt = p.groupby("person_id")[["wave", "interviewed"]].shift(-1)
+    alive_next = ~(p["died"].eq(1) & (p["death_months"] + 0.5 <= p["months"] + 24.5))
+    variables = formula_variables(predictors)
+    check_columns(p, variables, "cohorts.models.attrition.predictors")
+    for v in variables:  # an item missing at one interview: the person's last answer (else the ratio is 1)
+        p[v] = p[v].where(p["interviewed"] == 1).groupby(p["person_id"]).ffill()
+    frame = p.loc[(p["interviewed"] == 1) & nxt["wave"].notna() & alive_next].copy()
+    frame["stayed"] = nxt.loc[frame.index, "interviewed"].eq(1).astype(float)
+    data = frame.dropna(subset=variables)
+    ratio = stabilised_ratio(data, "stayed", f"{predictors} + C(wave)", "C(wave)")
+    # weight at wave w+1 = product of ratios up to wave w; a missing predictor breaks the chain
+    step = pd.Series(1.0, index=p.index)
+    step.loc[ratio.index] = ratio
+    # a person's first row has no earlier step: weight 1 up to the first interview
+    weights = cumulative_weights(step, p["person_id"], p["interviewed"] == 1, truncate)
+    return weights.reindex(panel.index)
+
+
+# ---------------------------------------------------------------------------------------------
+# One fit
+
+
+class _Fit:
+    """Context of one study's fits: the spec pieces, exposures and their labels, the note prefix."""
+
+    def __init__(self, study: str, label: str, exposures: dict[str, dict], alpha: float, synthetic: bool):
+        self.study, self.label, self.exposures, self.alpha = study, label, exposures, alpha
+        self.prefix = SYNTHETIC_NOTE if synthetic else ""
+
+    def records(self, estimator: str, outcome: str, outcome_label: str, covariate_set: str, rows, *, n: int,
+                events: float, note: str, converged: bool = True, kind: str = "linear") -> pd.DataFrame:
+        out = []
+        for exposure, term, term_label, estimate, se in rows:
+            spec = ModelSpec(outcome=outcome, exposure=exposure, covariate_set=covariate_set, study=self.label,
+                             outcome_label=outcome_label,
+                             exposure_label=self.exposures[exposure].get("label", exposure))
+            row = record_row(spec, term, term_label, estimate, se, model=kind, design=DESIGNS[estimator], n=n,
+                             events=events, converged=converged,
+                             note="; ".join(x for x in (self.prefix, note) if x), alpha=self.alpha)
+            row["model"] = estimator
+            out.append(row)
+        return records_frame(out)
+
+    def failed(self, estimator: str, outcome: str, outcome_label: str, covariate_set: str, err: BaseException,
+               kind: str) -> pd.DataFrame:
+        rows = [(e, e, "per point", math.nan, math.nan) for e in self.exposures]
+        message = str(err).splitlines()[0] if str(err) else type(err).__name__
+        return self.records(estimator, outcome, outcome_label, covariate_set, rows, n=0, events=math.nan,
+                            note=f"{estimator} fit failed ({type(err).__name__}): {message}", converged=False,
+                            kind=kind)
+
+
+def as_float(frame: pd.DataFrame) -> pd.DataFrame:
+    """Nullable integer columns (the schema's 0/1 ``Int8``) as float64 with NaN, for numpy and the fitters."""
+    out = frame.copy()
+    for c in out.columns:
+        if pd.api.types.is_extension_array_dtype(out[c].dtype) and pd.api.types.is_numeric_dtype(out[c].dtype):
+            out[c] = out[c].astype("float64")
+    return out
+
+
+def _sample(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    return frame.dropna(subset=list(dict.fromkeys(columns))).copy()
+
+
+def _design(data: pd.DataFrame, rhs: str) -> pd.DataFrame:
+    """Covariate matrix of a formula right-hand side (formulaic; categorical levels as dummies, no intercept)."""
+    if not rhs.strip():
+        return pd.DataFrame(index=data.index)
+    return design_matrix(data, f"{rhs} - 1")
+
+
+def fit_within_between(panel: pd.DataFrame, f: _Fit, depression: dict[str, Any]) -> pd.DataFrame:
+    """Within-between REML mixed model with a random intercept and slope on time (see the module table)."""
+    exposures = list(f.exposures)
+    outcome, time = depression["outcome"], depression.get("time", "wave")
+    rhs = depression.get("covariates", "")
+    data = _sample(panel.loc[panel["interviewed"] == 1], [outcome, *exposures, time, *formula_variables(rhs)])
+    label = depression.get("label", outcome)
+    try:
+        exog = _design(data, rhs)
+        t = (data[time] - data[time].min()).astype(float)
+        for e in exposures:
+            mean = data.groupby("person_id")[e].transform("mean")
+            exog[f"{e}:within"] = data[e] - mean
+            exog[f"{e}:between"] = mean
+        exog.insert(0, "const", 1.0)
+        exog["time"] = t
+        groups = pd.factorize(data["person_id"])[0]
+        result = fit_lmm(data[outcome].to_numpy(float), exog, np.column_stack([np.ones(len(t)), t.to_numpy()]),
+                         groups)
+    except _FIT_ERRORS as err:
+        return f.failed("within_between_lmm", outcome, label, "within-between", err, "linear")
+    params, bse = result.params, result.bse
+    rows = []
+    for e in exposures:
+        rows.append((e, e, "within-person, per point", params[f"{e}:within"], bse[f"{e}:within"]))
+        rows.append((e, f"{e}:between", f"{BETWEEN}, per point of the person mean", params[f"{e}:between"],
+                     bse[f"{e}:between"]))
+    cov_re = np.asarray(result.cov_re)
+    note = (f"REML linear mixed model (analysis.estimators.lmm, checked against statsmodels MixedLM): {label} on each exposure split "
+            f"into person mean (between) and deviation (within), covariates '{rhs}', linear time ({time} from the "
+            f"first); random intercept (variance {cov_re[0, 0]:.3g}) and slope (variance {cov_re[1, 1]:.3g}) per "
+            f"person, residual variance {float(result.scale):.3g}; n = {len(data):,} person-waves of "
+            f"{data['person_id'].nunique():,} persons; SE model-based, sigma^2 (X'V^-1 X)^-1 (lme4's convention)")
+    records = f.records("within_between_lmm", outcome, label, "within-between", rows, n=len(data),
+                        events=math.nan, note=note, converged=bool(result.converged))
+    records.attrs["trajectories"] = predicted_trajectories(exog, result, exposures[0], time_values=sorted(t.unique()),
+                                                           levels=depression.get("trajectory_levels", [0, 1, 2, 3, 4]),
+                                                           alpha=f.alpha).assign(study=f.label)
+    return records
+
+
+def predicted_trajectories(exog: pd.DataFrame, result, exposure: str, *, time_values, levels,
+                           alpha: float = 0.05) -> pd.DataFrame:
+    """Predicted score over time for persons whose ``exposure`` stays at each level, from the mixed model.
+
+    The person mean of ``exposure`` is the level and its deviation 0; every other column is held at its
+    sample mean (the other exposure's person mean too). CI from the fixed-effect covariance.
+    """
+    from scipy import stats
+
+    z = stats.norm.ppf(1 - alpha / 2)
+    base = exog.mean()
+    for c in exog.columns:
+        if c.endswith(":within"):
+            base[c] = 0.0
+    rows = []
+    for level in levels:
+        for time in time_values:
+            row = base.copy()
+            row[f"{exposure}:between"], row["time"] = float(level), float(time)
+            value = float(row @ result.params)
+            se = float(np.sqrt(row @ result.cov_params @ row))
+            rows.append({"exposure": exposure, "level": float(level), "time": float(time), "predicted": value,
+                         "ci_low": value - z * se, "ci_high": value + z * se})
+    return pd.DataFrame(rows)
+
+
+def fit_two_way_fe(panel: pd.DataFrame, f: _Fit, depression: dict[str, Any], weights: pd.Series | None = None
+                   ) -> pd.DataFrame:
+    """Two-way (person and wave) fixed effects, SE clustered by person; weighted when ``weights`` is given."""
+    exposures = list(f.exposures)
+    outcome = depression["outcome"]
+    estimator = "two_way_fe" if weights is None else "two_way_fe_ipw"
+    label = depression.get("label", outcome)
+    frame = panel.loc[panel["interviewed"] == 1]
+    if weights is not None:
+        frame = frame.assign(_w=weights.reindex(frame.index))
+    data = _sample(frame, [outcome, *exposures, *(["_w"] if weights is not None else [])])
+    data = data.loc[data.groupby("person_id")["wave"].transform("size") >= 2]
+    try:
+        indexed = data.set_index(["person_id", "wave"])
+        model = PanelOLS(indexed[outcome], indexed[exposures], entity_effects=True, time_effects=True,
+                         weights=indexed["_w"] if weights is not None else None)
+        result = model.fit(cov_type="clustered", cluster_entity=True, debiased=False, auto_df=False,
+                           count_effects=False)
+    except _FIT_ERRORS as err:
+        return f.failed(estimator, outcome, label, "two-way FE", err, "linear")
+    g = data["person_id"].nunique()
+    se = np.sqrt(np.diag(result.cov)) * math.sqrt(small_sample_factor(g))
+    se = pd.Series(se, index=result.params.index)
+    rows = [(e, e, "within-person, per point", float(result.params[e]), float(se[e])) for e in exposures]
+    weighting = ("; weighted by stabilised inverse probability of remaining in the study (attrition_weights): "
+                 "sensitivity analysis" if weights is not None else "")
+    note = (f"two-way fixed effects (linearmodels PanelOLS, person and wave effects): {label} on "
+            f"{' and '.join(exposures)}, stable person traits and shocks shared by a wave absorbed; n = {len(data):,} "
+            f"person-waves of {g:,} persons with 2+ waves; SE clustered by person (uncorrected sandwich x G/(G-1)){weighting}")
+    return f.records(estimator, outcome, label, "two-way FE", rows, n=len(data), events=math.nan, note=note)
+
+
+def fit_cloglog(intervals: pd.DataFrame, f: _Fit, outcome: str, o: dict[str, Any], rhs: str,
+                weights: pd.Series | None = None) -> pd.DataFrame:
+    """Discrete-time cloglog hazard with interval dummies and a log-length offset; SE clustered by person."""
+    exposures = list(f.exposures)
+    event = o["event"]
+    estimator = "cloglog_hazard" if weights is None else "cloglog_hazard_ipw"
+    label = o.get("label", outcome)
+    frame = intervals if weights is None else intervals.assign(_w=weights.reindex(intervals.index))
+    needed = [event, *exposures, *formula_variables(rhs), "length_years", *(["_w"] if weights is not None else [])]
+    data = _sample(frame, needed)
+    try:
+        exog = pd.concat([_design(data, f"{' + '.join(exposures)}{' + ' + rhs if rhs else ''}"),
+                          pd.get_dummies(data["interval"], prefix="interval", dtype=float)], axis=1)
+        glm = sm.GLM(data[event].to_numpy(float), exog, family=sm.families.Binomial(link=sm.families.links.CLogLog()),
+                     offset=np.log(data["length_years"].to_numpy(float)),
+                     freq_weights=None if weights is None else data["_w"].to_numpy(float))
+        groups = pd.factorize(data["person_id"])[0]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = glm.fit(cov_type="cluster", cov_kwds={"groups": groups})
+    except _FIT_ERRORS as err:
+        return f.failed(estimator, outcome, label, "hazard", err, "cox")
+    events = float(data[event].sum())
+    rows = [(e, e, "per point", float(result.params[e]), float(result.bse[e])) for e in exposures]
+    weighting = ("; weighted by stabilised inverse probability of remaining in the study (freq_weights); "
+                 "sensitivity analysis" if weights is not None else "")
+    note = (f"discrete-time complementary log-log hazard (statsmodels GLM) on person-intervals between interviews: "
+            f"exposures at the interval's start, covariates '{rhs}', interval dummies, offset log(interval years); "
+            f"exp(estimate) is a hazard ratio; {len(data):,} intervals of {data['person_id'].nunique():,} persons, "
+            f"{events:,.0f} events; {o.get('events_note', '')}; SE clustered by person{weighting}")
+    return f.records(estimator, outcome, label, "hazard", rows, n=len(data), events=events, note=note, kind="cox")
+
+
+def fit_cox_time_varying(intervals: pd.DataFrame, f: _Fit, outcome: str, o: dict[str, Any], rhs: str
+                         ) -> pd.DataFrame:
+    """Cox model with time-varying exposures on (start, stop] rows, Efron ties (lifelines)."""
+    from lifelines import CoxTimeVaryingFitter
+
+    exposures = list(f.exposures)
+    event = o["event"]
+    label = o.get("label", outcome)
+    data = _sample(intervals, [event, *exposures, *formula_variables(rhs), "start", "stop"])
+    try:
+        x = _design(data, f"{' + '.join(exposures)}{' + ' + rhs if rhs else ''}")
+        frame = pd.concat([data[["person_id", "start", "stop", event]].reset_index(drop=True),
+                           x.reset_index(drop=True)], axis=1)
+        frame["person_id"] = pd.factorize(frame["person_id"])[0]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ctv = CoxTimeVaryingFitter(alpha=f.alpha).fit(frame, event_col=event, start_col="start",
+                                                          stop_col="stop", id_col="person_id")
+    except _FIT_ERRORS as err:
+        return f.failed("cox_time_varying", outcome, label, "hazard", err, "cox")
+    summary = ctv.summary
+    events = float(data[event].sum())
+    rows = [(e, e, "per point", float(summary.loc[e, "coef"]), float(summary.loc[e, "se(coef)"])) for e in exposures]
+    note = (f"Cox model with time-varying exposures (lifelines CoxTimeVaryingFitter, Efron ties) on (start, stop] "
+            f"rows, time on study since the first interview (months); covariates '{rhs}'; {len(data):,} intervals "
+            f"of {data['person_id'].nunique():,} persons, {events:,.0f} events; {o.get('events_note', '')}; "
+            "SE model-based")
+    return f.records("cox_time_varying", outcome, label, "hazard", rows, n=len(data), events=events, note=note,
+                     kind="cox")
+
+
+# ---------------------------------------------------------------------------------------------
+# Absolute risks with competing death
+
+
+def cumulative_incidence(intervals: pd.DataFrame, group: str, *, horizon_months: float) -> pd.DataFrame:
+    """Aalen-Johansen cumulative incidence of new CVD (death competing) and of death, by baseline ``group``.
+
+    Person level: from the first interview, time to the first CVD report (at that interview), to death,
+    or to censoring (the end of the last interval). For CVD, persons with CVD at the first interview are left
+    out and death is the competing event; for death, everyone is included and 1 - Kaplan-Meier is reported
+    (``weighted_cumulative_incidence`` with a single cause). Returns a tidy frame: ``outcome``, ``group``,
+    ``time_months``, ``estimate``, ``ci_low``, ``ci_high``, ``n``.
+    """
+    iv = intervals.sort_values(["person_id", "start"], kind="stable")
+    # the rows themselves (groupby().first() would skip a missing group and take a later wave's)
+    first = iv.drop_duplicates("person_id", keep="first").set_index("person_id")
+    last = iv.drop_duplicates("person_id", keep="last").set_index("person_id")
+    death_time = iv.loc[iv["death"] == 1].groupby("person_id")["stop"].first()
+    cvd_time = iv.loc[iv["cvd_event"] == 1].groupby("person_id")["stop"].first()
+    persons = pd.DataFrame({"group": first[group], "cvd0": first["cvd_ever"], "end": last["stop"]})
+    persons["death_time"] = death_time.reindex(persons.index)
+    persons["cvd_time"] = cvd_time.reindex(persons.index)
+    out = []
+    for outcome in ("cvd", "death"):
+        if outcome == "cvd":
+            sub = persons.loc[persons["cvd0"] == 0]
+            # a CVD report needs an interview; the CVD history after dropping out is unknown: censor there
+            cvd_end = iv.loc[iv["cvd_event"].notna()].groupby("person_id")["stop"].max().reindex(sub.index)
+            time = sub["cvd_time"].fillna(sub["death_time"]).fillna(cvd_end.fillna(0.0))
+            cause = np.where(sub["cvd_time"].notna(), 1, np.where(sub["death_time"].notna(), 2, 0))
+        else:
+            sub = persons
+            time = sub["death_time"].fillna(sub["end"])
+            cause = np.where(sub["death_time"].notna(), 1, 0)
+        for level in [g for g in pd.unique(sub["group"].dropna())]:
+            mask = (sub["group"] == level).to_numpy()
+            curve = weighted_cumulative_incidence(time.to_numpy()[mask], cause[mask], cause=1)
+            curve = curve.loc[curve.iloc[:, 0] <= horizon_months]
+            curve.columns = ["time_months", "estimate", "ci_low", "ci_high"][: len(curve.columns)]
+            out.append(curve.assign(outcome=outcome, group=str(level), n=int(mask.sum())))
+    frame = pd.concat(out, ignore_index=True)
+    return frame[["outcome", "group", "time_months", "estimate", "ci_low", "ci_high", "n"]]
+
+
+# ---------------------------------------------------------------------------------------------
+# The stage
+
+
+def _check_spec(panel: pd.DataFrame, spec: dict[str, Any]) -> None:
+    for key in ("exposures", "depression", "hazards"):
+        if key not in spec:
+            raise ValueError(f"cohort models spec needs the key '{key}' (params.yaml cohorts.models.{key})")
+    check_columns(panel, list(spec["exposures"]), "cohorts.models.exposures")
+    check_columns(panel, [spec["depression"]["outcome"], *formula_variables(spec["depression"].get("covariates", ""))],
+                  "cohorts.models.depression")
+    for name, o in spec["hazards"]["outcomes"].items():
+        check_columns(panel, formula_variables(o.get("covariates", "")), f"cohorts.models.hazards.outcomes.{name}")
+    unknown = [e for e in spec.get("estimators", ESTIMATORS) if e not in ESTIMATORS]
+    if unknown:
+        raise ValueError(f"cohorts.models.estimators: {unknown} unknown; use any of {list(ESTIMATORS)}")
+
+
+def run_cohort_models(panel: pd.DataFrame, spec: dict[str, Any], labels: dict[str, str] | None = None, *,
+                      progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Fit every estimator of ``spec`` (``params["cohorts"]["models"]``) in every study of the panel.
+
+    Returns (records, cumulative incidence table). ``labels`` maps a study key to its label (the record
+    ``study``); the synthetic study's records carry SYNTHETIC in ``study`` and ``note``.
+    """
+    _check_spec(panel, spec)
+    estimators = list(spec.get("estimators", ESTIMATORS))
+    alpha = float(spec.get("alpha", 0.05))
+    jobs: list[tuple[str, Callable[[], pd.DataFrame]]] = []
+    incidence = []
+    for study, sub in panel.groupby("study", sort=False):
+        synthetic = study == "synthetic"
+        label = (labels or {}).get(study, study)
+        if synthetic and "SYNTHETIC" not in label.upper():
+            label = f"SYNTHETIC {label}"
+        f = _Fit(study, label, spec["exposures"], alpha, synthetic)
+        sub = as_float(sub.reset_index(drop=True))
+        intervals = person_intervals(sub)
+        weights = None
+        if any(e.endswith("_ipw") for e in estimators):
+            weights = attrition_weights(sub, spec["attrition"]["predictors"],
+                                        truncate=float(spec["attrition"].get("truncate", 0.01)))
+        dep = spec["depression"]
+        hz = spec["hazards"]
+        for e in estimators:
+            if e == "within_between_lmm":
+                jobs.append((f"{study} {e}", lambda s=sub, f=f: fit_within_between(s, f, dep)))
+            elif e == "two_way_fe":
+                jobs.append((f"{study} {e}", lambda s=sub, f=f: fit_two_way_fe(s, f, dep)))
+            elif e == "two_way_fe_ipw":
+                jobs.append((f"{study} {e}", lambda s=sub, f=f, w=weights: fit_two_way_fe(s, f, dep, w)))
+        for name, o in hz["outcomes"].items():
+            rhs = " + ".join(x for x in (hz.get("covariates", ""), o.get("covariates", "")) if x)
+            # interval weights: the weight at the interval's start; CVD also needs the next interview
+            iw = None
+            if weights is not None:
+                # the weight of the interval's start; an event known only at the next interview (CVD) takes
+                # the next wave's weight (it also needs that interview)
+                wave = intervals["wave"] + (1 if o.get("needs_next_interview", o["event"] == "cvd_event") else 0)
+                by_wave = pd.Series(weights.to_numpy(), index=pd.MultiIndex.from_frame(sub[["person_id", "wave"]]))
+                iw = by_wave.reindex(pd.MultiIndex.from_arrays([intervals["person_id"], wave])).set_axis(
+                    intervals.index)
+            for e in estimators:
+                if e == "cloglog_hazard":
+                    jobs.append((f"{study} {e} {name}", lambda f=f, n=name, o=o, r=rhs, iv=intervals:
+                                 fit_cloglog(iv, f, n, o, r)))
+                elif e == "cloglog_hazard_ipw":
+                    jobs.append((f"{study} {e} {name}", lambda f=f, n=name, o=o, r=rhs, iv=intervals, w=iw:
+                                 fit_cloglog(iv, f, n, o, r, w)))
+                elif e == "cox_time_varying":
+                    jobs.append((f"{study} {e} {name}", lambda f=f, n=name, o=o, r=rhs, iv=intervals:
+                                 fit_cox_time_varying(iv, f, n, o, r)))
+        group = spec.get("incidence_group", "isolation_group")
+        incidence.append(cumulative_incidence(intervals, group, horizon_months=float(spec.get("horizon_months", 312)))
+                         .assign(study=label))
+    out, trajectories = run_jobs(jobs, desc="cohort models", progress=progress), []
+    for result in out:
+        if "trajectories" in result.attrs:
+            trajectories.append(result.attrs.pop("trajectories"))
+    records = records_frame(pd.concat(out, ignore_index=True)) if out else records_frame()
+    curves = pd.concat(incidence, ignore_index=True) if incidence else pd.DataFrame()
+    curves.attrs["trajectories"] = pd.concat(trajectories, ignore_index=True) if trajectories else pd.DataFrame()
+    return records, curves
+
+
+# ---------------------------------------------------------------------------------------------
+# Known truth (SYNTHETIC cohort)
+
+#: Which truth key each (outcome, exposure) record estimates; between-person terms estimate no stated truth.
+TRUTH_MAP = {("depression_score", "isolation_index"): "cesd_isolation",
+             ("depression_score", "loneliness"): "cesd_loneliness",
+             ("death", "isolation_index"): "death_isolation", ("death", "loneliness"): "death_loneliness",
+             ("cvd", "isolation_index"): "cvd_isolation", ("cvd", "loneliness"): "cvd_loneliness"}
+TRUTH_COLUMNS = ["study", "model", "outcome", "exposure", "parameter", "truth", "estimate", "std_error", "ci_low",
+                 "ci_high", "bias", "covered"]
+
+
+def truth_table(records: pd.DataFrame, truth: dict[str, float]) -> pd.DataFrame:
+    """The SYNTHETIC records beside the stated truth: estimate - truth and whether the 95% CI covers it.
+
+    Only the within-person (LMM, FE) and hazard records of the synthetic study; the between-person terms
+    of the within-between model estimate no stated parameter (they also carry the unobserved trait).
+    """
+    rows = []
+    synthetic = records.loc[records["note"].str.startswith("SYNTHETIC") & ~records["term"].str.endswith(":between")]
+    for row in synthetic.itertuples():
+        key = TRUTH_MAP.get((row.outcome, row.exposure))
+        if key is None or key not in truth:
+            continue
+        value = float(truth[key])
+        rows.append({"study": row.study, "model": row.model, "outcome": row.outcome, "exposure": row.exposure,
+                     "parameter": key, "truth": value, "estimate": row.estimate, "std_error": row.std_error,
+                     "ci_low": row.ci_low, "ci_high": row.ci_high, "bias": row.estimate - value,
+                     "covered": bool(row.ci_low <= value <= row.ci_high)})
+    return pd.DataFrame(rows, columns=TRUTH_COLUMNS)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reciprocal effects: RI-CLPM
+
+RICLPM_COLUMNS = ["study", "parameter", "label", "estimate", "std_error", "ci_low", "ci_high", "p_value",
+                  "n_persons", "loglik", "converged", "note"]
+
+
+def run_riclpm(panel: pd.DataFrame, spec: dict[str, Any], labels: dict[str, str] | None = None) -> pd.DataFrame:
+    """RI-CLPM of ``spec["x"]`` (loneliness) and ``spec["y"]`` (depressive symptoms) per study, by FIML.
+
+    ``spec``: ``x``, ``y`` (panel columns), ``waves`` (list, or null for every wave of the study). Only
+    interviewed person-waves enter; persons lost to death or attrition contribute their observed waves
+    (FIML: missing at random). Returns the structural parameters (:mod:`analysis.estimators.sem`) in a
+    tidy table, one block per study.
+    """
+    x, y = spec["x"], spec["y"]
+    check_columns(panel, [x, y], "cohorts.models.riclpm")
+    out = []
+    for study, sub in panel.loc[panel["interviewed"] == 1].groupby("study", sort=False):
+        sub = as_float(sub)
+        waves = spec.get("waves") or sorted(sub["wave"].unique())
+        wide, xs, ys = wide_from_long(sub, id="person_id", wave="wave", x=x, y=y, waves=[int(w) for w in waves])
+        label = (labels or {}).get(study, study)
+        try:
+            result = fit_riclpm(wide, xs, ys, x_label=x, y_label=y)
+        except _FIT_ERRORS as err:
+            out.append(pd.DataFrame([{"study": label, "parameter": "a_x", "converged": False,
+                                      "note": f"RI-CLPM failed ({type(err).__name__}): {err}"}]))
+            continue
+        table = result.params.loc[~result.params["parameter"].str.startswith("mu_")].copy()
+        note = (f"RI-CLPM (Hamaker et al. 2015), FIML over {result.n_patterns} missingness patterns, waves "
+                f"{int(waves[0])}-{int(waves[-1])}; lags constant over waves; chi2 vs saturated {result.chi2:.1f} on "
+                f"{result.chi2_df} df, RMSEA {result.rmsea:.3f}")
+        if study == "synthetic":
+            note = f"{SYNTHETIC_NOTE}; {note}"
+        out.append(table.assign(study=label, n_persons=result.n_persons, loglik=result.loglik,
+                                converged=result.converged, note=note))
+    frame = pd.concat(out, ignore_index=True) if out else pd.DataFrame()
+    return frame.reindex(columns=RICLPM_COLUMNS)
+
+
+def stage() -> str:
+    """DVC stage ``models_cohorts``: every cohort model, incidence, RI-CLPM, trajectories and the truth table."""
+    cohorts = config.load_params()["cohorts"]
+    panel = io.read_parquet(config.PROCESSED / "cohorts_panel.parquet")
+    status = io.read_csv(config.PROCESSED / "cohorts_studies.csv", keep_default_na=False)
+    labels = dict(zip(status["study"], status["label"]))
+    records, incidence = run_cohort_models(panel, cohorts["models"], labels, progress=True)
+    riclpm = run_riclpm(panel, cohorts["models"]["riclpm"], labels)
+    truth = io.read_json(config.RAW / "cohorts" / "synthetic_truth.json")["truth"]
+    checks = truth_table(records, truth)
+    metrics = config.REPORTS / "metrics"
+    io.write_outputs({metrics / "cohorts_models.csv": records, metrics / "cohorts_incidence.csv": incidence,
+                      metrics / "cohorts_riclpm.csv": riclpm,
+                      metrics / "cohorts_trajectories.csv": incidence.attrs["trajectories"],
+                      metrics / "cohorts_truth.csv": checks,
+                      metrics / "cohorts.json": cohort_metrics(records, status, checks, riclpm)})
+    return (f"cohort models: {len(records)} records; SYNTHETIC truth covered {int(checks['covered'].sum())}"
+            f"/{len(checks)}")

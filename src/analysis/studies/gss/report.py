@@ -1,0 +1,272 @@
+"""Reports of the GSS panel study: estimators side by side, a coefficient plot, outcomes by contact
+level across waves, attrition and the participant flow, and the 2016-2020 loneliness models.
+
+Builders are pure functions returning DataFrames or Figures from the model records
+(``reports/metrics/gss_models.csv``) and the analysis tables; :func:`write_gss_reports` saves them
+through the atomic writers, all-or-none.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from analysis.core import config, io
+from analysis.report import tables
+from analysis.report.figures import (
+    MARKERS,
+    PALETTE,
+    FigureError,
+    flow_diagram,
+    flow_table,
+    new_figure,
+    require_columns,
+    styled,
+    write_figure,
+)
+
+#: Short column headers for the estimators, in the order a reader should meet them: from the
+#: comparison that mixes between- and within-person differences to the purely within-person ones.
+ESTIMATOR_HEADERS: dict[str, str] = {
+    "pooled_ols": "Pooled OLS",
+    "random_effects": "Random effects",
+    "multilevel": "Multilevel (growth)",
+    "mundlak": "Mundlak",
+    "fixed_effects": "Two-way FE",
+    "first_difference": "First differences",
+    "conditional_logit": "Conditional logit (OR)",
+}
+
+
+def _interval(rec: pd.Series, decimals: int = 3) -> str:
+    if pd.isna(rec["estimate"]):
+        return "not estimable"
+    if rec["measure"] == "OR":
+        return tables.format_interval(rec["ratio"], rec["ratio_ci_low"], rec["ratio_ci_high"], 2)
+    return tables.format_interval(rec["estimate"], rec["ci_low"], rec["ci_high"], decimals)
+
+
+def estimator_table(records: pd.DataFrame) -> pd.DataFrame:
+    """Outcome x term rows, one column per estimator: how much of the pooled association survives
+    within persons. Cells: estimate (95% CI); the conditional logit as an odds ratio; the Mundlak
+    model gives a within-person row (the exposure term) and a between-person row."""
+    absent = [c for c in ("outcome_label", "exposure_label", "term_label", "model", "estimate", "ci_low",
+                          "ci_high", "measure", "ratio", "n") if c not in records.columns]
+    if absent:
+        raise tables.TableError(f"estimator_table: the panel records have no column {absent[0]!r}")
+    models = [m for m in ESTIMATOR_HEADERS if m in set(records["model"])]
+    rows = []
+    for (outcome, exposure, term), part in records.groupby(["outcome_label", "exposure_label", "term_label"],
+                                                           sort=False):
+        row = {"Outcome": outcome, "Exposure": exposure, "Term": term}
+        by_model = {r["model"]: r for _, r in part.iterrows()}
+        for m in models:
+            row[ESTIMATOR_HEADERS[m]] = _interval(by_model[m]) if m in by_model else ""
+        row["Person-waves (FE)"] = tables.format_count(by_model["fixed_effects"]["n"]) \
+            if "fixed_effects" in by_model else ""
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    frame.attrs["caption"] = ("Social contact and health within and between persons: GSS panels 2006-2014, "
+                              "estimators side by side")
+    frame.attrs["footnote"] = (
+        "Linear and linear-probability estimators: change in the outcome per unit of the exposure (binary "
+        "outcomes: difference in probability); conditional logit: odds ratio. All models include wave effects; "
+        "SEs clustered by person (G/(G-1)); conditional logit and multilevel: model-based SEs. Between-person: "
+        "the Mundlak model's coefficient of the person mean (its per-point row is the within-person coefficient). "
+        "Unweighted.")
+    return frame
+
+
+@styled
+def coefficient_plot(records: pd.DataFrame, title: str | None = None) -> Figure:
+    """One panel per outcome: the exposure coefficient of every linear estimator with its 95% CI, and
+    the Mundlak between-person coefficient, against a line at zero (conditional logit ORs are in the table)."""
+    recs = records[(records["measure"] != "OR") & records["estimate"].notna()]
+    if recs.empty:
+        raise FigureError("coefficient_plot: no linear-scale panel records to draw")
+    outcomes = list(dict.fromkeys(recs["outcome"]))
+    fig = new_figure(3.3 * len(outcomes) + 1.6, 3.6)
+    axes = fig.subplots(1, len(outcomes), sharey=True, squeeze=False)[0]
+    order = [m for m in ESTIMATOR_HEADERS if m in set(recs["model"])]
+    for ax, outcome in zip(axes, outcomes):
+        part = recs[recs["outcome"] == outcome]
+        labels = []
+        y = 0
+        for i, model in enumerate(order):
+            for _, rec in part[part["model"] == model].iterrows():
+                between = str(rec["term"]).endswith(":between")
+                colour = "#777777" if between else PALETTE[i % len(PALETTE)]
+                err = np.array([[rec["estimate"] - rec["ci_low"]], [rec["ci_high"] - rec["estimate"]]])
+                ax.errorbar([rec["estimate"]], [y], xerr=err, fmt=MARKERS[i % len(MARKERS)], color=colour,
+                            markersize=4.5, capsize=2.5, elinewidth=1.3, mfc="white" if between else colour)
+                labels.append(ESTIMATOR_HEADERS[model] + (" (between)" if between else ""))
+                y += 1
+        ax.axvline(0.0, color="#555555", linestyle="--", linewidth=0.9, zorder=0)
+        ax.set_yticks(range(len(labels)), labels)
+        ax.set_ylim(len(labels) - 0.5, -0.5)
+        ax.set_title(part["outcome_label"].iloc[0], fontsize=9.5)
+        unit = "difference in probability" if outcome in _binary(records) else "outcome units"
+        ax.set_xlabel(f"Per unit of {part['exposure_label'].iloc[0].lower()}\n({unit}, 95% CI)")
+        ax.grid(axis="x", color="#eeeeee", linewidth=0.6)
+    fig.suptitle(title or "Social contact and health: pooled, within-person and between-person estimates",
+                 x=0.01, ha="left", fontweight="bold")
+    fig.subplots_adjust(left=0.2, right=0.98, top=0.84, bottom=0.22, wspace=0.12)
+    return fig
+
+
+def _binary(records: pd.DataFrame) -> set[str]:
+    """Outcomes with a conditional logit fit (the binary ones)."""
+    return set(records.loc[records["model"] == "conditional_logit", "outcome"])
+
+
+def contact_levels(values: pd.Series, cuts: Sequence[float], labels: Sequence[str]) -> pd.Categorical:
+    """Group a contact measure by fixed cut-points (``[low, c1), [c1, c2), ...``), labelled for readers."""
+    if len(labels) != len(cuts) + 1:
+        raise ValueError(f"contact_levels: {len(cuts)} cut-points need {len(cuts) + 1} labels, got {len(labels)}")
+    bins = [-np.inf, *cuts, np.inf]
+    return pd.cut(values, bins=bins, labels=list(labels), right=False)
+
+
+def outcome_by_contact(panel: pd.DataFrame, outcomes: Mapping[str, str], contact: str, cuts: Sequence[float],
+                       labels: Sequence[str], time: str = "wave") -> pd.DataFrame:
+    """Tidy: mean of each outcome by contact level and wave, with its n and a normal-approximation 95% CI."""
+    level = contact_levels(panel[contact], cuts, labels)
+    rows = []
+    for outcome, label in outcomes.items():
+        data = pd.DataFrame({"level": level, "time": panel[time], "y": panel[outcome].astype("float64")}).dropna()
+        for (lv, t), part in data.groupby(["level", "time"], observed=True):
+            n = len(part)
+            mean = part["y"].mean()
+            se = part["y"].std(ddof=1) / np.sqrt(n) if n > 1 else np.nan
+            rows.append({"outcome": outcome, "outcome_label": label, "contact_level": lv, time: int(t), "n": n,
+                         "mean": mean, "ci_low": mean - 1.96 * se, "ci_high": mean + 1.96 * se})
+    return pd.DataFrame(rows)
+
+
+@styled
+def outcome_by_contact_figure(summary: pd.DataFrame, binary: set[str], time: str = "wave",
+                              contact_label: str = "Social contact") -> Figure:
+    """One panel per outcome: mean (binary: %) by wave, one line per contact level, 95% CI bars."""
+    outcomes = list(dict.fromkeys(summary["outcome"]))
+    fig = new_figure(3.3 * len(outcomes) + 0.6, 4.2)
+    axes = fig.subplots(1, len(outcomes), squeeze=False)[0]
+    levels = list(dict.fromkeys(summary["contact_level"]))
+    for ax, outcome in zip(axes, outcomes):
+        part = summary[summary["outcome"] == outcome]
+        scale = 100.0 if outcome in binary else 1.0
+        for i, lv in enumerate(levels):
+            line = part[part["contact_level"] == lv].sort_values(time)
+            offset = (i - (len(levels) - 1) / 2) * 0.06
+            ax.errorbar(line[time] + offset, line["mean"] * scale,
+                        yerr=[(line["mean"] - line["ci_low"]) * scale, (line["ci_high"] - line["mean"]) * scale],
+                        marker=MARKERS[i % len(MARKERS)], color=PALETTE[i % len(PALETTE)], capsize=2.5,
+                        markersize=4.5, linewidth=1.3, label=str(lv))
+        ax.set_title(part["outcome_label"].iloc[0], fontsize=9.5)
+        ax.set_xlabel("Wave (2 years apart)")
+        ax.set_xticks(sorted(part[time].unique()))
+        ax.set_ylabel("Participants (%)" if outcome in binary else "Mean")
+        ax.grid(axis="y", color="#eeeeee", linewidth=0.6)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, title=contact_label, frameon=False, loc="lower center", ncol=len(labels))
+    fig.suptitle("Health and happiness by social contact at each wave, GSS panels 2006-2014 (unweighted)",
+                 x=0.01, ha="left", fontweight="bold")
+    fig.subplots_adjust(left=0.07, right=0.98, top=0.82, bottom=0.27, wspace=0.28)
+    return fig
+
+
+def attrition_display(attrition: pd.DataFrame) -> pd.DataFrame:
+    """The cleaning stage's attrition table, rounded for readers."""
+    shown = attrition.copy()
+    for column in shown.select_dtypes("float").columns:
+        shown[column] = shown[column].round(2)
+    shown.attrs["caption"] = "Attrition in the GSS panels: interviews per wave and baseline characteristics"
+    shown.attrs["footnote"] = "Baseline (wave 1) characteristics of those interviewed at a later wave and of those lost."
+    return shown
+
+
+def attrition_flow(attrition: pd.DataFrame) -> pd.DataFrame:
+    """Participant flow of the stacked panels (STROBE 13a): persons interviewed at each wave, all panels
+    together with each panel's count on its own line, and those not re-interviewed (lost) since the wave before.
+
+    Reads the ``interviewed`` rows of the cleaning stage's attrition table (columns panel, wave, group, n; the
+    pooled ``all`` rows are recomputed, not read). Lost at wave k = interviewed at k-1 minus interviewed at k:
+    the GSS re-contacted at wave 3 only those interviewed at wave 2, so nobody returns after a missed wave (a
+    table where somebody does raises FigureError rather than print a negative count).
+    """
+    require_columns(attrition, ["panel", "wave", "group", "n"], "attrition_flow")
+    seen = attrition[(attrition["group"] == "interviewed") & (attrition["panel"] != "all")]
+    if seen.empty:
+        raise FigureError("attrition_flow: the attrition table has no 'interviewed' rows for a panel")
+    counts = seen.pivot_table(index="wave", columns="panel", values="n", aggfunc="sum").sort_index()
+    panels = list(counts.columns)
+    steps = []
+    for i, (wave, row) in enumerate(counts.iterrows()):
+        per_panel = "\n".join(f"{p} panel: {int(row[p]):,}" for p in panels)
+        if i == 0:
+            steps.append({"label": f"Wave {wave}: interviewed at baseline", "n": row.sum(), "detail": per_panel})
+            continue
+        lost = counts.iloc[i - 1] - row
+        if (lost < 0).any():
+            panel = lost.index[lost < 0][0]
+            raise FigureError(f"attrition_flow: panel {panel} has more persons interviewed at wave {wave} "
+                              f"({int(row[panel])}) than at the wave before ({int(counts.iloc[i - 1][panel])})")
+        steps.append({"label": f"Wave {wave}: re-interviewed", "n": row.sum(), "detail": per_panel,
+                      "excluded_label": "Lost",
+                      "reason": "\n".join([f"Not re-interviewed at wave {wave}",
+                                           *(f"{p} panel: {int(lost[p]):,}" for p in panels)])})
+    return flow_table(steps)
+
+
+def loneliness_table(records: pd.DataFrame) -> pd.DataFrame:
+    """The 2016-2020 models as a regression table (one column per model/covariate set)."""
+    frame = tables.regression_table(records, design=None)
+    frame.attrs["caption"] = "GSS 2016-2020 panel: baseline social contact, 2020 loneliness and health"
+    return frame
+
+
+def write_gss_reports(processed: Path, reports: Path, params: dict) -> list[Path]:
+    """Write the GSS tables and figures under ``reports/tables/gss`` and ``reports/figures/gss``."""
+    processed, reports = Path(processed), Path(reports)
+    panel = io.read_parquet(processed / "gss_panel.parquet")
+    attrition = pd.read_csv(processed / "gss_attrition.csv")
+    records = pd.read_csv(reports / "metrics" / "gss_panel_models.csv")
+    tests = pd.read_csv(reports / "metrics" / "gss_panel_tests.csv")
+    lonely = pd.read_csv(reports / "metrics" / "gss_2020_models.csv")
+    gss, report = params["gss"], params["reports"]
+    spec = gss["panel_models"]
+    formats = tuple(report["figure_formats"])
+    levels = gss["contact_levels"]
+    tables_dir, figures_dir = reports / "tables" / "gss", reports / "figures" / "gss"
+    binary = {k for k, v in spec["outcomes"].items() if v.get("binary")}
+    outcomes = {k: v.get("label", k) for k, v in spec["outcomes"].items()}
+    summary = outcome_by_contact(panel, outcomes, levels["column"], levels["cuts"], levels["labels"],
+                                 time=spec["time"])
+    tests_shown = tests.copy()
+    tests_shown.attrs["caption"] = "Specification tests: Hausman (FE vs RE) and Mundlak (between = within)"
+    flow = attrition_flow(attrition)
+
+    written: list[Path] = []
+    with io.staged_outputs():
+        written += tables.write_table(estimator_table(records), tables_dir / "panel_estimators")
+        written += tables.write_table(tests_shown, tables_dir / "panel_tests")
+        written += tables.write_table(attrition_display(attrition), tables_dir / "attrition")
+        written += tables.write_table(loneliness_table(lonely), tables_dir / "loneliness_2020")
+        written.append(io.write_csv(tables_dir / "outcome_by_contact.csv", summary))
+        written.append(io.write_csv(tables_dir / "flow.csv", flow))
+        written += write_figure(coefficient_plot(records), figures_dir / "panel_coefficients", formats)
+        written += write_figure(outcome_by_contact_figure(summary, binary, spec["time"], levels["label"]),
+                                figures_dir / "outcome_by_contact", formats)
+        written += write_figure(flow_diagram(flow, "GSS panels 2006-2014: persons interviewed at each wave",
+                                             unit=("person", "persons"), highlight_last=False),
+                                figures_dir / "flow", formats)
+    return written
+
+
+def stage() -> str:
+    """DVC stage ``report_gss``: the GSS tables and figures."""
+    written = write_gss_reports(config.PROCESSED, config.REPORTS, config.load_params())
+    return f"GSS reports: {len(written)} files"

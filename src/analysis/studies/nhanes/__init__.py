@@ -1,0 +1,9 @@
+"""NHANES 1999-2008 with NCHS mortality to 2019: the spine of the analysis.
+
+source (codebook items, readers) -> measures -> schema -> clean (analysis table, flow, dictionary) ->
+models (Cox, GLM, multilevel; records) -> metrics (headline numbers) -> report (tables, figures).
+"""
+
+#: The study's pipeline steps, ``python -m analysis nhanes <step>``: step -> module of this folder whose
+#: ``stage()`` runs it (see analysis.cli). The modules are imported only when their step runs.
+STEPS = {"fetch": "source", "clean": "clean", "models": "models", "report": "report"}

@@ -1,0 +1,249 @@
+"""Clean stage: the public tables -> one validated analysis table per study.
+
+NHANES 1999-2008: one row per adult who answered the social-support questionnaire (SSQ: asked of
+ages 60+ in 1999-2002 and 40+ in 2003-2008), with design variables, covariates, social-connection
+measures, the indices defined in ``params.yaml`` and the outcomes from the linked mortality file,
+the PHQ-9 and the medical-conditions questionnaire. Also the cohort flow (counts at each step) and
+the data dictionary.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pandera.errors
+
+from analysis.core import config, io
+from analysis.core.contract import CleaningError
+from analysis.core.index import build_index, group_index
+from analysis.studies.nhanes import measures
+from analysis.studies.nhanes import source as src
+from analysis.studies.nhanes.schema import (
+    EDUCATION,
+    MARITAL,
+    RACE,
+    SEX,
+    data_dictionary,
+    group_column,
+    nhanes_schema,
+)
+
+CYCLE_CODE = {1: "1999-2000", 2: "2001-2002", 3: "2003-2004", 4: "2005-2006", 5: "2007-2008"}
+
+
+def _load(raw_dir: Path, table: str, cycle: str, columns: list[str]) -> tuple[pd.DataFrame, Path]:
+    path = src.table_path(raw_dir, table, cycle)
+    frame = src.read_table(path)
+    absent = [c for c in columns if c not in frame.columns]
+    if absent:
+        raise src.SourceDataError(f"{path}: column {absent[0]} is missing (needed: {', '.join(columns)})")
+    out = pd.DataFrame({"SEQN": frame["SEQN"]})
+    for col in columns:
+        out[col] = src.recode(frame, col, path)
+    return out, path
+
+
+def _demographics(raw_dir: Path, cycle: str) -> pd.DataFrame:
+    four_year = cycle in ("1999-2000", "2001-2002")
+    cols = ["SDDSRVYR", "RIAGENDR", "RIDAGEYR", "RIDRETH1", "DMDEDUC2", "DMDMARTL", "DMDHHSIZ",
+            "INDFMPIR", "SDMVPSU", "SDMVSTRA", "WTINT2YR", "WTMEC2YR"]
+    if four_year:
+        cols += ["WTINT4YR", "WTMEC4YR"]
+    demo, _ = _load(raw_dir, "DEMO", cycle, cols)
+    demo["cycle"] = cycle
+    # NCHS guidance for pooling 1999-2008 (10 years): 4-year weights for 1999-2002 scaled by 2/5;
+    # 2-year weights for 2003-2008 scaled by 1/5.
+    if four_year:
+        demo["weight_interview"] = demo["WTINT4YR"] * 2 / 5
+        demo["weight_exam"] = demo["WTMEC4YR"] * 2 / 5
+    else:
+        demo["weight_interview"] = demo["WTINT2YR"] / 5
+        demo["weight_exam"] = demo["WTMEC2YR"] / 5
+    return demo
+
+
+def _social_support(raw_dir: Path, cycle: str) -> pd.DataFrame:
+    names = src.SSQ_NAMES[cycle]
+    ssq, _ = _load(raw_dir, "SSQ", cycle, list(names.values()))
+    out = pd.DataFrame({"SEQN": ssq["SEQN"]})
+    out["emotional_support"] = measures.has_support(ssq[names["emotional"]])
+    out["financial_support"] = measures.has_support(ssq[names["financial"]])
+    out["needed_more_support"] = measures.yes_no(ssq[names["needed_more"]])
+    out["close_friends"] = ssq[names["friends"]]
+    out["religious_attendance"] = ssq[names["religious"]] if "religious" in names else np.nan
+    core = ["emotional_support", "financial_support", "needed_more_support", "close_friends"]
+    out["answered_ssq"] = out[core].notna().any(axis=1)
+    return out
+
+
+def _merge_optional(base: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame:
+    """Left join on SEQN that must not add or drop rows (checked)."""
+    merged = base.merge(other, on="SEQN", how="left", validate="one_to_one")
+    if len(merged) != len(base):
+        raise CleaningError(f"join changed the row count from {len(base)} to {len(merged)}")
+    return merged
+
+
+def _cycle_table(raw_dir: Path, cycle: str, nhanes_params: dict) -> pd.DataFrame:
+    demo = _demographics(raw_dir, cycle)
+    ssq = _social_support(raw_dir, cycle)
+    frame = _merge_optional(demo, ssq)
+
+    smq, _ = _load(raw_dir, "SMQ", cycle, ["SMQ020", "SMQ040"])
+    smq["smoking_status"] = measures.smoking_status(smq["SMQ020"], smq["SMQ040"])
+    frame = _merge_optional(frame, smq[["SEQN", "smoking_status"]])
+
+    bmx, _ = _load(raw_dir, "BMX", cycle, ["BMXBMI"])
+    frame = _merge_optional(frame, bmx.rename(columns={"BMXBMI": "bmi"}))
+
+    bpq, _ = _load(raw_dir, "BPQ", cycle, ["BPQ020"])
+    frame = _merge_optional(frame, pd.DataFrame({"SEQN": bpq["SEQN"], "hypertension": measures.yes_no(bpq["BPQ020"])}))
+
+    diq, _ = _load(raw_dir, "DIQ", cycle, ["DIQ010"])
+    frame = _merge_optional(frame, pd.DataFrame({"SEQN": diq["SEQN"], "diabetes": measures.diabetes(diq["DIQ010"])}))
+
+    mcq, _ = _load(raw_dir, "MCQ", cycle, [f"MCQ160{c}" for c in "BCDEF"])
+    frame = _merge_optional(frame, pd.DataFrame({"SEQN": mcq["SEQN"], "prevalent_cvd": measures.prevalent_cvd(mcq)}))
+
+    if cycle in ("2005-2006", "2007-2008"):
+        dpq, _ = _load(raw_dir, "DPQ", cycle, [f"DPQ0{i}0" for i in range(1, 10)])
+        score = measures.phq9_score(dpq)
+        frame = _merge_optional(frame, pd.DataFrame({
+            "SEQN": dpq["SEQN"], "phq9_score": score,
+            "depression_phq9": measures.at_or_above(score, nhanes_params["phq9_cutoff"])}))
+    else:
+        frame["phq9_score"] = np.nan
+        frame["depression_phq9"] = np.nan
+
+    lmf = src.read_lmf(src.lmf_path(raw_dir, cycle))
+    followup = nhanes_params.get("followup_variable", "PERMTH_INT")
+    if followup not in ("PERMTH_INT", "PERMTH_EXM"):
+        raise CleaningError(f"params.yaml nhanes.followup_variable is '{followup}'; use PERMTH_INT or PERMTH_EXM")
+    mort = pd.DataFrame({"SEQN": lmf["SEQN"]})
+    mort["mortality_eligible"] = lmf["ELIGSTAT"].map({1.0: 1.0, 2.0: 0.0, 3.0: 0.0})
+    eligible = lmf["ELIGSTAT"] == 1
+    mort["died"] = lmf["MORTSTAT"].where(eligible)
+    mort["followup_months"] = lmf[followup].where(eligible)
+    mort["cvd_death"] = measures.cause_specific_death(mort["died"], lmf["UCOD_LEADING"], nhanes_params["cvd_death_causes"])
+    frame = _merge_optional(frame, mort)
+    return frame
+
+
+def build_nhanes(raw_dir: str | Path, params: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Assemble, derive and validate the NHANES analysis table; return it and the cohort flow."""
+    raw_dir = Path(raw_dir)
+    nh = params["nhanes"]
+    frames = [_cycle_table(raw_dir, cycle, nh) for cycle in nh["cycles"]]
+    everyone = pd.concat(frames, ignore_index=True)
+    flow = [{"step": 0, "label": f"NHANES {nh['cycles'][0][:4]}-{nh['cycles'][-1][-4:]} participants",
+             "n": len(everyone), "excluded": 0, "reason": ""}]
+
+    def step(mask: pd.Series, label: str, reason: str, frame: pd.DataFrame) -> pd.DataFrame:
+        kept = frame[mask.to_numpy()]
+        flow.append({"step": len(flow), "label": label, "n": len(kept),
+                     "excluded": len(frame) - len(kept), "reason": reason})
+        return kept
+
+    frame = step(everyone["answered_ssq"].eq(True), "Answered the social-support questionnaire",
+                 "Outside the SSQ target ages (under 60 in 1999-2002, under 40 in 2003-2008) or no SSQ answer",
+                 everyone)
+    table = _finish(frame, params)
+
+    first_index = next(iter(params["indices"]))
+    analytic = step(table[first_index].notna(), "Isolation index complete", "Missing an index item", table)
+    analytic = step(analytic["mortality_eligible"] == 1, "Linked to mortality follow-up",
+                    "Ineligible for linkage (insufficient identifying data)", analytic)
+    covariate_cols = _formula_columns(params["models"]["covariate_sets"])
+    analytic = step(analytic[covariate_cols].notna().all(axis=1) & analytic["weight_interview"].notna(),
+                    "Complete covariates (fullest set)", "Missing a covariate of the fullest set", analytic)
+    return table, pd.DataFrame(flow)
+
+
+def _formula_columns(covariate_sets: dict) -> list[str]:
+    """Column names used across the covariate-set formulas (C(x) -> x)."""
+    import re
+
+    cols: list[str] = []
+    for rhs in covariate_sets.values():
+        for token in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", rhs):
+            if token not in ("C", "Treatment") and token not in cols:
+                cols.append(token)
+    return cols
+
+
+def _finish(frame: pd.DataFrame, params: dict) -> pd.DataFrame:
+    """Name, label and type the columns; add the indices; validate against the schema."""
+    out = pd.DataFrame({
+        "seqn": frame["SEQN"].astype("int64"),
+        "cycle": frame["cycle"],
+        "psu": frame["SDMVPSU"],
+        "stratum": frame["SDMVSTRA"],
+        "cluster": frame["SDMVSTRA"] * 10 + frame["SDMVPSU"],
+        "weight_interview": frame["weight_interview"],
+        "weight_exam": frame["weight_exam"],
+        "age": frame["RIDAGEYR"],
+        "sex": frame["RIAGENDR"].map(dict(zip([1.0, 2.0], SEX))),
+        "race_ethnicity": frame["RIDRETH1"].map(dict(zip([1.0, 2.0, 3.0, 4.0, 5.0], RACE))),
+        "education": frame["DMDEDUC2"].map({1.0: EDUCATION[0], 2.0: EDUCATION[0], 3.0: EDUCATION[1],
+                                            4.0: EDUCATION[2], 5.0: EDUCATION[3]}),
+        "income_poverty_ratio": frame["INDFMPIR"],
+        "marital_status": frame["DMDMARTL"].map(dict(zip([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], MARITAL))),
+        "household_size": frame["DMDHHSIZ"],
+        "smoking_status": frame["smoking_status"],
+        "bmi": frame["bmi"],
+        "hypertension": frame["hypertension"],
+        "diabetes": frame["diabetes"],
+        "partnered": measures.partnered(frame["DMDMARTL"]),
+        "lives_alone": measures.lives_alone(frame["DMDHHSIZ"]),
+        "emotional_support": frame["emotional_support"],
+        "financial_support": frame["financial_support"],
+        "close_friends": frame["close_friends"],
+        "needed_more_support": frame["needed_more_support"],
+        "religious_attendance": frame["religious_attendance"],
+        "mortality_eligible": frame["mortality_eligible"],
+        "died": frame["died"],
+        "followup_months": frame["followup_months"],
+        "cvd_death": frame["cvd_death"],
+        "phq9_score": frame["phq9_score"],
+        "depression_phq9": frame["depression_phq9"],
+        "prevalent_cvd": frame["prevalent_cvd"],
+    }).reset_index(drop=True)
+    for name, spec in params["indices"].items():
+        out[name] = build_index(out, spec, name)
+        out[group_column(name, spec)] = group_index(out[name], spec.get("groups", []))
+    out = out.astype({c: "Int8" for c in ("hypertension", "diabetes", "partnered", "lives_alone",
+                                           "emotional_support", "financial_support", "needed_more_support",
+                                           "mortality_eligible", "died", "cvd_death", "depression_phq9",
+                                           "prevalent_cvd")})
+    out = out.astype({"household_size": "Int64", "close_friends": "Int64", "psu": "Int64",
+                      "stratum": "Int64", "cluster": "Int64"})
+    cats = {"cycle": list(CYCLE_CODE.values()), "sex": list(SEX), "race_ethnicity": list(RACE),
+            "education": list(EDUCATION), "marital_status": list(MARITAL),
+            "smoking_status": ["Never", "Former", "Current"]}
+    for col, levels in cats.items():
+        out[col] = pd.Categorical(out[col].astype("object").where(out[col].notna(), None), categories=levels)
+    return validate(out, params["indices"])
+
+
+def validate(table: pd.DataFrame, indices: dict) -> pd.DataFrame:
+    """Check the analysis table against its schema; a failure names the column and the value."""
+    try:
+        return nhanes_schema(indices).validate(table, lazy=True)
+    except pandera.errors.SchemaErrors as err:
+        cases = err.failure_cases.head(5)
+        detail = "; ".join(f"column {r.column}: {r.check} failed for value {r.failure_case!r}"
+                           for r in cases.itertuples())
+        raise CleaningError(f"the NHANES analysis table breaks its schema: {detail}") from err
+
+
+def stage() -> str:
+    """DVC stage ``clean_nhanes``: the analysis table, its cohort flow and its data dictionary."""
+    params = config.load_params()
+    table, flow = build_nhanes(config.RAW / "nhanes", params)
+    dictionary = data_dictionary(table, params["indices"])
+    io.write_outputs({config.PROCESSED / "nhanes.parquet": table, config.PROCESSED / "nhanes_flow.csv": flow,
+                      config.PROCESSED / "nhanes_data_dictionary.csv": dictionary,
+                      config.PROCESSED / "nhanes_data_dictionary.md": dictionary.to_markdown(index=False) + "\n"})
+    return f"NHANES analysis table: {len(table):,} rows x {table.shape[1]} columns"

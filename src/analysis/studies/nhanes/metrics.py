@@ -1,0 +1,54 @@
+"""NHANES headline numbers (``reports/metrics/nhanes.json``): the design-based fit with the fullest
+covariate set (the last one in ``models.covariate_sets``), for every outcome and exposure term, and the
+analytic sample of the headline survival models."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from analysis.core.metrics import clean_number, estimate_entry
+from analysis.estimators.records import complete_cases, formula_variables
+
+
+def headline_records(records: pd.DataFrame, params: dict, design: str = "design-based") -> pd.DataFrame:
+    fullest = list(params["models"]["covariate_sets"])[-1]
+    return records[(records["design"] == design) & (records["covariate_set"] == fullest)]
+
+
+def analytic_sample(table: pd.DataFrame, params: dict) -> pd.DataFrame:
+    """Rows the headline survival models use: every exposure, the fullest covariate set, follow-up,
+    every event and a positive weight present (the last step of the cohort flow)."""
+    models = params["models"]
+    survival = models["survival"].values()
+    columns = (list(models["exposures"]) + formula_variables(list(models["covariate_sets"].values())[-1])
+               + [s["duration"] for s in survival] + [s["event"] for s in survival] + [models["weight"]])
+    return complete_cases(table, columns, weight=models["weight"])
+
+
+def headline_metrics(records: pd.DataFrame, table: pd.DataFrame, params: dict) -> dict:
+    """Sample sizes, events and follow-up, and every headline estimate, keyed by outcome and term.
+
+    ``sample.respondents`` counts the analysis table (everyone who answered the SSQ);
+    ``sample.analytic`` and the deaths, follow-up and person-years describe the analytic sample of
+    the headline survival models (:func:`analytic_sample`).
+    """
+    survival = params["models"]["survival"]
+    first = next(iter(survival.values()))
+    sample_rows = analytic_sample(table, params)
+    followup = sample_rows[first["duration"]]
+    events = {name: int(sample_rows[spec["event"]].sum()) for name, spec in survival.items()}
+    sample = {
+        "respondents": int(len(table)),
+        "analytic": int(len(sample_rows)),
+        "events": events,
+        "deaths": int(sample_rows["died"].sum()) if "died" in sample_rows else None,
+        "cvd_deaths": int(sample_rows["cvd_death"].sum()) if "cvd_death" in sample_rows else None,
+        "median_followup_months": clean_number(followup.median(), 1),
+        "person_years": clean_number(round(followup.sum() / 12.0)),
+    }
+    estimates: dict = {}
+    for row in headline_records(records, params).itertuples():
+        est = {**estimate_entry(row), "events": None if pd.isna(row.events) else int(row.events)}
+        estimates.setdefault(row.outcome, {})[f"{row.exposure}:{row.term_label}"] = est
+    return {"study": params["models"]["study"], "covariate_set": list(params["models"]["covariate_sets"])[-1],
+            "sample": sample, "estimates": estimates}

@@ -1,0 +1,177 @@
+"""The NHANES model stage: every exposure x covariate set x outcome x design in ``params.yaml models``.
+
+``run_nhanes_models(table, params["models"])`` returns two tidy tables:
+
+* **records** (:data:`~analysis.estimators.records.RECORD_COLUMNS`): one row per outcome, exposure term,
+  covariate set and design. Time-to-event outcomes (``models.survival``) are Cox models
+  (:mod:`~analysis.estimators.survival`), cross-sectional ones (``models.regression``) logistic or linear GLMs
+  (:mod:`~analysis.estimators.glm`) and, for the multilevel design, mixed models
+  (:mod:`~analysis.estimators.mixed`).
+* **ph_tests** (:data:`~analysis.estimators.records.PH_TEST_COLUMNS`): the Schoenfeld-residual
+  proportional-hazards test of every term of every Cox model (unweighted fit), flagged at
+  ``models.ph_test_alpha``.
+
+Every model's formula is ``"<outcome> ~ <exposure term> + <covariate set>"``: a categorical exposure enters as
+``C(<exposure>, Treatment(reference='<first level>'))``, and the covariate set is the right-hand side string
+from ``models.covariate_sets``, unchanged - so a student adapts a model by editing that one string.
+
+Each model is fit on its own complete cases: rows missing the outcome (PHQ-9 exists only in 2005-2008),
+follow-up, the exposure, a covariate, a design column, or without a positive survey weight are dropped, and
+the number of rows used is recorded as ``n``. The weight is required by every design, so the designs of one
+model share one analytic sample and differ only in how they estimate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import pandas as pd
+
+from analysis.core import config, io
+from analysis.estimators.glm import fit_glm
+from analysis.estimators.mixed import fit_multilevel
+from analysis.estimators.records import (
+    DESIGNS,
+    ModelSpec,
+    check_columns,
+    formula_variables,
+    ph_tests_frame,
+    records_frame,
+)
+from analysis.estimators.runner import run_jobs
+from analysis.estimators.survival import cox_ph_test, fit_cox
+from analysis.studies.nhanes.metrics import headline_metrics
+
+#: Survey-design columns of the analysis table (schema.py): variance unit, stratum and PSU.
+CLUSTER, STRATUM, PSU = "cluster", "stratum", "psu"
+
+
+@dataclass(frozen=True)
+class _Job:
+    label: str
+    kind: str  # "records" or "ph"
+    run: Callable[[], pd.DataFrame]
+
+
+def _require(mapping: dict[str, Any], key: str, where: str) -> Any:
+    if not isinstance(mapping, dict) or key not in mapping:
+        raise ValueError(f"params.yaml: '{where}' needs the key '{key}'")
+    return mapping[key]
+
+
+def _check_table(table: pd.DataFrame, models: dict[str, Any], designs: tuple[str, ...]) -> None:
+    """Every column a spec names must be in the table: the error names the column and the spec key."""
+    weight = models["weight"]
+    check_columns(table, [weight], "params.yaml models.weight")
+    needed = {"design-based": [CLUSTER], "multilevel": [STRATUM, PSU, CLUSTER], "unweighted": []}
+    check_columns(table, [c for d in designs for c in needed[d]], f"the survey design of designs {list(designs)}")
+    for name in models["exposures"]:
+        check_columns(table, [name], f"params.yaml models.exposures.{name}")
+    for name, rhs in models["covariate_sets"].items():
+        check_columns(table, formula_variables(rhs), f"params.yaml models.covariate_sets.{name}")
+    for name, spec in models.get("survival", {}).items():
+        for key in ("duration", "event"):
+            check_columns(table, [_require(spec, key, f"models.survival.{name}")],
+                          f"params.yaml models.survival.{name}.{key}")
+    for name, spec in models.get("regression", {}).items():
+        check_columns(table, [_require(spec, "outcome", f"models.regression.{name}")],
+                      f"params.yaml models.regression.{name}.outcome")
+
+
+def nhanes_jobs(table: pd.DataFrame, models: dict[str, Any], designs: tuple[str, ...] = DESIGNS) -> list[_Job]:
+    """The fits to run, in order: exposures x covariate sets x outcomes (survival, then regression) x designs."""
+    unknown = [d for d in designs if d not in DESIGNS]
+    if unknown:
+        raise ValueError(f"designs {unknown} unknown; use any of {list(DESIGNS)}")
+    for key in ("exposures", "covariate_sets", "weight"):
+        _require(models, key, "models")
+    _check_table(table, models, designs)
+    weight = models["weight"]
+    alpha = float(models.get("alpha", 0.05))
+    ph_alpha = float(models.get("ph_test_alpha", 0.01))
+    study = str(models.get("study", ""))
+
+    jobs: list[_Job] = []
+    for exposure, exposure_spec in models["exposures"].items():
+        for set_name, rhs in models["covariate_sets"].items():
+            def spec_for(outcome: str, outcome_label: str) -> ModelSpec:
+                return ModelSpec(
+                    outcome=outcome, exposure=exposure, covariates=rhs,
+                    exposure_type=_require(exposure_spec, "type", f"models.exposures.{exposure}"),
+                    covariate_set=set_name, study=study, outcome_label=outcome_label,
+                    exposure_label=exposure_spec.get("label", exposure),
+                )
+
+            for name, s in models.get("survival", {}).items():
+                spec = spec_for(name, s.get("label", name))
+                kw = dict(duration=s["duration"], event=s["event"])
+                for design in designs:
+                    jobs.append(_Job(f"cox {name} ~ {exposure} + {set_name} [{design}]", "records",
+                                     lambda spec=spec, kw=kw, design=design: fit_cox(
+                                         table, spec, design=design, weight=weight, cluster=CLUSTER,
+                                         stratum=STRATUM, alpha=alpha, **kw)))
+                jobs.append(_Job(f"PH test {name} ~ {exposure} + {set_name}", "ph",
+                                 lambda spec=spec, kw=kw: cox_ph_test(table, spec, ph_alpha=ph_alpha,
+                                                                      weight=weight, **kw)))
+            for name, s in models.get("regression", {}).items():
+                spec = spec_for(name, s.get("label", name))
+                outcome = s["outcome"]
+                family = _require(s, "family", f"models.regression.{name}")
+                if family not in ("binomial", "gaussian"):
+                    raise ValueError(f"params.yaml models.regression.{name}.family is '{family}'; "
+                                     "use 'binomial' or 'gaussian'")
+                for design in designs:
+                    if design == "multilevel":
+                        run = (lambda spec=spec, outcome=outcome, family=family: fit_multilevel(
+                            table, spec, outcome=outcome, family=family, weight=weight, stratum=STRATUM, psu=PSU,
+                            cluster=CLUSTER, alpha=alpha))
+                    else:
+                        run = (lambda spec=spec, outcome=outcome, family=family, design=design: fit_glm(
+                            table, spec, outcome=outcome, family=family, design=design, weight=weight,
+                            cluster=CLUSTER, alpha=alpha))
+                    jobs.append(_Job(f"{family} {name} ~ {exposure} + {set_name} [{design}]", "records", run))
+    return jobs
+
+
+def run_nhanes_models(
+    table: pd.DataFrame,
+    models_params: dict[str, Any],
+    *,
+    designs: tuple[str, ...] = DESIGNS,
+    progress: bool = True,
+    n_jobs: int | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Fit every NHANES model in ``params.yaml`` ``models``; return ``(records, ph_tests)``.
+
+    ``table`` is the analysis table (schema.py ``NHANES_VARIABLES`` plus the index columns); ``models_params``
+    is ``params["models"]``. ``designs`` selects among "design-based", "multilevel" and "unweighted" (all by
+    default). A column named in a spec but absent from the table raises a ValueError naming the column and
+    the spec key, before anything is fit. A fit that fails numerically gives rows with NaN estimates,
+    ``converged`` False and the error in ``note``. A tqdm bar shows progress over the fits.
+
+    ``n_jobs`` (default ``models.n_jobs``, else 1) worker processes share the fits (joblib/loky, one BLAS
+    thread each); every fit is deterministic and results come back in job order, so a rerun with the same
+    ``n_jobs`` gives identical records, and another ``n_jobs`` the same records up to floating-point rounding
+    (BLAS threading).
+    """
+    jobs = nhanes_jobs(table, models_params, tuple(designs))
+    n_jobs = int(n_jobs if n_jobs is not None else models_params.get("n_jobs", 1))
+    records, ph_tests = [], []
+    results = run_jobs([(job.label, job.run) for job in jobs], desc="NHANES models", n_jobs=n_jobs,
+                       progress=progress)
+    for job, result in zip(jobs, results):
+        (records if job.kind == "records" else ph_tests).append(result)
+    return (records_frame(pd.concat(records, ignore_index=True)) if records else records_frame(),
+            ph_tests_frame(pd.concat(ph_tests, ignore_index=True)) if ph_tests else ph_tests_frame())
+
+
+def stage() -> str:
+    """DVC stage ``models_nhanes``: every NHANES fit as tidy records, the PH tests and the headline metrics."""
+    params = config.load_params()
+    table = io.read_parquet(config.PROCESSED / "nhanes.parquet")
+    records, ph_tests = run_nhanes_models(table, params["models"])
+    metrics = config.REPORTS / "metrics"
+    io.write_outputs({metrics / "nhanes_models.csv": records, metrics / "nhanes_ph_tests.csv": ph_tests,
+                      metrics / "nhanes.json": headline_metrics(records, table, params)})
+    return f"NHANES models: {len(records)} result records"

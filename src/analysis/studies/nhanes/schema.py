@@ -1,0 +1,125 @@
+"""The NHANES analysis table's contract: columns, types, allowed values, and their documentation.
+
+``NHANES_VARIABLES`` is the single definition of the NHANES analysis table: the cleaning stage
+builds exactly these columns, ``nhanes_schema()`` (pandera) validates them, and the data
+dictionary (name, label, type, source items, rule, % missing) is generated from the same list,
+so the documentation cannot drift from the data.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pandera.pandas as pa
+
+from analysis.core.contract import Variable, pandera_column
+
+SEX = ("Male", "Female")
+RACE = ("Mexican American", "Other Hispanic", "Non-Hispanic White", "Non-Hispanic Black", "Other/multiracial")
+EDUCATION = ("Less than high school", "High school/GED", "Some college", "College graduate")
+MARITAL = ("Married", "Widowed", "Divorced", "Separated", "Never married", "Living with partner")
+SMOKING = ("Never", "Former", "Current")
+
+NHANES_VARIABLES: tuple[Variable, ...] = (
+    # design
+    Variable("seqn", "Respondent sequence number", "int", "DEMO.SEQN", "as published; unique across cycles", nullable=False),
+    Variable("cycle", "Survey cycle", "category", "DEMO.SDDSRVYR", "1=1999-2000 ... 5=2007-2008",
+             ("1999-2000", "2001-2002", "2003-2004", "2005-2006", "2007-2008"), nullable=False),
+    Variable("psu", "Masked variance pseudo-PSU", "int", "DEMO.SDMVPSU", "as published", nullable=False),
+    Variable("stratum", "Masked variance pseudo-stratum", "int", "DEMO.SDMVSTRA", "as published", nullable=False),
+    Variable("cluster", "Variance unit (stratum x PSU)", "int", "DEMO.SDMVSTRA, SDMVPSU",
+             "stratum * 10 + psu: PSUs are numbered within strata, so the pair identifies a cluster", nullable=False),
+    Variable("weight_interview", "Interview weight, pooled 1999-2008", "float", "DEMO.WTINT4YR, WTINT2YR",
+             "NCHS pooling rule for 10 years: 2/5 x WTINT4YR for 1999-2002; 1/5 x WTINT2YR for 2003-2008", (0, None)),
+    Variable("weight_exam", "MEC exam weight, pooled 1999-2008", "float", "DEMO.WTMEC4YR, WTMEC2YR",
+             "as weight_interview, with the MEC weights", (0, None)),
+    # demographics and covariates
+    Variable("age", "Age at screening (years)", "float", "DEMO.RIDAGEYR",
+             "as published; top-coded at 85 (1999-2006) and 80 (2007-2008)", (0, 85), nullable=False),
+    Variable("sex", "Sex", "category", "DEMO.RIAGENDR", "1 Male, 2 Female", SEX, nullable=False),
+    Variable("race_ethnicity", "Race/ethnicity", "category", "DEMO.RIDRETH1",
+             "1 Mexican American, 2 Other Hispanic, 3 Non-Hispanic White, 4 Non-Hispanic Black, 5 Other", RACE),
+    Variable("education", "Education (adults 20+)", "category", "DEMO.DMDEDUC2",
+             "1-2 less than high school, 3 high school/GED, 4 some college/AA, 5 college graduate; 7/9 missing",
+             EDUCATION),
+    Variable("income_poverty_ratio", "Family income-to-poverty ratio", "float", "DEMO.INDFMPIR",
+             "as published, 0-5 (5 = 5 or more)", (0, 5)),
+    Variable("marital_status", "Marital status", "category", "DEMO.DMDMARTL",
+             "1 married ... 6 living with partner; 77/99 missing", MARITAL),
+    Variable("household_size", "People in household", "int", "DEMO.DMDHHSIZ", "1-7 (7 = 7 or more)", (1, 7)),
+    Variable("smoking_status", "Smoking status", "category", "SMQ.SMQ020, SMQ040",
+             "Never: SMQ020=2 (<100 cigarettes in life); Current: SMQ020=1 and SMQ040 in 1,2 (every/some days); "
+             "Former: SMQ020=1 and SMQ040=3; 7/9 missing", SMOKING),
+    Variable("bmi", "Body mass index (kg/m2)", "float", "BMX.BMXBMI", "as measured at the exam", (5, 150)),
+    Variable("hypertension", "Told by a doctor: high blood pressure", "binary", "BPQ.BPQ020", "1 yes -> 1, 2 no -> 0; 7/9 missing"),
+    Variable("diabetes", "Told by a doctor: diabetes", "binary", "DIQ.DIQ010",
+             "1 yes -> 1; 2 no, 3 borderline -> 0; 7/9 missing"),
+    # social connection
+    Variable("partnered", "Married or living with a partner", "binary", "DEMO.DMDMARTL",
+             "1 married or 6 living with partner -> 1; 2-5 -> 0; 77/99 missing"),
+    Variable("lives_alone", "Lives alone", "binary", "DEMO.DMDHHSIZ", "household size 1 -> 1, else 0"),
+    Variable("emotional_support", "Has someone to count on for emotional support", "binary",
+             "SSQ010 (1999-2000), SSD011 (2001-2002), SSQ011 (2003-2008)",
+             "1 yes -> 1; 3 does not need help -> 1 (not lacking); 2 no -> 0; 7/9 missing"),
+    Variable("financial_support", "Has someone to count on for financial help", "binary",
+             "SSQ050 (1999-2000), SSD051 (2001-2002), SSQ051 (2003-2008)",
+             "1 yes -> 1; 3 offered help but would not accept -> 1; 2 no -> 0; 7/9 missing"),
+    Variable("close_friends", "Number of close friends", "int",
+             "SSQ060 (1999-2000), SSD061 (2001-2002), SSQ061 (2003-2008)", "count 0-50; 7777/9999 missing", (0, 50)),
+    Variable("needed_more_support", "Could have used more emotional support (past year)", "binary",
+             "SSQ030 (1999-2000), SSD031 (2001-2002), SSQ031 (2003-2008)", "1 yes -> 1, 2 no -> 0; 7/9 missing"),
+    Variable("religious_attendance", "Religious services attended per year (2005-2008)", "float", "SSQ.SSD044",
+             "times per year as reported; 77777/99999 missing; not asked before 2005", (0, 2557)),
+    # outcomes
+    Variable("mortality_eligible", "Eligible for mortality linkage", "binary", "LMF.ELIGSTAT", "1 eligible -> 1; 3 ineligible -> 0"),
+    Variable("died", "Died by 31 Dec 2019", "binary", "LMF.MORTSTAT", "1 deceased -> 1, 0 assumed alive -> 0; missing if not eligible"),
+    Variable("followup_months", "Follow-up (months)", "float", "LMF.PERMTH_INT (or PERMTH_EXM: params nhanes.followup_variable)",
+             "person-months from interview to death or 31 Dec 2019", (0, 300)),
+    Variable("cvd_death", "Cardiovascular death", "binary", "LMF.UCOD_LEADING",
+             "died with underlying cause in params nhanes.cvd_death_causes (001 heart disease, 005 cerebrovascular) -> 1; "
+             "alive or other cause -> 0 (cause-specific: other deaths are censored)"),
+    Variable("phq9_score", "PHQ-9 score (2005-2008)", "float", "DPQ.DPQ010-DPQ090",
+             "sum of the nine items (0-3 each); 7/9 -> missing; score missing if any item missing", (0, 27)),
+    Variable("depression_phq9", "Depression (PHQ-9 >= cut-off)", "binary", "DPQ.DPQ010-DPQ090",
+             "phq9_score >= params nhanes.phq9_cutoff (10)"),
+    Variable("prevalent_cvd", "Prevalent CVD (self-reported)", "binary", "MCQ.MCQ160B-MCQ160F",
+             "1 if told any of congestive heart failure, coronary heart disease, angina, heart attack, stroke; "
+             "0 if all five answered no; missing otherwise (7/9 are missing)"),
+)
+
+
+def group_column(name: str, spec: dict) -> str:
+    """Column holding an index's groups: ``group_column`` in its spec, else ``<name>_group``."""
+    return spec.get("group_column", f"{name}_group")
+
+
+def nhanes_schema(indices: dict | None = None) -> pa.DataFrameSchema:
+    """Pandera schema of the NHANES analysis table; index columns (from params) are added by name."""
+    columns = {v.name: pandera_column(v) for v in NHANES_VARIABLES}
+    for name, spec in (indices or {}).items():
+        labels = [g["label"] for g in spec.get("groups", [])]
+        columns[name] = pa.Column("float64", pa.Check.ge(0), nullable=True)
+        columns[group_column(name, spec)] = pa.Column(
+            None, pa.Check.isin(labels) if labels else [], nullable=True
+        )
+    return pa.DataFrameSchema(columns, strict=True, unique=["seqn"])
+
+
+def data_dictionary(table: pd.DataFrame, indices: dict) -> pd.DataFrame:
+    """Name, label, type, source items, rule and % missing for every column of the analysis table."""
+    rows = [
+        {"name": v.name, "label": v.label, "type": v.dtype, "source": v.source, "rule": v.rule}
+        for v in NHANES_VARIABLES
+    ]
+    for name, spec in indices.items():
+        items = "; ".join(
+            f"{it.get('label', it['variable'])} [{it['variable']} {it['op']} {it['value']}]" for it in spec["items"]
+        )
+        rows.append({"name": name, "label": spec.get("label", name), "type": "float",
+                     "source": ", ".join(it["variable"] for it in spec["items"]),
+                     "rule": f"1 point each: {items}; missing rule: {spec.get('missing', 'complete')} (params.yaml indices.{name})"})
+        groups = ", ".join(f"{g['label']} = {g['min']}-{g['max']}" for g in spec.get("groups", []))
+        rows.append({"name": group_column(name, spec), "label": f"{spec.get('label', name)}, grouped", "type": "category",
+                     "source": name, "rule": groups})
+    out = pd.DataFrame(rows)
+    out["pct_missing"] = [round(100 * table[n].isna().mean(), 1) if n in table else float("nan") for n in out["name"]]
+    return out

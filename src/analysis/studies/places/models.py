@@ -1,0 +1,493 @@
+"""County models: social isolation and health across US counties, and within counties over time.
+
+**These are ecological associations.** Every row is a county (a population): a coefficient says how a
+county's prevalence of an outcome differs with its prevalence of isolation, not that isolated people
+are more often ill. Every record's ``note`` says so.
+
+``run_places_models(table, panel, spec)`` fits, from a spec (``params.yaml`` ``places``; see the keys
+below), every outcome x exposure x covariate set of ``county_models`` in each design, and every outcome
+x exposure x covariate set of ``panel_models``:
+
+==============  =================================================================================  ============
+record design   model                                                                               weights
+==============  =================================================================================  ============
+multilevel      counties within states: REML linear mixed model, random state intercept and random  unweighted
+                slope of the exposure by state (statsmodels ``MixedLM``, ``re_formula``)
+unweighted      OLS with state fixed effects: the within-state association; SE clustered by state   none
+weighted        the same, population-weighted (WLS, weight = county population)                     population
+fixed-effects   county panel 2010-2011 (CHR&R): county and year fixed effects, change in the        none
+                outcome on change in inadequate social support (linearmodels ``PanelOLS``)
+==============  =================================================================================  ============
+
+**Exposures per 1 percentage point.** Exposures are prevalences in percent and enter as they are, so
+``estimate`` is the difference in the outcome (percentage points, YPLL per 100,000, years ...) per 1
+percentage point more adults isolated (or lacking support). In the multilevel model the exposure is
+centred at its sample mean (the slope is unchanged; the state intercept becomes the state's level at
+the average exposure, and the intercept-slope correlation is not an artefact of an origin far outside
+the data).
+
+**Weights.** statsmodels' ``MixedLM`` accepts no weights, so the multilevel fits are **unweighted**
+(each county counts once, a county of 500 people as much as Los Angeles). The population-weighted
+question is answered by the ``weighted`` design: state fixed effects with population weights. Every
+design uses one analytic sample per outcome x exposure x covariate set (complete cases on outcome,
+exposure, covariates, state and a positive weight), except that the fixed-effects fits drop states with
+a single county (DC), which carry no within-state contrast.
+
+**Standard errors.** State fixed effects: cluster-robust by state,
+``V = G/(G-1) (X'WX)^-1 (sum_g s_g s_g') (X'WX)^-1`` with ``s_g`` the summed (weighted) scores of state
+``g`` - statsmodels ``cov_type="cluster"`` with ``use_correction=False`` times ``G/(G-1)``, the convention of
+:mod:`analysis.estimators.glm` and :mod:`analysis.estimators.panel`. County panel: cluster-robust by county,
+linearmodels' uncorrected clustered covariance (``debiased=False``, absorbed effects not counted) times
+``G/(G-1)``. Multilevel: model-based, the inverse of the full Hessian (statsmodels ``bse_fe``; lme4's
+fixed-effect block would be a little smaller, see ../shared/TOOLING.md). Wald intervals on the normal
+scale, as every record (with about 40 state clusters a t reference would widen them by about 2%).
+
+**State random effects.** Besides the records, :func:`run_places_models` returns the state random
+effects of every multilevel fit (:data:`STATE_EFFECT_COLUMNS`): for each state the BLUP (conditional
+mode) of its intercept and slope deviation, its conditional SD (statsmodels ``random_effects_cov``:
+given the data and the estimated fixed effects and variances, so intervals ignore the uncertainty in
+those), a 95% interval, the fixed part, their sum, and the fit's variance components.
+
+The spec (``params["places"]``)::
+
+    study: "US counties (CDC PLACES 2024, CHR&R)"
+    county_models:
+      outcomes: {depression_pct: {label: "Depression (%)"}, ...}
+      exposures: {isolation_pct: {label: "..."}, emotional_support_lacking_pct: {label: "..."}}
+      covariate_sets: {unadjusted: "", socioeconomic: "log_median_income + ...", ...}
+      group: state
+      weight: population
+      designs: [multilevel, unweighted, weighted]
+      random_slope: true
+      alpha: 0.05
+    panel_models:
+      entity: fips
+      time: year
+      outcomes: {premature_death_ypll: {label: "..."}, ...}
+      exposures: {inadequate_support_pct: {label: "..."}}
+      covariate_sets: {unadjusted: "", smoking: "smoking_pct"}
+      alpha: 0.05
+
+A covariate that is the model's outcome is left out of that model (the note says so).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import statsmodels.formula.api as smf
+from linearmodels import PanelOLS
+
+from analysis.core import config, io
+from analysis.core.metrics import ecological_metrics
+from analysis.estimators.formula import covariate_matrix
+from analysis.estimators.mixed import best_reml_fit
+from analysis.estimators.records import (
+    ModelSpec,
+    check_columns,
+    complete_cases,
+    exposure_records,
+    failed_records,
+    formula_variables,
+    normalised_weights,
+    records_frame,
+)
+from analysis.estimators.runner import run_jobs
+from analysis.estimators.vcov import with_small_sample_factor
+
+#: County designs, in the order they are fit and shown.
+COUNTY_DESIGNS: dict[str, str] = {
+    "multilevel": "counties within states: random state intercept and slope (unweighted)",
+    "unweighted": "state fixed effects, unweighted",
+    "weighted": "state fixed effects, population-weighted",
+}
+#: Record design of the county panel fits.
+PANEL_DESIGN = "fixed-effects"
+
+ECOLOGICAL = ("ECOLOGICAL association between county prevalences (counties, not individuals: it does not show "
+              "that isolated people themselves are more often ill)")
+
+STATE_EFFECT_COLUMNS: list[str] = [
+    "study", "outcome", "outcome_label", "exposure", "exposure_label", "covariate_set", "state", "n_counties",
+    "component", "fixed", "deviation", "deviation_sd", "ci_low", "ci_high", "state_value",
+    "state_intercept_var", "state_slope_var", "intercept_slope_corr", "residual_var", "converged",
+]
+
+#: Optimizers tried for every MixedLM fit; the converged fit with the highest REML log-likelihood is kept.
+#: With a random slope, Nelder-Mead stopped at its iteration limit in our checks; Powell converged a little
+#: short of the optimum and the gradient sequence reached it; Powell guards against a variance on the
+#: boundary, where the gradient optimizers can stop early (see analysis.estimators.mixed).
+MIXEDLM_METHODS: tuple[tuple[str, ...], ...] = (("bfgs", "lbfgs", "cg"), ("powell",))
+MIXEDLM_FALLBACK: tuple[tuple[str, ...], ...] = (("nm",),)
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+
+def without_terms(rhs: str, names: set[str]) -> tuple[str, list[str]]:
+    """``rhs`` minus the top-level ``+`` terms that use any column in ``names``; returns (rhs, dropped terms)."""
+    terms, depth, current = [], 0, ""
+    for ch in " ".join((rhs or "").split()):
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch == "+" and depth == 0:
+            terms.append(current.strip())
+            current = ""
+        else:
+            current += ch
+    if current.strip():
+        terms.append(current.strip())
+    kept, dropped = [], []
+    for term in terms:
+        (dropped if set(formula_variables(term)) & names else kept).append(term)
+    return " + ".join(kept), dropped
+
+
+def _dropped_text(dropped: list[str]) -> str:
+    return f"; covariate {', '.join(dropped)} left out (it is the outcome)" if dropped else ""
+
+
+def _state_sample(frame: pd.DataFrame, group: str) -> tuple[pd.DataFrame, list[str]]:
+    """Rows of states with 2+ counties (a lone county has no within-state contrast), and the dropped states."""
+    sizes = frame.groupby(group)[group].transform("size")
+    dropped = sorted(frame.loc[sizes < 2, group].astype(str).unique())
+    return frame.loc[sizes >= 2], dropped
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).splitlines()[0] if str(err) else type(err).__name__
+    return f"{type(err).__name__}: {text}"
+
+
+# ---------------------------------------------------------------------------------------------
+# (a) counties within states: multilevel
+
+
+def fit_mixed(frame: pd.DataFrame, formula: str, group: str, re_formula: str):
+    """REML MixedLM with ``re_formula``; returns (result, optimizer label). See :data:`MIXEDLM_METHODS`."""
+    return best_reml_fit(lambda: smf.mixedlm(formula, frame, groups=group, re_formula=re_formula),
+                         MIXEDLM_METHODS, MIXEDLM_FALLBACK)
+
+
+def fit_state_multilevel(
+    data: pd.DataFrame, spec: ModelSpec, *, group: str = "state", weight: str | None = None,
+    random_slope: bool = True, alpha: float = 0.05,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Counties within states: random state intercept (and slope of the exposure); (records, state effects).
+
+    Unweighted: ``weight`` only restricts the sample to rows with a positive weight, so the sample equals the
+    weighted design's. The exposure is centred at its sample mean (see the module docstring).
+    """
+    outcome = spec.outcome
+    covariates, dropped = without_terms(spec.covariates, {outcome})
+    spec = replace(spec, covariates=covariates)
+    frame = complete_cases(data, [outcome, *spec.variables(), group, weight], weight=weight)
+    common = dict(levels=None, model="linear", design="multilevel", n=len(frame), events=np.nan)
+    if frame.empty:
+        return failed_records(spec, note=f"no complete counties; {ECOLOGICAL}", **common), _effects_frame()
+    mean = float(frame[spec.exposure].mean())
+    frame[spec.exposure] = frame[spec.exposure] - mean
+    frame[group] = frame[group].astype(str)
+    formula = f"{outcome} ~ {spec.rhs()}"
+    re_formula = f"~{spec.exposure}" if random_slope else "1"
+    try:
+        result, optimizer = fit_mixed(frame, formula, group, re_formula)
+    except (np.linalg.LinAlgError, ValueError) as err:
+        return (failed_records(spec, note=f"MixedLM failed ({_first_line(err)}); {ECOLOGICAL}", **common),
+                _effects_frame())
+    cov_re = np.asarray(result.cov_re, dtype=float)
+    var_int = float(cov_re[0, 0])
+    var_slope = float(cov_re[1, 1]) if random_slope else math.nan
+    corr = float(cov_re[0, 1] / math.sqrt(var_int * var_slope)) if random_slope and var_int > 0 and var_slope > 0 \
+        else math.nan
+    residual = float(result.scale)
+    n_states = frame[group].nunique()
+    slope_text = (f", slope {var_slope:.3g} (SD {math.sqrt(max(var_slope, 0)):.3g} per point), intercept-slope "
+                  f"correlation {corr:.2f}" if random_slope else "")
+    note = (f"REML linear mixed model (statsmodels MixedLM), {len(frame)} counties within {n_states} states: random "
+            f"state intercept{' and random slope of the exposure (correlated)' if random_slope else ''}; exposure "
+            f"centred at its mean {mean:.2f}, per 1 percentage point; UNWEIGHTED (MixedLM takes no weights; the "
+            f"population-weighted analogue is the 'weighted' design); SE from the inverse of the full Hessian "
+            f"(statsmodels bse_fe); state variances: intercept {var_int:.3g} (SD {math.sqrt(max(var_int, 0)):.3g})"
+            f"{slope_text}; residual {residual:.3g}; optimizer {optimizer}{_dropped_text(dropped)}; {ECOLOGICAL}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        std_errors = result.bse_fe
+    if not np.isfinite(std_errors[spec.exposure]):
+        # the full Hessian is singular when a variance sits on the boundary (0): lme4's fixed-effect block instead
+        std_errors = pd.Series(np.sqrt(np.diag(fixed_effect_cov(result))), index=result.fe_params.index)
+        note = note.replace("SE from the inverse of the full Hessian (statsmodels bse_fe)",
+                            "SE sigma^2 (X'V^-1 X)^-1 given the variances (lme4's convention), the full Hessian being "
+                            "singular (a state variance at its boundary, 0)")
+    records = exposure_records(spec, result.fe_params, std_errors, converged=bool(result.converged), note=note,
+                               alpha=alpha, **common)
+
+    z = float(_z(alpha))
+    fe = result.fe_params
+    level = float(np.asarray(result.model.exog).mean(0) @ fe.to_numpy())  # fitted value at the sample means
+    counts = frame[group].value_counts()
+    rows = []
+    components = [("intercept", 0, level)] + ([("slope", 1, float(fe[spec.exposure]))] if random_slope else [])
+    for state, blup in result.random_effects.items():
+        cond = np.asarray(result.random_effects_cov[state], dtype=float)
+        for name, k, fixed in components:
+            dev, sd = float(np.asarray(blup)[k]), float(math.sqrt(max(cond[k, k], 0.0)))
+            rows.append({"study": spec.study, "outcome": outcome, "outcome_label": spec.outcome_label,
+                         "exposure": spec.exposure, "exposure_label": spec.exposure_label,
+                         "covariate_set": spec.covariate_set, "state": str(state), "n_counties": int(counts[state]),
+                         "component": name, "fixed": fixed, "deviation": dev, "deviation_sd": sd,
+                         "ci_low": dev - z * sd, "ci_high": dev + z * sd, "state_value": fixed + dev,
+                         "state_intercept_var": var_int, "state_slope_var": var_slope, "intercept_slope_corr": corr,
+                         "residual_var": residual, "converged": bool(result.converged)})
+    return records, _effects_frame(rows)
+
+
+def fixed_effect_cov(result) -> np.ndarray:
+    """``(sum_g X_g' V_g^-1 X_g)^-1`` with ``V_g = Z_g Psi Z_g' + sigma^2 I`` at the estimated variances: the
+    covariance of the fixed effects given the variance parameters (lme4's ``vcov``)."""
+    model = result.model
+    psi = np.asarray(result.cov_re, dtype=float)
+    scale = float(result.scale)
+    information = np.zeros((model.k_fe, model.k_fe))
+    for x, z in zip(model.exog_li, model.exog_re_li):
+        v = z @ psi @ z.T + scale * np.eye(len(x))
+        information += x.T @ np.linalg.solve(v, x)
+    return np.linalg.inv(information)
+
+
+def _z(alpha: float) -> float:
+    from scipy import stats
+
+    return stats.norm.ppf(1 - alpha / 2)
+
+
+def _effects_frame(rows: list[dict] | None = None) -> pd.DataFrame:
+    frame = pd.DataFrame(rows or [], columns=STATE_EFFECT_COLUMNS)
+    frame["n_counties"] = frame["n_counties"].astype("int64")
+    frame["converged"] = frame["converged"].astype(bool)
+    return frame
+
+
+# ---------------------------------------------------------------------------------------------
+# (b) state fixed effects, unweighted and population-weighted
+
+
+def fit_state_fixed_effects(
+    data: pd.DataFrame, spec: ModelSpec, *, group: str = "state", weight: str | None = None,
+    weighted: bool = False, alpha: float = 0.05,
+) -> pd.DataFrame:
+    """OLS (or population-weighted WLS) with state fixed effects, SE clustered by state (G/(G-1)); records.
+
+    The exposure coefficient compares counties of the same state (within-state association). ``weight`` is
+    the population column: used as WLS weights (normalised to mean 1) when ``weighted``, else it only
+    restricts the sample. States with a single county are dropped (named in the note).
+    """
+    outcome = spec.outcome
+    if weighted and not weight:
+        raise ValueError("the population-weighted design needs the weight column (params.yaml "
+                         "places.county_models.weight)")
+    covariates, dropped_terms = without_terms(spec.covariates, {outcome})
+    spec = replace(spec, covariates=covariates)
+    frame = complete_cases(data, [outcome, *spec.variables(), group, weight], weight=weight)
+    frame, lone = _state_sample(frame, group)
+    design = "weighted" if weighted else "unweighted"
+    common = dict(levels=None, model="linear", design=design, n=len(frame), events=np.nan)
+    if frame.empty:
+        return failed_records(spec, note=f"no complete counties; {ECOLOGICAL}", **common)
+    frame = frame.copy()
+    frame[group] = frame[group].astype(str)
+    formula = f"{outcome} ~ {spec.rhs()} + C({group})"
+    codes = pd.factorize(frame[group], sort=True)[0]
+    try:
+        if weighted:
+            model = smf.wls(formula, frame, weights=normalised_weights(frame[weight]))
+        else:
+            model = smf.ols(formula, frame)
+        result = model.fit(cov_type="cluster", cov_kwds={"groups": codes, "use_correction": False})
+        cov, g = with_small_sample_factor(result.cov_params(), codes)
+    except (np.linalg.LinAlgError, ValueError) as err:
+        return failed_records(spec, note=f"state fixed-effects fit failed ({_first_line(err)}); {ECOLOGICAL}",
+                              **common)
+    se = pd.Series(np.sqrt(np.diag(cov)), index=cov.index)
+    how = (f"population-weighted least squares (weight {weight}, normalised to mean 1)" if weighted
+           else "ordinary least squares, each county counted once")
+    lone_text = f"; state(s) with one county dropped: {', '.join(lone)}" if lone else ""
+    note = (f"{how} with state fixed effects: within-state association, {len(frame)} counties in {g} states, per 1 "
+            f"percentage point; SE cluster-robust by state ({g} clusters, uncorrected sandwich x G/(G-1))"
+            f"{lone_text}{_dropped_text(dropped_terms)}; {ECOLOGICAL}")
+    return exposure_records(spec, result.params, se, converged=True, note=note, alpha=alpha, **common)
+
+
+# ---------------------------------------------------------------------------------------------
+# (c) county panel 2010-2011: county and year fixed effects
+
+
+def fit_county_panel(
+    panel: pd.DataFrame, spec: ModelSpec, *, entity: str = "fips", time: str = "year", alpha: float = 0.05,
+) -> pd.DataFrame:
+    """County and year fixed effects (linearmodels PanelOLS), SE clustered by county (G/(G-1)); records.
+
+    The within-county association: how a county's outcome changed with its change in the exposure, net of the
+    change common to all counties (year effect). Only counties with complete data in 2+ years contribute;
+    with two years this equals the first-difference regression of the change in the outcome on the change in
+    the exposure (with an intercept), and the clustered SE equals that regression's HC0 SE times G/(G-1).
+    """
+    outcome = spec.outcome
+    covariates, dropped_terms = without_terms(spec.covariates, {outcome})
+    spec = replace(spec, covariates=covariates)
+    check_columns(panel, [entity, time], "the county panel layout (entity, time)")
+    frame = complete_cases(panel, [entity, time, outcome, *spec.variables()])
+    sizes = frame.groupby(entity)[entity].transform("size")
+    if frame.duplicated([entity, time]).any():
+        first = frame.loc[frame.duplicated([entity, time])].iloc[0]
+        raise ValueError(f"county panel: {entity}={first[entity]!r} has two rows for {time}={first[time]!r}")
+    singles = int(frame.loc[sizes < 2, entity].nunique())
+    frame = frame.loc[sizes >= 2].sort_values([entity, time], kind="stable")
+    common = dict(levels=None, model="linear", design=PANEL_DESIGN, n=len(frame), events=np.nan)
+    if frame.empty:
+        return failed_records(spec, note=f"no county with complete data in two years; {ECOLOGICAL}", **common)
+    frame.index = pd.MultiIndex.from_arrays([frame[entity].astype(str), frame[time].astype("int64")],
+                                            names=[entity, time])
+    exog = pd.concat([frame[[spec.exposure]].astype(float), covariate_matrix(frame, spec.covariates)], axis=1)
+    exog = exog.loc[:, ~exog.columns.duplicated()]
+    try:
+        result = PanelOLS(frame[outcome].astype(float), exog, entity_effects=True, time_effects=True).fit(
+            cov_type="clustered", cluster_entity=True, debiased=False, auto_df=False, count_effects=False)
+    except (ValueError, np.linalg.LinAlgError) as err:
+        return failed_records(spec, note=f"PanelOLS failed ({_first_line(err)}); {ECOLOGICAL}", **common)
+    cov, g = with_small_sample_factor(result.cov, frame[entity])
+    se = pd.Series(np.sqrt(np.diag(cov)), index=cov.index)
+    years = sorted(frame[time].astype(int).unique())
+    note = (f"county and year fixed effects (linearmodels PanelOLS), CHR&R releases {years[0]}-{years[-1]}: change in "
+            f"the outcome with the change in the exposure within counties, per 1 percentage point; {len(frame)} "
+            f"county-years of {g} counties ({singles} counties with one complete year dropped); SE cluster-robust "
+            f"by county ({g} clusters, uncorrected sandwich x G/(G-1), absorbed effects not counted); each release "
+            f"pools several overlapping data years, so a change is a shifted window, and BRFSS-based exposure and "
+            f"outcome share the respondents entering and leaving it{_dropped_text(dropped_terms)}; {ECOLOGICAL}")
+    return exposure_records(spec, result.params, se, converged=True, note=note, alpha=alpha, **common)
+
+
+# ---------------------------------------------------------------------------------------------
+# The stage
+
+
+def _require(mapping: Any, key: str, where: str) -> Any:
+    if not isinstance(mapping, dict) or key not in mapping or mapping[key] in (None, {}, []):
+        path = f"places.{where}.{key}" if where else f"places.{key}"
+        raise ValueError(f"the places model spec needs the key '{key}' (params.yaml {path})")
+    return mapping[key]
+
+
+def _sets(block: dict) -> dict[str, str]:
+    sets = block.get("covariate_sets") or {"unadjusted": ""}
+    if not isinstance(sets, dict):
+        raise ValueError("covariate_sets must map a name to a formula right-hand side, e.g. {unadjusted: ''}")
+    return {str(k): " ".join(str(v or "").split()) for k, v in sets.items()}
+
+
+def _check_block(data: pd.DataFrame, block: dict, where: str, extra: list[str]) -> None:
+    check_columns(data, [c for c in extra if c], f"places.{where}")
+    for name in _require(block, "outcomes", where):
+        check_columns(data, [name], f"places.{where}.outcomes")
+    for name in _require(block, "exposures", where):
+        check_columns(data, [name], f"places.{where}.exposures")
+    for set_name, rhs in _sets(block).items():
+        check_columns(data, formula_variables(rhs), f"places.{where}.covariate_sets.{set_name}")
+
+
+def _specs(block: dict, study: str):
+    for exposure, e in block["exposures"].items():
+        for outcome, o in block["outcomes"].items():
+            for set_name, rhs in _sets(block).items():
+                yield ModelSpec(outcome=outcome, exposure=exposure, covariates=rhs, covariate_set=set_name,
+                                study=study, outcome_label=(o or {}).get("label", outcome),
+                                exposure_label=(e or {}).get("label", exposure))
+
+
+def run_places_models(table: pd.DataFrame, panel: pd.DataFrame | None, spec: dict[str, Any], *,
+                      progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Fit the county models and the county panel models of a spec; return ``(records, state_effects)``.
+
+    ``spec`` is ``params["places"]`` (keys in the module docstring). ``records`` has
+    :data:`~analysis.estimators.records.RECORD_COLUMNS`; ``state_effects`` :data:`STATE_EFFECT_COLUMNS` (one row
+    per multilevel fit x state x component). A column named in the spec but absent from the tables, or an
+    unknown design, raises a ValueError before anything is fit; a fit that fails numerically gives NaN rows
+    with ``converged`` False and the error in ``note``. ``panel`` may be None when ``panel_models`` is absent.
+    """
+    study = str(spec.get("study", "US counties"))
+    county = _require(spec, "county_models", "")
+    group = county.get("group", "state")
+    weight = county.get("weight")
+    designs = list(county.get("designs") or COUNTY_DESIGNS)
+    unknown = [d for d in designs if d not in COUNTY_DESIGNS]
+    if unknown:
+        raise ValueError(f"places.county_models.designs: {unknown} unknown; use any of {list(COUNTY_DESIGNS)}")
+    if "weighted" in designs and not weight:
+        raise ValueError("places.county_models.designs has 'weighted' but no weight column "
+                         "(places.county_models.weight)")
+    random_slope = bool(county.get("random_slope", True))
+    alpha = float(county.get("alpha", 0.05))
+    _check_block(table, county, "county_models", [group, weight])
+
+    panel_block = spec.get("panel_models")
+    if panel_block:
+        if panel is None:
+            raise ValueError("places.panel_models is set but no county panel table was given")
+        entity, time = panel_block.get("entity", "fips"), panel_block.get("time", "year")
+        _check_block(panel, panel_block, "panel_models", [entity, time])
+
+    jobs = []
+    for model_spec in _specs(county, study):
+        for design in designs:
+            if design == "multilevel":
+                jobs.append((f"multilevel {model_spec.outcome} ~ {model_spec.exposure} [{model_spec.covariate_set}]",
+                             lambda s=model_spec: fit_state_multilevel(table, s, group=group, weight=weight,
+                                                                       random_slope=random_slope, alpha=alpha)))
+            else:
+                jobs.append((f"{design} {model_spec.outcome} ~ {model_spec.exposure} [{model_spec.covariate_set}]",
+                             lambda s=model_spec, d=design: (fit_state_fixed_effects(
+                                 table, s, group=group, weight=weight, weighted=d == "weighted", alpha=alpha), None)))
+    if panel_block:
+        panel_alpha = float(panel_block.get("alpha", 0.05))
+        for model_spec in _specs(panel_block, study):
+            jobs.append((f"panel {model_spec.outcome} ~ {model_spec.exposure} [{model_spec.covariate_set}]",
+                         lambda s=model_spec: (fit_county_panel(panel, s, entity=entity, time=time,
+                                                                alpha=panel_alpha), None)))
+
+    records, effects = [], []
+    n_jobs = int(spec.get("n_jobs", 1))  # worker processes; every fit is deterministic, results in job order
+    for rec, eff in run_jobs(jobs, desc="county models", n_jobs=n_jobs, progress=progress):
+        records.append(rec)
+        if eff is not None and not eff.empty:
+            effects.append(eff)
+    out = records_frame(pd.concat(records, ignore_index=True)) if records else records_frame()
+    state_effects = pd.concat(effects, ignore_index=True) if effects else _effects_frame()
+    return out, state_effects
+
+
+__all__ = [
+    "COUNTY_DESIGNS", "ECOLOGICAL", "PANEL_DESIGN", "STATE_EFFECT_COLUMNS", "fit_county_panel", "fit_mixed",
+    "fit_state_fixed_effects", "fit_state_multilevel", "run_places_models", "without_terms",
+]
+
+
+def stage() -> str:
+    """DVC stage ``models_places``: the county models, the state effects and the metrics."""
+    params = config.load_params()
+    table = io.read_parquet(config.PROCESSED / "places_county.parquet")
+    panel = io.read_parquet(config.PROCESSED / "places_panel.parquet")
+    records, effects = run_places_models(table, panel, params["places"])
+    sample = {"counties": int(len(table)), "states": int(table["state"].nunique()),
+              "counties_with_isolation": int(table["isolation_pct"].notna().sum()),
+              "states_with_isolation": int(table.loc[table["isolation_pct"].notna(), "state"].nunique()),
+              "county_years": int(len(panel))}
+    metrics = config.REPORTS / "metrics"
+    io.write_outputs({metrics / "places_models.csv": records, metrics / "places_state_effects.csv": effects,
+                      metrics / "places.json": ecological_metrics(records, sample)})
+    return f"county models: {len(records)} records"

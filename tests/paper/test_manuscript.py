@@ -1,0 +1,119 @@
+"""The NHANES report stage and the manuscript, on a simulated analysis table.
+
+The models run on the simulated table of test_nhanes_models (one covariate set, to keep it quick);
+the report stage writes every table and figure; the manuscript must quote the metrics file's numbers,
+change when they change, and refuse to render a placeholder.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from test_nhanes_models import fake_analysis_table
+
+from analysis.core import io
+from analysis.paper import manuscript as paper
+from analysis.studies.nhanes.metrics import headline_metrics
+from analysis.studies.nhanes.models import run_nhanes_models
+from analysis.studies.nhanes.report import write_nhanes_reports
+from analysis.studies.nhanes.schema import data_dictionary
+from conftest import ROOT
+
+PARAMS = ROOT / "params.yaml"
+
+
+@pytest.fixture(scope="module")
+def params() -> dict:
+    params = yaml.safe_load(PARAMS.read_text())
+    sets = params["models"]["covariate_sets"]
+    params["models"]["covariate_sets"] = {"age_sex": sets["age_sex"]}
+    params["reports"]["figure_formats"] = ["png"]
+    return params
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory, params) -> Path:
+    """A project folder after the clean, models and report stages, built from simulated data."""
+    root = tmp_path_factory.mktemp("project")
+    rng = np.random.default_rng(7)
+    table = fake_analysis_table(n=1500)
+    table = table[table["weight_interview"].notna()].reset_index(drop=True)  # NHANES: every SSQ respondent has one
+    n = len(table)
+    for column in ("partnered", "lives_alone", "emotional_support", "financial_support"):
+        table[column] = pd.array(rng.binomial(1, 0.6, n), dtype="Int8")
+    table["close_friends"] = pd.array(rng.integers(0, 10, n), dtype="Int16")
+    flow = pd.DataFrame({"step": [0, 1], "label": ["Simulated participants", "Complete data"],
+                         "n": [n + 100, n], "excluded": [0, 100], "reason": ["", "Missing an SSQ item"]})
+    processed, reports = root / "data" / "processed", root / "reports"
+    records, ph_tests = run_nhanes_models(table, params["models"], progress=False)
+    io.write_parquet(processed / "nhanes.parquet", table)
+    io.write_csv(processed / "nhanes_flow.csv", flow)
+    io.write_csv(processed / "nhanes_data_dictionary.csv", data_dictionary(table, {}))
+    io.write_csv(reports / "metrics" / "nhanes_models.csv", records)
+    io.write_csv(reports / "metrics" / "nhanes_ph_tests.csv", ph_tests)
+    io.write_json(reports / "metrics" / "nhanes.json", headline_metrics(records, table, params))
+    write_nhanes_reports(processed, reports, params)
+    return reports
+
+
+def test_report_stage_writes_every_table_and_figure(reports):
+    tables, figures = reports / "tables" / "nhanes", reports / "figures" / "nhanes"
+    for stem in ("table1", "regression_design_based", "regression_multilevel", "regression_unweighted",
+                 "ph_tests", "cohort_flow_table", "data_dictionary"):
+        for ext in ("csv", "md", "html", "tex"):
+            assert (tables / f"{stem}.{ext}").stat().st_size > 0, f"{stem}.{ext}"
+    for stem in ("km_curves", "forest_design_based", "forest_multilevel", "cohort_flow"):
+        assert (figures / f"{stem}.png").stat().st_size > 5_000, stem
+    assert not list(figures.glob("*.svg"))  # reports.figure_formats is respected
+    ph = pd.read_csv(tables / "ph_tests.csv")
+    assert len(ph) == len(pd.read_csv(reports / "metrics" / "nhanes_ph_tests.csv"))
+
+
+def test_paper_quotes_the_metrics_file(reports, params):
+    metrics = json.loads((reports / "metrics" / "nhanes.json").read_text())
+    text = paper.render_markdown(paper.context(reports, params))
+    est = metrics["estimates"]["all_cause_death"]["isolation_category:Isolated (2+) vs Connected (0)"]
+    assert f"HR {est['estimate']:.2f} (95% CI {est['ci_low']:.2f}-{est['ci_high']:.2f})" in text
+    assert f"{metrics['sample']['deaths']:,} died" in text
+    assert f"{metrics['sample']['analytic']:,} had complete data" in text
+
+
+def test_paper_changes_when_a_metric_changes(reports, params):
+    before = paper.render_markdown(paper.context(reports, params))
+    path = reports / "metrics" / "nhanes.json"
+    original = path.read_text()
+    metrics = json.loads(original)
+    key = "isolation_category:Isolated (2+) vs Connected (0)"
+    metrics["estimates"]["all_cause_death"][key].update(estimate=3.21, ci_low=2.5, ci_high=4.1)
+    metrics["sample"]["deaths"] = 98_765
+    try:
+        path.write_text(json.dumps(metrics))
+        after = paper.render_markdown(paper.context(reports, params))
+    finally:
+        path.write_text(original)
+    assert "HR 3.21 (95% CI 2.50-4.10)" in after and "HR 3.21" not in before
+    assert "98,765 died" in after
+    assert "higher all-cause mortality" in after
+
+
+def test_paper_refuses_placeholders_and_missing_results(reports, params, tmp_path):
+    with pytest.raises(paper.PaperError, match="placeholder 'nan'"):
+        paper.check_no_placeholders("The hazard ratio was nan.")
+    with pytest.raises(paper.PaperError, match="nhanes.json"):
+        paper.context(tmp_path, params)
+
+
+def test_build_paper_writes_markdown_html_and_pdf(reports, params):
+    written = paper.build_paper(reports, params)
+    assert [p.name for p in written] == ["paper.md", "paper.html", "paper.pdf"]
+    pdf = (reports / "paper.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF") and len(pdf) > 50_000
+    assert paper.build_paper(reports, params) and (reports / "paper.pdf").read_bytes() == pdf  # reproducible
+    html = (reports / "paper.html").read_text()
+    assert "data:image/png;base64" in html  # figures embedded: one file for reviewers
+    assert "<table" in html

@@ -1,0 +1,419 @@
+"""Cohort models (analysis.studies.cohorts.models): known truth on the SYNTHETIC cohort, agreement between estimators,
+and hand-built cases for the person-intervals, the attrition weights and the cumulative incidence.
+
+The synthetic cohort here has 6,000 persons (params.yaml's 20,000 take too long for a unit test) and the
+default seed of params.yaml cohorts.synthetic. Every estimator's 95% CI covers the stated truth with that
+seed; coverage of each interval is 95%, so a different seed can make one of the 18 (correlated) checks miss
+by chance: then change the seed here, say why, and never widen the intervals.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.estimators.records import RECORD_COLUMNS
+from analysis.estimators.sem import PARAMETERS
+from analysis.studies.cohorts import models as mc
+from analysis.studies.cohorts.clean import build_cohort_panel
+from analysis.studies.cohorts.synthetic import simulate_cohort, write_synthetic
+
+PERSONS = 6000
+CONTINUOUS = {"cesd_isolation": "isolation_index", "cesd_loneliness": "loneliness"}
+HAZARDS = {"death_isolation": ("death", "isolation_index"), "death_loneliness": ("death", "loneliness"),
+           "cvd_isolation": ("cvd", "isolation_index"), "cvd_loneliness": ("cvd", "loneliness")}
+CASES = ([(m, p) for m in mc.CONTINUOUS_ESTIMATORS for p in CONTINUOUS]
+         + [(m, p) for m in mc.HAZARD_ESTIMATORS for p in HAZARDS])
+
+
+@pytest.fixture(scope="module")
+def cohorts(params) -> dict:
+    out = copy.deepcopy(params["cohorts"])
+    for spec in out["studies"].values():
+        spec["path"] = None
+    return out
+
+
+@pytest.fixture(scope="module")
+def synthetic(cohorts, tmp_path_factory):
+    """(panel, truth): 6,000 simulated persons written as .dta and cleaned, as the stages do."""
+    frame, truth = simulate_cohort(cohorts["synthetic"], persons=PERSONS)
+    path = tmp_path_factory.mktemp("synthetic") / "synthetic_rand.dta"
+    write_synthetic(frame, path)
+    panel, _, _, _ = build_cohort_panel(cohorts, path)
+    return panel, truth
+
+
+@pytest.fixture(scope="module")
+def fitted(synthetic, cohorts):
+    panel, truth = synthetic
+    records, incidence = mc.run_cohort_models(panel, cohorts["models"], {"synthetic": "SYNTHETIC cohort"})
+    return records, incidence, mc.truth_table(records, truth["truth"])
+
+
+def _record(records: pd.DataFrame, model: str, outcome: str, term: str) -> pd.Series:
+    rows = records.loc[(records["model"] == model) & (records["outcome"] == outcome) & (records["term"] == term)]
+    assert len(rows) == 1, (model, outcome, term)
+    return rows.iloc[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Known truth
+
+
+def test_records_contract(fitted):
+    records, _, _ = fitted
+    assert list(records.columns) == list(RECORD_COLUMNS)
+    assert set(records["model"]) == set(mc.ESTIMATORS)
+    assert (records["study"] == "SYNTHETIC cohort").all()
+    assert records["note"].str.startswith("SYNTHETIC").all()
+    assert records["converged"].all(), records.loc[~records["converged"], ["model", "note"]]
+    assert np.isfinite(records[["estimate", "std_error", "ci_low", "ci_high"]].to_numpy(float)).all()
+    assert (records["n"] > 0).all()
+
+
+def test_truth_table_has_every_estimator_and_parameter(fitted):
+    _, _, table = fitted
+    assert sorted(zip(table["model"], table["parameter"])) == sorted(CASES)
+    assert np.isfinite(table[["estimate", "std_error"]].to_numpy(float)).all()
+    assert (table["study"] == "SYNTHETIC cohort").all()
+
+
+@pytest.mark.parametrize("model, parameter", CASES)
+def test_estimator_recovers_the_truth_within_its_95_ci(fitted, model, parameter):
+    _, _, table = fitted
+    row = table.loc[(table["model"] == model) & (table["parameter"] == parameter)].iloc[0]
+    assert math.isclose(row["ci_high"] - row["ci_low"], 2 * 1.959964 * row["std_error"], rel_tol=1e-4)
+    assert row["ci_low"] <= row["truth"] <= row["ci_high"], (
+        f"{model} {parameter}: truth {row['truth']} outside [{row['ci_low']:.4f}, {row['ci_high']:.4f}] "
+        f"(estimate {row['estimate']:.4f})")
+
+
+@pytest.mark.parametrize("exposure", ["isolation_index", "loneliness"])
+def test_within_person_lmm_and_fixed_effects_agree(fitted, exposure):
+    records, _, _ = fitted
+    lmm = _record(records, "within_between_lmm", "depression_score", exposure)
+    fe = _record(records, "two_way_fe", "depression_score", exposure)
+    assert abs(lmm["estimate"] - fe["estimate"]) < 0.2 * fe["std_error"]
+    assert math.isclose(lmm["std_error"], fe["std_error"], rel_tol=0.15)
+
+
+@pytest.mark.parametrize("exposure", ["isolation_index", "loneliness"])
+def test_between_person_term_carries_the_unobserved_trait(fitted, exposure):
+    """The trait T raises both the exposures and CES-D: the between term is larger than the within term
+    (well beyond its SE), the within term is the stated effect."""
+    records, _, _ = fitted
+    within = _record(records, "within_between_lmm", "depression_score", exposure)
+    between = _record(records, "within_between_lmm", "depression_score", f"{exposure}:between")
+    assert between["estimate"] - within["estimate"] > 3 * between["std_error"]
+    assert between["term_label"].startswith(mc.BETWEEN)
+
+
+@pytest.mark.parametrize("outcome, exposure", list(HAZARDS.values()))
+def test_cloglog_and_cox_agree(fitted, outcome, exposure):
+    """Constant hazards within each interval, exposures fixed at its start: both estimate the same log-HR."""
+    records, _, _ = fitted
+    cloglog = _record(records, "cloglog_hazard", outcome, exposure)
+    cox = _record(records, "cox_time_varying", outcome, exposure)
+    assert abs(cloglog["estimate"] - cox["estimate"]) < 0.25 * cox["std_error"]
+    assert math.isclose(cloglog["std_error"], cox["std_error"], rel_tol=0.15)
+
+
+def test_weighted_fits_stay_near_the_unweighted(fitted):
+    """Attrition depends on isolation and age (observed): the IPW fits move by a fraction of an SE."""
+    records, _, _ = fitted
+    for weighted, plain in (("two_way_fe_ipw", "two_way_fe"), ("cloglog_hazard_ipw", "cloglog_hazard")):
+        w = records.loc[records["model"] == weighted].set_index(["outcome", "term"])
+        p = records.loc[records["model"] == plain].set_index(["outcome", "term"])
+        assert (abs(w["estimate"] - p["estimate"]) < 0.5 * p["std_error"]).all()
+
+
+# ---------------------------------------------------------------------------------------------
+# Cumulative incidence on the synthetic cohort
+
+
+def test_cumulative_incidence_is_monotone_within_0_1(fitted):
+    _, incidence, _ = fitted
+    assert set(incidence["outcome"]) == {"cvd", "death"}
+    assert set(incidence["group"]) == {"Connected (0-1)", "Isolated (2+)"}
+    for _, curve in incidence.groupby(["outcome", "group"]):
+        estimate = curve.sort_values("time_months")["estimate"].to_numpy()
+        assert np.all(np.diff(estimate) >= -1e-12)
+        assert estimate.min() >= 0 and estimate.max() <= 1
+        assert (curve["ci_low"] <= curve["estimate"] + 1e-12).all()
+        assert (curve["estimate"] <= curve["ci_high"] + 1e-12).all()
+        assert curve["time_months"].max() <= 312
+    final = incidence.sort_values("time_months").groupby(["outcome", "group"])["estimate"].last()
+    # isolation raises both hazards (truth): the isolated group's curves end higher
+    assert final[("death", "Isolated (2+)")] > final[("death", "Connected (0-1)")]
+    assert final[("cvd", "Isolated (2+)")] > final[("cvd", "Connected (0-1)")]
+
+
+# ---------------------------------------------------------------------------------------------
+# Attrition weights
+
+
+@pytest.fixture(scope="module")
+def weights(synthetic, cohorts):
+    panel, _ = synthetic
+    p = mc.as_float(panel)
+    attrition = cohorts["models"]["attrition"]
+    w = mc.attrition_weights(p, attrition["predictors"], truncate=float(attrition["truncate"]))
+    return p.assign(w=w)
+
+
+def test_weights_are_one_at_first_interviews_and_missing_without_interview(weights):
+    interviewed = weights.loc[weights["interviewed"] == 1]
+    first = interviewed["wave"] == interviewed.groupby("person_id")["wave"].transform("min")
+    assert (interviewed.loc[first, "w"] == 1).all()
+    assert interviewed["w"].notna().all() and (interviewed["w"] > 0).all()
+    assert weights.loc[weights["interviewed"] == 0, "w"].isna().all()
+
+
+def test_stabilised_weights_have_mean_near_one(weights):
+    interviewed = weights.loc[weights["interviewed"] == 1]
+    assert abs(interviewed["w"].mean() - 1) < 0.03
+    by_wave = interviewed.groupby("wave")["w"].mean()
+    assert abs(by_wave[2] - 1) < 0.01  # one step: E[p_num / p_den | stayed] = 1
+    # later waves drift a little below 1: the isolated, who carry the larger weights, also die more
+    assert (abs(by_wave - 1) < 0.1).all()
+
+
+def test_weights_up_weight_the_isolated_who_drop_out_more(weights):
+    interviewed = weights.loc[weights["interviewed"] == 1].copy()
+    interviewed["iso0"] = interviewed.groupby("person_id")["isolation_index"].transform("first")
+    late = interviewed.loc[interviewed["wave"] >= 6].groupby("iso0")["w"].mean()
+    assert late[late.index >= 3].min() > late[late.index <= 1].max()
+
+
+def _attrition_panel(n: int = 300, seed: int = 7) -> pd.DataFrame:
+    """Persons x 3 waves, staying at the next wave depends on x; nobody dies."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        x = rng.normal(size=3)
+        stay = rng.random(3) < 1 / (1 + np.exp(-(1.5 - x)))
+        interviewed = [1, int(stay[0]), int(stay[0] and stay[1])]
+        for w in range(3):
+            rows.append({"person_id": f"p{i:03d}", "wave": w + 1, "interviewed": interviewed[w], "died": 0.0,
+                         "death_months": np.nan, "months": 24.0 * w if interviewed[w] else np.nan, "x": x[w]})
+    return pd.DataFrame(rows)
+
+
+def test_weights_on_a_small_panel_by_hand():
+    """The weight at wave 2 is p_num / p_den of wave 1, at wave 3 the product of waves 1 and 2: the two
+    logistic models (stayed ~ x + wave, stayed ~ wave) refitted here on the person-waves at risk."""
+    import statsmodels.api as sm
+    import statsmodels.formula.api as smf
+
+    panel = _attrition_panel()
+    w = mc.attrition_weights(panel, "x", truncate=0.0)
+    wide = panel.pivot(index="person_id", columns="wave", values="interviewed")
+    at_risk = panel.loc[(panel["wave"] < 3) & (panel["interviewed"] == 1)].copy()
+    at_risk["stayed"] = [wide.at[p, w + 1] for p, w in zip(at_risk["person_id"], at_risk["wave"])]
+    den = smf.glm("stayed ~ x + C(wave)", at_risk, family=sm.families.Binomial()).fit()
+    share = at_risk.groupby("wave")["stayed"].mean()  # numerator: wave only (saturated)
+    ratio = pd.Series(at_risk["wave"].map(share).to_numpy() / den.predict(at_risk).to_numpy(),
+                      index=[at_risk["person_id"], at_risk["wave"]])
+    got = pd.Series(w.to_numpy(), index=[panel["person_id"], panel["wave"]])
+    checked = 0
+    for person in wide.index:
+        assert got[(person, 1)] == 1.0
+        if wide.at[person, 2] == 1:
+            assert math.isclose(got[(person, 2)], ratio[(person, 1)], rel_tol=1e-6)
+            checked += 1
+        if wide.at[person, 3] == 1:
+            assert math.isclose(got[(person, 3)], ratio[(person, 1)] * ratio[(person, 2)], rel_tol=1e-6)
+        else:
+            assert math.isnan(got[(person, 3)])
+    assert checked > 100
+
+
+def test_weight_is_one_at_a_first_interview_after_a_nonresponse():
+    panel = _attrition_panel()
+    late = panel.loc[panel["person_id"] == "p000"].copy()
+    late["person_id"] = "late"
+    late["interviewed"] = [0, 1, 1]
+    late["months"] = [np.nan, 24.0, 48.0]
+    w = mc.attrition_weights(pd.concat([panel, late], ignore_index=True), "x", truncate=0.0)
+    got = w.iloc[-3:].to_numpy()
+    assert math.isnan(got[0])
+    assert got[1] == 1.0
+    assert np.isfinite(got[2])
+
+
+# ---------------------------------------------------------------------------------------------
+# Person-intervals, by hand
+
+HAND_PANEL = pd.DataFrame([
+    # person, wave, interviewed, months, died, death_months, incident_cvd, x
+    ("p", 1, 1, 3.0, 0, np.nan, np.nan, 1.0),
+    ("p", 2, 1, 27.0, 0, np.nan, 0.0, 2.0),
+    ("p", 3, 0, np.nan, 0, np.nan, np.nan, np.nan),  # alive, not interviewed
+    ("p", 4, 1, 75.0, 0, np.nan, 1.0, 3.0),          # back at wave 4: its last row, no interval
+    ("q", 1, 1, 5.0, 1, 40.0, np.nan, 4.0),
+    ("q", 2, 1, 30.0, 1, 40.0, 1.0, 5.0),
+    ("q", 3, 0, np.nan, 1, 40.0, np.nan, np.nan),    # died (iwstat 5); death in month 40
+    ("r", 1, 1, 0.0, 1, 24.0, np.nan, 6.0),
+    ("r", 2, 0, np.nan, 1, 24.0, np.nan, np.nan),    # died in the month the next interview was due
+    ("t", 1, 1, 0.0, 1, 30.0, np.nan, 7.0),
+    ("t", 2, 0, np.nan, 1, 30.0, np.nan, np.nan),    # alive and missed: censored at the nominal end
+    ("t", 3, 0, np.nan, 1, 30.0, np.nan, np.nan),
+], columns=["person_id", "wave", "interviewed", "months", "died", "death_months", "incident_cvd", "x"])
+
+HAND_INTERVALS = pd.DataFrame([
+    # person, wave, start, stop, length_years, next_interviewed, death, cvd_event, x
+    ("p", 1, 0.0, 24.0, 2.0, 1.0, 0.0, 0.0, 1.0),
+    ("p", 2, 24.0, 48.0, 2.0, 0.0, 0.0, np.nan, 2.0),   # next missed: 27 + 24 - 3
+    ("q", 1, 0.0, 25.0, 25 / 12, 1.0, 0.0, 1.0, 4.0),
+    ("q", 2, 25.0, 35.5, 2.0, 0.0, 1.0, np.nan, 5.0),   # death at month 40 + 0.5, from the first interview at 5
+    ("r", 1, 0.0, 24.5, 2.0, 0.0, 1.0, np.nan, 6.0),
+    ("t", 1, 0.0, 24.0, 2.0, 0.0, 0.0, np.nan, 7.0),    # death at 30.5 is after the nominal end 24
+], columns=["person_id", "wave", "start", "stop", "length_years", "next_interviewed", "death", "cvd_event", "x"])
+
+
+def test_person_intervals_by_hand():
+    got = mc.person_intervals(HAND_PANEL)
+    columns = list(HAND_INTERVALS.columns)
+    pd.testing.assert_frame_equal(got[columns].reset_index(drop=True), HAND_INTERVALS, check_dtype=False)
+    assert (got["interval"] == got["wave"]).all()
+
+
+def test_person_intervals_nominal_gap():
+    got = mc.person_intervals(HAND_PANEL, gap_months={2: 36})
+    p2 = got.loc[(got["person_id"] == "p") & (got["wave"] == 2)].iloc[0]
+    assert (p2["stop"], p2["length_years"]) == (60.0, 3.0)
+    q2 = got.loc[(got["person_id"] == "q") & (got["wave"] == 2)].iloc[0]
+    assert (q2["stop"], q2["death"]) == (35.5, 1.0)
+
+
+def test_interval_ending_before_it_starts_is_rejected():
+    bad = HAND_PANEL.copy()
+    bad.loc[(bad["person_id"] == "q") & (bad["wave"] == 2), "months"] = 4.0  # dated before wave 1's 5
+    with pytest.raises(ValueError, match=r"person q.*wave 1"):
+        mc.person_intervals(bad)
+
+
+def test_person_intervals_needs_its_columns():
+    with pytest.raises(ValueError, match="death_months"):
+        mc.person_intervals(HAND_PANEL.drop(columns="death_months"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Cumulative incidence, by hand (Aalen-Johansen; 1 - Kaplan-Meier for death)
+
+HAND_IV = pd.DataFrame([
+    # person, start, stop, death, cvd_event, cvd_ever, g
+    ("1", 0.0, 24.0, 0.0, 1.0, 0.0, "A"),            # CVD at 24
+    ("2", 0.0, 24.0, 0.0, 0.0, 0.0, "A"),
+    ("2", 24.0, 40.0, 1.0, np.nan, 0.0, "A"),        # death at 40 (competing)
+    ("3", 0.0, 24.0, 0.0, 0.0, 0.0, "A"),
+    ("3", 24.0, 48.0, 0.0, 1.0, 0.0, "A"),           # CVD at 48
+    ("4", 0.0, 24.0, 0.0, 0.0, 0.0, "A"),
+    ("4", 24.0, 48.0, 0.0, np.nan, 0.0, "A"),        # CVD status unknown after 24: censored at 24 for CVD
+    ("5", 0.0, 10.0, 1.0, np.nan, 1.0, "A"),         # CVD at baseline: no CVD curve; death at 10
+], columns=["person_id", "start", "stop", "death", "cvd_event", "cvd_ever", "g"])
+
+
+def _at(curve: pd.DataFrame, t: float) -> float:
+    return float(curve.loc[curve["time_months"] <= t].sort_values("time_months")["estimate"].iloc[-1])
+
+
+def test_cumulative_incidence_by_hand():
+    """CVD (persons 1-4): at 24, 4 at risk, 1 CVD (4 censored at 24 counts at risk): F = 1/4, S = 3/4; at 40,
+    2 at risk, 1 death: F stays 1/4, S = 3/8; at 48, 1 at risk, 1 CVD: F = 1/4 + 3/8 = 5/8.
+    Death (1 - KM, everyone): 10: 5 at risk, 1 death -> 1/5; 40: 3 at risk (1 censored at 24) -> 1 - 4/5 x 2/3."""
+    out = mc.cumulative_incidence(HAND_IV, "g", horizon_months=312)
+    cvd = out.loc[out["outcome"] == "cvd"]
+    death = out.loc[out["outcome"] == "death"]
+    assert cvd["n"].unique().tolist() == [4] and death["n"].unique().tolist() == [5]
+    for t, expected in ((0, 0.0), (23.9, 0.0), (24, 0.25), (40, 0.25), (47.9, 0.25), (48, 0.625)):
+        assert math.isclose(_at(cvd, t), expected, abs_tol=1e-12), t
+    for t, expected in ((9.9, 0.0), (10, 0.2), (39.9, 0.2), (40, 7 / 15), (48, 7 / 15)):
+        assert math.isclose(_at(death, t), expected, abs_tol=1e-12), t
+    assert sorted(cvd["time_months"]) == [0.0, 24.0, 40.0, 48.0]
+
+
+def test_cumulative_incidence_horizon():
+    out = mc.cumulative_incidence(HAND_IV, "g", horizon_months=30)
+    assert out["time_months"].max() <= 30
+
+
+def test_cumulative_incidence_uses_the_group_at_the_first_interview():
+    iv = pd.concat([HAND_IV, pd.DataFrame([
+        ("6", 0.0, 24.0, 0.0, 0.0, 0.0, None),        # group unknown at the first interview
+        ("6", 24.0, 48.0, 0.0, 0.0, 0.0, "B"),
+    ], columns=HAND_IV.columns)], ignore_index=True)
+    out = mc.cumulative_incidence(iv, "g", horizon_months=312)
+    assert set(out["group"]) == {"A"}
+
+
+def test_cumulative_incidence_cvd_needs_the_cvd_status_at_the_first_interview():
+    """A person whose CVD status is unknown at the first interview (known 'no' only later) is not in the CVD
+    risk set from time 0; they still count for death."""
+    iv = pd.concat([HAND_IV, pd.DataFrame([
+        ("7", 0.0, 24.0, 0.0, np.nan, np.nan, "A"),   # CVD unknown at the first interview
+        ("7", 24.0, 48.0, 0.0, 1.0, 0.0, "A"),
+    ], columns=HAND_IV.columns)], ignore_index=True)
+    out = mc.cumulative_incidence(iv, "g", horizon_months=312)
+    assert out.loc[out["outcome"] == "cvd", "n"].unique().tolist() == [4]
+    assert out.loc[out["outcome"] == "death", "n"].unique().tolist() == [6]
+
+
+# ---------------------------------------------------------------------------------------------
+# RI-CLPM and spec errors
+
+
+def test_riclpm_on_the_synthetic_panel(synthetic, cohorts):
+    panel, _ = synthetic
+    spec = dict(cohorts["models"]["riclpm"], waves=list(range(1, 8)))  # 7 waves: the same model, faster
+    table = mc.run_riclpm(panel, spec, {"synthetic": "SYNTHETIC cohort"})
+    assert list(table.columns) == mc.RICLPM_COLUMNS
+    assert table["parameter"].tolist() == list(PARAMETERS) and len(table) == 13
+    assert np.isfinite(table[["estimate", "std_error"]].to_numpy(float)).all()
+    assert (table["std_error"] > 0).all() and table["converged"].all()
+    assert (table["study"] == "SYNTHETIC cohort").all() and table["note"].str.startswith("SYNTHETIC").all()
+    assert (table["n_persons"] == PERSONS).all()
+    # loneliness raises later CES-D within person (the stated within-person effect feeds a positive cross-lag)
+    assert table.set_index("parameter").at["b_xy", "ci_low"] > 0
+
+
+@pytest.mark.parametrize("where, change, name", [
+    ("exposures", lambda s: s["exposures"].update(wealth={"label": "Wealth"}), "wealth"),
+    ("depression", lambda s: s["depression"].update(covariates="female + smoker"), "smoker"),
+    ("depression", lambda s: s["depression"].update(outcome="phq9"), "phq9"),
+    ("hazards", lambda s: s["hazards"]["outcomes"]["death"].update(covariates="cvd_ever + bmi"), "bmi"),
+])
+def test_spec_naming_a_missing_column_is_an_error(synthetic, cohorts, where, change, name):
+    panel, _ = synthetic
+    spec = copy.deepcopy(cohorts["models"])
+    change(spec)
+    with pytest.raises(ValueError, match=rf"'{name}'.*cohorts\.models\.{where}"):
+        mc.run_cohort_models(panel.head(200), spec)
+
+
+def test_attrition_predictor_missing_is_named(synthetic):
+    panel, _ = synthetic
+    with pytest.raises(ValueError, match=r"'wealth'.*attrition"):
+        mc.attrition_weights(mc.as_float(panel.head(200)), "age + wealth")
+
+
+def test_unknown_estimator_and_missing_key(synthetic, cohorts):
+    panel, _ = synthetic
+    spec = dict(copy.deepcopy(cohorts["models"]), estimators=["two_way_fe", "gee"])
+    with pytest.raises(ValueError, match="gee"):
+        mc.run_cohort_models(panel.head(200), spec)
+    spec = copy.deepcopy(cohorts["models"])
+    del spec["hazards"]
+    with pytest.raises(ValueError, match="'hazards'"):
+        mc.run_cohort_models(panel.head(200), spec)
+
+
+def test_riclpm_missing_column_is_named(synthetic):
+    panel, _ = synthetic
+    with pytest.raises(ValueError, match="'ucla'"):
+        mc.run_riclpm(panel.head(200), {"x": "ucla", "y": "depression_score", "waves": None})

@@ -1,0 +1,237 @@
+"""Country models: known truth on a simulated country panel with country and year confounding, the
+Driscoll-Kraay SE against linearmodels and against a numpy implementation, the records contract (ecological
+note, designs, scaled terms) and errors that name what is wrong."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from linearmodels import PanelOLS
+
+from analysis.estimators.records import RECORD_COLUMNS, RECORD_DESIGNS
+from analysis.studies.countries.models import (
+    BETWEEN_TERM_LABEL,
+    ECOLOGICAL_NOTE,
+    ESTIMATORS,
+    default_bandwidth,
+    run_country_models,
+)
+
+TRUE_WITHIN = -20.0  # CVD deaths per 100,000 per unit of social support: -2 per 0.1
+SCALE = 0.1
+
+
+def simulate_countries(n: int = 60, first: int = 2005, last: int = 2019, seed: int = 7) -> pd.DataFrame:
+    """y = 300 - 120 u + g_t - 20 x + e. Countries with a high trait u have more social support *and* (for
+    other reasons) fewer CVD deaths: between-country confounding. Support rises everywhere while deaths fall
+    everywhere (g_t = -4 per year): confounding by year. Unbalanced: 5% of country-years missing, and one
+    country seen in a single year."""
+    rng = np.random.default_rng(seed)
+    years = np.arange(first, last + 1)
+    country = np.repeat(np.arange(n), len(years))
+    year = np.tile(years, n)
+    u = rng.normal(0, 1, n)[country]
+    x = 0.8 + 0.08 * u + 0.01 * (year - first) + rng.normal(0, 0.03, len(year))
+    gdp = 9 + u + 0.02 * (year - first) + rng.normal(0, 0.05, len(year))
+    y = 300 - 120 * u - 4 * (year - first) + TRUE_WITHIN * x + rng.normal(0, 3, len(year))
+    frame = pd.DataFrame({"iso3": [f"C{c:02d}" for c in country], "year": year, "social_support": x,
+                          "log_gdp_per_capita": gdp, "cvd_death_rate": y,
+                          "depression_prevalence": 4 - 0.5 * u + rng.normal(0, 0.1, len(year))})
+    keep = rng.random(len(frame)) > 0.05
+    frame = frame[keep & ~((frame["iso3"] == "C00") & (frame["year"] != 2010))].reset_index(drop=True)
+    frame["social_support_lag1"] = frame.groupby("iso3")["social_support"].shift(1).where(
+        frame.groupby("iso3")["year"].diff() == 1)
+    return frame
+
+
+SPEC = {
+    "study": "simulated countries",
+    "entity": "iso3", "time": "year",
+    "outcomes": {"cvd_death_rate": {"label": "CVD deaths per 100,000"}},
+    "exposures": {"social_support": {"label": "Social support", "scale": SCALE,
+                                     "term_label": "per 0.1 social support"}},
+    "covariate_sets": {"unadjusted": ""},
+    "estimators": list(ESTIMATORS),
+}
+
+
+@pytest.fixture(scope="module")
+def panel() -> pd.DataFrame:
+    return simulate_countries()
+
+
+@pytest.fixture(scope="module")
+def records(panel) -> pd.DataFrame:
+    return run_country_models(panel, SPEC)
+
+
+def _rec(records: pd.DataFrame, model: str, term: str = "social_support") -> pd.Series:
+    return records[(records["model"] == model) & (records["term"] == term)].iloc[0]
+
+
+def test_within_estimators_recover_the_truth_and_pooled_ols_is_biased(records):
+    truth = TRUE_WITHIN * SCALE
+    for model in ("two_way_fe_clustered", "two_way_fe_driscoll_kraay", "within_between"):
+        rec = _rec(records, model)
+        assert rec["ci_low"] < truth < rec["ci_high"], model
+        assert abs(rec["estimate"] - truth) < 0.5, model
+    pooled = _rec(records, "pooled_ols")
+    assert not pooled["ci_low"] < truth < pooled["ci_high"]
+    assert pooled["estimate"] < -50  # the trait: plim -2 + 0.1 (-120)(0.08) / (0.08^2 + 0.03^2), about -134
+    between = _rec(records, "within_between", "social_support:between")
+    assert between["ci_high"] < truth and between["term_label"] == f"{BETWEEN_TERM_LABEL}, per 0.1 social support"
+
+
+def test_fe_fits_share_the_estimate_and_drop_the_single_year_country(records, panel):
+    fe = records[records["model"].str.startswith("two_way_fe")]
+    assert fe["estimate"].nunique() == 1
+    assert _rec(records, "within_between")["estimate"] == pytest.approx(fe["estimate"].iloc[0], abs=1e-9)
+    assert (fe["n"] == len(panel) - 1).all() and _rec(records, "pooled_ols")["n"] == len(panel)
+    assert all("1 countries seen in one year only dropped" in note for note in fe["note"])
+
+
+def test_driscoll_kraay_se_equals_linearmodels_and_is_positive(records, panel):
+    data = panel[panel["iso3"] != "C00"].set_index(["iso3", "year"])
+    result = PanelOLS(data["cvd_death_rate"], data[["social_support"]], entity_effects=True,
+                      time_effects=True).fit(cov_type="kernel", kernel="bartlett", bandwidth=2, debiased=False,
+                                             auto_df=False, count_effects=False)
+    dk = _rec(records, "two_way_fe_driscoll_kraay")
+    assert dk["std_error"] > 0
+    assert dk["std_error"] == pytest.approx(result.std_errors["social_support"] * SCALE, rel=1e-10)
+    assert dk["estimate"] == pytest.approx(result.params["social_support"] * SCALE, rel=1e-10)
+    assert "bartlett kernel, bandwidth 2 of 15 years" in dk["note"]
+    # and it is not the clustered SE
+    assert dk["std_error"] != pytest.approx(_rec(records, "two_way_fe_clustered")["std_error"], rel=1e-3)
+
+
+def _dummies(codes: np.ndarray) -> np.ndarray:
+    levels, index = np.unique(codes, return_inverse=True)
+    return np.eye(len(levels))[index]
+
+
+def driscoll_kraay_by_hand(frame: pd.DataFrame, y: str, xs: list[str], bandwidth: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two-way FE by least squares on country and year dummies (Frisch-Waugh), then Driscoll & Kraay (1998):
+    year sums of the scores, Bartlett weights 1 - j / (bandwidth + 1), (X'X)^-1 S (X'X)^-1, no df factor."""
+    dummies = np.column_stack([_dummies(frame["iso3"].to_numpy()), _dummies(frame["year"].to_numpy())[:, 1:]])
+
+    def residual(v: np.ndarray) -> np.ndarray:
+        return v - dummies @ np.linalg.lstsq(dummies, v, rcond=None)[0]
+
+    X = np.column_stack([residual(frame[x].to_numpy()) for x in xs])
+    Y = residual(frame[y].to_numpy())
+    beta = np.linalg.solve(X.T @ X, X.T @ Y)
+    scores = X * (Y - X @ beta)[:, None]
+    xi = pd.DataFrame(scores).groupby(frame["year"].to_numpy()).sum().sort_index().to_numpy()
+    S = xi.T @ xi
+    for j in range(1, bandwidth + 1):
+        gamma = xi[j:].T @ xi[:-j]
+        S += (1 - j / (bandwidth + 1)) * (gamma + gamma.T)
+    bread = np.linalg.inv(X.T @ X)
+    return beta, bread @ S @ bread
+
+
+def test_driscoll_kraay_se_equals_an_independent_numpy_implementation(panel):
+    """With a covariate, a bandwidth of 3 given in the spec."""
+    spec = {**SPEC, "covariate_sets": {"gdp": "log_gdp_per_capita"}, "estimators": ["two_way_fe_driscoll_kraay"],
+            "driscoll_kraay": {"kernel": "bartlett", "bandwidth": 3}}
+    dk = run_country_models(panel, spec).iloc[0]
+    frame = panel[panel["iso3"] != "C00"]
+    beta, cov = driscoll_kraay_by_hand(frame, "cvd_death_rate", ["social_support", "log_gdp_per_capita"], 3)
+    assert dk["estimate"] == pytest.approx(beta[0] * SCALE, rel=1e-8)
+    assert dk["std_error"] == pytest.approx(math.sqrt(cov[0, 0]) * SCALE, rel=1e-8)
+
+
+def test_clustered_fe_se_is_the_cluster_sandwich_times_g_over_g_minus_1(records, panel):
+    frame = panel[panel["iso3"] != "C00"]
+    dummies = np.column_stack([_dummies(frame["iso3"].to_numpy()), _dummies(frame["year"].to_numpy())[:, 1:]])
+    x = frame["social_support"].to_numpy() - dummies @ np.linalg.lstsq(dummies, frame["social_support"], rcond=None)[0]
+    y = frame["cvd_death_rate"].to_numpy() - dummies @ np.linalg.lstsq(dummies, frame["cvd_death_rate"],
+                                                                         rcond=None)[0]
+    beta = (x @ y) / (x @ x)
+    sums = pd.Series(x * (y - beta * x)).groupby(frame["iso3"].to_numpy()).sum().to_numpy()
+    g = len(sums)
+    se = math.sqrt(g / (g - 1) * (sums @ sums)) / (x @ x)
+    rec = _rec(records, "two_way_fe_clustered")
+    assert rec["std_error"] == pytest.approx(se * SCALE, rel=1e-8)
+    assert f"{g} clusters" in rec["note"]
+
+
+def test_default_bandwidth_is_newey_west_rule():
+    assert [default_bandwidth(t) for t in (5, 15, 19, 30, 100)] == [2, 2, 2, 3, 4]
+
+
+# ---------------------------------------------------------------------------------------------
+# Records
+
+
+def test_records_contract(records):
+    assert list(records.columns) == RECORD_COLUMNS
+    assert len(records) == 6  # five estimators, plus the between term of within_between
+    assert set(records["design"]) <= set(RECORD_DESIGNS)
+    assert set(records.loc[records["model"].str.startswith("two_way_fe"), "design"]) == {"fixed-effects"}
+    assert set(records.loc[~records["model"].str.startswith("two_way_fe"), "design"]) == {"unweighted"}
+    assert (records["measure"] == "Mean difference").all() and records["converged"].all()
+    assert all(note.startswith(ECOLOGICAL_NOTE) for note in records["note"])
+    assert all("estimate per 0.1 units of social_support" in note for note in records["note"])
+    assert (records["study"] == "simulated countries").all() and (records["covariate_set"] == "unadjusted").all()
+    rec = _rec(records, "pooled_ols")
+    assert rec["ci_low"] == pytest.approx(rec["estimate"] - 1.959963984540054 * rec["std_error"])
+
+
+def test_scale_multiplies_estimate_and_se(panel, records):
+    unscaled = run_country_models(panel, {**SPEC, "exposures": {"social_support": {}},
+                                          "estimators": ["two_way_fe_clustered"]}).iloc[0]
+    scaled = _rec(records, "two_way_fe_clustered")
+    assert scaled["estimate"] == pytest.approx(unscaled["estimate"] * SCALE)
+    assert scaled["std_error"] == pytest.approx(unscaled["std_error"] * SCALE)
+    assert unscaled["term_label"] == "per 1" and scaled["p_value"] == pytest.approx(unscaled["p_value"])
+
+
+def test_lagged_exposure_and_common_sample(panel):
+    data = panel.copy()
+    data.loc[data.index[::10], "log_gdp_per_capita"] = np.nan
+    spec = {**SPEC, "exposures": {"social_support_lag1": {"label": "Social support, previous year", "scale": 0.1,
+                                                          "sensitivity": "sensitivity: lagged exposure"}},
+            "covariate_sets": {"unadjusted": "", "gdp": "log_gdp_per_capita"}, "estimators": ["pooled_ols"]}
+    out = run_country_models(data, spec)
+    complete = data[["social_support_lag1", "log_gdp_per_capita", "cvd_death_rate"]].notna().all(axis=1).sum()
+    assert list(out["n"]) == [complete, complete]  # unadjusted on the adjusted model's sample
+    assert all(note.endswith("sensitivity: lagged exposure") for note in out["note"])
+    separate = run_country_models(data, {**spec, "common_sample": False})
+    assert separate["n"].iloc[0] > complete
+
+
+def test_a_failed_fit_gives_nan_records_not_an_exception(panel):
+    one_year = panel[panel["year"] == 2010]
+    out = run_country_models(one_year, {**SPEC, "estimators": ["two_way_fe_clustered", "within_between"]})
+    fe = _rec(out, "two_way_fe_clustered")
+    assert not fe["converged"] and np.isnan(fe["estimate"]) and "no country has two or more years" in fe["note"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"outcomes": {"cvd_rate": {}}}, r"column 'cvd_rate' \(named in countries.models.outcomes.cvd_rate\)"),
+    ({"covariate_sets": {"gdp": "log_gdp"}}, r"column 'log_gdp' \(named in countries.models.covariate_sets.gdp\)"),
+    ({"estimators": ["fixed_effects"]}, r"countries.models.estimators: \['fixed_effects'\] unknown"),
+    ({"exposures": {"social_support": {"scale": 0}}}, r"exposures.social_support.scale is 0"),
+    ({"driscoll_kraay": {"kernel": "gaussian"}}, r"driscoll_kraay.kernel is 'gaussian'"),
+    ({"driscoll_kraay": {"bandwidth": -1}}, r"driscoll_kraay.bandwidth is -1"),
+    ({"time": "wave"}, r"column 'wave' \(named in countries.models.time\)"),
+])
+def test_spec_errors_name_the_key(panel, change, message):
+    with pytest.raises(ValueError, match=message):
+        run_country_models(panel, {**SPEC, **change})
+
+
+def test_spec_needs_its_keys_and_one_row_per_country_year(panel):
+    with pytest.raises(ValueError, match=r"needs the key 'exposures' \(params.yaml countries.models.exposures\)"):
+        run_country_models(panel, {k: v for k, v in SPEC.items() if k != "exposures"})
+    doubled = pd.concat([panel, panel.iloc[[5]]], ignore_index=True)
+    with pytest.raises(ValueError, match=r"2 rows sharing a \(iso3, year\) pair, e.g. iso3='C01'"):
+        run_country_models(doubled, SPEC)

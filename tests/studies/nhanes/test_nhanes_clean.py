@@ -1,0 +1,135 @@
+"""The NHANES analysis table on the real mirror, and bad inputs through the stage command."""
+
+from __future__ import annotations
+
+import lzma
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from analysis.core import fetch
+from analysis.studies.nhanes import clean
+from analysis.studies.nhanes.schema import NHANES_VARIABLES
+from conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def raw_dir(mirror, root, tmp_path_factory) -> Path:
+    raw = tmp_path_factory.mktemp("raw")
+    fetch.fetch_sources(root / "data/sources.yaml", raw, mirror, studies=["nhanes", "nhanes_mortality"])
+    return raw
+
+
+@pytest.fixture(scope="module")
+def built(raw_dir, params):
+    return clean.build_nhanes(raw_dir / "nhanes", params)
+
+
+def test_one_row_per_ssq_respondent(built, params):
+    table, flow = built
+    assert table["seqn"].is_unique
+    # SSQ targets: 60+ in 1999-2002, 40+ in 2003-2008
+    early = table["cycle"].isin(["1999-2000", "2001-2002"])
+    assert table.loc[early, "age"].min() >= 60 and table.loc[~early, "age"].min() >= 40
+    # the SSQ files hold 14,086 targeted people; those who answered no SSQ item are not rows
+    assert 14_000 <= len(table) <= 14_086
+    expected = {v.name for v in NHANES_VARIABLES} | set(params["indices"]) | {
+        spec.get("group_column", f"{n}_group") for n, spec in params["indices"].items()}
+    assert set(table.columns) == expected
+
+
+def test_cohort_flow_is_consistent(built):
+    _, flow = built
+    assert flow.loc[0, "n"] == 51_623  # DEMO 1999-2008: 9,965 + 11,039 + 10,122 + 10,348 + 10,149
+    assert (flow["n"].shift(1) - flow["n"]).iloc[1:].tolist() == flow["excluded"].iloc[1:].tolist()
+    assert flow["n"].is_monotonic_decreasing
+
+
+def test_pooled_weights_follow_nchs_rule(built, raw_dir):
+    table, _ = built
+    from analysis.studies.nhanes.source import read_table
+
+    demo = read_table(raw_dir / "nhanes/DEMO_D.csv.xz").set_index("SEQN")
+    row = table[table["cycle"] == "2005-2006"].iloc[0]
+    assert row["weight_interview"] == pytest.approx(demo.loc[row["seqn"], "WTINT2YR"] / 5)
+    demo_a = read_table(raw_dir / "nhanes/DEMO.csv.xz").set_index("SEQN")
+    row = table[table["cycle"] == "1999-2000"].iloc[0]
+    assert row["weight_interview"] == pytest.approx(demo_a.loc[row["seqn"], "WTINT4YR"] * 2 / 5)
+
+
+def test_outcomes_only_where_measured(built):
+    table, _ = built
+    early = ~table["cycle"].isin(["2005-2006", "2007-2008"])
+    assert table.loc[early, "phq9_score"].isna().all()
+    assert table.loc[~early, "phq9_score"].notna().mean() > 0.8
+    assert table.loc[early, "religious_attendance"].isna().all()
+    # no survey missing code survives as a number
+    assert table["close_friends"].max() <= 50 and table["religious_attendance"].max() < 77777
+    died = table["died"] == 1
+    assert (table.loc[table["cvd_death"] == 1, "died"] == 1).all()
+    assert 0.2 < table.loc[died, "cvd_death"].mean() < 0.5  # share of deaths that are CVD
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad inputs through the stage command: a clear error, and no output of the stage left behind.
+
+
+def _run_stage(project: Path, stage: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    src = str(ROOT / "src")
+    env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+    return subprocess.run([sys.executable, "-m", "analysis", *stage.split()], cwd=project, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture
+def project(tmp_path, raw_dir, root) -> Path:
+    shutil.copy(root / "params.yaml", tmp_path / "params.yaml")
+    shutil.copytree(raw_dir / "nhanes", tmp_path / "data/raw/nhanes")
+    return tmp_path
+
+
+def _rewrite_csv_xz(path: Path, edit) -> None:
+    frame = pd.read_csv(path)
+    frame = edit(frame)
+    with lzma.open(path, "wt") as fh:
+        frame.to_csv(fh, index=False)
+
+
+def _no_outputs(project: Path) -> bool:
+    processed = project / "data/processed"
+    return not processed.exists() or not any(processed.iterdir())
+
+
+def test_missing_column_gives_clear_error_and_no_outputs(project):
+    _rewrite_csv_xz(project / "data/raw/nhanes/SSQ_D.csv.xz", lambda f: f.drop(columns=["SSQ061"]))
+    result = _run_stage(project, "nhanes clean")
+    assert result.returncode == 1
+    assert "SSQ_D.csv.xz: column SSQ061 is missing" in result.stderr
+    assert _no_outputs(project)
+
+
+def test_unknown_code_gives_clear_error_and_no_outputs(project):
+    def edit(f):
+        f.loc[3, "SSQ011"] = 4
+        return f
+
+    _rewrite_csv_xz(project / "data/raw/nhanes/SSQ_D.csv.xz", edit)
+    result = _run_stage(project, "nhanes clean")
+    assert result.returncode == 1
+    assert "column SSQ011 has the value 4" in result.stderr and "SSQ_D.csv.xz" in result.stderr
+    assert _no_outputs(project)
+
+
+def test_corrupt_file_gives_clear_error_and_no_outputs(project):
+    path = project / "data/raw/nhanes/MCQ_C.csv.xz"
+    path.write_bytes(path.read_bytes()[:500])
+    result = _run_stage(project, "nhanes clean")
+    assert result.returncode == 1
+    assert "MCQ_C.csv.xz" in result.stderr
+    assert _no_outputs(project)

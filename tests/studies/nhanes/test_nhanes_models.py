@@ -1,0 +1,201 @@
+"""run_nhanes_models on a simulated analysis table, with the real ``models`` section of params.yaml."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from analysis.estimators.records import DESIGNS, PH_TEST_COLUMNS, RECORD_COLUMNS
+from analysis.studies.nhanes.models import run_nhanes_models
+from analysis.studies.nhanes.schema import EDUCATION, RACE, SEX, SMOKING
+from conftest import ROOT
+
+PARAMS = ROOT / "params.yaml"
+GROUPS = ["Connected (0)", "Moderate (1)", "Isolated (2+)"]
+CYCLES = ["1999-2000", "2001-2002", "2003-2004", "2005-2006", "2007-2008"]
+
+
+def fake_analysis_table(n: int = 2000, seed: int = 20261123) -> pd.DataFrame:
+    """An analysis table shaped like the real one (schema.py dtypes, design columns, index columns).
+
+    Five cycles of 15 strata x 2 PSUs; isolation raises the death hazard (log-HR 0.15 per point), the odds of
+    depression and prevalent CVD, and the PHQ-9 score; PHQ-9 exists only in 2005-2008; some covariates,
+    weights and follow-up are missing.
+    """
+    rng = np.random.default_rng(seed)
+    cycle_ix = rng.integers(0, 5, n)
+    stratum = cycle_ix * 15 + rng.integers(1, 16, n)
+    psu = rng.integers(1, 3, n)
+    cluster = stratum * 10 + psu
+    stratum_effect = rng.normal(0, 0.3, 80)[stratum]
+
+    def binary(p, missing=0.0):
+        values = pd.array(rng.binomial(1, p, n), dtype="Int8")
+        values[rng.random(n) < missing] = pd.NA
+        return values
+
+    def category(levels, missing=0.0):
+        values = pd.Series(rng.choice(levels, n), dtype=object)
+        values[rng.random(n) < missing] = None
+        return values
+
+    age = rng.uniform(20, 85, n).round()
+    index = rng.binomial(5, 0.22, n).astype(float)
+    index[rng.random(n) < 0.05] = np.nan
+    group = pd.Categorical(np.select([index == 0, index == 1, index >= 2], GROUPS, default=None),
+                           categories=GROUPS, ordered=True)
+    lp = 0.08 * (age - 50) + 0.15 * np.nan_to_num(index) + stratum_effect
+    death_time = rng.exponential(1 / (0.002 * np.exp(lp)))
+    censor = rng.uniform(130, 250, n)
+    followup = np.floor(np.minimum(death_time, censor))
+    died = (death_time < censor).astype(int)
+    cvd = died * rng.binomial(1, 0.35, n)
+    followup[rng.random(n) < 0.01] = np.nan
+    phq9 = np.clip(np.round(rng.gamma(1.2, 2.5, n) + 1.2 * np.nan_to_num(index) + stratum_effect), 0, 27)
+    phq9[cycle_ix < 3] = np.nan
+    weight = rng.uniform(2_000, 60_000, n)
+    weight[rng.random(n) < 0.02] = np.nan
+    prevalent = rng.binomial(1, 1 / (1 + np.exp(-(-3 + 0.05 * (age - 50) + 0.2 * np.nan_to_num(index)
+                                                  + stratum_effect))))
+    table = pd.DataFrame({
+        "seqn": np.arange(1, n + 1), "cycle": pd.Categorical(np.array(CYCLES)[cycle_ix], categories=CYCLES),
+        "psu": psu, "stratum": stratum, "cluster": cluster, "weight_interview": weight,
+        "age": age, "sex": category(SEX), "race_ethnicity": category(RACE),
+        "education": category(EDUCATION, 0.02), "income_poverty_ratio": np.where(
+            rng.random(n) < 0.08, np.nan, rng.uniform(0, 5, n).round(2)),
+        "smoking_status": category(SMOKING, 0.01), "bmi": np.where(rng.random(n) < 0.04, np.nan,
+                                                                   rng.normal(28, 5, n).round(1)),
+        "hypertension": binary(0.3, 0.01), "diabetes": binary(0.1, 0.01),
+        "isolation_index": index, "isolation_category": group,
+        "died": pd.array(np.where(np.isnan(followup), pd.NA, died), dtype="Int8"),
+        "cvd_death": pd.array(np.where(np.isnan(followup), pd.NA, cvd), dtype="Int8"),
+        "followup_months": followup, "phq9_score": phq9,
+        "depression_phq9": pd.array(np.where(np.isnan(phq9), pd.NA, (phq9 >= 10).astype(int)), dtype="Int8"),
+        "prevalent_cvd": binary(np.clip(prevalent, 0, 1).astype(float), 0.01),
+    })
+    return table
+
+
+@pytest.fixture(scope="module")
+def models_params() -> dict:
+    return yaml.safe_load(PARAMS.read_text())["models"]
+
+
+@pytest.fixture(scope="module")
+def table() -> pd.DataFrame:
+    return fake_analysis_table()
+
+
+@pytest.fixture(scope="module")
+def results(table, models_params):
+    return run_nhanes_models(table, models_params, progress=False)
+
+
+def test_records_have_the_contract_columns_and_one_row_per_key(results, models_params):
+    records, _ = results
+    assert list(records.columns) == RECORD_COLUMNS
+    key = ["outcome", "exposure", "term", "covariate_set", "design"]
+    assert not records.duplicated(key).any()
+    outcomes = list(models_params["survival"]) + list(models_params["regression"])
+    terms_per_exposure = {"isolation_category": 2, "isolation_index": 1}
+    expected = len(outcomes) * len(models_params["covariate_sets"]) * len(DESIGNS) * sum(
+        terms_per_exposure[e] for e in models_params["exposures"])
+    assert len(records) == expected
+    assert set(records["outcome"]) == set(outcomes)
+    assert set(records["design"]) == set(DESIGNS)
+    assert set(records["covariate_set"]) == set(models_params["covariate_sets"])
+    assert records["converged"].all(), records.loc[~records["converged"], ["outcome", "design", "note"]]
+    assert records["estimate"].notna().all() and (records["std_error"] > 0).all()
+
+
+def test_terms_labels_and_measures(results):
+    records, _ = results
+    categorical = records[records["exposure"] == "isolation_category"]
+    assert set(categorical["term"]) == {"isolation_category[Moderate (1)]", "isolation_category[Isolated (2+)]"}
+    assert set(categorical["term_label"]) == {"Moderate (1) vs Connected (0)", "Isolated (2+) vs Connected (0)"}
+    continuous = records[records["exposure"] == "isolation_index"]
+    assert set(continuous["term"]) == {"isolation_index"} and set(continuous["term_label"]) == {"per point"}
+    measure = {"all_cause_death": "HR", "cvd_death": "HR", "depression_phq9": "OR", "prevalent_cvd": "OR",
+               "phq9_score": "Mean difference"}
+    assert (records["measure"] == records["outcome"].map(measure)).all()
+    model = records.groupby("outcome")["model"].unique().map(list).to_dict()
+    assert model["all_cause_death"] == ["cox"] and model["phq9_score"] == ["linear"]
+    assert model["prevalent_cvd"] == ["logistic"]
+
+
+def test_ratios_are_exp_of_the_linear_scale(results):
+    records, _ = results
+    ratio = records[records["measure"].isin(["HR", "OR"])]
+    np.testing.assert_allclose(ratio["ratio"], np.exp(ratio["estimate"]), rtol=1e-12)
+    np.testing.assert_allclose(ratio["ratio_ci_low"], np.exp(ratio["ci_low"]), rtol=1e-12)
+    np.testing.assert_allclose(ratio["ratio_ci_high"], np.exp(ratio["ci_high"]), rtol=1e-12)
+    linear = records[records["measure"] == "Mean difference"]
+    assert linear[["ratio", "ratio_ci_low", "ratio_ci_high", "events"]].isna().all().all()
+    np.testing.assert_allclose(records["ci_high"] - records["estimate"], 1.959964 * records["std_error"], rtol=1e-6)
+
+
+def test_n_is_the_complete_case_count_and_events_are_counted(results, table):
+    records, _ = results
+    health = ["age", "sex", "race_ethnicity", "education", "income_poverty_ratio", "smoking_status", "bmi",
+              "hypertension", "diabetes"]
+    base = table.dropna(subset=["weight_interview", "isolation_category", *health])
+    death = base.dropna(subset=["followup_months", "died"])
+    row = records.query("outcome == 'all_cause_death' and exposure == 'isolation_category' "
+                        "and covariate_set == 'health' and design == 'design-based'").iloc[0]
+    assert row["n"] == len(death) and row["events"] == death["died"].sum()
+    phq = base.dropna(subset=["phq9_score"])
+    assert set(records.query("outcome == 'phq9_score' and exposure == 'isolation_category' "
+                             "and covariate_set == 'health'")["n"]) == {len(phq)}
+    assert len(phq) < len(death)  # PHQ-9 exists only in 2005-2008
+    # every design of one model uses the same analytic sample
+    assert (records.groupby(["outcome", "exposure", "covariate_set"])["n"].nunique() == 1).all()
+
+
+def test_design_notes_state_the_method(results):
+    records, _ = results
+    notes = records.groupby(["model", "design"])["note"].first()
+    assert "Efron ties" in notes[("cox", "design-based")] and "cluster-robust" in notes[("cox", "design-based")]
+    assert "stratified baseline hazards, not a frailty" in notes[("cox", "multilevel")]
+    assert "variational Bayes (statsmodels BinomialBayesMixedGLM" in notes[("logistic", "multilevel")]
+    assert "unweighted" in notes[("linear", "multilevel")] and "REML" in notes[("linear", "multilevel")]
+    assert "var_weights" in notes[("logistic", "design-based")]
+
+
+def test_ph_tests_table(results, models_params):
+    _, ph = results
+    assert list(ph.columns) == PH_TEST_COLUMNS
+    assert set(ph["outcome"]) == set(models_params["survival"])
+    assert (ph["flagged"] == (ph["p_value"] < models_params["ph_test_alpha"])).all()
+    exposure_rows = ph[ph["exposure_term"]]
+    assert len(exposure_rows) == len(models_params["survival"]) * len(models_params["covariate_sets"]) * 3
+    assert exposure_rows["note"].str.contains("unweighted").all()
+
+
+def test_missing_column_is_named(table, models_params):
+    with pytest.raises(ValueError, match=r"column 'bmi' \(named in params.yaml models.covariate_sets.health\)"):
+        run_nhanes_models(table.drop(columns="bmi"), models_params, progress=False)
+    with pytest.raises(ValueError, match="column 'weight_interview'"):
+        run_nhanes_models(table.drop(columns="weight_interview"), models_params, progress=False)
+    with pytest.raises(ValueError, match="column 'followup_months'"):
+        run_nhanes_models(table.drop(columns="followup_months"), models_params, progress=False)
+
+
+def test_a_new_covariate_set_is_one_formula_string(table, models_params):
+    params = {**models_params, "exposures": {"isolation_index": models_params["exposures"]["isolation_index"]},
+              "covariate_sets": {"age_squared": "age + I(age ** 2) + C(sex)"},
+              "regression": {"phq9_score": models_params["regression"]["phq9_score"]}, "survival": {}}
+    records, ph = run_nhanes_models(table, params, designs=("unweighted",), progress=False)
+    assert len(records) == 1 and ph.empty and records.loc[0, "covariate_set"] == "age_squared"
+    assert 0.5 < records.loc[0, "estimate"] < 2.0  # simulated: +1.2 PHQ-9 points per isolation point
+
+
+def test_parallel_fits_give_the_same_records(table, models_params, results):
+    """Worker processes (models.n_jobs) change nothing: same records, same order, same numbers."""
+    small = {**models_params, "covariate_sets": {"age_sex": models_params["covariate_sets"]["age_sex"]}}
+    serial, _ = run_nhanes_models(table, small, designs=("design-based",), progress=False, n_jobs=1)
+    parallel, _ = run_nhanes_models(table, small, designs=("design-based",), progress=False, n_jobs=2)
+    pd.testing.assert_frame_equal(serial, parallel)
+    expected = results[0][(results[0]["covariate_set"] == "age_sex") & (results[0]["design"] == "design-based")]
+    np.testing.assert_allclose(serial["estimate"], expected["estimate"], rtol=1e-10)

@@ -1,0 +1,237 @@
+"""County models on simulated counties with known truth: the multilevel model recovers the slope and the
+state variance; state fixed-effects OLS equals a hand-computed within-state demeaned regression with the
+clustered sandwich; the county panel FE equals the first-difference regression; specs fail clearly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.estimators.records import RECORD_COLUMNS, ModelSpec
+from analysis.studies.places.models import (
+    ECOLOGICAL,
+    STATE_EFFECT_COLUMNS,
+    fit_county_panel,
+    fit_state_fixed_effects,
+    fit_state_multilevel,
+    run_places_models,
+    without_terms,
+)
+
+TRUE_SLOPE = 0.5
+STATE_SD, SLOPE_SD, RESIDUAL_SD = 2.0, 0.2, 1.0
+
+
+def simulate_counties(n_states: int = 40, per_state: int = 50, seed: int = 7) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Counties within states: y = 20 + u_s + (0.5 + v_s) (x - mean x) + 0.3 z + e, with SD(u) = 2,
+    SD(v) = 0.2, SD(e) = 1; x varies within and between states; uneven state sizes and populations."""
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(per_state // 2, per_state * 3 // 2, n_states)
+    states = np.repeat([f"S{i:02d}" for i in range(n_states)], sizes)
+    u = rng.normal(0, STATE_SD, n_states)
+    v = rng.normal(0, SLOPE_SD, n_states)
+    idx = np.repeat(np.arange(n_states), sizes)
+    x = 30 + rng.normal(0, 2, n_states)[idx] + rng.normal(0, 3, len(idx))
+    xc = x - x.mean()
+    z = rng.normal(0, 1, len(idx))
+    y = 20 + u[idx] + (TRUE_SLOPE + v[idx]) * xc + 0.3 * z + rng.normal(0, RESIDUAL_SD, len(idx))
+    table = pd.DataFrame({"state": states, "isolation_pct": x, "z": z, "outcome_pct": y,
+                          "population": rng.lognormal(10, 1.2, len(idx))})
+    truth = pd.DataFrame({"state": [f"S{i:02d}" for i in range(n_states)], "u": u, "v": v})
+    return table, truth
+
+
+SPEC = ModelSpec(outcome="outcome_pct", exposure="isolation_pct", covariates="z", covariate_set="adjusted",
+                 study="sim", outcome_label="Outcome (%)", exposure_label="Isolation (per point)")
+
+
+@pytest.fixture(scope="module")
+def counties():
+    return simulate_counties()
+
+
+@pytest.fixture(scope="module")
+def multilevel(counties):
+    table, _ = counties
+    return fit_state_multilevel(table, SPEC, weight="population")
+
+
+def test_multilevel_recovers_slope_and_state_variance(counties, multilevel):
+    table, _ = counties
+    records, effects = multilevel
+    rec = records.iloc[0]
+    assert list(records.columns) == RECORD_COLUMNS
+    assert (rec["design"], rec["model"], rec["measure"]) == ("multilevel", "linear", "Mean difference")
+    assert rec["converged"] and rec["n"] == len(table)
+    assert rec["ci_low"] < TRUE_SLOPE < rec["ci_high"]
+    var_int = effects["state_intercept_var"].iloc[0]
+    var_slope = effects["state_slope_var"].iloc[0]
+    assert 0.5 * STATE_SD**2 < var_int < 2 * STATE_SD**2  # 40 states: the REML estimate's SE is ~25%
+    assert 0.4 * SLOPE_SD**2 < var_slope < 2.5 * SLOPE_SD**2
+    assert effects["residual_var"].iloc[0] == pytest.approx(RESIDUAL_SD**2, rel=0.1)
+    assert "ECOLOGICAL" in rec["note"] and "UNWEIGHTED" in rec["note"]
+
+
+def test_state_effects_are_tidy_blups_that_track_the_truth(counties, multilevel):
+    table, truth = counties
+    _, effects = multilevel
+    assert list(effects.columns) == STATE_EFFECT_COLUMNS
+    assert len(effects) == 2 * truth.shape[0] and set(effects["component"]) == {"intercept", "slope"}
+    intercepts = effects[effects["component"] == "intercept"].set_index("state")
+    slopes = effects[effects["component"] == "slope"].set_index("state")
+    merged = truth.set_index("state").join(intercepts["deviation"]).join(slopes["deviation"], rsuffix="_slope")
+    assert np.corrcoef(merged["u"], merged["deviation"])[0, 1] > 0.95
+    assert np.corrcoef(merged["v"], merged["deviation_slope"])[0, 1] > 0.8
+    assert (intercepts["ci_low"] < intercepts["deviation"]).all()
+    assert (intercepts["deviation"] < intercepts["ci_high"]).all()
+    assert (intercepts["deviation_sd"] > 0).all()
+    assert intercepts["n_counties"].sum() == len(table)
+    # the intercepts are the states' levels at the average exposure: fixed part + deviation
+    assert np.allclose(intercepts["state_value"], intercepts["fixed"] + intercepts["deviation"])
+    assert slopes["fixed"].iloc[0] == pytest.approx(multilevel[0]["estimate"].iloc[0])
+
+
+def _by_hand(table: pd.DataFrame, weighted: bool) -> tuple[float, float]:
+    """Within-state demeaned (weighted) least squares of y on x and z, and the state-clustered sandwich x G/(G-1)."""
+    w = table["population"].to_numpy() if weighted else np.ones(len(table))
+    w = w / w.mean()
+    cols = ["outcome_pct", "isolation_pct", "z"]
+    data = table[cols].to_numpy(float)
+    demeaned = np.empty_like(data)
+    groups = table["state"].to_numpy()
+    for g in np.unique(groups):
+        m = groups == g
+        demeaned[m] = data[m] - np.average(data[m], axis=0, weights=w[m])
+    y, X = demeaned[:, 0], demeaned[:, 1:]
+    bread = np.linalg.inv(X.T @ (X * w[:, None]))
+    beta = bread @ X.T @ (w * y)
+    resid = y - X @ beta
+    meat = np.zeros((2, 2))
+    for g in np.unique(groups):
+        m = groups == g
+        s = (X[m] * (w[m] * resid[m])[:, None]).sum(axis=0)
+        meat += np.outer(s, s)
+    n_groups = len(np.unique(groups))
+    cov = bread @ meat @ bread * n_groups / (n_groups - 1)
+    return float(beta[0]), float(np.sqrt(cov[0, 0]))
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_state_fixed_effects_equal_the_demeaned_regression(counties, weighted):
+    table, _ = counties
+    records = fit_state_fixed_effects(table, SPEC, weight="population", weighted=weighted)
+    estimate, std_error = _by_hand(table, weighted)
+    rec = records.iloc[0]
+    assert rec["design"] == ("weighted" if weighted else "unweighted")
+    assert rec["estimate"] == pytest.approx(estimate, rel=1e-9)
+    assert rec["std_error"] == pytest.approx(std_error, rel=1e-8)
+    assert "within-state" in rec["note"] and ECOLOGICAL in rec["note"]
+
+
+def test_state_fixed_effects_drop_lone_counties_and_say_so(counties):
+    table, _ = counties
+    lone = pd.DataFrame({"state": ["DC"], "isolation_pct": [35.0], "z": [0.0], "outcome_pct": [25.0],
+                         "population": [680000.0]})
+    records = fit_state_fixed_effects(pd.concat([table, lone], ignore_index=True), SPEC, weight="population")
+    assert records["n"].iloc[0] == len(table) and "one county dropped: DC" in records["note"].iloc[0]
+    assert records["estimate"].iloc[0] == pytest.approx(_by_hand(table, False)[0], rel=1e-9)
+
+
+def simulate_panel(n: int = 600, seed: int = 3) -> pd.DataFrame:
+    """Two releases: county effects correlated with the exposure, a common year shift, within slope 0.04."""
+    rng = np.random.default_rng(seed)
+    alpha = rng.normal(0, 1, n)
+    x1 = 20 + 3 * alpha + rng.normal(0, 1, n)
+    x2 = x1 + rng.normal(0.5, 1.5, n)
+    rows = []
+    for year, x, shift in ((2010, x1, 0.0), (2011, x2, 0.1)):
+        y = 3 + alpha + shift + 0.04 * x + rng.normal(0, 0.3, n) * (1 + (x > 22))
+        rows.append(pd.DataFrame({"fips": [f"{i:05d}" for i in range(n)], "year": year,
+                                  "inadequate_support_pct": x, "outcome": y}))
+    panel = pd.concat(rows, ignore_index=True)
+    panel.loc[(panel["year"] == 2011) & (panel["fips"] == "00000"), "outcome"] = np.nan  # one incomplete county
+    return panel
+
+
+def test_county_panel_equals_first_differences_with_hc0(tmp_path):
+    panel = simulate_panel()
+    spec = ModelSpec(outcome="outcome", exposure="inadequate_support_pct", covariate_set="unadjusted", study="sim")
+    rec = fit_county_panel(panel, spec).iloc[0]
+    wide = panel.pivot(index="fips", columns="year").dropna()
+    dy = (wide[("outcome", 2011)] - wide[("outcome", 2010)]).to_numpy()
+    dx = (wide[("inadequate_support_pct", 2011)] - wide[("inadequate_support_pct", 2010)]).to_numpy()
+    X = np.column_stack([np.ones_like(dx), dx])
+    beta, *_ = np.linalg.lstsq(X, dy, rcond=None)
+    e = dy - X @ beta
+    bread = np.linalg.inv(X.T @ X)
+    g = len(dy)
+    cov = bread @ (X.T @ (X * (e**2)[:, None])) @ bread * g / (g - 1)
+    assert rec["estimate"] == pytest.approx(beta[1], rel=1e-9)
+    assert rec["std_error"] == pytest.approx(np.sqrt(cov[1, 1]), rel=1e-8)
+    assert rec["ci_low"] < 0.04 < rec["ci_high"]
+    assert rec["design"] == "fixed-effects" and rec["n"] == 2 * g
+    assert "1 counties with one complete year dropped" in rec["note"]
+
+
+def test_without_terms_drops_the_outcome_from_the_covariates():
+    assert without_terms("a + np.log(b) + C(c, Treatment('x'))", {"b"}) == ("a + C(c, Treatment('x'))", ["np.log(b)"])
+    assert without_terms("", {"b"}) == ("", [])
+
+
+# ---------------------------------------------------------------------------------------------
+# The stage
+
+
+STAGE = {
+    "study": "sim counties",
+    "county_models": {
+        "outcomes": {"outcome_pct": {"label": "Outcome (%)"}, "z": {"label": "Z as an outcome"}},
+        "exposures": {"isolation_pct": {"label": "Isolation (per point)"}},
+        "covariate_sets": {"unadjusted": "", "adjusted": "z"},
+        "group": "state", "weight": "population", "designs": ["multilevel", "unweighted", "weighted"],
+    },
+    "panel_models": {
+        "entity": "fips", "time": "year",
+        "outcomes": {"outcome": {"label": "Outcome"}},
+        "exposures": {"inadequate_support_pct": {"label": "Inadequate support (per point)"}},
+        "covariate_sets": {"unadjusted": ""},
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def stage():
+    table, _ = simulate_counties(n_states=15, per_state=30, seed=11)
+    return run_places_models(table, simulate_panel(200), STAGE, progress=False)
+
+
+def test_stage_fits_every_design_with_ecological_notes(stage):
+    records, effects = stage
+    assert list(records.columns) == RECORD_COLUMNS
+    assert len(records) == 2 * 2 * 3 + 1
+    assert set(records["design"]) == {"multilevel", "unweighted", "weighted", "fixed-effects"}
+    assert records["note"].str.contains("ECOLOGICAL").all() and records["converged"].all()
+    # z is the outcome of one model and a covariate of the adjusted set: left out there, and said so
+    z_adjusted = records[(records["outcome"] == "z") & (records["covariate_set"] == "adjusted")]
+    assert z_adjusted["note"].str.contains("covariate z left out").all()
+    # z does not vary by state: the state variances sit at 0, the full Hessian is singular, and the SE comes
+    # from the fixed-effect block given the variances (finite, and said so)
+    z_multilevel = records[(records["outcome"] == "z") & (records["design"] == "multilevel")]
+    assert np.isfinite(z_multilevel["std_error"]).all()
+    assert z_multilevel["note"].str.contains("lme4's convention").all()
+    assert set(effects["covariate_set"]) == {"unadjusted", "adjusted"} and effects["state"].nunique() == 15
+
+
+def test_stage_errors_name_what_is_wrong(counties):
+    table, _ = counties
+    bad = {**STAGE, "county_models": {**STAGE["county_models"], "covariate_sets": {"adjusted": "z + poverty_pct"}}}
+    with pytest.raises(ValueError, match=r"column 'poverty_pct' \(named in places.county_models.covariate_sets.adj"):
+        run_places_models(table, simulate_panel(50), bad, progress=False)
+    bad = {**STAGE, "county_models": {**STAGE["county_models"], "designs": ["multilevel", "bayesian"]}}
+    with pytest.raises(ValueError, match="designs: \\['bayesian'\\] unknown"):
+        run_places_models(table, simulate_panel(50), bad, progress=False)
+    with pytest.raises(ValueError, match="needs the key 'county_models'"):
+        run_places_models(table, None, {"study": "x"}, progress=False)
+    with pytest.raises(ValueError, match="panel_models is set but no county panel"):
+        run_places_models(table, None, STAGE, progress=False)
