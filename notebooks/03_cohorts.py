@@ -83,8 +83,15 @@ display(pd.Series({k: v for k, v in generated.items() if k not in ("truth", "lab
 display(coverage.pivot_table(index=["study", "variable"], columns="wave", values="present", aggfunc="first")
         .replace({True: "yes", False: "-"}))
 
+# %% [markdown]
+# A few person-waves of the panel, as the models see them. Only public rows are ever shown: a study marked
+# restricted in `params.yaml` (HRS, ELSA, SHARE, CHARLS) never has an individual row in a report, so these
+# come from the SYNTHETIC cohort (simulated people) only.
+
 # %%
-display(panel.loc[panel["interviewed"] == 1].head(6))
+restricted = set(status.loc[status["restricted"].astype(str).str.lower() == "true", "study"])
+public_rows = panel.loc[(panel["interviewed"] == 1) & ~panel["study"].isin(restricted)]
+display(public_rows.head(6))
 for study in status.loc[status["status"] == "ran", "study"]:
     display(Image(str(figures / f"flow_{study}.png")))
 

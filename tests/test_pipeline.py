@@ -4,7 +4,8 @@ Checks that every stage's outputs exist and hold what they should, that every fi
 covered by its DVC deps (the run is traced, tests/trace/), that editing an estimator stales exactly the
 stages that use it, that a second `dvc repro` is a no-op, that changing one model parameter leaves the
 data stages alone, that rerunning stages gives byte-identical outputs, and that the README's experiment
-example works as written in a shell without the virtual environment on PATH.
+example works as written in a shell without the virtual environment on PATH, and that a restricted file's
+canaries never reach the reports.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
+from canary import canary_strings, write_canary_cohort
 
 from analysis.core.clone import BIN, fresh_clone
 from analysis.core.clone import run as run_command
@@ -256,3 +259,32 @@ def test_readme_experiment_runs_as_written_in_a_fresh_shell(repo):
     assert "phq9_cutoff" in result.stdout or "15" in result.stdout, result.stdout[-2000:]
     shown = _run([str(BIN / "dvc"), "exp", "show", "--csv"], dest, env).stdout
     assert "nhanes.phq9_cutoff" in shown and ",15," in shown, shown[-2000:]
+
+
+def test_restricted_canary_never_reaches_the_reports(repo):
+    """A restricted-layout file with canary ids and a canary value, run by `dvc repro` as the user's HRS file
+    (tests/studies/cohorts/canary.py): no file under reports/ (text, HTML, notebooks, CSV, JSON, SVG, PNG
+    metadata) may hold a canary. Runs after the README experiment, on the same clone."""
+    dest, env, _ = repo
+    params_path = dest / "params.yaml"
+    params = yaml.safe_load(params_path.read_text())
+    fixture = dest.parent / f"{dest.name}-restricted" / "hrs_canary.dta"  # outside the project, as a user's file
+    fixture.parent.mkdir(exist_ok=True)
+    persons = write_canary_cohort(fixture, params["cohorts"]["synthetic"], persons=400, waves=14, seed=11)
+    hrs = params["cohorts"]["studies"]["hrs"]
+    hrs["path"] = str(fixture)
+    hrs["waves"] = {w: y for w, y in hrs["waves"].items() if int(w) <= 14}
+    params_path.write_text(yaml.safe_dump(params, sort_keys=False))
+    _run([str(BIN / "dvc"), "repro"], dest, env)
+    status = pd.read_csv(dest / "data/processed/cohorts_studies.csv").set_index("study")
+    assert status.loc["hrs", "status"] == "ran" and bool(status.loc["hrs", "restricted"])
+    panel = pd.read_parquet(dest / "data/processed/cohorts_panel.parquet", columns=["person_id"])
+    assert panel["person_id"].astype(str).str.startswith("97531").any()  # the canaries are in the data
+    hits = {}
+    for path in sorted(p for p in (dest / "reports").rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        found = [s for s in canary_strings(persons) if s.encode() in data]
+        if found:
+            hits[str(path.relative_to(dest))] = found[:3]
+    assert not hits, f"restricted canaries in the reports: {hits}"
+    assert "HRS" in (dest / "reports/notebooks/03_cohorts.html").read_text()

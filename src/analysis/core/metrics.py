@@ -15,7 +15,7 @@ import pandas as pd
 
 def clean_number(value: float | int | None, digits: int = 4) -> float | int | None:
     """A number as written to a metrics file: None for missing, whole numbers above 1000 as int, else rounded."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return None
     if isinstance(value, (int,)) or float(value).is_integer() and abs(value) > 1000:
         return int(value)

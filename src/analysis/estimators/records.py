@@ -228,12 +228,18 @@ def record_row(
         "study": spec.study, "outcome": spec.outcome, "outcome_label": spec.outcome_label,
         "exposure": spec.exposure, "exposure_label": spec.exposure_label, "term": term, "term_label": term_label,
         "estimate": estimate, "std_error": std_error, "ci_low": ci_low, "ci_high": ci_high, "p_value": p_value,
-        "ratio": math.exp(estimate) if exp else math.nan,
-        "ratio_ci_low": math.exp(ci_low) if exp else math.nan,
-        "ratio_ci_high": math.exp(ci_high) if exp else math.nan,
+        "ratio": exp_or_inf(estimate) if exp else math.nan,
+        "ratio_ci_low": exp_or_inf(ci_low) if exp else math.nan,
+        "ratio_ci_high": exp_or_inf(ci_high) if exp else math.nan,
         "measure": measure, "n": int(n), "events": float(events), "model": model, "design": design,
         "covariate_set": spec.covariate_set, "converged": bool(converged), "note": note,
     }
+
+
+def exp_or_inf(x: float) -> float:
+    """``exp(x)``, or infinity where it overflows (a CI limit of a fit on separated data: the record keeps
+    the fit, and its ratio CI is unbounded, rather than the stage crashing)."""
+    return math.exp(x) if x < 709.0 else math.inf
 
 
 def records_frame(rows: Iterable[dict] | pd.DataFrame | None = None) -> pd.DataFrame:

@@ -10,6 +10,7 @@ undefined value, "nan", "None", "{{") is an error, not a silent gap.
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import jinja2
 import pandas as pd
 
 from analysis.core import config, io
+from analysis.core.disclosure import rule_from_params
 from analysis.studies.nhanes.schema import NHANES_VARIABLES
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -27,10 +29,16 @@ class PaperError(RuntimeError):
     """The manuscript could not be built from the results files."""
 
 
+#: What the manuscript prints for an estimate of a restricted study that rests on too few events.
+SUPPRESSED_TEXT = "suppressed (too few events to publish)"
+
+
 def fmt_ratio(est: dict | None) -> str:
     """'HR 1.45 (95% CI 1.30-1.62)' from a metrics entry."""
     if not est:
         raise PaperError("a headline estimate the manuscript needs is missing from the metrics file")
+    if est.get("suppressed"):
+        return SUPPRESSED_TEXT
     if est["measure"] in ("HR", "OR"):
         return f"{est['measure']} {est['estimate']:.2f} (95% CI {est['ci_low']:.2f}-{est['ci_high']:.2f})"
     return f"difference {est['estimate']:.2f} (95% CI {est['ci_low']:.2f} to {est['ci_high']:.2f})"
@@ -56,17 +64,20 @@ def fmt_points(est: dict | None, scale: float = 100.0, unit: str = "percentage p
 
 def fmt_linear(est: dict | None) -> str:
     """'-2.1 (95% CI -5.1 to 0.8)' for a linear estimate, with decimals chosen from the CI width."""
-    import math
-
     if not est:
         raise PaperError("a headline estimate the manuscript needs is missing from the metrics file")
+    if est.get("suppressed"):
+        return SUPPRESSED_TEXT
     width = abs(est["ci_high"] - est["ci_low"]) or 1.0
     decimals = min(4, max(1, 1 - math.floor(math.log10(width))))
     e, lo, hi = (f"{est[k]:.{decimals}f}" for k in ("estimate", "ci_low", "ci_high"))
     return f"{e} (95% CI {lo} to {hi})"
 
 
-def fmt_int(value: float | int) -> str:
+def fmt_int(value: float | int | str) -> str:
+    """1234 -> "1,234"; a text (a suppressed count, "<11") is printed as it is."""
+    if isinstance(value, str):
+        return value
     return f"{int(round(value)):,}"
 
 
@@ -149,7 +160,9 @@ def _cohorts_context(reports: Path, params: dict) -> dict | None:
     metrics = json.loads(path.read_text())
     truth_path = reports / "metrics" / "cohorts_truth.csv"
     truth = pd.read_csv(truth_path).to_dict("records") if truth_path.exists() else []
-    ran = {k: v for k, v in metrics["studies"].items() if v["status"] == "ran"}
+    rule = rule_from_params(params)
+    ran = {k: ({**v, "persons": rule.marker, "person_waves_interviewed": rule.marker} if v.get("suppressed") else v)
+           for k, v in metrics["studies"].items() if v["status"] == "ran"}
     return {
         "m": metrics,
         "ran": ran,

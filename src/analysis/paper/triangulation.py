@@ -192,7 +192,7 @@ def standardised_estimates(metrics: dict[str, dict | None], tables: dict[str, pd
         sub = cohort_panel.loc[(cohort_panel["study"] == key) & (cohort_panel["interviewed"] == 1)]
         for exposure, by_model in cohorts["estimates"][info["label"]].get("depression_score", {}).items():
             est = by_model.get("within_between_lmm")
-            if est:
+            if est and not est.get("suppressed"):  # a restricted study's estimate on too few events
                 rows.append(_standardised(OUTCOME_DIRECTIONS["depression_score"], exposure, est,
                                           sub[exposure].std(), sub["depression_score"].std(), 1.0, info["label"],
                                           f"{info['label']} within-person: depressive symptoms ~ {exposure.replace('_', ' ')}",
@@ -215,7 +215,7 @@ def cohort_ratios(cohorts: dict | None) -> pd.DataFrame:
         est = cohorts["estimates"][info["label"]]
         for outcome, group in (("death", "All-cause mortality"), ("cvd", "Cardiovascular disease")):
             e = est.get(outcome, {}).get("isolation_index", {}).get("cloglog_hazard")
-            if e:
+            if e and not e.get("suppressed"):  # a restricted study's estimate on too few events
                 rows.append({"outcome_group": group, "source": "this project",
                              "label": f"{info['label']}: {outcome.replace('cvd', 'new CVD')}, per isolation point",
                              "measure": "HR", "estimate": e["estimate"], "ci_low": e["ci_low"],

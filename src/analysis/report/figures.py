@@ -441,7 +441,10 @@ def flow_table(steps: Sequence[Mapping]) -> pd.DataFrame:
 
 
 def count_text(value, unit: tuple[str, str] | None) -> str:
-    """"n = 1,234" without a unit; "1,234 persons" (or "1 person") with one."""
+    """"n = 1,234" without a unit; "1,234 persons" (or "1 person") with one; a text (a suppressed count,
+    "<11") is printed as it is: "n <11", "<11 persons"."""
+    if isinstance(value, str):
+        return f"n {value}" if unit is None else f"{value} {unit[1]}"
     value = int(value)
     if unit is None:
         return f"n = {value:,}"

@@ -53,7 +53,14 @@ WAVE_VARIABLES = ("interview_status", "interview_year", "interview_month", "age"
 EVERY_WAVE = ("interview_status", "depression")
 BINARY_ITEMS = ("contact_children", "contact_family", "contact_friends", "groups")
 SYNTHETIC = "synthetic"
-STATUS_COLUMNS = ["study", "label", "status", "path", "sha256", "persons", "person_waves_interviewed", "note"]
+STATUS_COLUMNS = ["study", "label", "status", "restricted", "path", "sha256", "persons", "person_waves_interviewed",
+                  "note"]
+
+
+def is_restricted(key: str, spec: dict[str, Any]) -> bool:
+    """A cohort study is restricted (conditions of use: no individual rows, small cells suppressed) unless
+    its spec says ``restricted: false``; the SYNTHETIC cohort never is (params.yaml ``disclosure``)."""
+    return key != SYNTHETIC and bool(spec.get("restricted", True))
 
 
 def study_specs(cohorts: dict[str, Any], synthetic_path: Path | None) -> dict[str, dict[str, Any]]:
@@ -286,7 +293,8 @@ def build_cohort_panel(cohorts: dict[str, Any], synthetic_path: str | Path | Non
     for key, spec in specs.items():
         label = spec.get("label", key)
         if spec.get("path") in (None, ""):
-            status.append({"study": key, "label": label, "status": "not configured", "path": "", "sha256": "",
+            status.append({"study": key, "label": label, "status": "not configured",
+                           "restricted": is_restricted(key, spec), "path": "", "sha256": "",
                            "persons": 0, "person_waves_interviewed": 0,
                            "note": f"restricted file not configured: set params.yaml cohorts.studies.{key}.path"})
             continue
@@ -295,7 +303,8 @@ def build_cohort_panel(cohorts: dict[str, Any], synthetic_path: str | Path | Non
         flows.append(flow)
         coverages.append(coverage)
         path = Path(spec["path"]).expanduser()
-        status.append({"study": key, "label": label, "status": "ran", "path": str(path), "sha256": sha256_of(path), "persons": int(panel["person_id"].nunique()),
+        status.append({"study": key, "label": label, "status": "ran", "restricted": is_restricted(key, spec),
+                       "path": str(path), "sha256": sha256_of(path), "persons": int(panel["person_id"].nunique()),
                        "person_waves_interviewed": int(panel["interviewed"].sum()),
                        "note": "SYNTHETIC: simulated from params.yaml cohorts.synthetic, not real people"
                        if key == SYNTHETIC else "user's restricted file (not redistributed)"})
@@ -309,7 +318,7 @@ def build_cohort_panel(cohorts: dict[str, Any], synthetic_path: str | Path | Non
 
 
 __all__ = ["build_cohort_panel", "build_study_panel", "study_specs", "cohort_panel_schema", "CleaningError",
-           "CohortFileError"]
+           "CohortFileError", "is_restricted"]
 
 
 def stage() -> str:

@@ -4,22 +4,33 @@ from __future__ import annotations
 
 import pandas as pd
 
+from analysis.core.disclosure import DisclosureRule, is_suppressed
 from analysis.core.metrics import clean_number, estimate_entry
 
 
 def cohort_metrics(records: pd.DataFrame, status: pd.DataFrame, truth: pd.DataFrame,
-                   riclpm: pd.DataFrame | None = None) -> dict:
+                   riclpm: pd.DataFrame | None = None, rule: DisclosureRule | None = None) -> dict:
     """Ageing cohorts: which studies ran, every estimate keyed ``study -> outcome -> exposure -> model``
     (``:between`` for the between-person term), the RI-CLPM lags, and how often the SYNTHETIC truth
-    was covered."""
+    was covered. A restricted study's persons or interviews below ``rule.min_cell`` are written as None
+    with ``"suppressed": true``, and so are its estimates that rest on fewer events (disclosure)."""
+    rule = rule or DisclosureRule()
+    restricted_labels = set(status.loc[status["restricted"].astype(str).str.lower() == "true", "label"]) \
+        if "restricted" in status else set()
     estimates: dict = {}
     for row in records.itertuples():
         key = f"{row.model}:between" if str(row.term).endswith(":between") else row.model
         (estimates.setdefault(row.study, {}).setdefault(row.outcome, {})
-         .setdefault(row.exposure, {}))[key] = estimate_entry(row)
-    studies = {row.study: {"label": row.label, "status": row.status, "persons": int(row.persons),
-                           "person_waves_interviewed": int(row.person_waves_interviewed)}
-               for row in status.itertuples()}
+         .setdefault(row.exposure, {}))[key] = (
+            {"suppressed": True} if row.study in restricted_labels and (rule.small(row.events) or is_suppressed(row.note))
+            else estimate_entry(row))
+    studies = {}
+    for row in status.itertuples():
+        restricted = str(getattr(row, "restricted", False)).lower() == "true"
+        counts = {"persons": int(row.persons), "person_waves_interviewed": int(row.person_waves_interviewed)}
+        hidden = restricted and any(rule.small(v) for v in counts.values())
+        studies[row.study] = {"label": row.label, "status": row.status, "restricted": restricted,
+                              **({k: None for k in counts} | {"suppressed": True} if hidden else counts)}
     lags = {}
     if riclpm is not None and len(riclpm):
         for row in riclpm.itertuples():

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -50,6 +51,7 @@ import statsmodels.api as sm
 from linearmodels import PanelOLS
 
 from analysis.core import config, io
+from analysis.core.disclosure import SUPPRESSED_NOTE, DisclosureRule, rule_from_params
 from analysis.estimators.formula import design_matrix
 from analysis.estimators.incidence import weighted_cumulative_incidence
 from analysis.estimators.lmm import fit_lmm
@@ -406,6 +408,44 @@ def cumulative_incidence(intervals: pd.DataFrame, group: str, *, horizon_months:
     return frame[["outcome", "group", "time_months", "estimate", "ci_low", "ci_high", "n"]]
 
 
+def suppress_small_records(records: pd.DataFrame, restricted: set[str], rule: DisclosureRule) -> pd.DataFrame:
+    """Records of a restricted study resting on fewer than ``rule.min_cell`` events (or person-waves): the
+    estimate, its SE, CI, p and ratios become NaN, the events NaN, and the note starts with
+    :data:`SUPPRESSED_NOTE` (the records file is under reports/, so it is published too)."""
+    if records.empty:
+        return records
+    small = records["study"].isin(restricted) & (records["events"].map(rule.small) | records["n"].map(rule.small))
+    out = records.copy()
+    numbers = ["estimate", "std_error", "ci_low", "ci_high", "p_value", "ratio", "ratio_ci_low", "ratio_ci_high",
+               "events"]
+    out.loc[small, numbers] = np.nan
+    out.loc[small & records["n"].map(rule.small), "n"] = 0
+    note = SUPPRESSED_NOTE.format(min_cell=rule.min_cell)
+    out.loc[small, "note"] = note
+    return out
+
+
+def disclosed(records: pd.DataFrame, incidence: pd.DataFrame, status: pd.DataFrame,
+              rule: DisclosureRule) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The records and incidence curves as they may be published: the restricted studies of ``status``
+    (column ``restricted``) lose their small-cell estimates and their small groups (params.yaml disclosure)."""
+    restricted = set(status.loc[status["restricted"].astype(str).str.lower() == "true", "label"])
+    return suppress_small_records(records, restricted, rule), small_groups_left_out(incidence, restricted, rule)
+
+
+def small_groups_left_out(incidence: pd.DataFrame, restricted: set[str], rule: DisclosureRule) -> pd.DataFrame:
+    """The incidence curves without the groups of a restricted study that hold fewer than ``rule.min_cell``
+    persons (their curve would show single persons' event times); the curves keep the attribute
+    ``trajectories`` and gain ``left_out``, the (study, outcome, group) left out."""
+    if incidence.empty:
+        return incidence
+    small = incidence["study"].isin(restricted) & incidence["n"].map(rule.small)
+    out = incidence.loc[~small].reset_index(drop=True)
+    out.attrs = dict(incidence.attrs)
+    out.attrs["left_out"] = sorted(set(map(tuple, incidence.loc[small, ["study", "outcome", "group"]].values.tolist())))
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
 # The stage
 
@@ -564,21 +604,32 @@ def run_riclpm(panel: pd.DataFrame, spec: dict[str, Any], labels: dict[str, str]
     return frame.reindex(columns=RICLPM_COLUMNS)
 
 
+def model_outputs(panel: pd.DataFrame, status: pd.DataFrame, spec: dict[str, Any], truth: dict[str, float],
+                  rule: DisclosureRule, metrics: Path, *, progress: bool = False) -> dict[Path, Any]:
+    """Every output of the model stage, as ``path -> content`` under ``metrics``: the records, incidence
+    curves, RI-CLPM, trajectories, the truth table and cohorts.json, after disclosure control
+    (:func:`disclosed`)."""
+    labels = dict(zip(status["study"], status["label"]))
+    records, incidence = run_cohort_models(panel, spec, labels, progress=progress)
+    records, incidence = disclosed(records, incidence, status, rule)
+    riclpm = run_riclpm(panel, spec["riclpm"], labels)
+    checks = truth_table(records, truth)
+    return {metrics / "cohorts_models.csv": records, metrics / "cohorts_incidence.csv": incidence,
+            metrics / "cohorts_riclpm.csv": riclpm, metrics / "cohorts_trajectories.csv": incidence.attrs["trajectories"],
+            metrics / "cohorts_truth.csv": checks,
+            metrics / "cohorts.json": cohort_metrics(records, status, checks, riclpm, rule)}
+
+
 def stage() -> str:
     """DVC stage ``models_cohorts``: every cohort model, incidence, RI-CLPM, trajectories and the truth table."""
-    cohorts = config.load_params()["cohorts"]
+    params = config.load_params()
     panel = io.read_parquet(config.PROCESSED / "cohorts_panel.parquet")
     status = io.read_csv(config.PROCESSED / "cohorts_studies.csv", keep_default_na=False)
-    labels = dict(zip(status["study"], status["label"]))
-    records, incidence = run_cohort_models(panel, cohorts["models"], labels, progress=True)
-    riclpm = run_riclpm(panel, cohorts["models"]["riclpm"], labels)
     truth = io.read_json(config.RAW / "cohorts" / "synthetic_truth.json")["truth"]
-    checks = truth_table(records, truth)
     metrics = config.REPORTS / "metrics"
-    io.write_outputs({metrics / "cohorts_models.csv": records, metrics / "cohorts_incidence.csv": incidence,
-                      metrics / "cohorts_riclpm.csv": riclpm,
-                      metrics / "cohorts_trajectories.csv": incidence.attrs["trajectories"],
-                      metrics / "cohorts_truth.csv": checks,
-                      metrics / "cohorts.json": cohort_metrics(records, status, checks, riclpm)})
+    outputs = model_outputs(panel, status, params["cohorts"]["models"], truth, rule_from_params(params), metrics,
+                            progress=True)
+    io.write_outputs(outputs)
+    records, checks = outputs[metrics / "cohorts_models.csv"], outputs[metrics / "cohorts_truth.csv"]
     return (f"cohort models: {len(records)} records; SYNTHETIC truth covered {int(checks['covered'].sum())}"
             f"/{len(checks)}")

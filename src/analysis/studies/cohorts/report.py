@@ -22,6 +22,15 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from analysis.core import config, io
+from analysis.core.disclosure import (
+    SUPPRESSED,
+    DisclosureRule,
+    count_cell,
+    footnote,
+    is_suppressed,
+    protect,
+    rule_from_params,
+)
 from analysis.report import tables
 from analysis.report.figures import (
     PALETTE,
@@ -54,20 +63,45 @@ def _titled(title: str, studies: pd.Series) -> str:
     return title
 
 
-def estimates_table(records: pd.DataFrame) -> pd.DataFrame:
-    """One row per study x outcome x exposure term x model: estimate (95% CI), n and events."""
+def restricted_studies(status: pd.DataFrame) -> set[str]:
+    """Keys and labels of the studies marked restricted (params.yaml cohorts.studies.<study>.restricted)."""
+    if "restricted" not in status:
+        return set()
+    rows = status.loc[status["restricted"].astype(str).str.lower() == "true"]
+    return set(rows["study"]) | set(rows["label"])
+
+
+def _with_footnote(frame: pd.DataFrame, rule: DisclosureRule, hidden: int) -> pd.DataFrame:
+    note = footnote(rule, hidden)
+    if note:
+        frame.attrs["footnote"] = f"{frame.attrs.get('footnote', '')} {note}".strip()
+    return frame
+
+
+def estimates_table(records: pd.DataFrame, restricted: set[str] = frozenset(),
+                    rule: DisclosureRule = DisclosureRule()) -> pd.DataFrame:
+    """One row per study x outcome x exposure term x model: estimate (95% CI), n and events.
+
+    Rows of a restricted study: a count below ``rule.min_cell`` shows the marker, and an estimate resting
+    on fewer events shows "suppressed" (the footnote says how many cells are hidden)."""
     require_columns(records, ["study", "outcome_label", "exposure_label", "term", "model", "estimate", "ci_low", "ci_high",
                        "measure", "ratio", "ratio_ci_low", "ratio_ci_high", "n", "events"], "cohort records")
-    rows = []
+    rows, hidden = [], 0
     for r in records.itertuples():
         ratio = r.measure in ("HR", "OR")
         cell = (tables.format_interval(r.ratio, r.ratio_ci_low, r.ratio_ci_high, 3) if ratio
                 else tables.format_interval(r.estimate, r.ci_low, r.ci_high, 3))
+        guard = r.study in restricted
+        small_events = guard and (rule.small(r.events) or is_suppressed(getattr(r, "note", "")))
+        small_n = guard and (rule.small(r.n) or (small_events and r.n == 0))
+        if small_n or small_events:
+            cell = SUPPRESSED
+        hidden += int(small_n) + int(small_events) + int(small_n or small_events)
         rows.append({"Study": r.study, "Outcome": r.outcome_label, "Exposure": r.exposure_label,
                      "Term": "between-person" if str(r.term).endswith(":between") else "within-person / per point",
                      "Model": MODEL_LABELS.get(r.model, r.model), "Measure": r.measure, "Estimate (95% CI)": cell,
-                     "n": tables.format_count(r.n),
-                     "Events": "" if pd.isna(r.events) else tables.format_count(r.events)})
+                     "n": count_cell(r.n, small_n, rule, tables.format_count),
+                     "Events": count_cell(r.events, small_events, rule, tables.format_count)})
     out = pd.DataFrame(rows)
     out.attrs["caption"] = _titled("Ageing cohorts: depressive symptoms, new CVD and death on social isolation and "
                                    "loneliness", records["study"])
@@ -75,7 +109,7 @@ def estimates_table(records: pd.DataFrame) -> pd.DataFrame:
         "Both exposures in every model. Mean differences in the depressive-symptom score (study scale) for the "
         "mixed and fixed-effects models; hazard ratios per point for the hazard models (cloglog: grouped-time "
         "proportional hazards). Rows of the SYNTHETIC cohort describe simulated people with known true effects.")
-    return out
+    return _with_footnote(out, rule, hidden)
 
 
 def truth_display(truth: pd.DataFrame) -> pd.DataFrame:
@@ -108,20 +142,57 @@ def riclpm_display(riclpm: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def studies_display(status: pd.DataFrame) -> pd.DataFrame:
+def studies_display(status: pd.DataFrame, rule: DisclosureRule = DisclosureRule()) -> pd.DataFrame:
+    restricted = restricted_studies(status)
+    hide = {(i, c): status.at[i, "study"] in restricted and rule.small(status.at[i, c])
+            for i in status.index for c in ("persons", "person_waves_interviewed")}
     out = pd.DataFrame({"Study": status["label"], "Status": status["status"],
-                        "Persons": status["persons"].map(tables.format_count),
-                        "Interviews": status["person_waves_interviewed"].map(tables.format_count),
+                        "Restricted": status["study"].map(lambda s: "yes" if s in restricted else "no"),
+                        "Persons": [count_cell(status.at[i, "persons"], hide[(i, "persons")], rule,
+                                               tables.format_count) for i in status.index],
+                        "Interviews": [count_cell(status.at[i, "person_waves_interviewed"],
+                                                  hide[(i, "person_waves_interviewed")], rule, tables.format_count)
+                                       for i in status.index],
                         "Note": status["note"]})
     out.attrs["caption"] = "Ageing cohorts: which studies ran"
     out.attrs["footnote"] = ("Restricted files are never in the repository; set params.yaml cohorts.studies.<study>.path "
-                             "to run a study on your copy.")
-    return out
+                             "to run a study on your copy. Outputs of a restricted study hold no individual-level "
+                             "row, and its small cells are suppressed (params.yaml disclosure).")
+    return _with_footnote(out, rule, sum(hide.values()))
 
 
-def cohort_flow(flow: pd.DataFrame, study: str) -> pd.DataFrame:
-    """Participant flow of one study as a flow table (persons)."""
+def cohort_flow(flow: pd.DataFrame, study: str, restricted: bool = False,
+                rule: DisclosureRule = DisclosureRule()) -> pd.DataFrame:
+    """Participant flow of one study as a flow table (persons).
+
+    For a restricted study the counts go through :func:`analysis.core.disclosure.protect`: small counts show
+    the marker, and complementary counts are hidden so that no "before = after + excluded" relation holds a
+    single hidden count; ``attrs["hidden"]`` counts the hidden cells."""
     counts = flow.loc[flow["study"] == study].set_index("step")["n"]
+    table = _flow_steps(counts)
+    if not restricted:
+        table.attrs["hidden"] = 0
+        return table
+    cells = {("n", i): table.at[i, "n"] for i in table.index}
+    cells |= {("excluded", i): table.at[i, "excluded"] for i in table.index if i > 0}
+    relations = [[("n", i - 1), ("n", i), ("excluded", i)] for i in table.index if i > 0]
+    hidden = protect(cells, relations, rule)
+    shown = table.astype({"n": object, "excluded": object})
+    for column, i in hidden:
+        shown.at[i, column] = rule.marker
+    details = {"new CVD reports": counts["new CVD reports"], "deaths (any time)": counts["deaths (any time)"],
+               "person-waves interviewed": counts["person-waves interviewed"]}
+    small_details = [k for k, v in details.items() if rule.small(v)]
+    if small_details:
+        last = shown.index[-1]
+        shown.at[last, "detail"] = "; ".join(
+            f"{count_cell(v, k in small_details, rule)} {k.replace('person-waves interviewed', 'interviews')}"
+            for k, v in details.items())
+    shown.attrs["hidden"] = len(hidden) + len(small_details)
+    return shown
+
+
+def _flow_steps(counts: pd.Series) -> pd.DataFrame:
     return flow_table([
         {"label": "Persons in the file", "n": counts["persons in the file"]},
         {"label": "Interviewed at least once", "n": counts["persons interviewed at least once"],
@@ -156,7 +227,8 @@ def trajectories_figure(trajectories: pd.DataFrame, title: str) -> Figure:
 
 @styled
 def incidence_figure(incidence: pd.DataFrame, title: str) -> Figure:
-    """Cumulative incidence of new CVD (death competing) and of death by isolation group."""
+    """Cumulative incidence of new CVD (death competing) and of death by isolation group (the groups a
+    restricted study holds too few persons in are already left out of ``incidence``)."""
     require_columns(incidence, ["outcome", "group", "time_months", "estimate", "ci_low", "ci_high"], "incidence")
     fig = new_figure(9.0, 3.8)
     axes = fig.subplots(1, 2, sharey=False)
@@ -211,11 +283,12 @@ def write_cohort_reports(processed: Path, reports: Path, params: dict) -> list[P
     status = pd.read_csv(processed / "cohorts_studies.csv", keep_default_na=False)
     flow = pd.read_csv(processed / "cohorts_flow.csv")
     formats = tuple(params["reports"]["figure_formats"])
+    rule, restricted = rule_from_params(params), restricted_studies(status)
     tables_dir, figures_dir = reports / "tables" / "cohorts", reports / "figures" / "cohorts"
     written: list[Path] = []
     with io.staged_outputs():
-        written += tables.write_table(studies_display(status), tables_dir / "studies")
-        written += tables.write_table(estimates_table(records), tables_dir / "estimates")
+        written += tables.write_table(studies_display(status, rule), tables_dir / "studies")
+        written += tables.write_table(estimates_table(records, restricted, rule), tables_dir / "estimates")
         written += tables.write_table(riclpm_display(riclpm), tables_dir / "riclpm")
         if len(truth):
             written += tables.write_table(truth_display(truth), tables_dir / "truth")
@@ -223,9 +296,11 @@ def write_cohort_reports(processed: Path, reports: Path, params: dict) -> list[P
         labels = dict(zip(status["study"], status["label"]))
         for study in flow["study"].unique():
             label = labels.get(study, study)
-            steps = cohort_flow(flow, study)
+            steps = cohort_flow(flow, study, study in restricted, rule)
             written.append(io.write_csv(tables_dir / f"flow_{study}.csv", steps))
-            written += write_figure(flow_diagram(steps, f"{label}: participants", unit=("person", "persons")),
+            title = f"{label}: participants" + (f" ({rule.marker}: suppressed, restricted data)"
+                                                 if steps.attrs["hidden"] else "")
+            written += write_figure(flow_diagram(steps, title, unit=("person", "persons")),
                                     figures_dir / f"flow_{study}", formats)
         for study, sub in trajectories.groupby("study", sort=False):
             key = "synthetic" if _synthetic(study) else str(study).split()[0].lower()
@@ -233,8 +308,9 @@ def write_cohort_reports(processed: Path, reports: Path, params: dict) -> list[P
                                     figures_dir / f"trajectories_{key}", formats)
         for study, sub in incidence.groupby("study", sort=False):
             key = "synthetic" if _synthetic(study) else str(study).split()[0].lower()
-            written += write_figure(incidence_figure(sub, f"{study}: cumulative incidence by social isolation"),
-                                    figures_dir / f"incidence_{key}", formats)
+            title = f"{study}: cumulative incidence by social isolation" + (
+                f" (groups of fewer than {rule.min_cell} persons not shown)" if study in restricted else "")
+            written += write_figure(incidence_figure(sub, title), figures_dir / f"incidence_{key}", formats)
     return written
 
 
