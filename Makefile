@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 export DVC_NO_ANALYTICS := 1
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup repro test test-fast bench lint clean-outputs
+.PHONY: setup repro test test-fast bench lint clean-outputs references
 
 setup: $(VENV)/.installed
 
@@ -33,6 +33,19 @@ test-fast: setup
 
 bench: setup
 	$(BIN)/python benchmarks/run.py
+
+# Reference numbers from R (tests/reference/README.md, tests/reference/survey/survey.R): installs R from Debian
+# (needs root) and reruns the R scripts. survey.R also fits the analysis table (data/processed, from `make repro`),
+# exported to a temporary folder that is removed afterwards; without the table only its simulated fits are redone.
+references: setup
+	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y r-base-core r-cran-survival r-cran-survey r-cran-lme4 r-cran-plm
+	$(BIN)/python tests/reference/make_data.py && Rscript tests/reference/models.R
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	if [ -f data/processed/nhanes.parquet ]; then \
+	  $(BIN)/python tests/reference/survey/make_data.py --table "$$tmp" && Rscript tests/reference/survey/survey.R "$$tmp"; \
+	else \
+	  $(BIN)/python tests/reference/survey/make_data.py && Rscript tests/reference/survey/survey.R; \
+	fi
 
 clean-outputs:
 	rm -rf data/raw/* data/interim/* data/processed/* reports/*/* reports/paper.* .dvc/cache

@@ -61,10 +61,10 @@ def reports(tmp_path_factory, params) -> Path:
     return reports
 
 
-def test_report_stage_writes_every_table_and_figure(reports):
+def test_report_stage_writes_every_table_and_figure(reports, params):
     tables, figures = reports / "tables" / "nhanes", reports / "figures" / "nhanes"
     for stem in ("table1", "regression_design_based", "regression_multilevel", "regression_unweighted",
-                 "ph_tests", "cohort_flow_table", "data_dictionary"):
+                 "ph_tests", "cohort_flow_table", "data_dictionary", "evalues"):
         for ext in ("csv", "md", "html", "tex"):
             assert (tables / f"{stem}.{ext}").stat().st_size > 0, f"{stem}.{ext}"
     for stem in ("km_curves", "forest_design_based", "forest_multilevel", "cohort_flow"):
@@ -72,6 +72,13 @@ def test_report_stage_writes_every_table_and_figure(reports):
     assert not list(figures.glob("*.svg"))  # reports.figure_formats is respected
     ph = pd.read_csv(tables / "ph_tests.csv")
     assert len(ph) == len(pd.read_csv(reports / "metrics" / "nhanes_ph_tests.csv"))
+    # one E-value row per headline HR/OR (design-based, fullest covariate set), each >= 1
+    records = pd.read_csv(reports / "metrics" / "nhanes_models.csv")
+    fullest = list(params["models"]["covariate_sets"])[-1]
+    headline = records[(records["design"] == "design-based") & (records["covariate_set"] == fullest)
+                       & records["measure"].isin(["HR", "OR"])]
+    ev = pd.read_csv(tables / "evalues.csv")
+    assert len(ev) == len(headline) and (ev["E-value (estimate)"] >= 1).all() and (ev["E-value (CI limit)"] >= 1).all()
 
 
 def test_paper_quotes_the_metrics_file(reports, params):

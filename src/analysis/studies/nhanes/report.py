@@ -21,7 +21,9 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.core import config, io
+from analysis.estimators.evalues import evalues
 from analysis.report import figures, tables
+from analysis.studies.nhanes.metrics import headline_records
 from analysis.studies.nhanes.schema import NHANES_VARIABLES
 
 LABELS: dict[str, str] = {v.name: v.label for v in NHANES_VARIABLES}
@@ -72,6 +74,31 @@ def ph_tests_table(ph_tests: pd.DataFrame) -> pd.DataFrame:
     return shown
 
 
+def evalues_table(records: pd.DataFrame, params: dict) -> pd.DataFrame:
+    """E-values of every headline hazard and odds ratio (design-based fit, fullest covariate set): for the
+    estimate and for the CI limit closest to 1, with the conversion to the risk-ratio scale that the
+    outcome's frequency in the analytic sample (events / n) calls for (:mod:`analysis.estimators.evalues`)."""
+    rows = []
+    for r in headline_records(records, params).itertuples():
+        if r.measure not in ("HR", "OR") or not r.n:
+            continue
+        share = float(r.events) / float(r.n)
+        e = evalues(r.ratio, r.ratio_ci_low, r.ratio_ci_high, r.measure, share)
+        rows.append({"Outcome": r.outcome_label, "Exposure": r.exposure_label, "Term": r.term_label,
+                     "Estimate (95% CI)": f"{r.measure} {tables.format_interval(r.ratio, r.ratio_ci_low, r.ratio_ci_high)}",
+                     "Outcome in sample": f"{100 * share:.1f}%", "Risk-ratio scale": e["conversion"],
+                     "E-value (estimate)": f"{e['evalue_estimate']:.2f}", "E-value (CI limit)": f"{e['evalue_ci']:.2f}"})
+    out = pd.DataFrame(rows)
+    out.attrs["caption"] = "E-values of the headline hazard and odds ratios (design-based, fullest covariate set)"
+    out.attrs["footnote"] = (
+        "E-value (VanderWeele & Ding 2017): the minimum strength of association, on the risk-ratio scale, that an "
+        "unmeasured confounder would need with both the exposure and the outcome, beyond the measured covariates, "
+        "to explain away the estimate; for the CI, the limit closest to 1 (1 if the CI includes 1). Ratios are taken "
+        "as risk ratios when the outcome is rare (under 15% of the analytic sample), otherwise converted: "
+        "sqrt(OR) for an odds ratio, (1 - 0.5^sqrt(HR)) / (1 - 0.5^sqrt(1/HR)) for a hazard ratio.")
+    return out
+
+
 def write_nhanes_reports(processed: Path, reports: Path, params: dict) -> list[Path]:
     """Write the NHANES tables and figures (see the module docstring); return the paths written."""
     processed, reports = Path(processed), Path(reports)
@@ -106,6 +133,7 @@ def write_nhanes_reports(processed: Path, reports: Path, params: dict) -> list[P
                                                   covariate_sets=models["covariate_sets"],
                                                   covariate_set_labels=COVARIATE_SET_LABELS)
         written += tables.write_table(ph_tests_table(ph_tests), tables_dir / "ph_tests")
+        written += tables.write_table(evalues_table(records, params), tables_dir / "evalues")
         written.append(io.write_csv(tables_dir / "cohort_flow.csv", flow))
         written += tables.write_table(flow_shown, tables_dir / "cohort_flow_table")
         written += tables.write_table(dictionary, tables_dir / "data_dictionary")
