@@ -126,7 +126,7 @@ for name, rhs in params["models"]["covariate_sets"].items():
 display(records.head())
 
 # %% [markdown]
-# ### Design-based estimates (survey weights, clustered SEs)
+# ### Design-based estimates (survey weights, Taylor-linearised SEs for PSUs within strata)
 
 # %%
 display(Markdown(Path("reports/tables/nhanes/regression_design_based.md").read_text()))

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from scipy import stats
 
 from analysis.estimators.records import DESIGNS, PH_TEST_COLUMNS, RECORD_COLUMNS
 from analysis.studies.nhanes.models import run_nhanes_models
@@ -133,7 +134,14 @@ def test_ratios_are_exp_of_the_linear_scale(results):
     np.testing.assert_allclose(ratio["ratio_ci_high"], np.exp(ratio["ci_high"]), rtol=1e-12)
     linear = records[records["measure"] == "Mean difference"]
     assert linear[["ratio", "ratio_ci_low", "ratio_ci_high", "events"]].isna().all().all()
-    np.testing.assert_allclose(records["ci_high"] - records["estimate"], 1.959964 * records["std_error"], rtol=1e-6)
+    # model-based and multilevel fits: normal-scale Wald intervals; design-based: t on the design df
+    normal = records["design"] != "design-based"
+    np.testing.assert_allclose((records["ci_high"] - records["estimate"])[normal],
+                               1.959964 * records.loc[normal, "std_error"], rtol=1e-6)
+    design = records.loc[~normal]
+    df = design["note"].str.extract(r"df (\d+);")[0].astype(float)
+    np.testing.assert_allclose(design["ci_high"] - design["estimate"],
+                               stats.t.ppf(0.975, df) * design["std_error"], rtol=1e-6)
 
 
 def test_n_is_the_complete_case_count_and_events_are_counted(results, table):
@@ -156,11 +164,13 @@ def test_n_is_the_complete_case_count_and_events_are_counted(results, table):
 def test_design_notes_state_the_method(results):
     records, _ = results
     notes = records.groupby(["model", "design"])["note"].first()
-    assert "Efron ties" in notes[("cox", "design-based")] and "cluster-robust" in notes[("cox", "design-based")]
+    assert "Efron ties" in notes[("cox", "design-based")] and "Taylor linearisation" in notes[("cox", "design-based")]
+    assert "PSUs nested in strata" in notes[("cox", "design-based")]
     assert "stratified baseline hazards, not a frailty" in notes[("cox", "multilevel")]
     assert "variational Bayes (statsmodels BinomialBayesMixedGLM" in notes[("logistic", "multilevel")]
     assert "unweighted" in notes[("linear", "multilevel")] and "REML" in notes[("linear", "multilevel")]
-    assert "var_weights" in notes[("logistic", "design-based")]
+    assert "survey-weighted pseudo-ML" in notes[("logistic", "design-based")]
+    assert "Taylor linearisation" in notes[("logistic", "design-based")]
 
 
 def test_ph_tests_table(results, models_params):

@@ -3,10 +3,12 @@
 ``run_nhanes_models(table, params["models"])`` returns two tidy tables:
 
 * **records** (:data:`~analysis.estimators.records.RECORD_COLUMNS`): one row per outcome, exposure term,
-  covariate set and design. Time-to-event outcomes (``models.survival``) are Cox models
-  (:mod:`~analysis.estimators.survival`), cross-sectional ones (``models.regression``) logistic or linear GLMs
-  (:mod:`~analysis.estimators.glm`) and, for the multilevel design, mixed models
-  (:mod:`~analysis.estimators.mixed`).
+  covariate set and design. Time-to-event outcomes (``models.survival``) are Cox models, cross-sectional ones
+  (``models.regression``) logistic or linear GLMs. The **design-based** fits are survey-weighted with
+  Taylor-linearised variance, PSUs nested in strata, the analytic sample a domain of the full design, t
+  intervals on the design df (:mod:`~analysis.estimators.survey`, as R ``survey::svycoxph``/``svyglm``); the
+  **unweighted** fits use :mod:`~analysis.estimators.survival` and :mod:`~analysis.estimators.glm`; the
+  **multilevel** fits are mixed models (:mod:`~analysis.estimators.mixed`).
 * **ph_tests** (:data:`~analysis.estimators.records.PH_TEST_COLUMNS`): the Schoenfeld-residual
   proportional-hazards test of every term of every Cox model (unweighted fit), flagged at
   ``models.ph_test_alpha``.
@@ -40,6 +42,7 @@ from analysis.estimators.records import (
     records_frame,
 )
 from analysis.estimators.runner import run_jobs
+from analysis.estimators.survey import fit_cox_design, fit_glm_design
 from analysis.estimators.survival import cox_ph_test, fit_cox
 from analysis.studies.nhanes.metrics import headline_metrics
 
@@ -91,6 +94,10 @@ def nhanes_jobs(table: pd.DataFrame, models: dict[str, Any], designs: tuple[str,
     alpha = float(models.get("alpha", 0.05))
     ph_alpha = float(models.get("ph_test_alpha", 0.01))
     study = str(models.get("study", ""))
+    lonely_psu = str(models.get("lonely_psu", "adjust"))
+    # The survey design holds every row; a row without a weight (none in the public files) is in the design
+    # with weight 0, i.e. outside every analytic domain, and keeps its stratum and PSU.
+    design_table = table.assign(**{weight: table[weight].fillna(0.0)}) if weight in table else table
 
     jobs: list[_Job] = []
     for exposure, exposure_spec in models["exposures"].items():
@@ -107,10 +114,15 @@ def nhanes_jobs(table: pd.DataFrame, models: dict[str, Any], designs: tuple[str,
                 spec = spec_for(name, s.get("label", name))
                 kw = dict(duration=s["duration"], event=s["event"])
                 for design in designs:
-                    jobs.append(_Job(f"cox {name} ~ {exposure} + {set_name} [{design}]", "records",
-                                     lambda spec=spec, kw=kw, design=design: fit_cox(
-                                         table, spec, design=design, weight=weight, cluster=CLUSTER,
-                                         stratum=STRATUM, alpha=alpha, **kw)))
+                    if design == "design-based":
+                        run = (lambda spec=spec, kw=kw: fit_cox_design(
+                            design_table, spec, weight=weight, stratum=STRATUM, psu=PSU, lonely_psu=lonely_psu,
+                            alpha=alpha, **kw))
+                    else:
+                        run = (lambda spec=spec, kw=kw, design=design: fit_cox(
+                            table, spec, design=design, weight=weight, cluster=CLUSTER, stratum=STRATUM,
+                            alpha=alpha, **kw))
+                    jobs.append(_Job(f"cox {name} ~ {exposure} + {set_name} [{design}]", "records", run))
                 jobs.append(_Job(f"PH test {name} ~ {exposure} + {set_name}", "ph",
                                  lambda spec=spec, kw=kw: cox_ph_test(table, spec, ph_alpha=ph_alpha,
                                                                       weight=weight, **kw)))
@@ -126,6 +138,10 @@ def nhanes_jobs(table: pd.DataFrame, models: dict[str, Any], designs: tuple[str,
                         run = (lambda spec=spec, outcome=outcome, family=family: fit_multilevel(
                             table, spec, outcome=outcome, family=family, weight=weight, stratum=STRATUM, psu=PSU,
                             cluster=CLUSTER, alpha=alpha))
+                    elif design == "design-based":
+                        run = (lambda spec=spec, outcome=outcome, family=family: fit_glm_design(
+                            design_table, spec, outcome=outcome, family=family, weight=weight, stratum=STRATUM, psu=PSU,
+                            lonely_psu=lonely_psu, alpha=alpha))
                     else:
                         run = (lambda spec=spec, outcome=outcome, family=family, design=design: fit_glm(
                             table, spec, outcome=outcome, family=family, design=design, weight=weight,
