@@ -3,8 +3,8 @@
 * ``design_variance`` / ``domain_variance`` on a small design worked by hand (3 strata of 2-3 PSUs and a
   stratum with a single PSU under each ``lonely_psu`` option), and a domain that is not a subset.
 * ``svycoxph`` / ``svyglm`` (R survey 4.1.1, survival 3.5.3: tests/reference/survey/versions.txt) on the
-  tiny simulated design tests/reference/survey/design.csv, and on the analysis table (integration: needs
-  data/processed/nhanes.parquet, which the pipeline writes). Coefficients and SEs of every term agree to
+  tiny simulated design tests/reference/survey/design.csv, and on the analysis table (integration: built
+  from the data mirror as the pipeline builds it). Coefficients and SEs of every term agree to
   1e-6 (relative); the design degrees of freedom and domain sizes exactly.
 * A known-truth simulation: a stratified two-PSU-per-stratum cluster sample with marginal parameters that
   the fitted (marginal) models estimate; the 95% t intervals cover the truth at the nominal rate and the
@@ -23,6 +23,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from analysis.core import fetch
 from analysis.estimators.records import ModelSpec
 from analysis.estimators.survey import (
     LONELY_PSU,
@@ -36,6 +37,7 @@ from analysis.estimators.survey import (
     t_interval,
 )
 from analysis.estimators.vcov import cluster_sandwich
+from analysis.studies.nhanes.clean import build_nhanes
 from conftest import ROOT
 
 REFERENCE = ROOT / "tests" / "reference" / "survey"
@@ -253,11 +255,19 @@ HEALTH = ("age + C(sex) + C(race_ethnicity) + C(education) + income_poverty_rati
           " + hypertension + diabetes")
 
 
+@pytest.fixture(scope="module")
+def analysis_table(mirror, root, params, tmp_path_factory) -> pd.DataFrame:
+    """The NHANES analysis table as the pipeline builds it, from the data mirror (fetch + clean, a few
+    seconds), so the comparison with R runs wherever the mirror is, CI included."""
+    raw = tmp_path_factory.mktemp("raw")
+    fetch.fetch_sources(root / "data/sources.yaml", raw, mirror, studies=["nhanes", "nhanes_mortality"])
+    table, _ = build_nhanes(raw / "nhanes", params)
+    return table
+
+
 @pytest.mark.integration
-@pytest.mark.skipif(not TABLE.exists(), reason="data/processed/nhanes.parquet absent: the pipeline writes it "
-                                               "(make repro)")
-def test_analysis_table_matches_r(expected):
-    table = pd.read_parquet(TABLE)
+def test_analysis_table_matches_r(expected, analysis_table):
+    table = analysis_table
     table_design = {"weight": "weight_interview", "stratum": "stratum", "psu": "psu"}
     spec = ModelSpec(outcome="all_cause_death", exposure="isolation_category", covariates=HEALTH,
                      exposure_type="categorical")
