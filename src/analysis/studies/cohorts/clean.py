@@ -63,6 +63,15 @@ def is_restricted(key: str, spec: dict[str, Any]) -> bool:
     return key != SYNTHETIC and bool(spec.get("restricted", True))
 
 
+def restricted_studies(status: pd.DataFrame) -> set[str]:
+    """Keys and labels of the studies the status table (``cohorts_studies.csv``) marks restricted; the flag
+    may come back from CSV as a bool or as text."""
+    if "restricted" not in status:
+        return set()
+    rows = status.loc[status["restricted"].astype(str).str.lower() == "true"]
+    return set(rows["study"]) | set(rows["label"])
+
+
 def study_specs(cohorts: dict[str, Any], synthetic_path: Path | None) -> dict[str, dict[str, Any]]:
     """Every study to consider: the configured ones (path may be null) and the SYNTHETIC cohort."""
     out = {}
@@ -318,7 +327,7 @@ def build_cohort_panel(cohorts: dict[str, Any], synthetic_path: str | Path | Non
 
 
 __all__ = ["build_cohort_panel", "build_study_panel", "study_specs", "cohort_panel_schema", "CleaningError",
-           "CohortFileError", "is_restricted"]
+           "CohortFileError", "is_restricted", "restricted_studies"]
 
 
 def stage() -> str:

@@ -6,6 +6,7 @@ import pandas as pd
 
 from analysis.core.disclosure import DisclosureRule, is_suppressed
 from analysis.core.metrics import clean_number, estimate_entry
+from analysis.studies.cohorts.clean import restricted_studies
 
 
 def cohort_metrics(records: pd.DataFrame, status: pd.DataFrame, truth: pd.DataFrame,
@@ -15,8 +16,7 @@ def cohort_metrics(records: pd.DataFrame, status: pd.DataFrame, truth: pd.DataFr
     was covered. A restricted study's persons or interviews below ``rule.min_cell`` are written as None
     with ``"suppressed": true``, and so are its estimates that rest on fewer events (disclosure)."""
     rule = rule or DisclosureRule()
-    restricted_labels = set(status.loc[status["restricted"].astype(str).str.lower() == "true", "label"]) \
-        if "restricted" in status else set()
+    restricted_labels = restricted_studies(status)
     estimates: dict = {}
     for row in records.itertuples():
         key = f"{row.model}:between" if str(row.term).endswith(":between") else row.model

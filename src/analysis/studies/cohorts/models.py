@@ -66,6 +66,7 @@ from analysis.estimators.runner import run_jobs
 from analysis.estimators.sem import fit_riclpm, wide_from_long
 from analysis.estimators.vcov import small_sample_factor
 from analysis.estimators.weights import cumulative_weights, stabilised_ratio
+from analysis.studies.cohorts.clean import restricted_studies
 from analysis.studies.cohorts.metrics import cohort_metrics
 
 ESTIMATORS = ("within_between_lmm", "two_way_fe", "two_way_fe_ipw", "cloglog_hazard", "cloglog_hazard_ipw",
@@ -429,7 +430,7 @@ def disclosed(records: pd.DataFrame, incidence: pd.DataFrame, status: pd.DataFra
               rule: DisclosureRule) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The records and incidence curves as they may be published: the restricted studies of ``status``
     (column ``restricted``) lose their small-cell estimates and their small groups (params.yaml disclosure)."""
-    restricted = set(status.loc[status["restricted"].astype(str).str.lower() == "true", "label"])
+    restricted = restricted_studies(status)
     return suppress_small_records(records, restricted, rule), small_groups_left_out(incidence, restricted, rule)
 
 

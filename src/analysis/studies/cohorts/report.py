@@ -42,6 +42,7 @@ from analysis.report.figures import (
     styled,
     write_figure,
 )
+from analysis.studies.cohorts.clean import restricted_studies
 
 MODEL_LABELS = {
     "within_between_lmm": "Within-between mixed model", "two_way_fe": "Two-way fixed effects",
@@ -61,14 +62,6 @@ def _titled(title: str, studies: pd.Series) -> str:
     if studies.map(_synthetic).any():
         return f"{title} (rows of the SYNTHETIC cohort describe simulated people)"
     return title
-
-
-def restricted_studies(status: pd.DataFrame) -> set[str]:
-    """Keys and labels of the studies marked restricted (params.yaml cohorts.studies.<study>.restricted)."""
-    if "restricted" not in status:
-        return set()
-    rows = status.loc[status["restricted"].astype(str).str.lower() == "true"]
-    return set(rows["study"]) | set(rows["label"])
 
 
 def _with_footnote(frame: pd.DataFrame, rule: DisclosureRule, hidden: int) -> pd.DataFrame:
