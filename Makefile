@@ -40,12 +40,14 @@ bench: setup
 references: setup
 	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y r-base-core r-cran-survival r-cran-survey r-cran-lme4 r-cran-plm
 	$(BIN)/python tests/reference/make_data.py && Rscript tests/reference/models.R
+	$(BIN)/python tests/reference/glmer/make_data.py && Rscript tests/reference/glmer/glmer.R
 	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
 	if [ -f data/processed/nhanes.parquet ]; then \
 	  $(BIN)/python tests/reference/survey/make_data.py --table "$$tmp" && Rscript tests/reference/survey/survey.R "$$tmp"; \
 	else \
 	  $(BIN)/python tests/reference/survey/make_data.py && Rscript tests/reference/survey/survey.R; \
 	fi
+	$(BIN)/python tests/reference/survey_wald/make_data.py && Rscript tests/reference/survey_wald/wald.R
 
 clean-outputs:
 	rm -rf data/raw/* data/interim/* data/processed/* reports/*/* reports/paper.* .dvc/cache

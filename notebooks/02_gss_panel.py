@@ -108,7 +108,9 @@ display(Image(filename=str(figures / "panel_coefficients.png")))
 
 # %% [markdown]
 # Specification tests: the classical Hausman test (fixed vs random effects) and its cluster-robust
-# alternative, the Mundlak test that between- and within-person coefficients are equal.
+# alternative, the Mundlak test that between- and within-person coefficients are equal: jointly over every
+# time-varying regressor (contact, partnership, employment, income), and for social contact alone. Only the
+# second says whether contact's between- and within-person associations differ.
 
 # %%
 display(tests)

@@ -13,6 +13,7 @@ from analysis.estimators.panel import (
     DESIGN,
     ESTIMATORS,
     HAUSMAN_TEST,
+    MUNDLAK_EXPOSURE_TEST,
     MUNDLAK_TEST,
     PANEL_TEST_COLUMNS,
     PanelLayout,
@@ -174,10 +175,11 @@ def test_pooled_ols_is_biased_and_within_estimators_recover_the_truth(confounded
 def test_hausman_rejects_under_confounding_and_not_without(confounded):
     tests = panel_tests(confounded, SIM_SPEC, LAYOUT)
     assert list(tests.columns) == PANEL_TEST_COLUMNS
-    assert list(tests["test"]) == [HAUSMAN_TEST, MUNDLAK_TEST]
+    assert list(tests["test"]) == [HAUSMAN_TEST, MUNDLAK_TEST, MUNDLAK_EXPOSURE_TEST]
     assert (tests["p_value"] < 0.01).all()
-    assert list(tests["df"]) == [2.0, 2.0]  # x and z; wave dummies not compared
+    assert list(tests["df"]) == [2.0, 2.0, 1.0]  # x and z (wave dummies not compared); x alone
     assert "NON-ROBUST" in tests.loc[0, "note"] and "cluster-robust" in tests.loc[1, "note"]
+    assert "not a test of the exposure alone" in tests.loc[1, "note"]
 
     clean = simulate_confounded(False)
     tests = panel_tests(clean, SIM_SPEC, LAYOUT)
@@ -205,6 +207,30 @@ def test_hausman_statistic_is_the_hand_computed_quadratic_form(confounded):
     expected = diff @ np.linalg.solve(v_fe - v_re, diff)
     got = panel_tests(confounded, SIM_SPEC, LAYOUT, mundlak=False).iloc[0]
     assert got["statistic"] == pytest.approx(expected, rel=1e-8)
+
+
+def test_mundlak_exposure_test_is_about_the_exposure_alone():
+    """A person trait that drives the covariate z, not the exposure x: the joint Mundlak test rejects (z's
+    between and within coefficients differ), the exposure-only test does not; and its statistic is
+    (between - within)^2 / Var(between - within) of x from the fitted model, by hand."""
+    rng = np.random.default_rng(5)
+    n, waves = 600, 3
+    person = np.repeat(np.arange(n), waves)
+    trait = rng.normal(0, 1, n)[person]
+    x = rng.normal(0, 1, n)[person] + rng.normal(0, 1, n * waves)
+    z = trait + rng.normal(0, 1, n * waves)
+    y = TRUE_WITHIN * x + 0.3 * z + trait + rng.normal(0, 1, n * waves)
+    frame = pd.DataFrame({"person_id": [f"p{i:04d}" for i in person], "wave": np.tile(np.arange(1, waves + 1), n),
+                          "x": x, "z": z, "y": y, "female": rng.integers(0, 2, n)[person]})
+    tests = panel_tests(frame, SIM_SPEC, LAYOUT, hausman=False).set_index("test")
+    assert tests.loc[MUNDLAK_TEST, "p_value"] < 0.001
+    assert tests.loc[MUNDLAK_EXPOSURE_TEST, "p_value"] > 0.05
+    between = _estimate(fit_mundlak(frame, SIM_SPEC, LAYOUT), "x:between")["estimate"]
+    within = _estimate(fit_mundlak(frame, SIM_SPEC, LAYOUT))["estimate"]
+    note = tests.loc[MUNDLAK_EXPOSURE_TEST, "note"]
+    z_value = float(note.split(" z ")[1].split(")")[0])
+    assert tests.loc[MUNDLAK_EXPOSURE_TEST, "statistic"] == pytest.approx(z_value ** 2, rel=0.01)
+    assert f"difference {between - within:.4g}" in note
 
 
 # ---------------------------------------------------------------------------------------------
@@ -344,8 +370,9 @@ def test_records_contract(stage_panel, stage):
     assert by_model.loc[("mundlak", "x:between"), "term_label"] == BETWEEN_TERM_LABEL
 
     assert list(tests.columns) == PANEL_TEST_COLUMNS
-    assert list(zip(tests["outcome"], tests["test"])) == [("case", HAUSMAN_TEST), ("case", MUNDLAK_TEST),
-                                                           ("y", HAUSMAN_TEST), ("y", MUNDLAK_TEST)]
+    assert list(zip(tests["outcome"], tests["test"])) == [
+        ("case", HAUSMAN_TEST), ("case", MUNDLAK_TEST), ("case", MUNDLAK_EXPOSURE_TEST),
+        ("y", HAUSMAN_TEST), ("y", MUNDLAK_TEST), ("y", MUNDLAK_EXPOSURE_TEST)]
     assert tests["p_value"].between(0, 1).all()
 
 

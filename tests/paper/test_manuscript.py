@@ -18,10 +18,12 @@ from test_nhanes_models import fake_analysis_table
 
 from analysis.core import io
 from analysis.paper import manuscript as paper
+from analysis.studies.nhanes.imputation import run_multiple_imputation
 from analysis.studies.nhanes.metrics import headline_metrics
 from analysis.studies.nhanes.models import run_nhanes_models
 from analysis.studies.nhanes.report import write_nhanes_reports
 from analysis.studies.nhanes.schema import data_dictionary
+from analysis.studies.nhanes.sensitivity import run_sensitivity
 from conftest import ROOT
 
 PARAMS = ROOT / "params.yaml"
@@ -33,6 +35,7 @@ def params() -> dict:
     sets = params["models"]["covariate_sets"]
     params["models"]["covariate_sets"] = {"age_sex": sets["age_sex"]}
     params["reports"]["figure_formats"] = ["png"]
+    params["sensitivity"]["covariate_set"] = "age_sex"
     return params
 
 
@@ -47,6 +50,8 @@ def reports(tmp_path_factory, params) -> Path:
     for column in ("partnered", "lives_alone", "emotional_support", "financial_support"):
         table[column] = pd.array(rng.binomial(1, 0.6, n), dtype="Int8")
     table["close_friends"] = pd.array(rng.integers(0, 10, n), dtype="Int16")
+    table["self_rated_health"] = pd.Categorical(rng.choice(["Excellent", "Very good", "Good", "Fair", "Poor"], n),
+                                                categories=["Excellent", "Very good", "Good", "Fair", "Poor"])
     flow = pd.DataFrame({"step": [0, 1], "label": ["Simulated participants", "Complete data"],
                          "n": [n + 100, n], "excluded": [0, 100], "reason": ["", "Missing an SSQ item"]})
     processed, reports = root / "data" / "processed", root / "reports"
@@ -57,6 +62,11 @@ def reports(tmp_path_factory, params) -> Path:
     io.write_csv(reports / "metrics" / "nhanes_models.csv", records)
     io.write_csv(reports / "metrics" / "nhanes_ph_tests.csv", ph_tests)
     io.write_json(reports / "metrics" / "nhanes.json", headline_metrics(records, table, params))
+    quick = {**params, "imputation": {**params["imputation"], "m": 2, "burn_in": 2, "n_jobs": 1}}
+    io.write_csv(reports / "metrics" / "nhanes_mi.csv", run_multiple_imputation(table, quick, progress=False))
+    sensitivity, subgroups = run_sensitivity(table, params, progress=False, n_jobs=1)
+    io.write_csv(reports / "metrics" / "nhanes_sensitivity.csv", sensitivity)
+    io.write_csv(reports / "metrics" / "nhanes_subgroups.csv", subgroups)
     write_nhanes_reports(processed, reports, params)
     return reports
 
@@ -64,7 +74,7 @@ def reports(tmp_path_factory, params) -> Path:
 def test_report_stage_writes_every_table_and_figure(reports, params):
     tables, figures = reports / "tables" / "nhanes", reports / "figures" / "nhanes"
     for stem in ("table1", "regression_design_based", "regression_multilevel", "regression_unweighted",
-                 "ph_tests", "cohort_flow_table", "data_dictionary", "evalues"):
+                 "ph_tests", "cohort_flow_table", "data_dictionary", "evalues", "multiple_imputation"):
         for ext in ("csv", "md", "html", "tex"):
             assert (tables / f"{stem}.{ext}").stat().st_size > 0, f"{stem}.{ext}"
     for stem in ("km_curves", "forest_design_based", "forest_multilevel", "cohort_flow"):

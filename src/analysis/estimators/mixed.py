@@ -12,16 +12,13 @@ population-average question the design-based fits answer.
   benchmark, ../shared/TOOLING.md). When a variance component sits at zero, statsmodels' default gradient
   optimizers (bfgs, lbfgs, cg) stop away from the optimum, so :func:`fit_mixedlm` fits with Nelder-Mead and
   Powell and keeps the better converged fit (the note names the optimizer).
-* **Binary outcome**: statsmodels ``BinomialBayesMixedGLM`` fit by **variational Bayes** (``fit_vb``,
-  mean-field), random intercepts for stratum and for stratum x PSU (``cluster``), statsmodels' default
-  priors (fixed effects N(0, 2^2) on standardised covariates, ``scale_fe=True``; log-SD of each random
-  intercept N(0, 1)). Fitting uses a deterministic start and L-BFGS-B, so two runs give the same numbers.
-  ``estimate`` = posterior mean. ``std_error``: the mean-field posterior SD treats the coefficients as
-  independent a posteriori and understates their uncertainty whenever covariates are correlated (for the
-  two dummies of a three-level exposure by about 25% in our simulation), so by default it is replaced by
-  the Laplace (penalised-IRLS) SD at the posterior mean, conditional on the variance components: the
-  fixed-effect block of ``([X Z]' W [X Z] + prior precision)^-1``, the convention of lme4's ``glmer``. Pass
-  ``se="vb"`` for the raw mean-field SD; the note reports both. CI and p use the normal approximation.
+* **Binary outcome**: logistic model with random intercepts for stratum and for PSU within stratum
+  (``cluster``), fit by **maximum likelihood with the Laplace approximation**, lme4 ``glmer``'s default
+  (``nAGQ = 1``; R ``glmer(y ~ ..., family = binomial)`` with ``(1 | stratum) + (1 | stratum:psu)``), by
+  :func:`analysis.estimators.glmm.fit_laplace_glmm` (hand-written: no Python library fits GLMMs by ML; see
+  that module). ``estimate`` = ML estimate; ``std_error`` as ``vcov(glmer fit)``: twice the fixed-effect
+  block of the inverse Hessian of the Laplace deviance over (random-intercept SDs, fixed effects). Wald
+  (normal) CI and p, as ``summary(glmer fit)``. The note gives the two random-intercept SDs.
 """
 
 from __future__ import annotations
@@ -31,13 +28,13 @@ import warnings
 import numpy as np
 import pandas as pd
 import statsmodels.formula.api as smf
-from statsmodels.genmod.bayes_mixed_glm import BinomialBayesMixedGLM
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
+from analysis.estimators.formula import design_matrix
+from analysis.estimators.glmm import fit_laplace_glmm
 from analysis.estimators.records import (
     ModelSpec,
     complete_cases,
-    exposure_coefficients,
     exposure_levels,
     exposure_records,
     failed_records,
@@ -155,59 +152,6 @@ def fit_mixed_linear(
                             note=note, alpha=alpha, **common)
 
 
-def fit_vb_logistic(frame: pd.DataFrame, formula: str, vc_formulas: dict[str, str]):
-    """Random-intercept logistic model by mean-field variational Bayes; returns (model, result).
-
-    Deterministic: posterior means start at 0 and log posterior SDs at -0.5 (statsmodels' start without its
-    random jitter); covariates are standardised during the fit (``scale_fe=True``; without it the
-    mean-field SDs of unstandardised covariates were 40% too small in our checks) and L-BFGS-B reaches the
-    same ELBO as BFGS about four times faster.
-    """
-    model = BinomialBayesMixedGLM.from_formula(formula, vc_formulas, frame)
-    k = model.k_fep + model.k_vcp + model.k_vc
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        result = model.fit_vb(sd=np.full(k, np.exp(-0.5)), scale_fe=True, fit_method="L-BFGS-B")
-    return model, result
-
-
-def laplace_fixed_effect_cov(model: BinomialBayesMixedGLM, result) -> np.ndarray:
-    """Laplace (penalised-IRLS) covariance of the fixed effects at the posterior means.
-
-    ``([Xs Z]' W [Xs Z] + diag(1/fe_p^2, 1/sigma_k^2))^-1``, fixed-effect block, with ``Xs`` the
-    standardised fixed-effect design the fit used, ``W = mu (1 - mu)`` at the posterior means, and
-    ``sigma_k = exp(posterior mean log-SD)`` of each random intercept's component; transformed back to the
-    original covariate scale. Uncertainty in the variance components is ignored (as in lme4's ``vcov``).
-    Must be given a result of :func:`fit_vb_logistic` (``scale_fe=True``).
-    """
-    X = np.asarray(model.exog, dtype=float)
-    Z = model.exog_vc.toarray() if hasattr(model.exog_vc, "toarray") else np.asarray(model.exog_vc)
-    p = model.k_fep
-    mean, sd = X.mean(0), X.std(0)
-    scaled = sd > 1e-8
-    Xs = X.copy()
-    Xs[:, scaled] = (X[:, scaled] - mean[scaled]) / sd[scaled]
-    # statsmodels back-transforms the slopes of a scale_fe fit but leaves the intercept on the centred
-    # scale, so the linear predictor is rebuilt on the standardised design.
-    fe_scaled = np.asarray(result.fe_mean, dtype=float).copy()
-    fe_scaled[scaled] *= sd[scaled]
-    vc = np.asarray(result.vc_mean)
-    sigma = np.exp(np.asarray(result.vcp_mean))[model.ident]
-    mu = 1 / (1 + np.exp(-(Xs @ fe_scaled + Z @ vc)))
-    design = np.hstack([Xs, Z])
-    precision = design.T @ (design * (mu * (1 - mu))[:, None])
-    precision[np.diag_indices(p)] += 1 / model.fe_p**2
-    precision[np.arange(p, p + Z.shape[1]), np.arange(p, p + Z.shape[1])] += 1 / sigma**2
-    cov_scaled = np.linalg.inv(precision)[:p, :p]
-    # back to the original scale: beta_j = beta_s_j / sd_j; intercept absorbs the centring.
-    A = np.eye(p)
-    A[scaled, scaled] = 1 / sd[scaled]
-    intercept = np.flatnonzero(~scaled)
-    if intercept.size:
-        A[intercept[0], scaled] = -mean[scaled] / sd[scaled]
-    return A @ cov_scaled @ A.T
-
-
 def fit_mixed_logistic(
     data: pd.DataFrame,
     spec: ModelSpec,
@@ -217,39 +161,33 @@ def fit_mixed_logistic(
     cluster: str = "cluster",
     weight: str | None = None,
     alpha: float = 0.05,
-    se: str = "laplace",
 ) -> pd.DataFrame:
-    """Random-intercept logistic model (stratum, stratum x PSU) by variational Bayes; records (measure OR).
+    """Random-intercept logistic model (stratum, PSU within stratum) by Laplace ML; records (measure OR).
 
-    ``se="laplace"`` (default) or ``"vb"``: see the module docstring. ``weight`` only restricts the sample.
+    ``cluster`` labels PSU within stratum (unique across strata). ``weight`` only restricts the sample to
+    positive weights. An outcome that is not 0/1 raises a ValueError naming the column; a fit that fails
+    numerically gives failed records with the error in ``note``.
     """
-    if se not in ("laplace", "vb"):
-        raise ValueError(f"se '{se}' unknown; use 'laplace' or 'vb'")
     frame = complete_cases(data, [outcome, *spec.variables(), weight, stratum, cluster], weight=weight)
+    outside = np.setdiff1d(np.unique(frame[outcome].to_numpy(float)), [0.0, 1.0])
+    if outside.size:
+        raise ValueError(f"outcome column '{outcome}' must be 0/1 for a logistic model; found the value "
+                         f"{outside[0]:g} (params.yaml family binomial needs a 0/1 outcome)")
     levels = exposure_levels(frame[spec.exposure]) if spec.exposure_type == "categorical" else None
-    formula = f"{outcome} ~ {spec.rhs(levels[0] if levels else None)}"
-    common = dict(levels=levels, model="logistic", design="multilevel", n=len(frame),
-                  events=float(frame[outcome].sum()))
+    common = {"levels": levels, "model": "logistic", "design": "multilevel", "n": len(frame),
+              "events": float(frame[outcome].sum())}
     try:
-        model, result = fit_vb_logistic(frame, formula, {"stratum": f"0 + C({stratum})",
-                                                         "cluster": f"0 + C({cluster})"})
-        names = list(model.exog_names)
-        vb_sd = pd.Series(np.asarray(result.fe_sd), index=names)
-        laplace_sd = pd.Series(np.sqrt(np.diag(laplace_fixed_effect_cov(model, result))), index=names)
+        X = design_matrix(frame, f"1 + {spec.rhs(levels[0] if levels else None)}")
+        result = fit_laplace_glmm(frame[outcome].to_numpy(float), X, [frame[cluster], frame[stratum]],
+                                  names=["psu", "stratum"])
     except (np.linalg.LinAlgError, ValueError) as err:
-        return failed_records(spec, note=f"BinomialBayesMixedGLM failed: {str(err).splitlines()[0]}", **common)
-    params = pd.Series(np.asarray(result.fe_mean), index=names)
-    chosen = laplace_sd if se == "laplace" else vb_sd
-    sds = dict(zip(model.vcp_names, np.exp(np.asarray(result.vcp_mean))))
-    exposure_names = [coef for coef, _, _ in exposure_coefficients(spec, levels) if coef in vb_sd.index]
-    sd_text = ", ".join(f"{vb_sd[n]:.3g} vs {laplace_sd[n]:.3g}" for n in exposure_names)
-    note = ("variational Bayes (statsmodels BinomialBayesMixedGLM, mean-field fit_vb), random intercepts for "
-            f"stratum and stratum x PSU (posterior SDs {sds.get('stratum', np.nan):.3g}, "
-            f"{sds.get('cluster', np.nan):.3g}); unweighted; estimate = posterior mean; std_error = "
-            + ("Laplace SD conditional on the variance components (lme4 glmer convention)"
-               if se == "laplace" else "mean-field posterior SD")
-            + f"; exposure SD mean-field vs Laplace: {sd_text}; normal-approximation CI and p")
-    return exposure_records(spec, params, chosen, converged=bool(result.optim_retvals.success), note=note,
+        return failed_records(spec, note=f"Laplace GLMM failed: {str(err).splitlines()[0]}", **common)
+    sd = result.theta
+    note = (f"Laplace ML (glmer nAGQ=1), random intercepts for stratum ({result.n_groups['stratum']}) and PSU "
+            f"within stratum ({result.n_groups['psu']}); random-intercept SDs: stratum {sd['stratum']:.3g}, "
+            f"PSU within stratum {sd['psu']:.3g}; unweighted; SE from the Hessian of the Laplace deviance "
+            f"(lme4 vcov, {result.vcov_method}); Wald CI and p; log-likelihood {result.log_likelihood:.2f}")
+    return exposure_records(spec, result.params, result.bse, converged=result.converged, note=note,
                             alpha=alpha, **common)
 
 

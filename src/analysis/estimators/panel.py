@@ -49,7 +49,8 @@ idiosyncratic variance (the FE residual variance, Stata's ``hausman, sigmaless``
 competitor), so the statistic is never negative; with each model's own variance it can be. The classical test
 assumes homoskedastic, serially uncorrelated idiosyncratic errors; the cluster-robust alternative is the
 **Mundlak Wald test** that the between- and within-person coefficients of the same regressors are equal in the
-within-between model.
+within-between model: jointly over every time-varying regressor (exposure and covariates), and for the exposure
+alone (1 df). Only the second says whether the exposure's between- and within-person associations differ.
 
 Record conventions specific to panel fits (see also :mod:`analysis.estimators.records`):
 
@@ -115,6 +116,10 @@ BETWEEN_TERM_LABEL = "between-person"
 PANEL_TEST_COLUMNS: list[str] = ["outcome", "exposure", "test", "statistic", "df", "p_value", "note"]
 HAUSMAN_TEST = "Hausman FE vs RE (classical)"
 MUNDLAK_TEST = "Mundlak between = within (cluster-robust Wald)"
+MUNDLAK_EXPOSURE_TEST = "Mundlak between = within, exposure only (cluster-robust Wald)"
+#: Short keys of the tests (metrics files, manuscript): the joint Mundlak test is over every time-varying
+#: regressor, so what it says about the exposure is the 1-df exposure-only test.
+TEST_KEYS = {HAUSMAN_TEST: "hausman", MUNDLAK_TEST: "mundlak", MUNDLAK_EXPOSURE_TEST: "mundlak_exposure"}
 
 #: Derivative-free optimizers tried, in order, for the multilevel model when L-BFGS polished by BFGS does not
 #: converge (a variance on the boundary); the first that converges is kept.
@@ -613,26 +618,42 @@ def _hausman(p: PanelSample) -> dict:
     return {**row, "statistic": statistic, "df": float(df), "p_value": p_value, "note": note}
 
 
-def _mundlak_wald(p: PanelSample) -> dict:
-    """Cluster-robust Wald test that between- and within-person coefficients are equal (all time-varying)."""
-    row = {"outcome": p.spec.outcome, "exposure": p.spec.exposure, "test": MUNDLAK_TEST}
+def _mundlak_wald(p: PanelSample, exposure_only: bool = False) -> dict:
+    """Cluster-robust Wald test that between- and within-person coefficients are equal: jointly for every
+    time-varying regressor, or (``exposure_only``) for the exposure alone, a 1-df test whose square root is
+    the z of the between - within difference."""
+    row = {"outcome": p.spec.outcome, "exposure": p.spec.exposure,
+           "test": MUNDLAK_EXPOSURE_TEST if exposure_only else MUNDLAK_TEST}
     try:
         result, cov, g, within, between = fit_mundlak_model(p)
     except FIT_ERRORS as err:
         return {**row, "statistic": math.nan, "df": math.nan, "p_value": math.nan,
                 "note": f"fit failed ({type(err).__name__}): {str(err).splitlines()[0] if str(err) else ''}"}
+    pairs = list(zip(within, between))
+    if exposure_only:
+        pairs = [(w, b) for w, b in pairs if w == p.spec.exposure]
+        if len(pairs) != 1:
+            raise KeyError(f"exposure '{p.spec.exposure}' is not among the within-person terms {within}")
     columns = list(cov.index)
-    contrast = np.zeros((len(within), len(columns)))
-    for i, (w, b) in enumerate(zip(within, between)):
+    contrast = np.zeros((len(pairs), len(columns)))
+    for i, (w, b) in enumerate(pairs):
         contrast[i, columns.index(b)] = 1.0
         contrast[i, columns.index(w)] = -1.0
     difference = contrast @ result.params[columns].to_numpy()
     v = contrast @ cov.to_numpy() @ contrast.T
     statistic = float(difference @ np.linalg.solve(v, difference))
-    df = len(within)
-    note = (f"Wald test of between - within = 0 for {df} time-varying regressors ({', '.join(within)}) in the "
-            f"within-between random-effects model; {_cluster_text(p, g)}; the robust alternative to the "
-            "classical Hausman test (rejection: the person-level confounding that FE removes matters)")
+    df = len(pairs)
+    if exposure_only:
+        (w, b), = pairs
+        note = (f"Wald test of between - within = 0 for the exposure {w} alone (between {result.params[b]:.4g}, "
+                f"within {result.params[w]:.4g}, difference {difference[0]:.4g}, SE {math.sqrt(v[0, 0]):.4g}, "
+                f"z {difference[0] / math.sqrt(v[0, 0]):.2f}) in the within-between random-effects model; "
+                f"{_cluster_text(p, g)}")
+    else:
+        note = (f"joint Wald test of between - within = 0 for all {df} time-varying regressors "
+                f"({', '.join(within)}) in the within-between random-effects model, not a test of the exposure "
+                f"alone (see the exposure-only test); {_cluster_text(p, g)}; the robust alternative to the "
+                "classical Hausman test (rejection: the person-level confounding that FE removes matters)")
     return {**row, "statistic": statistic, "df": float(df), "p_value": float(stats.chi2.sf(statistic, df)),
             "note": note}
 
@@ -744,9 +765,11 @@ def fit_panel_multilevel(panel: pd.DataFrame, spec: ModelSpec, layout: PanelLayo
 
 def panel_tests(panel: pd.DataFrame, spec: ModelSpec, layout: PanelLayout, *, outcome: str | None = None,
                 binary: bool = False, hausman: bool = True, mundlak: bool = True) -> pd.DataFrame:
-    """The classical Hausman test (FE vs RE) and the cluster-robust Mundlak Wald test; :data:`PANEL_TEST_COLUMNS`."""
+    """The classical Hausman test (FE vs RE) and the cluster-robust Mundlak Wald tests (joint over every
+    time-varying regressor, and the exposure alone); :data:`PANEL_TEST_COLUMNS`."""
     p = prepare_panel(panel, spec, layout, outcome=outcome, binary=binary)
-    rows = ([_hausman(p)] if hausman else []) + ([_mundlak_wald(p)] if mundlak else [])
+    rows = ([_hausman(p)] if hausman else []) + ([_mundlak_wald(p), _mundlak_wald(p, exposure_only=True)]
+                                                 if mundlak else [])
     return panel_tests_frame(rows)
 
 
@@ -775,7 +798,8 @@ def run_panel_models(
     ``records`` has :data:`~analysis.estimators.records.RECORD_COLUMNS`, one row per outcome x exposure x estimator
     x exposure term (plus the Mundlak between-person term); ``conditional_logit`` is fit for binary outcomes
     only. ``tests`` has :data:`PANEL_TEST_COLUMNS`: per outcome x exposure, the classical Hausman test when both
-    ``fixed_effects`` and ``random_effects`` are listed, the Mundlak Wald test when ``mundlak`` is. A column
+    ``fixed_effects`` and ``random_effects`` are listed, the Mundlak Wald tests (joint, and the exposure alone)
+    when ``mundlak`` is. A column
     named in the spec but absent from ``panel``, or an unknown estimator, raises a ValueError before anything
     is fit; a fit that fails numerically gives NaN rows with ``converged`` False and the error in ``note``.
     """
@@ -828,6 +852,8 @@ def run_panel_models(
                 jobs.append((f"Hausman {name} ~ {exposure}", lambda p=p: _hausman(p), False))
             if "mundlak" in estimators:
                 jobs.append((f"Mundlak test {name} ~ {exposure}", lambda p=p: _mundlak_wald(p), False))
+                jobs.append((f"Mundlak test {name} ~ {exposure} alone",
+                             lambda p=p: _mundlak_wald(p, exposure_only=True), False))
 
     records, tests = [], []
     n_jobs = int(spec.get("n_jobs", 1))  # worker processes; every fit is deterministic, results in job order

@@ -19,6 +19,7 @@ import pandas as pd
 
 from analysis.core import config, io
 from analysis.core.disclosure import rule_from_params
+from analysis.core.metrics import estimate_entry
 from analysis.studies.nhanes.schema import NHANES_VARIABLES
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -149,7 +150,79 @@ def context(reports: Path, params: dict) -> dict:
         "countries": _metrics(reports, "countries", params),
         "places": _metrics(reports, "places", params),
         "cohorts": _cohorts_context(reports, params),
+        "reliability": reliability_context(reports.parent / "data" / "processed"),
+        "mi": _mi_context(reports, params),
+        "evalues": _evalues_context(reports, params),
+        "sensitivity": _sensitivity_context(reports, params),
     }
+
+
+def _sensitivity_context(reports: Path, params: dict) -> dict | None:
+    """Reverse causation, baseline disease and effect modification (``reports/metrics/nhanes_sensitivity.csv``
+    and ``nhanes_subgroups.csv``, stage ``sensitivity_nhanes``): per survival outcome and analysis the most
+    isolated group's estimate; per survival outcome and modifier the interaction test (categorical exposure);
+    the two tables. None when the stage has not run."""
+    path = reports / "metrics" / "nhanes_sensitivity.csv"
+    subgroups_path = reports / "metrics" / "nhanes_subgroups.csv"
+    if not path.exists() or not subgroups_path.exists():
+        return None
+    records = pd.read_csv(path)
+    subgroups = pd.read_csv(subgroups_path, keep_default_na=False, na_values=[""])
+    exposure = _first_categorical(params)
+    analyses: dict = {}
+    for row in records[records["exposure"] == exposure].itertuples():
+        entry = estimate_entry(row)
+        analyses.setdefault(row.outcome, {})[row.analysis] = {**entry, "label": row.analysis_label}
+    interactions: dict = {}
+    tests = subgroups[(subgroups["record"] == "interaction") & (subgroups["exposure"] == exposure)]
+    for row in tests.itertuples():
+        interactions.setdefault(row.outcome, []).append(
+            {"modifier": row.modifier_label, "p_value": float(row.p_value), "F": float(row.F),
+             "df_num": int(row.df_num), "df_den": int(row.df_den)})
+    tables = reports / "tables" / "nhanes"
+    return {"analyses": analyses, "interactions": interactions,
+            "table": _read_table_md(tables / "sensitivity.md"), "subgroups": _read_table_md(tables / "subgroups.md")}
+
+
+def _first_categorical(params: dict) -> str | None:
+    return next((k for k, v in params["models"]["exposures"].items() if v["type"] == "categorical"), None)
+
+
+def _mi_context(reports: Path, params: dict) -> dict | None:
+    """Multiple imputation beside complete cases (``reports/metrics/nhanes_mi.csv``, stage ``mi_nhanes``):
+    per survival outcome the most-isolated group's pooled estimate, the largest fraction of missing
+    information, and the side-by-side table; None when the MI stage has not run."""
+    path = reports / "metrics" / "nhanes_mi.csv"
+    if not path.exists():
+        return None
+    mi = pd.read_csv(path)
+    exposure = _first_categorical(params)
+    top = {}
+    for outcome in params["models"]["survival"]:
+        rows = mi[(mi["outcome"] == outcome) & (mi["exposure"] == exposure)]
+        if rows.empty:
+            raise PaperError(f"{path}: no {exposure} rows for outcome {outcome}; rerun the mi_nhanes stage")
+        top[outcome] = estimate_entry(next(rows.iloc[[-1]].itertuples()))
+    return {"m": int(mi["m"].iloc[0]), "top": top, "max_fmi": float(mi["fmi"].max()),
+            "table": _read_table_md(reports / "tables" / "nhanes" / "multiple_imputation.md")}
+
+
+def _evalues_context(reports: Path, params: dict) -> dict | None:
+    """E-values of the headline estimates (``reports/tables/nhanes/evalues.csv``): per survival outcome, those
+    of the most-isolated group's hazard ratio (estimate and CI limit), and the table; None when absent."""
+    path = reports / "tables" / "nhanes" / "evalues.csv"
+    if not path.exists():
+        return None
+    table = pd.read_csv(path)
+    exposure_label = params["models"]["exposures"][_first_categorical(params)].get("label")
+    top = {}
+    for outcome, spec in params["models"]["survival"].items():
+        rows = table[(table["Outcome"] == spec.get("label", outcome)) & (table["Exposure"] == exposure_label)]
+        if rows.empty:
+            raise PaperError(f"{path}: no rows for {spec.get('label', outcome)} x {exposure_label}")
+        last = rows.iloc[-1]
+        top[outcome] = {"estimate": float(last["E-value (estimate)"]), "ci": float(last["E-value (CI limit)"])}
+    return {"top": top, "table": _read_table_md(path.with_suffix(".md"))}
 
 
 def _cohorts_context(reports: Path, params: dict) -> dict | None:
@@ -173,6 +246,44 @@ def _cohorts_context(reports: Path, params: dict) -> dict | None:
         "figures": "figures/cohorts",
         "keys": {v["label"]: k for k, v in ran.items()},
     }
+
+
+#: The ICC forms of ``estimators.reliability.ICC_FORMS`` in words (McGraw & Wong 1996).
+ICC_WORDS = {"ICC(1,1)": "one-way, single wave", "ICC(A,1)": "two-way, absolute agreement, single wave",
+             "ICC(C,1)": "two-way, consistency, single wave", "ICC(1,k)": "one-way, mean of the waves",
+             "ICC(A,k)": "two-way, absolute agreement, mean of the waves",
+             "ICC(C,k)": "two-way, consistency, mean of the waves"}
+
+
+def _reliability_text(record: dict) -> str:
+    """ "KR-20 0.46 (95% CI 0.44 to 0.47; n = 13,634)" from one reliability record."""
+    return (f"{record['statistic']} {record['estimate']:.2f} ({100 * record['ci_level']:g}% CI "
+            f"{record['ci_low']:.2f} to {record['ci_high']:.2f}; n = {fmt_int(record['n'])})")
+
+
+def reliability_context(processed: Path) -> dict | None:
+    """The clean stages' reliability records (``data/processed/{nhanes,gss}_reliability.csv``) as text for the
+    Methods: ``nhanes`` by measure; ``gss`` the loneliness items' alpha and the pooled ICC of the social contact
+    index. None when the NHANES file is absent; ``gss`` None when the GSS file is."""
+    path = processed / "nhanes_reliability.csv"
+    if not path.exists():
+        return None
+    nhanes = {r["measure"]: _reliability_text(r) for r in pd.read_csv(path).to_dict("records")}
+    gss = None
+    gss_path = processed / "gss_reliability.csv"
+    if gss_path.exists():
+        rows = pd.read_csv(gss_path)
+        lonely = rows[rows["measure"] == "loneliness_score_2020"].to_dict("records")
+        contact = rows[(rows["measure"] == "social_contact_index") & (rows["panel"] == "all")].to_dict("records")
+        if not lonely or not contact:
+            raise PaperError(f"{gss_path}: needs the loneliness_score_2020 row and the pooled social_contact_index "
+                             "row; rerun the clean_gss stage")
+        form = contact[0]["statistic"]
+        if form not in ICC_WORDS:
+            raise PaperError(f"{gss_path}: ICC form {form!r} has no description in manuscript.ICC_WORDS")
+        gss = {"loneliness": _reliability_text(lonely[0]), "contact": _reliability_text(contact[0]),
+               "icc_words": ICC_WORDS[form]}
+    return {"nhanes": nhanes, "gss": gss}
 
 
 def _metrics(reports: Path, study: str, params: dict) -> dict | None:

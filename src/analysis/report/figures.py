@@ -15,6 +15,7 @@ line styles and markers as a second cue so a grey-scale print still reads; 8-11 
 from __future__ import annotations
 
 import functools
+import math
 import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -319,6 +320,39 @@ def _forest_rows(recs: pd.DataFrame) -> list[dict]:
     return rows
 
 
+def _panel_axes(fig: Figure, top: float, n_rows: int, height: float, span: tuple[float, float], row_h: float,
+                header_h: float):
+    """The axes of one panel of a stacked forest plot: ``n_rows`` rows of ``row_h`` inches below a header of
+    ``header_h`` under ``top`` (inches from the bottom), ``span`` = (left, width) in figure fractions; returns
+    ``(ax, fig_x, bottom, rows_h)``, ``fig_x`` placing text at figure x and data y."""
+    rows_h = row_h * (n_rows + 0.4)
+    bottom = top - header_h - rows_h
+    ax = fig.add_axes((span[0], bottom / height, span[1], rows_h / height))
+    return ax, mtransforms.blended_transform_factory(fig.transFigure, ax.transData), bottom, rows_h
+
+
+def _ratio_axis(ax, kinds: Sequence[str], values: list[float], axis_label: str, ticks) -> None:
+    """The ratio axis of one forest-plot panel: rows top to bottom of ``kinds`` (a light guide line at each
+    "estimate" row), a log x axis spanning ``values`` and 1 with ``ticks(lo, hi)`` labelled, the null line."""
+    n = len(kinds)
+    ax.set_ylim(-0.7, n - 0.3)
+    ax.set_yticks([])
+    ax.spines["left"].set_visible(False)
+    ax.set_xscale("log")
+    lo_lim = min(values + [1.0]) / 1.15
+    hi_lim = max(values + [1.0]) * 1.15
+    ax.set_xlim(lo_lim, hi_lim)
+    chosen = ticks(lo_lim, hi_lim)
+    ax.xaxis.set_major_locator(FixedLocator(chosen))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xticklabels([f"{t:g}" for t in chosen])
+    ax.axvline(1.0, color="#555555", linestyle="--", linewidth=0.9, zorder=0)
+    ax.set_xlabel(f"{axis_label} (95% CI), log scale")
+    for y in range(n):  # light guide lines help the eye from label to estimate
+        if kinds[n - 1 - y] == "estimate":
+            ax.axhline(y, color="#eeeeee", linewidth=0.6, zorder=0)
+
+
 @styled
 def forest_plot(
     records: pd.DataFrame,
@@ -355,11 +389,8 @@ def forest_plot(
     x_label, x_set, x_est = 0.01, 0.31, 0.80
     top = height - title_h
     for p, (measure, rows) in enumerate(panels):
-        rows_h = row_h * (len(rows) + 0.4)
-        bottom = top - header_h - rows_h
-        ax = fig.add_axes((0.50, bottom / height, 0.28, rows_h / height))
+        ax, fig_x, bottom, rows_h = _panel_axes(fig, top, len(rows), height, (0.50, 0.28), row_h, header_h)
         top = bottom - axis_h - gap_h
-        fig_x = mtransforms.blended_transform_factory(fig.transFigure, ax.transData)
         n = len(rows)
         values = []
         for i, row in enumerate(rows):
@@ -388,23 +419,9 @@ def forest_plot(
         # column headers
         for x, text in ((x_label, "Outcome and exposure"), (x_set, "Model"), (x_est, f"{measure} (95% CI)")):
             ax.text(x, n - 0.1, text, transform=fig_x, fontweight="bold", va="bottom", fontsize=8.5, color="#444444")
-        ax.set_ylim(-0.7, n - 0.3)
-        ax.set_yticks([])
-        ax.spines["left"].set_visible(False)
-        ax.set_xscale("log")
-        lo_lim = min(values + [1.0]) / 1.15
-        hi_lim = max(values + [1.0]) * 1.15
-        ax.set_xlim(lo_lim, hi_lim)
-        ticks = [t for t in _NICE_TICKS if lo_lim <= t <= hi_lim]
-        ax.xaxis.set_major_locator(FixedLocator(ticks))
-        ax.xaxis.set_minor_locator(NullLocator())
-        ax.set_xticklabels([f"{t:g}" for t in ticks])
-        ax.axvline(1.0, color="#555555", linestyle="--", linewidth=0.9, zorder=0)
-        ax.set_xlabel(f"{MEASURE_AXIS.get(measure, measure)} (95% CI), log scale")
+        _ratio_axis(ax, [row["kind"] for row in rows], values, f"{MEASURE_AXIS.get(measure, measure)}",
+                    lambda lo, hi: [t for t in _NICE_TICKS if lo <= t <= hi])
         ax.tick_params(labelsize=FONT_SIZE)
-        for y in range(n):  # light guide lines help the eye from label to estimate
-            if rows[n - 1 - y]["kind"] == "estimate":
-                ax.axhline(y, color="#eeeeee", linewidth=0.6, zorder=0)
     fig.suptitle(title or f"Social isolation and outcomes ({design} models)", x=0.01, ha="left",
                  y=1 - 0.1 / height, va="top", fontweight="bold")
     return fig
@@ -558,3 +575,98 @@ def write_flow_diagram(flow: pd.DataFrame, dest_stem: str | Path, formats: Seque
                        **kwargs) -> list[Path]:
     """``flow_diagram(flow, **kwargs)`` saved as ``<dest_stem>.png/.svg``."""
     return write_figure(flow_diagram(flow, **kwargs), dest_stem, formats)
+
+
+# ---------------------------------------------------------------------------------------------
+# Grouped forest plot (subgroups, sensitivity analyses)
+
+GROUPED_FOREST_COLUMNS = ("panel", "group", "label", "ratio", "ratio_ci_low", "ratio_ci_high")
+
+
+def spaced_ticks(low: float, high: float, max_ticks: int = 8) -> list[float]:
+    """Ticks of a log axis from ``low`` to ``high``: the nice ratios in range, 1 always kept, thinned so that
+    neighbours are at least 1/``max_ticks`` of the axis apart (their labels then do not overlap)."""
+    span = math.log(high) - math.log(low)
+    candidates = [t for t in _NICE_TICKS if low <= t <= high]
+    kept = [1.0] if low <= 1.0 <= high else []
+    for t in sorted(candidates, key=lambda t: abs(math.log(t))):  # outward from 1
+        if all(abs(math.log(t) - math.log(k)) >= span / max_ticks for k in kept):
+            kept.append(t)
+    return sorted(kept)
+
+
+@styled
+def grouped_forest_plot(rows: pd.DataFrame, *, axis_label: str = "Hazard ratio", title: str | None = None,
+                        label_header: str = "", estimate_header: str = "Ratio (95% CI)",
+                        detail_header: str = "") -> Figure:
+    """Ratios with CIs in stacked panels, each a list of groups of rows, on a log axis with a line at 1.
+
+    ``rows`` (:data:`GROUPED_FOREST_COLUMNS`, drawn in their order): ``panel`` (one panel per value, its
+    title), ``group`` (a bold header row), ``label`` (the row's text), the ratio and its CI limits. Optional
+    columns: ``group_note`` (printed after the group header, e.g. an interaction p-value), ``detail``
+    (printed right of the estimate, e.g. n and events), ``series`` (an integer choosing colour and marker,
+    e.g. one per analysis), ``converged`` (False marks the estimate with a double dagger). A row without a
+    finite ratio is listed with a dash and not drawn.
+    """
+    require_columns(rows, GROUPED_FOREST_COLUMNS, "grouped_forest_plot")
+    if rows.empty:
+        raise FigureError("grouped_forest_plot: no rows to draw")
+    panels = []
+    for panel, part in rows.groupby("panel", sort=False):
+        lines: list[dict] = []
+        for group, members in part.groupby("group", sort=False):
+            note = members["group_note"].iloc[0] if "group_note" in members else ""
+            lines.append({"kind": "group", "text": str(group), "note": "" if pd.isna(note) else str(note)})
+            lines += [{"kind": "estimate", "record": rec} for _, rec in members.iterrows()]
+        panels.append((panel, lines))
+
+    row_h, title_h, header_h, axis_h, gap_h = 0.21, 0.45, 0.45, 0.55, 0.25
+    panel_h = [header_h + row_h * (len(lines) + 0.4) + axis_h for _, lines in panels]
+    height = title_h + sum(panel_h) + gap_h * (len(panels) - 1) + 0.1
+    fig = new_figure(8.6, height)
+    x_label, x_est, x_detail = 0.01, 0.70, 0.86
+    top = height - title_h
+    for panel, lines in panels:
+        ax, fig_x, bottom, rows_h = _panel_axes(fig, top, len(lines), height, (0.38, 0.30), row_h, header_h)
+        fig.text(x_label, (bottom + rows_h + header_h - 0.05) / height, str(panel), fontweight="bold", va="top",
+                 fontsize=10)
+        top = bottom - axis_h - gap_h
+        n = len(lines)
+        values = []
+        for i, line in enumerate(lines):
+            y = n - 1 - i
+            if line["kind"] == "group":
+                ax.text(x_label, y, line["text"], transform=fig_x, fontweight="bold", va="center", fontsize=9)
+                if line["note"]:
+                    ax.text(x_est, y, line["note"], transform=fig_x, va="center", fontsize=8.5, style="italic")
+                continue
+            rec = line["record"]
+            k = int(rec["series"]) if "series" in rec and not pd.isna(rec["series"]) else 0
+            colour = PALETTE[k % len(PALETTE)]
+            ratio, lo, hi = (float(rec["ratio"]), float(rec["ratio_ci_low"]), float(rec["ratio_ci_high"]))
+            ax.text(x_label + 0.015, y, _wrap(rec["label"], 48), transform=fig_x, va="center", fontsize=8.5)
+            drawable = all(np.isfinite(v) and v > 0 for v in (ratio, lo, hi))
+            if drawable:
+                ax.errorbar([ratio], [y], xerr=np.array([[ratio - lo], [hi - ratio]]), fmt=MARKERS[k % len(MARKERS)],
+                            color=colour, markersize=4.5, capsize=2.5, elinewidth=1.3, markeredgewidth=1)
+                values += [ratio, lo, hi]
+            converged = rec.get("converged", True)
+            mark = "" if pd.isna(converged) or bool(converged) else " \u2021"
+            ax.text(x_est, y, (format_interval(ratio, lo, hi) if drawable else "\u2013") + mark, transform=fig_x,
+                    va="center", fontsize=8.5)
+            if "detail" in rec and not pd.isna(rec["detail"]):
+                ax.text(x_detail, y, str(rec["detail"]), transform=fig_x, va="center", fontsize=8, color="#444444")
+        for x, text in ((x_label, label_header), (x_est, estimate_header), (x_detail, detail_header)):
+            if text:
+                ax.text(x, n - 0.1, text, transform=fig_x, fontweight="bold", va="bottom", fontsize=8.5,
+                        color="#444444")
+        _ratio_axis(ax, [line["kind"] for line in lines], values, axis_label, spaced_ticks)
+    if title:
+        fig.suptitle(title, x=0.01, ha="left", y=1 - 0.1 / height, va="top", fontweight="bold")
+    return fig
+
+
+def write_grouped_forest_plot(rows: pd.DataFrame, dest_stem: str | Path, formats: Sequence[str] = ("png", "svg"),
+                              **kwargs) -> list[Path]:
+    """``grouped_forest_plot(rows, **kwargs)`` saved as ``<dest_stem>.png/.svg``."""
+    return write_figure(grouped_forest_plot(rows, **kwargs), dest_stem, formats)

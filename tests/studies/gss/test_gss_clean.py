@@ -230,6 +230,31 @@ def _small_copy(raw_dir: Path, dest: Path, edit) -> Path:
     return dest
 
 
+def test_reliability_of_loneliness_items_and_contact_index(built, table_2020):
+    panel, _ = built
+    records = clean_gss.reliability_records(panel, table_2020, {"reliability": {"icc_form": "ICC(A,1)"}})
+    lonely = records[records["measure"] == "loneliness_score_2020"].iloc[0]
+    # two items: alpha = 2 (1 - (var1 + var2) / var(sum)) on the rows with both answered
+    both = table_2020[["lack_companionship_2020", "isolated_2020"]].dropna()
+    by_hand = 2 * (1 - both.var().sum() / both.sum(axis=1).var())
+    assert lonely["statistic"] == "Cronbach's alpha" and lonely["k"] == 2 and lonely["n"] == len(both)
+    assert lonely["estimate"] == pytest.approx(by_hand, abs=1e-12)
+    icc = records[records["measure"] == "social_contact_index"].set_index("panel")
+    assert list(icc.index) == ["2006-2010", "2008-2012", "2010-2014", "all"]
+    assert (icc["statistic"] == "ICC(A,1)").all() and (icc["k"] == 3).all()
+    # n: persons with the index at all three waves, per panel and pooled
+    seen = panel.dropna(subset=["social_contact_index"]).groupby(["panel", "person_id"], observed=True).size()
+    complete = (seen == 3).groupby(level="panel", observed=True).sum()
+    for label in ("2006-2010", "2008-2012", "2010-2014"):
+        assert icc.loc[label, "n"] == complete[label]
+    assert icc.loc["all", "n"] == complete.sum()
+    assert ((icc["estimate"] > 0) & (icc["estimate"] < 1) & (icc["ci_low"] < icc["estimate"])).all()
+    notes = clean_gss.reliability_notes(records)
+    assert notes[("gss_panel", "social_contact_index")].startswith("ICC(A,1) ")
+    assert "the three panels pooled" in notes[("gss_panel", "social_contact_index")].split("occasions = 3)")[1]
+    assert notes[("gss_2020", "loneliness_score_2020")].startswith("Cronbach's alpha ")
+
+
 def test_unknown_label_names_file_column_value_person(raw_dir, tmp_path):
     def edit(frame):
         frame["health"] = frame["health"].cat.add_categories(["Very Good"])

@@ -111,7 +111,7 @@ def test_gss_metrics_keys(results, panel, table_2020):
     assert metrics["sample"]["person_waves"] == len(panel)
     est = metrics["estimates"]["case"]["x"]
     assert {"pooled_ols", "fixed_effects", "mundlak", "mundlak:between", "conditional_logit"} <= set(est)
-    assert set(metrics["tests"]["case"]["x"]) == {"hausman", "mundlak"}
+    assert set(metrics["tests"]["case"]["x"]) == {"hausman", "mundlak", "mundlak_exposure"}
     assert set(metrics["models_2020"]) == {"loneliness_on_contact", "health_on_loneliness"}
 
 

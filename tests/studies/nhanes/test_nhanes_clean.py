@@ -9,12 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.core import fetch
+from analysis.core import fetch, index
 from analysis.studies.nhanes import clean
-from analysis.studies.nhanes.schema import NHANES_VARIABLES
+from analysis.studies.nhanes.schema import NHANES_VARIABLES, data_dictionary
 from conftest import ROOT
 
 
@@ -73,6 +74,49 @@ def test_outcomes_only_where_measured(built):
     died = table["died"] == 1
     assert (table.loc[table["cvd_death"] == 1, "died"] == 1).all()
     assert 0.2 < table.loc[died, "cvd_death"].mean() < 0.5  # share of deaths that are CVD
+
+
+def test_self_rated_health_matches_huq010(built, raw_dir):
+    table, _ = built
+    from analysis.studies.nhanes.source import read_table
+
+    # every HUQ010 code of 2007-2008 respondents in the table, mapped by hand from the codebook
+    huq = read_table(raw_dir / "nhanes/HUQ_E.csv.xz").set_index("SEQN")["HUQ010"]
+    rows = table[table["cycle"] == "2007-2008"].set_index("seqn")
+    codes = huq.reindex(rows.index)
+    by_hand = codes.map({1: "Excellent", 2: "Very good", 3: "Good", 4: "Fair", 5: "Poor"})
+    assert (rows["self_rated_health"].astype("object").where(rows["self_rated_health"].notna())
+            .equals(by_hand.astype("object").where(by_hand.notna())))
+    assert (rows["fair_poor_health"].isna() == codes.isin([7, 9]) | codes.isna()).all()
+    assert (rows["fair_poor_health"].dropna() == codes[rows["fair_poor_health"].notna()].isin([4, 5])).all()
+    assert list(table["self_rated_health"].cat.categories) == ["Excellent", "Very good", "Good", "Fair", "Poor"]
+    assert table["self_rated_health"].isna().mean() < 0.01  # HUQ is asked of everyone; 7/9 are rare
+
+
+def test_reliability_of_phq9_and_isolation_items(raw_dir, params, built):
+    table, flow, phq9 = clean.build_nhanes_with_items(raw_dir / "nhanes", params)
+    assert table.equals(built[0]) and flow.equals(built[1])  # the items change nothing in the table
+    assert (phq9["seqn"].to_numpy() == table["seqn"].to_numpy()).all()
+    # the items sum to the table's PHQ-9 score where all nine are answered
+    items = phq9.drop(columns="seqn")
+    np.testing.assert_allclose(items.sum(axis=1, min_count=9), table["phq9_score"].astype(float))
+    records = clean.reliability_records(table, phq9, params).set_index("measure")
+    # PHQ-9: alpha = k/(k-1) (1 - sum var_i / var_total) on the complete 2005-2008 rows
+    complete = items.dropna()
+    alpha = 9 / 8 * (1 - complete.var().sum() / complete.sum(axis=1).var())
+    assert records.loc["phq9_score", "statistic"] == "Cronbach's alpha"
+    assert records.loc["phq9_score", "estimate"] == pytest.approx(alpha, abs=1e-12)
+    assert records.loc["phq9_score", "n"] == len(complete)
+    # isolation index: KR-20 = k/(k-1) (1 - sum p q / population variance of the score)
+    points = index.index_points(table, params["indices"]["isolation_index"]).dropna()
+    p = points.mean()
+    kr20 = 5 / 4 * (1 - (p * (1 - p)).sum() / points.sum(axis=1).var(ddof=0))
+    assert records.loc["isolation_index", "statistic"] == "KR-20"
+    assert records.loc["isolation_index", "estimate"] == pytest.approx(kr20, abs=1e-12)
+    assert records.loc["isolation_index", "n"] == table["isolation_index"].notna().sum()
+    dictionary = data_dictionary(table, params["indices"], {"isolation_index": "KR-20 0.46"})
+    assert dictionary.set_index("name").loc["isolation_index", "reliability"] == "KR-20 0.46"
+    assert dictionary.set_index("name").loc["age", "reliability"] == ""
 
 
 # ---------------------------------------------------------------------------------------------

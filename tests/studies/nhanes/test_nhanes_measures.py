@@ -9,6 +9,7 @@ import pytest
 from analysis.core import index
 from analysis.core.config import ConfigError
 from analysis.studies.nhanes import measures
+from analysis.studies.nhanes import source as src
 
 nan = np.nan
 
@@ -158,3 +159,20 @@ def test_index_errors_are_clear():
         index.group_index(s([0, 7]), ISOLATION["groups"])
     with pytest.raises(ValueError, match="must increase"):
         index.group_index(s([0]), list(reversed(ISOLATION["groups"])))
+
+
+def test_self_rated_health_from_huq010_codes():
+    # HUQ010 as read (codes 1-5, 7 refused, 9 don't know, blank) -> recoded -> the two measures
+    raw = pd.DataFrame({"SEQN": range(8), "HUQ010": [1, 2, 3, 4, 5, 7, 9, nan]})
+    huq010 = src.recode(raw, "HUQ010", "HUQ_D.csv.xz")
+    np.testing.assert_array_equal(huq010.to_numpy(), [1, 2, 3, 4, 5, nan, nan, nan])
+    labels = measures.self_rated_health(huq010)
+    assert labels.tolist()[:5] == ["Excellent", "Very good", "Good", "Fair", "Poor"]
+    assert labels.iloc[5:].isna().all()
+    np.testing.assert_array_equal(measures.fair_poor_health(huq010).to_numpy(), [0, 0, 0, 1, 1, nan, nan, nan])
+
+
+def test_self_rated_health_undocumented_code_names_file_column_value():
+    raw = pd.DataFrame({"SEQN": [21, 22, 23], "HUQ010": [3, 6, 1]})
+    with pytest.raises(src.SourceDataError, match=r"HUQ_B\.csv\.xz: column HUQ010 has the value 6 \(SEQN 22\)"):
+        src.recode(raw, "HUQ010", "HUQ_B.csv.xz")

@@ -167,7 +167,7 @@ def test_design_notes_state_the_method(results):
     assert "Efron ties" in notes[("cox", "design-based")] and "Taylor linearisation" in notes[("cox", "design-based")]
     assert "PSUs nested in strata" in notes[("cox", "design-based")]
     assert "stratified baseline hazards, not a frailty" in notes[("cox", "multilevel")]
-    assert "variational Bayes (statsmodels BinomialBayesMixedGLM" in notes[("logistic", "multilevel")]
+    assert "Laplace ML (glmer nAGQ=1)" in notes[("logistic", "multilevel")]
     assert "unweighted" in notes[("linear", "multilevel")] and "REML" in notes[("linear", "multilevel")]
     assert "survey-weighted pseudo-ML" in notes[("logistic", "design-based")]
     assert "Taylor linearisation" in notes[("logistic", "design-based")]

@@ -23,6 +23,7 @@ from analysis.studies.places.schema import (
     CHR_MEASURES,
     COUNTY_VARIABLES,
     PANEL_VARIABLES,
+    PLACES_MEASURES,
     places_data_dictionary,
 )
 
@@ -150,3 +151,20 @@ def test_data_dictionary_covers_every_column(built):
     isolation = dictionary.set_index("name").loc["isolation_pct"]
     assert isolation["pct_missing"] == pytest.approx(round(100 * 727 / 3144, 1))
     assert "ISOLATION_AdjPrev" in isolation["source"]
+
+
+def test_measure_definitions_follow_cdc_and_cite_their_source():
+    """CDC defines "feeling socially isolated" as always, usually or sometimes (PLACES measure definitions,
+    health-related social needs); every PLACES and CHR&R variable cites where its definition comes from and
+    says that PLACES values are model predictions."""
+    rules = {v.name: v.rule for v in COUNTY_VARIABLES}
+    assert "always, usually or sometimes" in rules["isolation_pct"]
+    assert "always or usually" not in rules["isolation_pct"]
+    for m in PLACES_MEASURES:
+        assert "https://www.cdc.gov/places/measure-definitions/" in rules[m.column], m.column
+        assert "model prediction" in rules[m.column], m.column
+    for m in CHR_MEASURES:
+        assert f"measure {m.code}" in rules[m.column] and "countyhealthrankings.org" in rules[m.column]
+    for v in PANEL_VARIABLES:
+        if v.source.startswith("CHR&R analytic_data"):
+            assert "countyhealthrankings.org" in v.rule, v.name

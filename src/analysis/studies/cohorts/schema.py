@@ -92,6 +92,18 @@ def cohort_panel_schema(variables: tuple[Variable, ...] = COHORT_VARIABLES) -> p
     return table_schema(variables, ["study", "person_id", "wave"])
 
 
+#: The data dictionary's ``reliability`` column. Item-level reliability (Cronbach's alpha of the CES-D items)
+#: needs the items; the RAND/Gateway harmonised layouts and the SYNTHETIC cohort carry the score only.
+RELIABILITY_NOTES = {
+    "depression_score": "not computed: item-level reliability (Cronbach's alpha) needs the CES-D/EURO-D items, and "
+                        "the harmonised RAND/Gateway files and the SYNTHETIC cohort carry only the score "
+                        "(r{w}cesd, r{w}eurod, r{w}cesd10), not its items",
+}
+
+
 def cohort_data_dictionary(panel: pd.DataFrame) -> pd.DataFrame:
-    """Name, label, type, source, rule and % missing for every column of the cohort panel."""
-    return data_dictionary(panel, COHORT_VARIABLES)
+    """Name, label, type, source, rule and % missing for every column of the cohort panel, and a ``reliability``
+    note (``RELIABILITY_NOTES``, blank for the other columns)."""
+    out = data_dictionary(panel, COHORT_VARIABLES)
+    out["reliability"] = out["name"].map(RELIABILITY_NOTES).fillna("")
+    return out

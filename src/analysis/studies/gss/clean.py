@@ -24,6 +24,7 @@ import pandas as pd
 
 from analysis.core import config, io
 from analysis.core.contract import CleaningError, data_dictionaries, finish_table, validate_table
+from analysis.estimators import reliability
 from analysis.studies.gss import measures
 from analysis.studies.gss import source as src
 from analysis.studies.gss.schema import (
@@ -321,14 +322,65 @@ def _inconsistent(base: pd.DataFrame, later: pd.DataFrame, baseline_year: pd.Ser
     return out.where((reinterviewed == 1) & (age_known | sex_known))
 
 
+# ---------------------------------------------------------------------------------------------
+# Reliability
+
+
+def reliability_records(panel: pd.DataFrame, table_2020: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
+    """Reliability of the GSS multi-item and repeated measures, one tidy row each:
+
+    * ``loneliness_score_2020``: Cronbach's alpha of its two items (LONELY1 lack of companionship, LONELY2
+      isolated from others; 1-5 each), the 2020 re-interviewed with both answered. The third item
+      (LONELY3, left out) was asked at the 2018 baseline only, so it cannot join them.
+    * ``social_contact_index``: its intraclass correlation across the three waves of each 2006-2014
+      panel and of the three panels pooled (wave 1, 2, 3 of each), persons with the index at every wave
+      (``params.yaml reliability.icc_form``, ICC(A,1) by default: see ``estimators.reliability.icc``).
+    """
+    options = dict((params or {}).get("reliability") or {})
+    level, form = options.get("ci_level", 0.95), options.get("icc_form", "ICC(A,1)")
+    labels = {v.name: v.label for v in (*GSS_PANEL_VARIABLES, *GSS_2020_VARIABLES)}
+    rows = []
+    items = table_2020[["lack_companionship_2020", "isolated_2020"]]
+    record = reliability.cronbach_alpha(items, ci=level, what="GSS 2016-2020 panel, 2020 loneliness items")
+    rows.append({"study": "gss", "table": "gss_2020", "measure": "loneliness_score_2020",
+                 "label": labels["loneliness_score_2020"], "panel": "2016-2020",
+                 "sample": "re-interviewed in 2020 with both items answered", **record})
+    groups = [(label, panel[panel["panel"] == label]) for label in PANELS if (panel["panel"] == label).any()]
+    groups.append(("all", panel))
+    for label, rows_of in groups:
+        record = reliability.icc(rows_of, "person_id", "wave", "social_contact_index", form=form)
+        rows.append({"study": "gss", "table": "gss_panel", "measure": "social_contact_index",
+                     "label": labels["social_contact_index"], "panel": label,
+                     "sample": ("the three panels pooled, " if label == "all" else "")
+                     + "persons with the index at all three waves", **record})
+    return pd.DataFrame(rows)
+
+
+def reliability_notes(records: pd.DataFrame) -> dict[tuple[str, str], str]:
+    """(table, column) -> the data dictionary's reliability text: the pooled estimate (or the only one)
+    first, then each panel's."""
+    notes: dict[tuple[str, str], str] = {}
+    for (table, measure), group in records.groupby(["table", "measure"], sort=False):
+        ordered = sorted(group.to_dict("records"), key=lambda r: r["panel"] != "all")
+        notes[(table, measure)] = "; ".join(
+            f"{reliability.describe(r)}, {r['sample']}" + ("" if r["panel"] == "all" else f" ({r['panel']})")
+            for r in ordered)
+    return notes
+
+
 def stage() -> str:
-    """DVC stage ``clean_gss``: the person-wave panel, the 2016-2020 table, attrition and the dictionary."""
+    """DVC stage ``clean_gss``: the person-wave panel, the 2016-2020 table, attrition, the dictionary and the
+    reliability of the loneliness items and of the social contact index across waves."""
     params = config.load_params()
     panel, attrition = build_gss_panel(config.RAW / "gss", params)
     table_2020 = build_gss_2020(config.RAW / "gss", params)
+    records = reliability_records(panel, table_2020, params)
     dictionary = data_dictionaries({"gss_panel": (panel, GSS_PANEL_VARIABLES),
                                     "gss_2020": (table_2020, GSS_2020_VARIABLES)})
+    notes = reliability_notes(records)
+    dictionary["reliability"] = [notes.get((t, n), "") for t, n in zip(dictionary["table"], dictionary["name"])]
     out = config.PROCESSED
     io.write_outputs({out / "gss_panel.parquet": panel, out / "gss_2020.parquet": table_2020,
-                      out / "gss_attrition.csv": attrition, out / "gss_data_dictionary.csv": dictionary})
+                      out / "gss_attrition.csv": attrition, out / "gss_data_dictionary.csv": dictionary,
+                      out / "gss_reliability.csv": records})
     return f"GSS person-wave table: {len(panel):,} rows; 2016-2020 table: {len(table_2020):,} rows"

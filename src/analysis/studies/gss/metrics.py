@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from analysis.core.metrics import clean_number, estimate_entry
+from analysis.estimators.panel import TEST_KEYS
 
 
 def gss_metrics(records: pd.DataFrame, tests: pd.DataFrame, records_2020: pd.DataFrame, panel: pd.DataFrame,
@@ -28,7 +29,8 @@ def gss_metrics(records: pd.DataFrame, tests: pd.DataFrame, records_2020: pd.Dat
         estimates.setdefault(row.outcome, {}).setdefault(row.exposure, {})[key] = estimate_entry(row)
     spec_tests: dict = {}
     for row in tests.itertuples():
-        spec_tests.setdefault(row.outcome, {}).setdefault(row.exposure, {})[row.test.split()[0].lower()] = {
+        key = TEST_KEYS.get(row.test, row.test.split()[0].lower())
+        spec_tests.setdefault(row.outcome, {}).setdefault(row.exposure, {})[key] = {
             "test": row.test, "statistic": clean_number(row.statistic), "df": clean_number(row.df),
             "p_value": clean_number(row.p_value, 6)}
     models_2020 = {row.covariate_set: estimate_entry(row)

@@ -3,7 +3,7 @@
 NHANES 1999-2008: one row per adult who answered the social-support questionnaire (SSQ: asked of
 ages 60+ in 1999-2002 and 40+ in 2003-2008), with design variables, covariates, social-connection
 measures, the indices defined in ``params.yaml`` and the outcomes from the linked mortality file,
-the PHQ-9 and the medical-conditions questionnaire. Also the cohort flow (counts at each step) and
+the PHQ-9, the medical-conditions questionnaire and self-rated health (HUQ010). Also the cohort flow (counts at each step) and
 the data dictionary.
 """
 
@@ -17,13 +17,16 @@ import pandera.errors
 
 from analysis.core import config, io
 from analysis.core.contract import CleaningError
-from analysis.core.index import build_index, group_index
+from analysis.core.index import build_index, group_index, index_points
+from analysis.estimators import reliability
 from analysis.studies.nhanes import measures
 from analysis.studies.nhanes import source as src
 from analysis.studies.nhanes.schema import (
     EDUCATION,
     MARITAL,
+    NHANES_VARIABLES,
     RACE,
+    SELF_RATED_HEALTH,
     SEX,
     data_dictionary,
     group_column,
@@ -31,6 +34,8 @@ from analysis.studies.nhanes.schema import (
 )
 
 CYCLE_CODE = {1: "1999-2000", 2: "2001-2002", 3: "2003-2004", 4: "2005-2006", 5: "2007-2008"}
+PHQ9_ITEMS = [f"DPQ0{i}0" for i in range(1, 10)]  # DPQ_D, DPQ_E: asked in 2005-2008 only
+PHQ9_CYCLES = ("2005-2006", "2007-2008")
 
 
 def _load(raw_dir: Path, table: str, cycle: str, columns: list[str]) -> tuple[pd.DataFrame, Path]:
@@ -104,18 +109,25 @@ def _cycle_table(raw_dir: Path, cycle: str, nhanes_params: dict) -> pd.DataFrame
     diq, _ = _load(raw_dir, "DIQ", cycle, ["DIQ010"])
     frame = _merge_optional(frame, pd.DataFrame({"SEQN": diq["SEQN"], "diabetes": measures.diabetes(diq["DIQ010"])}))
 
+    # self-rated health, HUQ010 (every cycle's HUQ table; codebooks_1999_2008/HUQ*.md)
+    huq, _ = _load(raw_dir, "HUQ", cycle, ["HUQ010"])
+    frame = _merge_optional(frame, huq[["SEQN", "HUQ010"]])
+
     mcq, _ = _load(raw_dir, "MCQ", cycle, [f"MCQ160{c}" for c in "BCDEF"])
     frame = _merge_optional(frame, pd.DataFrame({"SEQN": mcq["SEQN"], "prevalent_cvd": measures.prevalent_cvd(mcq)}))
 
-    if cycle in ("2005-2006", "2007-2008"):
-        dpq, _ = _load(raw_dir, "DPQ", cycle, [f"DPQ0{i}0" for i in range(1, 10)])
+    if cycle in PHQ9_CYCLES:
+        dpq, _ = _load(raw_dir, "DPQ", cycle, PHQ9_ITEMS)
         score = measures.phq9_score(dpq)
         frame = _merge_optional(frame, pd.DataFrame({
             "SEQN": dpq["SEQN"], "phq9_score": score,
-            "depression_phq9": measures.at_or_above(score, nhanes_params["phq9_cutoff"])}))
+            "depression_phq9": measures.at_or_above(score, nhanes_params["phq9_cutoff"]),
+            **{item: dpq[item] for item in PHQ9_ITEMS}}))  # the items, for their reliability
     else:
         frame["phq9_score"] = np.nan
         frame["depression_phq9"] = np.nan
+        for item in PHQ9_ITEMS:
+            frame[item] = np.nan
 
     lmf = src.read_lmf(src.lmf_path(raw_dir, cycle))
     followup = nhanes_params.get("followup_variable", "PERMTH_INT")
@@ -133,6 +145,13 @@ def _cycle_table(raw_dir: Path, cycle: str, nhanes_params: dict) -> pd.DataFrame
 
 def build_nhanes(raw_dir: str | Path, params: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Assemble, derive and validate the NHANES analysis table; return it and the cohort flow."""
+    table, flow, _ = build_nhanes_with_items(raw_dir, params)
+    return table, flow
+
+
+def build_nhanes_with_items(raw_dir: str | Path, params: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """:func:`build_nhanes`, plus the recoded PHQ-9 items (DPQ010-DPQ090; 7/9 missing) of the table's rows,
+    row for row (``seqn`` and the nine items), which the table itself keeps only as their sum."""
     raw_dir = Path(raw_dir)
     nh = params["nhanes"]
     frames = [_cycle_table(raw_dir, cycle, nh) for cycle in nh["cycles"]]
@@ -150,6 +169,7 @@ def build_nhanes(raw_dir: str | Path, params: dict) -> tuple[pd.DataFrame, pd.Da
                  "Outside the SSQ target ages (under 60 in 1999-2002, under 40 in 2003-2008) or no SSQ answer",
                  everyone)
     table = _finish(frame, params)
+    phq9_items = frame[["SEQN", *PHQ9_ITEMS]].rename(columns={"SEQN": "seqn"}).reset_index(drop=True)
 
     first_index = next(iter(params["indices"]))
     analytic = step(table[first_index].notna(), "Isolation index complete", "Missing an index item", table)
@@ -158,7 +178,32 @@ def build_nhanes(raw_dir: str | Path, params: dict) -> tuple[pd.DataFrame, pd.Da
     covariate_cols = _formula_columns(params["models"]["covariate_sets"])
     analytic = step(analytic[covariate_cols].notna().all(axis=1) & analytic["weight_interview"].notna(),
                     "Complete covariates (fullest set)", "Missing a covariate of the fullest set", analytic)
-    return table, pd.DataFrame(flow)
+    return table, pd.DataFrame(flow), phq9_items
+
+
+def reliability_records(table: pd.DataFrame, phq9_items: pd.DataFrame, params: dict) -> pd.DataFrame:
+    """Internal consistency of the table's multi-item measures, one tidy row each (all rows of the analysis
+    table, i.e. the SSQ respondents, with every item of the measure answered):
+
+    * ``phq9_score``: Cronbach's alpha of the nine PHQ-9 items DPQ010-DPQ090 (0-3 each), 2005-2008 rows;
+    * every index of ``params.yaml indices`` (``isolation_index``, ...): KR-20 of its 0/1 item points
+      (``core.index.index_points``, the points the index sums).
+    """
+    level = params.get("reliability", {}).get("ci_level", 0.95)
+    if not np.array_equal(phq9_items["seqn"].to_numpy(), table["seqn"].to_numpy()):
+        raise CleaningError("the PHQ-9 items are not aligned with the analysis table's rows (seqn differs)")
+    rows = []
+    asked = table["cycle"].isin(PHQ9_CYCLES).to_numpy()
+    record = reliability.cronbach_alpha(phq9_items.loc[asked, PHQ9_ITEMS], ci=level, what="NHANES DPQ_D/DPQ_E")
+    rows.append({"study": "nhanes", "measure": "phq9_score", "label": next(v.label for v in NHANES_VARIABLES if v.name == "phq9_score"),
+                 "sample": "SSQ respondents 2005-2008 (ages 40+) with all nine items answered", **record})
+    for name, spec in params["indices"].items():
+        points = index_points(table, spec)
+        record = reliability.cronbach_alpha(points, ci=level, what=f"NHANES index {name}")
+        record["items"] = ", ".join(it["variable"] for it in spec["items"])
+        rows.append({"study": "nhanes", "measure": name, "label": spec.get("label", name),
+                     "sample": "SSQ respondents with every item of the index answered", **record})
+    return pd.DataFrame(rows)
 
 
 def _formula_columns(covariate_sets: dict) -> list[str]:
@@ -195,6 +240,8 @@ def _finish(frame: pd.DataFrame, params: dict) -> pd.DataFrame:
         "bmi": frame["bmi"],
         "hypertension": frame["hypertension"],
         "diabetes": frame["diabetes"],
+        "self_rated_health": measures.self_rated_health(frame["HUQ010"]),
+        "fair_poor_health": measures.fair_poor_health(frame["HUQ010"]),
         "partnered": measures.partnered(frame["DMDMARTL"]),
         "lives_alone": measures.lives_alone(frame["DMDHHSIZ"]),
         "emotional_support": frame["emotional_support"],
@@ -213,7 +260,7 @@ def _finish(frame: pd.DataFrame, params: dict) -> pd.DataFrame:
     for name, spec in params["indices"].items():
         out[name] = build_index(out, spec, name)
         out[group_column(name, spec)] = group_index(out[name], spec.get("groups", []))
-    out = out.astype({c: "Int8" for c in ("hypertension", "diabetes", "partnered", "lives_alone",
+    out = out.astype({c: "Int8" for c in ("hypertension", "diabetes", "fair_poor_health", "partnered", "lives_alone",
                                            "emotional_support", "financial_support", "needed_more_support",
                                            "mortality_eligible", "died", "cvd_death", "depression_phq9",
                                            "prevalent_cvd")})
@@ -221,7 +268,7 @@ def _finish(frame: pd.DataFrame, params: dict) -> pd.DataFrame:
                       "stratum": "Int64", "cluster": "Int64"})
     cats = {"cycle": list(CYCLE_CODE.values()), "sex": list(SEX), "race_ethnicity": list(RACE),
             "education": list(EDUCATION), "marital_status": list(MARITAL),
-            "smoking_status": ["Never", "Former", "Current"]}
+            "smoking_status": ["Never", "Former", "Current"], "self_rated_health": list(SELF_RATED_HEALTH)}
     for col, levels in cats.items():
         out[col] = pd.Categorical(out[col].astype("object").where(out[col].notna(), None), categories=levels)
     return validate(out, params["indices"])
@@ -239,11 +286,15 @@ def validate(table: pd.DataFrame, indices: dict) -> pd.DataFrame:
 
 
 def stage() -> str:
-    """DVC stage ``clean_nhanes``: the analysis table, its cohort flow and its data dictionary."""
+    """DVC stage ``clean_nhanes``: the analysis table, its cohort flow, its data dictionary and the reliability
+    (alpha / KR-20) of its multi-item measures."""
     params = config.load_params()
-    table, flow = build_nhanes(config.RAW / "nhanes", params)
-    dictionary = data_dictionary(table, params["indices"])
+    table, flow, phq9_items = build_nhanes_with_items(config.RAW / "nhanes", params)
+    alphas = reliability_records(table, phq9_items, params)
+    notes = {r["measure"]: f"{reliability.describe(r)}; {r['sample']}" for r in alphas.to_dict("records")}
+    dictionary = data_dictionary(table, params["indices"], notes)
     io.write_outputs({config.PROCESSED / "nhanes.parquet": table, config.PROCESSED / "nhanes_flow.csv": flow,
+                      config.PROCESSED / "nhanes_reliability.csv": alphas,
                       config.PROCESSED / "nhanes_data_dictionary.csv": dictionary,
                       config.PROCESSED / "nhanes_data_dictionary.md": dictionary.to_markdown(index=False) + "\n"})
     return f"NHANES analysis table: {len(table):,} rows x {table.shape[1]} columns"

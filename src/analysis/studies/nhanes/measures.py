@@ -65,6 +65,25 @@ def diabetes(diq010: pd.Series) -> pd.Series:
     return diq010.map({1.0: 1.0, 2.0: 0.0, 3.0: 0.0}).astype("float64")
 
 
+# HUQ010 "General health condition" (HUQ, HUQ_B, HUQ_C, HUQ_D, HUQ_E; codebooks_1999_2008/HUQ*.md): "Would you
+# say your health in general is excellent, very good, good, fair, or poor?"; 7 refused / 9 don't know are
+# already NaN. The household-interview item, not its MEC twin HSD010 (the codebook notes the two often differ).
+
+
+def self_rated_health(huq010: pd.Series) -> pd.Series:
+    """Self-rated general health from HUQ010: 1 Excellent, 2 Very good, 3 Good, 4 Fair, 5 Poor (the
+    codebook's wording; the clean stage makes it a categorical in this order, schema.SELF_RATED_HEALTH);
+    7 refused / 9 don't know (already NaN) -> missing."""
+    labels = {1.0: "Excellent", 2.0: "Very good", 3.0: "Good", 4.0: "Fair", 5.0: "Poor"}
+    return huq010.map(labels).astype("string")
+
+
+def fair_poor_health(huq010: pd.Series) -> pd.Series:
+    """Fair or poor self-rated health, the usual dichotomy of HUQ010 (as in NCHS Health, United States):
+    4 fair or 5 poor -> 1; 1 excellent, 2 very good, 3 good -> 0; 7/9 (already NaN) -> missing."""
+    return huq010.map({1.0: 0.0, 2.0: 0.0, 3.0: 0.0, 4.0: 1.0, 5.0: 1.0}).astype("float64")
+
+
 # ---------------------------------------------------------------------------------------------
 # Outcomes
 

@@ -5,10 +5,13 @@
 
 * ``reports/tables/nhanes/``: Table 1 (``table1.*``, tidy ``table1_long.csv``), one regression table
   per design (``regression_design_based.*``, ``regression_multilevel.*``, ``regression_unweighted.*``),
-  the proportional-hazards tests (``ph_tests.*``), the cohort flow (``cohort_flow.*``) and the data
+  the proportional-hazards tests (``ph_tests.*``), complete cases beside multiple imputation
+  (``multiple_imputation.*``), the sensitivity analyses (``sensitivity.*``) and subgroup estimates with
+  interaction tests (``subgroups.*``), the cohort flow (``cohort_flow.*``) and the data
   dictionary (``data_dictionary.*``), each as CSV, Markdown, HTML and LaTeX;
 * ``reports/figures/nhanes/``: survival curves by isolation category (``km_curves``), the forest plot
-  of the design-based ratios (``forest_design_based``) and the STROBE flow diagram (``cohort_flow``),
+  of the design-based ratios (``forest_design_based``), the sensitivity and subgroup forest plots
+  (``sensitivity_forest``, ``subgroup_forest``) and the STROBE flow diagram (``cohort_flow``),
   in every format of ``reports.figure_formats``.
 
 All files are written atomically and all-or-none: a failure leaves the previous reports in place.
@@ -99,6 +102,176 @@ def evalues_table(records: pd.DataFrame, params: dict) -> pd.DataFrame:
     return out
 
 
+def _estimate_text(record) -> str:
+    """"HR 1.24 (1.14-1.35)" for a ratio, "diff. 0.64 (0.41-0.88)" for a mean difference, "" for none."""
+    if record is None:
+        return ""
+    ratio = record.measure in ("HR", "OR")
+    est, low, high = ((record.ratio, record.ratio_ci_low, record.ratio_ci_high) if ratio
+                      else (record.estimate, record.ci_low, record.ci_high))
+    return f"{record.measure if ratio else 'diff.'} {tables.format_interval(est, low, high)}"
+
+
+def mi_table(records: pd.DataFrame, mi: pd.DataFrame, params: dict) -> pd.DataFrame:
+    """Complete cases beside multiple imputation, for every headline estimate: the design-based fit with the
+    fullest covariate set on its complete cases (``nhanes_models.csv``) and the same model on every
+    respondent with the outcome and exposure, covariates imputed (``nhanes_mi.csv``,
+    :mod:`analysis.studies.nhanes.imputation`), with the fraction of missing information."""
+    complete = headline_records(records, params).set_index(["outcome", "exposure", "term"])
+    rows = []
+    for r in mi.itertuples():
+        key = (r.outcome, r.exposure, r.term)
+        cc = complete.loc[key] if key in complete.index else None
+        rows.append({"Outcome": r.outcome_label, "Exposure": r.exposure_label, "Term": r.term_label,
+                     "Complete cases (95% CI)": _estimate_text(cc), "N (complete cases)": "" if cc is None else int(cc.n),
+                     "Multiple imputation (95% CI)": _estimate_text(r), "N (imputed)": int(r.n),
+                     "FMI": f"{r.fmi:.3f}", "df": f"{r.df:.1f}"})
+    out = pd.DataFrame(rows)
+    m = int(mi["m"].iloc[0]) if len(mi) else 0
+    out.attrs["caption"] = "Complete-case and multiple-imputation estimates of the headline models (design-based)"
+    out.attrs["footnote"] = (
+        f"Both: survey-weighted, Taylor-linearised variance with PSUs in strata, fullest covariate set. Multiple "
+        f"imputation: m = {m} imputations of the missing covariates by chained equations with predictive mean "
+        "matching (outcomes, exposure index, event indicators with the Nelson-Aalen cumulative hazard, log weight "
+        "and strata in the imputation model), design-based variance within each imputation, Rubin's rules, t "
+        "intervals on the Barnard-Rubin df. FMI: fraction of missing information. Outcomes and exposures are not "
+        "imputed: N (imputed) counts respondents with both.")
+    return out
+
+
+# --- sensitivity analyses and effect modification (reports/metrics/nhanes_sensitivity.csv, _subgroups.csv) ---
+
+
+def _p_text(p: float) -> str:
+    return "" if pd.isna(p) else ("<0.001" if p < 0.001 else f"{p:.3f}")
+
+
+def _events_text(n, events) -> str:
+    return f"{tables.format_count(n)}" if pd.isna(events) else f"{tables.format_count(n)} / {tables.format_count(events)}"
+
+
+def sensitivity_table(sensitivity: pd.DataFrame, params: dict) -> pd.DataFrame:
+    """The main design-based estimates beside each sensitivity analysis: one row per outcome x exposure term x
+    analysis, in the stage's order (main first)."""
+    rows = []
+    for r in sensitivity.itertuples():
+        rows.append({"Outcome": r.outcome_label, "Exposure": r.exposure_label, "Term": r.term_label,
+                     "Analysis": r.analysis_label,
+                     "Estimate (95% CI)": tables.format_estimate(r._asdict()) + ("" if r.converged else
+                                                                                f" {tables.NONCONVERGED_MARK}"),
+                     "p": _p_text(r.p_value), "N / events": _events_text(r.n, r.events)})
+    out = pd.DataFrame(rows)
+    block = params["sensitivity"]
+    years, prevalent = block["exclude_early_death_years"], block["prevalent_disease"]
+    out.attrs["caption"] = "Sensitivity analyses for reverse causation and baseline disease (design-based)"
+    out.attrs["footnote"] = (
+        f"Main analysis: survey-weighted models with the '{block['covariate_set']}' covariate set, Taylor-"
+        f"linearised variance (PSUs in strata), t intervals on the design df. Follow-up from {years:g} years: "
+        f"everyone followed less than {12 * years:g} months (nearly all of them early deaths) left out, survival "
+        f"outcomes only. {prevalent.get('label', 'Prevalent disease excluded')}: the models of "
+        f"{', '.join(prevalent['outcomes'])} among those with {prevalent['column']} = 0 at baseline. + self-rated "
+        f"health: {block['self_rated_health']} (HUQ010) added to the covariates. Each analysis is a domain of the "
+        f"full survey design. {tables.NONCONVERGED_MARK} the fit did not converge (see the note in "
+        "nhanes_sensitivity.csv). HR hazard ratio, OR odds ratio, MD mean difference.")
+    return out
+
+
+def _interaction_tests(subgroups: pd.DataFrame) -> pd.DataFrame:
+    return subgroups[subgroups["record"] == "interaction"].set_index(["outcome", "exposure", "modifier"])
+
+
+def _interaction_text(test) -> str:
+    if test is None or pd.isna(test["p_value"]):
+        return "not estimable"
+    return f"F {test['F']:.2f} on {int(test['df_num'])}, {int(test['df_den'])} df; p {_p_text(test['p_value'])}"
+
+
+def subgroup_table(subgroups: pd.DataFrame) -> pd.DataFrame:
+    """Subgroup estimates of every outcome x exposure term x modifier, with the design-based Wald test of the
+    exposure x modifier interaction (all of the exposure's terms jointly) on the first row of each modifier."""
+    tests = _interaction_tests(subgroups)
+    rows = []
+    shown: set = set()
+    for r in subgroups[subgroups["record"] == "subgroup"].itertuples():
+        key = (r.outcome, r.exposure, r.modifier)
+        test = tests.loc[key] if key in tests.index else None
+        first = key not in shown
+        shown.add(key)
+        rows.append({"Outcome": r.outcome_label, "Exposure": r.exposure_label, "Term": r.term_label,
+                     "Modifier": r.modifier_label, "Subgroup": r.subgroup,
+                     "Estimate (95% CI)": tables.format_estimate(r._asdict()) + ("" if r.converged else
+                                                                                f" {tables.NONCONVERGED_MARK}"),
+                     "N / events": _events_text(r.n, r.events),
+                     "Interaction test": _interaction_text(test) if first else ""})
+    out = pd.DataFrame(rows)
+    n_tests = len(tests)
+    out.attrs["caption"] = "Effect modification: subgroup estimates and design-based interaction tests"
+    out.attrs["footnote"] = (
+        "Each subgroup: the main model within the subgroup, a domain of the full survey design (a covariate "
+        "constant in the subgroup, such as sex among men, left out). Interaction test: design-based Wald test that "
+        "every exposure x modifier coefficient is 0 in the main model with the modifier and those terms added, F "
+        f"on (number of coefficients, design df - model coefficients + 1) as R survey::regTermTest; {n_tests} "
+        f"tests, not corrected for multiplicity. {tables.NONCONVERGED_MARK} the fit did not converge (sparse "
+        "subgroup; see nhanes_subgroups.csv).")
+    return out
+
+
+def _headline_term(records: pd.DataFrame, exposure: str) -> str | None:
+    """The last term of ``exposure`` (a categorical's highest group vs the reference)."""
+    terms = list(dict.fromkeys(records.loc[records["exposure"] == exposure, "term"]))
+    return terms[-1] if terms else None
+
+
+def sensitivity_figure_rows(sensitivity: pd.DataFrame) -> pd.DataFrame:
+    """Rows of the sensitivity forest plot: the hazard ratios of the survival outcomes (panels), each exposure
+    term a group, each analysis a row (its own colour)."""
+    hr = sensitivity[sensitivity["measure"] == "HR"]
+    series = {a: i for i, a in enumerate(dict.fromkeys(sensitivity["analysis"]))}
+    return pd.DataFrame({
+        "panel": hr["outcome_label"],
+        "group": [e if t == "per point" else f"{e}: {t}" for e, t in zip(hr["exposure_label"], hr["term_label"])],
+        "label": hr["analysis_label"], "ratio": hr["ratio"], "ratio_ci_low": hr["ratio_ci_low"],
+        "ratio_ci_high": hr["ratio_ci_high"], "series": hr["analysis"].map(series),
+        "converged": hr["converged"], "detail": [_events_text(n, e) for n, e in zip(hr["n"], hr["events"])]})
+
+
+def subgroup_figure_rows(subgroups: pd.DataFrame, exposure: str) -> pd.DataFrame:
+    """Rows of the subgroup forest plot: survival outcomes (panels), the headline term of ``exposure``, each
+    modifier a group (with its interaction p), each subgroup a row."""
+    hr = subgroups[(subgroups["record"] == "subgroup") & (subgroups["measure"] == "HR")]
+    term = _headline_term(hr, exposure)
+    hr = hr[hr["term"] == term]
+    tests = _interaction_tests(subgroups)
+    notes = [f"p interaction {_p_text(tests.loc[k, 'p_value'])}" if k in tests.index else ""
+             for k in zip(hr["outcome"], hr["exposure"], hr["modifier"])]
+    return pd.DataFrame({
+        "panel": hr["outcome_label"] + ": " + hr["term_label"], "group": hr["modifier_label"], "group_note": notes,
+        "label": hr["subgroup"], "ratio": hr["ratio"], "ratio_ci_low": hr["ratio_ci_low"],
+        "ratio_ci_high": hr["ratio_ci_high"], "converged": hr["converged"],
+        "detail": [_events_text(n, e) for n, e in zip(hr["n"], hr["events"])]})
+
+
+def write_sensitivity_reports(reports: Path, params: dict, tables_dir: Path, figures_dir: Path,
+                              formats: tuple[str, ...]) -> list[Path]:
+    """The sensitivity and subgroup tables (``sensitivity.*``, ``subgroups.*``) and figures
+    (``sensitivity_forest``, ``subgroup_forest``) from the ``sensitivity_nhanes`` stage's records."""
+    sensitivity = pd.read_csv(reports / "metrics" / "nhanes_sensitivity.csv")
+    subgroups = pd.read_csv(reports / "metrics" / "nhanes_subgroups.csv", keep_default_na=False,
+                            na_values=[""])
+    subgroups["subgroup"] = subgroups["subgroup"].fillna("").astype(str)
+    written = tables.write_table(sensitivity_table(sensitivity, params), tables_dir / "sensitivity")
+    written += tables.write_table(subgroup_table(subgroups), tables_dir / "subgroups")
+    written += figures.write_grouped_forest_plot(
+        sensitivity_figure_rows(sensitivity), figures_dir / "sensitivity_forest", formats,
+        title="Sensitivity analyses: reverse causation and baseline disease (design-based)",
+        label_header="Exposure term and analysis", estimate_header="HR (95% CI)", detail_header="N / deaths")
+    written += figures.write_grouped_forest_plot(
+        subgroup_figure_rows(subgroups, params["reports"]["km_exposure"]), figures_dir / "subgroup_forest", formats,
+        title="Effect modification: hazard ratios by subgroup (design-based)", label_header="Modifier and subgroup",
+        estimate_header="HR (95% CI)", detail_header="N / deaths")
+    return written
+
+
 def write_nhanes_reports(processed: Path, reports: Path, params: dict) -> list[Path]:
     """Write the NHANES tables and figures (see the module docstring); return the paths written."""
     processed, reports = Path(processed), Path(reports)
@@ -107,6 +280,7 @@ def write_nhanes_reports(processed: Path, reports: Path, params: dict) -> list[P
     dictionary = pd.read_csv(processed / "nhanes_data_dictionary.csv")
     records = pd.read_csv(reports / "metrics" / "nhanes_models.csv")
     ph_tests = pd.read_csv(reports / "metrics" / "nhanes_ph_tests.csv")
+    imputed = pd.read_csv(reports / "metrics" / "nhanes_mi.csv")
 
     models, report = params["models"], params["reports"]
     formats = tuple(report["figure_formats"])
@@ -134,6 +308,7 @@ def write_nhanes_reports(processed: Path, reports: Path, params: dict) -> list[P
                                                   covariate_set_labels=COVARIATE_SET_LABELS)
         written += tables.write_table(ph_tests_table(ph_tests), tables_dir / "ph_tests")
         written += tables.write_table(evalues_table(records, params), tables_dir / "evalues")
+        written += tables.write_table(mi_table(records, imputed, params), tables_dir / "multiple_imputation")
         written.append(io.write_csv(tables_dir / "cohort_flow.csv", flow))
         written += tables.write_table(flow_shown, tables_dir / "cohort_flow_table")
         written += tables.write_table(dictionary, tables_dir / "data_dictionary")
@@ -151,6 +326,7 @@ def write_nhanes_reports(processed: Path, reports: Path, params: dict) -> list[P
             written += figures.write_forest_plot(records, figures_dir / f"forest_{slug}", formats, design=design,
                                                  covariate_set_labels=COVARIATE_SET_LABELS)
         written += figures.write_flow_diagram(flow, figures_dir / "cohort_flow", formats)
+        written += write_sensitivity_reports(reports, params, tables_dir, figures_dir, formats)
     return written
 
 

@@ -18,6 +18,7 @@ RACE = ("Mexican American", "Other Hispanic", "Non-Hispanic White", "Non-Hispani
 EDUCATION = ("Less than high school", "High school/GED", "Some college", "College graduate")
 MARITAL = ("Married", "Widowed", "Divorced", "Separated", "Never married", "Living with partner")
 SMOKING = ("Never", "Former", "Current")
+SELF_RATED_HEALTH = ("Excellent", "Very good", "Good", "Fair", "Poor")  # HUQ010 codes 1-5, in order
 
 NHANES_VARIABLES: tuple[Variable, ...] = (
     # design
@@ -53,6 +54,11 @@ NHANES_VARIABLES: tuple[Variable, ...] = (
     Variable("hypertension", "Told by a doctor: high blood pressure", "binary", "BPQ.BPQ020", "1 yes -> 1, 2 no -> 0; 7/9 missing"),
     Variable("diabetes", "Told by a doctor: diabetes", "binary", "DIQ.DIQ010",
              "1 yes -> 1; 2 no, 3 borderline -> 0; 7/9 missing"),
+    Variable("self_rated_health", "Self-rated general health", "category", "HUQ.HUQ010",
+             "codebook HUQ010 'General health condition' (HUQ, HUQ_B-HUQ_E, 1999-2008): 1 Excellent, 2 Very good, "
+             "3 Good, 4 Fair, 5 Poor; 7 refused / 9 don't know / . -> missing", SELF_RATED_HEALTH),
+    Variable("fair_poor_health", "Fair or poor self-rated health", "binary", "HUQ.HUQ010",
+             "HUQ010 4 fair or 5 poor -> 1; 1 excellent, 2 very good, 3 good -> 0; 7/9 missing"),
     # social connection
     Variable("partnered", "Married or living with a partner", "binary", "DEMO.DMDMARTL",
              "1 married or 6 living with partner -> 1; 2-5 -> 0; 77/99 missing"),
@@ -104,8 +110,10 @@ def nhanes_schema(indices: dict | None = None) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(columns, strict=True, unique=["seqn"])
 
 
-def data_dictionary(table: pd.DataFrame, indices: dict) -> pd.DataFrame:
-    """Name, label, type, source items, rule and % missing for every column of the analysis table."""
+def data_dictionary(table: pd.DataFrame, indices: dict, reliability: dict[str, str] | None = None) -> pd.DataFrame:
+    """Name, label, type, source items, rule and % missing for every column of the analysis table; with
+    ``reliability`` (column name -> text, from the clean stage's reliability records), a ``reliability``
+    column saying it for the measures it covers (blank for the others)."""
     rows = [
         {"name": v.name, "label": v.label, "type": v.dtype, "source": v.source, "rule": v.rule}
         for v in NHANES_VARIABLES
@@ -122,4 +130,6 @@ def data_dictionary(table: pd.DataFrame, indices: dict) -> pd.DataFrame:
                      "source": name, "rule": groups})
     out = pd.DataFrame(rows)
     out["pct_missing"] = [round(100 * table[n].isna().mean(), 1) if n in table else float("nan") for n in out["name"]]
+    if reliability is not None:
+        out["reliability"] = out["name"].map(reliability).fillna("")
     return out

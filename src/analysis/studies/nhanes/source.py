@@ -79,6 +79,10 @@ CODEBOOK: dict[str, Item] = {
     **{f"MCQ160{c}": YES_NO for c in "BCDEF"},
     # PHQ-9 items: 0 not at all ... 3 nearly every day
     **{f"DPQ0{i}0": Item(frozenset({0, 1, 2, 3}), (7, 9)) for i in range(1, 10)},
+    # HUQ (Hospital Utilization & Access to Care), same item and codes in HUQ, HUQ_B, HUQ_C, HUQ_D, HUQ_E
+    # (codebooks_1999_2008/HUQ*.md, "HUQ010 - General health condition"): 1 excellent, 2 very good,
+    # 3 good, 4 fair, 5 poor; 7 refused, 9 don't know; "." missing.
+    "HUQ010": Item(frozenset({1, 2, 3, 4, 5}), (7, 9)),
 }
 
 # Social-support items by cycle: the concept is the same, the variable name changed.

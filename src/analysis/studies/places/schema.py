@@ -34,49 +34,82 @@ class PlacesMeasure:
     column: str
     label: str
     definition: str
+    category: str  # the PLACES measure-definition page that defines it (a key of PLACES_DEFINITION_PAGES)
     brfss_year: int = 2022
+
+    @property
+    def citation(self) -> str:
+        """Where CDC defines the measure: its PLACES measure-definitions page."""
+        return f"CDC PLACES measure definitions, {self.category}: {PLACES_DEFINITION_PAGES[self.category]}"
+
+
+#: CDC's PLACES measure-definition pages, by measure category (https://www.cdc.gov/places/measure-definitions/).
+PLACES_DEFINITION_PAGES: dict[str, str] = {
+    "health outcomes": "https://www.cdc.gov/places/measure-definitions/health-outcomes/index.html",
+    "health status": "https://www.cdc.gov/places/measure-definitions/health-status/index.html",
+    "health risk behaviors": "https://www.cdc.gov/places/measure-definitions/health-risk-behaviors/index.html",
+    "prevention": "https://www.cdc.gov/places/measure-definitions/prevention/index.html",
+    "health-related social needs":
+        "https://www.cdc.gov/places/measure-definitions/health-related-social-needs/index.html",
+}
+
+#: How PLACES makes a county value (CDC PLACES methodology): not a survey tabulation of the county's own
+#: respondents but a small-area model prediction.
+PLACES_MODEL_NOTE = ("a model-based small-area estimate: CDC fits multilevel regression to BRFSS respondents "
+                     "and post-stratifies to Census/ACS population counts of the county, so a county value is a "
+                     "model prediction, not a tabulation of its own respondents")
 
 
 #: PLACES 2024 measures kept (age-adjusted prevalence, % of adults). Definitions: CDC PLACES measure
 #: definitions (https://www.cdc.gov/places/measure-definitions/). BRFSS 2022 except BPHIGH (2021).
 PLACES_MEASURES: tuple[PlacesMeasure, ...] = (
     PlacesMeasure("ISOLATION", "isolation_pct", "Feeling socially isolated (%)",
-                  "adults who feel socially isolated from others always or usually (BRFSS 2022 social determinants "
-                  "module; only the states that fielded it)"),
+                  "adults who feel socially isolated from others always, usually or sometimes (CDC's case definition; "
+                  "BRFSS 2022 Social Determinants and Health Equity module; only the states that fielded it)",
+                  "health-related social needs"),
     PlacesMeasure("EMOTIONSPT", "emotional_support_lacking_pct", "Lacking social and emotional support (%)",
                   "adults who sometimes, rarely or never get the social and emotional support they need (BRFSS 2022 "
-                  "social determinants module; only the states that fielded it)"),
+                  "social determinants module; only the states that fielded it)",
+                  "health-related social needs"),
     PlacesMeasure("DEPRESSION", "depression_pct", "Depression (%)",
-                  "adults ever told by a health professional that they have a depressive disorder"),
+                  "adults ever told by a health professional that they have a depressive disorder",
+                  "health outcomes"),
     PlacesMeasure("MHLTH", "mental_distress_pct", "Frequent mental distress (%)",
-                  "adults reporting 14 or more days of poor mental health in the past 30 days"),
+                  "adults reporting 14 or more days of poor mental health in the past 30 days",
+                  "health status"),
     PlacesMeasure("CHD", "chd_pct", "Coronary heart disease (%)",
-                  "adults ever told they had angina or coronary heart disease"),
-    PlacesMeasure("STROKE", "stroke_pct", "Stroke (%)", "adults ever told they had a stroke"),
+                  "adults ever told they had angina or coronary heart disease", "health outcomes"),
+    PlacesMeasure("STROKE", "stroke_pct", "Stroke (%)", "adults ever told they had a stroke", "health outcomes"),
     PlacesMeasure("BPHIGH", "high_blood_pressure_pct", "High blood pressure (%)",
-                  "adults ever told they have high blood pressure (BRFSS 2021)", 2021),
+                  "adults ever told they have high blood pressure (BRFSS 2021)",
+                  "health outcomes", 2021),
     PlacesMeasure("DIABETES", "diabetes_pct", "Diagnosed diabetes (%)",
-                  "adults ever told they have diabetes (not gestational or prediabetes)"),
+                  "adults ever told they have diabetes (not gestational or prediabetes)",
+                  "health outcomes"),
     PlacesMeasure("GHLTH", "fair_poor_health_pct", "Fair or poor self-rated health (%)",
-                  "adults rating their health fair or poor"),
+                  "adults rating their health fair or poor", "health status"),
     PlacesMeasure("CSMOKING", "smoking_pct", "Current smoking (%)",
-                  "adults who have smoked 100 cigarettes in their life and smoke every day or some days"),
-    PlacesMeasure("OBESITY", "obesity_pct", "Obesity (%)", "adults with BMI 30 or more (self-reported height, weight)"),
+                  "adults who have smoked 100 cigarettes in their life and smoke every day or some days",
+                  "health risk behaviors"),
+    PlacesMeasure("OBESITY", "obesity_pct", "Obesity (%)", "adults with BMI 30 or more (self-reported height, weight)", "health outcomes"),
     PlacesMeasure("LPA", "inactivity_pct", "No leisure-time physical activity (%)",
-                  "adults with no leisure-time physical activity in the past month"),
+                  "adults with no leisure-time physical activity in the past month",
+                  "health risk behaviors"),
     PlacesMeasure("BINGE", "binge_drinking_pct", "Binge drinking (%)",
-                  "adults with 5+ (men) or 4+ (women) drinks on an occasion in the past 30 days"),
-    PlacesMeasure("SLEEP", "short_sleep_pct", "Short sleep (%)", "adults sleeping less than 7 hours a night"),
+                  "adults with 5+ (men) or 4+ (women) drinks on an occasion in the past 30 days",
+                  "health risk behaviors"),
+    PlacesMeasure("SLEEP", "short_sleep_pct", "Short sleep (%)", "adults sleeping less than 7 hours a night", "health risk behaviors"),
     PlacesMeasure("ACCESS2", "uninsured_pct", "No health insurance, ages 18-64 (%)",
-                  "adults aged 18-64 without current health insurance"),
+                  "adults aged 18-64 without current health insurance", "prevention"),
     PlacesMeasure("FOODINSECU", "food_insecurity_pct", "Food insecurity (%)",
                   "adults whose food did not last or who could not afford balanced meals, past 12 months (SDOH "
-                  "module)"),
+                  "module)", "health-related social needs"),
     PlacesMeasure("HOUSINSECU", "housing_insecurity_pct", "Housing insecurity (%)",
-                  "adults unable to pay mortgage, rent or utilities, past 12 months (SDOH module)"),
+                  "adults unable to pay mortgage, rent or utilities, past 12 months (SDOH module)",
+                  "health-related social needs"),
     PlacesMeasure("LACKTRPT", "lack_transport_pct", "Lack of reliable transportation (%)",
                   "adults kept from medical care, work or daily living by lack of transportation, past 12 months "
-                  "(SDOH module)"),
+                  "(SDOH module)", "health-related social needs"),
 )
 
 
@@ -90,6 +123,16 @@ class ChrMeasure:
     scale: float
     label: str
     definition: str
+
+    @property
+    def citation(self) -> str:
+        """Where CHR&R defines the measure: its measure page of the release's documentation."""
+        return f"{CHR_DOCUMENTATION}, measure {self.code}, {self.release[1:]} release"
+
+
+#: CHR&R's measure documentation (each measure's page: definition, source, years of data).
+CHR_DOCUMENTATION = ("County Health Rankings & Roadmaps measure documentation "
+                     "(https://www.countyhealthrankings.org/health-data/methodology-and-sources/data-documentation)")
 
 
 #: CHR&R per-measure files of the 2025/2026 releases (``measure_datasets/<code>_<release>.csv``).
@@ -128,13 +171,14 @@ _CT_NOTE = ("Connecticut's 9 planning regions have the PLACES and CHR&R 2025 val
 
 def _places_variable(m: PlacesMeasure) -> Variable:
     return Variable(m.column, m.label, "float", f"PLACES 2024 {m.measure}_AdjPrev",
-                    f"age-adjusted prevalence, % of adults 18+, as published: {m.definition}", _PCT)
+                    f"age-adjusted prevalence, % of adults 18+, as published: {m.definition}; {PLACES_MODEL_NOTE} "
+                    f"({m.citation})", _PCT)
 
 
 def _chr_variable(m: ChrMeasure, rule: str, values: tuple) -> Variable:
     scaled = f"{m.code}_rawvalue x {m.scale:g}" if m.scale != 1 else f"{m.code}_rawvalue as published"
     return Variable(m.column, m.label, "float", f"CHR&R {m.code}_{m.release}",
-                    f"{scaled}: {m.definition}{rule}", values)
+                    f"{scaled}: {m.definition}{rule} ({m.citation})", values)
 
 
 _CHR_RANGES = {
@@ -176,7 +220,8 @@ PANEL_MEASURES: dict[str, tuple[str, float, str, str]] = {
              "average mentally unhealthy days in the past 30, age-adjusted (BRFSS, several years pooled)"),
     "v002": ("fair_poor_health_pct", 100.0, "Fair or poor health (%)",
              "adults reporting fair or poor health, age-adjusted (BRFSS, several years pooled)"),
-    "v009": ("smoking_pct", 100.0, "Adult smoking (%)", "adults who currently smoke (BRFSS, several years pooled)"),
+    "v009": ("smoking_pct", 100.0, "Adult smoking (%)",
+                  "adults who currently smoke (BRFSS, several years pooled)"),
 }
 PANEL_YEARS = (2010, 2011)
 _PANEL_RANGES = {"inadequate_support_pct": _PCT, "premature_death_ypll": (0, None), "poor_mental_health_days": (0, 30),
@@ -193,7 +238,8 @@ PANEL_VARIABLES: tuple[Variable, ...] = (
              "2010 or 2011; each release pools several earlier data years, and the windows of the two releases "
              "overlap", PANEL_YEARS, nullable=False),
     *(Variable(column, label, "float", f"CHR&R analytic_data<year> {code}_rawvalue",
-               (f"{code}_rawvalue x {scale:g}" if scale != 1 else f"{code}_rawvalue as published") + f": {rule}",
+               (f"{code}_rawvalue x {scale:g}" if scale != 1 else f"{code}_rawvalue as published")
+               + f": {rule} ({CHR_DOCUMENTATION}, measure {code}, 2010 and 2011 releases)",
                _PANEL_RANGES[column])
       for code, (column, scale, label, rule) in PANEL_MEASURES.items()),
 )

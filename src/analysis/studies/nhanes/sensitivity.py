@@ -1,0 +1,487 @@
+"""NHANES sensitivity analyses (reverse causation, baseline disease) and effect modification.
+
+Every model here is the **design-based** fit of the main analysis - the covariate set ``sensitivity.covariate_set``
+(the fullest of ``models.covariate_sets``, as the headline), every exposure of ``models.exposures`` and every
+outcome of ``models.survival`` (Cox, Efron ties) and ``models.regression`` (logistic or linear) - changed one
+way at a time. Every change of sample is a **domain** of the full survey design (R ``subset(design, ...)``,
+the ``subset=`` mask of :mod:`analysis.estimators.survey`): the rows outside it keep their stratum and PSU,
+so the Taylor-linearised variance and the design degrees of freedom are those of the full design, not of a
+smaller table. The analyses (``analysis`` column of ``reports/metrics/nhanes_sensitivity.csv``):
+
+* ``main``: the fit itself (the same numbers as the headline rows of ``nhanes_models.csv``).
+* ``early_deaths_excluded`` (survival outcomes): follow-up starts ``sensitivity.exclude_early_death_years``
+  after the interview, i.e. everyone with ``followup_months`` < 12 x years leaves the domain. Deaths soon
+  after the interview are the ones most likely caused by illness that was already there and may itself
+  have isolated the person (reverse causation). *Everyone* followed less than that long is dropped, not only
+  those who died: this is a landmark analysis, whose risk sets are the people alive and under observation
+  at the landmark. For the Cox estimate the two choices are the same (no event is left before the landmark,
+  so a person censored before it is in no risk set of any remaining event; the test checks it); dropping
+  everyone makes ``n`` count the people actually followed from the landmark. In the linked mortality file
+  (administrative censoring 31 December 2019) follow-up shorter than 2 years without death is rare.
+* ``prevalent_disease_excluded`` (the outcomes in ``sensitivity.prevalent_disease.outcomes``, CVD death):
+  restricted to ``prevalent_cvd == 0`` (no self-reported heart failure, CHD, angina, heart attack or stroke,
+  MCQ160B-F): people with CVD at baseline are those in whom CVD may have caused the isolation.
+* ``self_rated_health_adjusted``: the term ``sensitivity.self_rated_health`` (``C(self_rated_health)``,
+  HUQ010 1 excellent ... 5 poor) added to the covariates of every outcome, as a summary of baseline illness
+  that the covariate set does not measure. Its complete cases can be slightly fewer (``n`` says).
+
+Effect modification (``reports/metrics/nhanes_subgroups.csv``), for each modifier of
+``sensitivity.subgroups`` (sex, age group < 65 / 65+, race and ethnicity, income-to-poverty ratio < 1.3):
+
+* ``record`` "subgroup": the main model within each subgroup (a domain); a covariate term whose only variable
+  is the modifier's column is dropped when that column is constant in the subgroup (``C(sex)`` among men),
+  and kept otherwise (``age`` within < 65).
+* ``record`` "interaction": the main model plus the modifier (``C(subgroup_<name>)``, replacing a covariate
+  term of the modifier's own column for a ``levels`` rule, which it duplicates) and the exposure x modifier
+  terms, and a design-based Wald test that all those interaction coefficients are 0: ``F = W / q`` on ``(q,
+  design df - p + 1)`` (:func:`analysis.estimators.survey.wald_test`, R ``regTermTest(fit, ~exposure:modifier,
+  method = "Wald")``). The interaction p-values are not corrected for multiplicity (5 outcomes x 2 exposures
+  x 4 modifiers = 40 tests); the report says so.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from lifelines.exceptions import ConvergenceError
+
+from analysis.core import config, io
+from analysis.core.config import ConfigError
+from analysis.estimators.formula import formula_variables
+from analysis.estimators.glm import FAMILIES
+from analysis.estimators.records import (
+    MEASURES,
+    RECORD_COLUMNS,
+    ModelSpec,
+    check_columns,
+    complete_cases,
+    exposure_levels,
+    exposure_term,
+    records_frame,
+)
+from analysis.estimators.runner import run_jobs
+from analysis.estimators.survey import (
+    DESIGN,
+    cox_design_fit,
+    fit_cox_design,
+    fit_glm_design,
+    glm_design_fit,
+    wald_test,
+)
+from analysis.studies.nhanes.models import PSU, STRATUM
+
+#: Sensitivity analyses, in table order: analysis key -> label.
+ANALYSES = {
+    "main": "Main analysis",
+    "early_deaths_excluded": "Follow-up from {years:g} years (earlier deaths excluded)",
+    "prevalent_disease_excluded": "{label}",
+    "self_rated_health_adjusted": "+ self-rated health",
+}
+SENSITIVITY_COLUMNS = ["analysis", "analysis_label", *RECORD_COLUMNS]
+SUBGROUP_COLUMNS = ["record", "modifier", "modifier_label", "subgroup", *RECORD_COLUMNS, "F", "df_num", "df_den"]
+RULES = ("levels", "cut")
+MONTHS_PER_YEAR = 12
+
+
+# --- settings ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Subgroup:
+    """One effect modifier of ``sensitivity.subgroups``: how its subgroups are built from ``column``."""
+
+    name: str
+    label: str
+    column: str
+    rule: str  # "levels": one subgroup per category; "cut": column < cut, column >= cut
+    cut: float | None = None
+    labels: tuple[str, str] | None = None
+
+    @property
+    def modifier_column(self) -> str:
+        """The derived column of subgroup labels that the interaction model uses."""
+        return f"subgroup_{self.name}"
+
+
+def _subgroup(entry: Any, position: int) -> Subgroup:
+    where = f"sensitivity.subgroups[{position}]"
+    if not isinstance(entry, dict):
+        raise ConfigError(f"params.yaml: '{where}' must be a mapping with name, label, column and rule")
+    name = str(config.require(entry, "name", where))
+    column = str(config.require(entry, "column", where))
+    rule = str(config.require(entry, "rule", where))
+    if rule not in RULES:
+        raise ConfigError(f"params.yaml: '{where}.rule' is '{rule}'; use one of {list(RULES)}")
+    if rule == "levels":
+        return Subgroup(name, str(entry.get("label", name)), column, rule)
+    cut = config.require(entry, "cut", where)
+    labels = config.require(entry, "labels", where)
+    if not isinstance(cut, (int, float)) or isinstance(cut, bool):
+        raise ConfigError(f"params.yaml: '{where}.cut' is {cut!r}; give a number")
+    if not isinstance(labels, list) or len(labels) != 2 or len(set(map(str, labels))) != 2:
+        raise ConfigError(f"params.yaml: '{where}.labels' is {labels!r}; give two different labels "
+                          "(below the cut, at or above it)")
+    return Subgroup(name, str(entry.get("label", name)), column, rule, float(cut), (str(labels[0]), str(labels[1])))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The ``sensitivity`` block of params.yaml, checked."""
+
+    covariate_set: str
+    early_death_years: float
+    prevalent_column: str
+    prevalent_outcomes: tuple[str, ...]
+    prevalent_label: str
+    self_rated_health: str
+    subgroups: tuple[Subgroup, ...]
+
+
+def read_settings(params: dict[str, Any]) -> Settings:
+    """Check ``params["sensitivity"]`` against ``params["models"]``; a ConfigError names the key."""
+    block = config.require(params, "sensitivity", "params.yaml (top level)")
+    models = config.require(params, "models", "params.yaml (top level)")
+    covariate_sets = config.require(models, "covariate_sets", "models")
+    covariate_set = str(config.require(block, "covariate_set", "sensitivity"))
+    if covariate_set not in covariate_sets:
+        raise ConfigError(f"params.yaml: 'sensitivity.covariate_set' is '{covariate_set}'; use a key of "
+                          f"models.covariate_sets {list(covariate_sets)}")
+    years = config.require(block, "exclude_early_death_years", "sensitivity")
+    if not isinstance(years, (int, float)) or isinstance(years, bool) or years < 0:
+        raise ConfigError(f"params.yaml: 'sensitivity.exclude_early_death_years' is {years!r}; give a number >= 0")
+    prevalent = config.require(block, "prevalent_disease", "sensitivity")
+    column = str(config.require(prevalent, "column", "sensitivity.prevalent_disease"))
+    outcomes = tuple(config.require(prevalent, "outcomes", "sensitivity.prevalent_disease") or ())
+    known = [*models.get("survival", {}), *models.get("regression", {})]
+    unknown = [o for o in outcomes if o not in known]
+    if unknown:
+        raise ConfigError(f"params.yaml: 'sensitivity.prevalent_disease.outcomes' names {unknown}; use outcomes "
+                          f"of models.survival or models.regression {known}")
+    term = " ".join(str(config.require(block, "self_rated_health", "sensitivity", allow_empty=False)).split())
+    entries = config.require(block, "subgroups", "sensitivity")
+    if not isinstance(entries, list):
+        raise ConfigError("params.yaml: 'sensitivity.subgroups' must be a list of modifiers")
+    subgroups = tuple(_subgroup(entry, i) for i, entry in enumerate(entries))
+    names = [s.name for s in subgroups]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"params.yaml: 'sensitivity.subgroups' repeats a name: {names}")
+    label = str(prevalent.get("label", f"{column} = 1 excluded"))
+    return Settings(covariate_set, float(years), column, outcomes, label, term, subgroups)
+
+
+def check_table(table: pd.DataFrame, settings: Settings) -> None:
+    """Every column the sensitivity block names must be in the analysis table (the error names the column
+    and the params key), and the derived subgroup columns must not collide with one."""
+    check_columns(table, formula_variables(settings.self_rated_health), "params.yaml sensitivity.self_rated_health")
+    check_columns(table, [settings.prevalent_column], "params.yaml sensitivity.prevalent_disease.column")
+    for i, subgroup in enumerate(settings.subgroups):
+        check_columns(table, [subgroup.column], f"params.yaml sensitivity.subgroups[{i}].column ({subgroup.name})")
+        if subgroup.modifier_column in table.columns:
+            raise ConfigError(f"params.yaml sensitivity.subgroups[{i}]: the name '{subgroup.name}' makes the "
+                              f"column '{subgroup.modifier_column}', which the analysis table already has; rename it")
+
+
+# --- domains -----------------------------------------------------------------------------------------------
+
+
+def followup_domain(table: pd.DataFrame, duration: str, years: float) -> np.ndarray:
+    """Rows followed at least ``years`` (``duration`` in months >= 12 x years); missing follow-up -> False."""
+    months = pd.to_numeric(table[duration], errors="coerce").to_numpy(dtype=float)
+    return np.nan_to_num(months, nan=-np.inf) >= MONTHS_PER_YEAR * years
+
+
+def no_disease_domain(table: pd.DataFrame, column: str) -> np.ndarray:
+    """Rows with ``column`` == 0 (free of the disease at baseline); missing -> False."""
+    values = pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=float)
+    bad = sorted(set(values[~np.isnan(values)]) - {0.0, 1.0})
+    if bad:
+        raise ValueError(f"column '{column}' (params.yaml sensitivity.prevalent_disease.column) must be 0/1; "
+                         f"found {bad[:5]}")
+    return values == 0
+
+
+def subgroup_labels(table: pd.DataFrame, subgroup: Subgroup) -> pd.Series:
+    """The subgroup of every row as an ordered categorical (missing where ``subgroup.column`` is missing).
+
+    ``levels``: the column's categories (a pandas Categorical keeps its order; otherwise sorted), those
+    present in the table; ``cut``: ``labels[0]`` where column < cut, ``labels[1]`` where column >= cut.
+    """
+    values = table[subgroup.column]
+    if subgroup.rule == "levels":
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            present = set(values.dropna().unique())
+            levels = [str(c) for c in values.cat.categories if c in present]
+        else:
+            levels = sorted(str(v) for v in values.dropna().unique())
+        text = values.astype(object).where(values.notna()).map(lambda v: v if pd.isna(v) else str(v))
+        return pd.Series(pd.Categorical(text, categories=levels), index=table.index, name=subgroup.modifier_column)
+    numbers = pd.to_numeric(values, errors="coerce")
+    if values.notna().sum() != numbers.notna().sum():
+        raise ValueError(f"column '{subgroup.column}' (params.yaml sensitivity.subgroups, {subgroup.name}) is not "
+                         "numeric: a 'cut' rule needs numbers")
+    below, above = subgroup.labels
+    labels = np.where(numbers.isna(), None, np.where(numbers < subgroup.cut, below, above))
+    return pd.Series(pd.Categorical(labels, categories=[below, above]), index=table.index,
+                     name=subgroup.modifier_column)
+
+
+def split_terms(rhs: str) -> list[str]:
+    """The ``+``-separated terms of a right-hand side (a ``+`` inside parentheses does not split)."""
+    terms, depth, current = [], 0, []
+    for char in " ".join((rhs or "").split()):
+        depth += (char == "(") - (char == ")")
+        if char == "+" and depth == 0:
+            terms.append("".join(current).strip())
+            current = []
+        else:
+            current.append(char)
+    terms.append("".join(current).strip())
+    return [t for t in terms if t]
+
+
+def without_column_terms(rhs: str, column: str) -> str:
+    """``rhs`` without the terms whose only variable is ``column`` (``C(sex)`` for ``sex``)."""
+    return " + ".join(t for t in split_terms(rhs) if formula_variables(t) != [column])
+
+
+def subgroup_covariates(rhs: str, table: pd.DataFrame, column: str, domain: np.ndarray) -> str:
+    """The covariates of a subgroup model: ``rhs`` without the terms of the modifier's own ``column`` when
+    that column takes a single value in the subgroup (``domain``), unchanged otherwise."""
+    values = table.loc[np.asarray(domain, dtype=bool), column].dropna()
+    return without_column_terms(rhs, column) if values.nunique() <= 1 else " ".join(rhs.split())
+
+
+# --- jobs --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One outcome of ``models.survival`` (Cox) or ``models.regression`` (GLM)."""
+
+    name: str
+    label: str
+    kind: str  # "survival" or "regression"
+    columns: dict[str, str]  # duration/event, or outcome/family
+
+    @property
+    def model(self) -> str:
+        return "cox" if self.kind == "survival" else FAMILIES[self.columns["family"]][0]
+
+    @property
+    def data_columns(self) -> list[str]:
+        """The table columns of the outcome: duration and event, or the outcome."""
+        return [self.columns["duration"], self.columns["event"]] if self.kind == "survival" \
+            else [self.columns["outcome"]]
+
+
+@dataclass(frozen=True)
+class Job:
+    label: str
+    kind: str  # "sensitivity", "subgroup" or "interaction"
+    run: Callable[[], pd.DataFrame]
+
+
+def outcomes_of(models: dict[str, Any]) -> list[Outcome]:
+    out = [Outcome(name, s.get("label", name), "survival", {"duration": s["duration"], "event": s["event"]})
+           for name, s in models.get("survival", {}).items()]
+    for name, s in models.get("regression", {}).items():
+        family = config.require(s, "family", f"models.regression.{name}")
+        if family not in FAMILIES:
+            raise ConfigError(f"params.yaml: 'models.regression.{name}.family' is '{family}'; use one of {list(FAMILIES)}")
+        out.append(Outcome(name, s.get("label", name), "regression", {"outcome": s["outcome"], "family": family}))
+    return out
+
+
+@dataclass(frozen=True)
+class _Design:
+    table: pd.DataFrame  # the full design (weight 0 outside every domain where missing)
+    weight: str
+    lonely_psu: str
+    alpha: float
+
+    def records(self, spec: ModelSpec, outcome: Outcome, subset=None) -> pd.DataFrame:
+        """Records of the exposure term(s) of ``spec`` on the domain ``subset`` of the full design."""
+        common = {"weight": self.weight, "stratum": STRATUM, "psu": PSU, "subset": subset,
+                  "lonely_psu": self.lonely_psu, "alpha": self.alpha}
+        if outcome.kind == "survival":
+            return fit_cox_design(self.table, spec, **outcome.columns, **common)
+        return fit_glm_design(self.table, spec, **outcome.columns, **common)
+
+    def fit(self, rhs: str, outcome: Outcome, table: pd.DataFrame):
+        """The :class:`~analysis.estimators.survey.DesignFit` of ``rhs`` on ``table`` (the design + columns)."""
+        common = {"weight": self.weight, "stratum": STRATUM, "psu": PSU, "lonely_psu": self.lonely_psu}
+        if outcome.kind == "survival":
+            return cox_design_fit(table, rhs, **outcome.columns, **common)
+        return glm_design_fit(table, rhs, **outcome.columns, **common)
+
+
+def _labelled(records: pd.DataFrame, **columns) -> pd.DataFrame:
+    return records.assign(**columns)
+
+
+def interaction_record(design: _Design, spec: ModelSpec, outcome: Outcome, subgroup: Subgroup,
+                       labels: pd.Series) -> pd.DataFrame:
+    """The exposure x modifier model and the design-based Wald test of its interaction coefficients: one
+    row (``record`` "interaction"), the F statistic, its degrees of freedom and p in ``p_value``."""
+    mod = subgroup.modifier_column
+    table = design.table.assign(**{mod: labels})
+    covariates = (without_column_terms(spec.covariates, subgroup.column) if subgroup.rule == "levels"
+                  else " ".join(spec.covariates.split()))
+    sample = complete_cases(table, [*outcome.data_columns, spec.exposure, mod, *formula_variables(covariates),
+                                    design.weight], weight=design.weight)
+    levels = exposure_levels(sample[spec.exposure]) if spec.exposure_type == "categorical" else None
+    term = exposure_term(spec.exposure, levels[0] if levels else None)
+    rhs = " + ".join([term, *split_terms(covariates), f"C({mod})", f"{term}:C({mod})"])
+    model = outcome.model
+    row = {"record": "interaction", "modifier": subgroup.name, "modifier_label": subgroup.label, "subgroup": "",
+           "study": spec.study, "outcome": spec.outcome, "outcome_label": spec.outcome_label,
+           "exposure": spec.exposure, "exposure_label": spec.exposure_label,
+           "term": f"{spec.exposure}:{mod}", "term_label": f"{spec.exposure_label} x {subgroup.label}",
+           "estimate": math.nan, "std_error": math.nan, "ci_low": math.nan, "ci_high": math.nan,
+           "ratio": math.nan, "ratio_ci_low": math.nan, "ratio_ci_high": math.nan, "measure": MEASURES[model],
+           "model": model, "design": DESIGN, "covariate_set": spec.covariate_set, "n": len(sample),
+           "events": float(sample[outcome.columns.get("event", outcome.columns.get("outcome"))].sum())
+           if model != "linear" else math.nan}
+    try:
+        fit = design.fit(rhs, outcome, table)
+        names = [n for n in fit.params.index if ":" in n and f"C({mod})" in n]
+        test = wald_test(fit, names)
+    except (ConvergenceError, np.linalg.LinAlgError, ValueError) as err:
+        return pd.DataFrame([{**row, "p_value": math.nan, "F": math.nan, "df_num": math.nan, "df_den": math.nan,
+                              "converged": False, "note": f"interaction model failed: {str(err).splitlines()[0]}"}])
+    note = (f"design-based Wald test of the {test.df_num} exposure x {subgroup.label} coefficients (model with "
+            f"C({mod}) and its interaction with the exposure): F on ({test.df_num}, {test.df_den}) df, the "
+            f"design df ({fit.df}: {fit.n_psu} PSUs in {fit.n_strata} strata) - {len(fit.params)} coefficients + 1, "
+            "as R survey::regTermTest")
+    if fit.problems:
+        note += f"; {fit.problems}"
+    return pd.DataFrame([{**row, "n": fit.n, "events": fit.events, "p_value": test.p_value, "F": test.F,
+                          "df_num": test.df_num, "df_den": test.df_den, "converged": fit.converged, "note": note}])
+
+
+def sensitivity_jobs(table: pd.DataFrame, params: dict[str, Any]) -> list[Job]:
+    """Every fit, in output order: the sensitivity analyses (exposure x outcome x analysis), then per
+    modifier, exposure and outcome the subgroup fits and the interaction test."""
+    settings = read_settings(params)
+    models = params["models"]
+    weight = str(config.require(models, "weight", "models"))
+    check_columns(table, [weight, STRATUM, PSU], "params.yaml models.weight and the survey design")
+    check_table(table, settings)
+    covariates = " ".join(str(models["covariate_sets"][settings.covariate_set]).split())
+    outcomes = outcomes_of(models)
+    check_columns(table, formula_variables(covariates), f"params.yaml models.covariate_sets.{settings.covariate_set}")
+    for exposure in config.require(models, "exposures", "models"):
+        check_columns(table, [exposure], f"params.yaml models.exposures.{exposure}")
+    for outcome in outcomes:
+        check_columns(table, outcome.data_columns, f"params.yaml models.{outcome.kind}.{outcome.name}")
+    # The design keeps every row but only the columns a model reads (each worker gets a copy).
+    needed = [STRATUM, PSU, weight, *config.require(models, "exposures", "models"),
+              *formula_variables(f"{covariates} + {settings.self_rated_health}"),
+              *[c for o in outcomes for c in o.data_columns],
+              settings.prevalent_column, *[s.column for s in settings.subgroups]]
+    check_columns(table, needed, "params.yaml models / sensitivity")
+    columns = list(dict.fromkeys(needed))
+    design = _Design(table[columns].assign(**{weight: table[weight].fillna(0.0)}), weight,
+                     str(models.get("lonely_psu", "adjust")), float(models.get("alpha", 0.05)))
+    study = str(models.get("study", ""))
+    prevalent_free = no_disease_domain(table, settings.prevalent_column)
+    modifiers = [(s, subgroup_labels(table, s)) for s in settings.subgroups]
+    labels = {"main": ANALYSES["main"],
+              "early_deaths_excluded": ANALYSES["early_deaths_excluded"].format(years=settings.early_death_years),
+              "prevalent_disease_excluded": ANALYSES["prevalent_disease_excluded"].format(
+                  label=settings.prevalent_label),
+              "self_rated_health_adjusted": ANALYSES["self_rated_health_adjusted"]}
+
+    jobs: list[Job] = []
+    subgroup_jobs: list[Job] = []
+    for exposure, exposure_spec in config.require(models, "exposures", "models").items():
+        for outcome in outcomes:
+            def spec(rhs: str, outcome=outcome, exposure=exposure, exposure_spec=exposure_spec) -> ModelSpec:
+                return ModelSpec(outcome=outcome.name, exposure=exposure, covariates=rhs,
+                                 exposure_type=config.require(exposure_spec, "type", f"models.exposures.{exposure}"),
+                                 covariate_set=settings.covariate_set, study=study, outcome_label=outcome.label,
+                                 exposure_label=exposure_spec.get("label", exposure))
+
+            main = spec(covariates)
+            what = f"{outcome.name} ~ {exposure}"
+
+            def add(analysis: str, model_spec: ModelSpec, subset=None, outcome=outcome, what=what) -> None:
+                jobs.append(Job(f"{analysis}: {what}", "sensitivity", lambda: _labelled(
+                    design.records(model_spec, outcome, subset), analysis=analysis, analysis_label=labels[analysis])))
+
+            add("main", main)
+            if outcome.kind == "survival":
+                add("early_deaths_excluded", main,
+                    followup_domain(table, outcome.columns["duration"], settings.early_death_years))
+            if outcome.name in settings.prevalent_outcomes:
+                add("prevalent_disease_excluded", main, prevalent_free)
+            add("self_rated_health_adjusted", spec(f"{covariates} + {settings.self_rated_health}"))
+
+            for subgroup, column_labels in modifiers:
+                for level in column_labels.cat.categories:
+                    domain = (column_labels == level).to_numpy()
+                    sub_spec = spec(subgroup_covariates(covariates, table, subgroup.column, domain))
+                    subgroup_jobs.append(Job(
+                        f"{subgroup.name}={level}: {what}", "subgroup",
+                        lambda sub_spec=sub_spec, domain=domain, subgroup=subgroup, level=level, outcome=outcome:
+                        _labelled(design.records(sub_spec, outcome, domain), record="subgroup",
+                                  modifier=subgroup.name, modifier_label=subgroup.label, subgroup=str(level),
+                                  F=math.nan, df_num=math.nan, df_den=math.nan)))
+                subgroup_jobs.append(Job(
+                    f"{subgroup.name} x {exposure}: {outcome.name}", "interaction",
+                    lambda subgroup=subgroup, column_labels=column_labels, outcome=outcome, main=main:
+                    interaction_record(design, main, outcome, subgroup, column_labels)))
+    return jobs + subgroup_jobs
+
+
+def sensitivity_frame(rows: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Sensitivity records: the analysis key and label, then :data:`RECORD_COLUMNS`."""
+    if rows is None or rows.empty:
+        return pd.DataFrame(columns=SENSITIVITY_COLUMNS)
+    frame = records_frame(rows.loc[:, RECORD_COLUMNS])
+    return pd.concat([rows[["analysis", "analysis_label"]].reset_index(drop=True), frame], axis=1)
+
+
+def subgroups_frame(rows: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Subgroup and interaction records: :data:`SUBGROUP_COLUMNS`."""
+    if rows is None or rows.empty:
+        return pd.DataFrame(columns=SUBGROUP_COLUMNS)
+    frame = records_frame(rows.loc[:, RECORD_COLUMNS])
+    extra = rows[["record", "modifier", "modifier_label", "subgroup"]].reset_index(drop=True)
+    stats_ = rows[["F", "df_num", "df_den"]].reset_index(drop=True).astype("float64")
+    return pd.concat([extra, frame, stats_], axis=1).loc[:, SUBGROUP_COLUMNS]
+
+
+def run_sensitivity(table: pd.DataFrame, params: dict[str, Any], *, progress: bool = True,
+                    n_jobs: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Fit every sensitivity and subgroup model; return ``(sensitivity records, subgroup records)``.
+
+    A column the ``sensitivity`` block names but the table lacks raises a ValueError naming the column and
+    the params key, before anything is fit. ``n_jobs`` defaults to ``models.n_jobs`` (worker processes;
+    results in job order, so reruns give identical tables).
+    """
+    jobs = sensitivity_jobs(table, params)
+    n_jobs = int(n_jobs if n_jobs is not None else params["models"].get("n_jobs", 1))
+    results = run_jobs([(job.label, job.run) for job in jobs], desc="NHANES sensitivity", n_jobs=n_jobs,
+                       progress=progress)
+    sensitivity = [r for job, r in zip(jobs, results) if job.kind == "sensitivity"]
+    subgroups = [r for job, r in zip(jobs, results) if job.kind != "sensitivity"]
+    return (sensitivity_frame(pd.concat(sensitivity, ignore_index=True) if sensitivity else None),
+            subgroups_frame(pd.concat(subgroups, ignore_index=True) if subgroups else None))
+
+
+def stage() -> str:
+    """DVC stage ``sensitivity_nhanes``: the sensitivity analyses and the effect-modification records."""
+    params = config.load_params()
+    table = io.read_parquet(config.PROCESSED / "nhanes.parquet")
+    sensitivity, subgroups = run_sensitivity(table, params)
+    metrics = config.REPORTS / "metrics"
+    io.write_outputs({metrics / "nhanes_sensitivity.csv": sensitivity, metrics / "nhanes_subgroups.csv": subgroups})
+    tests = int((subgroups["record"] == "interaction").sum())
+    return f"NHANES sensitivity: {len(sensitivity)} sensitivity records, {len(subgroups) - tests} subgroup records, " \
+           f"{tests} interaction tests"
