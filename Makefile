@@ -41,6 +41,7 @@ references: setup
 	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y r-base-core r-cran-survival r-cran-survey r-cran-lme4 r-cran-plm
 	$(BIN)/python tests/reference/make_data.py && Rscript tests/reference/models.R
 	$(BIN)/python tests/reference/glmer/make_data.py && Rscript tests/reference/glmer/glmer.R
+	$(BIN)/python tests/reference/panel_weighted/make_data.py && Rscript tests/reference/panel_weighted/panel_weighted.R
 	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
 	if [ -f data/processed/nhanes.parquet ]; then \
 	  $(BIN)/python tests/reference/survey/make_data.py --table "$$tmp" && Rscript tests/reference/survey/survey.R "$$tmp"; \
@@ -48,6 +49,7 @@ references: setup
 	  $(BIN)/python tests/reference/survey/make_data.py && Rscript tests/reference/survey/survey.R; \
 	fi
 	$(BIN)/python tests/reference/survey_wald/make_data.py && Rscript tests/reference/survey_wald/wald.R
+	$(BIN)/python tests/reference/survey_entry/make_data.py && Rscript tests/reference/survey_entry/survey_entry.R
 
 clean-outputs:
 	rm -rf data/raw/* data/interim/* data/processed/* reports/*/* reports/paper.* .dvc/cache

@@ -133,10 +133,10 @@ display(Markdown(Path("reports/tables/nhanes/regression_design_based.md").read_t
 display(Image(filename=str(figures / "forest_design_based.png")))
 
 # %% [markdown]
-# ### Multilevel estimates (random intercepts for strata and PSUs)
+# ### Multilevel estimates (random intercepts for PSUs within strata)
 #
 # Shown beside the design-based version so the reader sees both. For Cox models, baseline hazards
-# are stratified by survey stratum (lifelines has no frailty term).
+# are stratified by PSU (lifelines has no frailty term); strata get no random intercept.
 
 # %%
 display(Markdown(Path("reports/tables/nhanes/regression_multilevel.md").read_text()))

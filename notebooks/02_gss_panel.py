@@ -16,7 +16,8 @@
 #
 # This notebook walks a reviewer through the GSS panel study of **connected-health**: the three
 # 3-wave panels (2006-2010, 2008-2012, 2010-2014) stacked into one person-wave table, the social
-# contact measures, attrition, the panel estimators side by side, and the 2016-2020 panel's
+# contact measures, attrition, the panel estimators side by side, the split ballots, the panel weights,
+# a lagged-exposure model, the attenuation that measurement error implies, and the 2016-2020 panel's
 # loneliness items. It is executed by the pipeline (`dvc repro`, stage `notebook_gss`) with its
 # parameters from `params.yaml`; nothing here is computed by hand. Library code: `src/analysis/studies/gss/`
 # (`source.py`, `measures.py`, `clean.py`, `models.py`, `report.py`) and `src/analysis/estimators/panel.py`.
@@ -116,22 +117,79 @@ display(Image(filename=str(figures / "panel_coefficients.png")))
 display(tests)
 
 # %% [markdown]
-# ## 6. The 2016-2020 panel: loneliness
+# ## 6. Who informs which model: the split ballots
+#
+# The GSS gives each respondent one of three random ballots, and asks some items on some ballots only:
+# self-rated health on A and C, the social-evening items on A and B. So only ballot A carries exposure and
+# health at every wave, and the health models use ballot A alone; the happiness models use A and B
+# (`gss.panel_models.ballots`). Person-waves by ballot, and those that end up in the models:
+
+# %%
+print(yaml.safe_dump({"ballots": gss["panel_models"]["ballots"]}, sort_keys=False))
+display(Markdown((tables / "ballot_flow.md").read_text()))
+
+# %% [markdown]
+# ## 7. Attrition and the panel weights
+#
+# Those lost by wave 3 had more often been in fair or poor health at baseline (section 3, and the pooled
+# rows below). The completers (interviewed at all three waves) are refitted twice: unweighted, and weighted by
+# NORC's non-response-adjusted panel weight WTPANNR123 (`gss.panel_weighted`). Comparing "all persons" with
+# "completers, unweighted" shows what selection into completion changes; "completers, weighted" against
+# "unweighted" (same persons) what the weights change. The weighted SEs treat the weights as fixed.
+
+# %%
+lost = attrition[(attrition["panel"] == "all") & (attrition["wave"] == attrition["wave"].max())]
+display(lost.set_index("group")[["n", "pct_of_baseline", "pct_fair_poor_health"]])
+display(Markdown((tables / "panel_weighted.md").read_text()))
+
+# %% [markdown]
+# ## 8. Lagged exposure
+#
+# Contact at the previous wave (two years earlier) against the outcome now (`gss.panel_lagged`): the exposure
+# precedes the outcome, at the cost of the first wave and, for fixed effects, of everyone not seen three times.
+
+# %%
+lagged_table = tables / "panel_lagged.md"
+if lagged_table.exists():
+    display(Markdown(lagged_table.read_text()))
+else:
+    print("no lagged-exposure model configured (gss.panel_lagged)")
+
+# %% [markdown]
+# ## 9. Measurement error and the within-person estimates
+#
+# Fixed effects remove the stable part of each person's contact, but not the measurement error, so the
+# within-person estimates are attenuated more than the pooled ones. The table gives the index's
+# within-person share of variance and its wave-to-wave correlations, and, for an assumed reliability (not
+# estimable from the panel), the factor by which FE and first-difference slopes shrink towards zero
+# (`gss.assumed_reliability`; formulas in `analysis.estimators.panel.attenuation_table`).
+
+# %%
+display(Markdown((tables / "attenuation.md").read_text()))
+print(json.dumps({k: v for k, v in metrics["attenuation"].items() if ":all:" in k}, indent=1))
+
+# %% [markdown]
+# ## 10. The 2016-2020 panel: loneliness
 #
 # Loneliness in 2020 is the sum of two items (lack of companionship, feeling isolated; each 1 never
 # to 5 very often; range 2-10). Baseline (2016/2018) social contact predicts 2020 loneliness and
 # 2020 health (adjusted for baseline health: a lagged dependent variable), and 2020 loneliness is
-# related to 2020 health cross-sectionally.
+# related to 2020 health cross-sectionally. Baseline loneliness exists only as LONELY3 (felt left out), asked
+# at the 2018 baseline: one model adjusts for it, in the 2018 cohort. The 2020 re-interview was by web or
+# phone (COVID-19), the baselines mostly in person, so the change between waves mixes time with interview
+# mode; the models with 2020 contact or LONELY3 adjust for the 2020 mode.
 
 # %%
 display(table_2020.groupby("baseline_year").agg(
     respondents=("person_id", "size"), reinterviewed=("reinterviewed_2020", "sum"),
-    loneliness_answered=("loneliness_score_2020", "count")))
+    loneliness_answered=("loneliness_score_2020", "count"), left_out_answered=("left_out_baseline", "count")))
+display(pd.crosstab(table_2020["baseline_year"], table_2020["mode_2020"], margins=True).rename_axis(
+    index="baseline year", columns="2020 interview mode"))
 display(table_2020["loneliness_score_2020"].value_counts().sort_index().rename("respondents").to_frame())
 display(Markdown((tables / "loneliness_2020.md").read_text()))
 
 # %% [markdown]
-# ## 7. Headline numbers (DVC metrics, read by the manuscript)
+# ## 11. Headline numbers (DVC metrics, read by the manuscript)
 
 # %%
 print(json.dumps(metrics["sample"], indent=2))

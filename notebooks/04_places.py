@@ -61,14 +61,20 @@ display(Markdown((tables / "places" / "county_summary.md").read_text()))
 # %% [markdown]
 # ## 2. Counties within states
 #
-# Multilevel models (state random intercept and slope, unweighted) beside OLS with state fixed
-# effects (unweighted and population-weighted). Specification: `params.yaml` `places.county_models`.
+# The primary model is OLS with state fixed effects weighted by county population, adjusted for
+# socioeconomic conditions and county composition (age structure, race and ethnicity, English
+# proficiency, insurance, rurality; set `composition`). Obesity and diabetes, co-outcomes of the same
+# small-area model, are not covariates. Unweighted fixed effects and the multilevel model (state random
+# intercept and slope, unweighted) are sensitivity analyses. PLACES values are small-area model
+# predictions (multilevel regression and post-stratification of BRFSS), not tabulations of each
+# county's respondents. Specification: `params.yaml` `places.county_models`.
 
 # %%
 print(yaml.safe_dump(params["places"]["county_models"], sort_keys=False))
 exposure = next(iter(params["places"]["county_models"]["exposures"]))
 display(Image(filename=str(figures / "places" / f"scatter_{exposure}.png")))
 display(Markdown((tables / "places" / "designs_compared.md").read_text()))
+display(Markdown((tables / "places" / "models_weighted.md").read_text()))
 display(Markdown((tables / "places" / "variance_components.md").read_text()))
 display(Image(filename=str(figures / "places" / f"state_intercepts_{exposure}.png")))
 display(Image(filename=str(figures / "places" / f"state_slopes_{exposure}.png")))
@@ -76,8 +82,11 @@ display(Image(filename=str(figures / "places" / f"state_slopes_{exposure}.png"))
 # %% [markdown]
 # ## 3. The county panel, 2010-2011
 #
-# Change in inadequate social support and change in outcomes within counties (county and year
-# fixed effects, SE clustered by county).
+# **Descriptive only.** How inadequate social support and the outcomes moved between the 2010 and 2011
+# County Health Rankings releases (county and year fixed effects, SE clustered by county). Each release
+# pools several overlapping BRFSS years, so a county's change is mostly a shift of the window, and the
+# exposure and the BRFSS outcomes come from the same respondents: these numbers describe the data and
+# are not evidence of an effect.
 
 # %%
 display(Markdown((tables / "places" / "models_fixed_effects.md").read_text()))
@@ -94,7 +103,12 @@ display(name_map[name_map["status"] != "matched"] if "status" in name_map else n
 display(Markdown((tables / "countries" / "panel_summary.md").read_text()))
 
 # %% [markdown]
-# ## 5. Countries: between and within
+# ## 5. Countries: between and within (descriptive)
+#
+# GBD's series are smoothed model estimates: depression prevalence barely varies within a country
+# (the `sd_within` and `sd_between` columns of the panel summary above, also in
+# `reports/metrics/countries.json` `variation`). The within-country estimates describe the smoothing
+# as much as the countries and are kept out of the triangulation.
 
 # %%
 display(Image(filename=str(figures / "countries" / "trajectories.png")))

@@ -110,9 +110,9 @@ def logistic_records(logistic_data) -> pd.DataFrame:
 
 
 def note_variances(note: str) -> dict[str, float]:
-    found = re.search(r"variances: stratum ([^,]+), PSU within stratum ([^,]+), residual ([^;]+);", note)
+    found = re.search(r"variances: PSU within stratum ([^,]+), residual ([^;]+);", note)
     assert found, f"no variance components in note: {note}"
-    return dict(zip(["stratum", "psu", "residual"], map(float, found.groups())))
+    return dict(zip(["psu", "residual"], map(float, found.groups())))
 
 
 # --- linear mixed model ---------------------------------------------------------------------------------
@@ -129,15 +129,16 @@ def test_linear_recovers_the_mean_differences(linear_records):
 
 
 def test_linear_variance_components_near_the_truth(linear_records):
-    """Tolerances are about 3 sampling SDs: the stratum variance from 80 strata is known to about
-    sqrt(2/79) = 16%, the PSU variance (320 PSUs of about 10) to about 15%, the residual to about 3%.
-    They fail if the components were swapped, or reported on statsmodels' unscaled (÷ residual) scale."""
+    """The model has one random intercept, per PSU within stratum (no stratum intercept): it absorbs the
+    simulated stratum variance, so its variance is near stratum + PSU = 2.5 (320 PSUs; about 3 sampling SDs
+    of tolerance), the residual near 4.0 (about 3%). They fail if the components were swapped, if a stratum
+    intercept were still fitted (the PSU variance would be near 0.5), or on statsmodels' unscaled scale."""
     variances = note_variances(linear_records.loc[0, "note"])
-    assert variances["stratum"] == pytest.approx(TRUE_VAR_STRATUM, rel=0.5)
-    assert variances["psu"] == pytest.approx(TRUE_VAR_PSU, rel=0.5)
+    assert variances["psu"] == pytest.approx(TRUE_VAR_STRATUM + TRUE_VAR_PSU, rel=0.3)
     assert variances["residual"] == pytest.approx(TRUE_VAR_RESIDUAL, rel=0.1)
     note = linear_records.loc[0, "note"]
-    assert "random intercepts for stratum (80)" in note and re.search(r"optimizer (nm|powell)$", note)
+    assert re.search(r"random intercept for PSU within stratum \(3[12]\d PSUs; no stratum intercept\)", note)
+    assert re.search(r"optimizer (nm|powell)$", note)
 
 
 def hand_reml(X: np.ndarray, y: np.ndarray, groups: list[np.ndarray], var_u: float, var_e: float):
@@ -206,7 +207,7 @@ def test_logistic_se_close_to_a_plain_glm_and_note(logistic_data, logistic_recor
     """The records are the Laplace-ML fit (glmer's method, checked against R in test_glmm.py): SEs of
     conditional log-ORs a little above an ordinary logistic GLM's (the random intercepts make conditional
     effects larger and absorb no exposure variation); the note names the method and gives the SDs, which
-    are near the simulated 0.5 (40 strata) and 0.3 (160 PSUs)."""
+    is near the combined simulated stratum and PSU SD (160 PSUs)."""
     d = logistic_data.dropna(subset=["age"])
     X = patsy.dmatrix(f"{REFERENCE_TERM} + age", d, return_type="dataframe")
     glm = sm.GLM(d["depressed"].to_numpy(float), X, family=sm.families.Binomial()).fit()
@@ -215,11 +216,11 @@ def test_logistic_se_close_to_a_plain_glm_and_note(logistic_data, logistic_recor
     assert np.all((ratio > 0.98) & (ratio < 1.2)), ratio
 
     note = logistic_records.loc[0, "note"]
-    assert note.startswith("Laplace ML (glmer nAGQ=1)") and "random intercepts for stratum (40)" in note
-    found = re.search(r"random-intercept SDs: stratum ([^,]+), PSU within stratum ([^;]+);", note)
-    sd_stratum, sd_psu = map(float, found.groups())
-    assert sd_stratum == pytest.approx(TRUE_SD_STRATUM, abs=0.25)
-    assert sd_psu == pytest.approx(TRUE_SD_PSU, abs=0.2)
+    assert note.startswith("Laplace ML (glmer nAGQ=1)")
+    assert re.search(r"random intercept for PSU within stratum \(1[56]\d PSUs; no stratum intercept\)", note)
+    sd_psu = float(re.search(r"random-intercept SD ([^;]+);", note).group(1))
+    # the PSU intercept absorbs the simulated stratum intercept: SD near sqrt(0.5^2 + 0.3^2) = 0.58
+    assert sd_psu == pytest.approx(math.hypot(TRUE_SD_STRATUM, TRUE_SD_PSU), abs=0.2)
 
 
 def test_logistic_non_binary_outcome_is_named(linear_data):
@@ -241,7 +242,7 @@ def test_linear_records(linear_data, linear_records):
     assert list(rec["term_label"]) == ["Moderate vs Low", "High vs Low"]
     assert (rec["design"] == "multilevel").all() and rec["converged"].all()
     assert (rec["study"] == "simulated").all() and (rec["covariate_set"] == "age").all()
-    complete = linear_data.dropna(subset=["phq9_score", "isolation_group", "age", "stratum", "psu", "weight"])
+    complete = linear_data.dropna(subset=["phq9_score", "isolation_group", "age", "cluster", "weight"])
     complete = complete.loc[complete["weight"] > 0]
     assert len(complete) < len(linear_data) - 100  # the missing values and zero weights did drop rows
     assert (rec["n"] == len(complete)).all()
@@ -253,12 +254,12 @@ def test_logistic_records(logistic_data, logistic_records):
     assert list(rec["term"]) == ["isolation_group[Moderate]", "isolation_group[High]"]
     assert list(rec["term_label"]) == ["Moderate vs Low", "High vs Low"]
     assert (rec["design"] == "multilevel").all() and rec["converged"].all()
-    complete = logistic_data.dropna(subset=["depressed", "isolation_group", "age", "stratum", "cluster"])
+    complete = logistic_data.dropna(subset=["depressed", "isolation_group", "age", "cluster"])
     assert len(complete) < len(logistic_data)
     assert (rec["n"] == len(complete)).all() and (rec["events"] == complete["depressed"].sum()).all()
 
 
-@pytest.mark.parametrize("family, column", [("gaussian", "age"), ("gaussian", "psu"), ("gaussian", "stratum"),
+@pytest.mark.parametrize("family, column", [("gaussian", "age"), ("gaussian", "cluster"),
                                             ("binomial", "cluster"), ("binomial", "isolation_group")])
 def test_missing_column_is_named(linear_data, family, column):
     data = linear_data.assign(depressed=(linear_data["phq9_score"] > 6).astype(float)).drop(columns=column)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from analysis.estimators.panel import (
+    ATTENUATION_COLUMNS,
     BETWEEN_TERM_LABEL,
     DESIGN,
     ESTIMATORS,
@@ -17,6 +19,7 @@ from analysis.estimators.panel import (
     MUNDLAK_TEST,
     PANEL_TEST_COLUMNS,
     PanelLayout,
+    attenuation_table,
     fit_conditional_logit,
     fit_first_difference,
     fit_fixed_effects,
@@ -26,6 +29,8 @@ from analysis.estimators.panel import (
     fit_random_effects,
     panel_tests,
     run_panel_models,
+    with_lag,
+    within_person_variance,
 )
 from analysis.estimators.records import RECORD_COLUMNS, ModelSpec, records_frame
 
@@ -406,3 +411,117 @@ def test_errors_name_what_is_wrong(stage_panel):
     with pytest.raises(ValueError, match="must be numeric"):
         fit_fixed_effects(stage_panel.assign(wave=stage_panel["wave"].astype(str)),
                           ModelSpec(outcome="y", exposure="x"), LAYOUT)
+
+
+# --- weighted fits: R reference (tests/reference/panel_weighted) and known truth ----------------------------
+
+WEIGHTED_REFERENCE = Path(__file__).resolve().parents[1] / "reference" / "panel_weighted"
+
+
+@pytest.mark.parametrize("estimator,weighted", [("pooled_ols", True), ("fixed_effects", True),
+                                                ("pooled_ols", False), ("fixed_effects", False)])
+def test_weighted_pooled_and_fe_match_r(estimator, weighted):
+    """Weighted pooled OLS (plm and lm agree) and weighted two-way FE (the weighted LSDV in lm), SEs as
+    sandwich::vcovCL HC0 times G/(G-1); the unweighted fits of the same rows beside them."""
+    data = pd.read_csv(WEIGHTED_REFERENCE / "data.csv", dtype={"person_id": str})
+    expected = pd.read_csv(WEIGHTED_REFERENCE / "expected.csv")
+    layout = PanelLayout(entity="person_id", time="wave", invariant="female", weight="weight", weighted=weighted)
+    fit = fit_pooled_ols if estimator == "pooled_ols" else fit_fixed_effects
+    records = fit(data, SIM_SPEC, layout)
+    ref = expected[(expected["model"] == estimator + ("" if weighted else "_unweighted"))
+                   & (expected["term"] == "x")].iloc[0]
+    row = _estimate(records)
+    g = data["person_id"].nunique()
+    assert row["design"] == ("weighted" if weighted else DESIGN)
+    assert row["estimate"] == pytest.approx(ref["estimate"], rel=1e-8)
+    assert row["std_error"] == pytest.approx(ref["std_error"] * math.sqrt(g / (g - 1)), rel=1e-6)
+
+
+def test_weighted_fe_recovers_the_population_average_of_heterogeneous_slopes():
+    """Known truth: the within slope is 1.0 in group A and 0.0 in group B; A is 1/4 of the sample but carries
+    weight 3 (B weight 1), so the weighted population is half A: weighted FE -> 0.5, unweighted -> 0.25.
+    First differences with a person-constant weight give the same target."""
+    rng = np.random.default_rng(8)
+    n, waves = 4000, 3
+    person = np.repeat(np.arange(n), waves)
+    group_a = (np.arange(n) < n // 4)[person]
+    x = rng.normal(0, 1, n)[person] + rng.normal(0, 1, n * waves)
+    y = np.where(group_a, 1.0, 0.0) * x + rng.normal(0, 1, n)[person] + rng.normal(0, 0.5, n * waves)
+    data = pd.DataFrame({"person_id": person.astype(str), "wave": np.tile(np.arange(1, waves + 1), n), "x": x,
+                         "y": y, "weight": np.where(group_a, 3.0, 1.0)})
+    spec = ModelSpec(outcome="y", exposure="x")
+    for fit in (fit_fixed_effects, fit_first_difference):
+        weighted = _estimate(fit(data, spec, PanelLayout("person_id", "wave", weight="weight", weighted=True)))
+        unweighted = _estimate(fit(data, spec, PanelLayout("person_id", "wave", weight="weight")))
+        assert abs(weighted["estimate"] - 0.5) < 0.03, fit.__name__
+        assert abs(unweighted["estimate"] - 0.25) < 0.03, fit.__name__
+        assert "WEIGHTED by 'weight'" in weighted["note"]
+
+
+def test_weighted_spec_needs_a_weight_and_weightable_estimators(confounded):
+    with pytest.raises(ValueError, match="needs a weight column"):
+        PanelLayout(entity="person_id", time="wave", weighted=True)
+    data = confounded.assign(weight=1.0)
+    spec = {"entity": "person_id", "time": "wave", "weight": "weight", "weighted": True,
+            "outcomes": {"y": {}}, "exposures": {"x": {}}, "estimators": ["fixed_effects", "conditional_logit"]}
+    with pytest.raises(ValueError, match="conditional_logit.*no weighted version"):
+        run_panel_models(data, spec, progress=False)
+    spec["estimators"] = ["pooled_ols", "fixed_effects"]
+    records, tests = run_panel_models(data, {**spec, "sample_label": "completers, weighted"}, progress=False)
+    assert set(records["design"]) == {"weighted"} and tests.empty
+    assert records["covariate_set"].str.endswith("; completers, weighted").all()
+
+
+# --- lag, within-person variance, attenuation ---------------------------------------------------------------
+
+
+def test_with_lag_never_crosses_a_gap():
+    data = pd.DataFrame({"person_id": ["a", "a", "a", "b", "b"], "wave": [1, 2, 3, 1, 3],
+                         "x": [1.0, 2.0, 3.0, 10.0, 30.0]})
+    out = with_lag(data, "person_id", "wave", "x", "x_lag")
+    assert out["x_lag"].tolist()[:3] == [pytest.approx(v, nan_ok=True) for v in (math.nan, 1.0, 2.0)]
+    assert out["x_lag"].iloc[3:].isna().all()  # b has no wave 2: no lag at wave 3
+    with pytest.raises(ValueError, match="one row per person"):
+        with_lag(pd.concat([data, data.iloc[:1]]), "person_id", "wave", "x", "x_lag")
+
+
+def test_within_person_variance_hand_computed():
+    """Two persons x two waves: values (1, 3) and (5, 5). Person means 2 and 5, grand mean 3.5; MSW =
+    (1 + 1 + 0 + 0) / (2 x 1) = 1; MSB = 2 x (2.25 + 2.25) / 1 = 9; sigma_b^2 = (9 - 1) / 2 = 4; share 1/5.
+    A third person (2, 2) is added for the 3-person minimum: recomputed below by the same formulas."""
+    data = pd.DataFrame({"p": ["a", "a", "b", "b", "c", "c"], "t": [1, 2, 1, 2, 1, 2],
+                         "x": [1.0, 3.0, 5.0, 5.0, 2.0, 2.0]})
+    out = within_person_variance(data, "p", "t", "x")
+    # means 2, 5, 2; grand 3; MSW = 2 / 3; MSB = 2 x (1 + 4 + 1) / 2 = 6; sigma_b^2 = (6 - 2/3) / 2 = 8/3
+    assert out["within_variance"] == pytest.approx(2 / 3)
+    assert out["between_variance"] == pytest.approx(8 / 3)
+    assert out["within_share"] == pytest.approx((2 / 3) / (2 / 3 + 8 / 3))
+    assert out["diff_variance"] == pytest.approx(np.var([2.0, 0.0, 0.0], ddof=1))
+    assert out["adjacent_correlations"][0] == pytest.approx(np.corrcoef([1, 5, 2], [3, 5, 2])[0, 1])
+
+
+def test_attenuation_factors_match_simulated_dilution():
+    """Known truth: true x = person part (var 1) + wave part (var 0.5); error var 0.5 -> reliability 0.75,
+    within share of the observed variance 0.5, so FE is diluted by 1 - 0.25 / 0.5 = 0.5 and pooled by 0.75.
+    Fitted slopes (true slope 1) agree with the factors computed from the observed variances."""
+    rng = np.random.default_rng(1)
+    n, waves = 4000, 3
+    person = np.repeat(np.arange(n), waves)
+    true_x = rng.normal(0, 1, n)[person] + rng.normal(0, math.sqrt(0.5), n * waves)
+    data = pd.DataFrame({"p": person.astype(str), "w": np.tile(np.arange(1, waves + 1), n),
+                         "x": true_x + rng.normal(0, math.sqrt(0.5), n * waves)})
+    data["y"] = true_x + rng.normal(0, 1, n)[person] + rng.normal(0, 1, n * waves)
+    components = within_person_variance(data, "p", "w", "x")
+    table = attenuation_table(components, [0.75, 1.0])
+    assert list(table.columns) == ATTENUATION_COLUMNS
+    row = table.iloc[0]
+    assert row["lambda_fixed_effects"] == pytest.approx(0.5, abs=0.03)
+    assert row["lambda_first_difference"] == pytest.approx(0.5, abs=0.03)
+    layout = PanelLayout(entity="p", time="w")
+    spec = ModelSpec(outcome="y", exposure="x")
+    assert _estimate(fit_fixed_effects(data, spec, layout))["estimate"] == pytest.approx(
+        row["lambda_fixed_effects"], abs=0.04)
+    assert _estimate(fit_pooled_ols(data, spec, layout))["estimate"] == pytest.approx(0.75, abs=0.03)
+    assert table.iloc[1][["lambda_pooled", "lambda_fixed_effects", "lambda_first_difference"]].tolist() == [1, 1, 1]
+    with pytest.raises(ValueError, match="reliability must be in"):
+        attenuation_table(components, [1.2])

@@ -137,7 +137,7 @@ def test_sandwich_equals_phreg_robust_with_ties_and_strata(cohort):
 def test_multilevel_is_stratified_by_stratum_not_a_frailty(cohort):
     rec = fit_cox(cohort, SPEC, duration="followup_months", event="died", design="multilevel").iloc[0]
     assert "stratified baseline hazards, not a frailty" in rec["note"]
-    assert "30 strata" in rec["note"] and "unweighted" in rec["note"]
+    assert "30 levels" in rec["note"] and "unweighted" in rec["note"]
     data = cohort.dropna(subset=["z"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

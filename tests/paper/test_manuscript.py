@@ -17,13 +17,15 @@ import yaml
 from test_nhanes_models import fake_analysis_table
 
 from analysis.core import io
+from analysis.core.index import build_index, group_index
 from analysis.paper import manuscript as paper
+from analysis.studies.nhanes.exposures import run_exposure_definitions
 from analysis.studies.nhanes.imputation import run_multiple_imputation
 from analysis.studies.nhanes.metrics import headline_metrics
 from analysis.studies.nhanes.models import run_nhanes_models
 from analysis.studies.nhanes.report import write_nhanes_reports
-from analysis.studies.nhanes.schema import data_dictionary
-from analysis.studies.nhanes.sensitivity import run_sensitivity
+from analysis.studies.nhanes.schema import data_dictionary, index_groupings
+from analysis.studies.nhanes.sensitivity import run_sensitivity, weight_test_records
 from conftest import ROOT
 
 PARAMS = ROOT / "params.yaml"
@@ -52,6 +54,11 @@ def reports(tmp_path_factory, params) -> Path:
     table["close_friends"] = pd.array(rng.integers(0, 10, n), dtype="Int16")
     table["self_rated_health"] = pd.Categorical(rng.choice(["Excellent", "Very good", "Good", "Fair", "Poor"], n),
                                                 categories=["Excellent", "Very good", "Good", "Fair", "Poor"])
+    for name, spec in params["indices"].items():  # the indices over the simulated items, as the clean stage
+        if all(item["variable"] in table for item in spec["items"]):
+            table[name] = build_index(table, spec, name)
+            for column, groups in index_groupings(name, spec).items():
+                table[column] = group_index(table[name], groups)
     flow = pd.DataFrame({"step": [0, 1], "label": ["Simulated participants", "Complete data"],
                          "n": [n + 100, n], "excluded": [0, 100], "reason": ["", "Missing an SSQ item"]})
     processed, reports = root / "data" / "processed", root / "reports"
@@ -65,7 +72,10 @@ def reports(tmp_path_factory, params) -> Path:
     quick = {**params, "imputation": {**params["imputation"], "m": 2, "burn_in": 2, "n_jobs": 1}}
     io.write_csv(reports / "metrics" / "nhanes_mi.csv", run_multiple_imputation(table, quick, progress=False))
     sensitivity, subgroups = run_sensitivity(table, params, progress=False, n_jobs=1)
+    io.write_csv(reports / "metrics" / "nhanes_exposures.csv",
+                 run_exposure_definitions(table, params, progress=False, n_jobs=1))
     io.write_csv(reports / "metrics" / "nhanes_sensitivity.csv", sensitivity)
+    io.write_csv(reports / "metrics" / "nhanes_weight_tests.csv", weight_test_records(table, params))
     io.write_csv(reports / "metrics" / "nhanes_subgroups.csv", subgroups)
     write_nhanes_reports(processed, reports, params)
     return reports
@@ -74,7 +84,8 @@ def reports(tmp_path_factory, params) -> Path:
 def test_report_stage_writes_every_table_and_figure(reports, params):
     tables, figures = reports / "tables" / "nhanes", reports / "figures" / "nhanes"
     for stem in ("table1", "regression_design_based", "regression_multilevel", "regression_unweighted",
-                 "ph_tests", "cohort_flow_table", "data_dictionary", "evalues", "multiple_imputation"):
+                 "ph_tests", "cohort_flow_table", "data_dictionary", "evalues", "multiple_imputation",
+                 "exposure_definitions", "weight_tests", "dag_adjustment_sets_table"):
         for ext in ("csv", "md", "html", "tex"):
             assert (tables / f"{stem}.{ext}").stat().st_size > 0, f"{stem}.{ext}"
     for stem in ("km_curves", "forest_design_based", "forest_multilevel", "cohort_flow"):

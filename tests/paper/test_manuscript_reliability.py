@@ -30,7 +30,7 @@ def test_methods_quote_the_reliability_files(reports, params):  # noqa: F811
     try:
         text = paper.render_markdown(paper.context(reports, params))
         kr20 = nhanes.iloc[0]
-        assert (f"was KR-20 0.75 (95% CI {kr20['ci_low']:.2f} to {kr20['ci_high']:.2f}; n = 4) for the 5 "
+        assert (f"was KR-20 0.75 (95% CI {kr20['ci_low']:.2f} to {kr20['ci_high']:.2f}; n = 4) for the 4 "
                 "isolation-index items and Cronbach's alpha 0.94") in text
         assert "in the GSS" not in text  # no GSS file: no GSS clause
         io.write_csv(processed / "gss_reliability.csv", gss)

@@ -69,17 +69,19 @@ def test_table_and_figure_hold_every_row(params):
 
 # --- Cross-design (standardised) triangulation --------------------------------------------------
 
-def _county_metrics(estimate: float) -> dict:
+def _county_metrics(estimate: float, covariate_set: str) -> dict:
     est = {"estimate": estimate, "ci_low": estimate - 0.1, "ci_high": estimate + 0.1}
-    return {"estimates": {"life_expectancy": {"isolation_pct": {"behaviours": {"weighted": est}}},
-                          "depression_pct": {"isolation_pct": {"behaviours": {"weighted": est}}}}}
+    return {"estimates": {"life_expectancy": {"isolation_pct": {covariate_set: {"weighted": est}}},
+                          "depression_pct": {"isolation_pct": {covariate_set: {"weighted": est}}}}}
 
 
 def test_standardised_coefficients_by_hand_and_oriented_as_worse_with_less_connection(params):
     """beta x SD(x) / SD(y), sign flipped when a higher outcome is better (life expectancy)."""
     county = pd.DataFrame({"isolation_pct": [10.0, 12.0, 14.0], "life_expectancy": [80.0, 78.0, 76.0],
                            "depression_pct": [20.0, 21.0, 22.0]})
-    table = tri.standardised_estimates({"places": _county_metrics(-1.0)}, {"places_county": county}, params)
+    chosen = params["places"]["report"]["covariate_set"]
+    table = tri.standardised_estimates({"places": _county_metrics(-1.0, chosen)}, {"places_county": county},
+                                       params)
     ran = table.loc[table["status"] == "ran"].set_index("label")
     le = ran.loc[[k for k in ran.index if "Life expectancy" in k][0]]
     # SD(x) = 2, SD(LE) = 2: beta -1 -> -1 x 2 / 2 = -1 per SD, flipped (higher LE is better) -> +1 = worse
@@ -105,3 +107,38 @@ def test_synthetic_cohort_is_never_drawn_beside_the_literature(params):
             "estimates": {"HRS": {"death": {"isolation_index": {"cloglog_hazard": est}}}}}
     ratios = tri.cohort_ratios(real)
     assert ratios["label"].tolist() == ["HRS: death, per isolation point"]
+
+
+def test_prevalent_cvd_never_sits_beside_incident_or_fatal_cvd_anchors(params):
+    """Issue 15 item 11: prevalent (survivor-biased) CVD has its own group, without a published anchor, labelled."""
+    nhanes = {"estimates": {
+        "prevalent_cvd": {"isolation_category:Isolated (2+) vs Connected (0)": {"measure": "OR", "estimate": 1.0,
+                                                                                "ci_low": 0.9, "ci_high": 1.1}},
+        "cvd_death": {"isolation_category:Isolated (2+) vs Connected (0)": {"measure": "HR", "estimate": 1.2,
+                                                                            "ci_low": 1.0, "ci_high": 1.4}}}}
+    table = tri.triangulation_table(tri.project_estimates(nhanes, None, params), tri.read_anchors(ANCHORS))
+    prevalent = table[table["label"].str.contains("Prevalent CVD")]
+    assert prevalent["outcome_group"].tolist() == [tri.CVD_PREVALENT]
+    assert prevalent["comparability"].str.contains("survivor-biased").all()
+    in_group = table[table["outcome_group"] == tri.CVD_PREVALENT]
+    assert (in_group["source"] == "this project").all()  # no published anchor beside it
+    anchors = tri.read_anchors(ANCHORS)
+    incident = anchors[anchors["comparison"].str.contains("incident")]
+    assert set(incident["outcome_group"]) == {tri.CVD_INCIDENT}
+    fatal = table[table["label"].str.contains("Cardiovascular death")]
+    assert fatal["outcome_group"].tolist() == [tri.CVD_DEATH]
+    fig = tri.triangulation_figure(table)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert tri.GROUP_NOTES[tri.CVD_PREVALENT] in texts  # the figure says why
+
+
+def test_country_within_estimates_stay_out_of_the_triangulation(params):
+    """Issue 15 item 10: the smoothed GBD series make the within-country estimates descriptive only."""
+    chosen = params["countries"]["report"]["covariate_set"]
+    est = {"estimate": -1.0, "ci_low": -2.0, "ci_high": 0.0}
+    countries = {"estimates": {"depression_prevalence": {"social_support": {chosen: {
+        "two_way_fe_clustered": est, "within_between:between": est}}}}}
+    panel = pd.DataFrame({"social_support": [0.7, 0.8, 0.9], "depression_prevalence": [4.0, 3.5, 3.0]})
+    table = tri.standardised_estimates({"countries": countries}, {"countries_panel": panel}, params)
+    drawn = table[(table["study"] == "Countries (WHR x GBD)") & (table["status"] == "ran")]
+    assert drawn["label"].str.contains("between countries").all() and len(drawn) == 1

@@ -32,7 +32,7 @@ add("linear_design_based", coef(f), sqrt(diag(vcov(f))))
 
 mixed <- read.csv(file.path(here, "mixed.csv"))
 mixed$isolation_group <- factor(mixed$isolation_group, levels = c("Low", "Moderate", "High"))
-f <- lmer(phq9_score ~ isolation_group + age + (1 | stratum) + (1 | stratum:psu), data = mixed, REML = TRUE)
+f <- lmer(phq9_score ~ isolation_group + age + (1 | stratum:psu), data = mixed, REML = TRUE)  # PSU within stratum only
 add("linear_mixed", fixef(f), sqrt(diag(as.matrix(vcov(f)))))
 vc <- as.data.frame(VarCorr(f))
 out[[length(out) + 1]] <- data.frame(model = "linear_mixed_variance", term = vc$grp, estimate = vc$vcov,

@@ -96,10 +96,14 @@ def validate_index_spec(name: str, spec: dict[str, Any], path: str | Path = "par
     missing = spec.get("missing", "complete")
     if missing not in ("complete", "prorate"):
         raise ConfigError(f"{path}: '{where}.missing' is '{missing}'; use 'complete' or 'prorate'")
-    groups = spec.get("groups", [])
-    for i, group in enumerate(groups):
-        for key in ("label", "min", "max"):
-            require(group, key, f"{where}.groups[{i}]")
+    groupings = {"groups": spec.get("groups", []),
+                 **{f"groupings.{column}": groups for column, groups in (spec.get("groupings") or {}).items()}}
+    for key_path, groups in groupings.items():
+        if not isinstance(groups, list):
+            raise ConfigError(f"{path}: '{where}.{key_path}' must be a list of {{label, min, max}} groups")
+        for i, group in enumerate(groups):
+            for key in ("label", "min", "max"):
+                require(group, key, f"{where}.{key_path}[{i}]")
 
 
 def data_mirror(params: dict[str, Any] | None = None) -> Path | None:

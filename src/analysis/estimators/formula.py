@@ -9,6 +9,8 @@ but never used.
 
 from __future__ import annotations
 
+import ast
+
 import numpy as np
 import pandas as pd
 import statsmodels.formula
@@ -27,7 +29,29 @@ def formula_variables(rhs: str) -> list[str]:
     rhs = " ".join((rhs or "").split())
     if not rhs:
         return []
-    return sorted(Formula(rhs).required_variables)
+    return sorted(set(Formula(rhs).required_variables) | _transform_arguments(rhs))
+
+
+#: formulaic's stateful spline transforms, whose data argument ``required_variables`` leaves out.
+SPLINE_TRANSFORMS = ("bs", "cr", "cc", "te")
+
+
+def _transform_arguments(rhs: str) -> set[str]:
+    """Column names passed positionally to a spline transform (``cr(bmi, df=4)`` -> ``{"bmi"}``): formulaic
+    0.x/1.x does not list them in ``required_variables``, so the complete-case and missing-column checks
+    would miss them."""
+    names: set[str] = set()
+    for term in Formula(rhs):
+        for part in term.factors:
+            try:
+                tree = ast.parse(str(part.expr), mode="eval")
+            except SyntaxError:
+                continue
+            for node in ast.walk(tree):
+                if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                        and node.func.id in SPLINE_TRANSFORMS):
+                    names.update(arg.id for arg in node.args if isinstance(arg, ast.Name))
+    return names
 
 
 def design_matrix(frame: pd.DataFrame, formula: str) -> pd.DataFrame:

@@ -1,24 +1,33 @@
-"""Multilevel models: participants within PSUs within survey strata, random intercepts, unweighted.
+"""Multilevel models: participants within PSUs (primary sampling units), a random intercept per PSU, unweighted.
 
 The records carry ``design = "multilevel"``. These fits ignore the survey weights (mixed models with
 sampling weights need weights at every level, which public NHANES does not provide); they answer "is the
-association the same once we let strata and PSUs have their own baseline level?", not the
-population-average question the design-based fits answer.
+association the same once each PSU has its own baseline level?", not the population-average question the
+design-based fits answer. Whether the weights matter is tested formally by the weight-association test
+(:mod:`analysis.estimators.weight_test`), not by this model.
 
-* **Linear outcome** (PHQ-9 score): statsmodels ``MixedLM``, REML, a random intercept per stratum
-  (``groups``) and a variance component for PSU within stratum (``vc_formula={"psu": "0 + C(psu)"}``).
-  Fixed-effect SEs are statsmodels' ``bse_fe``: the inverse of the *full* Hessian (fixed effects and
-  variance parameters). lme4 uses ``sigma^2 (X'V^-1 X)^-1``, which is a little smaller (about 6% in our
-  benchmark, ../shared/TOOLING.md). When a variance component sits at zero, statsmodels' default gradient
-  optimizers (bfgs, lbfgs, cg) stop away from the optimum, so :func:`fit_mixedlm` fits with Nelder-Mead and
-  Powell and keeps the better converged fit (the note names the optimizer).
-* **Binary outcome**: logistic model with random intercepts for stratum and for PSU within stratum
-  (``cluster``), fit by **maximum likelihood with the Laplace approximation**, lme4 ``glmer``'s default
-  (``nAGQ = 1``; R ``glmer(y ~ ..., family = binomial)`` with ``(1 | stratum) + (1 | stratum:psu)``), by
-  :func:`analysis.estimators.glmm.fit_laplace_glmm` (hand-written: no Python library fits GLMMs by ML; see
-  that module). ``estimate`` = ML estimate; ``std_error`` as ``vcov(glmer fit)``: twice the fixed-effect
-  block of the inverse Hessian of the Laplace deviance over (random-intercept SDs, fixed effects). Wald
-  (normal) CI and p, as ``summary(glmer fit)``. The note gives the two random-intercept SDs.
+**Why no stratum intercept.** Earlier versions gave the (masked) design strata random intercepts too. Strata
+are a device of the sampling design, built by the survey from geography and demography, with 2-3 PSUs
+each in NHANES; they are neither a population of interest nor a sample of higher-level units, and a
+variance component estimated from strata that hold 2-3 PSUs mostly relabels PSU variation. The only level
+with many units and a substantive meaning (a county or group of counties: the neighbourhood, the health
+services, the interviewers) is the PSU, so the PSU within its stratum (``cluster``, unique across strata)
+carries the one random intercept.
+
+* **Linear outcome** (PHQ-9 score): statsmodels ``MixedLM``, REML, a random intercept per PSU within
+  stratum (``groups = cluster``; lme4 ``lmer(y ~ ... + (1 | cluster), REML = TRUE)``). Fixed-effect SEs are
+  statsmodels' ``bse_fe``: the inverse of the *full* Hessian (fixed effects and variance parameters). lme4
+  uses ``sigma^2 (X'V^-1 X)^-1``, which is a little smaller (about 6% in our benchmark,
+  ../shared/TOOLING.md). When the variance component sits at zero, statsmodels' default gradient optimizers
+  (bfgs, lbfgs, cg) stop away from the optimum, so :func:`fit_mixedlm` fits with Nelder-Mead and Powell and
+  keeps the better converged fit (the note names the optimizer).
+* **Binary outcome**: logistic model with a random intercept per PSU within stratum, fit by **maximum
+  likelihood with the Laplace approximation**, lme4 ``glmer``'s default (``nAGQ = 1``; R ``glmer(y ~ ...,
+  family = binomial)`` with ``(1 | cluster)``), by :func:`analysis.estimators.glmm.fit_laplace_glmm`
+  (hand-written: no Python library fits GLMMs by ML; see that module). ``estimate`` = ML estimate;
+  ``std_error`` as ``vcov(glmer fit)``: twice the fixed-effect block of the inverse Hessian of the Laplace
+  deviance over (random-intercept SD, fixed effects). Wald (normal) CI and p, as ``summary(glmer fit)``.
+  The note gives the random-intercept SD.
 """
 
 from __future__ import annotations
@@ -125,29 +134,29 @@ def fit_mixed_linear(
     spec: ModelSpec,
     *,
     outcome: str,
-    stratum: str = "stratum",
-    psu: str = "psu",
+    cluster: str = "cluster",
     weight: str | None = None,
     alpha: float = 0.05,
 ) -> pd.DataFrame:
-    """Linear mixed model (REML) with random intercepts for stratum and PSU within stratum; records.
+    """Linear mixed model (REML) with a random intercept per PSU within stratum (``cluster``, a label unique
+    across strata); records.
 
     ``weight`` is not used in the fit; given, it restricts the sample to rows with a positive weight so the
     analytic sample matches the design-based fit.
     """
-    frame = complete_cases(data, [outcome, *spec.variables(), weight, stratum, psu], weight=weight)
+    frame = complete_cases(data, [outcome, *spec.variables(), weight, cluster], weight=weight)
     levels = exposure_levels(frame[spec.exposure]) if spec.exposure_type == "categorical" else None
     formula = f"{outcome} ~ {spec.rhs(levels[0] if levels else None)}"
     common = dict(levels=levels, model="linear", design="multilevel", n=len(frame), events=np.nan)
     try:
-        result, optimizer = fit_mixedlm(frame, formula, stratum, {"psu": f"0 + C({psu})"})
+        result, optimizer = fit_mixedlm(frame, formula, cluster)
     except (np.linalg.LinAlgError, ValueError) as err:
         return failed_records(spec, note=f"MixedLM failed: {str(err).splitlines()[0]}", **common)
-    components = (f"variances: stratum {float(result.cov_re.iloc[0, 0]):.3g}, PSU within stratum "
-                  f"{float(result.vcomp[0]):.3g}, residual {float(result.scale):.3g}")
-    note = (f"REML linear mixed model (statsmodels MixedLM), random intercepts for stratum "
-            f"({frame[stratum].nunique()}) and PSU within stratum; unweighted; SE from the inverse of the full "
-            f"Hessian (statsmodels bse_fe, not lme4's fixed-effect block); {components}; optimizer {optimizer}")
+    components = (f"variances: PSU within stratum {float(result.cov_re.iloc[0, 0]):.3g}, residual "
+                  f"{float(result.scale):.3g}")
+    note = (f"REML linear mixed model (statsmodels MixedLM), random intercept for PSU within stratum "
+            f"({frame[cluster].nunique()} PSUs; no stratum intercept); unweighted; SE from the inverse of the "
+            f"full Hessian (statsmodels bse_fe, not lme4's fixed-effect block); {components}; optimizer {optimizer}")
     return exposure_records(spec, result.fe_params, result.bse_fe, converged=bool(result.converged),
                             note=note, alpha=alpha, **common)
 
@@ -157,18 +166,17 @@ def fit_mixed_logistic(
     spec: ModelSpec,
     *,
     outcome: str,
-    stratum: str = "stratum",
     cluster: str = "cluster",
     weight: str | None = None,
     alpha: float = 0.05,
 ) -> pd.DataFrame:
-    """Random-intercept logistic model (stratum, PSU within stratum) by Laplace ML; records (measure OR).
+    """Random-intercept logistic model (PSU within stratum) by Laplace ML; records (measure OR).
 
     ``cluster`` labels PSU within stratum (unique across strata). ``weight`` only restricts the sample to
     positive weights. An outcome that is not 0/1 raises a ValueError naming the column; a fit that fails
     numerically gives failed records with the error in ``note``.
     """
-    frame = complete_cases(data, [outcome, *spec.variables(), weight, stratum, cluster], weight=weight)
+    frame = complete_cases(data, [outcome, *spec.variables(), weight, cluster], weight=weight)
     outside = np.setdiff1d(np.unique(frame[outcome].to_numpy(float)), [0.0, 1.0])
     if outside.size:
         raise ValueError(f"outcome column '{outcome}' must be 0/1 for a logistic model; found the value "
@@ -178,15 +186,13 @@ def fit_mixed_logistic(
               "events": float(frame[outcome].sum())}
     try:
         X = design_matrix(frame, f"1 + {spec.rhs(levels[0] if levels else None)}")
-        result = fit_laplace_glmm(frame[outcome].to_numpy(float), X, [frame[cluster], frame[stratum]],
-                                  names=["psu", "stratum"])
+        result = fit_laplace_glmm(frame[outcome].to_numpy(float), X, [frame[cluster]], names=["psu"])
     except (np.linalg.LinAlgError, ValueError) as err:
         return failed_records(spec, note=f"Laplace GLMM failed: {str(err).splitlines()[0]}", **common)
-    sd = result.theta
-    note = (f"Laplace ML (glmer nAGQ=1), random intercepts for stratum ({result.n_groups['stratum']}) and PSU "
-            f"within stratum ({result.n_groups['psu']}); random-intercept SDs: stratum {sd['stratum']:.3g}, "
-            f"PSU within stratum {sd['psu']:.3g}; unweighted; SE from the Hessian of the Laplace deviance "
-            f"(lme4 vcov, {result.vcov_method}); Wald CI and p; log-likelihood {result.log_likelihood:.2f}")
+    note = (f"Laplace ML (glmer nAGQ=1), random intercept for PSU within stratum ({result.n_groups['psu']} PSUs; "
+            f"no stratum intercept); random-intercept SD {result.theta['psu']:.3g}; unweighted; SE from the "
+            f"Hessian of the Laplace deviance (lme4 vcov, {result.vcov_method}); Wald CI and p; log-likelihood "
+            f"{result.log_likelihood:.2f}")
     return exposure_records(spec, result.params, result.bse, converged=result.converged, note=note,
                             alpha=alpha, **common)
 
@@ -198,15 +204,13 @@ def fit_multilevel(
     outcome: str,
     family: str,
     weight: str | None = None,
-    stratum: str = "stratum",
-    psu: str = "psu",
     cluster: str = "cluster",
     alpha: float = 0.05,
 ) -> pd.DataFrame:
-    """Dispatch on family: "gaussian" -> :func:`fit_mixed_linear`, "binomial" -> :func:`fit_mixed_logistic`."""
+    """Dispatch on family: "gaussian" -> :func:`fit_mixed_linear`, "binomial" -> :func:`fit_mixed_logistic`;
+    both with a random intercept per PSU within stratum (``cluster``)."""
     if family == "gaussian":
-        return fit_mixed_linear(data, spec, outcome=outcome, stratum=stratum, psu=psu, weight=weight, alpha=alpha)
+        return fit_mixed_linear(data, spec, outcome=outcome, cluster=cluster, weight=weight, alpha=alpha)
     if family == "binomial":
-        return fit_mixed_logistic(data, spec, outcome=outcome, stratum=stratum, cluster=cluster, weight=weight,
-                                  alpha=alpha)
+        return fit_mixed_logistic(data, spec, outcome=outcome, cluster=cluster, weight=weight, alpha=alpha)
     raise ValueError(f"family '{family}' unknown for outcome '{spec.outcome}'; use 'binomial' or 'gaussian'")

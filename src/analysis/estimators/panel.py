@@ -27,11 +27,23 @@ version of every linear estimator (estimate = difference in probability per unit
 addition, the conditional logit (odds ratio).
 
 **Sample.** One analytic sample per outcome x exposure: complete cases on outcome, exposure, time-varying
-and invariant covariates, entity, time, cluster (and a positive weight, when a weight column is given: it
-only restricts the sample; every fit is unweighted). Within that sample persons observed once contribute
+and invariant covariates, entity, time, cluster (and a positive weight, when a weight column is given: by
+itself it only restricts the sample and the fits stay unweighted). Within that sample persons observed once contribute
 nothing to a within-person comparison: the FE and FD fits drop them, the conditional logit drops everyone whose
 outcome never changes. ``n`` is always the number of **person-waves** the fit used; the number of persons is
 in ``note`` (``events`` keeps its records meaning: person-waves with the outcome, binary outcomes only).
+
+**Weights.** With ``PanelLayout.weighted`` the estimators of :data:`WEIGHTED_ESTIMATORS` (pooled OLS,
+two-way FE, first differences) are fit by weighted least squares with the layout's weight column
+(linearmodels ``weights=``; a survey or panel-attrition weight, constant or not within a person), record
+``design`` ``"weighted"``. Weighted FE demeans with weighted person and wave means (linearmodels' weighted
+within transformation, as R ``plm(..., weights=)``); first differences weight the difference of waves
+t-1 and t by ``1/(1/w_(t-1) + 1/w_t)`` (linearmodels' convention: the inverse of the variance of a difference
+of two rows whose variances are ``1/w``; proportional to ``w`` when the weight is constant within a person). The SEs stay cluster-robust by person, the same
+sandwich on the weighted scores: they treat the weights as fixed, so they ignore the variance the
+weighting itself adds. The random-effects, Mundlak, conditional-logit and multilevel fits have no
+weighted version here (statsmodels' ConditionalLogit and MixedLM take no weights, and a weighted RE
+variance decomposition has no settled definition): a weighted spec that lists them is an error.
 
 **Standard errors.** Linear estimators (pooled, RE, FE, FD, Mundlak): cluster-robust by person (or by
 ``PanelLayout.cluster``), ``V = G/(G-1) (X'X)^-1 (sum_g s_g s_g') (X'X)^-1`` on the estimator's transformed
@@ -108,8 +120,11 @@ ESTIMATORS: dict[str, str] = {
     "multilevel": "between + within (multilevel growth)",
 }
 
-#: Record ``design`` of every panel fit: the fits are unweighted (see the module docstring).
+#: Record ``design`` of an unweighted panel fit, and of a weighted one (see the module docstring).
 DESIGN = "unweighted"
+WEIGHTED_DESIGN = "weighted"
+#: The estimators that have a weighted version (``PanelLayout.weighted``).
+WEIGHTED_ESTIMATORS = ("pooled_ols", "fixed_effects", "first_difference")
 #: ``term_label`` of the between-person coefficient of the Mundlak model.
 BETWEEN_TERM_LABEL = "between-person"
 #: Columns of the specification-test table returned by :func:`panel_tests` and :func:`run_panel_models`.
@@ -137,8 +152,8 @@ class PanelLayout:
     ``time`` must be numeric (wave number or year): it defines the wave dummies, the order of first
     differences and the slope of the multilevel model. ``cluster`` defaults to the entity (SEs clustered by
     person). ``invariant`` is a formula right-hand side of time-invariant covariates (``"female + C(race)"``)
-    for the estimators that do not absorb them. ``weight``, if given, only restricts the sample to rows with a
-    positive weight.
+    for the estimators that do not absorb them. ``weight``, if given, restricts the sample to rows with a
+    positive weight; with ``weighted`` the fits of :data:`WEIGHTED_ESTIMATORS` also use it as the WLS weight.
     """
 
     entity: str
@@ -146,6 +161,11 @@ class PanelLayout:
     cluster: str | None = None
     invariant: str = ""
     weight: str | None = None
+    weighted: bool = False
+
+    def __post_init__(self) -> None:
+        if self.weighted and not self.weight:
+            raise ValueError("a weighted panel layout needs a weight column (panel_models.weight)")
 
     @property
     def cluster_column(self) -> str:
@@ -170,6 +190,7 @@ class PanelSample:
     time: pd.Series  # numeric time of each row
     clusters: pd.Series
     coefficients: list[tuple[str, str, str]]  # (column of tv, record term, term_label) of the exposure
+    weights: pd.Series | None = None  # the WLS weight of each row, when the layout is weighted
 
     @property
     def index(self) -> pd.MultiIndex:
@@ -251,7 +272,8 @@ def prepare_panel(
                            index=frame.index)
     return PanelSample(spec=spec, layout=layout, binary=binary, y=y, tv=pd.concat([exposure, covariates], axis=1),
                   invariant=invariant, waves=dummies, time=time.astype(float), clusters=frame[layout.cluster_column],
-                  coefficients=coefficients)
+                  coefficients=coefficients,
+                  weights=frame[layout.weight].astype(float).rename("weight") if layout.weighted else None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -261,12 +283,14 @@ def prepare_panel(
 def _records(p: PanelSample, estimator: str, rows: list[tuple[str, str, float, float]], *, n: int, used: pd.Index,
              converged: bool, note: str, alpha: float, odds_ratio: bool = False) -> pd.DataFrame:
     """Records for one fit: ``rows`` are (term, term_label, estimate, std_error); ``used`` the person-waves."""
-    spec = replace(p.spec, covariate_set=p.spec.covariate_set or ESTIMATORS[estimator])
+    label = ESTIMATORS[estimator] + (f"; {p.spec.covariate_set}" if p.spec.covariate_set else "")
+    spec = replace(p.spec, covariate_set=label)
     events = float(p.y.loc[used].sum()) if p.binary else math.nan
     out = []
     for term, term_label, estimate, std_error in rows:
         row = record_row(spec, term, term_label, estimate, std_error, model="logistic" if odds_ratio else "linear",
-                         design=DESIGN, n=n, events=events, converged=converged, note=note, alpha=alpha)
+                         design=WEIGHTED_DESIGN if p.weights is not None else DESIGN, n=n, events=events,
+                         converged=converged, note=note, alpha=alpha)
         row["model"] = estimator
         out.append(row)
     return records_frame(out)
@@ -296,6 +320,22 @@ def _cluster_options(p: PanelSample, index: pd.Index) -> dict[str, Any]:
         return {"cluster_entity": True}
     codes = pd.Series(pd.factorize(p.clusters.loc[index])[0], index=index, name="cluster")
     return {"clusters": codes.to_frame()}
+
+
+def _weight_options(p: PanelSample, index: pd.Index, estimator: str) -> dict[str, Any]:
+    """linearmodels' ``weights=`` for the rows of ``index`` when the sample is weighted (else nothing)."""
+    if p.weights is None:
+        return {}
+    if estimator not in WEIGHTED_ESTIMATORS:
+        raise ValueError(f"{estimator} has no weighted version; weighted panel fits: {list(WEIGHTED_ESTIMATORS)}")
+    return {"weights": p.weights.loc[index]}
+
+
+def _weight_text(p: PanelSample) -> str:
+    if p.weights is None:
+        return ""
+    return (f"; WEIGHTED by '{p.layout.weight}' (WLS; SEs treat the weights as fixed, weight range "
+            f"{p.weights.min():.3g}-{p.weights.max():.3g})")
 
 
 def standard_errors(cov: pd.DataFrame) -> pd.Series:
@@ -345,12 +385,14 @@ def _pooled_ols(p: PanelSample, alpha: float) -> pd.DataFrame:
     used = p.index
     try:
         exog = with_constant(p.tv, p.invariant, p.waves)
-        result = PooledOLS(p.y, exog).fit(cov_type="clustered", debiased=False, **_cluster_options(p, used))
+        result = PooledOLS(p.y, exog, **_weight_options(p, used, "pooled_ols")).fit(
+            cov_type="clustered", debiased=False, **_cluster_options(p, used))
         cov, g = with_small_sample_factor(result.cov, p.clusters)
     except FIT_ERRORS as err:
         return _failed(p, "pooled_ols", err, used=used, alpha=alpha)
     note = (f"pooled OLS ({_outcome_text(p)}), wave dummies and invariant covariates; ignores that person-waves "
-            f"of one person are related except in the SE; {_sample_text(p, len(used), used)}; {_cluster_text(p, g)}")
+            f"of one person are related except in the SE; {_sample_text(p, len(used), used)}; {_cluster_text(p, g)}"
+            f"{_weight_text(p)}")
     return _records(p, "pooled_ols", _exposure_rows(p, result.params, standard_errors(cov)), n=len(used), used=used,
                     converged=True, note=note, alpha=alpha)
 
@@ -380,7 +422,8 @@ def _fixed_effects(p: PanelSample, alpha: float) -> pd.DataFrame:
     try:
         if used.empty:
             raise ValueError("no person has two or more waves")
-        result = PanelOLS(p.y.loc[used], p.tv.loc[used], entity_effects=True, time_effects=True).fit(
+        result = PanelOLS(p.y.loc[used], p.tv.loc[used], entity_effects=True, time_effects=True,
+                          **_weight_options(p, used, "fixed_effects")).fit(
             cov_type="clustered", debiased=False, auto_df=False, count_effects=False, **_cluster_options(p, used))
         cov, g = with_small_sample_factor(result.cov, p.clusters.loc[used])
     except FIT_ERRORS as err:
@@ -389,7 +432,7 @@ def _fixed_effects(p: PanelSample, alpha: float) -> pd.DataFrame:
                           dropped=f"{singles} single-wave persons dropped: they carry no within-person contrast")
     note = (f"two-way fixed effects (linearmodels PanelOLS, person and wave effects; {_outcome_text(p)}): "
             f"within-person association, time-invariant confounders absorbed; {sample}; "
-            f"{_cluster_text(p, g)}, absorbed effects not counted in the df")
+            f"{_cluster_text(p, g)}, absorbed effects not counted in the df{_weight_text(p)}")
     return _records(p, "fixed_effects", _exposure_rows(p, result.params, standard_errors(cov)), n=len(used), used=used,
                     converged=True, note=note, alpha=alpha)
 
@@ -421,8 +464,9 @@ def _first_difference(p: PanelSample, alpha: float) -> pd.DataFrame:
             raise ValueError("no person has two adjacent waves")
         # fit on every multi-wave person: linearmodels itself leaves out rows that enter no difference
         exog = pd.concat([p.tv, p.waves], axis=1).loc[candidates]
-        result = FirstDifferenceOLS(p.y.loc[candidates], exog).fit(cov_type="clustered", debiased=False,
-                                                                  **_cluster_options(p, candidates))
+        result = FirstDifferenceOLS(p.y.loc[candidates], exog,
+                                    **_weight_options(p, candidates, "first_difference")).fit(
+            cov_type="clustered", debiased=False, **_cluster_options(p, candidates))
         cov, g = with_small_sample_factor(result.cov, p.clusters.loc[differenced])
     except FIT_ERRORS as err:
         return _failed(p, "first_difference", err, used=used, alpha=alpha)
@@ -431,7 +475,7 @@ def _first_difference(p: PanelSample, alpha: float) -> pd.DataFrame:
     note = (f"first differences between adjacent waves (linearmodels FirstDifferenceOLS; {_outcome_text(p)}), "
             "differenced wave dummies (they carry the intercept of the differenced equation), never across a "
             f"gap; n counts the person-waves entering a difference: {sample}, i.e. {int(result.nobs)} differences; "
-            f"{_cluster_text(p, g)}")
+            f"{_cluster_text(p, g)}{_weight_text(p)}")
     return _records(p, "first_difference", _exposure_rows(p, result.params, standard_errors(cov)), n=len(used), used=used,
                     converged=True, note=note, alpha=alpha)
 
@@ -793,7 +837,9 @@ def run_panel_models(
     type "continuous" (default) or "categorical"), and optionally ``cluster`` (default: ``entity``),
     ``covariates`` (time-varying, formula right-hand side), ``invariant`` (time-invariant, formula right-hand
     side), ``estimators`` (default: all of :data:`ESTIMATORS`), ``weight`` (restricts the sample to positive
-    weights) and ``alpha`` (default 0.05).
+    weights), ``weighted`` (also fit with that weight: :data:`WEIGHTED_ESTIMATORS` only), ``sample_label``
+    (appended to every record's ``covariate_set``, to tell several samples of one study apart) and
+    ``alpha`` (default 0.05).
 
     ``records`` has :data:`~analysis.estimators.records.RECORD_COLUMNS`, one row per outcome x exposure x estimator
     x exposure term (plus the Mundlak between-person term); ``conditional_logit`` is fit for binary outcomes
@@ -804,7 +850,9 @@ def run_panel_models(
     is fit; a fit that fails numerically gives NaN rows with ``converged`` False and the error in ``note``.
     """
     layout = PanelLayout(entity=_require(spec, "entity"), time=_require(spec, "time"), cluster=spec.get("cluster"),
-                         invariant=spec.get("invariant") or "", weight=spec.get("weight"))
+                         invariant=spec.get("invariant") or "", weight=spec.get("weight"),
+                         weighted=bool(spec.get("weighted", False)))
+    sample_label = str(spec.get("sample_label") or "")
     outcomes = _require(spec, "outcomes")
     exposures = _require(spec, "exposures")
     covariates = spec.get("covariates") or ""
@@ -815,6 +863,11 @@ def run_panel_models(
         raise ValueError(f"panel_models.estimators: {unknown} unknown; use any of {list(ESTIMATORS)}")
     if not outcomes or not exposures:
         raise ValueError("panel_models needs at least one outcome and one exposure")
+    if layout.weighted:
+        unweightable = [e for e in estimators if e not in WEIGHTED_ESTIMATORS]
+        if unweightable:
+            raise ValueError(f"panel_models.estimators: {unweightable} have no weighted version; a weighted spec "
+                             f"(weighted: true) can list {list(WEIGHTED_ESTIMATORS)}")
 
     check_columns(panel, [layout.entity], "panel_models.entity")
     check_columns(panel, [layout.time], "panel_models.time")
@@ -839,7 +892,8 @@ def run_panel_models(
             binary = bool(o.get("binary", False))
             model_spec = ModelSpec(outcome=name, exposure=exposure, covariates=covariates,
                                    exposure_type=e.get("type", "continuous"), study=study,
-                                   outcome_label=o.get("label", name), exposure_label=e.get("label", exposure))
+                                   outcome_label=o.get("label", name), exposure_label=e.get("label", exposure),
+                                   covariate_set=sample_label)
             # prepared before anything is fit, so a data problem (duplicate person-waves, a non-0/1 binary
             # outcome) stops the stage at once
             p = prepare_panel(panel, model_spec, layout, outcome=o.get("column", name), binary=binary)
@@ -863,3 +917,85 @@ def run_panel_models(
         (records if is_record else tests).append(result)
     return (records_frame(pd.concat(records, ignore_index=True)) if records else records_frame(),
             panel_tests_frame(tests))
+
+
+# ---------------------------------------------------------------------------------------------
+# Lagged exposure; reliability of a repeated measure and the attenuation it implies
+
+
+def with_lag(panel: pd.DataFrame, entity: str, time: str, column: str, name: str, step: float = 1) -> pd.DataFrame:
+    """``panel`` with ``name`` = the person's value of ``column`` at time ``t - step`` (NaN when the person
+    has no row, or no value, there: never carried across a gap). Raises ValueError on duplicate person-times."""
+    check_columns(panel, [entity, time, column], "the lagged exposure")
+    if panel.duplicated([entity, time]).any():
+        raise ValueError(f"two rows share an ({entity}, {time}) pair: a lag needs one row per person and time")
+    earlier = panel[[entity, time, column]].copy()
+    earlier[time] = earlier[time] + step
+    earlier = earlier.rename(columns={column: name})
+    out = panel.drop(columns=[name], errors="ignore").merge(earlier, on=[entity, time], how="left")
+    return out.set_axis(panel.index)
+
+
+#: Columns of :func:`attenuation_table`.
+ATTENUATION_COLUMNS = ["reliability", "within_share", "diff_variance_ratio", "lambda_pooled",
+                       "lambda_fixed_effects", "lambda_first_difference", "note"]
+
+
+def within_person_variance(panel: pd.DataFrame, entity: str, time: str, column: str) -> dict[str, Any]:
+    """How much of a repeated measure varies within persons, on the persons measured at every time:
+
+    * ``adjacent_correlations``: Pearson correlation of the measure between each pair of adjacent times;
+    * ``between_variance``, ``within_variance``: one-way ANOVA components, ``sigma_w^2 = MSW`` and
+      ``sigma_b^2 = (MSB - MSW) / T``; ``within_share = sigma_w^2 / (sigma_b^2 + sigma_w^2)`` (1 - ICC(1));
+    * ``total_variance`` (their sum) and ``diff_variance``: the variance of the change between adjacent
+      times (all adjacent pairs pooled), the variation a first-difference fit uses.
+    """
+    check_columns(panel, [entity, time, column], "the within-person variance")
+    wide = panel.pivot_table(index=entity, columns=time, values=column, aggfunc="first").dropna()
+    times = list(wide.columns)
+    if len(times) < 2 or len(wide) < 3:
+        raise ValueError(f"'{column}': fewer than 3 persons measured at every one of 2+ times")
+    k, n = len(times), len(wide)
+    values = wide.to_numpy(dtype=float)
+    person_means = values.mean(axis=1)
+    msw = float(((values - person_means[:, None]) ** 2).sum() / (n * (k - 1)))
+    msb = float(k * ((person_means - values.mean()) ** 2).sum() / (n - 1))
+    between = max((msb - msw) / k, 0.0)
+    diffs = np.diff(values, axis=1).ravel()
+    return {"persons": n, "times": times,
+            "adjacent_correlations": [float(np.corrcoef(values[:, i], values[:, i + 1])[0, 1]) for i in range(k - 1)],
+            "between_variance": between, "within_variance": msw, "total_variance": between + msw,
+            "within_share": msw / (between + msw), "diff_variance": float(diffs.var(ddof=1))}
+
+
+def attenuation_table(components: dict[str, Any], reliabilities) -> pd.DataFrame:
+    """Regression-dilution factors implied by classical measurement error, one row per assumed reliability.
+
+    Model: observed x = true x + u, u independent of everything and across waves, with ``reliability``
+    rho = var(true x) / var(observed x) (an assumption: the data alone cannot separate true change from
+    error). Then, for a regression on x alone, the slope is multiplied by (Fuller 1987; Griliches and
+    Hausman 1986, J Econometrics 31:93):
+
+    * pooled: ``lambda = rho``;
+    * fixed effects (within): ``lambda = 1 - (1 - rho) / s_w``, ``s_w`` the within-person share of the
+      observed variance (``components["within_share"]``), because the error is all within-person variance
+      while the stable part of true x is removed;
+    * first differences: ``lambda = 1 - 2 (1 - rho) V / var(dx)``, V the total observed variance.
+
+    A factor at or below 0 means that, under that rho, the within-person variation could be error alone.
+    Covariates make the attenuation worse still (they absorb true variation, not error). The factors show
+    the sensitivity of the estimates to measurement error; they are not an exact correction.
+    """
+    s_w = float(components["within_share"])
+    ratio = float(components["diff_variance"]) / float(components["total_variance"])
+    rows = []
+    for rho in reliabilities:
+        rho = float(rho)
+        if not 0 < rho <= 1:
+            raise ValueError(f"an assumed reliability must be in (0, 1], got {rho}")
+        error = 1 - rho
+        rows.append({"reliability": rho, "within_share": s_w, "diff_variance_ratio": ratio,
+                     "lambda_pooled": rho, "lambda_fixed_effects": 1 - error / s_w,
+                     "lambda_first_difference": 1 - 2 * error / ratio,
+                     "note": "classical error independent across waves; regression on the measure alone"})
+    return pd.DataFrame(rows, columns=ATTENUATION_COLUMNS)

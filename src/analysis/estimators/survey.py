@@ -101,7 +101,7 @@ from analysis.estimators.vcov import small_sample_factor
 LONELY_PSU = ("adjust", "fail", "remove", "certainty")
 DESIGN = "design-based"
 # Reserved column names of the frame handed to lifelines (no covariate can collide with them).
-_T, _E, _W = "__duration", "__event", "__weight"
+_T, _E, _W, _S = "__duration", "__event", "__weight", "__entry"
 #: lifelines' Newton-Raphson options for the design-based Cox fit. lifelines stops when the Newton decrement
 #: ``g'H^-1 g / 2`` falls below ``precision``; at the package's 1e-12 that leaves about 1e-7 (relative) in a
 #: coefficient of a 10,000-row fit, so the estimate is taken to the solution here (a few more steps).
@@ -286,23 +286,31 @@ def _collect(caught, categories) -> list[str]:
 
 
 def _cox_fit(data: pd.DataFrame, frame: pd.DataFrame, mask: np.ndarray, rhs: str, *, duration: str, event: str,
-             weight: str, stratum: str, psu: str, lonely_psu: str) -> DesignFit:
+             weight: str, stratum: str, psu: str, lonely_psu: str, entry: str | None = None) -> DesignFit:
     X = cox_design_matrix(frame, rhs)
     w = normalised_weights(frame[weight])
     time, died = frame[duration].to_numpy(dtype=float), frame[event].to_numpy(dtype=float)
+    start = frame[entry].to_numpy(dtype=float) if entry is not None else None
+    if start is not None and not np.all(start < time):
+        bad = np.flatnonzero(~(start < time))[0]
+        raise ValueError(f"entry column '{entry}' must be below '{duration}' in every row of the domain; row "
+                         f"{frame.index[bad]} enters at {start[bad]:g} and exits at {time[bad]:g}")
     training = X.copy()
     training[_T], training[_E], training[_W] = time, died, w
+    if start is not None:
+        training[_S] = start
     cph = EfronCoxFitter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        cph.fit(training, duration_col=_T, event_col=_E, weights_col=_W, fit_options=COX_FIT_OPTIONS)
+        cph.fit(training, duration_col=_T, event_col=_E, weights_col=_W, fit_options=COX_FIT_OPTIONS,
+                entry_col=_S if start is not None else None)
     # lifelines warns that its model-based SEs are wrong for non-integer weights: they are replaced here.
     problems = _collect(caught, ConvergenceWarning)
     other = [m for m, c in ((str(x.message).split("\n")[0], x.category) for x in caught)
              if not issubclass(c, (ConvergenceWarning, StatisticalWarning, DeprecationWarning, FutureWarning))]
     beta = cph.params_.to_numpy()
     bread = cph.variance_matrix_.to_numpy()  # inverse of the weighted (Efron) information
-    influence = cox_score_residuals(X.to_numpy(), time, died, beta, weights=w) @ bread  # weighted dfbeta
+    influence = cox_score_residuals(X.to_numpy(), time, died, beta, weights=w, entry=start) @ bread  # dfbeta
     cov, df = domain_variance(influence, data[stratum], data[psu], mask, lonely_psu=lonely_psu)
     return _design_fit(cph.params_, cov, df, data, mask, stratum, psu, events=float(died.sum()),
                        converged=not problems, problems="; ".join(problems + sorted(set(other))))
@@ -349,7 +357,7 @@ def _design_fit(params: pd.Series, cov: np.ndarray, df: int, data: pd.DataFrame,
 
 def cox_design_fit(
     data: pd.DataFrame, rhs: str, *, duration: str, event: str, weight: str, stratum: str = "stratum",
-    psu: str = "psu", subset=None, lonely_psu: str = "adjust",
+    psu: str = "psu", subset=None, lonely_psu: str = "adjust", entry: str | None = None,
 ) -> DesignFit:
     """Survey-weighted Cox model (Efron ties) of right-hand side ``rhs`` with its design-based covariance,
     every coefficient (R: ``svycoxph(Surv(duration, event) ~ rhs, subset(design, domain))``).
@@ -357,11 +365,17 @@ def cox_design_fit(
     ``data`` is the full design: every row keeps its stratum and PSU. The domain is the complete cases of
     the model with a positive weight (and ``subset``, a boolean mask over ``data``, when given). Raises
     lifelines' ConvergenceError or numpy's LinAlgError when the fit fails.
+
+    ``entry`` names a column of delayed-entry times (left truncation, counting-process form: R
+    ``svycoxph(Surv(entry, duration, event) ~ rhs, ...)``): a row is at risk at ``t`` when ``entry < t <=
+    duration``, e.g. age as the time scale with entry at the age at interview. lifelines fits it
+    (``entry_col``) and :func:`analysis.estimators.survival.cox_score_residuals` restricts the risk sets the
+    same way. Rows missing the entry leave the domain; an entry not below ``duration`` raises a ValueError.
     """
-    columns = [duration, event, *formula_variables(rhs)]
+    columns = [duration, event, *([entry] if entry else []), *formula_variables(rhs)]
     frame, mask = _design_domain(data, columns, weight=weight, stratum=stratum, psu=psu, subset=subset)
     return _cox_fit(data, frame, mask, rhs, duration=duration, event=event, weight=weight, stratum=stratum,
-                    psu=psu, lonely_psu=lonely_psu)
+                    psu=psu, lonely_psu=lonely_psu, entry=entry)
 
 
 def glm_design_fit(
@@ -393,12 +407,14 @@ def t_interval(estimate: float, std_error: float, df: float, alpha: float = 0.05
 
 
 def design_records(spec: ModelSpec, fit: DesignFit, *, levels: list[str] | None, model: str, note: str,
-                   alpha: float = 0.05) -> pd.DataFrame:
+                   alpha: float = 0.05, coefficients: list[tuple[str, str, str]] | None = None) -> pd.DataFrame:
     """Records (design "design-based") of the exposure term(s) of a :class:`DesignFit`, with t-based
-    intervals and p-values on the fit's design degrees of freedom."""
+    intervals and p-values on the fit's design degrees of freedom. ``coefficients`` (``(coefficient, term,
+    term_label)`` triples) records other terms of the fit instead, e.g. every term of several exposures
+    entered jointly."""
     se = fit.std_errors
     rows = []
-    for coefficient, term, term_label in exposure_coefficients(spec, levels):
+    for coefficient, term, term_label in coefficients or exposure_coefficients(spec, levels):
         if coefficient not in fit.params.index:
             raise KeyError(f"coefficient '{coefficient}' not among the fitted terms {list(fit.params.index)}")
         estimate, std_error = float(fit.params[coefficient]), float(se[coefficient])
@@ -441,23 +457,26 @@ def fit_cox_design(
     subset=None,
     lonely_psu: str = "adjust",
     alpha: float = 0.05,
+    entry: str | None = None,
 ) -> pd.DataFrame:
     """Survey-weighted Cox model (Efron ties) with design-based variance; records of the exposure term(s)
     (measure "HR", design "design-based"). ``data`` is the full design; the domain is the complete cases
-    with a positive weight (and ``subset`` when given), see :func:`cox_design_fit`."""
-    frame, mask, levels, rhs = _spec_sample(data, spec, [duration, event], weight=weight, stratum=stratum,
-                                            psu=psu, subset=subset)
+    with a positive weight (and ``subset`` when given), see :func:`cox_design_fit` (also for ``entry``,
+    delayed entry)."""
+    frame, mask, levels, rhs = _spec_sample(data, spec, [duration, event, *([entry] if entry else [])],
+                                            weight=weight, stratum=stratum, psu=psu, subset=subset)
     events = float(frame[event].sum())
     common = {"levels": levels, "model": "cox", "design": DESIGN, "n": len(frame), "events": events}
     if events == 0:
         return failed_records(spec, note="no events in the analytic sample", **common)
     try:
         fit = _cox_fit(data, frame, mask, rhs, duration=duration, event=event, weight=weight, stratum=stratum,
-                       psu=psu, lonely_psu=lonely_psu)
+                       psu=psu, lonely_psu=lonely_psu, entry=entry)
     except (ConvergenceError, np.linalg.LinAlgError) as err:
         return failed_records(spec, note=f"Cox fit failed: {str(err).splitlines()[0]}", **common)
-    note = (f"Efron ties; survey-weighted pseudo-partial-likelihood (weights {weight}, normalised to mean 1 in "
-            f"the domain); {_variance_note(fit, lonely_psu)}")
+    timing = f"; delayed entry at {entry} (left-truncated, at risk on ({entry}, {duration}])" if entry else ""
+    note = (f"Efron ties{timing}; survey-weighted pseudo-partial-likelihood (weights {weight}, normalised to mean "
+            f"1 in the domain); {_variance_note(fit, lonely_psu)}")
     return design_records(spec, fit, levels=levels, model="cox", note=note, alpha=alpha)
 
 

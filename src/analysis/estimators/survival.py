@@ -91,6 +91,7 @@ def cox_score_residuals(
     weights: np.ndarray | None = None,
     strata: np.ndarray | None = None,
     ties: str = "efron",
+    entry: np.ndarray | None = None,
 ) -> np.ndarray:
     """Weighted score residuals of a Cox model (within strata), one row per subject.
 
@@ -107,6 +108,12 @@ def cox_score_residuals(
     time (``d = 1`` in the formulas: statsmodels PHReg's robust covariance). A subject censored at ``t`` is
     at risk at ``t``. Written by hand because lifelines' own score residuals ignore case weights with
     Efron ties; checked against R coxph in tests/test_reference_r.py.
+
+    ``entry`` (left truncation, delayed entry: R ``Surv(entry, time, event)``): subject ``j`` is at risk at
+    ``t`` only when ``entry_j < t <= time_j``, so the risk-set sums drop those not yet entered and the
+    integral of ``U_i`` runs over ``(entry_i, time_i]`` (event times at or before ``entry_i`` excluded). An
+    entry at or after the exit time raises a ValueError. Checked against R ``svycoxph(Surv(entry, exit,
+    event) ~ ...)`` in tests/reference/survey_entry/.
     """
     if ties not in ("efron", "breslow"):
         raise ValueError(f"ties '{ties}' unknown; use 'efron' or 'breslow'")
@@ -115,12 +122,17 @@ def cox_score_residuals(
     event = np.asarray(event, dtype=float)
     weights = np.ones(len(time)) if weights is None else np.asarray(weights, dtype=float)
     strata = np.zeros(len(time)) if strata is None else np.asarray(strata)
+    start = np.full(len(time), -np.inf) if entry is None else np.asarray(entry, dtype=float)
+    if entry is not None and not np.all(start < time):
+        bad = int(np.flatnonzero(~(start < time))[0])
+        raise ValueError(f"entry must be before the exit time: row {bad} enters at {start[bad]:g} and exits at "
+                         f"{time[bad]:g}")
     n, p = X.shape
     residuals = np.zeros((n, p))
     for stratum in pd.unique(strata):
         rows = np.flatnonzero(strata == stratum)
         order = rows[np.argsort(time[rows], kind="stable")]
-        x, t, d, w = X[order], time[order], event[order], weights[order]
+        x, t, d, w, e = X[order], time[order], event[order], weights[order], start[order]
         lp = x @ beta
         risk = np.exp(lp - lp.max())  # any constant cancels between S0 and the risk scores
         wr = w * risk
@@ -132,6 +144,14 @@ def cox_score_residuals(
         if event_times.size == 0:
             continue
         first = np.searchsorted(t, event_times, side="left")  # first row still at risk at t_m
+        # Delayed entry: the rows not yet entered at t_m (entry >= t_m; they all exit after t_m) leave the sums.
+        by_entry = np.argsort(e, kind="stable")
+        e_sorted = e[by_entry]
+        late0 = np.concatenate([np.cumsum(wr[by_entry][::-1])[::-1], [0.0]])
+        late1 = np.vstack([np.cumsum((wr[by_entry, None] * x[by_entry])[::-1], axis=0)[::-1], np.zeros(p)])
+        not_entered = np.searchsorted(e_sorted, event_times, side="left")  # first row with entry >= t_m
+        s0_at = s0_from[first] - late0[not_entered]
+        s1_at = s1_from[first] - late1[not_entered]
         slot = np.searchsorted(event_times, t[dead])  # event time of each death
         n_dead = np.bincount(slot, minlength=event_times.size)
         w_dead = np.bincount(slot, weights=w[dead], minlength=event_times.size)
@@ -147,8 +167,8 @@ def cox_score_residuals(
         for m in range(event_times.size):
             dm = int(n_dead[m]) if ties == "efron" else 1
             frac = np.arange(dm) / dm
-            s0 = s0_from[first[m]] - frac * s0_dead[m]
-            xbar = (s1_from[first[m]] - frac[:, None] * s1_dead[m]) / s0[:, None]
+            s0 = s0_at[m] - frac * s0_dead[m]
+            xbar = (s1_at[m] - frac[:, None] * s1_dead[m]) / s0[:, None]
             dl = (w_dead[m] / dm) / s0
             A[m], B[m] = dl.sum(), dl @ xbar
             A_dead[m], B_dead[m] = ((1 - frac) * dl).sum(), ((1 - frac) * dl) @ xbar
@@ -156,7 +176,8 @@ def cox_score_residuals(
         cum_A = np.concatenate([[0.0], np.cumsum(A)])
         cum_B = np.vstack([np.zeros(p), np.cumsum(B, axis=0)])
         k = np.searchsorted(event_times, t, side="right")  # number of event times <= t_i
-        u = -risk[:, None] * (x * cum_A[k][:, None] - cum_B[k])
+        k0 = np.searchsorted(event_times, e, side="right")  # event times <= entry_i: before i was at risk
+        u = -risk[:, None] * (x * (cum_A[k] - cum_A[k0])[:, None] - (cum_B[k] - cum_B[k0]))
         # Deaths: their own time counts with the Efron fractions, and the event term.
         u[dead] += risk[dead, None] * ((x[dead] * A[slot][:, None] - B[slot])
                                        - (x[dead] * A_dead[slot][:, None] - B_dead[slot]))
@@ -256,7 +277,7 @@ def fit_cox(
         if design == "design-based":
             note = f"Efron ties; survey-weighted ({weight}, normalised to mean 1) pseudo-partial-likelihood; {robust}"
         else:
-            note = (f"Efron ties; Cox stratified by survey stratum ({frame[stratum].nunique()} strata): stratified "
+            note = (f"Efron ties; Cox stratified by {stratum} ({frame[stratum].nunique()} levels): stratified "
                     f"baseline hazards, not a frailty (lifelines has no random effects); unweighted; {robust}")
     if problems:
         note = f"{note}; lifelines: {problems}"

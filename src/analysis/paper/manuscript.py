@@ -154,7 +154,55 @@ def context(reports: Path, params: dict) -> dict:
         "mi": _mi_context(reports, params),
         "evalues": _evalues_context(reports, params),
         "sensitivity": _sensitivity_context(reports, params),
+        "exposures": _exposures_context(reports),
+        "dag": _dag_context(reports),
+        "weight_tests": (_read_table_md(tables / "weight_tests.md") if (tables / "weight_tests.md").exists()
+                         else None),
     }
+
+
+def _dag_context(reports: Path) -> dict | None:
+    """The covariate sets checked against the causal diagram (``reports/tables/nhanes/dag_adjustment_sets.csv``,
+    report stage): the rows under the measured-confounding assumption, and the reader's table. None if absent."""
+    path = reports / "tables" / "nhanes" / "dag_adjustment_sets.csv"
+    if not path.exists():
+        return None
+    rows = pd.read_csv(path)
+    first = rows["assumption"].iloc[0]
+    measured = rows[rows["assumption"] == first]
+    valid = measured.loc[measured["valid_backdoor"].astype(bool), "covariate_set"].tolist()
+    return {"measured": measured.to_dict("records"), "total_set": valid[0] if valid else None,
+            "total": _total_effect(reports, valid[0]) if valid else {},
+            "table": _read_table_md(reports / "tables" / "nhanes" / "dag_adjustment_sets_table.md")}
+
+
+def _total_effect(reports: Path, covariate_set: str) -> dict:
+    """Per outcome, the design-based estimate of the most isolated group with the diagram's total-effect set
+    (``reports/metrics/nhanes_models.csv``): the last term of the first categorical exposure."""
+    records = pd.read_csv(reports / "metrics" / "nhanes_models.csv")
+    rows = records[(records["design"] == "design-based") & (records["covariate_set"] == covariate_set)
+                   & records["term"].str.contains(r"\[", regex=True)]
+    out = {}
+    for outcome, part in rows.groupby("outcome", sort=False):
+        first = part[part["exposure"] == part["exposure"].iloc[0]]
+        out[outcome] = estimate_entry(next(first.iloc[[-1]].itertuples()))
+    return out
+
+
+def _exposures_context(reports: Path) -> dict | None:
+    """The isolation exposure defined in other ways (``reports/metrics/nhanes_exposures.csv``, stage
+    ``exposures_nhanes``): ``analyses[analysis][outcome]`` the list of that analysis's estimates (with their
+    ``exposure_label`` and ``term_label``), and the table. None when the stage has not run."""
+    path = reports / "metrics" / "nhanes_exposures.csv"
+    if not path.exists():
+        return None
+    analyses: dict = {}
+    for row in pd.read_csv(path).itertuples():
+        entry = {**estimate_entry(row), "exposure_label": row.exposure_label, "term_label": row.term_label,
+                 "label": row.analysis_label}
+        analyses.setdefault(row.analysis, {}).setdefault(row.outcome, []).append(entry)
+    return {"analyses": analyses,
+            "table": _read_table_md(reports / "tables" / "nhanes" / "exposure_definitions.md")}
 
 
 def _sensitivity_context(reports: Path, params: dict) -> dict | None:
@@ -321,13 +369,67 @@ def _gss_context(reports: Path, params: dict) -> dict | None:
         est = metrics["estimates"].get(outcome, {}).get(exposure, {})
         if "fixed_effects" in est and "pooled_ols" in est and est["pooled_ols"]["estimate"]:
             within_share[outcome] = est["fixed_effects"]["estimate"] / est["pooled_ols"]["estimate"]
+    lagged = params["gss"].get("panel_lagged") or {}
     return {
         "m": metrics,
         "within_share": within_share,
+        "exposure": exposure,
+        "lag_exposure": next(iter(lagged.get("exposures") or {}), None),
+        "models_with": models_2020_with(params["gss"].get("models_2020") or {},
+                                         ("left_out_baseline", "social_contact_index_2020", "mode_2020")),
+        "attrition": gss_attrition(reports.parent / "data" / "processed" / "gss_attrition.csv"),
+        "attenuation": gss_attenuation(metrics, exposure),
         "estimators": _read_table_md(tables / "panel_estimators.md"),
+        "weighted": _read_table_md(tables / "panel_weighted.md"),
+        "ballot_flow": _read_table_md(tables / "ballot_flow.md"),
+        "attenuation_table": _read_table_md(tables / "attenuation.md"),
+        "lagged": _read_table_md(tables / "panel_lagged.md") if lagged else None,
         "loneliness": _read_table_md(tables / "loneliness_2020.md"),
         "figures": "figures/gss",
     }
+
+
+def models_2020_with(spec: dict, columns: tuple[str, ...]) -> dict[str, list[dict]]:
+    """For each column, the models of ``gss.models_2020`` that use it as exposure or covariate (their specs),
+    so the Methods name the models that adjust for baseline LONELY3 or the 2020 interview mode from
+    ``params.yaml`` rather than from a hand-typed list."""
+    models = (spec.get("models") or {}).values()
+    return {c: [m for m in models if re.search(rf"\b{c}\b", f"{m.get('exposure', '')} {m.get('covariates', '')}")]
+            for c in columns}
+
+
+def gss_attrition(path: Path) -> dict:
+    """Attrition of the stacked GSS panels by the last wave (``data/processed/gss_attrition.csv``, clean stage,
+    the pooled ``all`` rows): the share of baseline respondents lost, and the baseline percentage in fair or poor
+    health of those lost and of those retained."""
+    if not path.exists():
+        raise PaperError(f"{path}: not found; run the clean_gss stage first")
+    rows = pd.read_csv(path)
+    pooled = rows[rows["panel"] == "all"]
+    last = pooled["wave"].max()
+    lost = pooled[(pooled["wave"] == last) & (pooled["group"] == "lost")]
+    kept = pooled[(pooled["wave"] == last) & (pooled["group"] == "interviewed")]
+    if lost.empty or kept.empty:
+        raise PaperError(f"{path}: needs the pooled ('all') interviewed and lost rows of the last wave")
+    return {"wave": int(last), "pct_lost": float(lost["pct_of_baseline"].iloc[0]), "n_lost": int(lost["n"].iloc[0]),
+            "fair_poor_lost": float(lost["pct_fair_poor_health"].iloc[0]),
+            "fair_poor_kept": float(kept["pct_fair_poor_health"].iloc[0])}
+
+
+def gss_attenuation(metrics: dict, exposure: str) -> dict:
+    """The pooled within-person variance share and wave-to-wave correlations of the exposure, and its
+    regression-dilution factors for the FE and FD estimates by assumed reliability (``gss.json``
+    ``attenuation``, keys ``exposure:all:rho=<r>``)."""
+    prefix = f"{exposure}:all:rho="
+    entries = sorted(((float(k[len(prefix):]), v) for k, v in metrics.get("attenuation", {}).items()
+                      if k.startswith(prefix)), key=lambda kv: kv[0])
+    if not entries:
+        raise PaperError(f"gss.json has no attenuation entry '{prefix}...'; rerun the models_gss stage")
+    first = entries[0][1]
+    return {"within_share": first["within_share"], "icc_one_way": first["icc_one_way"],
+            "adjacent_correlations": first["adjacent_correlations"],
+            "factors": [{"reliability": rho, "fixed_effects": v["lambda_fixed_effects"],
+                         "first_difference": v["lambda_first_difference"]} for rho, v in entries]}
 
 
 def render_markdown(ctx: dict) -> str:

@@ -1,7 +1,13 @@
 """Triangulation: the project's estimates beside published meta-analytic anchors.
 
 Every row is a ratio oriented as the risk of the outcome with *less* social connection, grouped by
-outcome (all-cause mortality, cardiovascular disease, depression and mental health):
+outcome **and kind of endpoint**, so that like is compared with like (:data:`GROUPS`): all-cause mortality,
+cardiovascular death, incident (new) cardiovascular disease, prevalent cardiovascular disease, depression
+and mental health. Prevalent CVD (NHANES: ever told of heart disease or stroke, at the interview) is
+survivor-biased and cross-sectional: people who died of their CVD or after it are missing, and isolation
+measured after the event may be its consequence. It therefore never sits beside published estimates of
+*incident* CVD (Valtorta et al. 2016) or CVD mortality (Wang et al. 2023): it has its own group, with no
+published anchor, labelled as such (:data:`GROUP_NOTES`).
 
 * this project: NHANES (most isolated group vs the reference, fullest design-based model, from
   ``reports/metrics/nhanes.json``) and the GSS panels (within-person conditional-logit odds ratio per
@@ -15,8 +21,10 @@ connection (``beta x SD(exposure) / SD(outcome)``, the SDs from the analysis tab
 oriented so that a positive value means a worse outcome with less connection (:func:`standardised_estimates`):
 
 * counties (PLACES 2024): population-weighted state fixed-effects models, the report's covariate set;
-* countries (WHR x GBD): within-country two-way FE and between-country (within-between) coefficients,
-  GDP-adjusted;
+* countries (WHR x GBD): the between-country (within-between) coefficients, GDP-adjusted. The
+  within-country estimates are left out: GBD's depression series are smoothed and barely vary within a
+  country (SD 0.1 percentage points within against 0.9 between), so the country panel is descriptive
+  (``reports/metrics/countries.json`` ``variation``);
 * the GSS panels: two-way FE linear-probability models;
 * the ageing cohorts: within-person CES-D coefficients (mixed model) and hazard ratios per isolation point
   of the studies that ran on real files.
@@ -32,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib import transforms
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, NullLocator
 
@@ -42,10 +51,18 @@ from analysis.report.tables import format_interval
 
 ANCHOR_COLUMNS = ["anchor_id", "outcome_group", "exposure", "comparison", "measure", "estimate", "ci_low",
                   "ci_high", "studies", "citation", "doi", "note"]
-GROUPS = ("All-cause mortality", "Cardiovascular disease", "Depression and mental health")
+CVD_DEATH = "Cardiovascular death"
+CVD_INCIDENT = "Incident cardiovascular disease"
+CVD_PREVALENT = "Prevalent cardiovascular disease (cross-sectional)"
+#: Outcome groups, in the figure's order: each holds one kind of endpoint, so that estimates are compared with
+#: estimates of the same kind (death, new events, prevalence), never prevalent with incident.
+GROUPS = ("All-cause mortality", CVD_DEATH, CVD_INCIDENT, CVD_PREVALENT, "Depression and mental health")
+#: Why a group is not comparable with the published anchors, shown in its header (figure and table).
+GROUP_NOTES = {CVD_PREVALENT: "survivor-biased, exposure measured after the event; no published anchor: not "
+                              "comparable with incident-CVD or CVD-death estimates"}
 #: NHANES outcome -> triangulation group.
-NHANES_GROUPS = {"all_cause_death": "All-cause mortality", "cvd_death": "Cardiovascular disease",
-                 "prevalent_cvd": "Cardiovascular disease", "depression_phq9": "Depression and mental health"}
+NHANES_GROUPS = {"all_cause_death": "All-cause mortality", "cvd_death": CVD_DEATH,
+                 "prevalent_cvd": CVD_PREVALENT, "depression_phq9": "Depression and mental health"}
 #: GSS panel outcome -> triangulation group.
 GSS_GROUPS = {"unhappy": "Depression and mental health"}
 MEASURE_SHORT = {"Pooled effect size": "ES"}
@@ -101,9 +118,9 @@ def project_estimates(nhanes: dict | None, gss: dict | None, params: dict) -> pd
 #: Outcome column -> (triangulation group, +1 if higher is worse, -1 if higher is better).
 OUTCOME_DIRECTIONS = {
     "depression_pct": ("Depression and mental health", 1), "mental_distress_pct": ("Depression and mental health", 1),
-    "chd_pct": ("Cardiovascular disease", 1), "stroke_pct": ("Cardiovascular disease", 1),
+    "chd_pct": (CVD_PREVALENT, 1), "stroke_pct": (CVD_PREVALENT, 1),
     "premature_death_ypll": ("All-cause mortality", 1), "life_expectancy": ("All-cause mortality", -1),
-    "cvd_death_rate": ("Cardiovascular disease", 1), "depression_prevalence": ("Depression and mental health", 1),
+    "cvd_death_rate": (CVD_DEATH, 1), "depression_prevalence": ("Depression and mental health", 1),
     "fair_poor_health": ("Depression and mental health", 1), "unhappy": ("Depression and mental health", 1),
     "depression_score": ("Depression and mental health", 1),
 }
@@ -161,8 +178,8 @@ def standardised_estimates(metrics: dict[str, dict | None], tables: dict[str, pd
         for outcome, by_exposure in countries["estimates"].items():
             est_by = (by_exposure.get("social_support") or {}).get(adjusted) or {}
             scale = float(spec["exposures"]["social_support"].get("scale", 1))
-            for key, what in (("two_way_fe_clustered", "within countries"),
-                              ("within_between:between", "between countries")):
+            # between countries only: the within-country estimates of the smoothed GBD series are descriptive
+            for key, what in (("within_between:between", "between countries"),):
                 if key in est_by and outcome in OUTCOME_DIRECTIONS:
                     rows.append(_standardised(
                         OUTCOME_DIRECTIONS[outcome], "social_support", est_by[key], panel["social_support"].std(),
@@ -203,7 +220,9 @@ def standardised_estimates(metrics: dict[str, dict | None], tables: dict[str, pd
         rows.append({"outcome_group": "", "study": "SYNTHETIC cohort", "status": "not drawn", "source": "",
                      "label": "SYNTHETIC cohort: simulated people (a software check with known truth), not evidence",
                      "estimate": np.nan, "ci_low": np.nan, "ci_high": np.nan})
-    return pd.DataFrame(rows, columns=STANDARDISED_COLUMNS)
+    out = pd.DataFrame(rows, columns=STANDARDISED_COLUMNS)
+    out["comparability"] = out["outcome_group"].map(GROUP_NOTES).fillna("")
+    return out
 
 
 def cohort_ratios(cohorts: dict | None) -> pd.DataFrame:
@@ -213,7 +232,7 @@ def cohort_ratios(cohorts: dict | None) -> pd.DataFrame:
         if key == "synthetic" or info["status"] != "ran":
             continue
         est = cohorts["estimates"][info["label"]]
-        for outcome, group in (("death", "All-cause mortality"), ("cvd", "Cardiovascular disease")):
+        for outcome, group in (("death", "All-cause mortality"), ("cvd", CVD_INCIDENT)):
             e = est.get(outcome, {}).get("isolation_index", {}).get("cloglog_hazard")
             if e and not e.get("suppressed"):  # a restricted study's estimate on too few events
                 rows.append({"outcome_group": group, "source": "this project",
@@ -228,6 +247,8 @@ def _grouped_rows(table: pd.DataFrame) -> list[dict]:
     rows: list[dict] = []
     for group, part in table.groupby("outcome_group", sort=False):
         rows.append({"kind": "header", "text": group})
+        if group in GROUP_NOTES:
+            rows.append({"kind": "note", "text": GROUP_NOTES[group]})
         rows += [{"kind": "row", "rec": r} for _, r in part.iterrows()]
     return rows
 
@@ -249,6 +270,10 @@ def standardised_figure(table: pd.DataFrame) -> Figure:
         y = n - 1 - i
         if row["kind"] == "header":
             ax.text(0.01, y, row["text"], transform=_fig_x(fig, ax), fontweight="bold", va="center")
+            continue
+        if row["kind"] == "note":
+            ax.text(0.02, y, row["text"], transform=_fig_x(fig, ax), va="center", fontsize=7.5, color="#777777",
+                    style="italic")
             continue
         rec = row["rec"]
         ax.errorbar([rec["estimate"]], [y], xerr=[[rec["estimate"] - rec["ci_low"]], [rec["ci_high"] - rec["estimate"]]],
@@ -283,6 +308,7 @@ def triangulation_table(project: pd.DataFrame, anchors: pd.DataFrame) -> pd.Data
     table["_source"] = (table["source"] != "this project").astype(int)
     table = table.sort_values(["outcome_group", "_source"], kind="stable").drop(columns="_source")
     table["outcome_group"] = table["outcome_group"].astype(str)
+    table["comparability"] = table["outcome_group"].map(GROUP_NOTES).fillna("")
     return table.reset_index(drop=True)
 
 
@@ -302,6 +328,10 @@ def triangulation_figure(table: pd.DataFrame) -> Figure:
         if row["kind"] == "header":
             ax.text(0.01, y, row["text"], transform=_fig_x(fig, ax), fontweight="bold",
                     va="center")
+            continue
+        if row["kind"] == "note":
+            ax.text(0.02, y, row["text"], transform=_fig_x(fig, ax), va="center", fontsize=7.5, color="#777777",
+                    style="italic")
             continue
         rec = row["rec"]
         ours = rec["source"] == "this project"
@@ -333,8 +363,6 @@ def triangulation_figure(table: pd.DataFrame) -> Figure:
 
 
 def _fig_x(fig: Figure, ax):
-    from matplotlib import transforms
-
     return transforms.blended_transform_factory(fig.transFigure, ax.transData)
 
 

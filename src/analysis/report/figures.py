@@ -22,6 +22,7 @@ from pathlib import Path
 
 import matplotlib
 import matplotlib.transforms as mtransforms
+import networkx as nx
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -670,3 +671,54 @@ def write_grouped_forest_plot(rows: pd.DataFrame, dest_stem: str | Path, formats
                               **kwargs) -> list[Path]:
     """``grouped_forest_plot(rows, **kwargs)`` saved as ``<dest_stem>.png/.svg``."""
     return write_figure(grouped_forest_plot(rows, **kwargs), dest_stem, formats)
+
+
+# ---------------------------------------------------------------------------------------------
+# Causal diagrams
+
+
+@styled
+def dag_figure(edges: Sequence[Sequence[str]], *, exposure: str, outcome: str, latents: Sequence[str] = (),
+               latent_edges: Sequence[Sequence[str]] = (), labels: Mapping[str, str] | None = None,
+               title: str | None = None) -> Figure:
+    """A causal diagram drawn left to right by causal order (networkx topological generations): exposure and
+    outcome highlighted, unmeasured nodes dashed, edges from them dashed."""
+    labels = dict(labels or {})
+    all_edges = [tuple(e) for e in edges] + [tuple(e) for e in latent_edges]
+    graph = nx.DiGraph(all_edges)
+    if not nx.is_directed_acyclic_graph(graph):
+        raise FigureError(f"dag_figure: the diagram has a cycle: {nx.find_cycle(graph)}")
+    layers = [sorted(nodes) for nodes in nx.topological_generations(graph)]
+    positions = {node: (float(x), (len(nodes) - 1) / 2 - i)
+                 for x, nodes in enumerate(layers) for i, node in enumerate(nodes)}
+    tallest = max(len(nodes) for nodes in layers)
+    fig = new_figure(1.0 + 1.55 * len(layers), 1.3 + 0.85 * tallest)
+    ax = fig.add_axes((0.02, 0.02, 0.96, 0.88 if title else 0.96))
+    ax.set_axis_off()
+    latent = set(latents)
+    latent_pairs = {tuple(e) for e in latent_edges}
+    for parent, child in graph.edges:
+        dashed = parent in latent or (parent, child) in latent_pairs
+        ax.annotate("", xy=positions[child], xytext=positions[parent],
+                    arrowprops=dict(arrowstyle="-|>", color="#888888" if dashed else "#555555", lw=0.8,
+                                    linestyle="--" if dashed else "-", shrinkA=14, shrinkB=14,
+                                    connectionstyle="arc3,rad=0.12"))
+    for node, (x, y) in positions.items():
+        key = node == exposure or node == outcome
+        face = PALETTE[0] if node == exposure else (PALETTE[1] if node == outcome else "white")
+        ax.text(x, y, _wrap(labels.get(node, humanize(node)), 16), ha="center", va="center", fontsize=8,
+                color="white" if key else "#222222", fontweight="bold" if key else "normal",
+                bbox=dict(boxstyle="round,pad=0.35", facecolor=face, edgecolor="#555555",
+                          linestyle="--" if node in latent else "-", linewidth=0.8))
+    xs, ys = zip(*positions.values())
+    ax.set_xlim(min(xs) - 0.5, max(xs) + 0.5)
+    ax.set_ylim(min(ys) - 0.5, max(ys) + 0.5)
+    if title:
+        fig.suptitle(title, x=0.01, ha="left", y=0.98, va="top", fontweight="bold")
+    return fig
+
+
+def write_dag_figure(edges: Sequence[Sequence[str]], dest_stem: str | Path, formats: Sequence[str] = ("png", "svg"),
+                     **kwargs) -> list[Path]:
+    """``dag_figure(edges, **kwargs)`` saved as ``<dest_stem>.png/.svg``."""
+    return write_figure(dag_figure(edges, **kwargs), dest_stem, formats)

@@ -20,7 +20,12 @@ import pandas as pd
 import pytest
 from cohorts_fixtures import WAVES, cohorts_params, study_spec, wide_frame, without_codes, write_dta
 
-from analysis.studies.cohorts.clean import CleaningError, build_cohort_panel, build_study_panel
+from analysis.studies.cohorts.clean import (
+    CleaningError,
+    build_cohort_panel,
+    build_study_panel,
+    capability_table,
+)
 from analysis.studies.cohorts.source import CohortFileError, read_wide
 from analysis.studies.cohorts.synthetic import simulate_cohort, write_synthetic
 
@@ -250,8 +255,9 @@ def test_incident_sequences(hand_panel, person, condition):
     np.testing.assert_array_equal(_float(rows, f"incident_{condition}"), INCIDENT_CASES[(person, condition)])
 
 
-# RAND dispute codes of the "ever had" items: 3 "disputes previous record, has" (yes), 4 "disputes, does not
-# have" (no); params.yaml cohorts.condition_codes maps them. C's stroke as 4 then 3 must read as 0 then 1.
+# RAND dispute codes 3 "disputes previous record, has" (yes), 4 "disputes, does not have" (no) belong to the
+# wave-specific items (r{w}heart, r{w}strok), not the 0/1 "ever" items: with params.yaml's codes a 3 or 4 is an
+# error; a user reading other items maps them in cohorts.condition_codes (then C's stroke 4, 3 reads 0, 1).
 
 
 def _disputing(hand_frame: pd.DataFrame) -> pd.DataFrame:
@@ -268,9 +274,11 @@ def test_dispute_codes_with_the_codes_given(cohorts, hand_frame, hand_panel, tmp
     pd.testing.assert_frame_equal(panel, hand_panel)
 
 
-def test_dispute_codes_with_params_yaml(cohorts, hand_frame, hand_panel, tmp_path):
-    (panel, _, _), _ = _build(cohorts, _disputing(hand_frame), tmp_path, "dispute.dta")
-    pd.testing.assert_frame_equal(panel, hand_panel)
+def test_dispute_codes_in_the_ever_items_are_refused_with_params_yaml(cohorts, hand_frame, tmp_path):
+    """params.yaml condition_codes are the 0/1 of r{w}hearte/r{w}stroke: a 4 names the file, column, value."""
+    with pytest.raises(CleaningError) as err:
+        _build(cohorts, _disputing(hand_frame), tmp_path, "dispute.dta")
+    assert "dispute.dta" in str(err.value) and "r2stroke" in str(err.value) and "value 4" in str(err.value)
 
 
 def test_condition_codes_written_as_yaml_booleans_are_refused(cohorts, hand_frame, tmp_path):
@@ -328,12 +336,20 @@ def test_person_variable_absent_is_named(cohorts, hand_frame, tmp_path):
     assert "noedu.dta" in str(err.value) and "raedyrs" in str(err.value)
 
 
-def test_depression_absent_at_one_wave_is_named(cohorts, hand_frame, tmp_path):
+def test_depression_absent_at_one_wave_is_missing_there(cohorts, hand_frame, tmp_path):
+    """A measure a file lacks at one wave (HRS: no CES-D at wave 1) is missing at that wave, not an error;
+    the other waves keep their scores and the capability table shows share 0 at that wave."""
     frame = hand_frame.drop(columns=["r2cesd"])
-    with pytest.raises(CohortFileError) as err:
-        _build(cohorts, frame, tmp_path, "nocesd2.dta")
-    message = str(err.value)
-    assert "nocesd2.dta" in message and "r2cesd" in message and "[2]" in message
+    (panel, _, coverage), _ = _build(cohorts, frame, tmp_path, "nocesd2.dta")
+    assert panel.loc[panel["wave"] == 2, "depression_score"].isna().all()
+    expected = expected_frame()
+    at = (panel["wave"] != 2).to_numpy()
+    np.testing.assert_array_equal(_float(panel, "depression_score")[at], expected["depression_score"].to_numpy()[at])
+    row = coverage.loc[(coverage["variable"] == "depression") & (coverage["wave"] == 2)]
+    assert not row["present"].any()
+    capability = capability_table(panel, "hrs")
+    cell = capability.loc[(capability["measure"] == "depression_score") & (capability["wave"] == 2)]
+    assert cell["observed"].tolist() == [0] and cell["share_observed"].tolist() == [0.0]
 
 
 def test_duplicated_id_is_an_error(cohorts, hand_frame, tmp_path):
@@ -414,7 +430,8 @@ def test_configured_study_runs_beside_the_synthetic(cohorts, tiny_synthetic, han
     specs = copy.deepcopy(cohorts)
     for spec in specs["studies"].values():
         spec["path"] = None
-    specs["studies"]["hrs"].update(path=str(hand_dta), waves=dict(WAVES))
+    # the hand file is in the base (SYNTHETIC/RAND) layout, one file: the study block of a hand file
+    specs["studies"]["hrs"] = {**study_spec(hand_dta), "restricted": True}
     panel, flow, status, _ = build_cohort_panel(specs, tiny_synthetic)
     by_study = status.set_index("study")
     assert by_study.at["hrs", "status"] == "ran" and by_study.at["hrs", "persons"] == 5

@@ -17,7 +17,7 @@ from canary import canary_strings, write_canary_cohort
 
 from analysis.core import io
 from analysis.core.disclosure import DisclosureRule
-from analysis.studies.cohorts.clean import build_cohort_panel
+from analysis.studies.cohorts.clean import build_cohort_panel, cohort_capability
 from analysis.studies.cohorts.models import model_outputs
 from analysis.studies.cohorts.report import (
     cohort_flow,
@@ -51,6 +51,10 @@ def run(params, tmp_path_factory):
     synthetic = root / "synthetic_rand.dta"
     write_synthetic(frame, synthetic)
     hrs = cohorts["studies"]["hrs"]
+    # the canary file is written in the base (SYNTHETIC, one-file RAND) layout, not RAND + Harmonized HRS
+    for key in ("join", "loneliness", "isolation_index", "carry_forward"):
+        hrs.pop(key, None)
+    hrs["variables"] = {}
     persons = write_canary_cohort(root / "hrs_canary.dta", cohorts["synthetic"], persons=30, waves=WAVES, seed=7)
     hrs["path"] = str(root / "hrs_canary.dta")
     hrs["waves"] = {w: y for w, y in hrs["waves"].items() if int(w) <= WAVES}
@@ -59,7 +63,8 @@ def run(params, tmp_path_factory):
     cohorts["models"]["riclpm"]["waves"] = [1, 2, 3, 4]
     processed, out = root / "processed", root / "reports"
     outputs = model_outputs(panel, status, cohorts["models"], truth["truth"], RULE, out / "metrics")
-    io.write_outputs({processed / "cohorts_flow.csv": flow, processed / "cohorts_studies.csv": status, **outputs})
+    io.write_outputs({processed / "cohorts_flow.csv": flow, processed / "cohorts_studies.csv": status,
+                      processed / "cohorts_capability.csv": cohort_capability(panel, cohorts, synthetic), **outputs})
     records, incidence = outputs[out / "metrics/cohorts_models.csv"], outputs[out / "metrics/cohorts_incidence.csv"]
     write_cohort_reports(processed, out, {**params, "cohorts": cohorts, "disclosure": {"min_cell": 11}})
     return {"out": out, "persons": persons, "flow": flow, "status": status, "records": records,
@@ -94,6 +99,20 @@ def test_small_cells_of_the_restricted_study_are_suppressed(run):
     public = pd.read_csv(out / "tables/cohorts/estimates.csv", dtype=str)
     synthetic = public[public["Study"].str.contains("SYNTHETIC")]
     assert not (synthetic == "<11").any().any() and not (synthetic["Estimate (95% CI)"] == "suppressed").any()
+
+
+def test_capability_table_and_heatmap_suppress_the_restricted_study(run):
+    """The tiny restricted study (30 persons): every share rests on fewer than 11 observed or missing
+    interviews somewhere, so its cells show "suppressed"; the SYNTHETIC rows are all shown."""
+    table = pd.read_csv(run["out"] / "tables/cohorts/capability.csv", dtype=str, keep_default_na=False)
+    waves = [c for c in table.columns if c.startswith("Wave ")]
+    hrs = table.loc[~table["Study"].str.contains("SYNTHETIC"), waves]
+    assert (hrs == "suppressed").any().any()
+    assert not hrs.apply(lambda col: col.str.match(r"^[1-9]\d?%$")).to_numpy().all()
+    synthetic = table.loc[table["Study"].str.contains("SYNTHETIC"), waves]
+    assert not (synthetic == "suppressed").any().any()
+    svg = next((run["out"] / "figures/cohorts").glob("capability*.svg")).read_text()
+    assert "suppressed (restricted data, fewer than 11)" in svg
 
 
 def test_small_groups_leave_the_restricted_curves(run):

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from analysis.core import io
-from analysis.studies.cohorts.clean import build_cohort_panel
+from analysis.studies.cohorts.clean import build_cohort_panel, cohort_capability
 from analysis.studies.cohorts.metrics import cohort_metrics
 from analysis.studies.cohorts.models import run_cohort_models, run_riclpm, truth_table
 from analysis.studies.cohorts.report import write_cohort_reports
@@ -34,6 +34,7 @@ def reports(params, tmp_path_factory):
     processed, out = root / "processed", root / "reports"
     io.write_csv(processed / "cohorts_flow.csv", flow)
     io.write_csv(processed / "cohorts_studies.csv", status)
+    io.write_csv(processed / "cohorts_capability.csv", cohort_capability(panel, cohorts, dta))
     metrics = out / "metrics"
     io.write_csv(metrics / "cohorts_models.csv", records)
     io.write_csv(metrics / "cohorts_incidence.csv", incidence)

@@ -14,10 +14,12 @@ from linearmodels import PanelOLS
 from analysis.estimators.records import RECORD_COLUMNS, RECORD_DESIGNS
 from analysis.studies.countries.models import (
     BETWEEN_TERM_LABEL,
+    DESCRIPTIVE_NOTE,
     ECOLOGICAL_NOTE,
     ESTIMATORS,
     default_bandwidth,
     run_country_models,
+    variation_summary,
 )
 
 TRUE_WITHIN = -20.0  # CVD deaths per 100,000 per unit of social support: -2 per 0.1
@@ -235,3 +237,19 @@ def test_spec_needs_its_keys_and_one_row_per_country_year(panel):
     doubled = pd.concat([panel, panel.iloc[[5]]], ignore_index=True)
     with pytest.raises(ValueError, match=r"2 rows sharing a \(iso3, year\) pair, e.g. iso3='C01'"):
         run_country_models(doubled, SPEC)
+
+
+def test_variation_summary_by_hand():
+    """Two countries x two years: A (1, 3), B (5, 5). Country means 2 and 5: between SD = sqrt(4.5); within
+    deviations (-1, 1, 0, 0): within SD = sqrt(2/3); within SS 2 of total SS 2 + 2 x (2-3.5)^2 + 2 x (5-3.5)^2 = 11."""
+    panel = pd.DataFrame({"iso3": ["A", "A", "B", "B", "C"], "year": [1, 2, 1, 2, 1],
+                          "y": [1.0, 3.0, 5.0, 5.0, np.nan]})
+    row = variation_summary(panel, ["y"], "iso3").iloc[0]
+    assert (row["countries"], row["country_years"]) == (2, 4)
+    assert row["sd_between"] == pytest.approx(math.sqrt(4.5))
+    assert row["sd_within"] == pytest.approx(math.sqrt(2 / 3))
+    assert row["within_share_of_variance"] == pytest.approx(2 / 11)
+
+
+def test_every_record_says_the_country_panel_is_descriptive(records):
+    assert records["note"].str.contains(DESCRIPTIVE_NOTE, regex=False).all()

@@ -287,3 +287,53 @@ def test_schema_violation_is_a_cleaning_error(built):
     bad.loc[0, "social_contact_index"] = 9.5
     with pytest.raises(clean_gss.CleaningError, match="social_contact_index"):
         validate_table(bad, gss_panel_schema(), "panel")
+
+
+# ---------------------------------------------------------------------------------------------
+# Split ballot and the 2020 interview mode
+
+
+def test_ballot_as_published_and_where_each_item_was_asked(built):
+    panel, _ = built
+    assert panel["ballot"].dtype == "category" and list(panel["ballot"].cat.categories) == ["A", "B", "C"]
+    assert panel["ballot"].notna().all()
+    assert panel["ballot"].value_counts().to_dict() == {"A": 4802, "B": 4968, "C": 4840}
+    # a panel member keeps the ballot at the re-interviews, but for 2 persons of the 2010-2014 panel
+    changed = panel.groupby("person_id", observed=True)["ballot"].nunique()
+    assert int((changed > 1).sum()) == 2 and set(panel.loc[panel["person_id"].isin(changed[changed > 1].index),
+                                                           "panel"].astype(str)) == {"2010-2014"}
+    # gss_panel06_long.parquet, firstid 0009: "Ballot c" at all three waves; 2008-0670 wave 1 ballot A
+    row = panel.set_index(["person_id", "wave"])
+    assert [row.loc[("2006-0009", w), "ballot"] for w in (1, 2, 3)] == ["C", "C", "C"]
+    assert row.loc[("2008-0670", 1), "ballot"] == "A" and row.loc[("2006-0204", 1), "ballot"] == "B"
+    # HEALTH on A and C only; the social-evening items on A and B (and on C at the 2006 panel's 2010 wave)
+    asked = panel.groupby("ballot", observed=True)[["fair_poor_health", "social_contact_index"]].count()
+    assert asked.loc["B", "fair_poor_health"] == 0 and asked.loc["A", "fair_poor_health"] > 0
+    on_c = panel[(panel["ballot"] == "C") & panel["social_contact_index"].notna()]
+    assert set(zip(on_c["panel"].astype(str), on_c["wave"])) == {("2006-2010", 3)}
+
+
+def test_mode_2020_web_or_phone_for_the_reinterviewed_only(table_2020):
+    t = table_2020
+    assert list(t["mode_2020"].cat.categories) == ["Web", "Phone"]
+    assert t["mode_2020"].value_counts().to_dict() == {"Web": 1281, "Phone": 542}
+    assert (t["mode_2020"].notna() == (t["reinterviewed_2020"] == 1)).all()
+    # gss_panel20.parquet: 20161440 mode_2 4 (web), ballot_1a 2; 20160043 mode_2 2 (phone);
+    # 20180004 ballot_1b 2; 20160003 not re-interviewed (mode_2 missing), ballot_1a 3
+    r = t.set_index("person_id")
+    assert (r.loc["2016-1440", "mode_2020"], r.loc["2016-1440", "ballot_baseline"]) == ("Web", "B")
+    assert r.loc["2016-0043", "mode_2020"] == "Phone" and r.loc["2018-0004", "ballot_baseline"] == "B"
+    assert pd.isna(r.loc["2016-0003", "mode_2020"]) and r.loc["2016-0003", "ballot_baseline"] == "C"
+    assert t["ballot_baseline"].notna().all()
+    assert t["ballot_baseline"].value_counts().to_dict() == {"A": 1696, "B": 1751, "C": 1768}
+
+
+def test_in_person_2020_mode_is_an_error(raw_dir, tmp_path):
+    """The 2020 re-interview was web or phone only: an in-person code (1) in MODE_2 names file and column."""
+    frame = pd.read_parquet(raw_dir / "gss_panel20.parquet")
+    frame.loc[frame.index[frame["mode_2"] == 4][0], "mode_2"] = 1  # one web respondent recorded in person
+    dest = tmp_path / "gss"
+    dest.mkdir()
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), dest / "gss_panel20.parquet")
+    with pytest.raises(SourceDataError, match=r"gss_panel20.parquet: column mode_2 has the value 1"):
+        clean_gss.build_gss_2020(dest)

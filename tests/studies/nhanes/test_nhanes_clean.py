@@ -15,7 +15,7 @@ import pytest
 
 from analysis.core import fetch, index
 from analysis.studies.nhanes import clean
-from analysis.studies.nhanes.schema import NHANES_VARIABLES, data_dictionary
+from analysis.studies.nhanes.schema import NHANES_VARIABLES, data_dictionary, index_groupings
 from conftest import ROOT
 
 
@@ -40,7 +40,7 @@ def test_one_row_per_ssq_respondent(built, params):
     # the SSQ files hold 14,086 targeted people; those who answered no SSQ item are not rows
     assert 14_000 <= len(table) <= 14_086
     expected = {v.name for v in NHANES_VARIABLES} | set(params["indices"]) | {
-        spec.get("group_column", f"{n}_group") for n, spec in params["indices"].items()}
+        column for n, spec in params["indices"].items() for column in index_groupings(n, spec)}
     assert set(table.columns) == expected
 
 
@@ -56,11 +56,61 @@ def test_pooled_weights_follow_nchs_rule(built, raw_dir):
     from analysis.studies.nhanes.source import read_table
 
     demo = read_table(raw_dir / "nhanes/DEMO_D.csv.xz").set_index("SEQN")
-    row = table[table["cycle"] == "2005-2006"].iloc[0]
-    assert row["weight_interview"] == pytest.approx(demo.loc[row["seqn"], "WTINT2YR"] / 5)
+    cycle = table[table["cycle"] == "2005-2006"]
+    old, young = cycle[cycle["age"] >= 60].iloc[0], cycle[cycle["age"] < 60].iloc[0]
+    assert old["weight_interview"] == pytest.approx(demo.loc[old["seqn"], "WTINT2YR"] / 5)
+    assert young["weight_interview"] == pytest.approx(demo.loc[young["seqn"], "WTINT2YR"] / 3)
+    assert young["weight_exam"] == pytest.approx(demo.loc[young["seqn"], "WTMEC2YR"] / 3)
     demo_a = read_table(raw_dir / "nhanes/DEMO.csv.xz").set_index("SEQN")
     row = table[table["cycle"] == "1999-2000"].iloc[0]
     assert row["weight_interview"] == pytest.approx(demo_a.loc[row["seqn"], "WTINT4YR"] * 2 / 5)
+    assert row["weight_exam"] == pytest.approx(demo_a.loc[row["seqn"], "WTMEC4YR"] * 2 / 5)
+    # the issue's check: the 40-59-year-olds' weighted share and the weighted mean age (51.1%, 59.6 before)
+    w = table["weight_interview"]
+    assert 100 * w[table["age"] < 60].sum() / w.sum() == pytest.approx(63.5, abs=0.05)
+    assert np.average(table["age"], weights=w) == pytest.approx(56.9, abs=0.05)
+
+
+DOMAINS = [{"label": "60+", "min_age": 60, "max_age": None, "cycles": list(clean.CYCLE_CODE.values())},
+           {"label": "40-59", "min_age": 40, "max_age": 59, "cycles": ["2003-2004", "2005-2006", "2007-2008"]}]
+
+
+def test_pooled_weights_by_domain_hand_computed():
+    # cycle weights 1000 (interview) and 600 (MEC; 0 = not examined), computed by hand:
+    # 60+ in 1999-2002: 2/5 x 4-year weight; 60+ in 2003-2008: 1/5; 40-59 in 2003-2008: 1/3;
+    # 40-59 in 1999-2002 and under 40: not in the SSQ population (missing)
+    frame = pd.DataFrame({
+        "RIDAGEYR": [70, 70, 45, 59, 45, 30],
+        "cycle": ["1999-2000", "2007-2008", "2003-2004", "2005-2006", "2001-2002", "2005-2006"],
+        "cycle_weight_interview": [1000.0] * 6, "cycle_weight_exam": [600.0, 600.0, 600.0, 0.0, 600.0, 600.0]})
+    out = clean.pooled_weights(frame, DOMAINS, list(clean.CYCLE_CODE.values()))
+    np.testing.assert_allclose(out["weight_interview"], [400, 200, 1000 / 3, 1000 / 3, np.nan, np.nan])
+    np.testing.assert_allclose(out["weight_exam"], [240, 120, 200, 0, np.nan, np.nan])
+    assert out["weight_domain"].tolist()[:5] == ["60+", "60+", "40-59", "40-59", "40-59"]
+    assert pd.isna(out["weight_domain"].iloc[5])
+    # each domain's weights add up to one population: 2 x 2/5 + 3 x 1/5 = 1 and 3 x 1/3 = 1 cycle-equivalents
+    factors = clean.weight_domain_factors(DOMAINS, list(clean.CYCLE_CODE.values()))
+    assert sum(f for (d, c), f in factors.items() if d == "60+") == pytest.approx(7 / 5)  # 4-year counted twice
+    assert sum(f for (d, c), f in factors.items() if d == "40-59") == pytest.approx(1.0)
+
+
+def test_weight_domains_bad_params_raise():
+    cycles = list(clean.CYCLE_CODE.values())
+    with pytest.raises(clean.CleaningError, match="without its pair"):
+        clean.weight_domain_factors([{"label": "x", "min_age": 40, "cycles": ["2001-2002", "2003-2004"]}], cycles)
+    with pytest.raises(clean.CleaningError, match="not among"):
+        clean.weight_domain_factors([{"label": "x", "min_age": 40, "cycles": ["2009-2010"]}], cycles)
+    with pytest.raises(clean.CleaningError, match="overlaps"):
+        clean.weight_domain(pd.Series([50, 65]), [{"min_age": 40, "max_age": 70}, {"min_age": 60, "max_age": None}])
+
+
+def test_model_weight_rule_uses_the_mec_weight_for_mec_measures():
+    from analysis.studies.nhanes.schema import MEC_VARIABLES, model_weight
+
+    assert set(MEC_VARIABLES) == {"bmi", "phq9_score", "depression_phq9"}
+    assert model_weight(["died", "age", "sex"], "weight_interview", "weight_exam") == "weight_interview"
+    assert model_weight(["died", "age", "bmi"], "weight_interview", "weight_exam") == "weight_exam"
+    assert model_weight(["phq9_score", "age"], "weight_interview", "weight_exam") == "weight_exam"
 
 
 def test_outcomes_only_where_measured(built):
@@ -110,7 +160,8 @@ def test_reliability_of_phq9_and_isolation_items(raw_dir, params, built):
     # isolation index: KR-20 = k/(k-1) (1 - sum p q / population variance of the score)
     points = index.index_points(table, params["indices"]["isolation_index"]).dropna()
     p = points.mean()
-    kr20 = 5 / 4 * (1 - (p * (1 - p)).sum() / points.sum(axis=1).var(ddof=0))
+    k = points.shape[1]  # 4 items in the main index
+    kr20 = k / (k - 1) * (1 - (p * (1 - p)).sum() / points.sum(axis=1).var(ddof=0))
     assert records.loc["isolation_index", "statistic"] == "KR-20"
     assert records.loc["isolation_index", "estimate"] == pytest.approx(kr20, abs=1e-12)
     assert records.loc["isolation_index", "n"] == table["isolation_index"].notna().sum()

@@ -94,8 +94,9 @@ def test_pooled_records_one_per_headline_term(table, params):
     assert ((out["fmi"] > 0) & (out["fmi"] < 1)).all()
     # n: respondents with the outcome, the exposure, follow-up and a weight (covariates imputed)
     death = out[(out["outcome"] == "all_cause_death") & (out["exposure"] == "isolation_index")].iloc[0]
+    # the health set holds BMI (a MEC measure): MEC weight, so the unexamined (weight 0) are outside the domain
     expected = table[["isolation_index", "followup_months", "died"]].notna().all(axis=1) & \
-        (table["weight_interview"] > 0)
+        (table["weight_exam"] > 0)
     assert death["n"] == int(expected.sum())
     # the simulated truth: isolation raises the hazard (log-HR 0.15 per point)
     assert 0.0 < death["estimate"] < 0.35

@@ -58,11 +58,13 @@ def fake_analysis_table(n: int = 2000, seed: int = 20261123) -> pd.DataFrame:
     phq9[cycle_ix < 3] = np.nan
     weight = rng.uniform(2_000, 60_000, n)
     weight[rng.random(n) < 0.02] = np.nan
+    weight_exam = weight * rng.uniform(0.9, 1.2, n)  # the MEC weight; 0 for the 3% interviewed but not examined
+    weight_exam[rng.random(n) < 0.03] = 0.0
     prevalent = rng.binomial(1, 1 / (1 + np.exp(-(-3 + 0.05 * (age - 50) + 0.2 * np.nan_to_num(index)
                                                   + stratum_effect))))
     table = pd.DataFrame({
         "seqn": np.arange(1, n + 1), "cycle": pd.Categorical(np.array(CYCLES)[cycle_ix], categories=CYCLES),
-        "psu": psu, "stratum": stratum, "cluster": cluster, "weight_interview": weight,
+        "psu": psu, "stratum": stratum, "cluster": cluster, "weight_interview": weight, "weight_exam": weight_exam,
         "age": age, "sex": category(SEX), "race_ethnicity": category(RACE),
         "education": category(EDUCATION, 0.02), "income_poverty_ratio": np.where(
             rng.random(n) < 0.08, np.nan, rng.uniform(0, 5, n).round(2)),
@@ -148,7 +150,9 @@ def test_n_is_the_complete_case_count_and_events_are_counted(results, table):
     records, _ = results
     health = ["age", "sex", "race_ethnicity", "education", "income_poverty_ratio", "smoking_status", "bmi",
               "hypertension", "diabetes"]
-    base = table.dropna(subset=["weight_interview", "isolation_category", *health])
+    # BMI is a MEC measure: the health set's models take the MEC weight, so the unexamined (weight 0) leave
+    base = table.dropna(subset=["weight_exam", "isolation_category", *health])
+    base = base[base["weight_exam"] > 0]
     death = base.dropna(subset=["followup_months", "died"])
     row = records.query("outcome == 'all_cause_death' and exposure == 'isolation_category' "
                         "and covariate_set == 'health' and design == 'design-based'").iloc[0]

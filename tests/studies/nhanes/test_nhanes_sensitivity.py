@@ -119,6 +119,7 @@ def simulated_table(seed: int, interaction: float, n: int = 6000) -> pd.DataFram
     index = np.select([group == GROUPS[0], group == GROUPS[1]], [0.0, 1.0], default=2.0)
     return pd.DataFrame({
         "stratum": stratum, "psu": psu, "weight_interview": rng.uniform(1_000, 30_000, n),
+        "weight_exam": rng.uniform(1_000, 30_000, n),
         "age": age, "sex": pd.Categorical(sex, categories=["Female", "Male"]),
         "income_poverty_ratio": rng.uniform(0, 5, n).round(2),
         "isolation_category": pd.Categorical(group, categories=GROUPS), "isolation_index": index,
@@ -137,7 +138,9 @@ def small_params() -> dict:
     models["survival"] = {"all_cause_death": {"label": "All-cause death", "duration": "followup_months",
                                               "event": "died"}}
     models["regression"] = {}
+    real = params["sensitivity"]
     params["sensitivity"] = {
+        "age_time_scale": real["age_time_scale"], "splines": real["splines"],
         "covariate_set": "demographic", "exclude_early_death_years": 2,
         "prevalent_disease": {"column": "prevalent_cvd", "outcomes": ["all_cause_death"]},
         "self_rated_health": "C(self_rated_health)",

@@ -7,8 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
-from analysis.estimators.records import RECORD_COLUMNS, ModelSpec
+from analysis.estimators.records import RECORD_COLUMNS, ModelSpec, formula_variables
+from analysis.studies.places import models
 from analysis.studies.places.models import (
     ECOLOGICAL,
     STATE_EFFECT_COLUMNS,
@@ -18,6 +20,8 @@ from analysis.studies.places.models import (
     run_places_models,
     without_terms,
 )
+from analysis.studies.places.schema import COUNTY_VARIABLES
+from conftest import ROOT
 
 TRUE_SLOPE = 0.5
 STATE_SD, SLOPE_SD, RESIDUAL_SD = 2.0, 0.2, 1.0
@@ -235,3 +239,26 @@ def test_stage_errors_name_what_is_wrong(counties):
         run_places_models(table, None, {"study": "x"}, progress=False)
     with pytest.raises(ValueError, match="panel_models is set but no county panel"):
         run_places_models(table, None, STAGE, progress=False)
+
+
+def test_primary_county_model_adjusts_for_composition_not_co_outcomes():
+    """Issue 15 item 9: the report's set adjusts for composition and leaves out the co-outcomes; the
+    population-weighted design is fitted first and is the primary one."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())["places"]
+    county = params["county_models"]
+    primary = county["covariate_sets"][params["report"]["covariate_set"]]
+    used = set(formula_variables(primary))
+    assert {"age65plus_pct", "black_nh_pct", "hispanic_pct", "limited_english_pct", "uninsured_under65_pct",
+            "rural_pct"} <= used
+    assert not used & {"obesity_pct", "diabetes_pct"}
+    assert not any({"obesity_pct", "diabetes_pct"} & set(formula_variables(rhs))
+                   for rhs in county["covariate_sets"].values())
+    assert county["designs"][0] == models.PRIMARY_DESIGN == "weighted"
+    assert set(formula_variables(primary)) <= {v.name for v in COUNTY_VARIABLES}
+
+
+def test_panel_records_say_they_are_descriptive():
+    panel = simulate_panel()
+    spec = ModelSpec(outcome="outcome", exposure="inadequate_support_pct", covariate_set="unadjusted", study="sim")
+    rec = models.fit_county_panel(panel, spec)
+    assert rec["note"].str.startswith(models.PANEL_DESCRIPTIVE).all()

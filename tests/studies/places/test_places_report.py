@@ -55,7 +55,7 @@ def test_designs_table_and_variance_components(outputs):
     _, _, records, effects = outputs
     frame = report.designs_table(records, "adjusted")
     assert [c for c in frame.columns if c not in ("Outcome", "Exposure")] == [
-        report.DESIGN_HEADERS[d] for d in ("multilevel", "unweighted", "weighted")]
+        report.DESIGN_HEADERS[d] for d in ("weighted", "unweighted", "multilevel")]  # the primary design first
     components = report.variance_components(effects)
     assert len(components) == 4 and (components["States"] == 12).all()
     assert components["ICC (at mean exposure)"].between(0, 1).all()

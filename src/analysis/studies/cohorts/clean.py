@@ -48,10 +48,20 @@ from analysis.studies.cohorts.source import CohortFileError, check_file, file_co
 #: Time-invariant variables (``cohorts.variables`` keys) and the wave-varying ones.
 PERSON_VARIABLES = ("id", "sex", "birth_year", "education_years", "death_year", "death_month")
 WAVE_VARIABLES = ("interview_status", "interview_year", "interview_month", "age", "marital_status", "depression",
-                  "heart", "stroke", "contact_children", "contact_family", "contact_friends", "groups")
-#: Needed at every wave of the wave map (the rest: at one wave at least; absent waves are missing).
-EVERY_WAVE = ("interview_status", "depression")
-BINARY_ITEMS = ("contact_children", "contact_family", "contact_friends", "groups")
+                  "heart", "stroke", "contact_children", "contact_family", "contact_friends", "contact_family_friends",
+                  "groups")
+#: Needed at every wave of the wave map (the rest: at one wave at least; a wave without them is missing there:
+#: HRS has no CES-D at wave 1, the Leave-Behind loneliness score starts at wave 8).
+EVERY_WAVE = ("interview_status",)
+BINARY_ITEMS = ("contact_children", "contact_family", "contact_friends", "contact_family_friends", "groups")
+#: The measures of the capability table (share of interviews at which each is observed, per study and wave).
+CAPABILITY_MEASURES = ("depression_score", "loneliness", "isolation_index", "partnered", "contact_children",
+                       "contact_family", "contact_friends", "contact_family_friends", "groups", "heart_ever",
+                       "stroke_ever", "age")
+CAPABILITY_COLUMNS = ["study", "measure", "wave", "interviews", "observed", "share_observed", "definition"]
+#: How loneliness is read: 3 UCLA items coded 1 hardly ever - 3 often (Hughes et al. 2004) unless a study
+#: block's ``loneliness`` says otherwise.
+DEFAULT_ITEM_CODES = {1: 1, 2: 2, 3: 3}
 SYNTHETIC = "synthetic"
 STATUS_COLUMNS = ["study", "label", "status", "restricted", "path", "sha256", "persons", "person_waves_interviewed",
                   "note"]
@@ -87,8 +97,55 @@ def study_specs(cohorts: dict[str, Any], synthetic_path: Path | None) -> dict[st
 
 
 def _templates(cohorts: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+    """The study's variable names: ``cohorts.variables`` overridden by the study's ``variables`` (a null
+    removes a variable: the study does not have it). A study ``loneliness`` block replaces the item list."""
     merged = dict(cohorts.get("variables") or {})
     merged.update(spec.get("variables") or {})
+    lone = loneliness_spec(spec, merged)
+    merged["loneliness_items"] = list(lone.get("items") or [])
+    merged["loneliness_score"] = lone.get("score")
+    return {k: v for k, v in merged.items() if v not in (None, "", [])}
+
+
+def loneliness_spec(spec: dict[str, Any], templates: dict[str, Any] | None = None) -> dict[str, Any]:
+    """How the study measures loneliness: ``{"items": [...], "codes": {code: points}}`` (3 UCLA items, each
+    recoded to 1 hardly ever - 3 often; HRS's Harmonized items run 1 often - 3 hardly ever and need
+    ``codes: {1: 3, 2: 2, 3: 1}``), ``{"score": template, "min", "max", "scale": "mean"|"sum", "n_items": 3}``
+    (a precomputed score: RAND ``r{w}lblonely3``, Gateway ``r{w}lnlys3``, both the mean of 3 items, 1-3), or
+    ``{}`` when the study has no loneliness measure (``loneliness: null``)."""
+    if "loneliness" in spec:
+        lone = spec["loneliness"] or {}
+        if "score" in lone:
+            for k in ("min", "max", "scale"):
+                if k not in lone:
+                    raise CleaningError(f"params.yaml cohorts.studies.<study>.loneliness needs '{k}' with a score "
+                                        f"(got {sorted(lone)})")
+            if lone["scale"] not in ("mean", "sum"):
+                raise CleaningError(f"cohorts.studies.<study>.loneliness.scale is {lone['scale']!r}: 'mean' or 'sum'")
+        return dict(lone)
+    items = list((templates or {}).get("loneliness_items") or [])
+    return {"items": items, "codes": dict(DEFAULT_ITEM_CODES)} if items else {}
+
+
+def loneliness_definition(spec: dict[str, Any], templates: dict[str, Any] | None = None) -> str:
+    """One line saying how the study's loneliness score was built (tables, capability table, notes)."""
+    lone = loneliness_spec(spec, templates)
+    if not lone:
+        return "not measured in this study's files"
+    if "score" in lone:
+        times = f" x {int(lone.get('n_items', 3))} (mean of items -> 3-9 sum scale)" if lone["scale"] == "mean" else ""
+        return f"precomputed score {lone['score']} ({lone['min']:g}-{lone['max']:g}, {lone['scale']}){times}"
+    codes = lone.get("codes") or DEFAULT_ITEM_CODES
+    reversed_ = any(int(k) != int(v) for k, v in codes.items())
+    return (f"sum of {', '.join(lone['items'])} ({'reversed: ' if reversed_ else ''}codes "
+            f"{ {int(k): int(v) for k, v in codes.items()} } -> 1 hardly ever ... 3 often)")
+
+
+def isolation_spec(cohorts: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+    """The study's isolation index: ``cohorts.isolation_index`` with the study's ``isolation_index`` keys
+    (``items``, ``min_items``, ``contact``: the contact definition in words) laid over it."""
+    merged = dict(cohorts["isolation_index"])
+    merged.update(spec.get("isolation_index") or {})
     return merged
 
 
@@ -101,6 +158,8 @@ def _column_plan(templates: dict[str, Any], waves: list[int], available: set[str
     lone = list(templates.get("loneliness_items") or [])
     names = [(k, str(templates[k])) for k in WAVE_VARIABLES if templates.get(k)]
     names += [(f"loneliness_item_{i + 1}", str(t)) for i, t in enumerate(lone)]
+    if templates.get("loneliness_score"):
+        names.append(("loneliness_score", str(templates["loneliness_score"])))
     for key, template in names:
         for w in waves:
             column = template.format(w=w)
@@ -159,11 +218,24 @@ def build_study_panel(key: str, spec: dict[str, Any], cohorts: dict[str, Any]
             raise CleaningError(f"params.yaml cohorts.studies.{key}.depression needs '{k}' (the score's range and "
                                 "caseness cut-off)")
     templates = _templates(cohorts, spec)
+    lone = loneliness_spec(spec, templates)
     waves = sorted(waves_map)
     first_year = waves_map[waves[0]]
 
-    available = {c.lower() for c in file_columns(path)}
+    # The study's files: the main one and any joined on the id (HRS: RAND core + Harmonized HRS on hhidpn).
+    files = [path]
+    for i, extra in enumerate(spec.get("join") or []):
+        files.append(check_file((extra or {}).get("path"), f"params.yaml cohorts.studies.{key}.join[{i}].path "
+                                f"({(extra or {}).get('label', 'joined file')}; set it, or remove the join and set "
+                                "the variables that come from it to null)"))
+    file_cols = [{c.lower() for c in file_columns(f)} for f in files]
+    id_column = str(templates.get("id", ""))
+    for f, cols in zip(files, file_cols):
+        if id_column and id_column.lower() not in cols:  # the wrong study's file: say whose it looks like
+            read_wide(f, [id_column], id_column=id_column, study=spec.get("label", key))
+    available = set().union(*file_cols)
     person_cols, wave_cols, coverage = _column_plan(templates, waves, available)
+    named = " + ".join(str(f) for f in files)
     for k in ("id", "sex", "birth_year", "death_year"):
         if k not in person_cols:
             raise CleaningError(f"params.yaml cohorts.variables.{k} is not set")
@@ -171,18 +243,16 @@ def build_study_panel(key: str, spec: dict[str, Any], cohorts: dict[str, Any]
         absent = [w for w in waves if (variable, w) not in wave_cols]
         if absent:
             column = str(templates[variable]).format(w=absent[0])
-            raise CohortFileError(f"the file {path} ({key}) lacks the variable {column} "
+            raise CohortFileError(f"the file {named} ({key}) lacks the variable {column} "
                                   f"(cohorts.variables.{variable}) needed at every wave; waves without it: {absent}")
     for variable in coverage["variable"].unique():
         if not coverage.loc[coverage["variable"] == variable, "present"].any():
             template = coverage.loc[coverage["variable"] == variable, "template"].iloc[0]
-            raise CohortFileError(f"the file {path} ({key}) lacks the variable {template} "
-                                  f"(cohorts.variables, '{variable}') at every wave {waves[0]}-{waves[-1]}")
+            raise CohortFileError(f"the file {named} ({key}) lacks the variable {template} "
+                                  f"(cohorts.variables or cohorts.studies.{key}.variables, '{variable}') at every "
+                                  f"wave {waves[0]}-{waves[-1]}: misnamed? Set it to null if the study lacks it")
     needed = list(dict.fromkeys([*person_cols.values(), *wave_cols.values()]))
-    wide = read_wide(path, needed, id_column=person_cols["id"], study=spec.get("label", key))
-    if wide[person_cols["id"]].duplicated().any():
-        dup = wide.loc[wide[person_cols["id"]].duplicated(), person_cols["id"]].iloc[0]
-        raise CleaningError(f"{path}: the id column {person_cols['id']} repeats the value {dup!r}: one row per person")
+    wide = _read_joined(files, file_cols, needed, person_cols["id"], spec.get("label", key))
 
     codes = cohorts.get("condition_codes") or {}
     if any(isinstance(k, bool) for k in codes):
@@ -200,9 +270,16 @@ def build_study_panel(key: str, spec: dict[str, Any], cohorts: dict[str, Any]
         "death_year": wide[person_cols["death_year"]],
         "death_month": wide[person_cols["death_month"]] if "death_month" in person_cols else np.nan,
     })
-    if "education_years" in person_cols:
+    if "education_years" in person_cols and not spec.get("education_codes"):
         _check_range(person["education_years"], 0, 30, path, person_cols["education_years"], "years of education")
     _check_range(person["death_month"], 1, 12, path, person_cols.get("death_month", "death month"), "month")
+    education_codes = spec.get("education_codes")
+    if education_codes and "education_years" in person_cols:
+        # a categorical education item (H_CHARLS raeduc_c) -> approximate years, params.yaml education_codes
+        column = person_cols["education_years"]
+        codes = {float(k): float(v) for k, v in education_codes.items()}
+        _check_codes(wide[column], set(codes), path, column)
+        person["education_years"] = wide[column].map(codes)
 
     frames = []
     for w in waves:
@@ -223,10 +300,16 @@ def build_study_panel(key: str, spec: dict[str, Any], cohorts: dict[str, Any]
             allowed = {"marital_status": set(map(float, range(1, 9))), "heart": yes | no, "stroke": yes | no}
             if (variable, w) in wave_cols:
                 _check_codes(frame[variable], allowed.get(variable, {0.0, 1.0}), path, wave_cols[(variable, w)])
+        item_codes = {float(k): float(v) for k, v in (lone.get("codes") or DEFAULT_ITEM_CODES).items()}
         for i in range(len(templates.get("loneliness_items") or [])):
-            if (f"loneliness_item_{i + 1}", w) in wave_cols:
-                _check_codes(frame[f"loneliness_item_{i + 1}"], {1.0, 2.0, 3.0}, path,
-                             wave_cols[(f"loneliness_item_{i + 1}", w)])
+            item = f"loneliness_item_{i + 1}"
+            if (item, w) in wave_cols:
+                _check_codes(frame[item], set(item_codes), path, wave_cols[(item, w)])
+                frame[item] = frame[item].map(item_codes)
+        frame["loneliness_score"] = col("loneliness_score")
+        if ("loneliness_score", w) in wave_cols:
+            _check_range(frame["loneliness_score"], float(lone["min"]), float(lone["max"]), path,
+                         wave_cols[("loneliness_score", w)], "loneliness score")
         if (("depression", w)) in wave_cols:
             _check_range(frame["depression"], depression["min"], depression["max"], path, wave_cols[("depression", w)],
                          f"{depression.get('label', 'depression score')}")
@@ -250,12 +333,23 @@ def build_study_panel(key: str, spec: dict[str, Any], cohorts: dict[str, Any]
                                 .where(long["marital_status"].notna()))
     for item in BINARY_ITEMS:
         out[item] = measured(long[item])
-    index_spec = cohorts["isolation_index"]
-    validate_index_spec("cohorts.isolation_index", index_spec)
-    out["isolation_index"] = build_index(out, index_spec, "cohorts.isolation_index")
+    index_spec = isolation_spec(cohorts, spec)
+    where_index = f"cohorts.studies.{key}.isolation_index" if spec.get("isolation_index") else "cohorts.isolation_index"
+    validate_index_spec(where_index, index_spec)
+    unknown = [i["variable"] for i in index_spec["items"] if i["variable"] not in out]
+    if unknown:
+        raise CleaningError(f"params.yaml {where_index}: items {unknown} are not panel columns; use any of "
+                            f"{['partnered', *BINARY_ITEMS]}")
+    out["isolation_index"] = build_index(out, index_spec, where_index)
     out["isolation_group"] = group_index(out["isolation_index"], index_spec["groups"])
     items = [c for c in long.columns if c.startswith("loneliness_item_")]
-    out["loneliness"] = measured(long[items].sum(axis=1, min_count=len(items))) if items else np.nan
+    if items:
+        out["loneliness"] = measured(long[items].sum(axis=1, min_count=len(items)))
+    elif lone.get("score"):
+        factor = float(lone.get("n_items", 3)) if lone["scale"] == "mean" else 1.0
+        out["loneliness"] = measured(long["loneliness_score"] * factor)
+    else:
+        out["loneliness"] = np.nan
     out["lonely"] = (out["loneliness"] >= float(cohorts.get("loneliness_lonely_cutoff", 6))).astype(float).where(
         out["loneliness"].notna())
     out["depression_score"] = measured(long["depression"])
@@ -287,6 +381,71 @@ def build_study_panel(key: str, spec: dict[str, Any], cohorts: dict[str, Any]
     flow.insert(0, "study", key)
     coverage.insert(0, "study", key)
     return out, flow, coverage
+
+
+def study_definitions(key: str, spec: dict[str, Any], cohorts: dict[str, Any]) -> dict[str, str]:
+    """How the study built its loneliness score, isolation index and depression score, in words."""
+    index_spec = isolation_spec(cohorts, spec)
+    return {"loneliness": loneliness_definition(spec, _templates(cohorts, spec)),
+            "isolation_index": " ".join(str(index_spec.get("contact", index_spec.get("why", ""))).split()),
+            "depression_score": str((spec.get("depression") or {}).get("label", ""))}
+
+
+def cohort_capability(panel: pd.DataFrame, cohorts: dict[str, Any], synthetic_path: str | Path | None
+                      ) -> pd.DataFrame:
+    """The capability table of every study in the panel (:func:`capability_table`), with its definitions."""
+    specs = study_specs(cohorts, Path(synthetic_path) if synthetic_path else None)
+    tables = [capability_table(panel.loc[panel["study"] == key], key, study_definitions(key, spec, cohorts))
+              for key, spec in specs.items() if (panel["study"] == key).any()]
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=CAPABILITY_COLUMNS)
+
+
+def _read_joined(files: list[Path], file_cols: list[set[str]], needed: list[str], id_column: str,
+                 study: str) -> pd.DataFrame:
+    """The needed columns from the study's files, each column from the first file that has it, joined on the
+    id (left join on the first file: a person only in a joined file has no interview record there)."""
+    for path, cols in zip(files, file_cols):
+        if id_column.lower() not in cols:  # the wrong study's file: read_wide names the study it looks like
+            read_wide(path, [id_column], id_column=id_column, study=study)
+    every = set().union(*file_cols)
+    missing = [c for c in needed if c.lower() not in every]
+    if missing:
+        names = " + ".join(str(f) for f in files)
+        raise CohortFileError(f"the file {names} ({study}) lacks the variable(s) {', '.join(missing)}; fix the names "
+                              "in params.yaml cohorts.variables (or the study's `variables`; null if the study has "
+                              "none) or use a file that has them")
+    frames, taken = [], {id_column.lower()}
+    for path, cols in zip(files, file_cols):
+        mine = [c for c in needed if c.lower() in cols and c.lower() not in taken]
+        taken |= {c.lower() for c in mine}
+        if frames and not mine:
+            continue
+        frame = read_wide(path, [id_column, *mine], id_column=id_column, study=study)
+        if frame[id_column].duplicated().any():
+            dup = frame.loc[frame[id_column].duplicated(), id_column].iloc[0]
+            raise CleaningError(f"{path}: the id column {id_column} repeats the value {dup!r}: one row per person")
+        frames.append(frame)
+    wide = frames[0]
+    for frame in frames[1:]:
+        wide = wide.merge(frame, on=id_column, how="left", validate="one_to_one")
+    return wide
+
+
+def capability_table(panel: pd.DataFrame, study: str, definitions: dict[str, str] | None = None) -> pd.DataFrame:
+    """Measure x wave for one study: interviews, interviews with the measure observed, and the share.
+
+    A measure the study's files lack at a wave has share 0 there (missing, not an error); the
+    ``definition`` column says how the study built loneliness, the isolation index and the depression score.
+    """
+    interviewed = panel.loc[panel["interviewed"] == 1]
+    rows = []
+    for measure in CAPABILITY_MEASURES:
+        observed = interviewed[measure].notna().groupby(interviewed["wave"]).agg(["size", "sum"])
+        for wave, (n, k) in observed.iterrows():
+            rows.append({"study": study, "measure": measure, "wave": int(wave), "interviews": int(n),
+                         "observed": int(k), "share_observed": float(k) / n if n else np.nan,
+                         "definition": (definitions or {}).get(measure, "")})
+    return pd.DataFrame(rows, columns=CAPABILITY_COLUMNS)
 
 
 def build_cohort_panel(cohorts: dict[str, Any], synthetic_path: str | Path | None
@@ -327,16 +486,20 @@ def build_cohort_panel(cohorts: dict[str, Any], synthetic_path: str | Path | Non
 
 
 __all__ = ["build_cohort_panel", "build_study_panel", "study_specs", "cohort_panel_schema", "CleaningError",
-           "CohortFileError", "is_restricted", "restricted_studies"]
+           "CohortFileError", "is_restricted", "restricted_studies", "capability_table", "cohort_capability",
+           "study_definitions", "loneliness_spec",
+           "loneliness_definition", "isolation_spec"]
 
 
 def stage() -> str:
     """DVC stage ``clean_cohorts``: the person-wave panel of every configured study plus the SYNTHETIC one."""
     cohorts = config.load_params()["cohorts"]
-    panel, flow, status, coverage = build_cohort_panel(cohorts, config.RAW / "cohorts" / "synthetic_rand.dta")
+    synthetic = config.RAW / "cohorts" / "synthetic_rand.dta"
+    panel, flow, status, coverage = build_cohort_panel(cohorts, synthetic)
     io.write_outputs({config.PROCESSED / "cohorts_panel.parquet": panel, config.PROCESSED / "cohorts_flow.csv": flow,
                       config.PROCESSED / "cohorts_studies.csv": status,
                       config.PROCESSED / "cohorts_coverage.csv": coverage,
+                      config.PROCESSED / "cohorts_capability.csv": cohort_capability(panel, cohorts, synthetic),
                       config.PROCESSED / "cohorts_data_dictionary.csv": cohort_data_dictionary(panel)})
     ran = ", ".join(status.loc[status["status"] == "ran", "study"])
     return f"cohort panel: {len(panel):,} person-waves; studies run: {ran}"

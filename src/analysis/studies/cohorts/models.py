@@ -36,6 +36,14 @@ disease or stroke at the next interview after an interview without it (``inciden
 that end with an interview (so the status is known) are used: those who die first are censored before
 any later report (the cause-specific hazard, death competing), see :func:`cumulative_incidence` for the
 absolute risks with death as a competing event.
+
+**Measures a study lacks, and measures asked every other wave.** An exposure a study never measured
+(CHARLS has no UCLA loneliness items) is left out of that study's models, and each of its records says so
+in ``note``; the other studies keep both exposures. Measures the HRS asks in the psychosocial Leave-Behind
+reach each person every other wave: :func:`carry_forward` links the last measurement to the next outcome
+when it is at most ``max_waves`` waves old (``params.yaml cohorts.studies.<study>.carry_forward``), and
+with ``cohorts.models.no_carry_sensitivity`` every model of such a study is fitted again without carrying
+(``model`` ending ``_no_carry``).
 """
 
 from __future__ import annotations
@@ -118,6 +126,34 @@ def person_intervals(panel: pd.DataFrame, gap_months: dict[int, float] | None = 
     return out
 
 
+def carry_forward(panel: pd.DataFrame, variables: list[str], max_waves: int) -> tuple[pd.DataFrame, int]:
+    """``panel`` with each of ``variables`` missing at an interview filled from the same person's latest
+    interview at most ``max_waves`` waves earlier (by wave number, so a skipped wave counts), and the number
+    of values filled. Only measured values are carried (never a value carried already); 0 waves: unchanged.
+    """
+    if not variables or max_waves <= 0:
+        return panel, 0
+    out = panel.sort_values(["person_id", "wave"], kind="stable").copy()
+    interviewed = out["interviewed"] == 1
+    filled = 0
+    for v in variables:
+        observed = out[v].where(interviewed)
+        source_wave = out["wave"].where(observed.notna())
+        last_value = observed.groupby(out["person_id"]).ffill().groupby(out["person_id"]).shift(1)
+        last_wave = source_wave.groupby(out["person_id"]).ffill().groupby(out["person_id"]).shift(1)
+        take = interviewed & observed.isna() & last_value.notna() & ((out["wave"] - last_wave) <= max_waves)
+        out.loc[take, v] = last_value[take]
+        filled += int(take.sum())
+    return out.reindex(panel.index), filled
+
+
+def present_exposures(panel: pd.DataFrame, exposures: dict[str, dict]) -> tuple[dict[str, dict], list[str]]:
+    """The exposures the study measured at least once at an interview, and the ones it lacks altogether."""
+    interviewed = panel.loc[panel["interviewed"] == 1]
+    have = {e: v for e, v in exposures.items() if interviewed[e].notna().any()}
+    return have, [e for e in exposures if e not in have]
+
+
 def attrition_weights(panel: pd.DataFrame, predictors: str, *, truncate: float = 0.01) -> pd.Series:
     """Stabilised inverse-probability-of-attrition weights per interviewed person-wave.
 
@@ -155,9 +191,10 @@ def attrition_weights(panel: pd.DataFrame, predictors: str, *, truncate: float =
 class _Fit:
     """Context of one study's fits: the spec pieces, exposures and their labels, the note prefix."""
 
-    def __init__(self, study: str, label: str, exposures: dict[str, dict], alpha: float, synthetic: bool):
+    def __init__(self, study: str, label: str, exposures: dict[str, dict], alpha: float, synthetic: bool,
+                 note: str = ""):
         self.study, self.label, self.exposures, self.alpha = study, label, exposures, alpha
-        self.prefix = SYNTHETIC_NOTE if synthetic else ""
+        self.prefix = "; ".join(x for x in (SYNTHETIC_NOTE if synthetic else "", note) if x)
 
     def records(self, estimator: str, outcome: str, outcome_label: str, covariate_set: str, rows, *, n: int,
                 events: float, note: str, converged: bool = True, kind: str = "linear") -> pd.DataFrame:
@@ -405,8 +442,10 @@ def cumulative_incidence(intervals: pd.DataFrame, group: str, *, horizon_months:
             curve = curve.loc[curve.iloc[:, 0] <= horizon_months]
             curve.columns = ["time_months", "estimate", "ci_low", "ci_high"][: len(curve.columns)]
             out.append(curve.assign(outcome=outcome, group=str(level), n=int(mask.sum())))
-    frame = pd.concat(out, ignore_index=True)
-    return frame[["outcome", "group", "time_months", "estimate", "ci_low", "ci_high", "n"]]
+    columns = ["outcome", "group", "time_months", "estimate", "ci_low", "ci_high", "n"]
+    if not out:  # no person has the group at the first interview (HRS: the index starts at wave 9)
+        return pd.DataFrame(columns=columns)
+    return pd.concat(out, ignore_index=True)[columns]
 
 
 def suppress_small_records(records: pd.DataFrame, restricted: set[str], rule: DisclosureRule) -> pd.DataFrame:
@@ -465,29 +504,70 @@ def _check_spec(panel: pd.DataFrame, spec: dict[str, Any]) -> None:
         raise ValueError(f"cohorts.models.estimators: {unknown} unknown; use any of {list(ESTIMATORS)}")
 
 
+def _without(formula: str, absent: list[str]) -> str:
+    """A formula right-hand side without the terms naming an absent variable."""
+    terms = [t.strip() for t in formula.split("+") if t.strip()]
+    return " + ".join(t for t in terms if not set(formula_variables(t)) & set(absent))
+
+
+def _runs(sub: pd.DataFrame, carry: dict[str, Any] | None, sensitivity: bool) -> list[tuple[str, pd.DataFrame, str]]:
+    """The (model suffix, panel, note) runs of one study: carried forward per ``carry`` (and, with
+    ``sensitivity``, again without carrying), or the panel as it is."""
+    variables, max_waves = list((carry or {}).get("variables") or []), int((carry or {}).get("max_waves", 0))
+    carried, filled = carry_forward(sub, variables, max_waves)
+    if not filled:
+        return [("", sub, "")]
+    rule = (f"{', '.join(variables)} carried forward at most {max_waves} wave(s) to interviews without them "
+            f"({filled:,} values; Leave-Behind every other wave)")
+    runs = [("", carried, rule)]
+    if sensitivity:
+        runs.append(("_no_carry", sub, f"sensitivity: no carry-forward of {', '.join(variables)}"))
+    return runs
+
+
+def _renamed(job: Callable[[], pd.DataFrame], suffix: str) -> Callable[[], pd.DataFrame]:
+    """A fit whose records' ``model`` ends with ``suffix`` (a sensitivity run), without trajectories."""
+    def run() -> pd.DataFrame:
+        out = job()
+        out.attrs.pop("trajectories", None)
+        return out.assign(model=out["model"] + suffix)
+    return run
+
+
 def run_cohort_models(panel: pd.DataFrame, spec: dict[str, Any], labels: dict[str, str] | None = None, *,
-                      progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+                      progress: bool = False, carry: dict[str, dict] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Fit every estimator of ``spec`` (``params["cohorts"]["models"]``) in every study of the panel.
 
     Returns (records, cumulative incidence table). ``labels`` maps a study key to its label (the record
-    ``study``); the synthetic study's records carry SYNTHETIC in ``study`` and ``note``.
+    ``study``); the synthetic study's records carry SYNTHETIC in ``study`` and ``note``. ``carry`` maps a
+    study key to its ``carry_forward`` block (``cohorts.studies.<study>.carry_forward``). An exposure the
+    study never measured is left out of its models, which say so in ``note``.
     """
     _check_spec(panel, spec)
     estimators = list(spec.get("estimators", ESTIMATORS))
     alpha = float(spec.get("alpha", 0.05))
     jobs: list[tuple[str, Callable[[], pd.DataFrame]]] = []
     incidence = []
+    runs = []
     for study, sub in panel.groupby("study", sort=False):
+        sub = as_float(sub.reset_index(drop=True))
+        for suffix, data, note in _runs(sub, (carry or {}).get(study), bool(spec.get("no_carry_sensitivity", True))):
+            runs.append((study, suffix, data, note))
+    for study, suffix, sub, carry_note in runs:
         synthetic = study == "synthetic"
         label = (labels or {}).get(study, study)
         if synthetic and "SYNTHETIC" not in label.upper():
             label = f"SYNTHETIC {label}"
-        f = _Fit(study, label, spec["exposures"], alpha, synthetic)
-        sub = as_float(sub.reset_index(drop=True))
+        exposures, absent = present_exposures(sub, spec["exposures"])
+        absent_note = (f"{', '.join(absent)} not measured in this study: fitted without it" if absent else "")
+        if not exposures:
+            continue
+        f = _Fit(study, label, exposures, alpha, synthetic, "; ".join(x for x in (absent_note, carry_note) if x))
         intervals = person_intervals(sub)
+        start = len(jobs)
         weights = None
         if any(e.endswith("_ipw") for e in estimators):
-            weights = attrition_weights(sub, spec["attrition"]["predictors"],
+            weights = attrition_weights(sub, _without(spec["attrition"]["predictors"], absent),
                                         truncate=float(spec["attrition"].get("truncate", 0.01)))
         dep = spec["depression"]
         hz = spec["hazards"]
@@ -519,6 +599,9 @@ def run_cohort_models(panel: pd.DataFrame, spec: dict[str, Any], labels: dict[st
                 elif e == "cox_time_varying":
                     jobs.append((f"{study} {e} {name}", lambda f=f, n=name, o=o, r=rhs, iv=intervals:
                                  fit_cox_time_varying(iv, f, n, o, r)))
+        if suffix:
+            jobs[start:] = [(f"{name}{suffix}", _renamed(job, suffix)) for name, job in jobs[start:]]
+            continue  # the no-carry run adds model records only (curves and trajectories: the main run)
         group = spec.get("incidence_group", "isolation_group")
         incidence.append(cumulative_incidence(intervals, group, horizon_months=float(spec.get("horizon_months", 312)))
                          .assign(study=label))
@@ -584,6 +667,12 @@ def run_riclpm(panel: pd.DataFrame, spec: dict[str, Any], labels: dict[str, str]
     out = []
     for study, sub in panel.loc[panel["interviewed"] == 1].groupby("study", sort=False):
         sub = as_float(sub)
+        lacking = [v for v in (x, y) if not sub[v].notna().any()]
+        if lacking:
+            out.append(pd.DataFrame([{"study": (labels or {}).get(study, study), "parameter": "not fitted",
+                                      "converged": False,
+                                      "note": f"{', '.join(lacking)} not measured in this study: no RI-CLPM"}]))
+            continue
         waves = spec.get("waves") or sorted(sub["wave"].unique())
         wide, xs, ys = wide_from_long(sub, id="person_id", wave="wave", x=x, y=y, waves=[int(w) for w in waves])
         label = (labels or {}).get(study, study)
@@ -606,12 +695,13 @@ def run_riclpm(panel: pd.DataFrame, spec: dict[str, Any], labels: dict[str, str]
 
 
 def model_outputs(panel: pd.DataFrame, status: pd.DataFrame, spec: dict[str, Any], truth: dict[str, float],
-                  rule: DisclosureRule, metrics: Path, *, progress: bool = False) -> dict[Path, Any]:
+                  rule: DisclosureRule, metrics: Path, *, progress: bool = False,
+                  carry: dict[str, dict] | None = None) -> dict[Path, Any]:
     """Every output of the model stage, as ``path -> content`` under ``metrics``: the records, incidence
     curves, RI-CLPM, trajectories, the truth table and cohorts.json, after disclosure control
     (:func:`disclosed`)."""
     labels = dict(zip(status["study"], status["label"]))
-    records, incidence = run_cohort_models(panel, spec, labels, progress=progress)
+    records, incidence = run_cohort_models(panel, spec, labels, progress=progress, carry=carry)
     records, incidence = disclosed(records, incidence, status, rule)
     riclpm = run_riclpm(panel, spec["riclpm"], labels)
     checks = truth_table(records, truth)
@@ -628,8 +718,9 @@ def stage() -> str:
     status = io.read_csv(config.PROCESSED / "cohorts_studies.csv", keep_default_na=False)
     truth = io.read_json(config.RAW / "cohorts" / "synthetic_truth.json")["truth"]
     metrics = config.REPORTS / "metrics"
+    carry = {k: (v or {}).get("carry_forward") for k, v in (params["cohorts"].get("studies") or {}).items()}
     outputs = model_outputs(panel, status, params["cohorts"]["models"], truth, rule_from_params(params), metrics,
-                            progress=True)
+                            progress=True, carry=carry)
     io.write_outputs(outputs)
     records, checks = outputs[metrics / "cohorts_models.csv"], outputs[metrics / "cohorts_truth.csv"]
     return (f"cohort models: {len(records)} records; SYNTHETIC truth covered {int(checks['covered'].sum())}"

@@ -264,6 +264,76 @@ def truth_figure(truth: pd.DataFrame) -> Figure:
     return fig
 
 
+def capability_shares(capability: pd.DataFrame, restricted: set[str] = frozenset(),
+                      rule: DisclosureRule = DisclosureRule()) -> pd.DataFrame:
+    """The capability table (``cohorts_capability.csv``) with ``share_shown``: the share of interviews at which
+    the measure is observed, NaN where a restricted study's cell rests on few persons (observed, or not
+    observed, or interviews from 1 to ``min_cell - 1``: the share would reveal them), and ``hidden``."""
+    out = capability.copy()
+    missing = out["interviews"] - out["observed"]
+    out["hidden"] = out["study"].isin(restricted) & (out["observed"].map(rule.small) | missing.map(rule.small)
+                                                      | out["interviews"].map(rule.small))
+    out["share_shown"] = out["share_observed"].where(~out["hidden"])
+    return out
+
+
+def capability_display(capability: pd.DataFrame, labels: dict[str, str], restricted: set[str] = frozenset(),
+                       rule: DisclosureRule = DisclosureRule()) -> pd.DataFrame:
+    """Study x measure rows, one column per wave: the % of interviews with the measure observed, with the
+    study's definition of loneliness, the isolation index and the depression score (disclosure-safe)."""
+    shares = capability_shares(capability, restricted, rule)
+    shares["cell"] = [SUPPRESSED if h else ("" if pd.isna(v) else f"{100 * v:.0f}%")
+                      for h, v in zip(shares["hidden"], shares["share_observed"])]
+    wide = shares.pivot_table(index=["study", "measure"], columns="wave", values="cell", aggfunc="first",
+                              sort=False).reset_index()
+    wide.columns = [c if isinstance(c, str) else f"Wave {c}" for c in wide.columns]
+    definitions = shares.groupby(["study", "measure"], sort=False)["definition"].first()
+    wide.insert(2, "Definition", [definitions.get((a, b), "") for a, b in zip(wide["study"], wide["measure"])])
+    wide = wide.fillna("").rename(columns={"measure": "Measure"})
+    wide["study"] = wide["study"].map(lambda k: labels.get(k, k))
+    wide = wide.rename(columns={"study": "Study"})
+    wide.attrs["caption"] = _titled("Study capability: % of interviews at which each measure is observed, by wave",
+                                    wide["Study"])
+    wide.attrs["footnote"] = ("A blank wave is not in the study's wave map; 0% means the study's files lack the "
+                              "measure at that wave (missing there, not an error). Contact is weekly or monthly as "
+                              "each study's definition says.")
+    return _with_footnote(wide, rule, int(shares["hidden"].sum()))
+
+
+def capability_figure(capability: pd.DataFrame, labels: dict[str, str], restricted: set[str] = frozenset(),
+                      rule: DisclosureRule = DisclosureRule()) -> Figure:
+    """Heatmap per study: measures x waves, colour = share of interviews observed; hatched = suppressed."""
+    require_columns(capability, ["study", "measure", "wave", "interviews", "observed", "share_observed"],
+                    "capability heatmap")
+    shares = capability_shares(capability, restricted, rule)
+    studies = list(dict.fromkeys(shares["study"]))
+    fig = new_figure(3.2 * len(studies) + 1.0, 4.2)
+    axes = fig.subplots(1, len(studies), squeeze=False)[0]
+    image = None
+    for ax, study in zip(axes, studies):
+        sub = shares.loc[shares["study"] == study]
+        grid = sub.pivot_table(index="measure", columns="wave", values="share_shown", aggfunc="first", dropna=False)
+        grid = grid.reindex(list(dict.fromkeys(sub["measure"])))
+        hidden = sub.pivot_table(index="measure", columns="wave", values="hidden", aggfunc="first").reindex(grid.index)
+        image = ax.imshow(grid.to_numpy(dtype=float), vmin=0, vmax=1, cmap="viridis", aspect="auto")
+        for (i, j), flag in np.ndenumerate(hidden.to_numpy()):
+            if flag is True or flag == 1:
+                ax.text(j, i, "x", ha="center", va="center", fontsize=7, color="0.3")
+        ax.set_xticks(range(len(grid.columns)), [str(w) for w in grid.columns], fontsize=6)
+        ax.set_yticks(range(len(grid.index)), grid.index if ax is axes[0] else [""] * len(grid.index), fontsize=7)
+        ax.set_title(labels.get(study, study), fontsize=8)
+        ax.set_xlabel("wave", fontsize=7)
+    if image is not None:
+        fig.colorbar(image, ax=list(axes), shrink=0.8, label="share of interviews observed")
+    title = "Study capability by measure and wave"
+    if any(_synthetic(labels.get(s, s)) or s == "synthetic" for s in studies):
+        title = f"{title} (SYNTHETIC cohort: simulated people)"
+    if shares["hidden"].any():
+        title = f"{title}; x: suppressed (restricted data, fewer than {rule.min_cell})"
+    fig.suptitle(title, fontsize=9)
+    return fig
+
+
 def write_cohort_reports(processed: Path, reports: Path, params: dict) -> list[Path]:
     """Write the cohort tables and figures; reads the clean stage's flow/status and the models' outputs."""
     processed, reports = Path(processed), Path(reports)
@@ -283,6 +353,13 @@ def write_cohort_reports(processed: Path, reports: Path, params: dict) -> list[P
         written += tables.write_table(studies_display(status, rule), tables_dir / "studies")
         written += tables.write_table(estimates_table(records, restricted, rule), tables_dir / "estimates")
         written += tables.write_table(riclpm_display(riclpm), tables_dir / "riclpm")
+        capability = pd.read_csv(processed / "cohorts_capability.csv", keep_default_na=False, na_values=[""])
+        capability["definition"] = capability["definition"].fillna("")
+        study_labels = dict(zip(status["study"], status["label"]))
+        written += tables.write_table(capability_display(capability, study_labels, restricted, rule),
+                                      tables_dir / "capability")
+        written += write_figure(capability_figure(capability, study_labels, restricted, rule),
+                                figures_dir / "capability", formats)
         if len(truth):
             written += tables.write_table(truth_display(truth), tables_dir / "truth")
             written += write_figure(truth_figure(truth), figures_dir / "truth", formats)

@@ -6,6 +6,12 @@ death rate or depression prevalence. A coefficient says how a *country's* outcom
 of supported people; it says nothing about whether supported *individuals* fare better (the ecological
 fallacy), and every record's ``note`` begins by saying so.
 
+**The country panel is descriptive** (:data:`DESCRIPTIVE_NOTE`, in every note). GBD's estimates are model
+outputs smoothed over time: depression prevalence varies about ten times less within countries than between
+them (:func:`variation_summary`, written to the metrics), so a within-country coefficient mostly describes
+the smoothing, not how a country's depression followed its social support. The estimates are reported, and
+the between-country coefficients enter the cross-design comparison; the within-country ones do not.
+
 Estimators (``spec["estimators"]``, record ``model``), side by side because they answer different
 questions about the same data:
 
@@ -54,7 +60,7 @@ import pandas as pd
 from linearmodels import PanelOLS, PooledOLS, RandomEffects
 
 from analysis.core import config, io
-from analysis.core.metrics import ecological_metrics
+from analysis.core.metrics import clean_number, ecological_metrics
 from analysis.estimators.panel import (
     FIT_ERRORS,
     PanelLayout,
@@ -91,8 +97,38 @@ DESIGNS: dict[str, str] = {
 #: The first words of every record's note.
 ECOLOGICAL_NOTE = ("ECOLOGICAL association at the country level (country-year means and GBD estimates, "
                    "countries weighted equally): not evidence about individuals")
+#: Every record's note says that the country panel is descriptive (issue 15 item 10), and why.
+DESCRIPTIVE_NOTE = ("DESCRIPTIVE: the GBD 2019 series are modelled estimates, smoothed over time, so they barely move "
+                    "within a country (depression: SD of within-country deviations about 0.1 percentage points "
+                    "against 0.9 between countries; reports/metrics/countries.json 'variation'); the within-country "
+                    "estimates describe the smoother as much as the countries and are kept out of the triangulation")
 BETWEEN_TERM_LABEL = "between-country"
+#: Columns of :func:`variation_summary`.
+VARIATION_COLUMNS = ["variable", "countries", "country_years", "mean", "sd_overall", "sd_between", "sd_within",
+                     "within_share_of_variance"]
 KERNELS = ("bartlett", "newey-west", "parzen", "gallant", "qs", "quadratic-spectral", "andrews")
+
+
+def variation_summary(panel: pd.DataFrame, columns: list[str], entity: str = "iso3") -> pd.DataFrame:
+    """Per variable (its non-missing country-years): countries, country-years, mean, and the overall,
+    between-country and within-country SD, as Stata's ``xtsum``: ``sd_between`` is the SD of the country
+    means, ``sd_within`` the SD of each country-year's deviation from its country's mean (both ddof 1);
+    ``within_share_of_variance`` = within sum of squares / total sum of squares. This is what the fixed-effects
+    estimators have to work with: GBD's smoothed depression series have almost none (issue 15 item 10)."""
+    check_columns(panel, [entity, *columns], "the variation summary")
+    rows = []
+    for column in columns:
+        data = panel[[entity, column]].dropna()
+        within = data[column] - data.groupby(entity)[column].transform("mean")
+        total_ss = float(((data[column] - data[column].mean()) ** 2).sum())
+        rows.append({
+            "variable": column, "countries": int(data[entity].nunique()), "country_years": int(len(data)),
+            "mean": float(data[column].mean()), "sd_overall": float(data[column].std(ddof=1)),
+            "sd_between": float(data.groupby(entity)[column].mean().std(ddof=1)),
+            "sd_within": float(within.std(ddof=1)),
+            "within_share_of_variance": float((within ** 2).sum() / total_ss) if total_ss > 0 else math.nan,
+        })
+    return pd.DataFrame(rows, columns=VARIATION_COLUMNS)
 
 
 def default_bandwidth(periods: int) -> int:
@@ -125,7 +161,8 @@ class _Fit:
         """Records from (term, term_label, estimate per unit, SE per unit): scaled, with the full note."""
         scale_text = (f"estimate per {self.scale:g} units of {self.p.spec.exposure}" if self.scale != 1
                       else f"estimate per unit of {self.p.spec.exposure}")
-        full = "; ".join(part for part in (ECOLOGICAL_NOTE, note, scale_text, self.sensitivity) if part)
+        full = "; ".join(part for part in (ECOLOGICAL_NOTE, DESCRIPTIVE_NOTE, note, scale_text, self.sensitivity)
+                         if part)
         out = []
         for term, term_label, estimate, std_error in rows:
             row = record_row(self.p.spec, term, term_label, estimate * self.scale, std_error * self.scale,
@@ -341,8 +378,15 @@ def stage() -> str:
     """DVC stage ``models_countries``: the country panel models and the metrics."""
     params = config.load_params()
     panel = io.read_parquet(config.PROCESSED / "countries_panel.parquet")
-    records = run_country_models(panel, params["countries"]["models"], progress=True)
+    spec = params["countries"]["models"]
+    records = run_country_models(panel, spec, progress=True)
     sample = {"countries": int(panel["iso3"].nunique()), "country_years": int(len(panel))}
+    metrics = ecological_metrics(records, sample)
+    entity = spec.get("entity", "iso3")
+    columns = [(o or {}).get("column", name) for name, o in spec["outcomes"].items()] + list(spec["exposures"])
+    variation = variation_summary(panel, columns, entity)
+    metrics["variation"] = {row.variable: {k: clean_number(getattr(row, k)) for k in VARIATION_COLUMNS[1:]}
+                            for row in variation.itertuples()}
     io.write_outputs({config.REPORTS / "metrics" / "countries_models.csv": records,
-                      config.REPORTS / "metrics" / "countries.json": ecological_metrics(records, sample)})
+                      config.REPORTS / "metrics" / "countries.json": metrics})
     return f"country models: {len(records)} records"

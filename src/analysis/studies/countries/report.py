@@ -36,7 +36,7 @@ from analysis.report.figures import (
     write_figure,
 )
 from analysis.studies.countries.clean import STATUS_JOINED
-from analysis.studies.countries.models import BETWEEN_TERM_LABEL
+from analysis.studies.countries.models import BETWEEN_TERM_LABEL, variation_summary
 from analysis.studies.countries.schema import COUNTRY_PANEL_VARIABLES
 
 #: Column headers of the estimators, from the comparison that mixes countries to the within-country ones.
@@ -99,7 +99,7 @@ def estimator_table(records: pd.DataFrame, covariate_set_labels: Mapping[str, st
         rows.append(row)
     frame = pd.DataFrame(rows)
     frame.attrs["caption"] = ("National social support and CVD mortality / depression: country-level estimators "
-                              "side by side")
+                              "side by side (descriptive)")
     frame.attrs["footnote"] = (
         f"{ECOLOGICAL_FOOTNOTE} Cells: change in the outcome per stated step of the exposure (95% CI). All "
         "models include year effects. Pooled OLS and random effects mix between- and within-country "
@@ -109,7 +109,9 @@ def estimator_table(records: pd.DataFrame, covariate_set_labels: Mapping[str, st
         "robust to cross-country correlation within a year; with 15 years it rests on few periods). Lagged "
         "exposure: social support the previous calendar year. A Driscoll-Kraay interval much narrower than the "
         "clustered one signals within-country persistence beyond its bandwidth (the GBD series are smooth): "
-        "then the country-clustered interval is the safer one.")
+        "then the country-clustered interval is the safer one. DESCRIPTIVE: GBD's series are smoothed model "
+        "estimates that barely vary within a country (see panel_summary), so the within-country estimates "
+        "describe the smoothing as much as the countries; they are not evidence of an effect.")
     return frame
 
 
@@ -118,24 +120,15 @@ def panel_summary(panel: pd.DataFrame, columns: Mapping[str, str], entity: str =
     (SD of country means; SD of deviations from them), with the within share of the variance: what the
     fixed-effects estimators have to work with."""
     require_columns(panel, [entity, *columns], "panel_summary")
-    rows = []
-    for column, label in columns.items():
-        data = panel[[entity, column]].dropna()
-        means = data.groupby(entity)[column].transform("mean")
-        within = data[column] - means
-        overall_var = data[column].var(ddof=1)
-        rows.append({
-            "variable": column, "label": label, "countries": int(data[entity].nunique()),
-            "country_years": int(len(data)), "mean": data[column].mean(), "sd_overall": math.sqrt(overall_var),
-            "sd_between": data.groupby(entity)[column].mean().std(ddof=1), "sd_within": within.std(ddof=1),
-            "within_share_of_variance": float((within ** 2).sum() / ((len(data) - 1) * overall_var)),
-        })
-    frame = pd.DataFrame(rows)
+    frame = variation_summary(panel, list(columns), entity)
+    frame.insert(1, "label", [columns[c] for c in frame["variable"]])
     frame.attrs["caption"] = "Country-year panel: between- and within-country variation"
     frame.attrs["footnote"] = ("sd_between: SD of the country means; sd_within: SD of the deviations of each "
                                "country-year from its country's mean; within_share_of_variance: sum of squared "
                                "within deviations / total sum of squares. Fixed-effects estimates rest on the "
-                               "within variation only.")
+                               "within variation only: the GBD series are smoothed model estimates, so the country "
+                               "panel is descriptive and its within-country estimates are not evidence of an "
+                               "effect.")
     return frame
 
 
@@ -373,7 +366,7 @@ def coefficient_figure(records: pd.DataFrame, covariate_set: str | None = None,
         ax.set_title(textwrap.fill(part["outcome_label"].iloc[0], 42), loc="left", fontsize=9.5)
         ax.set_xlabel(textwrap.fill(f"Change {part['term_label'].iloc[0]} (95% CI)", 42))
         ax.grid(axis="x", color="#eeeeee", linewidth=0.6)
-    fig.suptitle("Social support and health across countries: estimators side by side "
+    fig.suptitle("Social support and health across countries: estimators side by side, descriptive "
                  f"(adjusted for: {covariate_set_label or chosen})", x=0.01, ha="left", fontweight="bold")
     fig.text(0.01, 0.005, textwrap.fill(ECOLOGICAL_FOOTNOTE + " Grey: the between-country coefficient of the "
                                         "within-between model.", 170), fontsize=7.5, color="#444444", ha="left",

@@ -28,9 +28,11 @@ from analysis.estimators import reliability
 from analysis.studies.gss import measures
 from analysis.studies.gss import source as src
 from analysis.studies.gss.schema import (
+    BALLOTS,
     CATEGORY_CODES,
     GSS_2020_VARIABLES,
     GSS_PANEL_VARIABLES,
+    MODES_2020,
     PANELS,
     gss_2020_schema,
     gss_panel_schema,
@@ -41,7 +43,7 @@ from analysis.studies.gss.schema import (
 LONG_ITEMS = ["socrel", "socfrend", "socommun", "socbar", "marital", "attend", "health", "happy", "age", "sex",
               "race", "educ", "degree", "realinc", "wrkstat"]
 LONG_OPTIONAL_ITEMS = ["numgiven", "mntlhlth"]
-LONG_DESIGN = ["firstid", "wave", "year", "wtpannr12", "wtpannr123"]
+LONG_DESIGN = ["firstid", "wave", "year", "wtpannr12", "wtpannr123", "ballot"]
 LONG_OPTIONAL_DESIGN = ["vstrat", "vpsu"]
 
 # Items of the 2016-2020 panel, by the waves that carry them in the file.
@@ -142,6 +144,7 @@ def _read_long_panel(raw_dir: Path, label: str, evenings: dict | None) -> pd.Dat
         "year": year,
         "weight_panel12": pd.to_numeric(raw["wtpannr12"], errors="coerce"),
         "weight_panel123": pd.to_numeric(raw["wtpannr123"], errors="coerce"),
+        "ballot": _categories(src.recode(raw, "ballot", path, id_column="firstid"), "ballot", BALLOTS),
         "stratum": pd.to_numeric(raw["vstrat"], errors="coerce"),
         "psu": pd.to_numeric(raw["vpsu"], errors="coerce"),
     })
@@ -153,6 +156,7 @@ def _read_long_panel(raw_dir: Path, label: str, evenings: dict | None) -> pd.Dat
                                   "interviewed at wave 1")
     table = table[interviewed].reset_index(drop=True)
     table["year"] = table["year"].astype("int64")
+
     table["n_waves"] = table.groupby("person_id")["wave"].transform("size")
     table["age_baseline"] = table["person_id"].map(table[table["wave"] == 1].set_index("person_id")["age"])
     table["inconsistent_age_sex"] = _inconsistent_long(table)
@@ -236,7 +240,8 @@ def build_gss_2020(raw_dir: str | Path, params: dict | None = None) -> pd.DataFr
     evenings = _gss_options(params).get("evenings_per_year")
     path = src.panel_path(raw_dir, src.PANEL_2020)
     columns = ["yearid", "samptype", "panstat", "year_1a", "year_1b", "year_2", "id_1a", "id_1b",
-               "wtssnr_1a", "wtssnr_1b", "wtssnr_2", "vstrat_1a", "vstrat_1b", "vpsu_1a", "vpsu_1b", "lonely3_1b"]
+               "wtssnr_1a", "wtssnr_1b", "wtssnr_2", "vstrat_1a", "vstrat_1b", "vpsu_1a", "vpsu_1b", "lonely3_1b",
+               "ballot_1a", "ballot_1b", "mode_2"]
     columns += [f"{i}{s}" for i in ITEMS_2020_BASELINE for s in (src.SUFFIX_2016, src.SUFFIX_2018)]
     columns += [f"{i}{src.SUFFIX_2020}" for i in ITEMS_2020_REINTERVIEW]
     raw = src.read_panel(path, list(dict.fromkeys(columns)))
@@ -291,6 +296,9 @@ def build_gss_2020(raw_dir: str | Path, params: dict | None = None) -> pd.DataFr
         "reinterviewed_2020": reinterviewed,
         "weight_baseline": pick(raw["wtssnr_1a"], raw["wtssnr_1b"]),
         "weight_2020": raw["wtssnr_2"],
+        "ballot_baseline": _categories(pick(src.recode(raw, "ballot_1a", path, id_column="yearid"),
+                                            src.recode(raw, "ballot_1b", path, id_column="yearid")), "ballot", BALLOTS),
+        "mode_2020": _mode_2020(src.recode(raw, "mode_2", path, id_column="yearid"), reinterviewed, path),
         "stratum": pick(raw["vstrat_1a"], raw["vstrat_1b"]),
         "psu": pick(raw["vpsu_1a"], raw["vpsu_1b"]),
     })
@@ -307,6 +315,17 @@ def build_gss_2020(raw_dir: str | Path, params: dict | None = None) -> pd.DataFr
     table["inconsistent_age_sex_2020"] = _inconsistent(baseline_codes, codes_2020, baseline_year, reinterviewed)
     table = finish_table(table, GSS_2020_VARIABLES)
     return validate_table(table, gss_2020_schema(), "GSS 2016-2020 table")
+
+
+def _mode_2020(mode: pd.Series, reinterviewed: pd.Series, path: Path) -> pd.Categorical:
+    """MODE_2 of the 2020 re-interview as Web / Phone; an in-person 2020 interview (code 1) is an error: the
+    2020 panel was fielded by web and phone only (COVID-19)."""
+    if (mode == 1).any():
+        raise src.SourceDataError(f"{path}: column mode_2 has the value 1 (in person); the 2020 re-interview was "
+                                  "web or phone only")
+    if (mode.notna() & (reinterviewed == 0)).any():
+        raise src.SourceDataError(f"{path}: column mode_2 is set for a respondent not re-interviewed in 2020")
+    return pd.Categorical(mode.map(CATEGORY_CODES["mode_2020"]), categories=list(MODES_2020))
 
 
 def _inconsistent(base: pd.DataFrame, later: pd.DataFrame, baseline_year: pd.Series,

@@ -8,10 +8,13 @@ from analysis.core.metrics import clean_number, estimate_entry
 from analysis.estimators.panel import TEST_KEYS
 
 
-def gss_metrics(records: pd.DataFrame, tests: pd.DataFrame, records_2020: pd.DataFrame, panel: pd.DataFrame,
-                table_2020: pd.DataFrame, gss: dict) -> dict:
-    """GSS headline numbers: sample sizes, every panel estimate keyed ``outcome -> model[:between]``, the
-    specification tests, and the design-based 2016-2020 estimates keyed by model name."""
+def gss_metrics(fits: dict[str, pd.DataFrame], panel: pd.DataFrame, table_2020: pd.DataFrame, gss: dict) -> dict:
+    """GSS headline numbers: sample sizes, every panel estimate keyed ``outcome -> exposure -> model[:between]``
+    (the lagged exposure under its own name), the specification tests, the completers' fits
+    (``completers -> outcome -> exposure -> model -> {unweighted, weighted}``), the ballot flow, the attenuation
+    factors of the contact index, the 2020 interview mode, and the design-based 2016-2020 estimates keyed by
+    model name. ``fits`` is the output of :func:`analysis.studies.gss.models.run_gss_models`."""
+    records, tests, records_2020 = fits["records"], fits["tests"], fits["records_2020"]
     spec = gss["panel_models"]
     entity, time = spec["entity"], spec["time"]
     reinterviewed = table_2020["reinterviewed_2020"] == 1 if "reinterviewed_2020" in table_2020 else None
@@ -35,5 +38,22 @@ def gss_metrics(records: pd.DataFrame, tests: pd.DataFrame, records_2020: pd.Dat
             "p_value": clean_number(row.p_value, 6)}
     models_2020 = {row.covariate_set: estimate_entry(row)
                    for row in records_2020[records_2020["design"] == "design-based"].itertuples()}
+    completers: dict = {}
+    for row in fits["weighted"].itertuples():
+        completers.setdefault(row.outcome, {}).setdefault(row.exposure, {}).setdefault(row.model, {})[
+            row.design] = estimate_entry(row)
+    flow = fits["ballot_flow"]
+    ballots = {f"{r.outcome}:{r.ballot}": {"with_both": int(r.with_both), "complete_cases": int(r.complete_cases),
+                                           "persons_two_plus_complete": int(r.persons_two_plus_complete),
+                                           "in_models": bool(r.in_models)} for r in flow.itertuples()}
+    attenuation = {f"{r.exposure}:{r.panel}:rho={r.reliability:g}": {
+        "within_share": clean_number(r.within_share), "icc_one_way": clean_number(r.icc_one_way),
+        "adjacent_correlations": r.adjacent_correlations, "lambda_fixed_effects": clean_number(r.lambda_fixed_effects),
+        "lambda_first_difference": clean_number(r.lambda_first_difference)} for r in fits["attenuation"].itertuples()}
+    modes = (table_2020.loc[reinterviewed, "mode_2020"].value_counts().to_dict()
+             if reinterviewed is not None and "mode_2020" in table_2020 else {})
+    sample["ballots_in_models"] = {k: list(v) for k, v in (spec.get("ballots") or {}).items()}
+    sample["mode_2020"] = {str(k): int(v) for k, v in modes.items()}
     return {"study": str(gss.get("study", "GSS panels")), "sample": sample, "estimates": estimates,
-            "tests": spec_tests, "models_2020": models_2020}
+            "tests": spec_tests, "completers": completers, "ballot_flow": ballots, "attenuation": attenuation,
+            "models_2020": models_2020}

@@ -1,8 +1,10 @@
 """Reports of the GSS panel study: estimators side by side, a coefficient plot, outcomes by contact
-level across waves, attrition and the participant flow, and the 2016-2020 loneliness models.
+level across waves, attrition and the participant flow, the sample by split ballot, the completers
+unweighted and panel-weighted, the lagged-exposure estimates, the within-person variance of the contact
+index with the attenuation it implies, and the 2016-2020 loneliness models.
 
-Builders are pure functions returning DataFrames or Figures from the model records
-(``reports/metrics/gss_models.csv``) and the analysis tables; :func:`write_gss_reports` saves them
+Builders are pure functions returning DataFrames or Figures from the model stage's tables
+(``reports/metrics/gss_*.csv``, ``gss.json``) and the analysis tables; :func:`write_gss_reports` saves them
 through the atomic writers, all-or-none.
 """
 
@@ -16,6 +18,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from analysis.core import config, io
+from analysis.estimators.formula import formula_variables
 from analysis.report import tables
 from analysis.report.figures import (
     MARKERS,
@@ -28,6 +31,7 @@ from analysis.report.figures import (
     styled,
     write_figure,
 )
+from analysis.studies.gss.schema import GSS_2020_VARIABLES, GSS_PANEL_VARIABLES
 
 #: Short column headers for the estimators, in the order a reader should meet them: from the
 #: comparison that mixes between- and within-person differences to the purely within-person ones.
@@ -221,21 +225,174 @@ def attrition_flow(attrition: pd.DataFrame) -> pd.DataFrame:
     return flow_table(steps)
 
 
-def loneliness_table(records: pd.DataFrame) -> pd.DataFrame:
-    """The 2016-2020 models as a regression table (one column per model/covariate set)."""
-    frame = tables.regression_table(records, design=None)
+def exposure_records(records: pd.DataFrame, exposures: Sequence[str]) -> pd.DataFrame:
+    """The panel records of the named exposures (the main exposure, or the lagged one: the model stage
+    writes both into one file, and each table or figure shows one)."""
+    require_columns(records, ["exposure"], "exposure_records")
+    return records[records["exposure"].isin(list(exposures))].reset_index(drop=True)
+
+
+def lagged_table(records: pd.DataFrame) -> pd.DataFrame:
+    """The lagged-exposure fits (contact at wave t-1, outcome at wave t) in the estimator table's layout."""
+    frame = estimator_table(records)
+    frame.attrs["caption"] = ("Lagged exposure: social contact at the previous wave and the outcome at the next, "
+                              "GSS panels 2006-2014")
+    frame.attrs["footnote"] = (
+        "Exposure measured at wave t-1 (two years earlier), outcome and time-varying covariates at wave t, so "
+        "only waves 2 and 3 with a previous wave enter; two-way FE use persons interviewed at all three waves. "
+        + frame.attrs["footnote"])
+    return frame
+
+
+#: Column headers of :func:`weighted_table`.
+WEIGHTED_HEADERS = {"all": "All persons, unweighted", "unweighted": "Completers, unweighted",
+                    "weighted": "Completers, weighted"}
+
+
+def weighted_table(weighted: pd.DataFrame, records: pd.DataFrame, weight_label: str = "WTPANNR123") -> pd.DataFrame:
+    """Outcome x estimator rows: the main fit on every person (``records``), then the same estimator on
+    the completers (persons interviewed at all three waves, ``weighted``) unweighted and weighted by the
+    panel weight. Completers unweighted vs all shows what selection into completion changes; weighted vs
+    unweighted (same persons) what the weights change."""
+    require_columns(weighted, ["outcome", "outcome_label", "exposure", "model", "design", "estimate", "ci_low",
+                               "ci_high", "measure", "n"], "weighted_table")
+    if weighted.empty:
+        raise tables.TableError("weighted_table: no completer fits (is gss.panel_weighted set?)")
+    rows = []
+    for (outcome, exposure, model), part in weighted.groupby(["outcome", "exposure", "model"], sort=False):
+        by_design = {r["design"]: r for _, r in part.iterrows()}
+        main = records[(records["outcome"] == outcome) & (records["exposure"] == exposure)
+                       & (records["model"] == model) & ~records["term"].astype(str).str.endswith(":between")]
+        row = {"Outcome": part["outcome_label"].iloc[0], "Estimator": ESTIMATOR_HEADERS.get(model, model),
+               WEIGHTED_HEADERS["all"]: _interval(main.iloc[0]) if len(main) else "",
+               "Person-waves (all)": tables.format_count(main["n"].iloc[0]) if len(main) else ""}
+        for design in ("unweighted", "weighted"):
+            row[WEIGHTED_HEADERS[design]] = _interval(by_design[design]) if design in by_design else ""
+        row["Person-waves (completers)"] = tables.format_count(part["n"].iloc[0])
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    frame.attrs["caption"] = (f"Completers of the GSS panels, unweighted and weighted by the panel weight "
+                              f"{weight_label}")
+    frame.attrs["footnote"] = (
+        f"Completers: persons interviewed at all three waves (the only ones with a positive {weight_label}, "
+        "NORC's non-response-adjusted panel weight). Estimates: change in the probability of the outcome per "
+        "point of the contact index, 95% CI; the same ballots and covariates as the main models. Weighted: "
+        "weighted least squares, SEs clustered by person treating the weights as fixed.")
+    return frame
+
+
+def attenuation_display(attenuation: pd.DataFrame) -> pd.DataFrame:
+    """Per panel (and pooled): persons measured at all three waves, the wave-to-wave correlations of the
+    contact index, its within-person variance share, and for each assumed reliability the regression-dilution
+    factor of the two-way FE and first-difference estimates (true slope x factor = expected estimate)."""
+    require_columns(attenuation, ["exposure", "panel", "reliability", "within_share", "lambda_fixed_effects",
+                                  "lambda_first_difference", "persons", "adjacent_correlations"],
+                    "attenuation_display")
+    rows = []
+    for (exposure, panel), part in attenuation.groupby(["exposure", "panel"], sort=False):
+        first = part.iloc[0]
+        row = {"Panel": "pooled" if panel == "all" else panel, "Persons (3 waves)": tables.format_count(first["persons"]),
+               "Wave-to-wave r": str(first["adjacent_correlations"]),
+               "Within-person share": f"{first['within_share']:.2f}"}
+        for _, r in part.sort_values("reliability").iterrows():
+            row[f"Reliability {r['reliability']:g}: FE / FD"] = (f"{r['lambda_fixed_effects']:.2f} / "
+                                                                 f"{r['lambda_first_difference']:.2f}")
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    frame.attrs["caption"] = ("Within-person variation of the social contact index and the attenuation of "
+                              "within-person estimates it implies")
+    frame.attrs["footnote"] = (
+        "Model-sample persons with the index at all three waves. Within-person share: one-way ANOVA within "
+        "variance over total (1 - ICC(1)). Factors: expected estimate / true slope under classical measurement "
+        "error independent across waves, for an assumed reliability (true over observed variance; not "
+        "estimable from the panel): pooled = reliability; FE = 1 - (1 - reliability) / within share; FD = 1 - "
+        "2 (1 - reliability) / (variance of wave-to-wave change / total variance). Covariates attenuate further.")
+    return frame
+
+
+def ballot_flow_table(flow: pd.DataFrame, outcome_labels: Mapping[str, str]) -> pd.DataFrame:
+    """The sample by split ballot, per outcome: person-waves interviewed, with the contact items, with the
+    outcome, with both, complete for the models, persons with two or more complete waves, and whether the
+    ballot enters that outcome's models."""
+    require_columns(flow, ["outcome", "ballot", "person_waves", "with_exposure", "with_outcome", "with_both",
+                           "complete_cases", "persons_two_plus_complete", "in_models"], "ballot_flow_table")
+    frame = pd.DataFrame({
+        "Outcome": flow["outcome"].map(lambda o: outcome_labels.get(o, o)),
+        "Ballot": flow["ballot"],
+        "Person-waves": flow["person_waves"].map(tables.format_count),
+        "With contact items": flow["with_exposure"].map(tables.format_count),
+        "With outcome": flow["with_outcome"].map(tables.format_count),
+        "With both": flow["with_both"].map(tables.format_count),
+        "Complete cases": flow["complete_cases"].map(tables.format_count),
+        "Persons with 2+ complete waves": flow["persons_two_plus_complete"].map(tables.format_count),
+        "In the models": flow["in_models"].map(lambda v: "yes" if str(v).lower() == "true" else "no"),
+    })
+    frame.attrs["caption"] = "GSS panels 2006-2014: who informs which model, by split ballot"
+    frame.attrs["footnote"] = (
+        "The GSS asks each item on some of its three random ballots: self-rated health (HEALTH) on A and C, "
+        "happiness on all three, the social-evening items on A and B (and, at the 2006 panel's 2010 wave, on "
+        "C). Health models therefore use ballot A only, happiness models A and B (params.yaml "
+        "gss.panel_models.ballots). Complete cases: contact, outcome and every covariate present.")
+    return frame
+
+
+#: Labels of the 2016-2020 table's columns, for the covariates named in ``gss.models_2020``.
+LABELS_2020 = {v.name: v.label for v in GSS_2020_VARIABLES}
+
+
+def _covariates_text(rhs: str) -> str:
+    """The covariates of a formula right-hand side as labels, in the formula's order."""
+    names = sorted(formula_variables(rhs), key=rhs.find)
+    return "; ".join(LABELS_2020.get(n, n.replace("_", " ")) for n in names) if names else "none"
+
+
+def loneliness_table(records: pd.DataFrame, models: Mapping[str, Mapping], mode_counts: Mapping[str, int]) -> pd.DataFrame:
+    """The 2016-2020 models, one row per model of ``gss.models_2020.models``: outcome, exposure, what it is
+    adjusted for (baseline loneliness through LONELY3, interview mode), design-based and unweighted estimates
+    with their n. ``mode_counts``: the re-interviewed by 2020 interview mode (``gss.json`` sample.mode_2020)."""
+    require_columns(records, ["covariate_set", "design", "measure", "estimate", "ci_low", "ci_high", "ratio",
+                              "ratio_ci_low", "ratio_ci_high", "n", "events"], "loneliness_table")
+    rows = []
+    for name, spec in models.items():
+        part = records[records["covariate_set"] == name]
+        if part.empty:
+            raise tables.TableError(f"loneliness_table: no records for the 2016-2020 model {name!r}; rerun models_gss")
+        by_design = {r["design"]: r for _, r in part.iterrows()}
+        rows.append({
+            "Outcome": spec.get("label", spec["outcome"]),
+            "Exposure": spec.get("exposure_label", spec["exposure"]),
+            "Adjusted for": _covariates_text(spec.get("covariates", "")),
+            "Design-based": tables.format_estimate(by_design["design-based"]) if "design-based" in by_design else "",
+            "Unweighted": tables.format_estimate(by_design["unweighted"]) if "unweighted" in by_design else "",
+            "N": tables.format_count(part["n"].iloc[0]),
+            "Events": tables.format_count(part["events"].iloc[0]),
+        })
+    frame = pd.DataFrame(rows)
+    modes = ", ".join(f"{k.lower()} {tables.format_count(v)}" for k, v in mode_counts.items()) or "not recorded"
     frame.attrs["caption"] = "GSS 2016-2020 panel: baseline social contact, 2020 loneliness and health"
+    frame.attrs["footnote"] = (
+        "MD: mean difference, OR: odds ratio; 95% CI. Design-based: 2020 panel weight, SEs clustered by "
+        "baseline stratum x PSU. Re-interviewed in 2020 with complete data. Baseline loneliness: LONELY3 "
+        "(felt left out), asked at the 2018 baseline only, so that model uses the 2018 cohort. Interview mode: "
+        f"the 2020 re-interview was by web or phone (COVID-19; {modes}), the 2016/2018 baselines mostly in "
+        "person, so 2020 answers may differ by mode as well as by time; models listing the interview mode "
+        "adjust for the 2020 mode.")
     return frame
 
 
 def write_gss_reports(processed: Path, reports: Path, params: dict) -> list[Path]:
     """Write the GSS tables and figures under ``reports/tables/gss`` and ``reports/figures/gss``."""
     processed, reports = Path(processed), Path(reports)
+    metrics_dir = reports / "metrics"
     panel = io.read_parquet(processed / "gss_panel.parquet")
     attrition = pd.read_csv(processed / "gss_attrition.csv")
-    records = pd.read_csv(reports / "metrics" / "gss_panel_models.csv")
-    tests = pd.read_csv(reports / "metrics" / "gss_panel_tests.csv")
-    lonely = pd.read_csv(reports / "metrics" / "gss_2020_models.csv")
+    records = pd.read_csv(metrics_dir / "gss_panel_models.csv")
+    tests = pd.read_csv(metrics_dir / "gss_panel_tests.csv")
+    weighted = pd.read_csv(metrics_dir / "gss_panel_weighted.csv")
+    ballots = pd.read_csv(metrics_dir / "gss_ballot_flow.csv")
+    attenuation = pd.read_csv(metrics_dir / "gss_attenuation.csv")
+    lonely = pd.read_csv(metrics_dir / "gss_2020_models.csv")
+    mode_counts = io.read_json(metrics_dir / "gss.json")["sample"].get("mode_2020") or {}
     gss, report = params["gss"], params["reports"]
     spec = gss["panel_models"]
     formats = tuple(report["figure_formats"])
@@ -243,21 +400,31 @@ def write_gss_reports(processed: Path, reports: Path, params: dict) -> list[Path
     tables_dir, figures_dir = reports / "tables" / "gss", reports / "figures" / "gss"
     binary = {k for k, v in spec["outcomes"].items() if v.get("binary")}
     outcomes = {k: v.get("label", k) for k, v in spec["outcomes"].items()}
+    main = exposure_records(records, list(spec["exposures"]))
+    lagged = exposure_records(records, list((gss.get("panel_lagged") or {}).get("exposures") or {}))
     summary = outcome_by_contact(panel, outcomes, levels["column"], levels["cuts"], levels["labels"],
                                  time=spec["time"])
     tests_shown = tests.copy()
     tests_shown.attrs["caption"] = "Specification tests: Hausman (FE vs RE) and Mundlak (between = within)"
     flow = attrition_flow(attrition)
+    weight = str((gss.get("panel_weighted") or {}).get("weight", "panel weight"))
+    weight_label = {v.name: v.source for v in GSS_PANEL_VARIABLES}.get(weight, weight)  # the GSS item name
 
     written: list[Path] = []
     with io.staged_outputs():
-        written += tables.write_table(estimator_table(records), tables_dir / "panel_estimators")
+        written += tables.write_table(estimator_table(main), tables_dir / "panel_estimators")
         written += tables.write_table(tests_shown, tables_dir / "panel_tests")
         written += tables.write_table(attrition_display(attrition), tables_dir / "attrition")
-        written += tables.write_table(loneliness_table(lonely), tables_dir / "loneliness_2020")
+        written += tables.write_table(ballot_flow_table(ballots, outcomes), tables_dir / "ballot_flow")
+        written += tables.write_table(weighted_table(weighted, main, weight_label), tables_dir / "panel_weighted")
+        written += tables.write_table(attenuation_display(attenuation), tables_dir / "attenuation")
+        if not lagged.empty:
+            written += tables.write_table(lagged_table(lagged), tables_dir / "panel_lagged")
+        written += tables.write_table(loneliness_table(lonely, gss["models_2020"]["models"], mode_counts),
+                                      tables_dir / "loneliness_2020")
         written.append(io.write_csv(tables_dir / "outcome_by_contact.csv", summary))
         written.append(io.write_csv(tables_dir / "flow.csv", flow))
-        written += write_figure(coefficient_plot(records), figures_dir / "panel_coefficients", formats)
+        written += write_figure(coefficient_plot(main), figures_dir / "panel_coefficients", formats)
         written += write_figure(outcome_by_contact_figure(summary, binary, spec["time"], levels["label"]),
                                 figures_dir / "outcome_by_contact", formats)
         written += write_figure(flow_diagram(flow, "GSS panels 2006-2014: persons interviewed at each wave",

@@ -25,6 +25,8 @@ DEGREE = ("Less than high school", "High school", "Junior college", "Bachelor", 
 MARITAL = ("Married", "Widowed", "Divorced", "Separated", "Never married")
 HEALTH = ("Excellent", "Good", "Fair", "Poor")
 HAPPINESS = ("Very happy", "Pretty happy", "Not too happy")
+BALLOTS = ("A", "B", "C")
+MODES_2020 = ("Web", "Phone")
 WORK_STATUS = ("Working full time", "Working part time", "With a job, not at work", "Unemployed",
                "Retired", "In school", "Keeping house", "Other")
 
@@ -37,6 +39,8 @@ CATEGORY_CODES: dict[str, dict[float, str]] = {
     "health": dict(zip((1.0, 2.0, 3.0, 4.0), HEALTH, strict=False)),
     "happy": dict(zip((1.0, 2.0, 3.0), HAPPINESS, strict=False)),
     "wrkstat": dict(zip((1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0), WORK_STATUS, strict=False)),
+    "ballot": dict(zip((1.0, 2.0, 3.0), BALLOTS, strict=False)),
+    "mode_2020": {4.0: "Web", 2.0: "Phone"},
 }
 
 EVENINGS_RULE = ("evenings a year from the card's answer: almost daily 300, once or twice a week 78, several "
@@ -115,6 +119,9 @@ GSS_PANEL_VARIABLES: tuple[Variable, ...] = (
              "as published; a person constant, present for those interviewed at wave 2", (0, None)),
     Variable("weight_panel123", "Panel weight, waves 1-3 (non-response adjusted)", "float", "WTPANNR123",
              "as published; a person constant, present for those interviewed at wave 3", (0, None)),
+    Variable("ballot", "Split ballot", "category", "BALLOT",
+             "A, B or C as published for the interview (2 persons changed ballot between waves); HEALTH asked on A and C, the social-evening "
+             "items on A and B: only ballot A has both at every wave", BALLOTS),
     Variable("stratum", "Variance stratum", "int", "VSTRAT", "as published; 2006 and 2010 panels only", (1, None)),
     Variable("psu", "Variance primary sampling unit", "int", "VPSU", "as published (1 or 2); 2006 and 2010 panels only",
              (1, 2)),
@@ -158,6 +165,11 @@ GSS_2020_VARIABLES: tuple[Variable, ...] = (
              "WTSSNR_1A / WTSSNR_1B", "as published for the baseline year", (0, None)),
     Variable("weight_2020", "2020 panel weight (non-response adjusted)", "float", "WTSSNR_2",
              "as published; present for the re-interviewed only", (0, None)),
+    Variable("ballot_baseline", "Split ballot at baseline", "category", "BALLOT_1A / BALLOT_1B",
+             "A, B or C as published for the baseline year", BALLOTS),
+    Variable("mode_2020", "Interview mode 2020", "category", "MODE_2",
+             "2 over the phone -> Phone, 4 web -> Web; missing if not re-interviewed (baselines were in person, "
+             "7% by phone)", MODES_2020),
     Variable("stratum", "Variance stratum (baseline)", "int", "VSTRAT_1A / VSTRAT_1B", "as published", (1, None)),
     Variable("psu", "Variance primary sampling unit (baseline)", "int", "VPSU_1A / VPSU_1B", "as published", (1, 2)),
     *(replace(v, source=f"{v.source}_1A / _1B", rule=f"{v.rule}; at the baseline interview") for v in _CONSTANT),

@@ -29,13 +29,15 @@ from analysis.studies.nhanes.schema import (
     SELF_RATED_HEALTH,
     SEX,
     data_dictionary,
-    group_column,
+    index_groupings,
     nhanes_schema,
 )
 
 CYCLE_CODE = {1: "1999-2000", 2: "2001-2002", 3: "2003-2004", 4: "2005-2006", 5: "2007-2008"}
 PHQ9_ITEMS = [f"DPQ0{i}0" for i in range(1, 10)]  # DPQ_D, DPQ_E: asked in 2005-2008 only
 PHQ9_CYCLES = ("2005-2006", "2007-2008")
+#: The cycles whose 4-year weights (WTINT4YR, WTMEC4YR) pool them together (NCHS: use these, not the 2-year ones).
+FOUR_YEAR_CYCLES = ("1999-2000", "2001-2002")
 
 
 def _load(raw_dir: Path, table: str, cycle: str, columns: list[str]) -> tuple[pd.DataFrame, Path]:
@@ -58,15 +60,79 @@ def _demographics(raw_dir: Path, cycle: str) -> pd.DataFrame:
         cols += ["WTINT4YR", "WTMEC4YR"]
     demo, _ = _load(raw_dir, "DEMO", cycle, cols)
     demo["cycle"] = cycle
-    # NCHS guidance for pooling 1999-2008 (10 years): 4-year weights for 1999-2002 scaled by 2/5;
-    # 2-year weights for 2003-2008 scaled by 1/5.
-    if four_year:
-        demo["weight_interview"] = demo["WTINT4YR"] * 2 / 5
-        demo["weight_exam"] = demo["WTMEC4YR"] * 2 / 5
-    else:
-        demo["weight_interview"] = demo["WTINT2YR"] / 5
-        demo["weight_exam"] = demo["WTMEC2YR"] / 5
+    # The cycle's own weights: the 4-year weights for 1999-2002 (NCHS: 1999-2000 and 2001-2002 must be
+    # combined with WTINT4YR/WTMEC4YR, their 2-year weights rest on different census bases), else the 2-year
+    # ones. They are pooled over the eligibility domains by pooled_weights() once every cycle is read.
+    demo["cycle_weight_interview"] = demo["WTINT4YR"] if four_year else demo["WTINT2YR"]
+    demo["cycle_weight_exam"] = demo["WTMEC4YR"] if four_year else demo["WTMEC2YR"]
     return demo
+
+
+def weight_domain_factors(domains: list[dict], cycles: list[str]) -> dict[tuple[str, str], float]:
+    """The pooling factor of every (domain label, cycle) in which the domain was eligible.
+
+    NCHS's rule for combined cycles (NHANES tutorial, Module 3 "Weighting", Task 2, "When and how to construct
+    weights when combining survey cycles", https://wwwn.cdc.gov/nchs/nhanes/tutorials/module3.aspx): a
+    combined weight is the cycle's weight times the share of the combined period that the cycle's weight
+    stands for, so that the weights sum to the population at the midpoint of the period; 1999-2002 use the
+    4-year weights, which stand for two 2-year cycles. The period is that of the *domain*: a population
+    questioned in k of the pooled 2-year cycles is represented by k cycles, so its factor is (2-year cycles
+    the weight stands for) / k. For the SSQ (age 60+ asked in 1999-2008, 40-59 only in 2003-2008): 60+ ->
+    2/5 x WTINT4YR (1999-2002) and 1/5 x WTINT2YR (2003-2008); 40-59 -> 1/3 x WTINT2YR (2003-2008).
+    Scaling the 40-59-year-olds by 1/5 instead, as if they had been asked in all five cycles, represents
+    them 3/5 of the way (their weighted share of the SSQ population 51% instead of 64%).
+
+    ``domains`` is ``params.yaml nhanes.weight_domains`` (label, min_age, max_age, cycles); ``cycles`` the
+    pooled cycles. A domain that names a cycle not pooled, or only one of the two 4-year cycles 1999-2000 and
+    2001-2002 (whose 4-year weight cannot be split), raises a CleaningError naming the domain.
+    """
+    factors: dict[tuple[str, str], float] = {}
+    for position, domain in enumerate(domains):
+        label = str(domain.get("label", position))
+        where = f"params.yaml nhanes.weight_domains[{position}] ({label})"
+        eligible = list(domain.get("cycles", []))
+        unknown = [c for c in eligible if c not in cycles]
+        if not eligible or unknown:
+            raise CleaningError(f"{where}: cycles {unknown or eligible} are not among nhanes.cycles {cycles}")
+        four_year = [c for c in eligible if c in FOUR_YEAR_CYCLES]
+        if len(four_year) == 1:
+            raise CleaningError(f"{where}: names {four_year[0]} without its pair; the 4-year weights of "
+                                f"{' and '.join(FOUR_YEAR_CYCLES)} cover both cycles, so name both or neither")
+        for cycle in eligible:
+            factors[(label, cycle)] = (2 if cycle in FOUR_YEAR_CYCLES else 1) / len(eligible)
+    return factors
+
+
+def weight_domain(age: pd.Series, domains: list[dict]) -> pd.Series:
+    """The label of the eligibility domain (``params.yaml nhanes.weight_domains``) of each age at screening
+    (RIDAGEYR), ``min_age <= age <= max_age`` (``max_age`` null: no upper bound); None outside every domain.
+    Overlapping domains raise a CleaningError (a person must belong to one)."""
+    labels = pd.Series(None, index=age.index, dtype="object")
+    for position, domain in enumerate(domains):
+        high = domain.get("max_age")
+        inside = age.ge(domain["min_age"]) & (age.le(high) if high is not None else True)
+        if (inside & labels.notna()).any():
+            raise CleaningError(f"params.yaml nhanes.weight_domains[{position}] overlaps an earlier domain "
+                                f"(ages {domain['min_age']}-{high}); the age ranges must be disjoint")
+        labels[inside.fillna(False)] = str(domain.get("label", position))
+    return labels
+
+
+def pooled_weights(frame: pd.DataFrame, domains: list[dict], cycles: list[str]) -> pd.DataFrame:
+    """``frame`` with the pooled interview and MEC weights (``weight_interview``, ``weight_exam``) and the
+    eligibility domain (``weight_domain``) of every row: cycle weight (WTINT4YR/WTMEC4YR for 1999-2002,
+    WTINT2YR/WTMEC2YR after) x the factor of :func:`weight_domain_factors` for the row's (domain, cycle).
+    A row outside every domain, or in a cycle in which its domain was not asked the SSQ, gets missing
+    weights: such a person is not in the SSQ population (the clean stage checks none answered the SSQ).
+    ``weight_exam`` is 0 for people interviewed but not examined (WTMEC = 0 in DEMO)."""
+    factors = weight_domain_factors(domains, cycles)
+    out = frame.copy()
+    out["weight_domain"] = weight_domain(out["RIDAGEYR"], domains)
+    factor = pd.Series([factors.get((d, c), np.nan) for d, c in zip(out["weight_domain"], out["cycle"])],
+                       index=out.index, dtype=float)
+    out["weight_interview"] = out["cycle_weight_interview"] * factor
+    out["weight_exam"] = out["cycle_weight_exam"] * factor
+    return out
 
 
 def _social_support(raw_dir: Path, cycle: str) -> pd.DataFrame:
@@ -155,7 +221,7 @@ def build_nhanes_with_items(raw_dir: str | Path, params: dict) -> tuple[pd.DataF
     raw_dir = Path(raw_dir)
     nh = params["nhanes"]
     frames = [_cycle_table(raw_dir, cycle, nh) for cycle in nh["cycles"]]
-    everyone = pd.concat(frames, ignore_index=True)
+    everyone = pooled_weights(pd.concat(frames, ignore_index=True), nh["weight_domains"], list(nh["cycles"]))
     flow = [{"step": 0, "label": f"NHANES {nh['cycles'][0][:4]}-{nh['cycles'][-1][-4:]} participants",
              "n": len(everyone), "excluded": 0, "reason": ""}]
 
@@ -168,6 +234,12 @@ def build_nhanes_with_items(raw_dir: str | Path, params: dict) -> tuple[pd.DataF
     frame = step(everyone["answered_ssq"].eq(True), "Answered the social-support questionnaire",
                  "Outside the SSQ target ages (under 60 in 1999-2002, under 40 in 2003-2008) or no SSQ answer",
                  everyone)
+    outside = frame[frame["weight_interview"].isna()]
+    if len(outside):
+        first = outside.iloc[0]
+        raise CleaningError(f"SSQ respondent SEQN {int(first['SEQN'])} (age {first['RIDAGEYR']:g}, cycle "
+                            f"{first['cycle']}) is in no eligibility domain of params.yaml nhanes.weight_domains "
+                            f"asked in that cycle ({len(outside)} such rows): add the domain or correct its ages")
     table = _finish(frame, params)
     phq9_items = frame[["SEQN", *PHQ9_ITEMS]].rename(columns={"SEQN": "seqn"}).reset_index(drop=True)
 
@@ -259,7 +331,8 @@ def _finish(frame: pd.DataFrame, params: dict) -> pd.DataFrame:
     }).reset_index(drop=True)
     for name, spec in params["indices"].items():
         out[name] = build_index(out, spec, name)
-        out[group_column(name, spec)] = group_index(out[name], spec.get("groups", []))
+        for column, groups in index_groupings(name, spec).items():
+            out[column] = group_index(out[name], groups)
     out = out.astype({c: "Int8" for c in ("hypertension", "diabetes", "fair_poor_health", "partnered", "lives_alone",
                                            "emotional_support", "financial_support", "needed_more_support",
                                            "mortality_eligible", "died", "cvd_death", "depression_phq9",

@@ -23,8 +23,9 @@ hazard at the row's follow-up time (White & Royston 2009), for each regression o
 and an indicator per masked variance stratum (``imputation.design_strata``).
 
 **Analysis and pooling.** Each of the ``imputation.m`` completed tables is fitted by the design-based
-estimator of the headline models (:mod:`analysis.estimators.survey`, weights ``models.weight``, PSUs in
-strata); the ``m`` fits are combined by Rubin's rules with the design variance inside each imputation and
+estimator of the headline models (:mod:`analysis.estimators.survey`, PSUs in strata, weighted as the
+complete-case model: ``models.exam_weight`` when the model holds a MEC measure, else ``models.weight``); the
+``m`` fits are combined by Rubin's rules with the design variance inside each imputation and
 the Barnard-Rubin degrees of freedom on the design df (:func:`analysis.estimators.imputation.pool`). The
 imputations are independent chains seeded ``(imputation.seed, j)``, drawn and fitted in
 ``imputation.n_jobs`` worker processes with a progress bar; the results do not depend on ``n_jobs``.
@@ -52,6 +53,7 @@ from analysis.estimators.records import (
 )
 from analysis.estimators.runner import run_jobs
 from analysis.estimators.survey import cox_design_fit, glm_design_fit, t_interval
+from analysis.studies.nhanes.schema import model_weight
 
 #: Columns of the MI results file: the records, then Rubin's-rules diagnostics per term.
 MI_COLUMNS: list[str] = [*RECORD_COLUMNS, "analysis", "df", "fmi", "riv", "m"]
@@ -175,8 +177,12 @@ def _model_list(params: dict, covariate_set: str) -> list[tuple[str, ModelSpec, 
     return out
 
 
-def _fit_one(table: pd.DataFrame, kind: str, spec: ModelSpec, kw: dict, levels, weight: str, lonely_psu: str):
+def _fit_one(table: pd.DataFrame, kind: str, spec: ModelSpec, kw: dict, levels, models: dict, lonely_psu: str):
+    """One design-based fit of an imputed table, weighted as the complete-case model is
+    (:func:`analysis.studies.nhanes.schema.model_weight`: the MEC weight when the model holds a MEC measure)."""
     rhs = spec.rhs(levels[0] if levels else None)
+    weight = model_weight([*kw.values(), *spec.variables()], models["weight"],
+                          str(models.get("exam_weight", models["weight"])))
     common = dict(weight=weight, stratum=STRATUM, psu=PSU, lonely_psu=lonely_psu)
     if kind == "cox":
         return cox_design_fit(table, rhs, duration=kw["duration"], event=kw["event"], **common)
@@ -189,11 +195,10 @@ def _imputation_fits(table: pd.DataFrame, frame: pd.DataFrame, categories: dict,
     imputed = impute_once(frame, seed=(settings["seed"], j), burn_in=settings["burn_in"], k_pmm=settings["k_pmm"])
     covariates = formula_variables(params["models"]["covariate_sets"][settings["covariate_set"]])
     completed = completed_table(table, imputed, categories, covariates)
-    weight = params["models"]["weight"]
     lonely_psu = str(params["models"].get("lonely_psu", "adjust"))
     out = []
     for kind, spec, kw in _model_list(params, settings["covariate_set"]):
-        fit = _fit_one(completed, kind, spec, kw, levels[spec.exposure], weight, lonely_psu)
+        fit = _fit_one(completed, kind, spec, kw, levels[spec.exposure], params["models"], lonely_psu)
         out.append((fit.params, fit.cov, fit.df, fit.n, fit.events))
     return out
 
@@ -237,8 +242,10 @@ def run_multiple_imputation(table: pd.DataFrame, params: dict, *, progress: bool
     """Impute, fit and pool every headline model (module docstring); the tidy MI records."""
     settings = imputation_settings(params)
     frame, categories = imputation_frame(table, params)
-    weight = params["models"]["weight"]
-    design = table.assign(**{weight: table[weight].fillna(0.0)})
+    models = params["models"]
+    weights = dict.fromkeys([models["weight"], str(models.get("exam_weight", models["weight"]))])
+    check_columns(table, list(weights), "params.yaml models.weight / models.exam_weight")
+    design = table.assign(**{w: table[w].fillna(0.0) for w in weights})
     levels = {}
     for exposure, ex in params["models"]["exposures"].items():
         levels[exposure] = exposure_levels(table[exposure].dropna()) if ex["type"] == "categorical" else None

@@ -45,6 +45,7 @@ from analysis.estimators.runner import run_jobs
 from analysis.estimators.survey import fit_cox_design, fit_glm_design
 from analysis.estimators.survival import cox_ph_test, fit_cox
 from analysis.studies.nhanes.metrics import headline_metrics
+from analysis.studies.nhanes.schema import model_weight
 
 #: Survey-design columns of the analysis table (schema.py): variance unit, stratum and PSU.
 CLUSTER, STRATUM, PSU = "cluster", "stratum", "psu"
@@ -97,7 +98,9 @@ def nhanes_jobs(table: pd.DataFrame, models: dict[str, Any], designs: tuple[str,
     lonely_psu = str(models.get("lonely_psu", "adjust"))
     # The survey design holds every row; a row without a weight (none in the public files) is in the design
     # with weight 0, i.e. outside every analytic domain, and keeps its stratum and PSU.
-    design_table = table.assign(**{weight: table[weight].fillna(0.0)}) if weight in table else table
+    exam_weight = str(models.get("exam_weight", weight))
+    check_columns(table, [exam_weight], "params.yaml models.exam_weight")
+    design_table = table.assign(**{w: table[w].fillna(0.0) for w in dict.fromkeys([weight, exam_weight])})
 
     jobs: list[_Job] = []
     for exposure, exposure_spec in models["exposures"].items():
@@ -113,37 +116,39 @@ def nhanes_jobs(table: pd.DataFrame, models: dict[str, Any], designs: tuple[str,
             for name, s in models.get("survival", {}).items():
                 spec = spec_for(name, s.get("label", name))
                 kw = dict(duration=s["duration"], event=s["event"])
+                # the MEC weight when the model holds a MEC measure (schema.MEC_VARIABLES), else the interview one
+                weight = model_weight([s["event"], *spec.variables()], models["weight"], exam_weight)
                 for design in designs:
                     if design == "design-based":
-                        run = (lambda spec=spec, kw=kw: fit_cox_design(
+                        run = (lambda spec=spec, kw=kw, weight=weight: fit_cox_design(
                             design_table, spec, weight=weight, stratum=STRATUM, psu=PSU, lonely_psu=lonely_psu,
                             alpha=alpha, **kw))
-                    else:
-                        run = (lambda spec=spec, kw=kw, design=design: fit_cox(
-                            table, spec, design=design, weight=weight, cluster=CLUSTER, stratum=STRATUM,
+                    else:  # "multilevel": a baseline hazard per PSU within stratum (CLUSTER), not per stratum
+                        run = (lambda spec=spec, kw=kw, design=design, weight=weight: fit_cox(
+                            table, spec, design=design, weight=weight, cluster=CLUSTER, stratum=CLUSTER,
                             alpha=alpha, **kw))
                     jobs.append(_Job(f"cox {name} ~ {exposure} + {set_name} [{design}]", "records", run))
                 jobs.append(_Job(f"PH test {name} ~ {exposure} + {set_name}", "ph",
-                                 lambda spec=spec, kw=kw: cox_ph_test(table, spec, ph_alpha=ph_alpha,
+                                 lambda spec=spec, kw=kw, weight=weight: cox_ph_test(table, spec, ph_alpha=ph_alpha,
                                                                       weight=weight, **kw)))
             for name, s in models.get("regression", {}).items():
                 spec = spec_for(name, s.get("label", name))
                 outcome = s["outcome"]
+                weight = model_weight([outcome, *spec.variables()], models["weight"], exam_weight)
                 family = _require(s, "family", f"models.regression.{name}")
                 if family not in ("binomial", "gaussian"):
                     raise ValueError(f"params.yaml models.regression.{name}.family is '{family}'; "
                                      "use 'binomial' or 'gaussian'")
                 for design in designs:
                     if design == "multilevel":
-                        run = (lambda spec=spec, outcome=outcome, family=family: fit_multilevel(
-                            table, spec, outcome=outcome, family=family, weight=weight, stratum=STRATUM, psu=PSU,
-                            cluster=CLUSTER, alpha=alpha))
+                        run = (lambda spec=spec, outcome=outcome, family=family, weight=weight: fit_multilevel(
+                            table, spec, outcome=outcome, family=family, weight=weight, cluster=CLUSTER, alpha=alpha))
                     elif design == "design-based":
-                        run = (lambda spec=spec, outcome=outcome, family=family: fit_glm_design(
+                        run = (lambda spec=spec, outcome=outcome, family=family, weight=weight: fit_glm_design(
                             design_table, spec, outcome=outcome, family=family, weight=weight, stratum=STRATUM, psu=PSU,
                             lonely_psu=lonely_psu, alpha=alpha))
                     else:
-                        run = (lambda spec=spec, outcome=outcome, family=family, design=design: fit_glm(
+                        run = (lambda spec=spec, outcome=outcome, family=family, design=design, weight=weight: fit_glm(
                             table, spec, outcome=outcome, family=family, design=design, weight=weight,
                             cluster=CLUSTER, alpha=alpha))
                     jobs.append(_Job(f"{family} {name} ~ {exposure} + {set_name} [{design}]", "records", run))

@@ -26,6 +26,7 @@ import pandas as pd
 from analysis.core import config, io
 from analysis.estimators.evalues import evalues
 from analysis.report import figures, tables
+from analysis.studies.nhanes.dag import dag_adjustment_table, dag_table_for_readers
 from analysis.studies.nhanes.metrics import headline_records
 from analysis.studies.nhanes.schema import NHANES_VARIABLES
 
@@ -52,8 +53,14 @@ TABLE1_DECIMALS: dict[str, int] = {"income_poverty_ratio": 2}
 COVARIATE_SET_LABELS: dict[str, str] = {
     "age_sex": "age, sex",
     "socioeconomic": "+ socioeconomic",
-    "health": "+ health",
+    "health": "+ health (possible mediators)",
 }
+
+#: Names of the causal diagram's nodes that are not analysis-table columns (params.yaml dag).
+DAG_LABELS: dict[str, str] = {"isolation": "Social isolation", "death": "Death", "baseline_illness": "Illness before the interview",
+                              "income_poverty_ratio": "Income-to-poverty ratio", "race_ethnicity": "Race/ethnicity",
+                              "smoking_status": "Smoking", "bmi": "BMI", "education": "Education", "age": "Age", "sex": "Sex",
+                              "hypertension": "Hypertension", "diabetes": "Diabetes"}
 
 #: Weighting convention named in Table 1's footnote: counts unweighted, shares and means weighted.
 CONVENTION = "NHANES convention"
@@ -272,6 +279,59 @@ def write_sensitivity_reports(reports: Path, params: dict, tables_dir: Path, fig
     return written
 
 
+def exposure_definitions_table(records: pd.DataFrame) -> pd.DataFrame:
+    """The headline models with each exposure definition of ``exposure_definitions`` (stage
+    ``exposures_nhanes``): a row per analysis and exposure term, a column per outcome (ratio or mean
+    difference with its 95% CI), the analysis sample's n in the last column."""
+    rows = []
+    outcomes = list(dict.fromkeys(records["outcome_label"]))
+    for (analysis, exposure, term), part in records.groupby(["analysis_label", "exposure_label", "term_label"],
+                                                            sort=False):
+        row = {"Analysis": analysis, "Exposure": exposure, "Term": term}
+        for outcome in outcomes:
+            hit = part[part["outcome_label"] == outcome]
+            row[outcome] = _estimate_text(next(hit.itertuples())) if len(hit) else ""
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    out.attrs["caption"] = "The isolation exposure defined in other ways (design-based, fullest covariate set)"
+    out.attrs["footnote"] = (
+        "Each cell: one survey-weighted model (Taylor-linearised variance, PSUs in strata, t intervals on the "
+        "design df). Items and the structural and functional scores are entered jointly, so each estimate is "
+        "adjusted for the others; the index by level and the original 5-item index (with living alone) are "
+        "single exposures. HR hazard ratio, OR odds ratio, diff. mean difference.")
+    return out
+
+
+def exposure_figure_rows(records: pd.DataFrame) -> pd.DataFrame:
+    """Rows of the exposure-definitions forest plot: hazard ratios of the survival outcomes (panels), each
+    analysis a group, each term a row."""
+    hr = records[records["measure"] == "HR"]
+    label = [term if term not in ("per point", "yes vs no") else exposure
+             for term, exposure in zip(hr["term_label"], hr["exposure_label"])]
+    return pd.DataFrame({"panel": hr["outcome_label"].to_numpy(), "group": hr["analysis_label"].to_numpy(),
+                         "label": label, "ratio": hr["ratio"].to_numpy(), "ratio_ci_low": hr["ratio_ci_low"].to_numpy(),
+                         "ratio_ci_high": hr["ratio_ci_high"].to_numpy(), "converged": hr["converged"].to_numpy(),
+                         "detail": [f"{int(n):,}" for n in hr["n"]]})
+
+
+def weight_tests_table(tests: pd.DataFrame) -> pd.DataFrame:
+    """The DuMouchel-Duncan tests (``reports/metrics/nhanes_weight_tests.csv``, sensitivity stage): does the
+    survey weight carry information the unweighted model lacks? One row per model."""
+    shown = pd.DataFrame({
+        "Outcome": tests["outcome_label"], "Exposure": tests["exposure_label"], "Covariate set": tests["covariate_set"],
+        "Weight": tests["weight"], "Test": tests["test"],
+        "Statistic (df)": [f"{stat:.2f} ({int(a)}{'' if pd.isna(b) else f', {int(b)}'})"
+                           for stat, a, b in zip(tests["statistic"], tests["df_num"], tests["df_den"])],
+        "p": tests["p_value"].map(lambda p: "<0.001" if p < 0.001 else f"{p:.3f}"), "N": tests["n"]})
+    shown.attrs["caption"] = "Do the survey weights matter? DuMouchel-Duncan tests, weighted against unweighted fits"
+    shown.attrs["footnote"] = (
+        "DuMouchel & Duncan (1983): the weight and the weight x each covariate are added to the unweighted model and "
+        "tested jointly (F for linear, likelihood-ratio chi-square for logistic and Cox models). A small p says the "
+        "weighted and unweighted estimates target different quantities: the design-based fits are then the ones "
+        "that describe the population.")
+    return shown
+
+
 def write_nhanes_reports(processed: Path, reports: Path, params: dict) -> list[Path]:
     """Write the NHANES tables and figures (see the module docstring); return the paths written."""
     processed, reports = Path(processed), Path(reports)
@@ -281,6 +341,8 @@ def write_nhanes_reports(processed: Path, reports: Path, params: dict) -> list[P
     records = pd.read_csv(reports / "metrics" / "nhanes_models.csv")
     ph_tests = pd.read_csv(reports / "metrics" / "nhanes_ph_tests.csv")
     imputed = pd.read_csv(reports / "metrics" / "nhanes_mi.csv")
+    exposure_records = pd.read_csv(reports / "metrics" / "nhanes_exposures.csv")
+    weight_tests = pd.read_csv(reports / "metrics" / "nhanes_weight_tests.csv")
 
     models, report = params["models"], params["reports"]
     formats = tuple(report["figure_formats"])
@@ -309,6 +371,20 @@ def write_nhanes_reports(processed: Path, reports: Path, params: dict) -> list[P
         written += tables.write_table(ph_tests_table(ph_tests), tables_dir / "ph_tests")
         written += tables.write_table(evalues_table(records, params), tables_dir / "evalues")
         written += tables.write_table(mi_table(records, imputed, params), tables_dir / "multiple_imputation")
+        written += tables.write_table(exposure_definitions_table(exposure_records), tables_dir / "exposure_definitions")
+        written += tables.write_table(weight_tests_table(weight_tests), tables_dir / "weight_tests")
+        adjustment = dag_adjustment_table(params)
+        written.append(io.write_csv(tables_dir / "dag_adjustment_sets.csv", adjustment))
+        written += tables.write_table(dag_table_for_readers(adjustment), tables_dir / "dag_adjustment_sets_table")
+        dag = params["dag"]
+        written += figures.write_dag_figure(
+            dag["edges"], figures_dir / "dag", formats, exposure=dag["exposure"], outcome=dag["outcome"],
+            latents=dag.get("latent", []), latent_edges=dag.get("latent_edges", []), labels={**LABELS, **DAG_LABELS},
+            title="Causal diagram: social isolation and death (assumptions; dashed: unmeasured)")
+        written += figures.write_grouped_forest_plot(
+            exposure_figure_rows(exposure_records), figures_dir / "exposure_definitions", formats,
+            title="What carries the association: the isolation exposure defined in other ways (design-based)",
+            label_header="Analysis and exposure", estimate_header="HR (95% CI)", detail_header="N")
         written.append(io.write_csv(tables_dir / "cohort_flow.csv", flow))
         written += tables.write_table(flow_shown, tables_dir / "cohort_flow_table")
         written += tables.write_table(dictionary, tables_dir / "data_dictionary")

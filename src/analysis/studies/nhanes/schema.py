@@ -29,10 +29,15 @@ NHANES_VARIABLES: tuple[Variable, ...] = (
     Variable("stratum", "Masked variance pseudo-stratum", "int", "DEMO.SDMVSTRA", "as published", nullable=False),
     Variable("cluster", "Variance unit (stratum x PSU)", "int", "DEMO.SDMVSTRA, SDMVPSU",
              "stratum * 10 + psu: PSUs are numbered within strata, so the pair identifies a cluster", nullable=False),
-    Variable("weight_interview", "Interview weight, pooled 1999-2008", "float", "DEMO.WTINT4YR, WTINT2YR",
-             "NCHS pooling rule for 10 years: 2/5 x WTINT4YR for 1999-2002; 1/5 x WTINT2YR for 2003-2008", (0, None)),
-    Variable("weight_exam", "MEC exam weight, pooled 1999-2008", "float", "DEMO.WTMEC4YR, WTMEC2YR",
-             "as weight_interview, with the MEC weights", (0, None)),
+    Variable("weight_interview", "Interview weight, pooled 1999-2008 by SSQ eligibility domain", "float",
+             "DEMO.WTINT4YR, WTINT2YR, RIDAGEYR",
+             "NCHS rule for combined cycles, per eligibility domain (params nhanes.weight_domains): ages 60+ "
+             "(asked 1999-2008) 2/5 x WTINT4YR for 1999-2002, 1/5 x WTINT2YR for 2003-2008; ages 40-59 (asked "
+             "2003-2008 only) 1/3 x WTINT2YR", (0, None)),
+    Variable("weight_exam", "MEC exam weight, pooled 1999-2008 by SSQ eligibility domain", "float",
+             "DEMO.WTMEC4YR, WTMEC2YR, RIDAGEYR",
+             "as weight_interview, with the MEC weights; 0 for people interviewed but not examined. The weight "
+             "of every model with a MEC measure (MEC_VARIABLES: bmi, phq9_score, depression_phq9)", (0, None)),
     # demographics and covariates
     Variable("age", "Age at screening (years)", "float", "DEMO.RIDAGEYR",
              "as published; top-coded at 85 (1999-2006) and 80 (2007-2008)", (0, 85), nullable=False),
@@ -93,20 +98,42 @@ NHANES_VARIABLES: tuple[Variable, ...] = (
 )
 
 
+#: Columns measured in the mobile examination centre (MEC), so known only for examined participants, whose
+#: models need the MEC weight (codebooks_1999_2008, "Eligible Sample" / "Interview Setting"): BMI (BMX: body
+#: measures in the MEC exam) and the PHQ-9 (DPQ_D, DPQ_E: "during the MEC private interview") with the
+#: depression flag derived from it. Not MEC: hypertension and diabetes (BPQ020, DIQ010: asked in the home
+#: interview; the table holds no measured blood pressure, BPX), self-rated health (HUQ010), the SSQ items
+#: and demographics (home interview), mortality (linked to every interviewed participant).
+MEC_VARIABLES: tuple[str, ...] = ("bmi", "phq9_score", "depression_phq9")
+
+
+def model_weight(columns, interview_weight: str, exam_weight: str) -> str:
+    """The survey weight of a model whose outcome and covariates are ``columns``: ``exam_weight`` (the pooled
+    MEC weight) when any of them is in :data:`MEC_VARIABLES`, else ``interview_weight``. NCHS's analytic
+    guidelines: use the weight of the smallest sample a model's variables come from; the MEC sample is a
+    subsample of the interviewed one, and its weight also corrects for non-response to the exam."""
+    return exam_weight if any(c in MEC_VARIABLES for c in columns) else interview_weight
+
+
 def group_column(name: str, spec: dict) -> str:
     """Column holding an index's groups: ``group_column`` in its spec, else ``<name>_group``."""
     return spec.get("group_column", f"{name}_group")
+
+
+def index_groupings(name: str, spec: dict) -> dict[str, list[dict]]:
+    """Every grouped column of an index: its ``group_column`` with ``groups``, then each column of its
+    ``groupings`` (further groupings of the same score, e.g. the score by level) with its groups."""
+    return {group_column(name, spec): spec.get("groups", []), **(spec.get("groupings") or {})}
 
 
 def nhanes_schema(indices: dict | None = None) -> pa.DataFrameSchema:
     """Pandera schema of the NHANES analysis table; index columns (from params) are added by name."""
     columns = {v.name: pandera_column(v) for v in NHANES_VARIABLES}
     for name, spec in (indices or {}).items():
-        labels = [g["label"] for g in spec.get("groups", [])]
         columns[name] = pa.Column("float64", pa.Check.ge(0), nullable=True)
-        columns[group_column(name, spec)] = pa.Column(
-            None, pa.Check.isin(labels) if labels else [], nullable=True
-        )
+        for column, groups in index_groupings(name, spec).items():
+            labels = [g["label"] for g in groups]
+            columns[column] = pa.Column(None, pa.Check.isin(labels) if labels else [], nullable=True)
     return pa.DataFrameSchema(columns, strict=True, unique=["seqn"])
 
 
@@ -125,9 +152,10 @@ def data_dictionary(table: pd.DataFrame, indices: dict, reliability: dict[str, s
         rows.append({"name": name, "label": spec.get("label", name), "type": "float",
                      "source": ", ".join(it["variable"] for it in spec["items"]),
                      "rule": f"1 point each: {items}; missing rule: {spec.get('missing', 'complete')} (params.yaml indices.{name})"})
-        groups = ", ".join(f"{g['label']} = {g['min']}-{g['max']}" for g in spec.get("groups", []))
-        rows.append({"name": group_column(name, spec), "label": f"{spec.get('label', name)}, grouped", "type": "category",
-                     "source": name, "rule": groups})
+        for column, grouping in index_groupings(name, spec).items():
+            groups = ", ".join(f"{g['label']} = {g['min']}-{g['max']}" for g in grouping)
+            rows.append({"name": column, "label": f"{spec.get('label', name)}, grouped", "type": "category",
+                         "source": name, "rule": groups})
     out = pd.DataFrame(rows)
     out["pct_missing"] = [round(100 * table[n].isna().mean(), 1) if n in table else float("nan") for n in out["name"]]
     if reliability is not None:

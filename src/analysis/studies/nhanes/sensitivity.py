@@ -73,7 +73,9 @@ from analysis.estimators.survey import (
     glm_design_fit,
     wald_test,
 )
+from analysis.estimators.weight_test import dumouchel_duncan
 from analysis.studies.nhanes.models import PSU, STRATUM
+from analysis.studies.nhanes.schema import model_weight
 
 #: Sensitivity analyses, in table order: analysis key -> label.
 ANALYSES = {
@@ -81,7 +83,13 @@ ANALYSES = {
     "early_deaths_excluded": "Follow-up from {years:g} years (earlier deaths excluded)",
     "prevalent_disease_excluded": "{label}",
     "self_rated_health_adjusted": "+ self-rated health",
+    "age_time_scale": "Age as the time scale (left-truncated at interview age), splines",
+    "splines": "Restricted cubic splines for continuous covariates",
 }
+#: Derived columns of the age-time-scale Cox model: entry and exit age (years).
+AGE_ENTRY, AGE_EXIT = "age_at_entry", "age_at_exit"
+WEIGHT_TEST_COLUMNS = ["study", "outcome", "outcome_label", "exposure", "exposure_label", "covariate_set", "model",
+                       "weight", "test", "statistic", "df_num", "df_den", "p_value", "n", "note"]
 SENSITIVITY_COLUMNS = ["analysis", "analysis_label", *RECORD_COLUMNS]
 SUBGROUP_COLUMNS = ["record", "modifier", "modifier_label", "subgroup", *RECORD_COLUMNS, "F", "df_num", "df_den"]
 RULES = ("levels", "cut")
@@ -300,21 +308,36 @@ def outcomes_of(models: dict[str, Any]) -> list[Outcome]:
 @dataclass(frozen=True)
 class _Design:
     table: pd.DataFrame  # the full design (weight 0 outside every domain where missing)
-    weight: str
+    weight: str  # the interview weight (models.weight)
     lonely_psu: str
     alpha: float
+    exam_weight: str = ""  # the MEC weight (models.exam_weight) of models with a MEC measure
+
+    def weight_for(self, outcome: Outcome, rhs: str) -> str:
+        """The weight of a model (schema.model_weight: the MEC weight when it holds a MEC measure)."""
+        columns = [*outcome.data_columns, *formula_variables(rhs)]
+        return model_weight(columns, self.weight, self.exam_weight or self.weight)
 
     def records(self, spec: ModelSpec, outcome: Outcome, subset=None) -> pd.DataFrame:
         """Records of the exposure term(s) of ``spec`` on the domain ``subset`` of the full design."""
-        common = {"weight": self.weight, "stratum": STRATUM, "psu": PSU, "subset": subset,
+        common = {"weight": self.weight_for(outcome, spec.rhs()), "stratum": STRATUM, "psu": PSU, "subset": subset,
                   "lonely_psu": self.lonely_psu, "alpha": self.alpha}
         if outcome.kind == "survival":
             return fit_cox_design(self.table, spec, **outcome.columns, **common)
         return fit_glm_design(self.table, spec, **outcome.columns, **common)
 
+    def age_scale_records(self, spec: ModelSpec, outcome: Outcome) -> pd.DataFrame:
+        """Records of the Cox model of ``spec`` with age as the time scale: at risk from the age at interview
+        (entry, :data:`AGE_ENTRY`) to the age at death or censoring (:data:`AGE_EXIT`), left-truncated."""
+        common = {"weight": self.weight_for(outcome, spec.rhs()), "stratum": STRATUM, "psu": PSU,
+                  "lonely_psu": self.lonely_psu, "alpha": self.alpha}
+        return fit_cox_design(self.table, spec, duration=AGE_EXIT, event=outcome.columns["event"], entry=AGE_ENTRY,
+                              **common)
+
     def fit(self, rhs: str, outcome: Outcome, table: pd.DataFrame):
         """The :class:`~analysis.estimators.survey.DesignFit` of ``rhs`` on ``table`` (the design + columns)."""
-        common = {"weight": self.weight, "stratum": STRATUM, "psu": PSU, "lonely_psu": self.lonely_psu}
+        common = {"weight": self.weight_for(outcome, rhs), "stratum": STRATUM, "psu": PSU,
+                  "lonely_psu": self.lonely_psu}
         if outcome.kind == "survival":
             return cox_design_fit(table, rhs, **outcome.columns, **common)
         return glm_design_fit(table, rhs, **outcome.columns, **common)
@@ -332,8 +355,9 @@ def interaction_record(design: _Design, spec: ModelSpec, outcome: Outcome, subgr
     table = design.table.assign(**{mod: labels})
     covariates = (without_column_terms(spec.covariates, subgroup.column) if subgroup.rule == "levels"
                   else " ".join(spec.covariates.split()))
+    weight = design.weight_for(outcome, covariates)
     sample = complete_cases(table, [*outcome.data_columns, spec.exposure, mod, *formula_variables(covariates),
-                                    design.weight], weight=design.weight)
+                                    weight], weight=weight)
     levels = exposure_levels(sample[spec.exposure]) if spec.exposure_type == "categorical" else None
     term = exposure_term(spec.exposure, levels[0] if levels else None)
     rhs = " + ".join([term, *split_terms(covariates), f"C({mod})", f"{term}:C({mod})"])
@@ -364,6 +388,78 @@ def interaction_record(design: _Design, spec: ModelSpec, outcome: Outcome, subgr
                           "df_num": test.df_num, "df_den": test.df_den, "converged": fit.converged, "note": note}])
 
 
+def age_time_scale_settings(params: dict[str, Any]) -> dict[str, Any]:
+    """``sensitivity.age_time_scale`` (age column, follow-up column, years per follow-up unit) and
+    ``sensitivity.splines`` (column -> spline term), checked; a ConfigError names the key."""
+    block = config.require(params, "sensitivity", "params.yaml (top level)")
+    timing = config.require(block, "age_time_scale", "sensitivity")
+    splines = config.require(block, "splines", "sensitivity")
+    if not isinstance(splines, dict) or not all(isinstance(v, str) and k in v for k, v in splines.items()):
+        raise ConfigError("params.yaml: 'sensitivity.splines' must map each column to a spline term of it, "
+                          "e.g. bmi: \"cr(bmi, df=4, constraints='center')\"")
+    per_year = config.require(timing, "followup_units_per_year", "sensitivity.age_time_scale")
+    if not isinstance(per_year, (int, float)) or per_year <= 0:
+        raise ConfigError(f"params.yaml: 'sensitivity.age_time_scale.followup_units_per_year' is {per_year!r}; "
+                          "give a positive number (12 for months)")
+    return {"age_column": str(config.require(timing, "age", "sensitivity.age_time_scale")),
+            "followup": str(config.require(timing, "followup", "sensitivity.age_time_scale")),
+            "entry_offset": float(timing.get("entry_offset_years", 0.0)),
+            "per_year": float(per_year), "splines": dict(splines)}
+
+
+def add_age_time_scale(frame: pd.DataFrame, table: pd.DataFrame, timing: dict[str, Any]) -> pd.DataFrame:
+    """``frame`` with the entry and exit ages of the age-time-scale Cox model (years):
+    ``age_at_entry = age + entry_offset_years`` (RIDAGEYR is completed years at screening: + 0.5 is the
+    expected exact age) and ``age_at_exit = age_at_entry + followup / followup_units_per_year``. Rows with
+    no follow-up time (0 months: exit = entry, at risk at no age) get a missing exit and leave the domain."""
+    check_columns(table, [timing["age_column"], timing["followup"]], "params.yaml sensitivity.age_time_scale")
+    entry = table[timing["age_column"]].astype(float) + timing["entry_offset"]
+    years = table[timing["followup"]].astype(float) / timing["per_year"]
+    return frame.assign(**{AGE_ENTRY: entry, AGE_EXIT: (entry + years).where(years > 0)})
+
+
+def spline_covariates(rhs: str, splines: dict[str, str]) -> str:
+    """``rhs`` with every term that is exactly a column of ``splines`` replaced by its spline term
+    (``bmi`` -> ``cr(bmi, df=4, constraints='center')``); other terms unchanged."""
+    return " + ".join(splines.get(term, term) for term in split_terms(rhs))
+
+
+def weight_test_records(table: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
+    """The DuMouchel-Duncan weight-association test (:func:`analysis.estimators.weight_test.dumouchel_duncan`)
+    of every model of ``nhanes_models.csv`` (exposure x covariate set x outcome), one row each: the unweighted
+    model plus the model's weight (schema.model_weight: MEC weight with a MEC measure) and weight x every
+    column, tested jointly (F for the linear model, likelihood ratio for the logistic and Cox models)."""
+    models = params["models"]
+    weight, exam_weight = str(models["weight"]), str(models.get("exam_weight", models["weight"]))
+    rows = []
+    for exposure, exposure_spec in models["exposures"].items():
+        for set_name, covariates in models["covariate_sets"].items():
+            for outcome in outcomes_of(models):
+                spec = ModelSpec(outcome=outcome.name, exposure=exposure, covariates=" ".join(covariates.split()),
+                                 exposure_type=exposure_spec["type"], covariate_set=set_name)
+                sample = complete_cases(table, [*outcome.data_columns, *spec.variables()])
+                levels = exposure_levels(sample[exposure]) if spec.exposure_type == "categorical" else None
+                rhs = spec.rhs(levels[0] if levels else None)
+                w = model_weight([*outcome.data_columns, *spec.variables()], weight, exam_weight)
+                kw = ({"duration": outcome.columns["duration"], "event": outcome.columns["event"]}
+                      if outcome.kind == "survival" else {"outcome": outcome.columns["outcome"]})
+                model = "cox" if outcome.kind == "survival" else outcome.columns["family"]
+                row = {"study": str(models.get("study", "")), "outcome": outcome.name, "outcome_label": outcome.label,
+                       "exposure": exposure, "exposure_label": exposure_spec.get("label", exposure),
+                       "covariate_set": set_name, "model": outcome.model, "weight": w}
+                try:
+                    test = dumouchel_duncan(table, rhs, weight=w, model=model, **kw)
+                except (ConvergenceError, np.linalg.LinAlgError, ValueError) as err:
+                    rows.append({**row, "test": "", "statistic": math.nan, "df_num": math.nan, "df_den": math.nan,
+                                 "p_value": math.nan, "n": math.nan, "note": f"failed: {str(err).splitlines()[0]}"})
+                    continue
+                rows.append({**row, "test": test.test, "statistic": test.statistic, "df_num": test.df_num,
+                             "df_den": test.df_den, "p_value": test.p_value, "n": test.n,
+                             "note": f"DuMouchel-Duncan: unweighted fit + {w} and {w} x each of the other "
+                                     f"{test.df_num - 1} independent columns, tested jointly"})
+    return pd.DataFrame(rows, columns=WEIGHT_TEST_COLUMNS)
+
+
 def sensitivity_jobs(table: pd.DataFrame, params: dict[str, Any]) -> list[Job]:
     """Every fit, in output order: the sensitivity analyses (exposure x outcome x analysis), then per
     modifier, exposure and outcome the subgroup fits and the interaction test."""
@@ -380,14 +476,19 @@ def sensitivity_jobs(table: pd.DataFrame, params: dict[str, Any]) -> list[Job]:
     for outcome in outcomes:
         check_columns(table, outcome.data_columns, f"params.yaml models.{outcome.kind}.{outcome.name}")
     # The design keeps every row but only the columns a model reads (each worker gets a copy).
-    needed = [STRATUM, PSU, weight, *config.require(models, "exposures", "models"),
+    exam_weight = str(models.get("exam_weight", weight))
+    check_columns(table, [exam_weight], "params.yaml models.exam_weight")
+    timing = age_time_scale_settings(params)
+    needed = [STRATUM, PSU, weight, exam_weight, *config.require(models, "exposures", "models"),
               *formula_variables(f"{covariates} + {settings.self_rated_health}"),
               *[c for o in outcomes for c in o.data_columns],
               settings.prevalent_column, *[s.column for s in settings.subgroups]]
     check_columns(table, needed, "params.yaml models / sensitivity")
     columns = list(dict.fromkeys(needed))
-    design = _Design(table[columns].assign(**{weight: table[weight].fillna(0.0)}), weight,
-                     str(models.get("lonely_psu", "adjust")), float(models.get("alpha", 0.05)))
+    frame = table[columns].assign(**{w: table[w].fillna(0.0) for w in dict.fromkeys([weight, exam_weight])})
+    frame = add_age_time_scale(frame, table, timing)
+    design = _Design(frame, weight, str(models.get("lonely_psu", "adjust")), float(models.get("alpha", 0.05)),
+                     exam_weight)
     study = str(models.get("study", ""))
     prevalent_free = no_disease_domain(table, settings.prevalent_column)
     modifiers = [(s, subgroup_labels(table, s)) for s in settings.subgroups]
@@ -395,7 +496,8 @@ def sensitivity_jobs(table: pd.DataFrame, params: dict[str, Any]) -> list[Job]:
               "early_deaths_excluded": ANALYSES["early_deaths_excluded"].format(years=settings.early_death_years),
               "prevalent_disease_excluded": ANALYSES["prevalent_disease_excluded"].format(
                   label=settings.prevalent_label),
-              "self_rated_health_adjusted": ANALYSES["self_rated_health_adjusted"]}
+              "self_rated_health_adjusted": ANALYSES["self_rated_health_adjusted"],
+              "age_time_scale": ANALYSES["age_time_scale"], "splines": ANALYSES["splines"]}
 
     jobs: list[Job] = []
     subgroup_jobs: list[Job] = []
@@ -421,6 +523,14 @@ def sensitivity_jobs(table: pd.DataFrame, params: dict[str, Any]) -> list[Job]:
             if outcome.name in settings.prevalent_outcomes:
                 add("prevalent_disease_excluded", main, prevalent_free)
             add("self_rated_health_adjusted", spec(f"{covariates} + {settings.self_rated_health}"))
+            add("splines", spec(spline_covariates(covariates, timing["splines"])))
+            if outcome.kind == "survival":
+                age_spec = spec(spline_covariates(without_column_terms(covariates, timing["age_column"]),
+                                                  timing["splines"]))
+                jobs.append(Job(f"age_time_scale: {what}", "sensitivity",
+                                lambda age_spec=age_spec, outcome=outcome: _labelled(
+                                    design.age_scale_records(age_spec, outcome), analysis="age_time_scale",
+                                    analysis_label=labels["age_time_scale"])))
 
             for subgroup, column_labels in modifiers:
                 for level in column_labels.cat.categories:
@@ -480,8 +590,10 @@ def stage() -> str:
     params = config.load_params()
     table = io.read_parquet(config.PROCESSED / "nhanes.parquet")
     sensitivity, subgroups = run_sensitivity(table, params)
+    weight_tests = weight_test_records(table, params)
     metrics = config.REPORTS / "metrics"
-    io.write_outputs({metrics / "nhanes_sensitivity.csv": sensitivity, metrics / "nhanes_subgroups.csv": subgroups})
+    io.write_outputs({metrics / "nhanes_sensitivity.csv": sensitivity, metrics / "nhanes_subgroups.csv": subgroups,
+                      metrics / "nhanes_weight_tests.csv": weight_tests})
     tests = int((subgroups["record"] == "interaction").sum())
     return f"NHANES sensitivity: {len(sensitivity)} sensitivity records, {len(subgroups) - tests} subgroup records, " \
            f"{tests} interaction tests"

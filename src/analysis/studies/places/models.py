@@ -16,7 +16,8 @@ multilevel      counties within states: REML linear mixed model, random state in
 unweighted      OLS with state fixed effects: the within-state association; SE clustered by state   none
 weighted        the same, population-weighted (WLS, weight = county population)                     population
 fixed-effects   county panel 2010-2011 (CHR&R): county and year fixed effects, change in the        none
-                outcome on change in inadequate social support (linearmodels ``PanelOLS``)
+                outcome on change in inadequate social support (linearmodels ``PanelOLS``);
+                DESCRIPTIVE only (overlapping BRFSS windows, shared respondents)
 ==============  =================================================================================  ============
 
 **Exposures per 1 percentage point.** Exposures are prevalences in percent and enter as they are, so
@@ -25,6 +26,13 @@ percentage point more adults isolated (or lacking support). In the multilevel mo
 centred at its sample mean (the slope is unchanged; the state intercept becomes the state's level at
 the average exposure, and the intercept-slope correlation is not an artefact of an origin far outside
 the data).
+
+**The population-weighted design is primary** (:data:`PRIMARY_DESIGN`): the question is how health differs
+with isolation where people live, not across counties each counted once; the unweighted fits are
+sensitivity analyses. **PLACES values are small-area model predictions** (CDC's multilevel regression
+and post-stratification of BRFSS), so a county's value borrows strength from its demographic make-up
+and state: adjusting for composition (age, race and ethnicity, language, insurance, rurality) matters
+all the more. **The county panel is descriptive** (:data:`PANEL_DESCRIPTIVE`).
 
 **Weights.** statsmodels' ``MixedLM`` accepts no weights, so the multilevel fits are **unweighted**
 (each county counts once, a county of 500 people as much as Los Angeles). The population-weighted
@@ -54,10 +62,10 @@ The spec (``params["places"]``)::
     county_models:
       outcomes: {depression_pct: {label: "Depression (%)"}, ...}
       exposures: {isolation_pct: {label: "..."}, emotional_support_lacking_pct: {label: "..."}}
-      covariate_sets: {unadjusted: "", socioeconomic: "log_median_income + ...", ...}
+      covariate_sets: {unadjusted: "", socioeconomic: "log_median_income + ...", composition: "...", ...}
       group: state
       weight: population
-      designs: [multilevel, unweighted, weighted]
+      designs: [weighted, unweighted, multilevel]
       random_slope: true
       alpha: 0.05
     panel_models:
@@ -82,6 +90,7 @@ import numpy as np
 import pandas as pd
 import statsmodels.formula.api as smf
 from linearmodels import PanelOLS
+from scipy import stats
 
 from analysis.core import config, io
 from analysis.core.metrics import ecological_metrics
@@ -102,15 +111,25 @@ from analysis.estimators.vcov import with_small_sample_factor
 
 #: County designs, in the order they are fit and shown.
 COUNTY_DESIGNS: dict[str, str] = {
-    "multilevel": "counties within states: random state intercept and slope (unweighted)",
+    "weighted": "state fixed effects, population-weighted (primary)",
     "unweighted": "state fixed effects, unweighted",
-    "weighted": "state fixed effects, population-weighted",
+    "multilevel": "counties within states: random state intercept and slope (unweighted)",
 }
+#: The primary county design: population-weighted, so that the estimate describes where people live rather than
+#: the average county (a county of 500 people would otherwise count as much as Los Angeles).
+PRIMARY_DESIGN = "weighted"
 #: Record design of the county panel fits.
 PANEL_DESIGN = "fixed-effects"
 
 ECOLOGICAL = ("ECOLOGICAL association between county prevalences (counties, not individuals: it does not show "
               "that isolated people themselves are more often ill)")
+#: Every PLACES value is a small-area model prediction (see analysis.studies.places.schema.PLACES_MODEL_NOTE).
+MODEL_BASED = ("PLACES prevalences are small-area model predictions (multilevel regression and post-stratification of "
+               "BRFSS), not tabulations of each county's own respondents")
+#: What the 2010-2011 county panel can and cannot show.
+PANEL_DESCRIPTIVE = ("DESCRIPTIVE, not evidence of an effect: each CHR&R release pools several overlapping BRFSS "
+                     "years, so a county's change between releases is mostly a shift of the window, and the exposure "
+                     "and the BRFSS outcomes are computed from the same respondents")
 
 STATE_EFFECT_COLUMNS: list[str] = [
     "study", "outcome", "outcome_label", "exposure", "exposure_label", "covariate_set", "state", "n_counties",
@@ -215,7 +234,8 @@ def fit_state_multilevel(
             f"centred at its mean {mean:.2f}, per 1 percentage point; UNWEIGHTED (MixedLM takes no weights; the "
             f"population-weighted analogue is the 'weighted' design); SE from the inverse of the full Hessian "
             f"(statsmodels bse_fe); state variances: intercept {var_int:.3g} (SD {math.sqrt(max(var_int, 0)):.3g})"
-            f"{slope_text}; residual {residual:.3g}; optimizer {optimizer}{_dropped_text(dropped)}; {ECOLOGICAL}")
+            f"{slope_text}; residual {residual:.3g}; optimizer {optimizer}{_dropped_text(dropped)}; {MODEL_BASED}; "
+            f"{ECOLOGICAL}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         std_errors = result.bse_fe
@@ -262,8 +282,6 @@ def fixed_effect_cov(result) -> np.ndarray:
 
 
 def _z(alpha: float) -> float:
-    from scipy import stats
-
     return stats.norm.ppf(1 - alpha / 2)
 
 
@@ -315,12 +333,12 @@ def fit_state_fixed_effects(
         return failed_records(spec, note=f"state fixed-effects fit failed ({_first_line(err)}); {ECOLOGICAL}",
                               **common)
     se = pd.Series(np.sqrt(np.diag(cov)), index=cov.index)
-    how = (f"population-weighted least squares (weight {weight}, normalised to mean 1)" if weighted
+    how = (f"PRIMARY design: population-weighted least squares (weight {weight}, normalised to mean 1)" if weighted
            else "ordinary least squares, each county counted once")
     lone_text = f"; state(s) with one county dropped: {', '.join(lone)}" if lone else ""
     note = (f"{how} with state fixed effects: within-state association, {len(frame)} counties in {g} states, per 1 "
             f"percentage point; SE cluster-robust by state ({g} clusters, uncorrected sandwich x G/(G-1))"
-            f"{lone_text}{_dropped_text(dropped_terms)}; {ECOLOGICAL}")
+            f"{lone_text}{_dropped_text(dropped_terms)}; {MODEL_BASED}; {ECOLOGICAL}")
     return exposure_records(spec, result.params, se, converged=True, note=note, alpha=alpha, **common)
 
 
@@ -364,12 +382,11 @@ def fit_county_panel(
     cov, g = with_small_sample_factor(result.cov, frame[entity])
     se = pd.Series(np.sqrt(np.diag(cov)), index=cov.index)
     years = sorted(frame[time].astype(int).unique())
-    note = (f"county and year fixed effects (linearmodels PanelOLS), CHR&R releases {years[0]}-{years[-1]}: change in "
-            f"the outcome with the change in the exposure within counties, per 1 percentage point; {len(frame)} "
-            f"county-years of {g} counties ({singles} counties with one complete year dropped); SE cluster-robust "
-            f"by county ({g} clusters, uncorrected sandwich x G/(G-1), absorbed effects not counted); each release "
-            f"pools several overlapping data years, so a change is a shifted window, and BRFSS-based exposure and "
-            f"outcome share the respondents entering and leaving it{_dropped_text(dropped_terms)}; {ECOLOGICAL}")
+    note = (f"{PANEL_DESCRIPTIVE}; county and year fixed effects (linearmodels PanelOLS), CHR&R releases "
+            f"{years[0]}-{years[-1]}: how the outcome moved with the exposure within counties, per 1 percentage "
+            f"point; {len(frame)} county-years of {g} counties ({singles} counties with one complete year dropped); "
+            f"SE cluster-robust by county ({g} clusters, uncorrected sandwich x G/(G-1), absorbed effects not "
+            f"counted){_dropped_text(dropped_terms)}; {ECOLOGICAL}")
     return exposure_records(spec, result.params, se, converged=True, note=note, alpha=alpha, **common)
 
 
@@ -472,7 +489,8 @@ def run_places_models(table: pd.DataFrame, panel: pd.DataFrame | None, spec: dic
 
 
 __all__ = [
-    "COUNTY_DESIGNS", "ECOLOGICAL", "PANEL_DESIGN", "STATE_EFFECT_COLUMNS", "fit_county_panel", "fit_mixed",
+    "COUNTY_DESIGNS", "ECOLOGICAL", "MODEL_BASED", "PANEL_DESCRIPTIVE", "PANEL_DESIGN", "PRIMARY_DESIGN",
+    "STATE_EFFECT_COLUMNS", "fit_county_panel", "fit_mixed",
     "fit_state_fixed_effects", "fit_state_multilevel", "run_places_models", "without_terms",
 ]
 

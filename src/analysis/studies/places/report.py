@@ -38,13 +38,19 @@ from analysis.studies.places.schema import COUNTY_VARIABLES, PANEL_VARIABLES
 
 #: Column headers of the designs, in reading order.
 DESIGN_HEADERS: dict[str, str] = {
-    "multilevel": "State random effects (multilevel, unweighted)",
+    "weighted": "State fixed effects, population-weighted (primary)",
     "unweighted": "State fixed effects, unweighted",
-    "weighted": "State fixed effects, population-weighted",
-    PANEL_DESIGN: "County and year fixed effects, 2010-2011",
+    "multilevel": "State random effects (multilevel, unweighted)",
+    PANEL_DESIGN: "County and year fixed effects, 2010-2011 (descriptive)",
 }
 ECOLOGICAL_FOOTNOTE = ("Ecological associations: each observation is a county, so the estimates describe counties, "
                        "not individuals.")
+MODEL_FOOTNOTE = ("PLACES values are small-area model predictions (CDC's multilevel regression and post-stratification "
+                  "of BRFSS responses to the county's Census population), not tabulations of each county's own "
+                  "respondents.")
+PANEL_FOOTNOTE = ("Descriptive, not evidence of an effect: each CHR&R release pools several overlapping BRFSS years, so "
+                  "a county's change between the 2010 and 2011 releases is mostly a shift of the window, and the "
+                  "exposure and the BRFSS outcomes come from the same respondents.")
 _LABELS = {v.name: v.label for v in (*COUNTY_VARIABLES, *PANEL_VARIABLES)}
 GREY = "#9aa3ab"
 COUNTIES = ("county", "counties")
@@ -93,6 +99,8 @@ def effects_table(records: pd.DataFrame, design: str, covariate_sets: Mapping[st
     notes = [f"Difference in the outcome per 1 percentage point more adults with the exposure; 95% confidence "
              f"intervals in parentheses. N: {unit} observations of each model (listed per covariate set when they "
              f"differ). {ECOLOGICAL_FOOTNOTE}"]
+    if design != PANEL_DESIGN:
+        notes.append(MODEL_FOOTNOTE)
     if covariate_sets:
         notes.append("Adjustment: " + "; ".join(f"{s}: {covariate_sets[s] or 'none'}" for s in sets
                                                 if s in covariate_sets) + ".")
@@ -102,10 +110,11 @@ def effects_table(records: pd.DataFrame, design: str, covariate_sets: Mapping[st
     elif design in ("unweighted", "weighted"):
         notes.append("Within-state associations (state fixed effects); SEs clustered by state (G/(G-1)); DC, a "
                      "single county, drops out."
-                     + (" Counties weighted by population." if design == "weighted" else ""))
+                     + (" Counties weighted by population: the primary design." if design == "weighted" else
+                        " Sensitivity analysis to the population-weighted primary design."))
     else:
-        notes.append("Change within counties between the CHR&R 2010 and 2011 releases, net of the common change; "
-                     "SEs clustered by county (G/(G-1)). The two releases pool overlapping data years.")
+        notes.append("How county values moved between the CHR&R 2010 and 2011 releases, net of the common change; "
+                     "SEs clustered by county (G/(G-1)). " + PANEL_FOOTNOTE)
     if any(str(c).endswith(tables.NONCONVERGED_MARK) for c in out.to_numpy().ravel()):
         notes.append(f"{tables.NONCONVERGED_MARK} The model did not converge; interpret with caution.")
     out.attrs["caption"] = f"County associations: {DESIGN_HEADERS.get(design, design)}"
@@ -132,8 +141,9 @@ def designs_table(records: pd.DataFrame, covariate_set: str) -> pd.DataFrame:
     out.attrs["caption"] = f"County associations by design (covariate set: {covariate_set})"
     out.attrs["footnote"] = ("Difference in the outcome per 1 percentage point more adults with the exposure (95% CI). "
                              "Random effects: counties compared within and across states, state levels shrunk "
-                             "towards the mean; fixed effects: counties compared only within their state. "
-                             + ECOLOGICAL_FOOTNOTE)
+                             "towards the mean; fixed effects: counties compared only within their state. The "
+                             "population-weighted fixed-effects model is primary; the unweighted fits are "
+                             "sensitivity analyses. " + ECOLOGICAL_FOOTNOTE + " " + MODEL_FOOTNOTE)
     return out
 
 
@@ -190,7 +200,7 @@ def county_summary(table: pd.DataFrame, columns: Sequence[str], weight: str | No
     out.attrs["footnote"] = ("Unweighted county statistics (each county counts once) and the population-weighted mean "
                              "(PLACES 2024 population). PLACES prevalences are age-adjusted percentages of adults; the "
                              "social-connection measures exist for the 40 states (incl. DC) that fielded the BRFSS "
-                             "2022 social determinants module.")
+                             "2022 social determinants module. " + MODEL_FOOTNOTE)
     return out
 
 
@@ -214,10 +224,10 @@ def panel_summary(panel: pd.DataFrame, columns: Sequence[str], time: str = "year
     out = pd.DataFrame(rows)
     for column in out.select_dtypes("float").columns:
         out[column] = out[column].round(3)
-    out.attrs["caption"] = "CHR&R county panel, release years 2010 and 2011"
+    out.attrs["caption"] = "CHR&R county panel, release years 2010 and 2011 (descriptive)"
     out.attrs["footnote"] = ("Unweighted county statistics. Each release pools several earlier data years and the two "
                              "windows overlap, so the county changes are small relative to the differences between "
-                             "counties.")
+                             "counties. " + PANEL_FOOTNOTE)
     return out
 
 
@@ -373,7 +383,8 @@ def scatter_figure(
     handles += [Line2D([], [], color=PALETTE[i % len(PALETTE)], marker="o", markersize=4, linewidth=1.6,
                        label=f"{state}: counties and within-state line") for i, state in enumerate(highlight)]
     fig.legend(handles=handles, loc="lower center", ncol=min(4, len(handles)), frameon=False, fontsize=8)
-    fig.suptitle(f"{xlabel} and health across US counties (ecological, unadjusted)", x=0.01,
+    fig.suptitle(f"{xlabel} and health across US counties (ecological, unadjusted; PLACES values are small-area "
+                 "model predictions)", x=0.01,
                  y=1 - 0.1 / fig.get_figheight(), ha="left", va="top", fontweight="bold")
     return fig
 
@@ -429,7 +440,8 @@ def caterpillar_figure(
     label = _LABELS.get(exposure, data["exposure_label"].iloc[0])
     what = ("State random intercepts: each state's level at the average exposure" if component == "intercept"
             else "State random slopes: each state's deviation from the average slope")
-    fig.suptitle(f"{what}\n{label}; covariate set '{covariate_set}' (BLUP and 95% interval; blue: excludes 0)",
+    fig.suptitle(f"{what}\n{label}; covariate set '{covariate_set}' (BLUP and 95% interval; blue: excludes 0; "
+                 "PLACES values are small-area model predictions)",
                  x=0.01, y=1 - 0.1 / fig.get_figheight(), ha="left", va="top", fontweight="bold", fontsize=10)
     return fig
 

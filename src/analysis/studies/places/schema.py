@@ -162,6 +162,37 @@ CHR_MEASURES: tuple[ChrMeasure, ...] = (
                "people under 18 in poverty, SAIPE"),
     ChrMeasure("v044", "r2025", "income_inequality", 1.0, "Income inequality (80/20 ratio)",
                "household income at the 80th percentile divided by that at the 20th, ACS 5-year"),
+    # County composition (issue 15 item 9): the confounders of an ecological model of health beside income.
+    # The race shares follow CHR&R's definitions, checked on the files: v054 and v126 are non-Hispanic, v055,
+    # v080 and v081 count everyone of that race alone, Hispanic or not (national values 1.34%, 0.27%, 6.39%,
+    # Census's "alone" shares), so the six shares overlap (their county sum reaches 1.06) and never sum to 1.
+    ChrMeasure("v052", "r2025", "under18_pct", 100.0, "Population below 18 years (%)",
+               "residents younger than 18, Census Bureau Population Estimates"),
+    ChrMeasure("v053", "r2025", "age65plus_pct", 100.0, "Population 65 and older (%)",
+               "residents aged 65 or older, Census Bureau Population Estimates"),
+    ChrMeasure("v054", "r2025", "black_nh_pct", 100.0, "Non-Hispanic Black (%)",
+               "residents identifying as non-Hispanic Black or African American, Census Bureau Population Estimates"),
+    ChrMeasure("v055", "r2025", "aian_pct", 100.0, "American Indian or Alaska Native (%)",
+               "residents identifying as American Indian or Alaska Native alone, Hispanic or not, Census Bureau "
+               "Population Estimates"),
+    ChrMeasure("v056", "r2025", "hispanic_pct", 100.0, "Hispanic (%)",
+               "residents identifying as Hispanic or Latino, Census Bureau Population Estimates"),
+    ChrMeasure("v080", "r2025", "nhpi_pct", 100.0, "Native Hawaiian or Other Pacific Islander (%)",
+               "residents identifying as Native Hawaiian or Other Pacific Islander alone, Hispanic or not, Census "
+               "Bureau Population Estimates"),
+    ChrMeasure("v081", "r2025", "asian_pct", 100.0, "Asian (%)",
+               "residents identifying as Asian alone, Hispanic or not, Census Bureau Population Estimates"),
+    ChrMeasure("v126", "r2025", "white_nh_pct", 100.0, "Non-Hispanic white (%)",
+               "residents identifying as non-Hispanic white, Census Bureau Population Estimates"),
+    ChrMeasure("v059", "r2025", "limited_english_pct", 100.0, "Not proficient in English (%)",
+               "residents aged 5+ who speak English less than 'well', ACS 5-year"),
+    ChrMeasure("v085", "r2025", "uninsured_under65_pct", 100.0, "Uninsured, under 65 (%)",
+               "residents under 65 without health insurance, Census Bureau Small Area Health Insurance Estimates "
+               "(SAHIE)"),
+    ChrMeasure("v003", "r2025", "uninsured_adults_pct", 100.0, "Uninsured adults, 18-64 (%)",
+               "adults aged 18-64 without health insurance, SAHIE"),
+    ChrMeasure("v058", "r2025", "rural_pct", 100.0, "Rural (%)",
+               "share of the population living in rural areas, Census 2020"),
 )
 
 _PCT = (0, 100)
@@ -186,6 +217,9 @@ _CHR_RANGES = {
     "premature_death_ypll": (0, None), "life_expectancy": (40, 110), "population_chr": (0, None),
     "median_household_income": (0, None), "unemployment_pct": _PCT, "child_poverty_pct": _PCT,
     "income_inequality": (1, None),
+    **{c: _PCT for c in ("under18_pct", "age65plus_pct", "black_nh_pct", "aian_pct", "hispanic_pct", "nhpi_pct",
+                         "asian_pct", "white_nh_pct", "limited_english_pct", "uninsured_under65_pct",
+                         "uninsured_adults_pct", "rural_pct")},
 }
 _CHR_RULES = {"premature_death_ypll": f"; {_CT_NOTE}", "life_expectancy": f"; {_CT_NOTE}"}
 

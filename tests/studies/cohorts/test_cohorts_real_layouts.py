@@ -1,0 +1,206 @@
+"""The adapter on files in each real layout (RAND HRS + Harmonized HRS, H_ELSA, H_SHARE, H_CHARLS).
+
+The files are generated (tests/studies/cohorts/real_layouts.py) with the true names, codes, wave
+coverage, alternating Leave-Behind and Stata missing codes; each is read through the adapter with its
+params.yaml block as shipped (only the paths set) and fitted. Errors name the file, variable and wave.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pandas as pd
+import pytest
+from real_layouts import generate_layout, layout_spec, write_layout
+
+from analysis.studies.cohorts.clean import (
+    CleaningError,
+    build_study_panel,
+    capability_table,
+    loneliness_definition,
+    study_definitions,
+)
+from analysis.studies.cohorts.models import carry_forward, run_cohort_models
+from analysis.studies.cohorts.source import CohortFileError
+
+STUDIES = ("hrs", "elsa", "share", "charls")
+
+
+@pytest.fixture(scope="module")
+def cohorts(params) -> dict:
+    return copy.deepcopy(params["cohorts"])
+
+
+@pytest.fixture(scope="module")
+def layouts(cohorts, tmp_path_factory) -> dict:
+    out = {}
+    for i, study in enumerate(STUDIES):
+        frames = generate_layout(study, cohorts, n=300, seed=11 + i)
+        paths = write_layout(frames, tmp_path_factory.mktemp(study), study)
+        out[study] = (frames, paths)
+    return out
+
+
+@pytest.fixture(scope="module")
+def panels(cohorts, layouts) -> dict:
+    out = {}
+    for study, (_, paths) in layouts.items():
+        panel, _, _ = build_study_panel(study, layout_spec(cohorts, study, paths), cohorts)
+        out[study] = panel
+    return out
+
+
+def _observed_waves(panel: pd.DataFrame, column: str) -> list[int]:
+    iw = panel.loc[panel["interviewed"] == 1]
+    return sorted(iw.loc[iw[column].notna(), "wave"].unique().tolist())
+
+
+def test_every_layout_reads_into_the_long_panel(panels):
+    for study, panel in panels.items():
+        assert panel["person_id"].nunique() == 300, study
+        assert not panel.duplicated(["person_id", "wave"]).any()
+        assert panel["depression_score"].notna().any() and panel["isolation_index"].notna().any()
+
+
+def test_measures_start_where_the_study_starts_them(panels):
+    """HRS: no CES-D at wave 1, Leave-Behind loneliness from wave 8, socmn (so the index) from wave 9;
+    ELSA loneliness from wave 2; SHARE lnlys3 from wave 5, socyr from wave 4; CHARLS: no loneliness."""
+    assert _observed_waves(panels["hrs"], "depression_score")[0] == 2
+    assert _observed_waves(panels["hrs"], "loneliness")[0] == 8
+    assert _observed_waves(panels["hrs"], "isolation_index")[0] == 9
+    assert _observed_waves(panels["elsa"], "loneliness")[0] == 2
+    assert _observed_waves(panels["share"], "loneliness")[0] == 5
+    assert _observed_waves(panels["share"], "isolation_index")[0] == 4
+    assert panels["charls"]["loneliness"].isna().all()
+
+
+def test_hrs_leave_behind_alternates_and_the_mean_score_is_on_the_3_9_scale(panels, layouts):
+    hrs = panels["hrs"]
+    lone = hrs.loc[hrs["loneliness"].notna()]
+    assert not (lone.groupby("person_id")["wave"].diff() == 1).any()  # never two consecutive waves
+    frames, _ = layouts["hrs"]
+    raw = frames["main"].set_index("hhidpn")["r9lblonely3"]
+    raw = pd.to_numeric(raw, errors="coerce").dropna()
+    got = hrs.loc[hrs["wave"] == 9].set_index("person_id")["loneliness"]
+    ids = [str(int(i)) for i in raw.index]
+    np.testing.assert_allclose(got.reindex(ids).dropna().to_numpy(), 3 * raw.to_numpy()[got.reindex(ids).notna()])
+
+
+def test_stata_missing_codes_are_missing_not_numbers(panels, layouts):
+    frames, _ = layouts["elsa"]
+    column = frames["main"]["r3complac"]
+    coded = column.map(lambda v: isinstance(v, str))
+    assert coded.any() and set(column[coded]) <= {"d", "r", "m"}
+    ids = frames["main"].loc[coded, "idauniq"].map(lambda v: str(int(v)))
+    elsa = panels["elsa"].set_index(["person_id", "wave"])
+    assert elsa.loc[[(i, 3) for i in ids if (i, 3) in elsa.index], "loneliness"].isna().all()
+
+
+def test_hrs_contact_items_come_from_the_joined_harmonized_file(panels):
+    hrs = panels["hrs"]
+    assert hrs["contact_family_friends"].notna().any() and hrs["contact_family"].isna().all()
+
+
+def test_charls_education_codes_become_years(panels, layouts):
+    frames, _ = layouts["charls"]
+    codes = frames["main"].set_index("ID")["raeduc_c"]
+    got = panels["charls"].groupby("person_id")["education_years"].first()
+    mapping = {1: 0, 2: 3, 3: 3, 4: 6, 5: 9, 6: 12, 7: 12, 8: 15, 9: 16, 10: 19}
+    assert (got.reindex(codes.index).to_numpy() == codes.map(mapping).to_numpy()).all()
+
+
+def test_capability_table_states_each_studys_definitions(cohorts, panels):
+    for study, panel in panels.items():
+        cap = capability_table(panel, study, study_definitions(study, cohorts["studies"][study], cohorts))
+        assert set(cap["study"]) == {study}
+        assert cap["share_observed"].between(0, 1).all()
+        iso = cap.loc[cap["measure"] == "isolation_index", "definition"].iloc[0]
+        assert study.upper() in iso and "weekly" in iso
+    charls = capability_table(panels["charls"], "charls", study_definitions("charls", cohorts["studies"]["charls"],
+                                                                             cohorts))
+    assert (charls.loc[charls["measure"] == "loneliness", "share_observed"] == 0).all()
+    assert "not measured" in charls.loc[charls["measure"] == "loneliness", "definition"].iloc[0]
+
+
+def test_each_layout_fits_and_a_missing_exposure_is_said(cohorts, panels):
+    spec = copy.deepcopy(cohorts["models"])
+    spec["estimators"] = ["two_way_fe", "cloglog_hazard"]
+    carry = {k: v.get("carry_forward") for k, v in cohorts["studies"].items()}
+    panel = pd.concat(list(panels.values()), ignore_index=True)
+    records, _ = run_cohort_models(panel, spec, carry=carry)
+    for study in STUDIES:
+        sub = records.loc[records["study"] == study]
+        assert len(sub) and sub["estimate"].notna().all(), study
+    charls = records.loc[records["study"] == "charls"]
+    assert set(charls["exposure"]) == {"isolation_index"}
+    assert charls["note"].str.contains("loneliness not measured in this study: fitted without it").all()
+    hrs = records.loc[records["study"] == "hrs"]
+    assert {"two_way_fe", "two_way_fe_no_carry"} <= set(hrs["model"])
+    assert hrs.loc[hrs["model"] == "two_way_fe", "note"].str.contains("carried forward at most 1 wave").all()
+    assert hrs.loc[hrs["model"] == "two_way_fe_no_carry", "note"].str.contains("no carry-forward").all()
+    n_carry = hrs.loc[hrs["model"] == "two_way_fe", "n"].iloc[0]
+    n_plain = hrs.loc[hrs["model"] == "two_way_fe_no_carry", "n"].iloc[0]
+    assert n_carry > n_plain  # carrying links more interviews to an exposure
+    assert not records.loc[records["study"] != "hrs", "model"].str.endswith("_no_carry").any()
+
+
+def test_carry_forward_by_hand():
+    """Person 1: loneliness 4 at wave 8, none at 9 (carried: 4), none at 10 (2 waves old: not carried);
+    person 2: 5 at wave 8, not interviewed at 9, none at 10 (2 waves old: not carried)."""
+    panel = pd.DataFrame({"person_id": ["1"] * 3 + ["2"] * 3, "wave": [8, 9, 10] * 2,
+                          "interviewed": [1, 1, 1, 1, 0, 1], "loneliness": [4, np.nan, np.nan, 5, np.nan, np.nan]})
+    out, filled = carry_forward(panel, ["loneliness"], 1)
+    assert filled == 1
+    np.testing.assert_array_equal(out["loneliness"].to_numpy(), [4, 4, np.nan, 5, np.nan, np.nan])
+    two, filled2 = carry_forward(panel, ["loneliness"], 2)
+    assert filled2 == 3  # person 1 waves 9 and 10 from wave 8, person 2 wave 10 from wave 8
+    np.testing.assert_array_equal(two["loneliness"].to_numpy(), [4, 4, 4, 5, np.nan, 5])
+    same, none = carry_forward(panel, ["loneliness"], 0)
+    assert none == 0 and same["loneliness"].isna().sum() == 4
+
+
+def test_misnamed_variable_names_the_files_and_variable(cohorts, layouts, tmp_path):
+    frames, _ = layouts["hrs"]
+    join = frames["join"].rename(columns=lambda c: c.replace("rfcnt", "rfcntm"))
+    paths = write_layout({"main": frames["main"], "join": join}, tmp_path, "hrs")
+    with pytest.raises(CohortFileError) as err:
+        build_study_panel("hrs", layout_spec(cohorts, "hrs", paths), cohorts)
+    message = str(err.value)
+    assert "H_HRS_d.dta" in message and "r{w}rfcnt" in message and "every wave" in message
+
+
+def test_join_file_not_set_is_named(cohorts, layouts):
+    _, paths = layouts["hrs"]
+    spec = layout_spec(cohorts, "hrs", paths)
+    spec["join"][0]["path"] = None
+    with pytest.raises(CohortFileError, match=r"cohorts\.studies\.hrs\.join\[0\]\.path"):
+        build_study_panel("hrs", spec, cohorts)
+
+
+def test_wrong_studys_file_says_which_study_it_is(cohorts, layouts):
+    _, hrs_paths = layouts["hrs"]
+    _, elsa_paths = layouts["elsa"]
+    spec = layout_spec(cohorts, "hrs", {"main": elsa_paths["main"], "join": hrs_paths["join"]})
+    with pytest.raises(CohortFileError) as err:
+        build_study_panel("hrs", spec, cohorts)
+    assert "h_elsa_g3.dta" in str(err.value) and "ELSA" in str(err.value) and "hhidpn" in str(err.value)
+
+
+def test_loneliness_score_out_of_range_names_file_column(cohorts, layouts, tmp_path):
+    frames, _ = layouts["share"]
+    main = frames["main"].copy()
+    first = main["r6lnlys3"].map(lambda v: not isinstance(v, str) and pd.notna(v)).idxmax()
+    main.loc[first, "r6lnlys3"] = 3.5
+    paths = write_layout({"main": main}, tmp_path, "share")
+    with pytest.raises(CleaningError) as err:
+        build_study_panel("share", layout_spec(cohorts, "share", paths), cohorts)
+    message = str(err.value)
+    assert "H_SHARE_f.dta" in message and "r6lnlys3" in message and "3.5" in message and "1-3" in message
+
+
+def test_reversed_item_codes_for_harmonized_hrs_items(cohorts):
+    spec = {"loneliness": {"items": ["r{w}complac", "r{w}leftout", "r{w}isolate"], "codes": {1: 3, 2: 2, 3: 1}}}
+    assert "reversed" in loneliness_definition(spec)
+    assert "not measured" in loneliness_definition({"loneliness": None})
+    assert "x 3" in loneliness_definition(cohorts["studies"]["hrs"])
