@@ -293,7 +293,26 @@ def _cohorts_context(reports: Path, params: dict) -> dict | None:
         "riclpm": _read_table_md(reports / "tables" / "cohorts" / "riclpm.md"),
         "figures": "figures/cohorts",
         "keys": {v["label"]: k for k, v in ran.items()},
+        "definitions": _cohort_definitions(reports.parent / "data" / "processed" / "cohorts_capability.csv", ran),
     }
+
+
+#: The cohort measures whose per-study definition the Methods state (the capability table's ``definition``).
+COHORT_DEFINED = {"depression_score": "depressive symptoms", "loneliness": "loneliness",
+                  "isolation_index": "social isolation"}
+
+
+def _cohort_definitions(path: Path, ran: dict) -> dict:
+    """Per study that ran (its label): measure words -> the definition that study used (the cohort clean stage's
+    capability table); measures a study lacks are left out. Empty when the table is absent."""
+    if not path.exists():
+        return {}
+    table = pd.read_csv(path).dropna(subset=["definition"]).drop_duplicates(["study", "measure"])
+    out: dict = {}
+    for row in table.itertuples():
+        if row.study in ran and row.measure in COHORT_DEFINED:
+            out.setdefault(ran[row.study]["label"], {})[COHORT_DEFINED[row.measure]] = str(row.definition)
+    return out
 
 
 #: The ICC forms of ``estimators.reliability.ICC_FORMS`` in words (McGraw & Wong 1996).
