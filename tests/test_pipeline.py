@@ -273,6 +273,10 @@ def test_restricted_canary_never_reaches_the_reports(repo):
     fixture.parent.mkdir(exist_ok=True)
     persons = write_canary_cohort(fixture, params["cohorts"]["synthetic"], persons=400, waves=14, seed=11)
     hrs = params["cohorts"]["studies"]["hrs"]
+    # the canary file is written in the base (SYNTHETIC, one-file RAND) layout, not RAND + Harmonized HRS
+    for key in ("join", "loneliness", "isolation_index", "carry_forward"):
+        hrs.pop(key, None)
+    hrs["variables"] = {}
     hrs["path"] = str(fixture)
     hrs["waves"] = {w: y for w, y in hrs["waves"].items() if int(w) <= 14}
     params_path.write_text(yaml.safe_dump(params, sort_keys=False))
