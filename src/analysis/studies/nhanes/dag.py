@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from analysis.core import config
 from analysis.estimators.dag import NO_NODES, adjustment_report
 from analysis.estimators.formula import formula_variables
 
@@ -18,17 +19,11 @@ ASSUMPTIONS = {"measured": "measured confounders only",
                "latent": "with unmeasured baseline illness (latent_edges)"}
 
 
-def _require(block, key: str, where: str):
-    if not isinstance(block, dict) or key not in block:
-        raise ValueError(f"params.yaml: '{where}' needs the key '{key}'")
-    return block[key]
-
-
 def dag_adjustment_table(params: dict) -> pd.DataFrame:
     """Per assumption and covariate set: valid back-door set or not, the mediators it holds, the minimal set."""
-    block = _require(params, "dag", "the top level")
-    exposure, outcome = _require(block, "exposure", "dag"), _require(block, "outcome", "dag")
-    edges = _require(block, "edges", "dag")
+    block = config.require(params, "dag", "the top level")
+    exposure, outcome = config.require(block, "exposure", "dag"), config.require(block, "outcome", "dag")
+    edges = config.require(block, "edges", "dag")
     candidate = {name: formula_variables(rhs) for name, rhs in params["models"]["covariate_sets"].items()}
     frames = []
     for key, label in ASSUMPTIONS.items():

@@ -22,7 +22,7 @@ plus ``analysis`` and ``analysis_label``; a joint term's ``exposure`` is its own
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Callable
 
 import pandas as pd
 
@@ -48,12 +48,6 @@ MODEL_NAMES = {"cox": "cox", "binomial": "logistic", "gaussian": "linear"}
 class _Job:
     label: str
     run: Callable[[], pd.DataFrame]
-
-
-def _require(block: Any, key: str, where: str) -> Any:
-    if not isinstance(block, dict) or key not in block:
-        raise ValueError(f"params.yaml: '{where}' needs the key '{key}'")
-    return block[key]
 
 
 def item_columns(table: pd.DataFrame, index_spec: dict) -> tuple[pd.DataFrame, dict[str, str]]:
@@ -108,8 +102,8 @@ def _single_fit(design: pd.DataFrame, spec: ModelSpec, kind: str, kw: dict, sett
 def exposure_jobs(table: pd.DataFrame, params: dict) -> list[_Job]:
     """Every analysis of ``exposure_definitions.analyses`` x every outcome, as jobs returning records."""
     models = params["models"]
-    block = _require(params, "exposure_definitions", "the top level")
-    analyses = _require(block, "analyses", "exposure_definitions")
+    block = config.require(params, "exposure_definitions", "the top level")
+    analyses = config.require(block, "analyses", "exposure_definitions")
     set_name = block.get("covariate_set") or list(models["covariate_sets"])[-1]
     if set_name not in models["covariate_sets"]:
         raise ValueError(f"params.yaml exposure_definitions.covariate_set '{set_name}' is not one of "
@@ -137,7 +131,7 @@ def exposure_jobs(table: pd.DataFrame, params: dict) -> list[_Job]:
             labels = {c: params.get("indices", {}).get(c, {}).get("label", c) for c in columns}
             data, term_label = design, "per point"
         else:
-            exposure = _require(analysis, "exposure", where)
+            exposure = config.require(analysis, "exposure", where)
             check_columns(table, [exposure], f"params.yaml {where}.exposure")
             columns, data, labels = None, design, {}
         for outcome, outcome_label, kind, kw in _outcomes(models):
@@ -149,7 +143,7 @@ def exposure_jobs(table: pd.DataFrame, params: dict) -> list[_Job]:
                        _joint_fit(data, columns, labels, rhs, kind, kw, spec, settings, tl))
             else:
                 spec = ModelSpec(outcome=outcome, exposure=exposure, covariates=rhs,
-                                 exposure_type=_require(analysis, "type", where), covariate_set=set_name,
+                                 exposure_type=config.require(analysis, "type", where), covariate_set=set_name,
                                  study=study, outcome_label=outcome_label,
                                  exposure_label=str(analysis.get("exposure_label", label)))
                 run = (lambda spec=spec, kind=kind, kw=kw: _single_fit(design, spec, kind, kw, settings))

@@ -33,8 +33,6 @@ imputations are independent chains seeded ``(imputation.seed, j)``, drawn and fi
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
@@ -61,16 +59,11 @@ STRATUM, PSU = "stratum", "psu"
 ANALYSIS = "multiple imputation"
 
 
-def _require(block: dict, key: str, where: str) -> Any:
-    if not isinstance(block, dict) or key not in block:
-        raise ValueError(f"params.yaml: '{where}' needs the key '{key}'")
-    return block[key]
-
-
 def imputation_settings(params: dict) -> dict:
     """``params['imputation']`` checked: m >= 2 (20 or more advised), a seed, burn-in and donors >= 1."""
-    block = _require(params, "imputation", "the top level")
-    settings = {"m": int(_require(block, "m", "imputation")), "seed": int(_require(block, "seed", "imputation")),
+    block = config.require(params, "imputation", "the top level")
+    settings = {"m": int(config.require(block, "m", "imputation")),
+                "seed": int(config.require(block, "seed", "imputation")),
                 "burn_in": int(block.get("burn_in", 10)), "k_pmm": int(block.get("k_pmm", 20)),
                 "n_jobs": int(block.get("n_jobs", 1)), "auxiliary": list(block.get("auxiliary", [])),
                 "design_strata": bool(block.get("design_strata", True))}
