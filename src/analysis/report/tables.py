@@ -120,8 +120,13 @@ def table1(
     labels: Mapping[str, str] | None = None,
     dtypes: Mapping[str, str] | None = None,
     convention: str | None = None,
+    variable_weights: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Participant characteristics by ``by`` (e.g. the isolation category), long and tidy.
+
+    ``variable_weights`` (variable -> weight column) weights those variables' rows with their own weight
+    instead of ``weight``: a measure taken in a subsample (NHANES: the examination centre) takes that
+    subsample's weight. A missing value of such a weight counts as 0 (the row is outside the subsample).
 
     ``labels`` and ``dtypes`` (variable name -> label / contract dtype) come from the study's table
     contract; ``decimals`` sets the decimals of a continuous variable's mean and SD (default 1);
@@ -144,7 +149,8 @@ def table1(
     """
     variables = list(variables)
     labels, dtypes = dict(labels or {}), dict(dtypes or {})
-    needed = [by, *variables] + ([weight] if weight else [])
+    variable_weights = {v: w for v, w in (variable_weights or {}).items() if v in variables}
+    needed = [by, *variables] + ([weight] if weight else []) + list(variable_weights.values())
     absent = [c for c in needed if c not in table.columns]
     if absent:
         raise TableError(f"table1: the analysis table has no column {absent[0]!r} "
@@ -161,6 +167,13 @@ def table1(
         w_all = data[weight].astype("float64")
     else:
         w_all = pd.Series(1.0, index=data.index)
+    own_weights = {}
+    for var, column in variable_weights.items():
+        values = pd.to_numeric(data[column], errors="coerce").fillna(0.0)
+        if (values < 0).any():
+            raise TableError(f"table1: column {column!r} (the weight of {var!r}) has negative weights "
+                             f"(first at row {data.index[(values < 0).to_numpy()][0]!r})")
+        own_weights[var] = values.astype("float64")
 
     groups: list[tuple[str, pd.Index]] = [
         (str(level), data.index[(data[by] == level).to_numpy()]) for level in _levels(data[by])
@@ -188,8 +201,9 @@ def table1(
         if kind == "continuous":
             col = pd.to_numeric(col, errors="coerce").astype("float64")
         any_missing = bool(col.isna().any())
+        var_w = own_weights.get(var, w_all)
         for group, idx in groups:
-            x, w = col[idx], w_all[idx]
+            x, w = col[idx], var_w[idx]
             present = x.notna()
             n = int(present.sum())
             if kind == "continuous":
@@ -218,6 +232,11 @@ def table1(
         f"({'column ' + weight if weight else 'unweighted'}{'; ' + convention if convention else ''}). Percentages are of "
         "participants with a non-missing value; SD as in R survey::svyvar.",
     ]
+    by_weight: dict[str, list[str]] = {}
+    for var, column in variable_weights.items():
+        by_weight.setdefault(column, []).append(labels.get(var, var))
+    for column, names in by_weight.items():
+        notes.append(f"{'; '.join(names)}: weighted with column {column} (the weight of the subsample measured).")
     if dropped:
         notes.append(f"{format_count(dropped)} participants with missing {by_label.lower()} are not shown.")
     out.attrs["footnote"] = " ".join(notes)
@@ -360,6 +379,12 @@ def regression_table(
     designs = ", ".join(dict.fromkeys(recs["design"]))
     notes = [f"{measures}; 95% confidence intervals in parentheses. Design: {designs}. "
              "N and Events are unweighted counts of the fitted sample."]
+    if len(sets) > 1:
+        one_sample = all(part["n"].nunique(dropna=False) == 1 for _, part in recs.groupby(row_key, sort=False))
+        notes.append("The models of each row are fitted on one sample (the complete cases of every covariate set), "
+                     "so the columns differ in adjustment only." if one_sample else
+                     "Each model is fitted on its own complete cases: where N differs between columns, the change "
+                     "mixes adjustment with the selection of the sample.")
     if covariate_sets:
         notes.append("Adjustment: " + "; ".join(
             f"{headers.get(s, s)}: {' '.join(str(covariate_sets[s]).split())}" for s in sets if s in covariate_sets) + ".")

@@ -343,13 +343,31 @@ def test_cumulative_incidence_horizon():
     assert out["time_months"].max() <= 30
 
 
-def test_cumulative_incidence_uses_the_group_at_the_first_interview():
+def test_cumulative_incidence_starts_at_the_first_interview_with_the_group():
+    """HRS measures isolation from wave 9: a person enters the curves at the first interview with a known
+    group, and the clock starts there. Group B: person 6 (group unknown at the first interview, B from month
+    24, CVD reported at 48, i.e. at 24 on its own clock) and person 7 (B from the start, dies at 30). Person 8
+    never has a group and is in no curve; group A is unchanged."""
     iv = pd.concat([HAND_IV, pd.DataFrame([
         ("6", 0.0, 24.0, 0.0, 0.0, 0.0, None),        # group unknown at the first interview
-        ("6", 24.0, 48.0, 0.0, 0.0, 0.0, "B"),
+        ("6", 24.0, 48.0, 0.0, 1.0, 0.0, "B"),        # B from 24; CVD reported at 48 = 24 on its clock
+        ("7", 0.0, 30.0, 1.0, np.nan, 0.0, "B"),      # death at 30
+        ("8", 0.0, 24.0, 0.0, 0.0, 0.0, None),        # never a group: in no curve
     ], columns=HAND_IV.columns)], ignore_index=True)
     out = mc.cumulative_incidence(iv, "g", horizon_months=312)
-    assert set(out["group"]) == {"A"}
+    assert set(out["group"]) == {"A", "B"}
+    a = out.loc[out["group"] == "A"]
+    pd.testing.assert_frame_equal(a.reset_index(drop=True),
+                                  mc.cumulative_incidence(HAND_IV, "g", horizon_months=312).reset_index(drop=True))
+    cvd = out.loc[(out["group"] == "B") & (out["outcome"] == "cvd")]
+    death = out.loc[(out["group"] == "B") & (out["outcome"] == "death")]
+    assert cvd["n"].unique().tolist() == [2] and death["n"].unique().tolist() == [2]
+    # CVD: at 24 (6's clock), 2 at risk, 1 CVD -> 1/2; 7's death at 30 is competing: F stays 1/2
+    for t, expected in ((23.9, 0.0), (24, 0.5), (30, 0.5)):
+        assert math.isclose(_at(cvd, t), expected, abs_tol=1e-12), t
+    # death: 6 censored at 24 (its last interval ends at 48 - 24), 7 dies at 30 alone at risk -> 1
+    for t, expected in ((23.9, 0.0), (29.9, 0.0), (30, 1.0)):
+        assert math.isclose(_at(death, t), expected, abs_tol=1e-12), t
 
 
 def test_cumulative_incidence_cvd_needs_the_cvd_status_at_the_first_interview():

@@ -107,7 +107,7 @@ def test_weight_domains_bad_params_raise():
 def test_model_weight_rule_uses_the_mec_weight_for_mec_measures():
     from analysis.studies.nhanes.schema import MEC_VARIABLES, model_weight
 
-    assert set(MEC_VARIABLES) == {"bmi", "phq9_score", "depression_phq9"}
+    assert set(MEC_VARIABLES) == {"bmi", "phq9_score", "depression_phq9", "alcohol_use"}  # ALQ: MEC interview
     assert model_weight(["died", "age", "sex"], "weight_interview", "weight_exam") == "weight_interview"
     assert model_weight(["died", "age", "bmi"], "weight_interview", "weight_exam") == "weight_exam"
     assert model_weight(["phq9_score", "age"], "weight_interview", "weight_exam") == "weight_exam"
@@ -228,3 +228,39 @@ def test_corrupt_file_gives_clear_error_and_no_outputs(project):
     assert result.returncode == 1
     assert "MCQ_C.csv.xz" in result.stderr
     assert _no_outputs(project)
+
+
+def test_further_confounders_match_the_raw_codes(built, raw_dir):
+    """Insurance, drinking status, leisure activity, cancer and COPD in the table, against the raw codes of
+    2001-2002 (HID010, ALD100, PAD200/PAD320) and 2007-2008 (HIQ011, ALQ101, PAQ650/PAQ665), mapped by hand."""
+    table, _ = built
+    from analysis.studies.nhanes.source import read_table
+
+    for cycle, suffix, insurance, twelve, (vig, mod) in [("2001-2002", "_B", "HID010", "ALD100", ("PAD200", "PAD320")),
+                                                         ("2007-2008", "_E", "HIQ011", "ALQ101", ("PAQ650", "PAQ665"))]:
+        rows = table[table["cycle"] == cycle].set_index("seqn")
+        hiq = read_table(raw_dir / f"nhanes/HIQ{suffix}.csv.xz").set_index("SEQN").reindex(rows.index)
+        by_hand = hiq[insurance].map({1: 1.0, 2: 0.0})
+        assert rows["insured"].astype("float64").equals(by_hand.astype("float64"))
+        alq = read_table(raw_dir / f"nhanes/ALQ{suffix}.csv.xz").set_index("SEQN").reindex(rows.index)
+        q = alq["ALQ120Q"].where(alq["ALQ120Q"] <= 365)
+        by_hand = pd.Series(None, index=rows.index, dtype="object")
+        by_hand[(alq[twelve] == 2) & (alq["ALQ110"] == 2)] = "Lifetime abstainer"
+        by_hand[q == 0] = "Former"
+        by_hand[q >= 1] = "Current"
+        got = rows["alcohol_use"].astype("object").where(rows["alcohol_use"].notna(), None)
+        assert got.equals(by_hand)
+        paq = read_table(raw_dir / f"nhanes/PAQ{suffix}.csv.xz").set_index("SEQN").reindex(rows.index)
+        active = (paq[vig] == 1) | (paq[mod] == 1)
+        inactive = paq[vig].isin([2, 3]) & paq[mod].isin([2, 3])
+        assert (rows.loc[active, "leisure_activity"] == 1).all() and (rows.loc[inactive, "leisure_activity"] == 0).all()
+        assert rows.loc[~active & ~inactive, "leisure_activity"].isna().all()
+        mcq = read_table(raw_dir / f"nhanes/MCQ{suffix}.csv.xz").set_index("SEQN").reindex(rows.index)
+        assert rows["cancer_history"].astype("float64").equals(mcq["MCQ220"].map({1: 1.0, 2: 0.0}).astype("float64"))
+        copd = pd.Series(np.nan, index=rows.index)
+        copd[(mcq["MCQ160G"] == 2) & (mcq["MCQ160K"] == 2)] = 0.0
+        copd[(mcq["MCQ160G"] == 1) | (mcq["MCQ160K"] == 1)] = 1.0
+        assert rows["copd_history"].astype("float64").equals(copd)
+    # asked of nearly everyone in the table (HIQ, MCQ, PAQ: home interview; ALQ: the examined)
+    assert table["insured"].isna().mean() < 0.02 and table["cancer_history"].isna().mean() < 0.02
+    assert table["alcohol_use"].isna().mean() < 0.25 and table["leisure_activity"].isna().mean() < 0.02

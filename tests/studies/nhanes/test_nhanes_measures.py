@@ -176,3 +176,29 @@ def test_self_rated_health_undocumented_code_names_file_column_value():
     raw = pd.DataFrame({"SEQN": [21, 22, 23], "HUQ010": [3, 6, 1]})
     with pytest.raises(src.SourceDataError, match=r"HUQ_B\.csv\.xz: column HUQ010 has the value 6 \(SEQN 22\)"):
         src.recode(raw, "HUQ010", "HUQ_B.csv.xz")
+
+
+def test_further_confounders_from_codes_by_hand():
+    # ALQ skip pattern (ALQ_D codebook): 12+ drinks in a year (ALQ101) no -> ALQ110 lifetime; no -> end
+    # (abstainer); else ALQ120Q times in the past 12 months (0 -> former, 1+ -> current; 777/999 missing).
+    raw = pd.DataFrame({"SEQN": range(7),
+                        "ALQ101": [1, 1, 2, 2, 2, 9, nan],
+                        "ALQ110": [nan, nan, 1, 2, 9, 9, nan],
+                        "ALQ120Q": [0, 104, 3, nan, nan, nan, 999]})
+    rec = {c: src.recode(raw, c, "ALQ_D.csv.xz") for c in ("ALQ101", "ALQ110", "ALQ120Q")}
+    status = measures.drinking_status(rec["ALQ101"], rec["ALQ110"], rec["ALQ120Q"])
+    assert status.tolist()[:4] == ["Former", "Current", "Current", "Lifetime abstainer"]
+    assert status.iloc[4:].isna().all()  # don't know, nothing asked, ALQ120Q "don't know" (999)
+    # PAD200/PAD320: 1 yes, 2 no, 3 unable to do activity (= no activity), 7/9 missing
+    vig = src.recode(pd.DataFrame({"SEQN": range(6), "PAD200": [1, 2, 3, 2, 7, 2]}), "PAD200", "PAQ.csv.xz")
+    mod = src.recode(pd.DataFrame({"SEQN": range(6), "PAD320": [2, 1, 3, 2, 2, 9]}), "PAD320", "PAQ.csv.xz")
+    np.testing.assert_array_equal(measures.leisure_activity(vig, mod).to_numpy(), [1, 1, 0, 0, nan, nan])
+    # 2007-2008 GPAQ items have no code 3
+    with pytest.raises(src.SourceDataError, match=r"PAQ_E\.csv\.xz: column PAQ650 has the value 3"):
+        src.recode(pd.DataFrame({"SEQN": [1], "PAQ650": [3]}), "PAQ650", "PAQ_E.csv.xz")
+    # emphysema or chronic bronchitis: either yes -> 1, both no -> 0, else missing
+    copd = measures.any_yes(pd.DataFrame({"MCQ160G": [1, 2, 2, nan, 2], "MCQ160K": [2, 1, 2, 2, nan]}))
+    np.testing.assert_array_equal(copd.to_numpy(), [1, 1, 0, nan, nan])
+    # ALQ120Q above its documented range (0-365) is an error, not a number
+    with pytest.raises(src.SourceDataError, match=r"column ALQ120Q has the value 400"):
+        src.recode(pd.DataFrame({"SEQN": [5], "ALQ120Q": [400]}), "ALQ120Q", "ALQ_B.csv.xz")

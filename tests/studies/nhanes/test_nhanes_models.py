@@ -8,6 +8,7 @@ import pytest
 import yaml
 from scipy import stats
 
+from analysis.estimators.formula import formula_variables
 from analysis.estimators.records import DESIGNS, PH_TEST_COLUMNS, RECORD_COLUMNS
 from analysis.studies.nhanes.models import run_nhanes_models
 from analysis.studies.nhanes.schema import EDUCATION, RACE, SEX, SMOKING
@@ -78,6 +79,13 @@ def fake_analysis_table(n: int = 2000, seed: int = 20261123) -> pd.DataFrame:
         "depression_phq9": pd.array(np.where(np.isnan(phq9), pd.NA, (phq9 >= 10).astype(int)), dtype="Int8"),
         "prevalent_cvd": binary(np.clip(prevalent, 0, 1).astype(float), 0.01),
     })
+    # the further confounders of the sensitivity analysis (drawn last: the columns above do not change)
+    table["leisure_activity"] = binary(0.5, 0.01)
+    table["alcohol_use"] = pd.Categorical(category(["Lifetime abstainer", "Former", "Current"], 0.1),
+                                          categories=["Lifetime abstainer", "Former", "Current"])
+    table["insured"] = binary(0.9, 0.01)
+    table["cancer_history"] = binary(0.15, 0.01)
+    table["copd_history"] = binary(0.08, 0.01)
     return table
 
 
@@ -165,6 +173,38 @@ def test_n_is_the_complete_case_count_and_events_are_counted(results, table):
     assert (records.groupby(["outcome", "exposure", "covariate_set"])["n"].nunique() == 1).all()
 
 
+def test_every_covariate_set_of_a_row_is_fitted_on_one_sample(results, table, models_params):
+    """models.common_sample: the age-sex model of a row is fitted on the fullest set's complete cases, with
+    its MEC weight: the same n as the health model; with common_sample false, its own (larger) sample."""
+    records, _ = results
+    assert models_params["common_sample"] is True
+    assert (records.groupby(["outcome", "exposure", "design"])["n"].nunique() == 1).all()
+    age_sex = records.query("outcome == 'all_cause_death' and exposure == 'isolation_category' "
+                            "and covariate_set == 'age_sex' and design == 'design-based'").iloc[0]
+    own = table.dropna(subset=["weight_interview", "isolation_category", "age", "sex", "followup_months", "died"])
+    own = own[own["weight_interview"] > 0]
+    assert age_sex["n"] < len(own)
+    # the fit equals the age-sex model on the common sample as a domain: rows outside it get weight 0
+    health = records.query("outcome == 'all_cause_death' and exposure == 'isolation_category' "
+                           "and covariate_set == 'health' and design == 'design-based'").iloc[0]
+    assert age_sex["n"] == health["n"]
+    separate = dict(models_params, common_sample=False,
+                    covariate_sets={"age_sex": models_params["covariate_sets"]["age_sex"]},
+                    regression={}, survival={"all_cause_death": models_params["survival"]["all_cause_death"]})
+    alone, _ = run_nhanes_models(table, separate, designs=("design-based",), progress=False)
+    first = alone.query("exposure == 'isolation_category'").iloc[0]
+    assert first["n"] == len(own) and first["estimate"] != age_sex["estimate"]
+    sets = [v for rhs in models_params["covariate_sets"].values() for v in formula_variables(rhs)]
+    common = table.dropna(subset=["weight_exam", "isolation_category", "followup_months", "died", *sets])
+    common = table.assign(weight_interview=np.where(table.index.isin(common[common["weight_exam"] > 0].index),
+                                                    table["weight_exam"], 0.0))
+    by_hand, _ = run_nhanes_models(common, separate, designs=("design-based",), progress=False)
+    row = by_hand.query("exposure == 'isolation_category'").iloc[0]
+    assert row["n"] == age_sex["n"]
+    assert np.isclose(row["estimate"], age_sex["estimate"], rtol=1e-10)
+    assert np.isclose(row["std_error"], age_sex["std_error"], rtol=1e-10)
+
+
 def test_design_notes_state_the_method(results):
     records, _ = results
     notes = records.groupby(["model", "design"])["note"].first()
@@ -207,9 +247,12 @@ def test_a_new_covariate_set_is_one_formula_string(table, models_params):
 
 def test_parallel_fits_give_the_same_records(table, models_params, results):
     """Worker processes (models.n_jobs) change nothing: same records, same order, same numbers."""
-    small = {**models_params, "covariate_sets": {"age_sex": models_params["covariate_sets"]["age_sex"]}}
+    # every covariate set (the common sample depends on all of them), one exposure, the GLM outcomes
+    small = {**models_params, "exposures": {"isolation_index": models_params["exposures"]["isolation_index"]},
+             "survival": {}}
     serial, _ = run_nhanes_models(table, small, designs=("design-based",), progress=False, n_jobs=1)
     parallel, _ = run_nhanes_models(table, small, designs=("design-based",), progress=False, n_jobs=2)
     pd.testing.assert_frame_equal(serial, parallel)
-    expected = results[0][(results[0]["covariate_set"] == "age_sex") & (results[0]["design"] == "design-based")]
+    expected = results[0][(results[0]["exposure"] == "isolation_index") & (results[0]["design"] == "design-based")
+                          & results[0]["outcome"].isin(list(models_params["regression"]))]
     np.testing.assert_allclose(serial["estimate"], expected["estimate"], rtol=1e-10)

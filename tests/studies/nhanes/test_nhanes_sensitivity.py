@@ -126,6 +126,7 @@ def simulated_table(seed: int, interaction: float, n: int = 6000) -> pd.DataFram
         "followup_months": followup, "died": pd.array(died, dtype="Int8"),
         "prevalent_cvd": pd.array(rng.binomial(1, 0.2, n), dtype="Int8"),
         "self_rated_health": pd.Categorical(rng.choice(HEALTH, n), categories=HEALTH),
+        "insured": pd.array(rng.binomial(1, 0.85, n), dtype="Int8"),
     })
 
 
@@ -144,6 +145,7 @@ def small_params() -> dict:
         "covariate_set": "demographic", "exclude_early_death_years": 2,
         "prevalent_disease": {"column": "prevalent_cvd", "outcomes": ["all_cause_death"]},
         "self_rated_health": "C(self_rated_health)",
+        "further_confounders": "insured",
         "subgroups": [{"name": "sex", "label": "Sex", "column": "sex", "rule": "levels"},
                       {"name": "age_group", "label": "Age group", "column": "age", "rule": "cut", "cut": 65,
                        "labels": ["< 65", "65+"]}],
@@ -195,6 +197,7 @@ def test_interaction_detected_with_known_truth():
     assert n["early_deaths_excluded"] == (complete["followup_months"] >= 24).sum()
     assert n["prevalent_disease_excluded"] == (complete["prevalent_cvd"] == 0).sum()
     assert n["self_rated_health_adjusted"] == len(complete)
+    assert n["further_confounders_adjusted"] == len(complete)
     sub_n = subgroups[subgroups["record"] == "subgroup"].drop_duplicates(["modifier", "subgroup"])
     assert sub_n.set_index("subgroup")["n"].to_dict() == {
         "Female": (complete["sex"] == "Female").sum(), "Male": (complete["sex"] == "Male").sum(),

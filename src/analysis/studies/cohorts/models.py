@@ -409,13 +409,19 @@ def fit_cox_time_varying(intervals: pd.DataFrame, f: _Fit, outcome: str, o: dict
 def cumulative_incidence(intervals: pd.DataFrame, group: str, *, horizon_months: float) -> pd.DataFrame:
     """Aalen-Johansen cumulative incidence of new CVD (death competing) and of death, by baseline ``group``.
 
-    Person level: from the first interview, time to the first CVD report (at that interview), to death,
-    or to censoring (the end of the last interval). For CVD, persons with CVD at the first interview are left
-    out and death is the competing event; for death, everyone is included and 1 - Kaplan-Meier is reported
-    (``weighted_cumulative_incidence`` with a single cause). Returns a tidy frame: ``outcome``, ``group``,
-    ``time_months``, ``estimate``, ``ci_low``, ``ci_high``, ``n``.
+    Person level: from the first interview at which ``group`` is known (the clock starts there: HRS measures
+    isolation from wave 9, so its curves start at wave 9, not at the person's first HRS interview; in a study
+    that measures the group from the start this is the first interview), time to the first CVD report (at
+    that interview), to death, or to censoring (the end of the last interval). For CVD, persons with CVD at
+    that interview are left out and death is the competing event; for death, everyone is included and
+    1 - Kaplan-Meier is reported (``weighted_cumulative_incidence`` with a single cause). Returns a tidy
+    frame: ``outcome``, ``group``, ``time_months``, ``estimate``, ``ci_low``, ``ci_high``, ``n``.
     """
     iv = intervals.sort_values(["person_id", "start"], kind="stable")
+    # each person from the first interval with a known group; times from that interview
+    iv = iv.loc[iv[group].notna().groupby(iv["person_id"]).cummax().to_numpy()]
+    origin = iv.groupby("person_id")["start"].transform("first")
+    iv = iv.assign(start=iv["start"] - origin, stop=iv["stop"] - origin)
     # the rows themselves (groupby().first() would skip a missing group and take a later wave's)
     first = iv.drop_duplicates("person_id", keep="first").set_index("person_id")
     last = iv.drop_duplicates("person_id", keep="last").set_index("person_id")
@@ -443,7 +449,7 @@ def cumulative_incidence(intervals: pd.DataFrame, group: str, *, horizon_months:
             curve.columns = ["time_months", "estimate", "ci_low", "ci_high"][: len(curve.columns)]
             out.append(curve.assign(outcome=outcome, group=str(level), n=int(mask.sum())))
     columns = ["outcome", "group", "time_months", "estimate", "ci_low", "ci_high", "n"]
-    if not out:  # no person has the group at the first interview (HRS: the index starts at wave 9)
+    if not out:  # no person has the group at any interview
         return pd.DataFrame(columns=columns)
     return pd.concat(out, ignore_index=True)[columns]
 

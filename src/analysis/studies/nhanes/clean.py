@@ -22,6 +22,7 @@ from analysis.estimators import reliability
 from analysis.studies.nhanes import measures
 from analysis.studies.nhanes import source as src
 from analysis.studies.nhanes.schema import (
+    DRINKING_STATUS,
     EDUCATION,
     MARITAL,
     NHANES_VARIABLES,
@@ -149,6 +150,22 @@ def _social_support(raw_dir: Path, cycle: str) -> pd.DataFrame:
     return out
 
 
+def _further_confounders(raw_dir: Path, cycle: str) -> pd.DataFrame:
+    """Health insurance (HIQ), drinking status (ALQ) and leisure-time activity (PAQ) of one cycle, one row
+    per SEQN of any of the three tables (the confounders of the sensitivity analysis; measures.py rules)."""
+    insurance = src.INSURANCE[cycle]
+    hiq, _ = _load(raw_dir, "HIQ", cycle, [insurance])
+    alq, _ = _load(raw_dir, "ALQ", cycle, [src.ALCOHOL_12_YEAR[cycle], "ALQ110", "ALQ120Q"])
+    vigorous, moderate = src.LEISURE_ACTIVITY[cycle]
+    paq, _ = _load(raw_dir, "PAQ", cycle, [vigorous, moderate])
+    out = pd.DataFrame({"SEQN": hiq["SEQN"], "insured": measures.yes_no(hiq[insurance])})
+    out = out.merge(pd.DataFrame({"SEQN": alq["SEQN"], "alcohol_use": measures.drinking_status(
+        alq[src.ALCOHOL_12_YEAR[cycle]], alq["ALQ110"], alq["ALQ120Q"])}), on="SEQN", how="outer",
+        validate="one_to_one")
+    return out.merge(pd.DataFrame({"SEQN": paq["SEQN"], "leisure_activity": measures.leisure_activity(
+        paq[vigorous], paq[moderate])}), on="SEQN", how="outer", validate="one_to_one")
+
+
 def _merge_optional(base: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame:
     """Left join on SEQN that must not add or drop rows (checked)."""
     merged = base.merge(other, on="SEQN", how="left", validate="one_to_one")
@@ -179,8 +196,13 @@ def _cycle_table(raw_dir: Path, cycle: str, nhanes_params: dict) -> pd.DataFrame
     huq, _ = _load(raw_dir, "HUQ", cycle, ["HUQ010"])
     frame = _merge_optional(frame, huq[["SEQN", "HUQ010"]])
 
-    mcq, _ = _load(raw_dir, "MCQ", cycle, [f"MCQ160{c}" for c in "BCDEF"])
-    frame = _merge_optional(frame, pd.DataFrame({"SEQN": mcq["SEQN"], "prevalent_cvd": measures.prevalent_cvd(mcq)}))
+    mcq, _ = _load(raw_dir, "MCQ", cycle, [f"MCQ160{c}" for c in "BCDEFGK"] + ["MCQ220"])
+    frame = _merge_optional(frame, pd.DataFrame({
+        "SEQN": mcq["SEQN"], "prevalent_cvd": measures.prevalent_cvd(mcq),
+        "cancer_history": measures.yes_no(mcq["MCQ220"]),
+        "copd_history": measures.any_yes(mcq[["MCQ160G", "MCQ160K"]])}))
+
+    frame = _merge_optional(frame, _further_confounders(raw_dir, cycle))
 
     if cycle in PHQ9_CYCLES:
         dpq, _ = _load(raw_dir, "DPQ", cycle, PHQ9_ITEMS)
@@ -328,6 +350,11 @@ def _finish(frame: pd.DataFrame, params: dict) -> pd.DataFrame:
         "phq9_score": frame["phq9_score"],
         "depression_phq9": frame["depression_phq9"],
         "prevalent_cvd": frame["prevalent_cvd"],
+        "cancer_history": frame["cancer_history"],
+        "copd_history": frame["copd_history"],
+        "insured": frame["insured"],
+        "alcohol_use": frame["alcohol_use"],
+        "leisure_activity": frame["leisure_activity"],
     }).reset_index(drop=True)
     for name, spec in params["indices"].items():
         out[name] = build_index(out, spec, name)
@@ -336,12 +363,14 @@ def _finish(frame: pd.DataFrame, params: dict) -> pd.DataFrame:
     out = out.astype({c: "Int8" for c in ("hypertension", "diabetes", "fair_poor_health", "partnered", "lives_alone",
                                            "emotional_support", "financial_support", "needed_more_support",
                                            "mortality_eligible", "died", "cvd_death", "depression_phq9",
-                                           "prevalent_cvd")})
+                                           "prevalent_cvd", "cancer_history", "copd_history", "insured",
+                                           "leisure_activity")})
     out = out.astype({"household_size": "Int64", "close_friends": "Int64", "psu": "Int64",
                       "stratum": "Int64", "cluster": "Int64"})
     cats = {"cycle": list(CYCLE_CODE.values()), "sex": list(SEX), "race_ethnicity": list(RACE),
             "education": list(EDUCATION), "marital_status": list(MARITAL),
-            "smoking_status": ["Never", "Former", "Current"], "self_rated_health": list(SELF_RATED_HEALTH)}
+            "smoking_status": ["Never", "Former", "Current"], "self_rated_health": list(SELF_RATED_HEALTH),
+            "alcohol_use": list(DRINKING_STATUS)}
     for col, levels in cats.items():
         out[col] = pd.Categorical(out[col].astype("object").where(out[col].notna(), None), categories=levels)
     return validate(out, params["indices"])

@@ -84,6 +84,47 @@ def fair_poor_health(huq010: pd.Series) -> pd.Series:
     return huq010.map({1.0: 0.0, 2.0: 0.0, 3.0: 0.0, 4.0: 1.0, 5.0: 1.0}).astype("float64")
 
 
+def any_yes(block: pd.DataFrame) -> pd.Series:
+    """1 if any yes/no item of ``block`` (1 yes, 2 no, refused/don't know already NaN) is yes; 0 if all are
+    no; missing otherwise (an item missing and none yes). Used for "ever told emphysema or chronic
+    bronchitis" (MCQ160G, MCQ160K) and for any leisure-time activity (see :func:`leisure_activity`)."""
+    out = pd.Series(np.nan, index=block.index)
+    out[(block == 2).all(axis=1)] = 0.0
+    out[(block == 1).any(axis=1)] = 1.0
+    return out
+
+
+def leisure_activity(vigorous: pd.Series, moderate: pd.Series) -> pd.Series:
+    """Any moderate or vigorous leisure-time physical activity (1) or none (0).
+
+    1999-2006 (PAQ, PAQ_B-PAQ_D): PAD200 "vigorous activity over past 30 days" and PAD320 "moderate activity
+    over past 30 days", 1 yes, 2 no, 3 unable to do activity (counted as no activity), 7/9 missing.
+    2007-2008 (PAQ_E, the Global Physical Activity Questionnaire): PAQ650 "vigorous recreational activities"
+    and PAQ665 "moderate recreational activities" (in a typical week), 1 yes, 2 no, 7/9 missing; pass them
+    with 3 absent. Either yes -> 1; both no (or unable) -> 0; otherwise missing. The questions changed in
+    2007-2008 (typical week instead of the past 30 days), so the share active is not comparable across that
+    break; as an adjustment variable it is the closest harmonised measure (codebooks_1999_2008/PAQ*.md).
+    """
+    block = pd.DataFrame({"vigorous": vigorous.replace({3.0: 2.0}), "moderate": moderate.replace({3.0: 2.0})})
+    return any_yes(block)
+
+
+def drinking_status(ever_12_year: pd.Series, ever_12_life: pd.Series, days_past_year: pd.Series) -> pd.Series:
+    """Lifetime abstainer / Former / Current drinker (the NHIS drinking-status groups).
+
+    ALQ (MEC interview, adults 20+): ALQ100 (1999-2000) / ALD100 (2001-2002) / ALQ101 (2003-2008) "had at
+    least 12 alcohol drinks in any one year"; no -> ALQ110 "at least 12 drinks in your entire life"; no ->
+    end of section (Lifetime abstainer). Otherwise ALQ120Q "how often drink alcohol over past 12 months"
+    (0-365 times per unit; 777/999 missing): 0 -> Former, 1 or more -> Current. ``days_past_year`` is
+    ALQ120Q; its unit (ALQ120U) does not matter for none vs any.
+    """
+    out = pd.Series(pd.NA, index=days_past_year.index, dtype="string")
+    out[(ever_12_year == 2) & (ever_12_life == 2)] = "Lifetime abstainer"
+    out[days_past_year == 0] = "Former"
+    out[days_past_year >= 1] = "Current"
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
 # Outcomes
 

@@ -28,7 +28,7 @@ from analysis.estimators.evalues import evalues
 from analysis.report import figures, tables
 from analysis.studies.nhanes.dag import dag_adjustment_table, dag_table_for_readers
 from analysis.studies.nhanes.metrics import headline_records
-from analysis.studies.nhanes.schema import NHANES_VARIABLES
+from analysis.studies.nhanes.schema import MEC_VARIABLES, NHANES_VARIABLES
 
 LABELS: dict[str, str] = {v.name: v.label for v in NHANES_VARIABLES}
 DTYPES: dict[str, str] = {v.name: v.dtype for v in NHANES_VARIABLES}
@@ -177,7 +177,9 @@ def sensitivity_table(sensitivity: pd.DataFrame, params: dict) -> pd.DataFrame:
         f"everyone followed less than {12 * years:g} months (nearly all of them early deaths) left out, survival "
         f"outcomes only. {prevalent.get('label', 'Prevalent disease excluded')}: the models of "
         f"{', '.join(prevalent['outcomes'])} among those with {prevalent['column']} = 0 at baseline. + self-rated "
-        f"health: {block['self_rated_health']} (HUQ010) added to the covariates. Each analysis is a domain of the "
+        f"health: {block['self_rated_health']} (HUQ010) added to the covariates. + physical activity, alcohol, "
+        f"insurance, cancer, COPD: {block['further_confounders']} added (PAQ, ALQ, HIQ, MCQ; the ALQ is a MEC "
+        "interview, so these models use the MEC weight). Each analysis is a domain of the "
         f"full survey design. {tables.NONCONVERGED_MARK} the fit did not converge (see the note in "
         "nhanes_sensitivity.csv). HR hazard ratio, OR odds ratio, MD mean difference.")
     return out
@@ -364,7 +366,8 @@ def write_nhanes_reports(processed: Path, reports: Path, params: dict) -> list[P
     with io.staged_outputs():
         written += tables.write_table1(table, tables_dir, by=group, variables=TABLE1_VARIABLES, weight=weight,
                                        decimals=TABLE1_DECIMALS, labels=LABELS, dtypes=DTYPES,
-                                       convention=CONVENTION)
+                                       convention=CONVENTION,
+                                       variable_weights={v: models.get("exam_weight", weight) for v in MEC_VARIABLES})
         written += tables.write_regression_tables(records, tables_dir, ph_tests=ph_tests,
                                                   covariate_sets=models["covariate_sets"],
                                                   covariate_set_labels=COVARIATE_SET_LABELS)

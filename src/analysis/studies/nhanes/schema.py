@@ -19,6 +19,7 @@ EDUCATION = ("Less than high school", "High school/GED", "Some college", "Colleg
 MARITAL = ("Married", "Widowed", "Divorced", "Separated", "Never married", "Living with partner")
 SMOKING = ("Never", "Former", "Current")
 SELF_RATED_HEALTH = ("Excellent", "Very good", "Good", "Fair", "Poor")  # HUQ010 codes 1-5, in order
+DRINKING_STATUS = ("Lifetime abstainer", "Former", "Current")  # measures.drinking_status (ALQ)
 
 NHANES_VARIABLES: tuple[Variable, ...] = (
     # design
@@ -95,6 +96,21 @@ NHANES_VARIABLES: tuple[Variable, ...] = (
     Variable("prevalent_cvd", "Prevalent CVD (self-reported)", "binary", "MCQ.MCQ160B-MCQ160F",
              "1 if told any of congestive heart failure, coronary heart disease, angina, heart attack, stroke; "
              "0 if all five answered no; missing otherwise (7/9 are missing)"),
+    # further confounders (sensitivity analysis "further_confounders"; codebooks_1999_2008/<table>.md)
+    Variable("cancer_history", "Ever told: cancer or malignancy", "binary", "MCQ.MCQ220",
+             "1 yes -> 1, 2 no -> 0; 7/9 missing"),
+    Variable("copd_history", "Ever told: emphysema or chronic bronchitis", "binary", "MCQ.MCQ160G, MCQ160K",
+             "1 if either is yes; 0 if both no; missing otherwise (7/9 are missing)"),
+    Variable("insured", "Covered by health insurance", "binary", "HIQ.HID010 (1999-2004), HIQ011 (2005-2008)",
+             "1 yes -> 1, 2 no -> 0; 7/9 missing (HIQ_D analytic notes: HIQ011 is comparable to HID010)"),
+    Variable("alcohol_use", "Drinking status", "category", "ALQ.ALQ100/ALD100/ALQ101, ALQ110, ALQ120Q",
+             "Lifetime abstainer: fewer than 12 drinks in any year (ALQ100/ALD100/ALQ101 = 2) and in life "
+             "(ALQ110 = 2); Former: ALQ120Q = 0 (none in the past 12 months); Current: ALQ120Q >= 1; 7/9, 777/999 "
+             "missing. MEC interview (ages 20+)", DRINKING_STATUS),
+    Variable("leisure_activity", "Any moderate or vigorous leisure-time activity", "binary",
+             "PAQ.PAD200, PAD320 (1999-2006); PAQ650, PAQ665 (2007-2008)",
+             "1 if vigorous or moderate activity is yes; 0 if both no (PAD 3 'unable to do' counts as no); "
+             "missing otherwise. 1999-2006 ask of the past 30 days, 2007-2008 (GPAQ) of a typical week"),
 )
 
 
@@ -103,8 +119,10 @@ NHANES_VARIABLES: tuple[Variable, ...] = (
 #: measures in the MEC exam) and the PHQ-9 (DPQ_D, DPQ_E: "during the MEC private interview") with the
 #: depression flag derived from it. Not MEC: hypertension and diabetes (BPQ020, DIQ010: asked in the home
 #: interview; the table holds no measured blood pressure, BPX), self-rated health (HUQ010), the SSQ items
-#: and demographics (home interview), mortality (linked to every interviewed participant).
-MEC_VARIABLES: tuple[str, ...] = ("bmi", "phq9_score", "depression_phq9")
+#: and demographics (home interview), mortality (linked to every interviewed participant). Alcohol (ALQ) is
+#: MEC too ("MEC Interview Room", ALQ*.md); insurance (HIQ), the MCQ items and the physical-activity items of
+#: adults (PAQ: "asked in the household interview" for 16+) are not.
+MEC_VARIABLES: tuple[str, ...] = ("bmi", "phq9_score", "depression_phq9", "alcohol_use")
 
 
 def model_weight(columns, interview_weight: str, exam_weight: str) -> str:

@@ -24,6 +24,11 @@ smaller table. The analyses (``analysis`` column of ``reports/metrics/nhanes_sen
 * ``self_rated_health_adjusted``: the term ``sensitivity.self_rated_health`` (``C(self_rated_health)``,
   HUQ010 1 excellent ... 5 poor) added to the covariates of every outcome, as a summary of baseline illness
   that the covariate set does not measure. Its complete cases can be slightly fewer (``n`` says).
+* ``further_confounders_adjusted``: the term ``sensitivity.further_confounders`` added to the covariates of
+  every outcome: the confounders the main set omits that the mirror holds (the reviewer's list): leisure-time
+  physical activity (PAQ), drinking status (ALQ, MEC interview: the model takes the MEC weight), health
+  insurance (HIQ), ever told cancer (MCQ220) and emphysema or chronic bronchitis (MCQ160G/K). Fitted on
+  its own complete cases, so ``n`` is smaller than the main analysis's (MEC-examined adults 20+ for ALQ).
 
 Effect modification (``reports/metrics/nhanes_subgroups.csv``), for each modifier of
 ``sensitivity.subgroups`` (sex, age group < 65 / 65+, race and ethnicity, income-to-poverty ratio < 1.3):
@@ -83,6 +88,7 @@ ANALYSES = {
     "early_deaths_excluded": "Follow-up from {years:g} years (earlier deaths excluded)",
     "prevalent_disease_excluded": "{label}",
     "self_rated_health_adjusted": "+ self-rated health",
+    "further_confounders_adjusted": "+ physical activity, alcohol, insurance, cancer, COPD",
     "age_time_scale": "Age as the time scale (left-truncated at interview age), splines",
     "splines": "Restricted cubic splines for continuous covariates",
 }
@@ -148,6 +154,7 @@ class Settings:
     prevalent_label: str
     self_rated_health: str
     subgroups: tuple[Subgroup, ...]
+    further_confounders: str = ""
 
 
 def read_settings(params: dict[str, Any]) -> Settings:
@@ -179,13 +186,16 @@ def read_settings(params: dict[str, Any]) -> Settings:
     if len(set(names)) != len(names):
         raise ConfigError(f"params.yaml: 'sensitivity.subgroups' repeats a name: {names}")
     label = str(prevalent.get("label", f"{column} = 1 excluded"))
-    return Settings(covariate_set, float(years), column, outcomes, label, term, subgroups)
+    further = " ".join(str(config.require(block, "further_confounders", "sensitivity", allow_empty=False)).split())
+    return Settings(covariate_set, float(years), column, outcomes, label, term, subgroups, further)
 
 
 def check_table(table: pd.DataFrame, settings: Settings) -> None:
     """Every column the sensitivity block names must be in the analysis table (the error names the column
     and the params key), and the derived subgroup columns must not collide with one."""
     check_columns(table, formula_variables(settings.self_rated_health), "params.yaml sensitivity.self_rated_health")
+    check_columns(table, formula_variables(settings.further_confounders),
+                  "params.yaml sensitivity.further_confounders")
     check_columns(table, [settings.prevalent_column], "params.yaml sensitivity.prevalent_disease.column")
     for i, subgroup in enumerate(settings.subgroups):
         check_columns(table, [subgroup.column], f"params.yaml sensitivity.subgroups[{i}].column ({subgroup.name})")
@@ -480,7 +490,7 @@ def sensitivity_jobs(table: pd.DataFrame, params: dict[str, Any]) -> list[Job]:
     check_columns(table, [exam_weight], "params.yaml models.exam_weight")
     timing = age_time_scale_settings(params)
     needed = [STRATUM, PSU, weight, exam_weight, *config.require(models, "exposures", "models"),
-              *formula_variables(f"{covariates} + {settings.self_rated_health}"),
+              *formula_variables(f"{covariates} + {settings.self_rated_health} + {settings.further_confounders}"),
               *[c for o in outcomes for c in o.data_columns],
               settings.prevalent_column, *[s.column for s in settings.subgroups]]
     check_columns(table, needed, "params.yaml models / sensitivity")
@@ -497,6 +507,7 @@ def sensitivity_jobs(table: pd.DataFrame, params: dict[str, Any]) -> list[Job]:
               "prevalent_disease_excluded": ANALYSES["prevalent_disease_excluded"].format(
                   label=settings.prevalent_label),
               "self_rated_health_adjusted": ANALYSES["self_rated_health_adjusted"],
+              "further_confounders_adjusted": ANALYSES["further_confounders_adjusted"],
               "age_time_scale": ANALYSES["age_time_scale"], "splines": ANALYSES["splines"]}
 
     jobs: list[Job] = []
@@ -523,6 +534,7 @@ def sensitivity_jobs(table: pd.DataFrame, params: dict[str, Any]) -> list[Job]:
             if outcome.name in settings.prevalent_outcomes:
                 add("prevalent_disease_excluded", main, prevalent_free)
             add("self_rated_health_adjusted", spec(f"{covariates} + {settings.self_rated_health}"))
+            add("further_confounders_adjusted", spec(f"{covariates} + {settings.further_confounders}"))
             add("splines", spec(spline_covariates(covariates, timing["splines"])))
             if outcome.kind == "survival":
                 age_spec = spec(spline_covariates(without_column_terms(covariates, timing["age_column"]),

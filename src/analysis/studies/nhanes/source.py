@@ -83,7 +83,30 @@ CODEBOOK: dict[str, Item] = {
     # (codebooks_1999_2008/HUQ*.md, "HUQ010 - General health condition"): 1 excellent, 2 very good,
     # 3 good, 4 fair, 5 poor; 7 refused, 9 don't know; "." missing.
     "HUQ010": Item(frozenset({1, 2, 3, 4, 5}), (7, 9)),
+    # Further confounders (sensitivity analysis), codebooks_1999_2008/<table>.md:
+    # HIQ "Covered by health insurance": HID010 (HIQ, HIQ_B, HIQ_C), HIQ011 (HIQ_D, HIQ_E; "comparable to
+    # HID010"), 1 yes 2 no 7/9.
+    "HID010": YES_NO, "HIQ011": YES_NO,
+    # MCQ220 ever told cancer or malignancy; MCQ160G emphysema; MCQ160K chronic bronchitis (all cycles).
+    "MCQ220": YES_NO, "MCQ160G": YES_NO, "MCQ160K": YES_NO,
+    # ALQ: at least 12 drinks in any one year (ALQ100 1999-2000, ALD100 2001-2002, ALQ101 2003-2008), in the
+    # whole life (ALQ110), 1 yes 2 no 7/9; ALQ120Q how often in the past 12 months, 0-365, 777/999.
+    "ALQ100": YES_NO, "ALD100": YES_NO, "ALQ101": YES_NO, "ALQ110": YES_NO,
+    "ALQ120Q": Item((0, 365), (777, 999)),
+    # PAQ: PAD200 vigorous / PAD320 moderate activity over the past 30 days (1999-2006; 1 yes, 2 no, 3 unable
+    # to do activity, 7/9); PAQ650 vigorous / PAQ665 moderate recreational activities (2007-2008, 1 yes 2 no 7/9).
+    "PAD200": YES_NO_3, "PAD320": YES_NO_3, "PAQ650": YES_NO, "PAQ665": YES_NO,
 }
+
+# Items of the further confounders whose names changed between cycles.
+ALCOHOL_12_YEAR = {"1999-2000": "ALQ100", "2001-2002": "ALD100", "2003-2004": "ALQ101", "2005-2006": "ALQ101",
+                   "2007-2008": "ALQ101"}
+INSURANCE = {"1999-2000": "HID010", "2001-2002": "HID010", "2003-2004": "HID010", "2005-2006": "HIQ011",
+             "2007-2008": "HIQ011"}
+#: (vigorous, moderate) leisure-time activity items: past 30 days to 2005-2006, the GPAQ in 2007-2008.
+LEISURE_ACTIVITY = {"1999-2000": ("PAD200", "PAD320"), "2001-2002": ("PAD200", "PAD320"),
+                    "2003-2004": ("PAD200", "PAD320"), "2005-2006": ("PAD200", "PAD320"),
+                    "2007-2008": ("PAQ650", "PAQ665")}
 
 # Social-support items by cycle: the concept is the same, the variable name changed.
 SSQ_NAMES = {
