@@ -178,3 +178,41 @@ def test_design_based_needs_a_weight(cohort):
         fit_cox(cohort, SPEC, duration="followup_months", event="died", design="design-based")
     with pytest.raises(ValueError, match="column 'nope'"):
         fit_cox(cohort, SPEC, duration="nope", event="died", design="unweighted")
+
+
+def test_a_diverging_newton_step_is_retried_with_a_smaller_step(monkeypatch):
+    """fit_efron: lifelines' NaN-step ConvergenceError (seen on a spline model of real NHANES data) triggers one
+    refit with RETRY_STEP_SIZE, whose estimate is the maximum of the partial likelihood (= CoxPHFitter's), and
+    says so; the failed attempt's warnings are dropped; any other ConvergenceError propagates."""
+    from lifelines.exceptions import ConvergenceError
+
+    from analysis.estimators import survival
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=400)
+    training = pd.DataFrame({"x": x, "T": rng.exponential(1 / np.exp(0.5 * x)), "E": rng.binomial(1, 0.8, 400)})
+    original = survival.EfronCoxFitter.fit
+    calls = []
+
+    def diverging(self, df, *args, fit_options=None, **kwargs):
+        calls.append(dict(fit_options))
+        if "step_size" not in fit_options:
+            warnings.warn("overflow encountered in exp", RuntimeWarning)
+            raise ConvergenceError("delta contains nan value(s). Convergence halted.")
+        return original(self, df, *args, fit_options=fit_options, **kwargs)
+
+    monkeypatch.setattr(survival.EfronCoxFitter, "fit", diverging)
+    cph, caught, note = survival.fit_efron(training, survival.FIT_OPTIONS, duration_col="T", event_col="E")
+    assert [c.get("step_size") for c in calls] == [None, survival.RETRY_STEP_SIZE]
+    assert "step size 0.5" in note and not [w for w in caught if "overflow" in str(w.message)]
+    reference = original(survival.EfronCoxFitter(), training, duration_col="T", event_col="E",
+                         fit_options=survival.FIT_OPTIONS)  # the default step, which converges here
+    assert cph.params_["x"] == pytest.approx(reference.params_["x"], rel=1e-9)
+    assert cph.params_["x"] == pytest.approx(CoxPHFitter().fit(training, "T", "E").params_["x"], rel=1e-6)
+
+    def other_error(self, df, *args, fit_options=None, **kwargs):
+        raise ConvergenceError("Convergence halted due to matrix inversion problems.")
+
+    monkeypatch.setattr(survival.EfronCoxFitter, "fit", other_error)
+    with pytest.raises(ConvergenceError, match="matrix inversion"):
+        survival.fit_efron(training, survival.FIT_OPTIONS, duration_col="T", event_col="E")

@@ -65,6 +65,22 @@ def test_table1_weighted_means_by_hand(six_rows):
     assert cell(long, "age", "Overall", "Missing")["value"] == 1
 
 
+def test_table1_a_subsample_measure_takes_its_own_weight(six_rows):
+    """variable_weights: age weighted by an exam weight (0 = not examined, missing = 0), sex by the main one."""
+    frame = six_rows.assign(weight_exam=[2.0, 0.0, 2.0, 1.0, 1.0, np.nan])
+    long = table1(frame, variables=["age", "sex"], variable_weights={"age": "weight_exam"})
+    # Connected: ages 50, 60, 70 with exam weights 2, 0, 2 -> mean 240/4 = 60; Moderate: 40, 80 with 1, 1 -> 60
+    assert cell(long, "age", "Connected (0)")["value"] == pytest.approx(60.0)
+    assert cell(long, "age", "Moderate (1)")["value"] == pytest.approx(60.0)
+    # Overall: (100 + 140 + 40 + 80) / 6 = 60
+    assert cell(long, "age", "Overall")["value"] == pytest.approx(60.0)
+    # sex keeps the interview weight: Connected women 1 + 1 of 4 -> 50%
+    assert cell(long, "sex", "Connected (0)", "Female")["sd_or_pct"] == pytest.approx(50.0)
+    assert "Age" in long.attrs["footnote"] and "weighted with column weight_exam" in long.attrs["footnote"]
+    with pytest.raises(T.TableError, match="weight_exam.*negative"):
+        table1(frame.assign(weight_exam=-1.0), variables=["age"], variable_weights={"age": "weight_exam"})
+
+
 def test_table1_unweighted_counts_weighted_percentages(six_rows):
     long = table1(six_rows, variables=["age", "sex", "lives_alone"])
     # Connected: Female rows have weights 1 and 1 of 4 -> 50%, n = 2

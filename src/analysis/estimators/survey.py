@@ -92,9 +92,9 @@ from analysis.estimators.records import (
 )
 from analysis.estimators.survival import (
     FIT_OPTIONS,
-    EfronCoxFitter,
     cox_design_matrix,
     cox_score_residuals,
+    fit_efron,
 )
 from analysis.estimators.vcov import small_sample_factor
 
@@ -299,11 +299,8 @@ def _cox_fit(data: pd.DataFrame, frame: pd.DataFrame, mask: np.ndarray, rhs: str
     training[_T], training[_E], training[_W] = time, died, w
     if start is not None:
         training[_S] = start
-    cph = EfronCoxFitter()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        cph.fit(training, duration_col=_T, event_col=_E, weights_col=_W, fit_options=COX_FIT_OPTIONS,
-                entry_col=_S if start is not None else None)
+    cph, caught, retried = fit_efron(training, COX_FIT_OPTIONS, duration_col=_T, event_col=_E, weights_col=_W,
+                                     entry_col=_S if start is not None else None)
     # lifelines warns that its model-based SEs are wrong for non-integer weights: they are replaced here.
     problems = _collect(caught, ConvergenceWarning)
     other = [m for m, c in ((str(x.message).split("\n")[0], x.category) for x in caught)
@@ -313,7 +310,8 @@ def _cox_fit(data: pd.DataFrame, frame: pd.DataFrame, mask: np.ndarray, rhs: str
     influence = cox_score_residuals(X.to_numpy(), time, died, beta, weights=w, entry=start) @ bread  # dfbeta
     cov, df = domain_variance(influence, data[stratum], data[psu], mask, lonely_psu=lonely_psu)
     return _design_fit(cph.params_, cov, df, data, mask, stratum, psu, events=float(died.sum()),
-                       converged=not problems, problems="; ".join(problems + sorted(set(other))))
+                       converged=not problems, problems="; ".join(problems + sorted(set(other))
+                                                                  + ([retried] if retried else [])))
 
 
 def _glm_fit(data: pd.DataFrame, frame: pd.DataFrame, mask: np.ndarray, rhs: str, *, outcome: str, family: str,

@@ -128,7 +128,12 @@ def test_each_layout_fits_and_a_missing_exposure_is_said(cohorts, panels):
     spec["estimators"] = ["two_way_fe", "cloglog_hazard"]
     carry = {k: v.get("carry_forward") for k, v in cohorts["studies"].items()}
     panel = pd.concat(list(panels.values()), ignore_index=True)
-    records, _ = run_cohort_models(panel, spec, carry=carry)
+    records, curves = run_cohort_models(panel, spec, carry=carry)
+    # every study has cumulative-incidence curves; HRS (isolation from wave 9) from its first interview with
+    # the index, at time 0 there
+    assert set(curves["study"]) == set(STUDIES)
+    hrs_curves = curves.loc[curves["study"] == "hrs"]
+    assert set(hrs_curves["outcome"]) == {"cvd", "death"} and hrs_curves["time_months"].min() == 0
     for study in STUDIES:
         sub = records.loc[records["study"] == study]
         assert len(sub) and sub["estimate"].notna().all(), study
@@ -204,3 +209,20 @@ def test_reversed_item_codes_for_harmonized_hrs_items(cohorts):
     assert "reversed" in loneliness_definition(spec)
     assert "not measured" in loneliness_definition({"loneliness": None})
     assert "x 3" in loneliness_definition(cohorts["studies"]["hrs"])
+
+
+def test_a_bad_code_in_the_joined_file_names_that_file(cohorts, layouts, tmp_path):
+    """A value outside its codes in a column of the Harmonized HRS file (joined to RAND) names the H_HRS file,
+    not the RAND one: the user must know which file to fix."""
+    frames, _ = layouts["hrs"]
+    join = frames["join"].copy()
+    column = next(c for c in join.columns if c.endswith("kcnt") and join[c].map(
+        lambda v: not isinstance(v, str) and pd.notna(v)).any())
+    first = join[column].map(lambda v: not isinstance(v, str) and pd.notna(v)).idxmax()
+    join.loc[first, column] = 5
+    paths = write_layout({"main": frames["main"], "join": join}, tmp_path, "hrs")
+    with pytest.raises(CleaningError) as err:
+        build_study_panel("hrs", layout_spec(cohorts, "hrs", paths), cohorts)
+    message = str(err.value)
+    assert "H_HRS_d.dta" in message and column in message and "5" in message
+    assert "randhrs" not in message.lower()

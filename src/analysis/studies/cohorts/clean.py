@@ -253,6 +253,11 @@ def build_study_panel(key: str, spec: dict[str, Any], cohorts: dict[str, Any]
                                   f"wave {waves[0]}-{waves[-1]}: misnamed? Set it to null if the study lacks it")
     needed = list(dict.fromkeys([*person_cols.values(), *wave_cols.values()]))
     wide = _read_joined(files, file_cols, needed, person_cols["id"], spec.get("label", key))
+    sources = wide.attrs.get("sources", {})
+
+    def file_of(column: str) -> Path:
+        """The file a column was read from (an error about its values names that file)."""
+        return sources.get(str(column).lower(), path)
 
     codes = cohorts.get("condition_codes") or {}
     if any(isinstance(k, bool) for k in codes):
@@ -261,7 +266,7 @@ def build_study_panel(key: str, spec: dict[str, Any], cohorts: dict[str, Any]
     yes, no = (set(map(float, codes.get(k, d))) for k, d in (("present", [1]), ("absent", [0])))
     partnered_codes = set(map(float, cohorts.get("partnered_codes", [1, 2, 3])))
     sex = wide[person_cols["sex"]]
-    _check_codes(sex, {1.0, 2.0}, path, person_cols["sex"])
+    _check_codes(sex, {1.0, 2.0}, file_of(person_cols["sex"]), person_cols["sex"])
     person = pd.DataFrame({
         "person_id": wide[person_cols["id"]].astype(str).str.replace(r"\.0$", "", regex=True),
         "female": (sex == 2).astype(float).where(sex.notna()),
@@ -271,14 +276,16 @@ def build_study_panel(key: str, spec: dict[str, Any], cohorts: dict[str, Any]
         "death_month": wide[person_cols["death_month"]] if "death_month" in person_cols else np.nan,
     })
     if "education_years" in person_cols and not spec.get("education_codes"):
-        _check_range(person["education_years"], 0, 30, path, person_cols["education_years"], "years of education")
-    _check_range(person["death_month"], 1, 12, path, person_cols.get("death_month", "death month"), "month")
+        _check_range(person["education_years"], 0, 30, file_of(person_cols["education_years"]), person_cols["education_years"],
+                     "years of education")
+    _check_range(person["death_month"], 1, 12, file_of(person_cols.get("death_month", "")),
+                 person_cols.get("death_month", "death month"), "month")
     education_codes = spec.get("education_codes")
     if education_codes and "education_years" in person_cols:
         # a categorical education item (H_CHARLS raeduc_c) -> approximate years, params.yaml education_codes
         column = person_cols["education_years"]
         codes = {float(k): float(v) for k, v in education_codes.items()}
-        _check_codes(wide[column], set(codes), path, column)
+        _check_codes(wide[column], set(codes), file_of(column), column)
         person["education_years"] = wide[column].map(codes)
 
     frames = []
@@ -288,7 +295,8 @@ def build_study_panel(key: str, spec: dict[str, Any], cohorts: dict[str, Any]
             return wide[column] if column else pd.Series(np.nan, index=wide.index)
 
         status = col("interview_status")
-        _check_codes(status, {0.0, 1.0, 4.0, 5.0, 6.0, 7.0, 9.0}, path, wave_cols[("interview_status", w)])
+        _check_codes(status, {0.0, 1.0, 4.0, 5.0, 6.0, 7.0, 9.0}, file_of(wave_cols[("interview_status", w)]),
+                     wave_cols[("interview_status", w)])
         frame = person[["person_id"]].copy()
         frame["wave"], frame["year"], frame["interview_status"] = w, waves_map[w], status
         for variable in ("interview_year", "interview_month", "age", "marital_status", "depression", "heart",
@@ -299,19 +307,22 @@ def build_study_panel(key: str, spec: dict[str, Any], cohorts: dict[str, Any]
         for variable in ("marital_status", "heart", "stroke", *BINARY_ITEMS):
             allowed = {"marital_status": set(map(float, range(1, 9))), "heart": yes | no, "stroke": yes | no}
             if (variable, w) in wave_cols:
-                _check_codes(frame[variable], allowed.get(variable, {0.0, 1.0}), path, wave_cols[(variable, w)])
+                _check_codes(frame[variable], allowed.get(variable, {0.0, 1.0}), file_of(wave_cols[(variable, w)]),
+                             wave_cols[(variable, w)])
         item_codes = {float(k): float(v) for k, v in (lone.get("codes") or DEFAULT_ITEM_CODES).items()}
         for i in range(len(templates.get("loneliness_items") or [])):
             item = f"loneliness_item_{i + 1}"
             if (item, w) in wave_cols:
-                _check_codes(frame[item], set(item_codes), path, wave_cols[(item, w)])
+                _check_codes(frame[item], set(item_codes), file_of(wave_cols[(item, w)]), wave_cols[(item, w)])
                 frame[item] = frame[item].map(item_codes)
         frame["loneliness_score"] = col("loneliness_score")
         if ("loneliness_score", w) in wave_cols:
-            _check_range(frame["loneliness_score"], float(lone["min"]), float(lone["max"]), path,
-                         wave_cols[("loneliness_score", w)], "loneliness score")
+            _check_range(frame["loneliness_score"], float(lone["min"]), float(lone["max"]),
+                         file_of(wave_cols[("loneliness_score", w)]), wave_cols[("loneliness_score", w)],
+                         "loneliness score")
         if (("depression", w)) in wave_cols:
-            _check_range(frame["depression"], depression["min"], depression["max"], path, wave_cols[("depression", w)],
+            _check_range(frame["depression"], depression["min"], depression["max"], file_of(wave_cols[("depression", w)]),
+                         wave_cols[("depression", w)],
                          f"{depression.get('label', 'depression score')}")
         frames.append(frame.loc[status.fillna(0) != 0])
     long = pd.concat(frames, ignore_index=True).merge(person.drop(columns="person_id").assign(
@@ -414,13 +425,14 @@ def _read_joined(files: list[Path], file_cols: list[set[str]], needed: list[str]
         raise CohortFileError(f"the file {names} ({study}) lacks the variable(s) {', '.join(missing)}; fix the names "
                               "in params.yaml cohorts.variables (or the study's `variables`; null if the study has "
                               "none) or use a file that has them")
-    frames, taken = [], {id_column.lower()}
+    frames, taken, sources = [], {id_column.lower()}, {id_column.lower(): files[0]}
     for path, cols in zip(files, file_cols):
         mine = [c for c in needed if c.lower() in cols and c.lower() not in taken]
         taken |= {c.lower() for c in mine}
         if frames and not mine:
             continue
         frame = read_wide(path, [id_column, *mine], id_column=id_column, study=study)
+        sources.update({c.lower(): path for c in mine})
         if frame[id_column].duplicated().any():
             dup = frame.loc[frame[id_column].duplicated(), id_column].iloc[0]
             raise CleaningError(f"{path}: the id column {id_column} repeats the value {dup!r}: one row per person")
@@ -428,6 +440,7 @@ def _read_joined(files: list[Path], file_cols: list[set[str]], needed: list[str]
     wide = frames[0]
     for frame in frames[1:]:
         wide = wide.merge(frame, on=id_column, how="left", validate="one_to_one")
+    wide.attrs["sources"] = sources  # column (lower case) -> the file it came from
     return wide
 
 

@@ -180,8 +180,10 @@ def sensitivity_table(sensitivity: pd.DataFrame, params: dict) -> pd.DataFrame:
         f"health: {block['self_rated_health']} (HUQ010) added to the covariates. + physical activity, alcohol, "
         f"insurance, cancer, COPD: {block['further_confounders']} added (PAQ, ALQ, HIQ, MCQ; the ALQ is a MEC "
         "interview, so these models use the MEC weight). Each analysis is a domain of the "
-        f"full survey design. {tables.NONCONVERGED_MARK} the fit did not converge (see the note in "
-        "nhanes_sensitivity.csv). HR hazard ratio, OR odds ratio, MD mean difference.")
+        "full survey design. "
+        + (f"{tables.NONCONVERGED_MARK} the fit did not converge (see the note in nhanes_sensitivity.csv). "
+           if not sensitivity["converged"].fillna(False).astype(bool).all() else "")
+        + "HR hazard ratio, OR odds ratio, MD mean difference.")
     return out
 
 
