@@ -256,3 +256,18 @@ def test_parallel_fits_give_the_same_records(table, models_params, results):
     expected = results[0][(results[0]["exposure"] == "isolation_index") & (results[0]["design"] == "design-based")
                           & results[0]["outcome"].isin(list(models_params["regression"]))]
     np.testing.assert_allclose(serial["estimate"], expected["estimate"], rtol=1e-10)
+
+
+def test_weight_tests_are_on_each_models_sample(table, models_params, results):
+    """The DuMouchel-Duncan test of every model uses that model's sample and weight: with common_sample the
+    same n as the model's records, set by set."""
+    from analysis.studies.nhanes.sensitivity import weight_test_records
+
+    params = {"models": {**models_params, "exposures": {"isolation_index": models_params["exposures"]["isolation_index"]},
+                         "covariate_sets": {k: models_params["covariate_sets"][k] for k in ("age_sex", "health")}}}
+    tests = weight_test_records(table, params, n_jobs=1)
+    assert list(tests["covariate_set"]) == ["age_sex"] * 5 + ["health"] * 5  # model order: set, then outcome
+    fits, _ = run_nhanes_models(table, params["models"], designs=("unweighted",), progress=False)
+    n = fits.drop_duplicates(["outcome", "covariate_set"]).set_index(["outcome", "covariate_set"])["n"]
+    assert tests.set_index(["outcome", "covariate_set"])["n"].astype(int).to_dict() == n.astype(int).to_dict()
+    assert set(tests["weight"]) == {"weight_exam"}  # the health set holds BMI: the MEC weight for the whole row

@@ -79,7 +79,7 @@ from analysis.estimators.survey import (
     wald_test,
 )
 from analysis.estimators.weight_test import dumouchel_duncan
-from analysis.studies.nhanes.models import PSU, STRATUM
+from analysis.studies.nhanes.models import PSU, STRATUM, common_sample_mask
 from analysis.studies.nhanes.schema import model_weight
 
 #: Sensitivity analyses, in table order: analysis key -> label.
@@ -434,40 +434,66 @@ def spline_covariates(rhs: str, splines: dict[str, str]) -> str:
     return " + ".join(splines.get(term, term) for term in split_terms(rhs))
 
 
-def weight_test_records(table: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
+def _weight_test_row(data: pd.DataFrame, rhs: str, row: dict, model: str, kw: dict) -> dict:
+    """One row of :func:`weight_test_records`: the test, or the failure in ``note``."""
+    w = row["weight"]
+    try:
+        test = dumouchel_duncan(data, rhs, weight=w, model=model, **kw)
+    except (ConvergenceError, np.linalg.LinAlgError, ValueError) as err:
+        return {**row, "test": "", "statistic": math.nan, "df_num": math.nan, "df_den": math.nan,
+                "p_value": math.nan, "n": math.nan, "note": f"failed: {str(err).splitlines()[0]}"}
+    return {**row, "test": test.test, "statistic": test.statistic, "df_num": test.df_num, "df_den": test.df_den,
+            "p_value": test.p_value, "n": test.n,
+            "note": f"DuMouchel-Duncan: unweighted fit + {w} and {w} x each of the other {test.df_num - 1} "
+                    "independent columns, tested jointly"}
+
+
+def weight_test_records(table: pd.DataFrame, params: dict[str, Any], *, progress: bool = False,
+                        n_jobs: int | None = None) -> pd.DataFrame:
     """The DuMouchel-Duncan weight-association test (:func:`analysis.estimators.weight_test.dumouchel_duncan`)
     of every model of ``nhanes_models.csv`` (exposure x covariate set x outcome), one row each: the unweighted
     model plus the model's weight (schema.model_weight: MEC weight with a MEC measure) and weight x every
-    column, tested jointly (F for the linear model, likelihood ratio for the logistic and Cox models)."""
+    column, tested jointly (F for the linear model, likelihood ratio for the logistic and Cox models). Each test
+    is on its model's sample and weight: with ``models.common_sample`` the nested sets of one exposure and
+    outcome share the complete cases of every set (:func:`analysis.studies.nhanes.models.common_sample_mask`).
+    ``n_jobs`` (default ``models.n_jobs``) worker processes share the tests; rows in model order."""
     models = params["models"]
     weight, exam_weight = str(models["weight"]), str(models.get("exam_weight", models["weight"]))
-    rows = []
+    common = bool(models.get("common_sample", True))
+    set_variables = [v for rhs in models["covariate_sets"].values() for v in formula_variables(rhs)]
+    jobs = []
     for exposure, exposure_spec in models["exposures"].items():
-        for set_name, covariates in models["covariate_sets"].items():
-            for outcome in outcomes_of(models):
+        for outcome in outcomes_of(models):
+            if common:
+                columns = [*outcome.data_columns, exposure, *set_variables]
+                shared_w = model_weight(columns, weight, exam_weight)
+                rows = table.loc[common_sample_mask(table, columns, shared_w)]
+            for set_name, covariates in models["covariate_sets"].items():
                 spec = ModelSpec(outcome=outcome.name, exposure=exposure, covariates=" ".join(covariates.split()),
                                  exposure_type=exposure_spec["type"], covariate_set=set_name)
-                sample = complete_cases(table, [*outcome.data_columns, *spec.variables()])
+                w = shared_w if common else model_weight([*outcome.data_columns, *spec.variables()], weight,
+                                                         exam_weight)
+                data = rows if common else table
+                sample = complete_cases(data, [*outcome.data_columns, *spec.variables()])
                 levels = exposure_levels(sample[exposure]) if spec.exposure_type == "categorical" else None
                 rhs = spec.rhs(levels[0] if levels else None)
-                w = model_weight([*outcome.data_columns, *spec.variables()], weight, exam_weight)
                 kw = ({"duration": outcome.columns["duration"], "event": outcome.columns["event"]}
                       if outcome.kind == "survival" else {"outcome": outcome.columns["outcome"]})
                 model = "cox" if outcome.kind == "survival" else outcome.columns["family"]
                 row = {"study": str(models.get("study", "")), "outcome": outcome.name, "outcome_label": outcome.label,
                        "exposure": exposure, "exposure_label": exposure_spec.get("label", exposure),
                        "covariate_set": set_name, "model": outcome.model, "weight": w}
-                try:
-                    test = dumouchel_duncan(table, rhs, weight=w, model=model, **kw)
-                except (ConvergenceError, np.linalg.LinAlgError, ValueError) as err:
-                    rows.append({**row, "test": "", "statistic": math.nan, "df_num": math.nan, "df_den": math.nan,
-                                 "p_value": math.nan, "n": math.nan, "note": f"failed: {str(err).splitlines()[0]}"})
-                    continue
-                rows.append({**row, "test": test.test, "statistic": test.statistic, "df_num": test.df_num,
-                             "df_den": test.df_den, "p_value": test.p_value, "n": test.n,
-                             "note": f"DuMouchel-Duncan: unweighted fit + {w} and {w} x each of the other "
-                                     f"{test.df_num - 1} independent columns, tested jointly"})
-    return pd.DataFrame(rows, columns=WEIGHT_TEST_COLUMNS)
+                jobs.append((set_name, exposure, outcome.name,
+                             lambda data=data, rhs=rhs, row=row, model=model, kw=kw: _weight_test_row(
+                                 data, rhs, row, model, kw)))
+    # model order (exposure x covariate set x outcome), as nhanes_models.csv
+    sets = list(models["covariate_sets"])
+    order = sorted(range(len(jobs)), key=lambda i: (list(models["exposures"]).index(jobs[i][1]),
+                                                     sets.index(jobs[i][0]), i))
+    n_jobs = int(n_jobs if n_jobs is not None else models.get("n_jobs", 1))
+    results = run_jobs([(f"weight test {jobs[i][2]} ~ {jobs[i][1]} + {jobs[i][0]}", jobs[i][3]) for i in order],
+                       desc="NHANES weight tests", n_jobs=n_jobs, progress=progress)
+    return pd.DataFrame(results, columns=WEIGHT_TEST_COLUMNS)
 
 
 def sensitivity_jobs(table: pd.DataFrame, params: dict[str, Any]) -> list[Job]:
@@ -602,7 +628,7 @@ def stage() -> str:
     params = config.load_params()
     table = io.read_parquet(config.PROCESSED / "nhanes.parquet")
     sensitivity, subgroups = run_sensitivity(table, params)
-    weight_tests = weight_test_records(table, params)
+    weight_tests = weight_test_records(table, params, progress=True)
     metrics = config.REPORTS / "metrics"
     io.write_outputs({metrics / "nhanes_sensitivity.csv": sensitivity, metrics / "nhanes_subgroups.csv": subgroups,
                       metrics / "nhanes_weight_tests.csv": weight_tests})
