@@ -90,19 +90,20 @@ def fit_efron(training: pd.DataFrame, fit_options: dict, *, strata: list[str] | 
     warnings of that fit (recorded, for the caller to sort), and a note: "" or, when the default Newton step
     diverged (lifelines ConvergenceError on a NaN step), the refit with step :data:`RETRY_STEP_SIZE` that
     replaced it (the failed attempt's warnings are dropped with it). Any other error propagates."""
-    for options, note in ((fit_options, ""), ({**fit_options, "step_size": RETRY_STEP_SIZE},
-                                              f"refitted with Newton step size {RETRY_STEP_SIZE}: the default "
-                                              "step diverged (lifelines 'delta contains nan')")):
+    def attempt(options: dict) -> tuple[EfronCoxFitter, list]:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            try:
-                cph = EfronCoxFitter(strata=strata).fit(training, fit_options=options, **fit_kwargs)
-            except ConvergenceError as err:
-                if note or "nan" not in str(err):
-                    raise
-                continue
-        return cph, list(caught), note
-    raise AssertionError("unreachable")
+            cph = EfronCoxFitter(strata=strata).fit(training, fit_options=options, **fit_kwargs)
+        return cph, list(caught)
+
+    try:
+        return (*attempt(fit_options), "")
+    except ConvergenceError as err:
+        if "nan" not in str(err):
+            raise
+    return (*attempt({**fit_options, "step_size": RETRY_STEP_SIZE}),
+            f"refitted with Newton step size {RETRY_STEP_SIZE}: the default step diverged (lifelines "
+            "'delta contains nan')")
 
 
 def cox_design_matrix(frame: pd.DataFrame, rhs: str) -> pd.DataFrame:

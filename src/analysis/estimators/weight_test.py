@@ -29,18 +29,16 @@ with informative and non-informative weights.
 
 from __future__ import annotations
 
-import warnings
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
-from lifelines.exceptions import StatisticalWarning
 from scipy import stats
 
 from analysis.estimators.formula import design_matrix, formula_variables
 from analysis.estimators.records import check_columns, normalised_weights
-from analysis.estimators.survival import FIT_OPTIONS, EfronCoxFitter
+from analysis.estimators.survival import FIT_OPTIONS, fit_efron
 
 MODELS = ("gaussian", "binomial", "cox")
 # Reserved column names for the frame handed to lifelines.
@@ -101,11 +99,8 @@ def _cox_loglik(X: pd.DataFrame, time, event, entry) -> float:
     training[_T], training[_E] = np.asarray(time, dtype=float), np.asarray(event, dtype=float)
     if entry is not None:
         training[_S] = np.asarray(entry, dtype=float)
-    cph = EfronCoxFitter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", StatisticalWarning)
-        cph.fit(training, duration_col=_T, event_col=_E, entry_col=_S if entry is not None else None,
-                fit_options=FIT_OPTIONS)
+    cph, _, _ = fit_efron(training, FIT_OPTIONS, duration_col=_T, event_col=_E,
+                          entry_col=_S if entry is not None else None)  # its warnings are recorded, not shown
     return float(cph.log_likelihood_)
 
 

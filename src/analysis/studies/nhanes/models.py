@@ -66,12 +66,19 @@ class _Job:
     run: Callable[[], pd.DataFrame]
 
 
-def common_sample_mask(table: pd.DataFrame, columns: list[str], weight: str) -> np.ndarray:
-    """Rows with every one of ``columns`` present and a positive ``weight``: the one analytic sample of the
-    nested models of a table row (``models.common_sample``)."""
-    columns = list(dict.fromkeys([*columns, weight]))
-    present = table[columns].notna().all(axis=1).to_numpy()
-    return present & (pd.to_numeric(table[weight], errors="coerce").fillna(0.0).to_numpy() > 0)
+def row_sample(table: pd.DataFrame, models: dict[str, Any], exposure: str,
+               outcome_columns: list[str]) -> tuple[str, np.ndarray] | None:
+    """The one analytic sample of the nested models of a table row (``models.common_sample``): ``(weight,
+    mask)``, the weight of every set's variables (schema.model_weight: the MEC weight when any set holds a MEC
+    measure) and the rows complete on the outcome, the exposure and every set's variables with a positive
+    weight. None when ``common_sample`` is false: each model then takes its own complete cases and weight."""
+    if not bool(models.get("common_sample", True)):
+        return None
+    columns = list(dict.fromkeys([*outcome_columns, exposure,
+                                  *(v for rhs in models["covariate_sets"].values() for v in formula_variables(rhs))]))
+    weight = model_weight(columns, models["weight"], str(models.get("exam_weight", models["weight"])))
+    present = table[[*columns, weight]].notna().all(axis=1).to_numpy()
+    return weight, present & (pd.to_numeric(table[weight], errors="coerce").fillna(0.0).to_numpy() > 0)
 
 
 def _check_table(table: pd.DataFrame, models: dict[str, Any], designs: tuple[str, ...]) -> None:
@@ -112,21 +119,13 @@ def nhanes_jobs(table: pd.DataFrame, models: dict[str, Any], designs: tuple[str,
     check_columns(table, [exam_weight], "params.yaml models.exam_weight")
     design_table = table.assign(**{w: table[w].fillna(0.0) for w in dict.fromkeys([weight, exam_weight])})
 
-    common = bool(models.get("common_sample", True))
-    set_variables = [v for rhs in models["covariate_sets"].values() for v in formula_variables(rhs)]
-    outcomes = [(name, s, [s["duration"], s["event"]]) for name, s in models.get("survival", {}).items()]
-    outcomes += [(name, s, [s["outcome"]]) for name, s in models.get("regression", {}).items()]
+    outcomes = {name: [s["duration"], s["event"]] for name, s in models.get("survival", {}).items()}
+    outcomes |= {name: [s["outcome"]] for name, s in models.get("regression", {}).items()}
 
     jobs: list[_Job] = []
     for exposure, exposure_spec in models["exposures"].items():
         # one sample (and weight) per exposure x outcome for all covariate sets, or None: each its own
-        samples = {}
-        for name, _, columns in outcomes:
-            if common:
-                w = model_weight([*columns, exposure, *set_variables], models["weight"], exam_weight)
-                samples[name] = (w, common_sample_mask(table, [*columns, exposure, *set_variables], w))
-            else:
-                samples[name] = None
+        samples = {name: row_sample(table, models, exposure, columns) for name, columns in outcomes.items()}
         for set_name, rhs in models["covariate_sets"].items():
             def spec_for(outcome: str, outcome_label: str) -> ModelSpec:
                 return ModelSpec(

@@ -79,7 +79,7 @@ from analysis.estimators.survey import (
     wald_test,
 )
 from analysis.estimators.weight_test import dumouchel_duncan
-from analysis.studies.nhanes.models import PSU, STRATUM, common_sample_mask
+from analysis.studies.nhanes.models import PSU, STRATUM, row_sample
 from analysis.studies.nhanes.schema import model_weight
 
 #: Sensitivity analyses, in table order: analysis key -> label.
@@ -154,7 +154,7 @@ class Settings:
     prevalent_label: str
     self_rated_health: str
     subgroups: tuple[Subgroup, ...]
-    further_confounders: str = ""
+    further_confounders: str
 
 
 def read_settings(params: dict[str, Any]) -> Settings:
@@ -455,25 +455,21 @@ def weight_test_records(table: pd.DataFrame, params: dict[str, Any], *, progress
     model plus the model's weight (schema.model_weight: MEC weight with a MEC measure) and weight x every
     column, tested jointly (F for the linear model, likelihood ratio for the logistic and Cox models). Each test
     is on its model's sample and weight: with ``models.common_sample`` the nested sets of one exposure and
-    outcome share the complete cases of every set (:func:`analysis.studies.nhanes.models.common_sample_mask`).
+    outcome share the complete cases of every set (:func:`analysis.studies.nhanes.models.row_sample`).
     ``n_jobs`` (default ``models.n_jobs``) worker processes share the tests; rows in model order."""
     models = params["models"]
     weight, exam_weight = str(models["weight"]), str(models.get("exam_weight", models["weight"]))
-    common = bool(models.get("common_sample", True))
-    set_variables = [v for rhs in models["covariate_sets"].values() for v in formula_variables(rhs)]
+    outcomes = outcomes_of(models)
     jobs = []
     for exposure, exposure_spec in models["exposures"].items():
-        for outcome in outcomes_of(models):
-            if common:
-                columns = [*outcome.data_columns, exposure, *set_variables]
-                shared_w = model_weight(columns, weight, exam_weight)
-                rows = table.loc[common_sample_mask(table, columns, shared_w)]
-            for set_name, covariates in models["covariate_sets"].items():
+        samples = {o.name: row_sample(table, models, exposure, o.data_columns) for o in outcomes}
+        for set_name, covariates in models["covariate_sets"].items():
+            for outcome in outcomes:
                 spec = ModelSpec(outcome=outcome.name, exposure=exposure, covariates=" ".join(covariates.split()),
                                  exposure_type=exposure_spec["type"], covariate_set=set_name)
-                w = shared_w if common else model_weight([*outcome.data_columns, *spec.variables()], weight,
-                                                         exam_weight)
-                data = rows if common else table
+                shared = samples[outcome.name]
+                w, data = ((shared[0], table.loc[shared[1]]) if shared is not None else
+                           (model_weight([*outcome.data_columns, *spec.variables()], weight, exam_weight), table))
                 sample = complete_cases(data, [*outcome.data_columns, *spec.variables()])
                 levels = exposure_levels(sample[exposure]) if spec.exposure_type == "categorical" else None
                 rhs = spec.rhs(levels[0] if levels else None)
@@ -483,16 +479,11 @@ def weight_test_records(table: pd.DataFrame, params: dict[str, Any], *, progress
                 row = {"study": str(models.get("study", "")), "outcome": outcome.name, "outcome_label": outcome.label,
                        "exposure": exposure, "exposure_label": exposure_spec.get("label", exposure),
                        "covariate_set": set_name, "model": outcome.model, "weight": w}
-                jobs.append((set_name, exposure, outcome.name,
+                jobs.append((f"weight test {outcome.name} ~ {exposure} + {set_name}",
                              lambda data=data, rhs=rhs, row=row, model=model, kw=kw: _weight_test_row(
                                  data, rhs, row, model, kw)))
-    # model order (exposure x covariate set x outcome), as nhanes_models.csv
-    sets = list(models["covariate_sets"])
-    order = sorted(range(len(jobs)), key=lambda i: (list(models["exposures"]).index(jobs[i][1]),
-                                                     sets.index(jobs[i][0]), i))
     n_jobs = int(n_jobs if n_jobs is not None else models.get("n_jobs", 1))
-    results = run_jobs([(f"weight test {jobs[i][2]} ~ {jobs[i][1]} + {jobs[i][0]}", jobs[i][3]) for i in order],
-                       desc="NHANES weight tests", n_jobs=n_jobs, progress=progress)
+    results = run_jobs(jobs, desc="NHANES weight tests", n_jobs=n_jobs, progress=progress)
     return pd.DataFrame(results, columns=WEIGHT_TEST_COLUMNS)
 
 
