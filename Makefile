@@ -20,8 +20,10 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
 
-# The DVC repository lives in git: a fresh clone needs no set-up beyond this.
+# The DVC repository lives in git: a fresh clone needs no set-up beyond this. params.yaml and the input files
+# it names are checked first (`python -m analysis check`): a bad value stops here, before DVC removes any output.
 repro: setup
+	$(BIN)/python -m analysis check
 	$(BIN)/dvc repro
 
 test: setup

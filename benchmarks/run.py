@@ -6,7 +6,10 @@ Measures, on this machine:
   models, tables and figures, the reviewer notebook), then of everything else (the GSS, county and country
   studies, triangulation, paper, index), with each stage's own time from its log line;
 * a no-op ``dvc repro`` (nothing changed);
-* which stages a one-parameter change (``models.ph_test_alpha``) makes stale.
+* which stages a one-parameter change (``nhanes.models.ph_test_alpha``) makes stale;
+* the configuration: reading and validating the whole of params.yaml (``analysis.params.load``, once its modules
+  are imported: the cost every stage pays at its entry, median of 20), and ``python -m analysis check`` as a whole
+  command (imports, the schema, every input file it names), which ``make repro`` runs before ``dvc repro``.
 
 Targets (issue 2): the spine cold under 3 minutes, a no-op under 3 seconds, on 2 cores; the whole
 pipeline's cold time is reported beside them. Issue 13: multiple imputation and the sensitivity analyses
@@ -30,7 +33,8 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from analysis.core.clone import BIN, fresh_clone, run  # noqa: E402
 
-TARGETS = {"cold_spine_seconds": 180.0, "noop_repro_seconds": 3.0, "mi_sensitivity_seconds": 60.0}
+TARGETS = {"cold_spine_seconds": 180.0, "noop_repro_seconds": 3.0, "mi_sensitivity_seconds": 60.0,
+           "config_validate_seconds": 0.2}
 #: The stages of the NHANES inference checks (issue 13): multiple imputation and the sensitivity and subgroup
 #: analyses. Their summed stage time is what they add to a cold repro (each runs its fits in worker processes).
 INFERENCE_STAGES = ("nhanes impute", "nhanes sensitivity")  # the commands' log labels
@@ -40,6 +44,23 @@ def timed(cmd: list[str], cwd: Path, env: dict) -> tuple[float, str]:
     start = time.perf_counter()
     result = run(cmd, cwd, env)
     return time.perf_counter() - start, result.stdout + result.stderr
+
+
+CONFIG_PROBE = """
+import statistics, sys, time
+import analysis.params as p
+times = []
+for _ in range(20):
+    start = time.perf_counter(); p.load(); times.append(time.perf_counter() - start)
+print(statistics.median(times))
+"""
+
+
+def config_seconds(dest: Path, env: dict) -> tuple[float, float]:
+    """(median load-and-validate time of params.yaml, wall time of ``python -m analysis check``)."""
+    probe = run([str(BIN / "python"), "-c", CONFIG_PROBE], dest, env)
+    check, _ = timed([str(BIN / "python"), "-m", "analysis", "check"], dest, env)
+    return float(probe.stdout.strip().splitlines()[-1]), check
 
 
 def main() -> int:
@@ -58,6 +79,7 @@ def main() -> int:
         for m in re.finditer(r"\[([^\]]+)\] done in ([\d.]+) s", log):  # commands run more than once add up
             stages[m.group(1)] = round(stages.get(m.group(1), 0.0) + float(m.group(2)), 1)
         noop, _ = timed([dvc, "repro"], dest, env)
+        validate, check = config_seconds(dest, env)
         params = dest / "params.yaml"
         params.write_text(params.read_text().replace("ph_test_alpha: 0.01", "ph_test_alpha: 0.02"))
         stale = sorted(json.loads(run([dvc, "status", "--json"], dest, env).stdout))
@@ -67,6 +89,8 @@ def main() -> int:
         "cold_repro_seconds": round(cold, 1),
         "stage_seconds": stages,
         "noop_repro_seconds": round(noop, 2),
+        "config_validate_seconds": round(validate, 4),
+        "check_command_seconds": round(check, 2),
         "mi_sensitivity_seconds": round(sum(stages.get(name, 0.0) for name in INFERENCE_STAGES), 1),
         "stale_after_models_param_change": stale,
         "targets": TARGETS,

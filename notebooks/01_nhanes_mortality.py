@@ -29,16 +29,15 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
-import yaml
 from IPython.display import Image, Markdown, display
 
 from analysis.core import io
-
 from analysis.core.index import index_points
+from analysis.studies.nhanes.settings import load
 
 %matplotlib inline
 pd.set_option("display.max_columns", 40, "display.width", 160)
-params = yaml.safe_load(Path(params_file).read_text())
+nh = load(params_file).nhanes  # params.yaml `nhanes:`, validated (studies/nhanes/settings.py)
 table = io.read_parquet("data/processed/nhanes.parquet")
 flow = pd.read_csv("data/processed/nhanes_flow.csv")
 records = pd.read_csv("reports/metrics/nhanes_models.csv")
@@ -86,23 +85,23 @@ display(Image(filename=str(figures / "cohort_flow.png")))
 # The index is defined in `params.yaml` as data (items, rules, missing rule, groups):
 
 # %%
-index_name = next(iter(params["indices"]))
-spec = params["indices"][index_name]
-print(spec["why"])
-display(pd.DataFrame(spec["items"]))
+index_name = next(iter(nh.indices))
+spec = nh.indices[index_name]
+print(spec.why)
+display(pd.DataFrame([item.model_dump() for item in spec.items]))
 
 # %% [markdown]
 # Prevalence of each item and the distribution of the index, by cycle (unweighted):
 
 # %%
 points = index_points(table, spec)  # the same function that builds the index
-points.columns = [it.get("label", it["variable"]) for it in spec["items"]]
+points.columns = [it.text for it in spec.items]
 display(points.groupby(table["cycle"], observed=True).mean().mul(100).round(1))
 
 fig, ax = plt.subplots(figsize=(7, 3.5))
 counts = table.groupby("cycle", observed=True)[index_name].value_counts(normalize=True).mul(100).rename("percent").reset_index()
 sns.barplot(data=counts, x=index_name, y="percent", hue="cycle", ax=ax, palette="viridis")
-ax.set_xlabel(spec["label"])
+ax.set_xlabel(spec.label_or(index_name))
 ax.set_ylabel("Participants (%)")
 ax.set_title("Distribution of the isolation index by cycle")
 plt.show()
@@ -121,7 +120,7 @@ display(Markdown(Path("reports/tables/nhanes/table1.md").read_text()))
 # in `params.yaml`:
 
 # %%
-for name, rhs in params["models"]["covariate_sets"].items():
+for name, rhs in nh.models.covariate_sets.items():
     print(f"{name:>14}: {' '.join(rhs.split())}")
 display(records.head())
 

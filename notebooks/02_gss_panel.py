@@ -36,10 +36,10 @@ from IPython.display import Image, Markdown, display
 from analysis.core import io
 
 from analysis.studies.gss import measures
+from analysis.studies.gss.settings import load
 
 pd.set_option("display.max_columns", 40, "display.width", 160)
-params = yaml.safe_load(Path(params_file).read_text())
-gss = params["gss"]
+gss = load(params_file).gss  # params.yaml `gss:`, validated (studies/gss/settings.py)
 panel = io.read_parquet("data/processed/gss_panel.parquet")
 table_2020 = io.read_parquet("data/processed/gss_2020.parquet")
 attrition = pd.read_csv("data/processed/gss_attrition.csv")
@@ -103,7 +103,7 @@ display(Image(filename=str(figures / "outcome_by_contact.png")))
 # Formulas and estimators are in `params.yaml` (`gss.panel_models`):
 
 # %%
-print(yaml.safe_dump(gss["panel_models"], sort_keys=False))
+print(yaml.safe_dump(gss.panel_models.model_dump(exclude_unset=True), sort_keys=False))
 display(Markdown((tables / "panel_estimators.md").read_text()))
 display(Image(filename=str(figures / "panel_coefficients.png")))
 
@@ -125,7 +125,7 @@ display(tests)
 # (`gss.panel_models.ballots`). Person-waves by ballot, and those that end up in the models:
 
 # %%
-print(yaml.safe_dump({"ballots": gss["panel_models"]["ballots"]}, sort_keys=False))
+print(yaml.safe_dump({"ballots": dict(gss.panel_models.ballots)}, sort_keys=False))
 display(Markdown((tables / "ballot_flow.md").read_text()))
 
 # %% [markdown]

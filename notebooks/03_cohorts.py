@@ -32,14 +32,13 @@ import json
 from pathlib import Path
 
 import pandas as pd
-import yaml
 from IPython.display import Image, Markdown, display
 
 from analysis.core import io
+from analysis.studies.cohorts.settings import load
 
 pd.set_option("display.max_columns", 40, "display.width", 160)
-params = yaml.safe_load(Path(params_file).read_text())
-cohorts = params["cohorts"]
+cohorts = load(params_file).cohorts  # params.yaml `cohorts:`, validated (studies/cohorts/settings.py)
 panel = io.read_parquet("data/processed/cohorts_panel.parquet")
 status = pd.read_csv("data/processed/cohorts_studies.csv", keep_default_na=False)
 coverage = pd.read_csv("data/processed/cohorts_coverage.csv")
@@ -69,7 +68,7 @@ display(Markdown((tables / "studies.md").read_text()))
 # `src/analysis/studies/cohorts/synthetic.py`; the true effects are in `params.yaml`:
 
 # %%
-display(pd.Series(cohorts["synthetic"]["truth"], name="true value").to_frame())
+display(pd.Series(cohorts.synthetic.truth.model_dump(), name="true value").to_frame())
 display(pd.Series({k: v for k, v in generated.items() if k not in ("truth", "label")}, name="this run").to_frame())
 
 # %% [markdown]

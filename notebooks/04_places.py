@@ -33,9 +33,10 @@ import yaml
 from IPython.display import Image, Markdown, display
 
 from analysis.core import io
+from analysis.studies.places.settings import load
 
 pd.set_option("display.max_columns", 40, "display.width", 160)
-params = yaml.safe_load(Path(params_file).read_text())
+places = load(params_file).places  # params.yaml `places:`, validated (studies/places/settings.py)
 county = io.read_parquet("data/processed/places_county.parquet")
 join_log = pd.read_csv("data/processed/places_join_log.csv")
 county_records = pd.read_csv("reports/metrics/places_models.csv")
@@ -70,8 +71,8 @@ display(Markdown((tables / "places" / "county_summary.md").read_text()))
 # county's respondents. Specification: `params.yaml` `places.county_models`.
 
 # %%
-print(yaml.safe_dump(params["places"]["county_models"], sort_keys=False))
-exposure = next(iter(params["places"]["county_models"]["exposures"]))
+print(yaml.safe_dump(places.county_models.model_dump(exclude_unset=True), sort_keys=False))
+exposure = next(iter(places.county_models.exposures))
 display(Image(filename=str(figures / "places" / f"scatter_{exposure}.png")))
 display(Markdown((tables / "places" / "designs_compared.md").read_text()))
 display(Markdown((tables / "places" / "models_weighted.md").read_text()))

@@ -1,4 +1,4 @@
-"""Shared fixtures: the project root, the data mirror, and a params dict."""
+"""Shared fixtures: the project root, the data mirror, and the validated params.yaml."""
 
 from __future__ import annotations
 
@@ -43,7 +43,34 @@ def mirror() -> Path:
 
 
 @pytest.fixture(scope="session")
-def params() -> dict:
-    from analysis.core.config import load_params
+def params():
+    """The whole of params.yaml, validated (``analysis.params.Params``)."""
+    from analysis.params import load
 
-    return load_params(ROOT / "params.yaml")
+    return load(ROOT / "params.yaml")
+
+
+@pytest.fixture(scope="session")
+def raw_params() -> dict:
+    """params.yaml as plain YAML (to build an edited copy and validate it in a test)."""
+    import yaml
+
+    return yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+
+
+def edited(settings, **changes):
+    """A copy of a settings block with fields replaced, without re-validation (a test's cut-down model list).
+
+    Keys may be dotted paths into nested blocks: ``edited(nh, **{"models.common_sample": False})``.
+    """
+    nested: dict[str, dict] = {}
+    direct = {}
+    for key, value in changes.items():
+        head, _, rest = key.partition(".")
+        if rest:
+            nested.setdefault(head, {})[rest] = value
+        else:
+            direct[head] = value
+    for head, sub in nested.items():
+        direct[head] = edited(getattr(settings, head), **sub)
+    return settings.model_copy(update=direct)

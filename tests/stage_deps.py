@@ -25,6 +25,7 @@ class Stage:
     deps: tuple[str, ...]
     outs: tuple[str, ...]
     has_params: bool
+    params: tuple[str, ...] = ()
 
     @property
     def words(self) -> list[str]:
@@ -44,6 +45,11 @@ class Stage:
             return True
         return any(path == p or path.startswith(p.rstrip("/") + "/") for p in (*self.deps, *self.outs))
 
+    def declares(self, key: str) -> bool:
+        """True if the params key ``key`` (``nhanes.models.alpha``, ``nhanes.sensitivity.subgroups[1]``) is one of
+        the stage's ``params:`` entries or lies below one."""
+        return any(key == p or key.startswith(p + ".") or key.startswith(p + "[") for p in self.params)
+
 
 def _paths(entries) -> tuple[str, ...]:
     out = []
@@ -55,7 +61,7 @@ def _paths(entries) -> tuple[str, ...]:
 def load_stages(root: Path) -> dict[str, Stage]:
     spec = yaml.safe_load((Path(root) / "dvc.yaml").read_text())
     return {name: Stage(name, s["cmd"], _paths(s.get("deps")), _paths(s.get("outs")) + _paths(s.get("metrics")),
-                        bool(s.get("params")))
+                        bool(s.get("params")), tuple(str(k) for k in s.get("params") or []))
             for name, s in spec["stages"].items()}
 
 
@@ -72,4 +78,15 @@ def read_trace(trace_dir: Path) -> dict[str, set[str]]:
         for line in log.read_text(encoding="utf-8").splitlines():
             label, _, path = line.partition("\t")
             reads.setdefault(label, set()).add(path)
+    return reads
+
+
+def read_param_trace(trace_dir: Path) -> dict[str, set[str]]:
+    """Stage label -> params keys read through the typed settings (``analysis.core.settings``), from every
+    process's ``<pid>.params``."""
+    reads: dict[str, set[str]] = {}
+    for log in Path(trace_dir).glob("*.params"):
+        for line in log.read_text(encoding="utf-8").splitlines():
+            label, _, key = line.partition("\t")
+            reads.setdefault(label, set()).add(key)
     return reads

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from canary import canary_strings, write_canary_cohort
 
 from analysis.core.clone import BIN, fresh_clone
 from analysis.core.clone import run as run_command
-from stage_deps import load_stages, read_trace, uncovered
+from stage_deps import load_stages, read_param_trace, read_trace, uncovered
 
 pytestmark = pytest.mark.integration
 
@@ -206,6 +207,52 @@ def test_every_file_a_stage_read_is_covered_by_its_deps(repo):
     assert "src/analysis/estimators/vcov.py" in reads[stages["models_nhanes"].label]
 
 
+def test_every_params_key_a_stage_read_is_declared(repo):
+    """Parameter deps that cannot go stale: every key each stage read through its typed settings during the
+    cold run (a notebook kernel's reads included) is one of the stage's ``params:`` in dvc.yaml, or below one.
+    A derived label (``"Depression (PHQ-9 >= {phq9_cutoff})"``) counts as a read of the value it states."""
+    dest, _, trace = repo
+    stages = load_stages(dest)
+    reads = read_param_trace(trace)
+    by_label = {stage.label: stage for stage in stages.values()}
+    readers = {"models_nhanes", "clean_gss", "models_places", "report_countries", "clean_cohorts", "triangulation",
+               "notebook_nhanes", "paper"}
+    assert {stages[n].label for n in readers} <= set(reads), sorted(set(by_label) - set(reads))
+    undeclared = {by_label[label].name: sorted(k for k in keys if not by_label[label].declares(k))
+                  for label, keys in reads.items() if label in by_label}
+    undeclared = {name: keys for name, keys in undeclared.items() if keys}
+    assert not undeclared, f"params read but not declared in the stage's params: {undeclared}"
+    assert "nhanes.phq9_cutoff" in reads[stages["models_nhanes"].label]  # through the outcome's label
+
+
+def test_a_bad_value_keeps_the_last_good_results(repo):
+    """A typo'd value fails the check (as `make repro` runs it) before DVC removes anything; even a `dvc repro`
+    started anyway keeps the git-tracked metrics (persist) and `dvc checkout` restores the cached outputs."""
+    dest, env, _ = repo
+    params = dest / "params.yaml"
+    original = params.read_text()
+    metrics = dest / "reports/metrics/nhanes.json"
+    before = _sha(metrics)
+    try:
+        params.write_text(original.replace("phq9_cutoff: 10", "phq9_cutoff: ten"))
+        check = run_command_status([str(BIN / "python"), "-m", "analysis", "check"], dest, env)
+        assert check.returncode == 1 and "nhanes.phq9_cutoff = 'ten'" in check.stderr
+        failed = run_command_status([str(BIN / "dvc"), "repro"], dest, env)
+        assert failed.returncode != 0 and "nhanes.phq9_cutoff" in failed.stdout + failed.stderr
+        assert _sha(metrics) == before
+    finally:
+        params.write_text(original)
+    _run([str(BIN / "dvc"), "checkout"], dest, env)
+    stale = set(json.loads(_run([str(BIN / "dvc"), "status", "--json"], dest, env).stdout))
+    assert not stale, stale
+    assert _sha(metrics) == before
+
+
+def run_command_status(cmd, cwd, env):
+    """Run and return the completed process whatever its exit status."""
+    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=1800)
+
+
 def test_editing_an_estimator_stales_every_stage_that_uses_it(repo):
     dest, env, trace = repo
     stages = load_stages(dest)
@@ -243,8 +290,8 @@ def readme_block(readme: str, name: str) -> str:
 
 def test_readme_experiment_runs_as_written_in_a_fresh_shell(repo):
     """The README's experiment example, verbatim, in a shell whose PATH has no virtual environment
-    (as a user's new terminal): its own first line activates the project's environment. Runs last: the
-    experiment rewrites the workspace's outputs."""
+    (as a user's new terminal): its own first line activates the project's environment. The experiments run
+    in a temporary workspace: params.yaml and the workspace's outputs are left exactly as they were."""
     dest, env, _ = repo
     venv = Path(sys.prefix)
     link = dest / ".venv"
@@ -255,11 +302,16 @@ def test_readme_experiment_runs_as_written_in_a_fresh_shell(repo):
     shell_env["PATH"] = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep)
                                        if p and Path(p).resolve() != BIN.resolve()) or "/usr/bin:/bin"
     bash = shutil.which("bash", path=shell_env["PATH"]) or "/bin/bash"
+    params_before = (dest / "params.yaml").read_bytes()
+    outputs_before = _sha(dest / "reports/metrics/nhanes.json")
     result = run_command([bash, "-e", "-c", block], dest, shell_env)  # raises, with its output, if a line fails
     assert "Running stage 'clean_nhanes'" in result.stdout, result.stdout[-2000:]
-    # (the block's `dvc exp show` prints a table cut to the terminal's width: read the experiment as CSV)
-    shown = _run([str(BIN / "dvc"), "exp", "show", "--csv"], dest, env).stdout
+    shown = result.stdout
     assert "nhanes.phq9_cutoff" in shown and ",15," in shown, shown[-2000:]
+    assert "age + C(sex) + C(race_ethnicity)" in shown, shown[-2000:]
+    # --temp: the student's file (comments, flow lists) and the workspace's results are as they were
+    assert (dest / "params.yaml").read_bytes() == params_before
+    assert _sha(dest / "reports/metrics/nhanes.json") == outputs_before
 
 
 def test_restricted_canary_never_reaches_the_reports(repo):

@@ -22,6 +22,8 @@ from types import ModuleType
 
 #: The layer that is not a study: it reads every study's outputs.
 PAPER = "paper"
+#: ``python -m analysis check``: params.yaml and every input file it names, validated before anything runs.
+CHECK = "check"
 
 
 class UnknownStep(LookupError):
@@ -61,10 +63,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m analysis", description=__doc__.splitlines()[0])
     parser.add_argument("--traceback", action="store_true", help="show the full traceback on error")
     parser.add_argument("--list", action="store_true", help="list every study and its steps, then exit")
-    parser.add_argument("study", nargs="?", help=f"a study folder, or '{PAPER}'")
+    parser.add_argument("study", nargs="?", help=f"a study folder, or '{PAPER}', or '{CHECK}' (validate params.yaml "
+                        "and its input files, run nothing)")
     parser.add_argument("step", nargs="?", help="a step the study registers (fetch, clean, models, report, ...)")
     parser.add_argument("args", nargs="*", help="the step's arguments (e.g. the notebook to run)")
     return parser
+
+
+def run_check(traceback: bool = False) -> int:
+    """Validate the whole configuration and its input files; print the problems (exit 1) or a summary."""
+    start = time.perf_counter()
+    try:
+        message = importlib.import_module("analysis.params").check()
+    except Exception as err:  # one clear message, every problem listed
+        if traceback:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"{message} in {time.perf_counter() - start:.1f} s")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         for study, steps in registry().items():
             print(f"{study}: {', '.join(steps)}")
         return 0
+    if args.study == CHECK and not args.step:
+        return run_check(args.traceback)
     if not args.study or not args.step:
         parser.error("name a study and a step, e.g. `python -m analysis nhanes clean` (--list shows them all)")
     label = f"{args.study} {args.step}"

@@ -6,24 +6,30 @@ import math
 
 import pytest
 
+from analysis.core.config import ConfigError
 from analysis.core.disclosure import (
     SUPPRESSED,
     DisclosureRule,
     count_cell,
     footnote,
     protect,
-    rule_from_params,
+    rule_of,
 )
+from analysis.core.settings import DisclosureSettings, validate
 
 RULE = DisclosureRule(11)
 
 
-def test_small_counts_are_1_to_10_and_zero_or_missing_are_not():
+def test_small_counts_are_1_to_10_and_zero_or_missing_are_not(params):
     assert [RULE.small(v) for v in (0, 1, 10, 10.5, 11, 250)] == [False, True, True, True, False, False]
     assert not RULE.small(None) and not RULE.small(math.nan)
     assert RULE.marker == "<11"
-    assert rule_from_params({"disclosure": {"min_cell": 5}}).marker == "<5"
-    assert rule_from_params({}).min_cell == 11
+    assert rule_of(validate(DisclosureSettings, {"min_cell": 5})).marker == "<5"
+    assert rule_of(validate(DisclosureSettings, {})).min_cell == 11  # the default: the CMS rule
+    assert rule_of(params.disclosure).min_cell == 11
+    # a threshold of 1 hides nothing: the schema refuses it before any stage, as the rule itself does
+    with pytest.raises(ConfigError, match="min_cell = 1: Input should be greater than or equal to 2"):
+        validate(DisclosureSettings, {"min_cell": 1})
     with pytest.raises(ValueError, match="min_cell"):
         DisclosureRule(1)
 

@@ -89,7 +89,9 @@ ALLOWED = {
     "core": {"core"},
     "estimators": {"core", "estimators"},
     "report": {"core", "estimators", "report"},
-    "paper": {"core", "estimators", "report", "paper", *(f"studies.{s}" for s in STUDIES)},
+    "paper": {"core", "estimators", "report", "paper", "params", *(f"studies.{s}" for s in STUDIES)},
+    # the whole of params.yaml: every study's settings (the check before dvc repro, the paper, the JSON Schema)
+    "params": {"core", "params", *(f"studies.{s}" for s in STUDIES)},
 }
 
 

@@ -250,7 +250,7 @@ def test_records_are_design_based_with_t_intervals(sim, expected):
     assert cox["events"].iloc[0] == sim.loc[sim["x"].notna() & (sim["weight"] > 0), "event"].sum()
 
 
-# The fullest covariate set of params.yaml (models.covariate_sets.health) when the references were made.
+# The fullest covariate set of params.yaml (nhanes.models.covariate_sets.health) when the references were made.
 HEALTH = ("age + C(sex) + C(race_ethnicity) + C(education) + income_poverty_ratio + C(smoking_status) + bmi"
           " + hypertension + diabetes")
 
@@ -261,7 +261,7 @@ def analysis_table(mirror, root, params, tmp_path_factory) -> pd.DataFrame:
     seconds), so the comparison with R runs wherever the mirror is, CI included."""
     raw = tmp_path_factory.mktemp("raw")
     fetch.fetch_sources(root / "data/sources.yaml", raw, mirror, studies=["nhanes", "nhanes_mortality"])
-    table, _ = build_nhanes(raw / "nhanes", params)
+    table, _ = build_nhanes(raw / "nhanes", params.nhanes)
     return table
 
 

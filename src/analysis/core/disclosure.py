@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from analysis.core.settings import DisclosureSettings
+
 SUPPRESSED = "suppressed"
 #: The note of a model record of a restricted study whose estimate rests on too few events (or rows): its
 #: numbers are NaN and no table or metric shows them.
@@ -52,10 +54,9 @@ class DisclosureRule:
         return 0 < float(count) < self.min_cell
 
 
-def rule_from_params(params: Mapping) -> DisclosureRule:
+def rule_of(disclosure: DisclosureSettings) -> DisclosureRule:
     """The rule of params.yaml ``disclosure`` (``min_cell``)."""
-    block = (params or {}).get("disclosure") or {}
-    return DisclosureRule(int(block.get("min_cell", 11)))
+    return DisclosureRule(disclosure.min_cell)
 
 
 def protect(counts: Mapping[Hashable, float], relations: Iterable[Sequence[Hashable]],

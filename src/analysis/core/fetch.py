@@ -28,7 +28,8 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from analysis.core import config, io
-from analysis.core.config import MIRROR_ENV, ConfigError, load_yaml
+from analysis.core.config import MIRROR_ENV, ConfigError
+from analysis.core.settings import load_shared, read_yaml
 
 EXTENSIONS = {"xpt": ".XPT", "csv.xz": ".csv.xz", "csv": ".csv", "lmf_fixed_width": ".dat", "parquet": ".parquet",
               "rda": ".rda", "xls": ".xls"}
@@ -68,7 +69,7 @@ class Source:
 
 def load_registry(path: str | Path) -> dict[str, Source]:
     """Read ``data/sources.yaml`` into Source records, checking the fields every entry needs."""
-    reg = load_yaml(path)
+    reg = read_yaml(path)
     files = reg.get("files") or {}
     sources = {}
     for key, entry in files.items():
@@ -280,10 +281,10 @@ def fetch_study(name: str, studies: list[str], registry: str | Path = config.REG
     Reads the mirror from ``$ANALYSIS_DATA_MIRROR`` or ``params.yaml data.mirror`` (else downloads from the
     publishers) and the time-out and retries from ``params.yaml data``.
     """
-    params = config.load_params()
-    mirror = config.data_mirror(params)
+    data = load_shared().data
+    mirror = config.data_mirror(data.mirror)
     records = fetch_sources(registry, config.RAW, mirror, studies=studies,
-                            timeout=params["data"]["timeout_seconds"], retries=params["data"]["retries"],
+                            timeout=data.timeout_seconds, retries=data.retries,
                             manifest=config.RAW / f"{name}.manifest.json")
     origin = f"mirror {mirror}" if mirror else "the publishers"
     return f"fetched {len(records)} files from {origin} into {config.RAW}"

@@ -18,7 +18,11 @@ import jinja2
 import pandas as pd
 
 from analysis.core import config, io
-from analysis.core.disclosure import rule_from_params
+from analysis.core.disclosure import rule_of
+from analysis.core.settings import DisclosureSettings
+from analysis.params import Params, load
+from analysis.studies.gss.settings import GssSettings, Model2020, Models2020
+from analysis.studies.nhanes.settings import NhanesSettings
 from analysis.core.metrics import estimate_entry
 from analysis.studies.nhanes.schema import NHANES_VARIABLES
 
@@ -103,15 +107,15 @@ def _read_table_md(path: Path) -> str:
     return path.read_text(encoding="utf-8").strip()
 
 
-def headline(metrics: dict, params: dict) -> dict:
+def headline(metrics: dict, nh: NhanesSettings) -> dict:
     """Per outcome: the most-isolated group vs the reference, and the per-point estimate.
 
     The exposures are the first categorical and the first continuous one in ``models.exposures``;
     their terms are looked up by prefix, so renaming groups in params.yaml needs no template edit.
     """
-    exposures = params["models"]["exposures"]
-    cat = next((k for k, v in exposures.items() if v["type"] == "categorical"), None)
-    cont = next((k for k, v in exposures.items() if v["type"] == "continuous"), None)
+    exposures = nh.models.exposures
+    cat = next((k for k, v in exposures.items() if v.type == "categorical"), None)
+    cont = next((k for k, v in exposures.items() if v.type == "continuous"), None)
     out = {}
     for outcome, terms in metrics["estimates"].items():
         cat_terms = [(k, v) for k, v in terms.items() if cat and k.startswith(f"{cat}:")]
@@ -124,7 +128,7 @@ def headline(metrics: dict, params: dict) -> dict:
     return out
 
 
-def context(reports: Path, params: dict) -> dict:
+def context(reports: Path, params: Params) -> dict:
     metrics_path = reports / "metrics" / "nhanes.json"
     if not metrics_path.exists():
         raise PaperError(f"{metrics_path}: not found; run the model stage first")
@@ -136,24 +140,24 @@ def context(reports: Path, params: dict) -> dict:
         "params": params,
         "m": metrics,
         "est": metrics["estimates"],
-        "h": headline(metrics, params),
+        "h": headline(metrics, params.nhanes),
         "flow": flow.to_dict("records"),
         "n_models": len(records),
-        "covariate_sets": {k: covariates_in_words(v) for k, v in params["models"]["covariate_sets"].items()},
+        "covariate_sets": {k: covariates_in_words(v) for k, v in params.nhanes.models.covariate_sets.items()},
         "table1": _read_table_md(tables / "table1.md"),
         "regression": _read_table_md(tables / "regression_design_based.md"),
         "regression_multilevel": _read_table_md(tables / "regression_multilevel.md"),
         "figures": "figures/nhanes",
-        "gss": _gss_context(reports, params),
+        "gss": _gss_context(reports, params.gss),
         "triangulation": _triangulation(reports),
         "standardised": _standardised(reports),
-        "countries": _metrics(reports, "countries", params),
-        "places": _metrics(reports, "places", params),
-        "cohorts": _cohorts_context(reports, params),
+        "countries": _metrics(reports, "countries"),
+        "places": _metrics(reports, "places"),
+        "cohorts": _cohorts_context(reports, params.disclosure),
         "reliability": reliability_context(reports.parent / "data" / "processed"),
-        "mi": _mi_context(reports, params),
-        "evalues": _evalues_context(reports, params),
-        "sensitivity": _sensitivity_context(reports, params),
+        "mi": _mi_context(reports, params.nhanes),
+        "evalues": _evalues_context(reports, params.nhanes),
+        "sensitivity": _sensitivity_context(reports, params.nhanes),
         "exposures": _exposures_context(reports),
         "dag": _dag_context(reports),
         "weight_tests": (_read_table_md(tables / "weight_tests.md") if (tables / "weight_tests.md").exists()
@@ -205,7 +209,7 @@ def _exposures_context(reports: Path) -> dict | None:
             "table": _read_table_md(reports / "tables" / "nhanes" / "exposure_definitions.md")}
 
 
-def _sensitivity_context(reports: Path, params: dict) -> dict | None:
+def _sensitivity_context(reports: Path, nh: NhanesSettings) -> dict | None:
     """Reverse causation, baseline disease and effect modification (``reports/metrics/nhanes_sensitivity.csv``
     and ``nhanes_subgroups.csv``, stage ``sensitivity_nhanes``): per survival outcome and analysis the most
     isolated group's estimate; per survival outcome and modifier the interaction test (categorical exposure);
@@ -216,7 +220,7 @@ def _sensitivity_context(reports: Path, params: dict) -> dict | None:
         return None
     records = pd.read_csv(path)
     subgroups = pd.read_csv(subgroups_path, keep_default_na=False, na_values=[""])
-    exposure = _first_categorical(params)
+    exposure = _first_categorical(nh)
     analyses: dict = {}
     for row in records[records["exposure"] == exposure].itertuples():
         entry = estimate_entry(row)
@@ -232,11 +236,11 @@ def _sensitivity_context(reports: Path, params: dict) -> dict | None:
             "table": _read_table_md(tables / "sensitivity.md"), "subgroups": _read_table_md(tables / "subgroups.md")}
 
 
-def _first_categorical(params: dict) -> str | None:
-    return next((k for k, v in params["models"]["exposures"].items() if v["type"] == "categorical"), None)
+def _first_categorical(nh: NhanesSettings) -> str | None:
+    return next((k for k, v in nh.models.exposures.items() if v.type == "categorical"), None)
 
 
-def _mi_context(reports: Path, params: dict) -> dict | None:
+def _mi_context(reports: Path, nh: NhanesSettings) -> dict | None:
     """Multiple imputation beside complete cases (``reports/metrics/nhanes_mi.csv``, stage ``mi_nhanes``):
     per survival outcome the most-isolated group's pooled estimate, the largest fraction of missing
     information, and the side-by-side table; None when the MI stage has not run."""
@@ -244,9 +248,9 @@ def _mi_context(reports: Path, params: dict) -> dict | None:
     if not path.exists():
         return None
     mi = pd.read_csv(path)
-    exposure = _first_categorical(params)
+    exposure = _first_categorical(nh)
     top = {}
-    for outcome in params["models"]["survival"]:
+    for outcome in nh.models.survival:
         rows = mi[(mi["outcome"] == outcome) & (mi["exposure"] == exposure)]
         if rows.empty:
             raise PaperError(f"{path}: no {exposure} rows for outcome {outcome}; rerun the mi_nhanes stage")
@@ -255,33 +259,33 @@ def _mi_context(reports: Path, params: dict) -> dict | None:
             "table": _read_table_md(reports / "tables" / "nhanes" / "multiple_imputation.md")}
 
 
-def _evalues_context(reports: Path, params: dict) -> dict | None:
+def _evalues_context(reports: Path, nh: NhanesSettings) -> dict | None:
     """E-values of the headline estimates (``reports/tables/nhanes/evalues.csv``): per survival outcome, those
     of the most-isolated group's hazard ratio (estimate and CI limit), and the table; None when absent."""
     path = reports / "tables" / "nhanes" / "evalues.csv"
     if not path.exists():
         return None
     table = pd.read_csv(path)
-    exposure_label = params["models"]["exposures"][_first_categorical(params)].get("label")
+    exposure_label = nh.models.exposures[_first_categorical(nh)].label
     top = {}
-    for outcome, spec in params["models"]["survival"].items():
-        rows = table[(table["Outcome"] == spec.get("label", outcome)) & (table["Exposure"] == exposure_label)]
+    for outcome, spec in nh.models.survival.items():
+        rows = table[(table["Outcome"] == spec.label) & (table["Exposure"] == exposure_label)]
         if rows.empty:
-            raise PaperError(f"{path}: no rows for {spec.get('label', outcome)} x {exposure_label}")
+            raise PaperError(f"{path}: no rows for {spec.label} x {exposure_label}")
         last = rows.iloc[-1]
         top[outcome] = {"estimate": float(last["E-value (estimate)"]), "ci": float(last["E-value (CI limit)"])}
     return {"top": top, "table": _read_table_md(path.with_suffix(".md"))}
 
 
-def _cohorts_context(reports: Path, params: dict) -> dict | None:
+def _cohorts_context(reports: Path, disclosure: DisclosureSettings) -> dict | None:
     """The ageing-cohort study: which studies ran, estimates, the SYNTHETIC truth check; None if absent."""
     path = reports / "metrics" / "cohorts.json"
-    if not path.exists() or "cohorts" not in params:
+    if not path.exists():
         return None
     metrics = json.loads(path.read_text())
     truth_path = reports / "metrics" / "cohorts_truth.csv"
     truth = pd.read_csv(truth_path).to_dict("records") if truth_path.exists() else []
-    rule = rule_from_params(params)
+    rule = rule_of(disclosure)
     ran = {k: ({**v, "persons": rule.marker, "person_waves_interviewed": rule.marker} if v.get("suppressed") else v)
            for k, v in metrics["studies"].items() if v["status"] == "ran"}
     return {
@@ -353,10 +357,10 @@ def reliability_context(processed: Path) -> dict | None:
     return {"nhanes": nhanes, "gss": gss}
 
 
-def _metrics(reports: Path, study: str, params: dict) -> dict | None:
-    """A study's metrics file, or None when its stages have not run or it is not configured."""
+def _metrics(reports: Path, study: str) -> dict | None:
+    """A study's metrics file, or None when its stages have not run."""
     path = reports / "metrics" / f"{study}.json"
-    return json.loads(path.read_text()) if path.exists() and study in params else None
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 def _triangulation(reports: Path) -> list[dict] | None:
@@ -374,28 +378,28 @@ def _standardised(reports: Path) -> dict | None:
             "not_shown": table.loc[table["status"] != "ran", "label"].tolist()}
 
 
-def _gss_context(reports: Path, params: dict) -> dict | None:
+def _gss_context(reports: Path, gss: GssSettings) -> dict | None:
     """The GSS study's numbers and tables, or None when its stages have not run (the paper says so)."""
     path = reports / "metrics" / "gss.json"
-    if not path.exists() or "gss" not in params:
+    if not path.exists():
         return None
     tables = reports / "tables" / "gss"
     metrics = json.loads(path.read_text())
-    spec = params["gss"]["panel_models"]
-    exposure = next(iter(spec["exposures"]))
+    spec = gss.panel_models
+    exposure = next(iter(spec.exposures))
     within_share = {}  # two-way FE estimate as a share of the pooled OLS estimate, per outcome
-    for outcome in spec["outcomes"]:
+    for outcome in spec.outcomes:
         est = metrics["estimates"].get(outcome, {}).get(exposure, {})
         if "fixed_effects" in est and "pooled_ols" in est and est["pooled_ols"]["estimate"]:
             within_share[outcome] = est["fixed_effects"]["estimate"] / est["pooled_ols"]["estimate"]
-    lagged = params["gss"].get("panel_lagged") or {}
+    lagged = gss.panel_lagged
     return {
         "m": metrics,
         "within_share": within_share,
         "exposure": exposure,
-        "lag_exposure": next(iter(lagged.get("exposures") or {}), None),
-        "models_with": models_2020_with(params["gss"].get("models_2020") or {},
-                                         ("left_out_baseline", "social_contact_index_2020", "mode_2020")),
+        "lag_exposure": next(iter(lagged.exposures), None) if lagged else None,
+        "models_with": models_2020_with(gss.models_2020, ("left_out_baseline", "social_contact_index_2020",
+                                                            "mode_2020")),
         "attrition": gss_attrition(reports.parent / "data" / "processed" / "gss_attrition.csv"),
         "attenuation": gss_attenuation(metrics, exposure),
         "estimators": _read_table_md(tables / "panel_estimators.md"),
@@ -408,13 +412,12 @@ def _gss_context(reports: Path, params: dict) -> dict | None:
     }
 
 
-def models_2020_with(spec: dict, columns: tuple[str, ...]) -> dict[str, list[dict]]:
+def models_2020_with(spec: Models2020, columns: tuple[str, ...]) -> dict[str, list[Model2020]]:
     """For each column, the models of ``gss.models_2020`` that use it as exposure or covariate (their specs),
     so the Methods name the models that adjust for baseline LONELY3 or the 2020 interview mode from
     ``params.yaml`` rather than from a hand-typed list."""
-    models = (spec.get("models") or {}).values()
-    return {c: [m for m in models if re.search(rf"\b{c}\b", f"{m.get('exposure', '')} {m.get('covariates', '')}")]
-            for c in columns}
+    models = spec.models.values()
+    return {c: [m for m in models if re.search(rf"\b{c}\b", f"{m.exposure} {m.covariates}")] for c in columns}
 
 
 def gss_attrition(path: Path) -> dict:
@@ -477,7 +480,7 @@ def referenced_files(markdown: str) -> list[str]:
     return re.findall(r"!\[[^\]]*\]\(([^)\s]+)", markdown)
 
 
-def build_paper(reports: Path, params: dict) -> list[Path]:
+def build_paper(reports: Path, params: Params) -> list[Path]:
     """Render ``paper.md``, a self-contained ``paper.html`` (figures embedded) and ``paper.pdf`` under ``reports``."""
     import pypandoc
 
@@ -521,5 +524,5 @@ def render_pdf(markdown: str, reports: Path) -> bytes:
 
 def stage() -> str:
     """DVC stage ``paper``: the manuscript (Markdown, HTML, PDF) from the metrics files."""
-    written = build_paper(config.REPORTS, config.load_params())
+    written = build_paper(config.REPORTS, load())
     return "manuscript: " + ", ".join(str(p) for p in written)

@@ -36,9 +36,9 @@ def normalise(nb: Any) -> Any:
     return nb
 
 
-def run_notebook(source: Path, out_dir: Path, params: dict, parameters: dict | None = None,
-                 timeout: int = 1200) -> Path:
-    """Execute ``source`` (jupytext .py) and write ``<stem>.ipynb`` and ``<stem>.html`` to out_dir."""
+def run_notebook(source: Path, out_dir: Path, parameters: dict | None = None, timeout: int = 1200) -> Path:
+    """Execute ``source`` (jupytext .py) and write ``<stem>.ipynb`` and ``<stem>.html`` to out_dir. The notebook
+    loads its study's typed settings from ``params_file`` itself (the injected parameter)."""
     import jupytext
     import nbformat
     import papermill as pm
@@ -81,5 +81,5 @@ def run_notebook(source: Path, out_dir: Path, params: dict, parameters: dict | N
 
 def stage(source: str) -> str:
     """DVC stages ``notebook_*``: execute ``notebooks/NN_name.py`` and render it to HTML under reports/notebooks."""
-    out = run_notebook(Path(source), config.REPORTS / "notebooks", config.load_params())
+    out = run_notebook(Path(source), config.REPORTS / "notebooks")
     return f"executed and rendered {out}"

@@ -46,6 +46,8 @@ from matplotlib.ticker import FixedLocator, NullLocator
 
 from analysis.core import config, io
 from analysis.paper.manuscript import headline
+from analysis.params import Params
+from analysis.params import load as load_params
 from analysis.report.figures import PALETTE, FigureError, new_figure, styled, write_figure
 from analysis.report.tables import format_interval
 
@@ -87,27 +89,28 @@ def read_anchors(path: Path) -> pd.DataFrame:
     return anchors
 
 
-def project_estimates(nhanes: dict | None, gss: dict | None, params: dict) -> pd.DataFrame:
+def project_estimates(nhanes: dict | None, gss: dict | None, params: Params) -> pd.DataFrame:
     """The project's ratio-scale estimates, oriented as the risk with less social connection."""
     rows = []
     if nhanes:
-        for outcome, h in headline(nhanes, params).items():
+        models = params.nhanes.models
+        for outcome, h in headline(nhanes, params.nhanes).items():
             est = h.get("top")
             if outcome not in NHANES_GROUPS or not est or est["measure"] not in ("HR", "OR"):
                 continue
-            label = params["models"]["regression"].get(outcome, params["models"]["survival"].get(outcome, {}))
+            spec = models.regression.get(outcome) or models.survival.get(outcome)
             rows.append({"outcome_group": NHANES_GROUPS[outcome], "source": "this project",
-                         "label": f"NHANES: {label.get('label', outcome)}, {h['top_label'].lower()}",
+                         "label": f"NHANES: {spec.label if spec else outcome}, {h['top_label'].lower()}",
                          "measure": est["measure"], "estimate": est["estimate"], "ci_low": est["ci_low"],
                          "ci_high": est["ci_high"], "citation": "reports/metrics/nhanes.json"})
     if gss:
-        spec = params["gss"]["panel_models"]
+        spec = params.gss.panel_models
         for outcome, group in GSS_GROUPS.items():
             for exposure, by_model in gss["estimates"].get(outcome, {}).items():
                 est = by_model.get("conditional_logit")
                 if not est:
                     continue
-                label = spec["outcomes"].get(outcome, {}).get("label", outcome)
+                label = spec.outcomes[outcome].label if outcome in spec.outcomes else outcome
                 rows.append({"outcome_group": group, "source": "this project",
                              "label": f"GSS within-person: {label.lower()}, per log-unit less contact",
                              "measure": "OR", "estimate": 1 / est["estimate"], "ci_low": 1 / est["ci_high"],
@@ -141,7 +144,7 @@ def _standardised(group_sign: tuple[str, int], exposure: str, est: dict, sd_x: f
 
 
 def standardised_estimates(metrics: dict[str, dict | None], tables: dict[str, pd.DataFrame | None],
-                           params: dict) -> pd.DataFrame:
+                           params: Params) -> pd.DataFrame:
     """Linear estimates of every study as standardised coefficients (see the module docstring).
 
     ``metrics``: the metrics JSON of ``places``, ``countries``, ``gss``, ``cohorts`` (None when absent);
@@ -156,8 +159,8 @@ def standardised_estimates(metrics: dict[str, dict | None], tables: dict[str, pd
 
     places, county = metrics.get("places"), tables.get("places_county")
     if places and county is not None:
-        spec = params["places"]["county_models"]
-        chosen = (params["places"].get("report") or {}).get("covariate_set") or list(spec["covariate_sets"])[-1]
+        spec = params.places.county_models
+        chosen = params.places.report_set
         for outcome, by_exposure in places["estimates"].items():
             if outcome not in OUTCOME_DIRECTIONS or outcome not in county:
                 continue
@@ -165,7 +168,7 @@ def standardised_estimates(metrics: dict[str, dict | None], tables: dict[str, pd
                 est = (by_set.get(chosen) or {}).get("weighted")
                 if not est or exposure not in county:
                     continue
-                label = f"Counties: {spec['outcomes'][outcome]['label']} ~ {exposure.replace('_pct', '').replace('_', ' ')}"
+                label = f"Counties: {spec.outcomes[outcome].label} ~ {exposure.replace('_pct', '').replace('_', ' ')}"
                 rows.append(_standardised(OUTCOME_DIRECTIONS[outcome], exposure, est, county[exposure].std(),
                                           county[outcome].std(), 1.0, "Counties (PLACES 2024)", label,
                                           "reports/metrics/places.json"))
@@ -173,30 +176,30 @@ def standardised_estimates(metrics: dict[str, dict | None], tables: dict[str, pd
         missing("Counties (PLACES 2024)", "did not run")
     countries, panel = metrics.get("countries"), tables.get("countries_panel")
     if countries and panel is not None:
-        spec = params["countries"]["models"]
-        adjusted = (params["countries"].get("report") or {}).get("covariate_set") or list(spec["covariate_sets"])[-1]
+        spec = params.countries.models
+        adjusted = params.countries.report_set
         for outcome, by_exposure in countries["estimates"].items():
             est_by = (by_exposure.get("social_support") or {}).get(adjusted) or {}
-            scale = float(spec["exposures"]["social_support"].get("scale", 1))
+            scale = float(spec.exposures["social_support"].scale)
             # between countries only: the within-country estimates of the smoothed GBD series are descriptive
             for key, what in (("within_between:between", "between countries"),):
                 if key in est_by and outcome in OUTCOME_DIRECTIONS:
                     rows.append(_standardised(
                         OUTCOME_DIRECTIONS[outcome], "social_support", est_by[key], panel["social_support"].std(),
                         panel[outcome].std(), scale, "Countries (WHR x GBD)",
-                        f"Countries, {what}: {spec['outcomes'][outcome]['label']}", "reports/metrics/countries.json"))
+                        f"Countries, {what}: {spec.outcomes[outcome].label}", "reports/metrics/countries.json"))
     else:
         missing("Countries (WHR x GBD)", "did not run")
     gss, gss_panel = metrics.get("gss"), tables.get("gss_panel")
     if gss and gss_panel is not None:
-        spec = params["gss"]["panel_models"]
+        spec = params.gss.panel_models
         for outcome, by_exposure in gss["estimates"].items():
             for exposure, by_model in by_exposure.items():
                 est = by_model.get("fixed_effects")
                 if est and outcome in OUTCOME_DIRECTIONS and outcome in gss_panel and exposure in gss_panel:
                     rows.append(_standardised(OUTCOME_DIRECTIONS[outcome], exposure, est, gss_panel[exposure].std(),
                                               gss_panel[outcome].std(), 1.0, "GSS panels",
-                                              f"GSS within-person: {spec['outcomes'][outcome]['label'].lower()}",
+                                              f"GSS within-person: {spec.outcomes[outcome].label.lower()}",
                                               "reports/metrics/gss.json"))
     else:
         missing("GSS panels", "did not run")
@@ -366,7 +369,7 @@ def _fig_x(fig: Figure, ax):
     return transforms.blended_transform_factory(fig.transFigure, ax.transData)
 
 
-def write_triangulation(reports: Path, anchors_path: Path, params: dict,
+def write_triangulation(reports: Path, anchors_path: Path, params: Params,
                         processed: Path = Path("data/processed")) -> list[Path]:
     """Read the metrics files that exist and the anchors; write ``reports/triangulation/triangulation.csv``
     and the figure ``reports/triangulation/triangulation.<format>``."""
@@ -393,7 +396,7 @@ def write_triangulation(reports: Path, anchors_path: Path, params: dict,
     standardised = standardised_estimates(
         {name: load(name) for name in ("places", "countries", "gss", "cohorts")},
         {name: frame(name) for name in ("places_county", "countries_panel", "gss_panel", "cohorts_panel")}, params)
-    formats = tuple(params["reports"]["figure_formats"])
+    formats = tuple(params.reports.figure_formats)
     out = reports / "triangulation"
     with io.staged_outputs():
         written = [io.write_csv(out / "triangulation.csv", table)]
@@ -406,5 +409,5 @@ def write_triangulation(reports: Path, anchors_path: Path, params: dict,
 
 def stage() -> str:
     """DVC stage ``triangulation``: this project's estimates beside published anchors, across designs."""
-    written = write_triangulation(config.REPORTS, config.REFERENCE / "published_anchors.csv", config.load_params())
+    written = write_triangulation(config.REPORTS, config.REFERENCE / "published_anchors.csv", load_params())
     return f"triangulation: {len(written)} files"

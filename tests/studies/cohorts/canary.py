@@ -17,6 +17,8 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
+from analysis.core.settings import validate
+from analysis.studies.cohorts.settings import Synthetic
 from analysis.studies.cohorts.synthetic import simulate_cohort, write_synthetic
 
 CANARY_ID_BASE = 97_531_000_000
@@ -35,8 +37,7 @@ def canary_strings(n: int) -> list[str]:
 
 def write_canary_cohort(path: Path, synthetic_spec: dict, *, persons: int, waves: int, seed: int) -> int:
     """Write the canary file; returns the number of persons (ids ``canary_ids(persons)``)."""
-    spec = copy.deepcopy(synthetic_spec)
-    spec["waves"] = waves
+    spec = validate(Synthetic, {**copy.deepcopy(synthetic_spec), "waves": waves}, "cohorts.synthetic")
     frame, _ = simulate_cohort(spec, persons=persons, seed=seed)
     frame["hhidpn"] = [float(i) for i in canary_ids(len(frame))]
     frame.loc[frame.index[0], "raedyrs"] = CANARY_EDUCATION

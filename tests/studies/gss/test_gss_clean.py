@@ -12,7 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from analysis.core import fetch
+from analysis.core.config import ConfigError
 from analysis.core.contract import validate_table
+from analysis.core.settings import ReliabilitySettings, validate
 from analysis.studies.gss import clean as clean_gss
 from analysis.studies.gss.schema import (
     GSS_2020_VARIABLES,
@@ -20,7 +22,9 @@ from analysis.studies.gss.schema import (
     gss_data_dictionary,
     gss_panel_schema,
 )
+from analysis.studies.gss.settings import GssSettings
 from analysis.studies.gss.source import SourceDataError
+from conftest import edited
 
 
 @pytest.fixture(scope="module")
@@ -31,13 +35,13 @@ def raw_dir(mirror, root, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def built(raw_dir):
-    return clean_gss.build_gss_panel(raw_dir)
+def built(raw_dir, params):
+    return clean_gss.build_gss_panel(raw_dir, params.gss)
 
 
 @pytest.fixture(scope="module")
-def table_2020(raw_dir):
-    return clean_gss.build_gss_2020(raw_dir)
+def table_2020(raw_dir, params):
+    return clean_gss.build_gss_2020(raw_dir, params.gss)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -139,17 +143,21 @@ def test_items_only_where_asked(built):
     assert panel["evenings_relatives"].max() == 300 and panel["religious_attendance"].max() == 156
 
 
-def test_panel_options_select_panels(raw_dir):
-    panel, attrition = clean_gss.build_gss_panel(raw_dir, {"gss": {"panels": ["2010-2014"]}})
+def test_panel_options_select_panels(raw_dir, params, raw_params):
+    panel, attrition = clean_gss.build_gss_panel(raw_dir, edited(params.gss, panels=["2010-2014"]))
     assert set(panel["panel"].astype(str)) == {"2010-2014"} and len(panel) == 2044 + 1551 + 1304
-    with pytest.raises(clean_gss.CleaningError, match="gss.panels"):
-        clean_gss.build_gss_panel(raw_dir, {"gss": {"panels": ["2012-2016"]}})
+    # a panel that is not a GSS long panel: the schema rejects it, naming the key and the allowed panels
+    with pytest.raises(ConfigError, match=r"panels\[0\] = '2012-2016': Input should be '2006-2010', "
+                                          r"'2008-2012' or '2010-2014'"):
+        validate(GssSettings, {**raw_params["gss"], "panels": ["2012-2016"]}, "gss")
 
 
-def test_evenings_mapping_from_params(raw_dir):
+def test_evenings_mapping_from_params(raw_dir, params, raw_params):
     mapping = {"almost daily": 365, "once or twice a week": 104, "several times a month": 36,
                "about once a month": 12, "several times a year": 4, "about once a year": 1, "never": 0}
-    panel, _ = clean_gss.build_gss_panel(raw_dir, {"gss": {"panels": ["2006-2010"], "evenings_per_year": mapping}})
+    # validated as params.yaml would be (label keys, integer evenings)
+    gss = validate(GssSettings, {**raw_params["gss"], "panels": ["2006-2010"], "evenings_per_year": mapping}, "gss")
+    panel, _ = clean_gss.build_gss_panel(raw_dir, gss)
     r = panel.set_index(["person_id", "wave"]).loc[("2006-0009", 3)]
     assert r["evenings_relatives"] == 104 and r["social_contact_index"] == pytest.approx(math.log(1 + 104 + 36))
 
@@ -232,7 +240,7 @@ def _small_copy(raw_dir: Path, dest: Path, edit) -> Path:
 
 def test_reliability_of_loneliness_items_and_contact_index(built, table_2020):
     panel, _ = built
-    records = clean_gss.reliability_records(panel, table_2020, {"reliability": {"icc_form": "ICC(A,1)"}})
+    records = clean_gss.reliability_records(panel, table_2020, ReliabilitySettings(icc_form="ICC(A,1)"))
     lonely = records[records["measure"] == "loneliness_score_2020"].iloc[0]
     # two items: alpha = 2 (1 - (var1 + var2) / var(sum)) on the rows with both answered
     both = table_2020[["lack_companionship_2020", "isolated_2020"]].dropna()
@@ -255,7 +263,7 @@ def test_reliability_of_loneliness_items_and_contact_index(built, table_2020):
     assert notes[("gss_2020", "loneliness_score_2020")].startswith("Cronbach's alpha ")
 
 
-def test_unknown_label_names_file_column_value_person(raw_dir, tmp_path):
+def test_unknown_label_names_file_column_value_person(raw_dir, tmp_path, params):
     def edit(frame):
         frame["health"] = frame["health"].cat.add_categories(["Very Good"])
         frame.loc[(frame["firstid"] == "0010") & (frame["wave"] == 2), "health"] = "Very Good"
@@ -264,13 +272,13 @@ def test_unknown_label_names_file_column_value_person(raw_dir, tmp_path):
     small = _small_copy(raw_dir, tmp_path / "raw", edit)
     with pytest.raises(SourceDataError, match=r"gss_panel06_long\.parquet: column health has the value "
                                               r"'Very Good' \(firstid 0010\)"):
-        clean_gss.build_gss_panel(small, {"gss": {"panels": ["2006-2010"]}})
+        clean_gss.build_gss_panel(small, edited(params.gss, panels=["2006-2010"]))
 
 
-def test_missing_column_and_inconsistent_year_are_errors(raw_dir, tmp_path):
+def test_missing_column_and_inconsistent_year_are_errors(raw_dir, tmp_path, params):
     small = _small_copy(raw_dir, tmp_path / "a", lambda f: f.drop(columns=["socfrend"]))
     with pytest.raises(SourceDataError, match="column socfrend is missing"):
-        clean_gss.build_gss_panel(small, {"gss": {"panels": ["2006-2010"]}})
+        clean_gss.build_gss_panel(small, edited(params.gss, panels=["2006-2010"]))
 
     def edit(frame):
         frame.loc[(frame["firstid"] == "0010") & (frame["wave"] == 2), "year"] = "2010"
@@ -278,7 +286,7 @@ def test_missing_column_and_inconsistent_year_are_errors(raw_dir, tmp_path):
 
     small = _small_copy(raw_dir, tmp_path / "b", edit)
     with pytest.raises(SourceDataError, match=r"column year has the value '2010' at wave 2 \(firstid 0010\)"):
-        clean_gss.build_gss_panel(small, {"gss": {"panels": ["2006-2010"]}})
+        clean_gss.build_gss_panel(small, edited(params.gss, panels=["2006-2010"]))
 
 
 def test_schema_violation_is_a_cleaning_error(built):
@@ -328,7 +336,7 @@ def test_mode_2020_web_or_phone_for_the_reinterviewed_only(table_2020):
     assert t["ballot_baseline"].value_counts().to_dict() == {"A": 1696, "B": 1751, "C": 1768}
 
 
-def test_in_person_2020_mode_is_an_error(raw_dir, tmp_path):
+def test_in_person_2020_mode_is_an_error(raw_dir, tmp_path, params):
     """The 2020 re-interview was web or phone only: an in-person code (1) in MODE_2 names file and column."""
     frame = pd.read_parquet(raw_dir / "gss_panel20.parquet")
     frame.loc[frame.index[frame["mode_2"] == 4][0], "mode_2"] = 1  # one web respondent recorded in person
@@ -336,4 +344,4 @@ def test_in_person_2020_mode_is_an_error(raw_dir, tmp_path):
     dest.mkdir()
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), dest / "gss_panel20.parquet")
     with pytest.raises(SourceDataError, match=r"gss_panel20.parquet: column mode_2 has the value 1"):
-        clean_gss.build_gss_2020(dest)
+        clean_gss.build_gss_2020(dest, params.gss)

@@ -9,11 +9,14 @@ import pytest
 from test_figures import texts
 from test_panel import STAGE_SPEC, simulate_binary
 
+from analysis.core.settings import validate
 from analysis.estimators.panel import run_panel_models
 from analysis.report.figures import FigureError, flow_diagram
 from analysis.studies.gss import report
 from analysis.studies.gss.metrics import gss_metrics
 from analysis.studies.gss.models import run_2020_models, run_gss_models
+from analysis.studies.gss.settings import GssSettings, Model2020, Models2020
+from conftest import edited
 
 SPEC = {**STAGE_SPEC, "outcomes": {"case": {"label": "Case", "binary": True}}}
 
@@ -49,11 +52,21 @@ def table_2020() -> pd.DataFrame:
     })
 
 
-MODELS_2020 = {"weight": "weight_2020", "models": {
+MODELS_2020_RAW = {"weight": "weight_2020", "models": {
     "loneliness_on_contact": {"label": "Loneliness", "outcome": "loneliness_score_2020", "family": "gaussian",
-                              "exposure": "social_contact_index_baseline", "covariates": "age_baseline"},
+                              "exposure": "social_contact_index_baseline", "exposure_label": "Contact",
+                              "covariates": "age_baseline"},
     "health_on_loneliness": {"label": "Health", "outcome": "fair_poor_health_2020", "family": "binomial",
-                             "exposure": "loneliness_score_2020", "covariates": "age_baseline"}}}
+                             "exposure": "loneliness_score_2020", "exposure_label": "Loneliness",
+                             "covariates": "age_baseline"}}}
+MODELS_2020 = validate(Models2020, MODELS_2020_RAW, "gss.models_2020")
+
+
+def gss_settings(raw_params: dict, **blocks) -> GssSettings:
+    """The real ``gss:`` section with these blocks in its place (None: the block left out), validated as
+    params.yaml is."""
+    gss = {**raw_params["gss"], **blocks}
+    return validate(GssSettings, {k: v for k, v in gss.items() if v is not None}, "gss")
 
 
 def test_2020_models_use_the_reinterviewed_and_recover_the_truth(table_2020):
@@ -103,7 +116,7 @@ def test_contact_levels_cut_points_are_left_closed():
     assert list(levels) == ["l", "m", "m", "h", "h"]
 
 
-def test_gss_models_and_metrics_keys(panel, table_2020):
+def test_gss_models_and_metrics_keys(panel, table_2020, raw_params):
     """run_gss_models end to end on simulated data: ballots restrict the sample (ballot C has no exposure, as
     the GSS health models' ballot B has no health), the lagged exposure, the completers unweighted and
     weighted, the ballot flow, the attenuation table, and the metrics built from them."""
@@ -116,11 +129,12 @@ def test_gss_models_and_metrics_keys(panel, table_2020):
                                        data["person_id"].map(dict(zip(persons, np.linspace(0.5, 2, len(persons))))),
                                        np.nan)
     table = table_2020.assign(mode_2020=pd.Categorical(np.resize(["Web", "Phone"], len(table_2020))))
-    gss = {"panel_models": {**SPEC, "ballots": {"case": ["A"]}},
-           "panel_lagged": {"exposures": {"x_lag": {"label": "x at t-1"}}, "estimators": ["pooled_ols", "fixed_effects"]},
-           "panel_weighted": {"label": "completers", "weight": "weight_panel123",
-                              "estimators": ["pooled_ols", "fixed_effects"]},
-           "assumed_reliability": [0.8], "models_2020": MODELS_2020}
+    gss = gss_settings(raw_params, panel_models={**SPEC, "ballots": {"case": ["A"]}},
+                       panel_lagged={"exposures": {"x_lag": {"label": "x at t-1"}},
+                                     "estimators": ["pooled_ols", "fixed_effects"]},
+                       panel_weighted={"label": "completers", "weight": "weight_panel123",
+                                       "estimators": ["pooled_ols", "fixed_effects"]},
+                       assumed_reliability=[0.8], models_2020=MODELS_2020_RAW)
     fits = run_gss_models(data, table, gss, progress=False)
     main = fits["records"][fits["records"]["exposure"] == "x"]
     in_a = data[(data["ballot"] == "A")].dropna(subset=["x", "case", "z"])
@@ -224,16 +238,16 @@ def test_attenuation_display_one_row_per_panel_with_the_factors_by_reliability()
     assert (table.loc[1, "Persons (3 waves)"], table.loc[1, "Within-person share"]) == ("1,200", "0.40")
 
 
-def test_ballot_flow_table_says_which_ballot_informs_which_model(panel, table_2020):
+def test_ballot_flow_table_says_which_ballot_informs_which_model(panel, table_2020, raw_params):
     data = panel.copy()
     persons = data["person_id"].unique()
     data["ballot"] = pd.Categorical(data["person_id"].map(dict(zip(persons, np.resize(["A", "B", "C"], len(persons))))),
                                     categories=["A", "B", "C"])
     data.loc[data["ballot"] == "B", "case"] = np.nan  # the outcome not asked on ballot B
-    fits_flow = report.ballot_flow_table(
-        run_gss_models(data, table_2020, {"panel_models": {**SPEC, "ballots": {"case": ["A"]}},
-                                          "models_2020": MODELS_2020}, progress=False)["ballot_flow"],
-        {"case": "Case"})
+    gss = gss_settings(raw_params, panel_models={**SPEC, "ballots": {"case": ["A"]}}, panel_lagged=None,
+                       panel_weighted=None, models_2020=MODELS_2020_RAW)
+    fits_flow = report.ballot_flow_table(run_gss_models(data, table_2020, gss, progress=False)["ballot_flow"],
+                                         {"case": "Case"})
     flow = fits_flow.set_index("Ballot")
     assert list(flow["In the models"]) == ["yes", "no", "no"]
     assert flow.loc["B", "With outcome"] == "0" and flow.loc["B", "With both"] == "0"
@@ -252,13 +266,14 @@ def test_lagged_table_and_exposure_records_keep_the_exposures_apart(results):
 
 
 def test_loneliness_table_one_row_per_model_with_adjustment_and_mode(table_2020):
-    models = {**MODELS_2020["models"],
-              "loneliness_on_contact_leftout": {"label": "Loneliness", "outcome": "loneliness_score_2020",
-                                                "family": "gaussian", "exposure": "social_contact_index_baseline",
-                                                "covariates": "left_out_baseline + C(mode_2020) + age_baseline"}}
+    models = {**MODELS_2020.models,
+              "loneliness_on_contact_leftout": validate(Model2020, {
+                  "label": "Loneliness", "outcome": "loneliness_score_2020", "family": "gaussian",
+                  "exposure": "social_contact_index_baseline", "exposure_label": "Contact",
+                  "covariates": "left_out_baseline + C(mode_2020) + age_baseline"}, "gss.models_2020.models")}
     data = table_2020.assign(left_out_baseline=np.resize([1.0, 2.0, 3.0, np.nan], len(table_2020)),
                              mode_2020=pd.Categorical(np.resize(["Web", "Phone", "Web"], len(table_2020))))
-    records = run_2020_models(data, {**MODELS_2020, "models": models})
+    records = run_2020_models(data, edited(MODELS_2020, models=models))
     table = report.loneliness_table(records, models, {"Web": 1281, "Phone": 542})
     assert len(table) == 3
     leftout = table.iloc[2]

@@ -14,8 +14,11 @@ import pandas as pd
 import pytest
 
 from analysis.core import fetch, index
+from analysis.core.config import ConfigError
+from analysis.core.settings import validate
 from analysis.studies.nhanes import clean
-from analysis.studies.nhanes.schema import NHANES_VARIABLES, data_dictionary, index_groupings
+from analysis.studies.nhanes.schema import NHANES_VARIABLES, data_dictionary
+from analysis.studies.nhanes.settings import NhanesSettings, WeightDomain
 from conftest import ROOT
 
 
@@ -28,7 +31,7 @@ def raw_dir(mirror, root, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def built(raw_dir, params):
-    return clean.build_nhanes(raw_dir / "nhanes", params)
+    return clean.build_nhanes(raw_dir / "nhanes", params.nhanes)
 
 
 def test_one_row_per_ssq_respondent(built, params):
@@ -39,8 +42,9 @@ def test_one_row_per_ssq_respondent(built, params):
     assert table.loc[early, "age"].min() >= 60 and table.loc[~early, "age"].min() >= 40
     # the SSQ files hold 14,086 targeted people; those who answered no SSQ item are not rows
     assert 14_000 <= len(table) <= 14_086
-    expected = {v.name for v in NHANES_VARIABLES} | set(params["indices"]) | {
-        column for n, spec in params["indices"].items() for column in index_groupings(n, spec)}
+    indices = params.nhanes.indices
+    expected = {v.name for v in NHANES_VARIABLES} | set(indices) | {
+        column for n, spec in indices.items() for column in spec.groupings_of(n)}
     assert set(table.columns) == expected
 
 
@@ -71,8 +75,8 @@ def test_pooled_weights_follow_nchs_rule(built, raw_dir):
     assert np.average(table["age"], weights=w) == pytest.approx(56.9, abs=0.05)
 
 
-DOMAINS = [{"label": "60+", "min_age": 60, "max_age": None, "cycles": list(clean.CYCLE_CODE.values())},
-           {"label": "40-59", "min_age": 40, "max_age": 59, "cycles": ["2003-2004", "2005-2006", "2007-2008"]}]
+DOMAINS = [WeightDomain(label="60+", min_age=60, max_age=None, cycles=list(clean.CYCLE_CODE.values())),
+           WeightDomain(label="40-59", min_age=40, max_age=59, cycles=["2003-2004", "2005-2006", "2007-2008"])]
 
 
 def test_pooled_weights_by_domain_hand_computed():
@@ -83,25 +87,35 @@ def test_pooled_weights_by_domain_hand_computed():
         "RIDAGEYR": [70, 70, 45, 59, 45, 30],
         "cycle": ["1999-2000", "2007-2008", "2003-2004", "2005-2006", "2001-2002", "2005-2006"],
         "cycle_weight_interview": [1000.0] * 6, "cycle_weight_exam": [600.0, 600.0, 600.0, 0.0, 600.0, 600.0]})
-    out = clean.pooled_weights(frame, DOMAINS, list(clean.CYCLE_CODE.values()))
+    out = clean.pooled_weights(frame, DOMAINS)
     np.testing.assert_allclose(out["weight_interview"], [400, 200, 1000 / 3, 1000 / 3, np.nan, np.nan])
     np.testing.assert_allclose(out["weight_exam"], [240, 120, 200, 0, np.nan, np.nan])
     assert out["weight_domain"].tolist()[:5] == ["60+", "60+", "40-59", "40-59", "40-59"]
     assert pd.isna(out["weight_domain"].iloc[5])
     # each domain's weights add up to one population: 2 x 2/5 + 3 x 1/5 = 1 and 3 x 1/3 = 1 cycle-equivalents
-    factors = clean.weight_domain_factors(DOMAINS, list(clean.CYCLE_CODE.values()))
+    factors = clean.weight_domain_factors(DOMAINS)
     assert sum(f for (d, c), f in factors.items() if d == "60+") == pytest.approx(7 / 5)  # 4-year counted twice
     assert sum(f for (d, c), f in factors.items() if d == "40-59") == pytest.approx(1.0)
 
 
-def test_weight_domains_bad_params_raise():
-    cycles = list(clean.CYCLE_CODE.values())
-    with pytest.raises(clean.CleaningError, match="without its pair"):
-        clean.weight_domain_factors([{"label": "x", "min_age": 40, "cycles": ["2001-2002", "2003-2004"]}], cycles)
-    with pytest.raises(clean.CleaningError, match="not among"):
-        clean.weight_domain_factors([{"label": "x", "min_age": 40, "cycles": ["2009-2010"]}], cycles)
-    with pytest.raises(clean.CleaningError, match="overlaps"):
-        clean.weight_domain(pd.Series([50, 65]), [{"min_age": 40, "max_age": 70}, {"min_age": 60, "max_age": None}])
+def test_weight_domains_bad_params_raise(raw_params):
+    """The schema (settings.py) rejects weight domains the pooling rule cannot apply, before the clean stage."""
+    def domains(*entries, cycles=None):
+        nhanes = dict(raw_params["nhanes"], weight_domains=list(entries))
+        return nhanes if cycles is None else dict(nhanes, cycles=cycles)
+
+    with pytest.raises(ConfigError, match=r"weight_domains\[0\]: names 2001-2002 without its pair"):
+        validate(NhanesSettings, domains({"label": "x", "min_age": 40, "cycles": ["2001-2002", "2003-2004"]}))
+    # a cycle the study does not pool (here 2007-2008, with the cycles cut to 1999-2006)
+    with pytest.raises(ConfigError, match=r"weight_domains\[0\]\.cycles: \['2007-2008'\] not among cycles"):
+        validate(NhanesSettings, domains({"label": "x", "min_age": 40, "cycles": ["2005-2006", "2007-2008"]},
+                                         cycles=["1999-2000", "2001-2002", "2003-2004", "2005-2006"]))
+    # a cycle NHANES 1999-2008 does not have
+    with pytest.raises(ConfigError, match=r"weight_domains\[0\]\.cycles\[0\] = '2009-2010'"):
+        validate(NhanesSettings, domains({"label": "x", "min_age": 40, "cycles": ["2009-2010"]}))
+    with pytest.raises(ConfigError, match="'x' and 'y' overlap; the age ranges must be disjoint"):
+        validate(NhanesSettings, domains({"label": "x", "min_age": 40, "max_age": 70, "cycles": ["2003-2004"]},
+                                         {"label": "y", "min_age": 60, "max_age": None, "cycles": ["2003-2004"]}))
 
 
 def test_model_weight_rule_uses_the_mec_weight_for_mec_measures():
@@ -144,13 +158,14 @@ def test_self_rated_health_matches_huq010(built, raw_dir):
 
 
 def test_reliability_of_phq9_and_isolation_items(raw_dir, params, built):
-    table, flow, phq9 = clean.build_nhanes_with_items(raw_dir / "nhanes", params)
+    table, flow, phq9 = clean.build_nhanes_with_items(raw_dir / "nhanes", params.nhanes)
     assert table.equals(built[0]) and flow.equals(built[1])  # the items change nothing in the table
     assert (phq9["seqn"].to_numpy() == table["seqn"].to_numpy()).all()
     # the items sum to the table's PHQ-9 score where all nine are answered
     items = phq9.drop(columns="seqn")
     np.testing.assert_allclose(items.sum(axis=1, min_count=9), table["phq9_score"].astype(float))
-    records = clean.reliability_records(table, phq9, params).set_index("measure")
+    records = clean.reliability_records(table, phq9, params.nhanes.indices, params.reliability.ci_level
+                                        ).set_index("measure")
     # PHQ-9: alpha = k/(k-1) (1 - sum var_i / var_total) on the complete 2005-2008 rows
     complete = items.dropna()
     alpha = 9 / 8 * (1 - complete.var().sum() / complete.sum(axis=1).var())
@@ -158,14 +173,14 @@ def test_reliability_of_phq9_and_isolation_items(raw_dir, params, built):
     assert records.loc["phq9_score", "estimate"] == pytest.approx(alpha, abs=1e-12)
     assert records.loc["phq9_score", "n"] == len(complete)
     # isolation index: KR-20 = k/(k-1) (1 - sum p q / population variance of the score)
-    points = index.index_points(table, params["indices"]["isolation_index"]).dropna()
+    points = index.index_points(table, params.nhanes.indices["isolation_index"]).dropna()
     p = points.mean()
     k = points.shape[1]  # 4 items in the main index
     kr20 = k / (k - 1) * (1 - (p * (1 - p)).sum() / points.sum(axis=1).var(ddof=0))
     assert records.loc["isolation_index", "statistic"] == "KR-20"
     assert records.loc["isolation_index", "estimate"] == pytest.approx(kr20, abs=1e-12)
     assert records.loc["isolation_index", "n"] == table["isolation_index"].notna().sum()
-    dictionary = data_dictionary(table, params["indices"], {"isolation_index": "KR-20 0.46"})
+    dictionary = data_dictionary(table, params.nhanes.indices, {"isolation_index": "KR-20 0.46"})
     assert dictionary.set_index("name").loc["isolation_index", "reliability"] == "KR-20 0.46"
     assert dictionary.set_index("name").loc["age", "reliability"] == ""
 

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import yaml
-
 from analysis.studies.nhanes.dag import ASSUMPTIONS, dag_adjustment_table, dag_table_for_readers
-from conftest import ROOT
 
 
-def test_socioeconomic_set_is_the_total_effect_and_health_holds_mediators():
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    table = dag_adjustment_table(params)
+def test_socioeconomic_set_is_the_total_effect_and_health_holds_mediators(params):
+    table = dag_adjustment_table(params.nhanes)
     measured = table[table["assumption"] == ASSUMPTIONS["measured"]].set_index("covariate_set")
-    assert list(measured.index) == list(params["models"]["covariate_sets"])
+    assert list(measured.index) == list(params.nhanes.models.covariate_sets)
     assert measured.loc["socioeconomic", "valid_backdoor"]
     assert measured.loc["socioeconomic", "minimal_set"] == "age, education, income_poverty_ratio, race_ethnicity, sex"
     assert not measured.loc["age_sex", "valid_backdoor"]  # education and income confound

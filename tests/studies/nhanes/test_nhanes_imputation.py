@@ -2,28 +2,30 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from test_nhanes_models import fake_analysis_table
 
+from analysis.core.config import ConfigError
+from analysis.core.settings import validate
 from analysis.estimators.formula import formula_variables
 from analysis.studies.nhanes.imputation import (
     MI_COLUMNS,
     completed_table,
     imputation_frame,
-    imputation_settings,
     run_multiple_imputation,
 )
-from conftest import ROOT
+from analysis.studies.nhanes.settings import NhanesSettings
+from conftest import edited
 
 
 @pytest.fixture(scope="module")
-def params() -> dict:
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    params["imputation"] = {**params["imputation"], "m": 3, "burn_in": 3, "n_jobs": 1}
-    return params
+def nh(params):
+    """The validated ``nhanes:`` settings of params.yaml, with 3 short chains."""
+    return edited(params.nhanes, **{"imputation.m": 3, "imputation.burn_in": 3})
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +33,8 @@ def table() -> pd.DataFrame:
     return fake_analysis_table(n=1500)
 
 
-def test_frame_holds_covariates_outcomes_exposure_and_design(table, params):
-    frame, categories = imputation_frame(table, params)
+def test_frame_holds_covariates_outcomes_exposure_and_design(table, nh):
+    frame, categories = imputation_frame(table, nh)
     assert frame.index.equals(table.index)
     assert all(pd.api.types.is_numeric_dtype(frame[c]) for c in frame)
     # incomplete categorical covariates are imputed as codes, complete ones enter as indicators
@@ -50,10 +52,10 @@ def test_frame_holds_covariates_outcomes_exposure_and_design(table, params):
     assert ordered["cumhaz_all_cause_death"].is_monotonic_increasing
 
 
-def test_completed_table_fills_only_the_covariates(table, params):
-    frame, categories = imputation_frame(table, params)
+def test_completed_table_fills_only_the_covariates(table, nh):
+    frame, categories = imputation_frame(table, nh)
     imputed = frame.fillna(0.0)  # stand-in imputation: code 0 / value 0
-    covariates = formula_variables(params["models"]["covariate_sets"]["health"])
+    covariates = formula_variables(nh.models.covariate_sets["health"])
     done = completed_table(table, imputed, categories, covariates)
     assert done[covariates].notna().all().all()
     assert (done.loc[table["education"].isna(), "education"] == categories["education"][0]).all()
@@ -64,32 +66,50 @@ def test_completed_table_fills_only_the_covariates(table, params):
         assert done[column].isna().sum() == table[column].isna().sum()
 
 
-def test_settings_are_checked(params):
-    bad = {**params, "imputation": {**params["imputation"], "m": 1}}
-    with pytest.raises(ValueError, match="imputation.m is 1"):
-        imputation_settings(bad)
-    bad = {**params, "imputation": {**params["imputation"], "covariate_set": "nope"}}
-    with pytest.raises(ValueError, match="covariate_set 'nope'"):
-        imputation_settings(bad)
-    with pytest.raises(ValueError, match="needs the key 'imputation'"):
-        imputation_settings({k: v for k, v in params.items() if k != "imputation"})
+def test_settings_are_checked(raw_params):
+    """The schema rejects a bad ``nhanes.imputation`` block before anything runs, naming the key."""
+    def problem(edit) -> str:
+        nhanes = copy.deepcopy(raw_params["nhanes"])
+        edit(nhanes)
+        with pytest.raises(ConfigError) as err:
+            validate(NhanesSettings, nhanes)
+        return str(err.value)
+
+    assert "imputation.m = 1: Input should be greater than or equal to 2" in problem(
+        lambda r: r["imputation"].__setitem__("m", 1))
+    assert "imputation.burn_in = 0: Input should be greater than or equal to 1" in problem(
+        lambda r: r["imputation"].__setitem__("burn_in", 0))
+    assert "imputation.k_pmm = 0: Input should be greater than or equal to 1" in problem(
+        lambda r: r["imputation"].__setitem__("k_pmm", 0))
+    assert "imputation.covariate_set: 'nope' is not a key of models.covariate_sets" in problem(
+        lambda r: r["imputation"].__setitem__("covariate_set", "nope"))
+    assert "imputation.n_jobs: unknown key" in problem(lambda r: r["imputation"].__setitem__("n_jobs", 2))
+    # the block is optional: without it, the defaults (m = 20, the fullest covariate set)
+    nhanes = {k: v for k, v in raw_params["nhanes"].items() if k != "imputation"}
+    settings = validate(NhanesSettings, nhanes)
+    assert settings.imputation.m == 20 and settings.covariate_set(settings.imputation.covariate_set) == "health"
 
 
-def test_missing_auxiliary_column_is_named(table, params):
-    bad = {**params, "imputation": {**params["imputation"], "auxiliary": ["no_such_column"]}}
-    with pytest.raises(ValueError, match="no_such_column"):
+def test_missing_auxiliary_column_is_named(table, nh, raw_params):
+    nhanes = copy.deepcopy(raw_params["nhanes"])
+    nhanes["imputation"]["auxiliary"] = ["no_such_column"]
+    with pytest.raises(ConfigError, match=r"imputation.auxiliary: 'no_such_column' is not a column"):
+        validate(NhanesSettings, nhanes)
+    bad = edited(nh, **{"imputation.auxiliary": ["no_such_column"]})
+    with pytest.raises(ValueError, match=r"column 'no_such_column' \(named in params.yaml "
+                                         r"nhanes.imputation.auxiliary\)"):
         imputation_frame(table, bad)
 
 
-def test_pooled_records_one_per_headline_term(table, params):
-    out = run_multiple_imputation(table, params, progress=False)
+def test_pooled_records_one_per_headline_term(table, nh):
+    out = run_multiple_imputation(table, nh, progress=False)
     assert list(out.columns) == MI_COLUMNS
-    models = params["models"]
-    n_terms = sum(2 if spec["type"] == "categorical" else 1 for spec in models["exposures"].values())
-    n_outcomes = len(models["survival"]) + len(models["regression"])
+    models = nh.models
+    n_terms = sum(2 if spec.type == "categorical" else 1 for spec in models.exposures.values())
+    n_outcomes = len(models.survival) + len(models.regression)
     assert len(out) == n_terms * n_outcomes
     assert (out["analysis"] == "multiple imputation").all() and (out["m"] == 3).all()
-    assert (out["covariate_set"] == list(models["covariate_sets"])[-1]).all()
+    assert (out["covariate_set"] == list(models.covariate_sets)[-1]).all()
     assert out["estimate"].notna().all() and (out["std_error"] > 0).all()
     assert ((out["fmi"] > 0) & (out["fmi"] < 1)).all()
     # n: respondents with the outcome, the exposure, follow-up and a weight (covariates imputed)
@@ -102,5 +122,5 @@ def test_pooled_records_one_per_headline_term(table, params):
     assert 0.0 < death["estimate"] < 0.35
     np.testing.assert_allclose(out["ratio"].dropna(), np.exp(out.loc[out["ratio"].notna(), "estimate"]))
     # reproducible
-    again = run_multiple_imputation(table, params, progress=False)
+    again = run_multiple_imputation(table, nh, progress=False)
     pd.testing.assert_frame_equal(out, again)

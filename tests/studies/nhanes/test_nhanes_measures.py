@@ -8,6 +8,9 @@ import pytest
 
 from analysis.core import index
 from analysis.core.config import ConfigError
+from analysis.core.index import IndexSpec
+from analysis.core.settings import validate
+from analysis.studies.nhanes.settings import NhanesSettings
 from analysis.studies.nhanes import measures
 from analysis.studies.nhanes import source as src
 
@@ -80,7 +83,7 @@ def test_cause_specific_death():
     np.testing.assert_array_equal(out.to_numpy(), [1, 1, 0, 0, nan])
 
 
-ISOLATION = {
+ISOLATION_DATA = {
     "items": [
         {"variable": "partnered", "op": "eq", "value": 0},
         {"variable": "lives_alone", "op": "eq", "value": 1},
@@ -95,6 +98,7 @@ ISOLATION = {
         {"label": "Isolated (2+)", "min": 2, "max": 5},
     ],
 }
+ISOLATION = validate(IndexSpec, ISOLATION_DATA)
 
 
 def people():
@@ -113,52 +117,58 @@ def people():
 
 
 def test_isolation_index_by_hand():
-    score = index.build_index(people(), ISOLATION, "isolation_index")
+    score = index.build_index(people(), ISOLATION)
     np.testing.assert_array_equal(score.to_numpy(), [0, 2, 5, 1, 0, nan])
-    groups = index.group_index(score, ISOLATION["groups"])
+    groups = index.group_index(score, ISOLATION.groups)
     assert groups.tolist()[:5] == ["Connected (0)", "Isolated (2+)", "Isolated (2+)", "Moderate (1)", "Connected (0)"]
     assert pd.isna(groups[5])
     assert list(groups.cat.categories) == ["Connected (0)", "Moderate (1)", "Isolated (2+)"]
 
 
 def test_index_prorate_rule():
-    spec = dict(ISOLATION, missing="prorate", min_items=4)
-    score = index.build_index(people(), spec, "isolation_index")
+    spec = validate(IndexSpec, dict(ISOLATION_DATA, missing="prorate", min_items=4))
+    score = index.build_index(people(), spec)
     assert score[5] == pytest.approx(1.25)
     # a fractional, prorated score falls in the group whose range it starts in: 1.25 -> Moderate (1)
-    assert index.group_index(score, ISOLATION["groups"])[5] == "Moderate (1)"
-    boundaries = index.group_index(s([0.0, 0.5, 0.99, 1.0, 1.99, 2.0, 5.0]), ISOLATION["groups"]).tolist()
+    assert index.group_index(score, ISOLATION.groups)[5] == "Moderate (1)"
+    boundaries = index.group_index(s([0.0, 0.5, 0.99, 1.0, 1.99, 2.0, 5.0]), ISOLATION.groups).tolist()
     assert boundaries == ["Connected (0)"] * 3 + ["Moderate (1)"] * 2 + ["Isolated (2+)"] * 2
-    spec = dict(ISOLATION, missing="prorate", min_items=5)
-    assert pd.isna(index.build_index(people(), spec, "x")[5])
+    spec = validate(IndexSpec, dict(ISOLATION_DATA, missing="prorate", min_items=5))
+    assert pd.isna(index.build_index(people(), spec)[5])
 
 
 def test_another_index_from_data_alone():
     """A support score over different items and thresholds, defined only as data."""
-    spec = {
+    spec = validate(IndexSpec, {
         "items": [
             {"variable": "emotional_support", "op": "eq", "value": 1},
             {"variable": "financial_support", "op": "eq", "value": 1},
             {"variable": "close_friends", "op": "ge", "value": 3},
         ],
         "groups": [{"label": "low", "min": 0, "max": 1}, {"label": "high", "min": 2, "max": 3}],
-    }
-    score = index.build_index(people(), spec, "support_score")
+    })
+    score = index.build_index(people(), spec)
     np.testing.assert_array_equal(score.to_numpy(), [3, 3, 0, 2, 2, nan])
-    assert index.group_index(score, spec["groups"]).tolist()[:5] == ["high", "high", "low", "high", "high"]
+    assert index.group_index(score, spec.groups).tolist()[:5] == ["high", "high", "low", "high", "high"]
 
 
-def test_index_errors_are_clear():
+def test_index_errors_are_clear(raw_params):
+    # an unknown operator: the schema names the index, the item and the value (nhanes.indices.<name>...)
     bad = {"items": [{"variable": "partnered", "op": "equals", "value": 0}]}
-    with pytest.raises(ConfigError, match=r"indices\.x\.items\[0\]\.op' is 'equals'"):
-        index.build_index(people(), bad, "x")
-    missing_col = {"items": [{"variable": "lonely", "op": "eq", "value": 1}]}
+    nhanes = dict(raw_params["nhanes"], indices={**raw_params["nhanes"]["indices"], "x": bad})
+    with pytest.raises(ConfigError, match=r"indices\.x\.items\[0\]\.op = 'equals': Input should be 'eq'"):
+        validate(NhanesSettings, nhanes)
+    missing_col = validate(IndexSpec, {"items": [{"variable": "lonely", "op": "eq", "value": 1}]})
     with pytest.raises(KeyError, match="'lonely'"):
-        index.build_index(people(), missing_col, "x")
+        index.build_index(people(), missing_col)
     with pytest.raises(ValueError, match="falls in none of the groups"):
-        index.group_index(s([0, 7]), ISOLATION["groups"])
-    with pytest.raises(ValueError, match="must increase"):
-        index.group_index(s([0]), list(reversed(ISOLATION["groups"])))
+        index.group_index(s([0, 7]), ISOLATION.groups)
+    # groups out of order (or not covering the 0-5 scale) are rejected by the schema, before any grouping
+    shuffled = [ISOLATION_DATA["groups"][0], ISOLATION_DATA["groups"][2], {"label": "Moderate (1)", "min": 1, "max": 5}]
+    with pytest.raises(ConfigError, match="overlap or are out of order"):
+        validate(IndexSpec, dict(ISOLATION_DATA, groups=shuffled))
+    with pytest.raises(ConfigError, match="must cover the scale 0-5"):
+        validate(IndexSpec, dict(ISOLATION_DATA, groups=list(reversed(ISOLATION_DATA["groups"]))))
 
 
 def test_self_rated_health_from_huq010_codes():

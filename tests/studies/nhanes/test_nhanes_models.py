@@ -1,20 +1,18 @@
-"""run_nhanes_models on a simulated analysis table, with the real ``models`` section of params.yaml."""
+"""run_nhanes_models on a simulated analysis table, with the real ``nhanes.models`` section of params.yaml."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from scipy import stats
 
 from analysis.estimators.formula import formula_variables
 from analysis.estimators.records import DESIGNS, PH_TEST_COLUMNS, RECORD_COLUMNS
 from analysis.studies.nhanes.models import run_nhanes_models
 from analysis.studies.nhanes.schema import EDUCATION, RACE, SEX, SMOKING
-from conftest import ROOT
+from conftest import edited
 
-PARAMS = ROOT / "params.yaml"
 GROUPS = ["Connected (0)", "Moderate (1)", "Isolated (2+)"]
 CYCLES = ["1999-2000", "2001-2002", "2003-2004", "2005-2006", "2007-2008"]
 
@@ -90,8 +88,14 @@ def fake_analysis_table(n: int = 2000, seed: int = 20261123) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def models_params() -> dict:
-    return yaml.safe_load(PARAMS.read_text())["models"]
+def nh(params):
+    """The validated ``nhanes:`` settings of params.yaml."""
+    return params.nhanes
+
+
+@pytest.fixture(scope="module")
+def models_params(nh):
+    return nh.models
 
 
 @pytest.fixture(scope="module")
@@ -100,8 +104,8 @@ def table() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def results(table, models_params):
-    return run_nhanes_models(table, models_params, progress=False)
+def results(table, nh):
+    return run_nhanes_models(table, nh, progress=False)
 
 
 def test_records_have_the_contract_columns_and_one_row_per_key(results, models_params):
@@ -109,14 +113,14 @@ def test_records_have_the_contract_columns_and_one_row_per_key(results, models_p
     assert list(records.columns) == RECORD_COLUMNS
     key = ["outcome", "exposure", "term", "covariate_set", "design"]
     assert not records.duplicated(key).any()
-    outcomes = list(models_params["survival"]) + list(models_params["regression"])
+    outcomes = list(models_params.survival) + list(models_params.regression)
     terms_per_exposure = {"isolation_category": 2, "isolation_index": 1}
-    expected = len(outcomes) * len(models_params["covariate_sets"]) * len(DESIGNS) * sum(
-        terms_per_exposure[e] for e in models_params["exposures"])
+    expected = len(outcomes) * len(models_params.covariate_sets) * len(DESIGNS) * sum(
+        terms_per_exposure[e] for e in models_params.exposures)
     assert len(records) == expected
     assert set(records["outcome"]) == set(outcomes)
     assert set(records["design"]) == set(DESIGNS)
-    assert set(records["covariate_set"]) == set(models_params["covariate_sets"])
+    assert set(records["covariate_set"]) == set(models_params.covariate_sets)
     assert records["converged"].all(), records.loc[~records["converged"], ["outcome", "design", "note"]]
     assert records["estimate"].notna().all() and (records["std_error"] > 0).all()
 
@@ -173,11 +177,11 @@ def test_n_is_the_complete_case_count_and_events_are_counted(results, table):
     assert (records.groupby(["outcome", "exposure", "covariate_set"])["n"].nunique() == 1).all()
 
 
-def test_every_covariate_set_of_a_row_is_fitted_on_one_sample(results, table, models_params):
+def test_every_covariate_set_of_a_row_is_fitted_on_one_sample(results, table, nh, models_params):
     """models.common_sample: the age-sex model of a row is fitted on the fullest set's complete cases, with
     its MEC weight: the same n as the health model; with common_sample false, its own (larger) sample."""
     records, _ = results
-    assert models_params["common_sample"] is True
+    assert models_params.common_sample is True
     assert (records.groupby(["outcome", "exposure", "design"])["n"].nunique() == 1).all()
     age_sex = records.query("outcome == 'all_cause_death' and exposure == 'isolation_category' "
                             "and covariate_set == 'age_sex' and design == 'design-based'").iloc[0]
@@ -188,13 +192,14 @@ def test_every_covariate_set_of_a_row_is_fitted_on_one_sample(results, table, mo
     health = records.query("outcome == 'all_cause_death' and exposure == 'isolation_category' "
                            "and covariate_set == 'health' and design == 'design-based'").iloc[0]
     assert age_sex["n"] == health["n"]
-    separate = dict(models_params, common_sample=False,
-                    covariate_sets={"age_sex": models_params["covariate_sets"]["age_sex"]},
-                    regression={}, survival={"all_cause_death": models_params["survival"]["all_cause_death"]})
+    separate = edited(nh, **{"models.common_sample": False,
+                             "models.covariate_sets": {"age_sex": models_params.covariate_sets["age_sex"]},
+                             "models.regression": {},
+                             "models.survival": {"all_cause_death": models_params.survival["all_cause_death"]}})
     alone, _ = run_nhanes_models(table, separate, designs=("design-based",), progress=False)
     first = alone.query("exposure == 'isolation_category'").iloc[0]
     assert first["n"] == len(own) and first["estimate"] != age_sex["estimate"]
-    sets = [v for rhs in models_params["covariate_sets"].values() for v in formula_variables(rhs)]
+    sets = [v for rhs in models_params.covariate_sets.values() for v in formula_variables(rhs)]
     common = table.dropna(subset=["weight_exam", "isolation_category", "followup_months", "died", *sets])
     common = table.assign(weight_interview=np.where(table.index.isin(common[common["weight_exam"] > 0].index),
                                                     table["weight_exam"], 0.0))
@@ -220,54 +225,56 @@ def test_design_notes_state_the_method(results):
 def test_ph_tests_table(results, models_params):
     _, ph = results
     assert list(ph.columns) == PH_TEST_COLUMNS
-    assert set(ph["outcome"]) == set(models_params["survival"])
-    assert (ph["flagged"] == (ph["p_value"] < models_params["ph_test_alpha"])).all()
+    assert set(ph["outcome"]) == set(models_params.survival)
+    assert (ph["flagged"] == (ph["p_value"] < models_params.ph_test_alpha)).all()
     exposure_rows = ph[ph["exposure_term"]]
-    assert len(exposure_rows) == len(models_params["survival"]) * len(models_params["covariate_sets"]) * 3
+    assert len(exposure_rows) == len(models_params.survival) * len(models_params.covariate_sets) * 3
     assert exposure_rows["note"].str.contains("unweighted").all()
 
 
-def test_missing_column_is_named(table, models_params):
-    with pytest.raises(ValueError, match=r"column 'bmi' \(named in params.yaml models.covariate_sets.health\)"):
-        run_nhanes_models(table.drop(columns="bmi"), models_params, progress=False)
-    with pytest.raises(ValueError, match="column 'weight_interview'"):
-        run_nhanes_models(table.drop(columns="weight_interview"), models_params, progress=False)
-    with pytest.raises(ValueError, match="column 'followup_months'"):
-        run_nhanes_models(table.drop(columns="followup_months"), models_params, progress=False)
+def test_missing_column_is_named(table, nh):
+    with pytest.raises(ValueError, match=r"column 'bmi' \(named in params.yaml nhanes.models.covariate_sets.health\)"):
+        run_nhanes_models(table.drop(columns="bmi"), nh, progress=False)
+    with pytest.raises(ValueError, match=r"column 'weight_interview' \(named in params.yaml nhanes.models.weight\)"):
+        run_nhanes_models(table.drop(columns="weight_interview"), nh, progress=False)
+    with pytest.raises(ValueError, match=r"column 'followup_months' \(named in params.yaml "
+                                         r"nhanes.models.survival.all_cause_death\)"):
+        run_nhanes_models(table.drop(columns="followup_months"), nh, progress=False)
 
 
-def test_a_new_covariate_set_is_one_formula_string(table, models_params):
-    params = {**models_params, "exposures": {"isolation_index": models_params["exposures"]["isolation_index"]},
-              "covariate_sets": {"age_squared": "age + I(age ** 2) + C(sex)"},
-              "regression": {"phq9_score": models_params["regression"]["phq9_score"]}, "survival": {}}
+def test_a_new_covariate_set_is_one_formula_string(table, nh, models_params):
+    params = edited(nh, **{"models.exposures": {"isolation_index": models_params.exposures["isolation_index"]},
+                           "models.covariate_sets": {"age_squared": "age + I(age ** 2) + C(sex)"},
+                           "models.regression": {"phq9_score": models_params.regression["phq9_score"]},
+                           "models.survival": {}})
     records, ph = run_nhanes_models(table, params, designs=("unweighted",), progress=False)
     assert len(records) == 1 and ph.empty and records.loc[0, "covariate_set"] == "age_squared"
     assert 0.5 < records.loc[0, "estimate"] < 2.0  # simulated: +1.2 PHQ-9 points per isolation point
 
 
-def test_parallel_fits_give_the_same_records(table, models_params, results):
-    """Worker processes (models.n_jobs) change nothing: same records, same order, same numbers."""
+def test_parallel_fits_give_the_same_records(table, nh, models_params, results):
+    """Worker processes (compute.n_jobs) change nothing: same records, same order, same numbers."""
     # every covariate set (the common sample depends on all of them), one exposure, the GLM outcomes
-    small = {**models_params, "exposures": {"isolation_index": models_params["exposures"]["isolation_index"]},
-             "survival": {}}
+    small = edited(nh, **{"models.exposures": {"isolation_index": models_params.exposures["isolation_index"]},
+                          "models.survival": {}})
     serial, _ = run_nhanes_models(table, small, designs=("design-based",), progress=False, n_jobs=1)
     parallel, _ = run_nhanes_models(table, small, designs=("design-based",), progress=False, n_jobs=2)
     pd.testing.assert_frame_equal(serial, parallel)
     expected = results[0][(results[0]["exposure"] == "isolation_index") & (results[0]["design"] == "design-based")
-                          & results[0]["outcome"].isin(list(models_params["regression"]))]
+                          & results[0]["outcome"].isin(list(models_params.regression))]
     np.testing.assert_allclose(serial["estimate"], expected["estimate"], rtol=1e-10)
 
 
-def test_weight_tests_are_on_each_models_sample(table, models_params, results):
+def test_weight_tests_are_on_each_models_sample(table, nh, models_params, results):
     """The DuMouchel-Duncan test of every model uses that model's sample and weight: with common_sample the
     same n as the model's records, set by set."""
     from analysis.studies.nhanes.sensitivity import weight_test_records
 
-    params = {"models": {**models_params, "exposures": {"isolation_index": models_params["exposures"]["isolation_index"]},
-                         "covariate_sets": {k: models_params["covariate_sets"][k] for k in ("age_sex", "health")}}}
+    params = edited(nh, **{"models.exposures": {"isolation_index": models_params.exposures["isolation_index"]},
+                           "models.covariate_sets": {k: models_params.covariate_sets[k] for k in ("age_sex", "health")}})
     tests = weight_test_records(table, params, n_jobs=1)
     assert list(tests["covariate_set"]) == ["age_sex"] * 5 + ["health"] * 5  # model order: set, then outcome
-    fits, _ = run_nhanes_models(table, params["models"], designs=("unweighted",), progress=False)
+    fits, _ = run_nhanes_models(table, params, designs=("unweighted",), progress=False)
     n = fits.drop_duplicates(["outcome", "covariate_set"]).set_index(["outcome", "covariate_set"])["n"]
     assert tests.set_index(["outcome", "covariate_set"])["n"].astype(int).to_dict() == n.astype(int).to_dict()
     assert set(tests["weight"]) == {"weight_exam"}  # the health set holds BMI: the MEC weight for the whole row

@@ -7,7 +7,8 @@
 * Known truth: a simulated stratified cluster sample where isolation raises the death hazard more in men
   (log-HR 0.6 vs 0.1): the subgroup estimates recover both and the design-based Wald test of isolation x sex
   rejects (p < 0.001, seed 7); the same sample without the interaction does not (p > 0.05, seed 8).
-* Errors: a missing self-rated-health column names the column and the params key; bad subgroup rules.
+* Errors: a missing self-rated-health column names the column and the params key; bad subgroup rules and
+  other bad ``nhanes.sensitivity`` values are rejected by the schema (settings.py) with the key path.
 """
 
 from __future__ import annotations
@@ -18,23 +19,23 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.core import config
 from analysis.core.config import ConfigError
+from analysis.core.settings import validate
 from analysis.estimators.records import ModelSpec
 from analysis.estimators.survey import fit_cox_design
 from analysis.studies.nhanes.sensitivity import (
     SENSITIVITY_COLUMNS,
     SUBGROUP_COLUMNS,
-    Subgroup,
     followup_domain,
     no_disease_domain,
-    read_settings,
     run_sensitivity,
     split_terms,
     subgroup_covariates,
     subgroup_labels,
     without_column_terms,
 )
+from analysis.studies.nhanes.settings import NhanesSettings, SubgroupSpec
+from conftest import edited
 
 GROUPS = ["Connected (0)", "Moderate (1)", "Isolated (2+)"]
 HEALTH = ["Excellent", "Very good", "Good", "Fair", "Poor"]
@@ -67,20 +68,23 @@ def test_no_disease_domain_by_hand():
 
 
 def test_subgroup_labels_by_hand():
-    sex = subgroup_labels(SMALL, Subgroup("sex", "Sex", "sex", "levels"))
+    sex = subgroup_labels(SMALL, SubgroupSpec(name="sex", label="Sex", column="sex", rule="levels"))
     assert list(sex.cat.categories) == ["Male", "Female"]  # the column's category order
     assert sex.astype(object).where(sex.notna(), None).tolist() == [
         "Male", "Female", "Male", None, "Female", "Male", "Male", "Female"]
-    age = subgroup_labels(SMALL, Subgroup("age_group", "Age", "age", "cut", 65.0, ("< 65", "65+")))
+    age = subgroup_labels(SMALL, SubgroupSpec(name="age_group", label="Age", column="age", rule="cut", cut=65.0,
+                                              labels=["< {cut}", "{cut}+"]))
+    assert age.name == "subgroup_age_group"
     assert list(age.cat.categories) == ["< 65", "65+"]
     assert age.astype(object).where(age.notna(), None).tolist() == [
         "< 65", "65+", "< 65", "65+", None, "< 65", "65+", "65+"]
-    income = subgroup_labels(SMALL, Subgroup("low_income", "Income", "income_poverty_ratio", "cut", 1.3,
-                                             ("< 1.3", ">= 1.3")))
+    income = subgroup_labels(SMALL, SubgroupSpec(name="low_income", label="Income", column="income_poverty_ratio",
+                                                 rule="cut", cut=1.3, labels=["< 1.3", ">= 1.3"]))
     assert income.astype(object).where(income.notna(), None).tolist() == [
         "< 1.3", ">= 1.3", "< 1.3", ">= 1.3", None, ">= 1.3", ">= 1.3", "< 1.3"]
     with pytest.raises(ValueError, match="'sex'.*not numeric"):
-        subgroup_labels(SMALL, Subgroup("bad", "Bad", "sex", "cut", 1.0, ("a", "b")))
+        subgroup_labels(SMALL, SubgroupSpec(name="bad", label="Bad", column="sex", rule="cut", cut=1.0,
+                                            labels=["a", "b"]))
 
 
 def test_covariate_terms_of_a_constant_modifier_are_dropped():
@@ -130,27 +134,31 @@ def simulated_table(seed: int, interaction: float, n: int = 6000) -> pd.DataFram
     })
 
 
-def small_params() -> dict:
-    """The real params.yaml, narrowed to one exposure, one outcome, a short covariate set and two modifiers."""
-    params = copy.deepcopy(config.load_params())
-    models = params["models"]
-    models["exposures"] = {"isolation_category": {"label": "Isolation category", "type": "categorical"}}
-    models["covariate_sets"] = {"demographic": "age + C(sex)"}
-    models["survival"] = {"all_cause_death": {"label": "All-cause death", "duration": "followup_months",
-                                              "event": "died"}}
-    models["regression"] = {}
-    real = params["sensitivity"]
-    params["sensitivity"] = {
-        "age_time_scale": real["age_time_scale"], "splines": real["splines"],
-        "covariate_set": "demographic", "exclude_early_death_years": 2,
-        "prevalent_disease": {"column": "prevalent_cvd", "outcomes": ["all_cause_death"]},
-        "self_rated_health": "C(self_rated_health)",
-        "further_confounders": "insured",
-        "subgroups": [{"name": "sex", "label": "Sex", "column": "sex", "rule": "levels"},
-                      {"name": "age_group", "label": "Age group", "column": "age", "rule": "cut", "cut": 65,
-                       "labels": ["< 65", "65+"]}],
-    }
-    return params
+@pytest.fixture(scope="module")
+def nh(params):
+    """The validated ``nhanes:`` settings of params.yaml."""
+    return params.nhanes
+
+
+def small_params(nh, **changes):
+    """The real ``nhanes:`` settings, narrowed to one exposure, one outcome, a short covariate set and two
+    modifiers (``conftest.edited``: not re-validated); ``changes`` edit it further (dotted keys)."""
+    models, real = nh.models, nh.sensitivity
+    assert [s.name for s in real.subgroups[:2]] == ["sex", "age_group"]
+    assert real.subgroups[1].cut == 65 and real.subgroups[1].labels == ["< 65", "65+"]
+    return edited(nh, **{
+        "models.exposures": {"isolation_category": models.exposures["isolation_category"]},
+        "models.covariate_sets": {"demographic": "age + C(sex)"},
+        "models.survival": {"all_cause_death": models.survival["all_cause_death"]},
+        "models.regression": {},
+        "sensitivity.covariate_set": "demographic", "sensitivity.exclude_early_death_years": 2,
+        "sensitivity.prevalent_disease.column": "prevalent_cvd",
+        "sensitivity.prevalent_disease.outcomes": ["all_cause_death"],
+        "sensitivity.self_rated_health": "C(self_rated_health)",
+        "sensitivity.further_confounders": "insured",
+        "sensitivity.subgroups": list(real.subgroups[:2]),
+        **changes,
+    })
 
 
 def test_landmark_equals_dropping_only_early_deaths():
@@ -176,9 +184,9 @@ def _interaction_row(subgroups: pd.DataFrame, modifier: str) -> pd.Series:
     return rows.iloc[0]
 
 
-def test_interaction_detected_with_known_truth():
+def test_interaction_detected_with_known_truth(nh):
     table = simulated_table(7, interaction=0.5)
-    sensitivity, subgroups = run_sensitivity(table, small_params(), progress=False, n_jobs=1)
+    sensitivity, subgroups = run_sensitivity(table, small_params(nh), progress=False, n_jobs=1)
     assert list(sensitivity.columns) == SENSITIVITY_COLUMNS and list(subgroups.columns) == SUBGROUP_COLUMNS
     test = _interaction_row(subgroups, "sex")
     assert (test["df_num"], test["converged"]) == (2, True)
@@ -204,50 +212,60 @@ def test_interaction_detected_with_known_truth():
         "< 65": (complete["age"] < 65).sum(), "65+": (complete["age"] >= 65).sum()}
 
 
-def test_no_interaction_not_detected_when_absent():
+def test_no_interaction_not_detected_when_absent(nh):
     table = simulated_table(8, interaction=0.0)
-    _, subgroups = run_sensitivity(table, small_params(), progress=False, n_jobs=1)
+    _, subgroups = run_sensitivity(table, small_params(nh), progress=False, n_jobs=1)
     assert _interaction_row(subgroups, "sex")["p_value"] > 0.05
 
 
 # --- errors ------------------------------------------------------------------------------------------------
-def test_missing_self_rated_health_names_column_and_key():
+def test_missing_self_rated_health_names_column_and_key(nh):
     table = simulated_table(3, interaction=0.0, n=500).drop(columns="self_rated_health")
     with pytest.raises(ValueError, match=r"column 'self_rated_health' \(named in params.yaml "
-                                         r"sensitivity.self_rated_health\) is not in the analysis table"):
-        run_sensitivity(table, small_params(), progress=False, n_jobs=1)
+                                         r"nhanes.sensitivity.self_rated_health\) is not in the analysis table"):
+        run_sensitivity(table, small_params(nh), progress=False, n_jobs=1)
 
 
-def test_bad_settings_are_named():
-    params = small_params()
-    params["sensitivity"]["subgroups"][1]["rule"] = "quantiles"
-    with pytest.raises(ConfigError, match=r"sensitivity.subgroups\[1\].rule' is 'quantiles'"):
-        read_settings(params)
-    params = small_params()
-    del params["sensitivity"]["subgroups"][1]["cut"]
-    with pytest.raises(ConfigError, match=r"sensitivity.subgroups\[1\]' needs the key 'cut'"):
-        read_settings(params)
-    params = small_params()
-    params["sensitivity"]["covariate_set"] = "everything"
-    with pytest.raises(ConfigError, match="'sensitivity.covariate_set' is 'everything'"):
-        read_settings(params)
-    params = small_params()
-    params["sensitivity"]["prevalent_disease"]["outcomes"] = ["stroke_death"]
-    with pytest.raises(ConfigError, match=r"names \['stroke_death'\]"):
-        read_settings(params)
-    params = small_params()
-    del params["sensitivity"]
-    with pytest.raises(ConfigError, match="needs the key 'sensitivity'"):
-        read_settings(params)
+def test_bad_settings_are_named(nh, raw_params):
+    """The schema rejects a bad ``nhanes.sensitivity`` block before anything runs, naming the key."""
+    def problem(edit) -> str:
+        nhanes = copy.deepcopy(raw_params["nhanes"])
+        edit(nhanes)
+        with pytest.raises(ConfigError) as err:
+            validate(NhanesSettings, nhanes)
+        return str(err.value)
+
+    assert "sensitivity.subgroups[1].rule = 'quantiles': Input should be 'levels' or 'cut'" in problem(
+        lambda r: r["sensitivity"]["subgroups"][1].__setitem__("rule", "quantiles"))
+    assert "sensitivity.subgroups[1]: rule 'cut' needs 'cut' (a number)" in problem(
+        lambda r: r["sensitivity"]["subgroups"][1].pop("cut"))
+    assert "sensitivity.subgroups[1].labels" in problem(
+        lambda r: r["sensitivity"]["subgroups"][1].__setitem__("labels", ["< {cut}"]))
+    assert "sensitivity.subgroups[1]: labels ['x', 'x'] must differ" in problem(
+        lambda r: r["sensitivity"]["subgroups"][1].__setitem__("labels", ["x", "x"]))
+    assert "sensitivity: subgroups repeat a name" in problem(
+        lambda r: r["sensitivity"]["subgroups"][1].__setitem__("name", "sex"))
+    assert "sensitivity.covariate_set: 'everything' is not a key of models.covariate_sets" in problem(
+        lambda r: r["sensitivity"].__setitem__("covariate_set", "everything"))
+    assert "sensitivity.prevalent_disease.outcomes: ['stroke_death'] are not outcomes" in problem(
+        lambda r: r["sensitivity"]["prevalent_disease"].__setitem__("outcomes", ["stroke_death"]))
+    assert "sensitivity: required key missing" in problem(lambda r: r.pop("sensitivity"))
+    assert "sensitivity.subgroups[0].column: 'gender' is not a column of the NHANES analysis table" in problem(
+        lambda r: r["sensitivity"]["subgroups"][0].__setitem__("column", "gender"))
+    # a table that lacks a column the (unvalidated, edited) settings name: named at run time, before any fit
     table = simulated_table(3, interaction=0.0, n=500)
-    params = small_params()
-    params["sensitivity"]["subgroups"][0]["column"] = "gender"
-    with pytest.raises(ValueError, match=r"column 'gender' \(named in params.yaml sensitivity.subgroups\[0\]"):
+    small = small_params(nh)
+    params = small_params(nh, **{"sensitivity.subgroups": [edited(small.sensitivity.subgroups[0], column="gender"),
+                                                           small.sensitivity.subgroups[1]]})
+    with pytest.raises(ValueError, match=r"column 'gender' \(named in params.yaml "
+                                         r"nhanes.sensitivity.subgroups\[0\]"):
         run_sensitivity(table, params, progress=False, n_jobs=1)
 
 
-def test_real_params_block_reads():
-    settings = read_settings(config.load_params())
-    assert settings.early_death_years == 2
+def test_real_params_block_reads(params):
+    settings = params.nhanes.sensitivity
+    assert settings.exclude_early_death_years == 2
     assert [s.name for s in settings.subgroups] == ["sex", "age_group", "race_ethnicity", "low_income"]
     assert settings.subgroups[1].cut == 65 and settings.subgroups[3].cut == 1.3
+    # the labels state the cut from its value ("< {cut}" in params.yaml)
+    assert settings.subgroups[1].labels == ["< 65", "65+"] and settings.subgroups[3].labels == ["< 1.3", ">= 1.3"]

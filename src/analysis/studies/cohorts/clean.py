@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.core import config, io
-from analysis.core.config import validate_index_spec
+from analysis.core.settings import validate
 from analysis.core.contract import CleaningError, finish_table, validate_table
 from analysis.core.fetch import sha256_of
 from analysis.core.index import at_or_above, build_index, group_index
@@ -43,13 +43,18 @@ from analysis.studies.cohorts.schema import (
     cohort_panel_schema,
     cohort_variables,
 )
+from analysis.studies.cohorts.settings import (
+    PERSON_VARIABLES,
+    SYNTHETIC,
+    WAVE_VARIABLES,
+    CohortsSettings,
+    CohortStudy,
+    LonelinessItems,
+    LonelinessScore,
+    load,
+)
 from analysis.studies.cohorts.source import CohortFileError, check_file, file_columns, read_wide
 
-#: Time-invariant variables (``cohorts.variables`` keys) and the wave-varying ones.
-PERSON_VARIABLES = ("id", "sex", "birth_year", "education_years", "death_year", "death_month")
-WAVE_VARIABLES = ("interview_status", "interview_year", "interview_month", "age", "marital_status", "depression",
-                  "heart", "stroke", "contact_children", "contact_family", "contact_friends", "contact_family_friends",
-                  "groups")
 #: Needed at every wave of the wave map (the rest: at one wave at least; a wave without them is missing there:
 #: HRS has no CES-D at wave 1, the Leave-Behind loneliness score starts at wave 8).
 EVERY_WAVE = ("interview_status",)
@@ -62,15 +67,14 @@ CAPABILITY_COLUMNS = ["study", "measure", "wave", "interviews", "observed", "sha
 #: How loneliness is read: 3 UCLA items coded 1 hardly ever - 3 often (Hughes et al. 2004) unless a study
 #: block's ``loneliness`` says otherwise.
 DEFAULT_ITEM_CODES = {1: 1, 2: 2, 3: 3}
-SYNTHETIC = "synthetic"
 STATUS_COLUMNS = ["study", "label", "status", "restricted", "path", "sha256", "persons", "person_waves_interviewed",
                   "note"]
 
 
-def is_restricted(key: str, spec: dict[str, Any]) -> bool:
+def is_restricted(key: str, spec: CohortStudy) -> bool:
     """A cohort study is restricted (conditions of use: no individual rows, small cells suppressed) unless
     its spec says ``restricted: false``; the SYNTHETIC cohort never is (params.yaml ``disclosure``)."""
-    return key != SYNTHETIC and bool(spec.get("restricted", True))
+    return key != SYNTHETIC and spec.restricted
 
 
 def restricted_studies(status: pd.DataFrame) -> set[str]:
@@ -82,71 +86,58 @@ def restricted_studies(status: pd.DataFrame) -> set[str]:
     return set(rows["study"]) | set(rows["label"])
 
 
-def study_specs(cohorts: dict[str, Any], synthetic_path: Path | None) -> dict[str, dict[str, Any]]:
+def synthetic_study(cohorts: CohortsSettings, synthetic_path: Path) -> CohortStudy:
+    """The SYNTHETIC cohort as a study block: the base (RAND) layout, a wave every two years."""
+    syn = cohorts.synthetic
+    return validate(CohortStudy, {"label": syn.label, "path": str(synthetic_path), "restricted": False,
+                                  "waves": syn.wave_years(), "depression": syn.depression.model_dump()},
+                    "cohorts.synthetic")
+
+
+def study_specs(cohorts: CohortsSettings, synthetic_path: Path | None) -> dict[str, CohortStudy]:
     """Every study to consider: the configured ones (path may be null) and the SYNTHETIC cohort."""
-    out = {}
-    for key, spec in (cohorts.get("studies") or {}).items():
-        out[key] = dict(spec or {})
-    syn = cohorts.get("synthetic") or {}
+    out = dict(cohorts.studies)
     if synthetic_path is not None:
-        first = int(syn.get("first_year", 1992))
-        out[SYNTHETIC] = {"label": syn.get("label", "SYNTHETIC cohort"), "path": str(synthetic_path),
-                          "waves": {w: first + 2 * (w - 1) for w in range(1, int(syn.get("waves", 14)) + 1)},
-                          "depression": syn.get("depression"), "variables": {}}
+        out[SYNTHETIC] = synthetic_study(cohorts, synthetic_path)
     return out
 
 
-def _templates(cohorts: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+def _templates(cohorts: CohortsSettings, spec: CohortStudy) -> dict[str, Any]:
     """The study's variable names: ``cohorts.variables`` overridden by the study's ``variables`` (a null
     removes a variable: the study does not have it). A study ``loneliness`` block replaces the item list."""
-    merged = dict(cohorts.get("variables") or {})
-    merged.update(spec.get("variables") or {})
+    merged: dict[str, Any] = dict(cohorts.variables)
+    merged.update(spec.variables)
     lone = loneliness_spec(spec, merged)
-    merged["loneliness_items"] = list(lone.get("items") or [])
-    merged["loneliness_score"] = lone.get("score")
+    merged["loneliness_items"] = list(lone.items) if isinstance(lone, LonelinessItems) else []
+    merged["loneliness_score"] = lone.score if isinstance(lone, LonelinessScore) else None
     return {k: v for k, v in merged.items() if v not in (None, "", [])}
 
 
-def loneliness_spec(spec: dict[str, Any], templates: dict[str, Any] | None = None) -> dict[str, Any]:
-    """How the study measures loneliness: ``{"items": [...], "codes": {code: points}}`` (3 UCLA items, each
-    recoded to 1 hardly ever - 3 often; HRS's Harmonized items run 1 often - 3 hardly ever and need
-    ``codes: {1: 3, 2: 2, 3: 1}``), ``{"score": template, "min", "max", "scale": "mean"|"sum", "n_items": 3}``
-    (a precomputed score: RAND ``r{w}lblonely3``, Gateway ``r{w}lnlys3``, both the mean of 3 items, 1-3), or
-    ``{}`` when the study has no loneliness measure (``loneliness: null``)."""
-    if "loneliness" in spec:
-        lone = spec["loneliness"] or {}
-        if "score" in lone:
-            for k in ("min", "max", "scale"):
-                if k not in lone:
-                    raise CleaningError(f"params.yaml cohorts.studies.<study>.loneliness needs '{k}' with a score "
-                                        f"(got {sorted(lone)})")
-            if lone["scale"] not in ("mean", "sum"):
-                raise CleaningError(f"cohorts.studies.<study>.loneliness.scale is {lone['scale']!r}: 'mean' or 'sum'")
-        return dict(lone)
+def loneliness_spec(spec: CohortStudy, templates: dict[str, Any] | None = None
+                    ) -> LonelinessItems | LonelinessScore | None:
+    """How the study measures loneliness: UCLA items with their codes (3 items, each recoded to 1 hardly
+    ever - 3 often; HRS's Harmonized items run 1 often - 3 hardly ever and need ``codes: {1: 3, 2: 2, 3: 1}``),
+    a precomputed score (RAND ``r{w}lblonely3``, Gateway ``r{w}lnlys3``, both the mean of 3 items, 1-3), or
+    None when the study has no loneliness measure (``loneliness: null``). A study block without the key takes
+    the base layout's ``loneliness_items`` with the codes 1-3."""
+    if "loneliness" in spec.model_fields_set:
+        return spec.loneliness
     items = list((templates or {}).get("loneliness_items") or [])
-    return {"items": items, "codes": dict(DEFAULT_ITEM_CODES)} if items else {}
+    return LonelinessItems(items=items, codes=dict(DEFAULT_ITEM_CODES)) if items else None
 
 
-def loneliness_definition(spec: dict[str, Any], templates: dict[str, Any] | None = None) -> str:
+def loneliness_definition(spec: CohortStudy, templates: dict[str, Any] | None = None) -> str:
     """One line saying how the study's loneliness score was built (tables, capability table, notes)."""
     lone = loneliness_spec(spec, templates)
-    if not lone:
+    if lone is None:
         return "not measured in this study's files"
-    if "score" in lone:
-        times = f" x {int(lone.get('n_items', 3))} (mean of items -> 3-9 sum scale)" if lone["scale"] == "mean" else ""
-        return f"precomputed score {lone['score']} ({lone['min']:g}-{lone['max']:g}, {lone['scale']}){times}"
-    codes = lone.get("codes") or DEFAULT_ITEM_CODES
+    if isinstance(lone, LonelinessScore):
+        times = f" x {lone.n_items} (mean of items -> 3-9 sum scale)" if lone.scale == "mean" else ""
+        return f"precomputed score {lone.score} ({lone.min:g}-{lone.max:g}, {lone.scale}){times}"
+    codes = lone.codes
     reversed_ = any(int(k) != int(v) for k, v in codes.items())
-    return (f"sum of {', '.join(lone['items'])} ({'reversed: ' if reversed_ else ''}codes "
+    return (f"sum of {', '.join(lone.items)} ({'reversed: ' if reversed_ else ''}codes "
             f"{ {int(k): int(v) for k, v in codes.items()} } -> 1 hardly ever ... 3 often)")
-
-
-def isolation_spec(cohorts: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
-    """The study's isolation index: ``cohorts.isolation_index`` with the study's ``isolation_index`` keys
-    (``items``, ``min_items``, ``contact``: the contact definition in words) laid over it."""
-    merged = dict(cohorts["isolation_index"])
-    merged.update(spec.get("isolation_index") or {})
-    return merged
 
 
 def _column_plan(templates: dict[str, Any], waves: list[int], available: set[str]
@@ -204,19 +195,13 @@ def _months(year: pd.Series, month: pd.Series, first_year: int) -> pd.Series:
     return (year - first_year) * 12 + month.fillna(6) - 1
 
 
-def build_study_panel(key: str, spec: dict[str, Any], cohorts: dict[str, Any]
+def build_study_panel(key: str, spec: CohortStudy, cohorts: CohortsSettings
                       ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """One study's file -> (long panel rows, flow rows, coverage rows). Raises on a bad file or spec."""
     where = f"params.yaml cohorts.studies.{key}.path" if key != SYNTHETIC else "the synthetic_cohort stage output"
-    path = check_file(spec.get("path"), where)
-    waves_map = {int(w): int(y) for w, y in (spec.get("waves") or {}).items()}
-    if not waves_map:
-        raise CleaningError(f"params.yaml cohorts.studies.{key}.waves is empty: map each wave to its year")
-    depression = spec.get("depression") or {}
-    for k in ("min", "max", "cutoff"):
-        if k not in depression:
-            raise CleaningError(f"params.yaml cohorts.studies.{key}.depression needs '{k}' (the score's range and "
-                                "caseness cut-off)")
+    path = check_file(spec.path, where)
+    waves_map = dict(spec.waves)
+    depression = spec.depression
     templates = _templates(cohorts, spec)
     lone = loneliness_spec(spec, templates)
     waves = sorted(waves_map)
@@ -224,15 +209,15 @@ def build_study_panel(key: str, spec: dict[str, Any], cohorts: dict[str, Any]
 
     # The study's files: the main one and any joined on the id (HRS: RAND core + Harmonized HRS on hhidpn).
     files = [path]
-    for i, extra in enumerate(spec.get("join") or []):
-        files.append(check_file((extra or {}).get("path"), f"params.yaml cohorts.studies.{key}.join[{i}].path "
-                                f"({(extra or {}).get('label', 'joined file')}; set it, or remove the join and set "
+    for i, extra in enumerate(spec.join):
+        files.append(check_file(extra.path, f"params.yaml cohorts.studies.{key}.join[{i}].path "
+                                f"({extra.label}; set it, or remove the join and set "
                                 "the variables that come from it to null)"))
     file_cols = [{c.lower() for c in file_columns(f)} for f in files]
     id_column = str(templates.get("id", ""))
     for f, cols in zip(files, file_cols):
         if id_column and id_column.lower() not in cols:  # the wrong study's file: say whose it looks like
-            read_wide(f, [id_column], id_column=id_column, study=spec.get("label", key))
+            read_wide(f, [id_column], id_column=id_column, study=spec.label)
     available = set().union(*file_cols)
     person_cols, wave_cols, coverage = _column_plan(templates, waves, available)
     named = " + ".join(str(f) for f in files)
@@ -252,19 +237,15 @@ def build_study_panel(key: str, spec: dict[str, Any], cohorts: dict[str, Any]
                                   f"(cohorts.variables or cohorts.studies.{key}.variables, '{variable}') at every "
                                   f"wave {waves[0]}-{waves[-1]}: misnamed? Set it to null if the study lacks it")
     needed = list(dict.fromkeys([*person_cols.values(), *wave_cols.values()]))
-    wide = _read_joined(files, file_cols, needed, person_cols["id"], spec.get("label", key))
+    wide = _read_joined(files, file_cols, needed, person_cols["id"], spec.label)
     sources = wide.attrs.get("sources", {})
 
     def file_of(column: str) -> Path:
         """The file a column was read from (an error about its values names that file)."""
         return sources.get(str(column).lower(), path)
 
-    codes = cohorts.get("condition_codes") or {}
-    if any(isinstance(k, bool) for k in codes):
-        raise CleaningError("params.yaml cohorts.condition_codes: write the keys as 'present' and 'absent' (YAML "
-                            "reads a bare yes/no as true/false)")
-    yes, no = (set(map(float, codes.get(k, d))) for k, d in (("present", [1]), ("absent", [0])))
-    partnered_codes = set(map(float, cohorts.get("partnered_codes", [1, 2, 3])))
+    yes, no = set(map(float, cohorts.condition_codes.present)), set(map(float, cohorts.condition_codes.absent))
+    partnered_codes = set(map(float, cohorts.partnered_codes))
     sex = wide[person_cols["sex"]]
     _check_codes(sex, {1.0, 2.0}, file_of(person_cols["sex"]), person_cols["sex"])
     person = pd.DataFrame({
@@ -275,12 +256,12 @@ def build_study_panel(key: str, spec: dict[str, Any], cohorts: dict[str, Any]
         "death_year": wide[person_cols["death_year"]],
         "death_month": wide[person_cols["death_month"]] if "death_month" in person_cols else np.nan,
     })
-    if "education_years" in person_cols and not spec.get("education_codes"):
+    if "education_years" in person_cols and not spec.education_codes:
         _check_range(person["education_years"], 0, 30, file_of(person_cols["education_years"]), person_cols["education_years"],
                      "years of education")
     _check_range(person["death_month"], 1, 12, file_of(person_cols.get("death_month", "")),
                  person_cols.get("death_month", "death month"), "month")
-    education_codes = spec.get("education_codes")
+    education_codes = spec.education_codes
     if education_codes and "education_years" in person_cols:
         # a categorical education item (H_CHARLS raeduc_c) -> approximate years, params.yaml education_codes
         column = person_cols["education_years"]
@@ -309,7 +290,8 @@ def build_study_panel(key: str, spec: dict[str, Any], cohorts: dict[str, Any]
             if (variable, w) in wave_cols:
                 _check_codes(frame[variable], allowed.get(variable, {0.0, 1.0}), file_of(wave_cols[(variable, w)]),
                              wave_cols[(variable, w)])
-        item_codes = {float(k): float(v) for k, v in (lone.get("codes") or DEFAULT_ITEM_CODES).items()}
+        item_codes = {float(k): float(v) for k, v in (lone.codes if isinstance(lone, LonelinessItems)
+                                                      else DEFAULT_ITEM_CODES).items()}
         for i in range(len(templates.get("loneliness_items") or [])):
             item = f"loneliness_item_{i + 1}"
             if (item, w) in wave_cols:
@@ -317,13 +299,12 @@ def build_study_panel(key: str, spec: dict[str, Any], cohorts: dict[str, Any]
                 frame[item] = frame[item].map(item_codes)
         frame["loneliness_score"] = col("loneliness_score")
         if ("loneliness_score", w) in wave_cols:
-            _check_range(frame["loneliness_score"], float(lone["min"]), float(lone["max"]),
+            _check_range(frame["loneliness_score"], float(lone.min), float(lone.max),
                          file_of(wave_cols[("loneliness_score", w)]), wave_cols[("loneliness_score", w)],
                          "loneliness score")
         if (("depression", w)) in wave_cols:
-            _check_range(frame["depression"], depression["min"], depression["max"], file_of(wave_cols[("depression", w)]),
-                         wave_cols[("depression", w)],
-                         f"{depression.get('label', 'depression score')}")
+            _check_range(frame["depression"], depression.min, depression.max, file_of(wave_cols[("depression", w)]),
+                         wave_cols[("depression", w)], depression.label)
         frames.append(frame.loc[status.fillna(0) != 0])
     long = pd.concat(frames, ignore_index=True).merge(person.drop(columns="person_id").assign(
         person_id=person["person_id"]), on="person_id", how="left")
@@ -344,27 +325,25 @@ def build_study_panel(key: str, spec: dict[str, Any], cohorts: dict[str, Any]
                                 .where(long["marital_status"].notna()))
     for item in BINARY_ITEMS:
         out[item] = measured(long[item])
-    index_spec = isolation_spec(cohorts, spec)
-    where_index = f"cohorts.studies.{key}.isolation_index" if spec.get("isolation_index") else "cohorts.isolation_index"
-    validate_index_spec(where_index, index_spec)
-    unknown = [i["variable"] for i in index_spec["items"] if i["variable"] not in out]
+    index_spec = cohorts.isolation_index_of(key)
+    unknown = [i.variable for i in index_spec.items if i.variable not in out]
     if unknown:
-        raise CleaningError(f"params.yaml {where_index}: items {unknown} are not panel columns; use any of "
-                            f"{['partnered', *BINARY_ITEMS]}")
-    out["isolation_index"] = build_index(out, index_spec, where_index)
-    out["isolation_group"] = group_index(out["isolation_index"], index_spec["groups"])
+        raise CleaningError(f"params.yaml {cohorts.isolation_index_key(key)}: items {unknown} are not panel columns; "
+                            f"use any of {['partnered', *BINARY_ITEMS]}")
+    out["isolation_index"] = build_index(out, index_spec)
+    out["isolation_group"] = group_index(out["isolation_index"], index_spec.groups)
     items = [c for c in long.columns if c.startswith("loneliness_item_")]
     if items:
         out["loneliness"] = measured(long[items].sum(axis=1, min_count=len(items)))
-    elif lone.get("score"):
-        factor = float(lone.get("n_items", 3)) if lone["scale"] == "mean" else 1.0
+    elif isinstance(lone, LonelinessScore):
+        factor = float(lone.n_items) if lone.scale == "mean" else 1.0
         out["loneliness"] = measured(long["loneliness_score"] * factor)
     else:
         out["loneliness"] = np.nan
-    out["lonely"] = (out["loneliness"] >= float(cohorts.get("loneliness_lonely_cutoff", 6))).astype(float).where(
+    out["lonely"] = (out["loneliness"] >= float(cohorts.loneliness_lonely_cutoff)).astype(float).where(
         out["loneliness"].notna())
     out["depression_score"] = measured(long["depression"])
-    out["depressed"] = at_or_above(out["depression_score"], float(depression["cutoff"]))
+    out["depressed"] = at_or_above(out["depression_score"], float(depression.cutoff))
     code = lambda s: pd.Series(np.where(s.isin(list(yes)), 1.0, np.where(s.isin(list(no)), 0.0, np.nan)),  # noqa: E731
                                index=s.index)
     out["heart_ever"] = measured(code(long["heart"]))
@@ -394,15 +373,15 @@ def build_study_panel(key: str, spec: dict[str, Any], cohorts: dict[str, Any]
     return out, flow, coverage
 
 
-def study_definitions(key: str, spec: dict[str, Any], cohorts: dict[str, Any]) -> dict[str, str]:
+def study_definitions(key: str, spec: CohortStudy, cohorts: CohortsSettings) -> dict[str, str]:
     """How the study built its loneliness score, isolation index and depression score, in words."""
-    index_spec = isolation_spec(cohorts, spec)
+    index_spec = cohorts.isolation_index_of(key)
     return {"loneliness": loneliness_definition(spec, _templates(cohorts, spec)),
-            "isolation_index": " ".join(str(index_spec.get("contact", index_spec.get("why", ""))).split()),
-            "depression_score": str((spec.get("depression") or {}).get("label", ""))}
+            "isolation_index": " ".join((index_spec.contact or index_spec.why).split()),
+            "depression_score": spec.depression.label}
 
 
-def cohort_capability(panel: pd.DataFrame, cohorts: dict[str, Any], synthetic_path: str | Path | None
+def cohort_capability(panel: pd.DataFrame, cohorts: CohortsSettings, synthetic_path: str | Path | None
                       ) -> pd.DataFrame:
     """The capability table of every study in the panel (:func:`capability_table`), with its definitions."""
     specs = study_specs(cohorts, Path(synthetic_path) if synthetic_path else None)
@@ -461,7 +440,7 @@ def capability_table(panel: pd.DataFrame, study: str, definitions: dict[str, str
     return pd.DataFrame(rows, columns=CAPABILITY_COLUMNS)
 
 
-def build_cohort_panel(cohorts: dict[str, Any], synthetic_path: str | Path | None
+def build_cohort_panel(cohorts: CohortsSettings, synthetic_path: str | Path | None
                        ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Every configured study and the SYNTHETIC cohort -> (panel, flow, study status, coverage).
 
@@ -472,8 +451,8 @@ def build_cohort_panel(cohorts: dict[str, Any], synthetic_path: str | Path | Non
     specs = study_specs(cohorts, Path(synthetic_path) if synthetic_path else None)
     panels, flows, coverages, status = [], [], [], []
     for key, spec in specs.items():
-        label = spec.get("label", key)
-        if spec.get("path") in (None, ""):
+        label = spec.label
+        if spec.path in (None, ""):
             status.append({"study": key, "label": label, "status": "not configured",
                            "restricted": is_restricted(key, spec), "path": "", "sha256": "",
                            "persons": 0, "person_waves_interviewed": 0,
@@ -483,7 +462,7 @@ def build_cohort_panel(cohorts: dict[str, Any], synthetic_path: str | Path | Non
         panels.append(panel)
         flows.append(flow)
         coverages.append(coverage)
-        path = Path(spec["path"]).expanduser()
+        path = Path(spec.path).expanduser()
         status.append({"study": key, "label": label, "status": "ran", "restricted": is_restricted(key, spec),
                        "path": str(path), "sha256": sha256_of(path), "persons": int(panel["person_id"].nunique()),
                        "person_waves_interviewed": int(panel["interviewed"].sum()),
@@ -492,7 +471,7 @@ def build_cohort_panel(cohorts: dict[str, Any], synthetic_path: str | Path | Non
     if not panels:
         raise CleaningError("no cohort to clean: the synthetic cohort is missing and no study has a path")
     table = pd.concat(panels, ignore_index=True)
-    variables = cohort_variables(tuple(g["label"] for g in cohorts["isolation_index"]["groups"]))
+    variables = cohort_variables(tuple(g.label for g in cohorts.isolation_index.groups))
     table = validate_table(finish_table(table, variables), cohort_panel_schema(variables), "cohort panel")
     return (table, pd.concat(flows, ignore_index=True), pd.DataFrame(status, columns=STATUS_COLUMNS),
             pd.concat(coverages, ignore_index=True))
@@ -500,13 +479,12 @@ def build_cohort_panel(cohorts: dict[str, Any], synthetic_path: str | Path | Non
 
 __all__ = ["build_cohort_panel", "build_study_panel", "study_specs", "cohort_panel_schema", "CleaningError",
            "CohortFileError", "is_restricted", "restricted_studies", "capability_table", "cohort_capability",
-           "study_definitions", "loneliness_spec",
-           "loneliness_definition", "isolation_spec"]
+           "study_definitions", "loneliness_spec", "loneliness_definition"]
 
 
 def stage() -> str:
     """DVC stage ``clean_cohorts``: the person-wave panel of every configured study plus the SYNTHETIC one."""
-    cohorts = config.load_params()["cohorts"]
+    cohorts = load().cohorts
     synthetic = config.RAW / "cohorts" / "synthetic_rand.dta"
     panel, flow, status, coverage = build_cohort_panel(cohorts, synthetic)
     io.write_outputs({config.PROCESSED / "cohorts_panel.parquet": panel, config.PROCESSED / "cohorts_flow.csv": flow,

@@ -59,7 +59,7 @@ import statsmodels.api as sm
 from linearmodels import PanelOLS
 
 from analysis.core import config, io
-from analysis.core.disclosure import SUPPRESSED_NOTE, DisclosureRule, rule_from_params
+from analysis.core.disclosure import SUPPRESSED_NOTE, DisclosureRule, rule_of
 from analysis.estimators.formula import design_matrix
 from analysis.estimators.incidence import weighted_cumulative_incidence
 from analysis.estimators.lmm import fit_lmm
@@ -76,6 +76,7 @@ from analysis.estimators.vcov import small_sample_factor
 from analysis.estimators.weights import cumulative_weights, stabilised_ratio
 from analysis.studies.cohorts.clean import restricted_studies
 from analysis.studies.cohorts.metrics import cohort_metrics
+from analysis.studies.cohorts.settings import load
 
 ESTIMATORS = ("within_between_lmm", "two_way_fe", "two_way_fe_ipw", "cloglog_hazard", "cloglog_hazard_ipw",
               "cox_time_varying")
@@ -719,14 +720,14 @@ def model_outputs(panel: pd.DataFrame, status: pd.DataFrame, spec: dict[str, Any
 
 def stage() -> str:
     """DVC stage ``models_cohorts``: every cohort model, incidence, RI-CLPM, trajectories and the truth table."""
-    params = config.load_params()
+    params = load()
     panel = io.read_parquet(config.PROCESSED / "cohorts_panel.parquet")
     status = io.read_csv(config.PROCESSED / "cohorts_studies.csv", keep_default_na=False)
     truth = io.read_json(config.RAW / "cohorts" / "synthetic_truth.json")["truth"]
     metrics = config.REPORTS / "metrics"
-    carry = {k: (v or {}).get("carry_forward") for k, v in (params["cohorts"].get("studies") or {}).items()}
-    outputs = model_outputs(panel, status, params["cohorts"]["models"], truth, rule_from_params(params), metrics,
-                            progress=True, carry=carry)
+    carry = {k: v.carry_forward.model_dump(exclude_none=True) for k, v in params.cohorts.studies.items()}
+    outputs = model_outputs(panel, status, params.cohorts.models.model_dump(exclude_none=True), truth, rule_of(params.disclosure),
+                            metrics, progress=True, carry=carry)
     io.write_outputs(outputs)
     records, checks = outputs[metrics / "cohorts_models.csv"], outputs[metrics / "cohorts_truth.csv"]
     return (f"cohort models: {len(records)} records; SYNTHETIC truth covered {int(checks['covered'].sum())}"

@@ -29,7 +29,7 @@ from analysis.core.disclosure import (
     footnote,
     is_suppressed,
     protect,
-    rule_from_params,
+    rule_of,
 )
 from analysis.report import tables
 from analysis.report.figures import (
@@ -43,6 +43,8 @@ from analysis.report.figures import (
     write_figure,
 )
 from analysis.studies.cohorts.clean import restricted_studies
+from analysis.core.settings import DisclosureSettings
+from analysis.studies.cohorts.settings import load
 
 MODEL_LABELS = {
     "within_between_lmm": "Within-between mixed model", "two_way_fe": "Two-way fixed effects",
@@ -334,8 +336,10 @@ def capability_figure(capability: pd.DataFrame, labels: dict[str, str], restrict
     return fig
 
 
-def write_cohort_reports(processed: Path, reports: Path, params: dict) -> list[Path]:
-    """Write the cohort tables and figures; reads the clean stage's flow/status and the models' outputs."""
+def write_cohort_reports(processed: Path, reports: Path, disclosure: DisclosureSettings,
+                         formats: tuple[str, ...] = ("png", "svg")) -> list[Path]:
+    """Write the cohort tables and figures; reads the clean stage's flow/status and the models' outputs.
+    Small cells of restricted studies are suppressed by the ``disclosure`` rule; figures in ``formats``."""
     processed, reports = Path(processed), Path(reports)
     metrics = reports / "metrics"
     records = pd.read_csv(metrics / "cohorts_models.csv")
@@ -345,8 +349,7 @@ def write_cohort_reports(processed: Path, reports: Path, params: dict) -> list[P
     riclpm = pd.read_csv(metrics / "cohorts_riclpm.csv")
     status = pd.read_csv(processed / "cohorts_studies.csv", keep_default_na=False)
     flow = pd.read_csv(processed / "cohorts_flow.csv")
-    formats = tuple(params["reports"]["figure_formats"])
-    rule, restricted = rule_from_params(params), restricted_studies(status)
+    rule, restricted = rule_of(disclosure), restricted_studies(status)
     tables_dir, figures_dir = reports / "tables" / "cohorts", reports / "figures" / "cohorts"
     written: list[Path] = []
     with io.staged_outputs():
@@ -386,5 +389,6 @@ def write_cohort_reports(processed: Path, reports: Path, params: dict) -> list[P
 
 def stage() -> str:
     """DVC stage ``report_cohorts``: the ageing-cohort tables and figures."""
-    written = write_cohort_reports(config.PROCESSED, config.REPORTS, config.load_params())
+    params = load()
+    written = write_cohort_reports(config.PROCESSED, config.REPORTS, params.disclosure, tuple(params.reports.figure_formats))
     return f"cohort reports: {len(written)} files"

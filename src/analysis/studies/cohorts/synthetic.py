@@ -58,24 +58,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.core import config, io
-
-#: Keys of ``cohorts.synthetic.truth``: the effects the longitudinal models must recover.
-TRUTH_KEYS = ("cesd_isolation", "cesd_loneliness", "death_isolation", "death_loneliness", "cvd_isolation",
-              "cvd_loneliness")
-#: Keys of ``cohorts.synthetic.nuisance`` (every other parameter of the process).
-NUISANCE_KEYS = (
-    "p_female", "iso_edu", "iso_trait", "iso_person_sd", "contact_intercepts", "lone_iso", "lone_trait",
-    "lone_person_sd", "lone_ar", "lone_innovation_sd", "cesd_intercept", "cesd_female", "cesd_education",
-    "cesd_age", "cesd_trait", "cesd_intercept_sd", "cesd_slope_sd", "cesd_wave", "death_intercept", "death_age",
-    "death_female", "death_education", "death_cvd", "drop_intercept", "drop_isolation", "drop_age",
-    "cvd_intercept", "cvd_age", "cvd_female", "cvd_education", "p_heart", "item_missing",
-)
-#: Stata extended-missing codes used for item non-response (RAND: .d don't know, .r refused).
-MISSING_CODES = ("d", "r")
-#: RAND ``r{w}iwstat`` codes (RAND HRS Longitudinal File codebook, "Wave status: response indicator").
-IWSTAT = {"responded": 1, "alive_nonresponse": 4, "died_this_wave": 5, "died_earlier": 6}
-#: RAND ``r{w}mstat`` codes (1 married, 3 partnered, 5 divorced, 7 widowed, 8 never married).
-MSTAT = {"married": 1, "partnered": 3, "divorced": 5, "widowed": 7, "never_married": 8}
+from analysis.studies.cohorts.settings import Synthetic, load
 
 SYNTHETIC_LABEL = "SYNTHETIC cohort (simulated, not real people)"
 
@@ -84,30 +67,7 @@ def _expit(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def check_spec(spec: dict[str, Any]) -> dict[str, Any]:
-    """Read ``cohorts.synthetic``; raise a ValueError naming the first missing or invalid key."""
-    where = "params.yaml cohorts.synthetic"
-    for key in ("persons", "waves", "first_year", "age_range", "seed", "truth", "nuisance"):
-        if key not in spec:
-            raise ValueError(f"{where} needs the key '{key}'")
-    persons, waves = spec["persons"], spec["waves"]
-    if not isinstance(persons, int) or persons < 10:
-        raise ValueError(f"{where}.persons is {persons!r}; give a whole number >= 10")
-    if not isinstance(waves, int) or not 2 <= waves <= 30:
-        raise ValueError(f"{where}.waves is {waves!r}; give a whole number from 2 to 30")
-    low, high = spec["age_range"]
-    if not 0 < low < high:
-        raise ValueError(f"{where}.age_range is {spec['age_range']!r}; give [youngest, oldest] ages")
-    for group, keys in (("truth", TRUTH_KEYS), ("nuisance", NUISANCE_KEYS)):
-        missing = [k for k in keys if k not in (spec[group] or {})]
-        if missing:
-            raise ValueError(f"{where}.{group} lacks {missing}")
-    if len(spec["nuisance"]["contact_intercepts"]) != 4:
-        raise ValueError(f"{where}.nuisance.contact_intercepts needs 4 numbers (children, family, friends, groups)")
-    return spec
-
-
-def simulate_cohort(spec: dict[str, Any], *, persons: int | None = None, seed: int | None = None
+def simulate_cohort(spec: Synthetic, *, persons: int | None = None, seed: int | None = None
                     ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Simulate the cohort; return (wide RAND-layout frame, truth).
 
@@ -115,38 +75,37 @@ def simulate_cohort(spec: dict[str, Any], *, persons: int | None = None, seed: i
     extended missing values by :func:`write_synthetic`); waves without an interview are NaN. ``truth``
     holds the stated effects plus what the run produced (persons, person-waves, events, clipped share).
     """
-    spec = check_spec(spec)
-    n = int(persons or spec["persons"])
+    n = int(persons or spec.persons)
     if n < 10:
         raise ValueError(f"simulate_cohort: persons is {n}; give a whole number >= 10")
-    waves = int(spec["waves"])
-    rng = np.random.default_rng(int(spec["seed"] if seed is None else seed))
-    t, q = spec["truth"], spec["nuisance"]
+    waves = int(spec.waves)
+    rng = np.random.default_rng(int(spec.seed if seed is None else seed))
+    t, q = spec.truth, spec.nuisance
 
-    female = rng.random(n) < q["p_female"]
-    age0 = rng.uniform(*spec["age_range"], size=n)
+    female = rng.random(n) < q.p_female
+    age0 = rng.uniform(*spec.age_range, size=n)
     edu = np.clip(np.round(12 + 3 * rng.standard_normal(n)), 0, 17)
     z = (edu - 12) / 3
     trait = rng.standard_normal(n)
-    a = q["iso_edu"] * z + q["iso_trait"] * trait + q["iso_person_sd"] * rng.standard_normal(n)
-    r_lone = q["lone_person_sd"] * rng.standard_normal(n)
-    u0 = q["cesd_intercept_sd"] * rng.standard_normal(n)
-    u1 = q["cesd_slope_sd"] * rng.standard_normal(n)
+    a = q.iso_edu * z + q.iso_trait * trait + q.iso_person_sd * rng.standard_normal(n)
+    r_lone = q.lone_person_sd * rng.standard_normal(n)
+    u0 = q.cesd_intercept_sd * rng.standard_normal(n)
+    u1 = q.cesd_slope_sd * rng.standard_normal(n)
     month0 = rng.integers(1, 13, size=n)
-    first_year = int(spec["first_year"])
+    first_year = int(spec.first_year)
     birth_year = np.floor(first_year + (month0 - 0.5) / 12 - age0).astype(int)
 
     partnered = rng.random(n) < _expit(1.0 - 0.5 * a)
     never = ~partnered & (rng.random(n) < 0.3)
     lost_partner = np.zeros(n, dtype=bool)
     cvd = rng.random(n) < _expit(-2.0 + 0.5 * (age0 - 65) / 10)
-    heart_ever = cvd & (rng.random(n) < q["p_heart"])
+    heart_ever = cvd & (rng.random(n) < q.p_heart)
     stroke_ever = cvd & ~heart_ever
     alive = np.ones(n, dtype=bool)
     in_study = np.ones(n, dtype=bool)
     died_wave = np.zeros(n, dtype=int)  # wave at which death is first known (0 = alive at the end)
     death_month_index = np.full(n, np.nan)  # months since January of first_year
-    w_lone = q["lone_innovation_sd"] / math.sqrt(1 - q["lone_ar"] ** 2) * rng.standard_normal(n)
+    w_lone = q.lone_innovation_sd / math.sqrt(1 - q.lone_ar ** 2) * rng.standard_normal(n)
 
     columns: dict[str, np.ndarray] = {}
     clipped = 0
@@ -162,16 +121,16 @@ def simulate_cohort(spec: dict[str, Any], *, persons: int | None = None, seed: i
             gain = ~partnered & (rng.random(n) < _expit(-3.0 + 0 * a))
             lost_partner |= lose
             partnered = (partnered & ~lose) | gain
-            w_lone = q["lone_ar"] * w_lone + q["lone_innovation_sd"] * rng.standard_normal(n)
-        no_contact = [rng.random(n) < _expit(c + a) for c in q["contact_intercepts"]]
+            w_lone = q.lone_ar * w_lone + q.lone_innovation_sd * rng.standard_normal(n)
+        no_contact = [rng.random(n) < _expit(c + a) for c in q.contact_intercepts]
         index = (~partnered).astype(int) + sum(x.astype(int) for x in no_contact)
-        latent = q["lone_iso"] * index + q["lone_trait"] * trait + r_lone + w_lone
+        latent = q.lone_iso * index + q.lone_trait * trait + r_lone + w_lone
         items = [1 + (latent + 0.5 * rng.standard_normal(n) > 0.5).astype(int)
                  + (latent + 0.5 * rng.standard_normal(n) > 1.5).astype(int) for _ in range(3)]
         lone = sum(items)
-        eta = (q["cesd_intercept"] + t["cesd_isolation"] * index + t["cesd_loneliness"] * (lone - 3)
-               + q["cesd_female"] * female + q["cesd_education"] * z + q["cesd_age"] * (age0 - 65) / 10
-               + q["cesd_trait"] * trait + u0 + (q["cesd_wave"] + u1) * (w - 1))
+        eta = (q.cesd_intercept + t.cesd_isolation * index + t.cesd_loneliness * (lone - 3)
+               + q.cesd_female * female + q.cesd_education * z + q.cesd_age * (age0 - 65) / 10
+               + q.cesd_trait * trait + u0 + (q.cesd_wave + u1) * (w - 1))
         clipped += int(((eta < 0) | (eta > 8))[resp].sum())
         observed += int(resp.sum())
         cesd = rng.binomial(8, np.clip(eta, 0, 8) / 8)
@@ -197,16 +156,16 @@ def simulate_cohort(spec: dict[str, Any], *, persons: int | None = None, seed: i
         for name, value in values.items():
             column = np.where(resp | (name == "iwstat"), value, np.nan).astype(object)
             if name not in ("iwstat", "iwendy", "iwendm", "agey_e"):
-                skip = resp & (rng.random(n) < q["item_missing"])
+                skip = resp & (rng.random(n) < q.item_missing)
                 column[skip] = rng.choice(MISSING_CODES, size=int(skip.sum()))
             columns[f"r{w}{name}"] = column
         if w == waves:
             break
         # --- interval (w, w+1]: death, then attrition and CVD among survivors still in the study
         at_risk = alive.copy()
-        rate = np.exp(q["death_intercept"] + q["death_age"] * (age_w - 65) / 10 + q["death_female"] * female
-                      + q["death_education"] * z + t["death_isolation"] * index
-                      + t["death_loneliness"] * (lone - 3) + q["death_cvd"] * cvd)
+        rate = np.exp(q.death_intercept + q.death_age * (age_w - 65) / 10 + q.death_female * female
+                      + q.death_education * z + t.death_isolation * index
+                      + t.death_loneliness * (lone - 3) + q.death_cvd * cvd)
         time_to_death = rng.exponential(1 / rate)  # years
         dies = at_risk & (time_to_death < 2.0)
         # month of death: the interview month plus the elapsed whole months (at least 0, below 24)
@@ -215,16 +174,16 @@ def simulate_cohort(spec: dict[str, Any], *, persons: int | None = None, seed: i
         died_wave[dies] = w + 1
         counts["deaths"] += int((dies & in_study).sum())
         # exposures at w are unknown for those already out of the study: their later events are not used
-        drop = alive & in_study & (rng.random(n) < _expit(q["drop_intercept"] + q["drop_isolation"] * index
-                                                          + q["drop_age"] * (age_w - 65) / 10))
+        drop = alive & in_study & (rng.random(n) < _expit(q.drop_intercept + q.drop_isolation * index
+                                                          + q.drop_age * (age_w - 65) / 10))
         in_study &= ~drop
         counts["dropouts"] += int(drop.sum())
-        p_cvd = 1 - np.exp(-2 * np.exp(q["cvd_intercept"] + q["cvd_age"] * (age_w - 65) / 10
-                                       + q["cvd_female"] * female + q["cvd_education"] * z
-                                       + t["cvd_isolation"] * index + t["cvd_loneliness"] * (lone - 3)))
+        p_cvd = 1 - np.exp(-2 * np.exp(q.cvd_intercept + q.cvd_age * (age_w - 65) / 10
+                                       + q.cvd_female * female + q.cvd_education * z
+                                       + t.cvd_isolation * index + t.cvd_loneliness * (lone - 3)))
         new = alive & in_study & ~cvd & (rng.random(n) < p_cvd)
         counts["cvd_events"] += int(new.sum())
-        heart_new = new & (rng.random(n) < q["p_heart"])
+        heart_new = new & (rng.random(n) < q.p_heart)
         heart_ever |= heart_new
         stroke_ever |= new & ~heart_new
         cvd |= new
@@ -240,8 +199,8 @@ def simulate_cohort(spec: dict[str, Any], *, persons: int | None = None, seed: i
     frame = pd.concat([frame, pd.DataFrame(columns)], axis=1)
     truth = {
         "label": SYNTHETIC_LABEL,
-        "truth": {k: float(t[k]) for k in TRUTH_KEYS},
-        "persons": n, "waves": waves, "seed": int(spec["seed"] if seed is None else seed),
+        "truth": {k: float(v) for k, v in t.model_dump().items()},
+        "persons": n, "waves": waves, "seed": int(spec.seed if seed is None else seed),
         "person_waves_interviewed": observed, "cesd_eta_clipped_share": clipped / max(observed, 1),
         **counts,
     }
@@ -284,7 +243,7 @@ def fix_dta_timestamp(path: str | Path, stamp: bytes = DTA_TIMESTAMP) -> None:
 
 def stage() -> str:
     """DVC stage ``synthetic_cohort``: simulate the SYNTHETIC cohort and write it in the RAND layout."""
-    spec = config.load_params()["cohorts"]["synthetic"]
+    spec = load().cohorts.synthetic
     frame, truth = simulate_cohort(spec)
     with io.staged_outputs():
         io.write_atomic(config.RAW / "cohorts" / "synthetic_rand.dta", lambda tmp: write_synthetic(frame, tmp))

@@ -1,9 +1,9 @@
 """Clean stage, countries: WHR 2024 social support joined to IHME GBD 2019 outcomes (via OWID), country-years.
 
-``build_country_panel(raw_dir, params)`` returns two tables:
+``build_country_panel(raw_dir, years)`` returns two tables:
 
 * **the panel** (validated against ``schema_countries``): one row per WHR country-year within
-  ``params["countries"]["years"]`` (default 2005-2019; GBD 2019 ends in 2019) whose country has an ISO code:
+  ``params.yaml countries.years`` (default 2005-2019; GBD 2019 ends in 2019) whose country has an ISO code:
   WHR social support (also lagged one calendar year), log GDP per capita, healthy life expectancy and the
   other WHR indicators, joined on ISO code and year to the age-standardised CVD death rate and depression
   prevalence. A country-year OWID lacks keeps its row with the outcome missing.
@@ -35,9 +35,10 @@ from analysis.studies.countries.schema import (
     country_data_dictionary,
     country_panel_schema,
 )
+from analysis.studies.countries.settings import load
 
 #: Years of the panel when params.yaml gives none: WHR starts in 2005; the GBD 2019 series end in 2019.
-DEFAULT_YEARS = (2005, 2019)
+DEFAULT_YEARS: tuple[int, int] = (2005, 2019)
 
 # Every country name of the WHR 2024 table (DataForTable2.1) -> ISO 3166-1 alpha-3 code. Names that
 # differ from OWID's spelling, or have no OWID series, are grouped first, each with the reason.
@@ -110,17 +111,6 @@ STATUS_NO_YEARS = "no WHR years in window"
 STATUSES = (STATUS_JOINED, STATUS_ONE_SERIES, STATUS_NO_OWID, STATUS_NO_CODE, STATUS_NO_YEARS)
 
 OUTCOMES = ("cvd_death_rate", "depression_prevalence")
-
-
-def country_years(params: dict | None) -> tuple[int, int]:
-    """``params["countries"]["years"]`` as (first, last), default :data:`DEFAULT_YEARS`; checked."""
-    years = ((params or {}).get("countries") or {}).get("years") or DEFAULT_YEARS
-    if (not isinstance(years, (list, tuple)) or len(years) != 2
-            or not all(isinstance(y, (int, np.integer)) and not isinstance(y, bool) for y in years)
-            or years[0] > years[1]):
-        raise CleaningError(f"params.yaml countries.years is {years!r}; give [first, last] whole years, "
-                            "e.g. [2005, 2019]")
-    return int(years[0]), int(years[1])
 
 
 def country_codes(names: pd.Series, mapping: dict[str, str | None] | None = None,
@@ -201,7 +191,8 @@ def name_map_report(whr: pd.DataFrame, panel: pd.DataFrame, owid: dict[str, pd.D
     return report.reset_index(drop=True)
 
 
-def build_country_panel(raw_dir: str | Path, params: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def build_country_panel(raw_dir: str | Path, years: tuple[int, int] = DEFAULT_YEARS
+                        ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The country-year panel (validated) and the name map report (see the module docstring).
 
     ``raw_dir`` holds the fetched files (``data/raw/countries``): the WHR table (``.xls``, or a ``.csv`` of its
@@ -209,7 +200,7 @@ def build_country_panel(raw_dir: str | Path, params: dict | None = None) -> tupl
     in the window whose name has a code (a join that added or lost a row would be a CleaningError).
     """
     raw_dir = Path(raw_dir)
-    first, last = country_years(params)
+    first, last = years
     whr_file = src.whr_path(raw_dir)
     whr = src.read_whr(whr_file)
     whr["iso3"] = country_codes(whr["country"], source=whr_file)
@@ -236,8 +227,8 @@ def build_country_panel(raw_dir: str | Path, params: dict | None = None) -> tupl
 
 def stage() -> str:
     """DVC stage ``clean_countries``: the country-year panel, the name map and the dictionary."""
-    params = config.load_params()
-    panel, name_map = build_country_panel(config.RAW / "countries", params)
+    params = load()
+    panel, name_map = build_country_panel(config.RAW / "countries", tuple(params.countries.years))
     io.write_outputs({config.PROCESSED / "countries_panel.parquet": panel,
                       config.PROCESSED / "countries_name_map.csv": name_map,
                       config.PROCESSED / "countries_data_dictionary.csv": country_data_dictionary(panel)})

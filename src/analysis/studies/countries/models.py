@@ -80,6 +80,7 @@ from analysis.estimators.records import (
 )
 from analysis.estimators.runner import run_jobs
 from analysis.estimators.vcov import with_small_sample_factor
+from analysis.studies.countries.settings import load
 
 #: Estimator name (record ``model``) -> the comparison its exposure coefficient makes (in every ``note``).
 ESTIMATORS: dict[str, str] = {
@@ -376,14 +377,13 @@ def run_country_models(panel: pd.DataFrame, spec: dict[str, Any], *, progress: b
 
 def stage() -> str:
     """DVC stage ``models_countries``: the country panel models and the metrics."""
-    params = config.load_params()
+    models = load().countries.models
     panel = io.read_parquet(config.PROCESSED / "countries_panel.parquet")
-    spec = params["countries"]["models"]
-    records = run_country_models(panel, spec, progress=True)
+    records = run_country_models(panel, models.model_dump(exclude_none=True), progress=True)
     sample = {"countries": int(panel["iso3"].nunique()), "country_years": int(len(panel))}
     metrics = ecological_metrics(records, sample)
-    entity = spec.get("entity", "iso3")
-    columns = [(o or {}).get("column", name) for name, o in spec["outcomes"].items()] + list(spec["exposures"])
+    entity = models.entity
+    columns = [o.column or name for name, o in models.outcomes.items()] + list(models.exposures)
     variation = variation_summary(panel, columns, entity)
     metrics["variation"] = {row.variable: {k: clean_number(getattr(row, k)) for k in VARIATION_COLUMNS[1:]}
                             for row in variation.itertuples()}

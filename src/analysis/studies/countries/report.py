@@ -38,6 +38,7 @@ from analysis.report.figures import (
 from analysis.studies.countries.clean import STATUS_JOINED
 from analysis.studies.countries.models import BETWEEN_TERM_LABEL, variation_summary
 from analysis.studies.countries.schema import COUNTRY_PANEL_VARIABLES
+from analysis.studies.countries.settings import CountriesSettings, CountryModels, CountryReport, load
 
 #: Column headers of the estimators, from the comparison that mixes countries to the within-country ones.
 ESTIMATOR_HEADERS: dict[str, str] = {
@@ -49,7 +50,6 @@ ESTIMATOR_HEADERS: dict[str, str] = {
 }
 #: Countries drawn in colour when params.yaml names none (countries.report.highlight): six large countries
 #: from six regions, spanning the range of CVD mortality.
-DEFAULT_HIGHLIGHT: tuple[str, ...] = ("RUS", "EGY", "IND", "BRA", "USA", "JPN")
 ECOLOGICAL_FOOTNOTE = ("Ecological associations: country-year means of Gallup samples (WHR) against IHME GBD "
                        "2019 model estimates, countries weighted equally; they describe countries, not people.")
 GREY = "#bbbbbb"
@@ -63,6 +63,9 @@ def effect_decimals(std_errors: pd.Series) -> int:
     if not np.isfinite(se):
         return 2
     return int(min(5, max(0, 1 - math.floor(math.log10(se)))))
+
+#: The countries drawn in colour when params.yaml names none (the schema's default).
+DEFAULT_HIGHLIGHT: tuple[str, ...] = tuple(CountryReport().highlight)
 
 
 def estimator_table(records: pd.DataFrame, covariate_set_labels: Mapping[str, str] | None = None) -> pd.DataFrame:
@@ -162,18 +165,18 @@ def _names(names: Sequence[str], most: int = 4) -> str:
     return ", ".join(names) if len(names) <= most else ", ".join(names[:most]) + f" and {len(names) - most} more"
 
 
-def country_flow(name_map: pd.DataFrame, panel: pd.DataFrame, spec: Mapping, entity: str = "iso3") -> pd.DataFrame:
+def country_flow(name_map: pd.DataFrame, panel: pd.DataFrame, spec: CountryModels, entity: str = "iso3"
+                 ) -> pd.DataFrame:
     """Flow of countries and country-years (STROBE 13a), a flow table counting country-years: the WHR country-years
     in the study window (every WHR name), those whose name has an ISO code (the panel), those with every GBD
     outcome joined, and those analysed: with the first exposure and every covariate of every covariate set too
-    (``spec`` = ``params["countries"]["models"]``; the models' common sample). Each step names its countries;
+    (``spec`` = params.yaml ``countries.models``; the models' common sample). Each step names its countries;
     the last also gives the sample of each further exposure (the lagged sensitivity analysis).
     """
     require_columns(name_map, ["whr_name", "iso3", "status", "whr_years", "panel_rows"], "country_flow")
-    outcomes = [(o or {}).get("column", name) for name, o in spec["outcomes"].items()]
-    exposures = list(spec["exposures"])
-    sets = (spec.get("covariate_sets") or {}).values()
-    covariates = sorted({v for rhs in sets for v in formula_variables(rhs or "")})
+    outcomes = [o.column or name for name, o in spec.outcomes.items()]
+    exposures = list(spec.exposures)
+    covariates = sorted({v for rhs in spec.covariate_sets.values() for v in formula_variables(rhs)})
     require_columns(panel, [entity, *outcomes, *exposures, *covariates], "country_flow")
     in_window = name_map[name_map["whr_years"] > 0]
     coded = in_window["iso3"].notna()
@@ -189,7 +192,7 @@ def country_flow(name_map: pd.DataFrame, panel: pd.DataFrame, spec: Mapping, ent
     missing = {c: int((joined & panel[c].isna()).sum()) for c in [exposures[0], *covariates]}
 
     def label(column: str) -> str:
-        named = (spec["exposures"].get(column) or {}).get("label") or VARIABLE_LABELS.get(column, column)
+        named = spec.exposures[column].label if column in spec.exposures else VARIABLE_LABELS.get(column, column)
         named = named.split(" (")[0]
         return named[:1].lower() + named[1:] if named[1:2].islower() else named  # "log GDP", not "Log GDP"
 
@@ -375,32 +378,30 @@ def coefficient_figure(records: pd.DataFrame, covariate_set: str | None = None,
     return fig
 
 
-def write_country_reports(processed: Path, reports: Path, params: dict) -> list[Path]:
+def write_country_reports(processed: Path, reports: Path, countries: CountriesSettings,
+                          formats: tuple[str, ...] = ("png", "svg")) -> list[Path]:
     """Write the country tables and figures under ``reports/tables/countries`` and ``reports/figures/countries``.
 
     Reads ``processed/countries_panel.parquet``, ``processed/countries_name_map.csv`` and
-    ``reports/metrics/countries_models.csv``; ``params["countries"]["models"]`` (outcomes, exposures, covariate
-    sets), ``params["countries"].get("report")`` (``highlight``: ISO codes drawn in colour; ``covariate_set``:
-    the set of the coefficient figure) and ``params["reports"]["figure_formats"]``.
+    ``reports/metrics/countries_models.csv``; ``countries.models`` (outcomes, exposures, covariate sets) and
+    ``countries.report`` (``highlight``: ISO codes drawn in colour; ``covariate_set``: the set of the coefficient
+    figure); figures in ``formats`` (params.yaml ``reports.figure_formats``).
     """
     processed, reports = Path(processed), Path(reports)
     panel = io.read_parquet(processed / "countries_panel.parquet")
     name_map = pd.read_csv(processed / "countries_name_map.csv", keep_default_na=False, na_values=[""])
     records = pd.read_csv(reports / "metrics" / "countries_models.csv")
-    countries = params["countries"]
-    spec = countries["models"]
-    report = countries.get("report") or {}
-    formats = tuple(params["reports"]["figure_formats"])
-    highlight = tuple(report.get("highlight") or DEFAULT_HIGHLIGHT)
-    outcomes = {k: (v or {}).get("label", k) for k, v in spec["outcomes"].items()}
-    exposure = next(iter(spec["exposures"]))
-    exposure_spec = spec["exposures"][exposure] or {}
-    exposure_label = exposure_spec.get("label", exposure)
-    set_labels = report.get("covariate_set_labels") or {}
-    main_set = report.get("covariate_set") or list(spec.get("covariate_sets") or {"unadjusted": ""})[-1]
+    spec, report = countries.models, countries.report
+    highlight = tuple(report.highlight)
+    outcomes = {k: v.label for k, v in spec.outcomes.items()}
+    exposure = next(iter(spec.exposures))
+    exposure_spec = spec.exposures[exposure]
+    exposure_label = exposure_spec.label
+    set_labels = dict(report.covariate_set_labels)
+    main_set = countries.report_set
     summary_columns = {exposure: exposure_label, **outcomes}
-    for rhs in (spec.get("covariate_sets") or {}).values():
-        for column in formula_variables(rhs or ""):
+    for rhs in spec.covariate_sets.values():
+        for column in formula_variables(rhs):
             summary_columns.setdefault(column, VARIABLE_LABELS.get(column, column))
     tables_dir, figures_dir = reports / "tables" / "countries", reports / "figures" / "countries"
     flow = country_flow(name_map, panel, spec)
@@ -415,7 +416,7 @@ def write_country_reports(processed: Path, reports: Path, params: dict) -> list[
         written += write_figure(trajectories_figure(panel, outcomes, exposure, exposure_label, highlight),
                                 figures_dir / "trajectories", formats)
         written += write_figure(country_means_figure(panel, outcomes, exposure, exposure_label, highlight,
-                                                     scale=float(exposure_spec.get("scale", 1))),
+                                                     scale=float(exposure_spec.scale)),
                                 figures_dir / "country_means", formats)
         written += write_figure(coefficient_figure(records, main_set, set_labels.get(main_set)),
                                 figures_dir / "coefficients", formats)
@@ -427,5 +428,7 @@ def write_country_reports(processed: Path, reports: Path, params: dict) -> list[
 
 def stage() -> str:
     """DVC stage ``report_countries``: the country tables and figures."""
-    written = write_country_reports(config.PROCESSED, config.REPORTS, config.load_params())
+    params = load()
+    written = write_country_reports(config.PROCESSED, config.REPORTS, params.countries,
+                                    tuple(params.reports.figure_formats))
     return f"country reports: {len(written)} files"

@@ -99,14 +99,14 @@ def whr_path(raw_dir: str | Path) -> Path:
         if candidate.exists():
             return candidate
     raise SourceDataError(f"{Path(raw_dir) / WHR_STEM}.xls (or .csv): not found; run the fetch stage first "
-                          "(python -m analysis fetch countries --studies countries)")
+                          "(python -m analysis countries fetch)")
 
 
 def _read_table(path: Path, what: str) -> pd.DataFrame:
     """A .xls workbook's first sheet or a .csv, every value exactly as stored."""
     if not path.exists():
         raise SourceDataError(f"{path}: not found; run the fetch stage first "
-                              "(python -m analysis fetch countries --studies countries)")
+                              "(python -m analysis countries fetch)")
     suffix = path.suffix.lower()
     try:
         if suffix == ".xls":

@@ -10,7 +10,7 @@ interviewed and of those lost at each wave).
 baseline social contact, health and covariates, the 2020 loneliness items and score, 2020 health
 and happiness, and flags for release to and completion of the 2020 re-interview.
 
-Options (``params["gss"]``, all optional): ``panels``: labels of the long panels to use (default
+Options (``params.yaml gss``, studies/gss/settings.py): ``panels``: labels of the long panels to use (default
 all three); ``evenings_per_year``: a replacement for ``measures.EVENINGS_PER_YEAR`` keyed by GSS
 code or codebook label ("almost daily": 300, ...).
 """
@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.core import config, io
+from analysis.core.settings import ReliabilitySettings
 from analysis.core.contract import CleaningError, data_dictionaries, finish_table, validate_table
 from analysis.estimators import reliability
 from analysis.studies.gss import measures
@@ -37,6 +38,7 @@ from analysis.studies.gss.schema import (
     gss_2020_schema,
     gss_panel_schema,
 )
+from analysis.studies.gss.settings import GssSettings, load
 
 # Items recoded from every long panel; numgiven (2006-2010), mntlhlth (2006-2010, 2010-2014), vstrat
 # and vpsu (2006-2010, 2010-2014) are not in every file.
@@ -51,10 +53,6 @@ ITEMS_2020_BASELINE = ["socrel", "socfrend", "socommun", "socbar", "marital", "a
                        "mntlhlth", "age", "sex", "race", "educ", "degree", "realinc", "wrkstat"]
 ITEMS_2020_REINTERVIEW = ["socrel", "socfrend", "socommun", "socbar", "marital", "health", "happy", "age", "sex",
                           "realinc", "wrkstat", "lonely1", "lonely2"]
-
-
-def _gss_options(params: dict | None) -> dict:
-    return dict((params or {}).get("gss") or {})
 
 
 def _categories(codes: pd.Series, item: str, levels: tuple[str, ...]) -> pd.Categorical:
@@ -176,18 +174,13 @@ def _inconsistent_long(table: pd.DataFrame) -> pd.Series:
     return off.groupby(table["person_id"]).transform("max")
 
 
-def build_gss_panel(raw_dir: str | Path, params: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def build_gss_panel(raw_dir: str | Path, gss: GssSettings) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The GSS 2006-2014 person-wave table (validated) and the attrition table.
 
     One row per person and wave at which the person was interviewed, from the 2006-2010, 2008-2012
     and 2010-2014 panels; ``person_id`` = "<first year>-<firstid>" is unique across panels.
     """
-    options = _gss_options(params)
-    labels = list(options.get("panels") or src.LONG_PANELS)
-    unknown = [p for p in labels if p not in src.LONG_PANELS]
-    if unknown:
-        raise CleaningError(f"params.yaml gss.panels names {unknown}; the GSS long panels are {list(src.LONG_PANELS)}")
-    evenings = options.get("evenings_per_year")
+    labels, evenings = list(gss.panels), gss.evenings_per_year
     frames = [_read_long_panel(Path(raw_dir), label, evenings) for label in labels]
     panel = pd.concat(frames, ignore_index=True)
     panel = finish_table(panel, GSS_PANEL_VARIABLES)
@@ -234,10 +227,10 @@ def _wave_codes(raw: pd.DataFrame, items: list[str], suffix: str, path: Path) ->
     return pd.DataFrame({item: src.recode(raw, f"{item}{suffix}", path, id_column="yearid") for item in items})
 
 
-def build_gss_2020(raw_dir: str | Path, params: dict | None = None) -> pd.DataFrame:
+def build_gss_2020(raw_dir: str | Path, gss: GssSettings) -> pd.DataFrame:
     """The GSS 2016-2020 table (validated): one row per 2016 or 2018 baseline respondent, the
     re-interviewed (``reinterviewed_2020`` = 1, 1,823 people) and the others alike."""
-    evenings = _gss_options(params).get("evenings_per_year")
+    evenings = gss.evenings_per_year
     path = src.panel_path(raw_dir, src.PANEL_2020)
     columns = ["yearid", "samptype", "panstat", "year_1a", "year_1b", "year_2", "id_1a", "id_1b",
                "wtssnr_1a", "wtssnr_1b", "wtssnr_2", "vstrat_1a", "vstrat_1b", "vpsu_1a", "vpsu_1b", "lonely3_1b",
@@ -345,7 +338,8 @@ def _inconsistent(base: pd.DataFrame, later: pd.DataFrame, baseline_year: pd.Ser
 # Reliability
 
 
-def reliability_records(panel: pd.DataFrame, table_2020: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
+def reliability_records(panel: pd.DataFrame, table_2020: pd.DataFrame,
+                        options: ReliabilitySettings = ReliabilitySettings()) -> pd.DataFrame:
     """Reliability of the GSS multi-item and repeated measures, one tidy row each:
 
     * ``loneliness_score_2020``: Cronbach's alpha of its two items (LONELY1 lack of companionship, LONELY2
@@ -355,8 +349,7 @@ def reliability_records(panel: pd.DataFrame, table_2020: pd.DataFrame, params: d
       panel and of the three panels pooled (wave 1, 2, 3 of each), persons with the index at every wave
       (``params.yaml reliability.icc_form``, ICC(A,1) by default: see ``estimators.reliability.icc``).
     """
-    options = dict((params or {}).get("reliability") or {})
-    level, form = options.get("ci_level", 0.95), options.get("icc_form", "ICC(A,1)")
+    level, form = options.ci_level, options.icc_form
     labels = {v.name: v.label for v in (*GSS_PANEL_VARIABLES, *GSS_2020_VARIABLES)}
     rows = []
     items = table_2020[["lack_companionship_2020", "isolated_2020"]]
@@ -390,10 +383,10 @@ def reliability_notes(records: pd.DataFrame) -> dict[tuple[str, str], str]:
 def stage() -> str:
     """DVC stage ``clean_gss``: the person-wave panel, the 2016-2020 table, attrition, the dictionary and the
     reliability of the loneliness items and of the social contact index across waves."""
-    params = config.load_params()
-    panel, attrition = build_gss_panel(config.RAW / "gss", params)
-    table_2020 = build_gss_2020(config.RAW / "gss", params)
-    records = reliability_records(panel, table_2020, params)
+    params = load()
+    panel, attrition = build_gss_panel(config.RAW / "gss", params.gss)
+    table_2020 = build_gss_2020(config.RAW / "gss", params.gss)
+    records = reliability_records(panel, table_2020, params.reliability)
     dictionary = data_dictionaries({"gss_panel": (panel, GSS_PANEL_VARIABLES),
                                     "gss_2020": (table_2020, GSS_2020_VARIABLES)})
     notes = reliability_notes(records)

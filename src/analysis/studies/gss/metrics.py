@@ -6,17 +6,19 @@ import pandas as pd
 
 from analysis.core.metrics import clean_number, estimate_entry
 from analysis.estimators.panel import TEST_KEYS
+from analysis.studies.gss.settings import GssSettings
 
 
-def gss_metrics(fits: dict[str, pd.DataFrame], panel: pd.DataFrame, table_2020: pd.DataFrame, gss: dict) -> dict:
+def gss_metrics(fits: dict[str, pd.DataFrame], panel: pd.DataFrame, table_2020: pd.DataFrame,
+                gss: GssSettings) -> dict:
     """GSS headline numbers: sample sizes, every panel estimate keyed ``outcome -> exposure -> model[:between]``
     (the lagged exposure under its own name), the specification tests, the completers' fits
     (``completers -> outcome -> exposure -> model -> {unweighted, weighted}``), the ballot flow, the attenuation
     factors of the contact index, the 2020 interview mode, and the design-based 2016-2020 estimates keyed by
     model name. ``fits`` is the output of :func:`analysis.studies.gss.models.run_gss_models`."""
     records, tests, records_2020 = fits["records"], fits["tests"], fits["records_2020"]
-    spec = gss["panel_models"]
-    entity, time = spec["entity"], spec["time"]
+    spec = gss.panel_models
+    entity, time = spec.entity, spec.time
     reinterviewed = table_2020["reinterviewed_2020"] == 1 if "reinterviewed_2020" in table_2020 else None
     sample = {
         "persons": int(panel[entity].nunique()),
@@ -52,8 +54,8 @@ def gss_metrics(fits: dict[str, pd.DataFrame], panel: pd.DataFrame, table_2020: 
         "lambda_first_difference": clean_number(r.lambda_first_difference)} for r in fits["attenuation"].itertuples()}
     modes = (table_2020.loc[reinterviewed, "mode_2020"].value_counts().to_dict()
              if reinterviewed is not None and "mode_2020" in table_2020 else {})
-    sample["ballots_in_models"] = {k: list(v) for k, v in (spec.get("ballots") or {}).items()}
+    sample["ballots_in_models"] = {k: list(v) for k, v in spec.ballots.items()}
     sample["mode_2020"] = {str(k): int(v) for k, v in modes.items()}
-    return {"study": str(gss.get("study", "GSS panels")), "sample": sample, "estimates": estimates,
+    return {"study": gss.study, "sample": sample, "estimates": estimates,
             "tests": spec_tests, "completers": completers, "ballot_flow": ballots, "attenuation": attenuation,
             "models_2020": models_2020}

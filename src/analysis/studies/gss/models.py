@@ -26,6 +26,7 @@ from typing import Any
 import pandas as pd
 
 from analysis.core import config, io
+from analysis.core.settings import Workers
 from analysis.estimators.glm import fit_glm
 from analysis.estimators.panel import (
     attenuation_table,
@@ -35,6 +36,7 @@ from analysis.estimators.panel import (
 )
 from analysis.estimators.records import ModelSpec, complete_cases, formula_variables, records_frame
 from analysis.studies.gss.metrics import gss_metrics
+from analysis.studies.gss.settings import GssSettings, Models2020, PanelModels, load
 
 #: Column the 2020 fits cluster on: baseline variance stratum x PSU (built here from ``stratum``, ``psu``).
 CLUSTER_2020 = "cluster"
@@ -49,40 +51,31 @@ def _with_cluster(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def run_2020_models(table: pd.DataFrame, spec: dict[str, Any], *, study: str = "",
+def run_2020_models(table: pd.DataFrame, spec: Models2020, *, study: str = "",
                     designs: tuple[str, ...] = ("design-based", "unweighted")) -> pd.DataFrame:
-    """Fit every model of ``gss.models_2020`` (a dict name -> {outcome, label, family, exposure,
-    exposure_label, covariates}) on the re-interviewed respondents; return records."""
-    weight = spec.get("weight")
+    """Fit every model of ``gss.models_2020`` (name -> outcome, label, family, exposure, exposure_label,
+    covariates) on the re-interviewed respondents; return records."""
     data = _with_cluster(table)
     if "reinterviewed_2020" in data:
         data = data[data["reinterviewed_2020"] == 1]
     out = []
-    for name, model in spec["models"].items():
-        for key in ("outcome", "family", "exposure"):
-            if key not in model:
-                raise ValueError(f"params.yaml gss.models_2020.models.{name} needs the key '{key}'")
-        model_spec = ModelSpec(outcome=model["outcome"], exposure=model["exposure"],
-                               covariates=model.get("covariates", ""), exposure_type=model.get("type", "continuous"),
-                               covariate_set=name, study=study, outcome_label=model.get("label", model["outcome"]),
-                               exposure_label=model.get("exposure_label", model["exposure"]))
+    for name, model in spec.models.items():
+        model_spec = ModelSpec(outcome=model.outcome, exposure=model.exposure, covariates=model.covariates,
+                               exposure_type=model.type, covariate_set=name, study=study,
+                               outcome_label=model.label, exposure_label=model.exposure_label)
         for design in designs:
-            out.append(fit_glm(data, model_spec, outcome=model["outcome"], family=model["family"], design=design,
-                               weight=weight, cluster=CLUSTER_2020, alpha=float(spec.get("alpha", 0.05))))
+            out.append(fit_glm(data, model_spec, outcome=model.outcome, family=model.family, design=design,
+                               weight=spec.weight, cluster=CLUSTER_2020, alpha=spec.alpha))
     return records_frame(pd.concat(out, ignore_index=True)) if out else records_frame()
 
 
-def outcome_ballots(spec: dict[str, Any], outcome: str) -> list[str]:
+def outcome_ballots(spec: PanelModels, outcome: str) -> list[str]:
     """The split ballots whose person-waves enter the models of ``outcome`` (``gss.panel_models.ballots``, a
     mapping outcome -> ballots; an outcome not listed: every ballot)."""
-    ballots = spec.get("ballots") or {}
-    if not isinstance(ballots, dict):
-        raise ValueError("params.yaml gss.panel_models.ballots must map an outcome to its ballots, e.g. "
-                         "{fair_poor_health: [A]}")
-    return list(ballots.get(outcome) or [])
+    return list(spec.ballots.get(outcome) or [])
 
 
-def model_panel(panel: pd.DataFrame, spec: dict[str, Any], ballots: list[str] | None = None) -> pd.DataFrame:
+def model_panel(panel: pd.DataFrame, spec: PanelModels, ballots: list[str] | None = None) -> pd.DataFrame:
     """The person-waves the panel models may use: those of ``ballots`` (all when empty), each with
     the lagged exposure ``<exposure>_lag`` (its value at the person's previous wave, never across a gap) for
     every exposure of ``spec["exposures"]``.
@@ -99,26 +92,26 @@ def model_panel(panel: pd.DataFrame, spec: dict[str, Any], ballots: list[str] | 
             raise ValueError(f"params.yaml gss.panel_models.ballots names {unknown}; ballots are "
                              f"{list(out['ballot'].cat.categories)}")
         out = out[out["ballot"].isin(ballots)]
-    for exposure in spec["exposures"]:
-        out = with_lag(out, spec["entity"], spec["time"], exposure, f"{exposure}_lag")
+    for exposure in spec.exposures:
+        out = with_lag(out, spec.entity, spec.time, exposure, f"{exposure}_lag")
     return out.reset_index(drop=True)
 
 
-def ballot_flow(panel: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
+def ballot_flow(panel: pd.DataFrame, spec: PanelModels) -> pd.DataFrame:
     """Sample flow by split ballot (tidy): per ballot, the person-waves interviewed, those with the exposure,
     with each outcome, with both, complete for the models (covariates too), and the persons among them with
     two or more complete waves (the only ones a within-person fit uses); ``in_models`` says whether the
     ballot enters the models (``gss.panel_models.ballots``)."""
-    covariates = formula_variables(spec.get("covariates") or "") + formula_variables(spec.get("invariant") or "")
+    covariates = formula_variables(spec.covariates) + formula_variables(spec.invariant)
     rows = []
-    for exposure in spec["exposures"]:
-        for outcome in spec["outcomes"]:
+    for exposure in spec.exposures:
+        for outcome in spec.outcomes:
             for ballot, part in panel.groupby("ballot", observed=True):
                 both = part[part[exposure].notna() & part[outcome].notna()]
-                complete = complete_cases(part, [spec["entity"], exposure, outcome, *covariates])
-                waves = complete.groupby(spec["entity"]).size()
+                complete = complete_cases(part, [spec.entity, exposure, outcome, *covariates])
+                waves = complete.groupby(spec.entity).size()
                 rows.append({"exposure": exposure, "outcome": outcome, "ballot": str(ballot),
-                             "person_waves": len(part), "persons": int(part[spec["entity"]].nunique()),
+                             "person_waves": len(part), "persons": int(part[spec.entity].nunique()),
                              "with_exposure": int(part[exposure].notna().sum()),
                              "with_outcome": int(part[outcome].notna().sum()), "with_both": len(both),
                              "complete_cases": len(complete), "persons_two_plus_complete": int((waves >= 2).sum()),
@@ -127,15 +120,15 @@ def ballot_flow(panel: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def contact_attenuation(panel: pd.DataFrame, spec: dict[str, Any], reliabilities) -> pd.DataFrame:
+def contact_attenuation(panel: pd.DataFrame, spec: PanelModels, reliabilities) -> pd.DataFrame:
     """Within-person variance of each exposure and the regression-dilution factors it implies (one row per
     exposure x assumed reliability), per panel and pooled, on the model sample's persons measured at all three
     waves: :func:`analysis.estimators.panel.attenuation_table`, with the adjacent-wave correlations."""
     rows = []
-    for exposure in spec["exposures"]:
+    for exposure in spec.exposures:
         groups = [(label, part) for label, part in panel.groupby("panel", observed=True)] + [("all", panel)]
         for label, part in groups:
-            components = within_person_variance(part, spec["entity"], spec["time"], exposure)
+            components = within_person_variance(part, spec.entity, spec.time, exposure)
             table = attenuation_table(components, reliabilities)
             table.insert(0, "panel", label)
             table.insert(0, "exposure", exposure)
@@ -146,56 +139,55 @@ def contact_attenuation(panel: pd.DataFrame, spec: dict[str, Any], reliabilities
     return pd.concat(rows, ignore_index=True)
 
 
-def _sub_spec(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    return {**base, **{k: v for k, v in overrides.items() if k != "label"}}
+def _library_spec(spec: PanelModels, n_jobs: int) -> dict[str, Any]:
+    """The panel spec as the estimator library reads it (estimators.panel.run_panel_models: a plain mapping)."""
+    return {**spec.model_dump(), "n_jobs": n_jobs}
 
 
-def run_gss_models(panel: pd.DataFrame, table_2020: pd.DataFrame, gss: dict[str, Any], *,
-                   progress: bool = True) -> dict[str, pd.DataFrame]:
+def run_gss_models(panel: pd.DataFrame, table_2020: pd.DataFrame, gss: GssSettings, *,
+                   progress: bool = True, n_jobs: Workers = 1) -> dict[str, pd.DataFrame]:
     """Fit the GSS panel models and the 2016-2020 models. Returns tables by name: ``records`` (main and
     lagged-exposure panel fits), ``tests``, ``weighted`` (completers, unweighted and panel-weighted),
-    ``records_2020``, ``ballot_flow`` and ``attenuation``."""
-    study = str(gss.get("study", "GSS panels"))
-    spec = gss["panel_models"]
+    ``records_2020``, ``ballot_flow`` and ``attenuation``. ``n_jobs`` worker processes share the fits."""
+    study = gss.study
+    spec = gss.panel_models
     records, tests, weighted_records = [], [], []
-    lagged, weighted = gss.get("panel_lagged"), gss.get("panel_weighted")
+    lagged = gss.lagged_models()
+    weighted = [gss.weighted_models(flag) for flag in (False, True)] if gss.panel_weighted else []
     # one outcome at a time: each reads the person-waves of its own ballots
-    for outcome, options in spec["outcomes"].items():
-        one = {**spec, "outcomes": {outcome: options}}
-        data = model_panel(panel, one, outcome_ballots(spec, outcome))
-        subs = [one] + ([_sub_spec(one, lagged)] if lagged else [])
-        for sub in subs:
+    for outcome, options in spec.outcomes.items():
+        def one(block: PanelModels) -> dict[str, Any]:
+            return {**_library_spec(block, n_jobs), "outcomes": {outcome: options.model_dump()}}
+        data = model_panel(panel, spec, outcome_ballots(spec, outcome))
+        for sub in [one(spec)] + ([one(lagged)] if lagged else []):
             fitted, tested = run_panel_models(data, sub, study=study, progress=progress)
             records.append(fitted)
             tests.append(tested)
-        if weighted:
-            for flag, label in ((False, weighted["label"] + ", unweighted"),
-                                (True, weighted["label"] + ", weighted")):
-                sub = _sub_spec(one, {**weighted, "weighted": flag, "sample_label": label})
-                weighted_records.append(run_panel_models(data, sub, study=study, progress=progress)[0])
-    health = next(iter(spec["outcomes"]))  # the attenuation is computed on the first outcome's sample
+        for block in weighted:
+            weighted_records.append(run_panel_models(data, one(block), study=study, progress=progress)[0])
+    health = next(iter(spec.outcomes))  # the attenuation is computed on the first outcome's sample
     return {"records": records_frame(pd.concat(records, ignore_index=True)),
             "tests": pd.concat(tests, ignore_index=True),
             "weighted": records_frame(pd.concat(weighted_records, ignore_index=True)) if weighted_records
             else records_frame(),
-            "records_2020": run_2020_models(table_2020, gss["models_2020"], study="GSS 2016-2020 panel"),
+            "records_2020": run_2020_models(table_2020, gss.models_2020, study="GSS 2016-2020 panel"),
             "ballot_flow": ballot_flow(panel, spec),
             "attenuation": contact_attenuation(model_panel(panel, spec, outcome_ballots(spec, health)), spec,
-                                               gss.get("assumed_reliability") or [0.7, 0.8, 0.9])}
+                                               gss.assumed_reliability)}
 
 
 def stage() -> str:
     """DVC stage ``models_gss``: the panel models, their specification tests, the 2016-2020 models, metrics."""
-    params = config.load_params()
+    params = load()
     panel = io.read_parquet(config.PROCESSED / "gss_panel.parquet")
     table_2020 = io.read_parquet(config.PROCESSED / "gss_2020.parquet")
-    fits = run_gss_models(panel, table_2020, params["gss"])
+    fits = run_gss_models(panel, table_2020, params.gss, n_jobs=params.compute.n_jobs)
     metrics = config.REPORTS / "metrics"
     io.write_outputs({metrics / "gss_panel_models.csv": fits["records"], metrics / "gss_panel_tests.csv": fits["tests"],
                       metrics / "gss_panel_weighted.csv": fits["weighted"],
                       metrics / "gss_2020_models.csv": fits["records_2020"],
                       metrics / "gss_ballot_flow.csv": fits["ballot_flow"],
                       metrics / "gss_attenuation.csv": fits["attenuation"],
-                      metrics / "gss.json": gss_metrics(fits, panel, table_2020, params["gss"])})
+                      metrics / "gss.json": gss_metrics(fits, panel, table_2020, params.gss)})
     return (f"GSS models: {len(fits['records'])} panel records, {len(fits['weighted'])} completer records, "
             f"{len(fits['records_2020'])} 2016-2020 records")

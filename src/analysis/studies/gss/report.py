@@ -32,6 +32,7 @@ from analysis.report.figures import (
     write_figure,
 )
 from analysis.studies.gss.schema import GSS_2020_VARIABLES, GSS_PANEL_VARIABLES
+from analysis.studies.gss.settings import GssSettings, Model2020, load
 
 #: Short column headers for the estimators, in the order a reader should meet them: from the
 #: comparison that mixes between- and within-person differences to the purely within-person ones.
@@ -346,7 +347,8 @@ def _covariates_text(rhs: str) -> str:
     return "; ".join(LABELS_2020.get(n, n.replace("_", " ")) for n in names) if names else "none"
 
 
-def loneliness_table(records: pd.DataFrame, models: Mapping[str, Mapping], mode_counts: Mapping[str, int]) -> pd.DataFrame:
+def loneliness_table(records: pd.DataFrame, models: Mapping[str, Model2020], mode_counts: Mapping[str, int]
+                     ) -> pd.DataFrame:
     """The 2016-2020 models, one row per model of ``gss.models_2020.models``: outcome, exposure, what it is
     adjusted for (baseline loneliness through LONELY3, interview mode), design-based and unweighted estimates
     with their n. ``mode_counts``: the re-interviewed by 2020 interview mode (``gss.json`` sample.mode_2020)."""
@@ -359,9 +361,9 @@ def loneliness_table(records: pd.DataFrame, models: Mapping[str, Mapping], mode_
             raise tables.TableError(f"loneliness_table: no records for the 2016-2020 model {name!r}; rerun models_gss")
         by_design = {r["design"]: r for _, r in part.iterrows()}
         rows.append({
-            "Outcome": spec.get("label", spec["outcome"]),
-            "Exposure": spec.get("exposure_label", spec["exposure"]),
-            "Adjusted for": _covariates_text(spec.get("covariates", "")),
+            "Outcome": spec.label,
+            "Exposure": spec.exposure_label,
+            "Adjusted for": _covariates_text(spec.covariates),
             "Design-based": tables.format_estimate(by_design["design-based"]) if "design-based" in by_design else "",
             "Unweighted": tables.format_estimate(by_design["unweighted"]) if "unweighted" in by_design else "",
             "N": tables.format_count(part["n"].iloc[0]),
@@ -380,7 +382,8 @@ def loneliness_table(records: pd.DataFrame, models: Mapping[str, Mapping], mode_
     return frame
 
 
-def write_gss_reports(processed: Path, reports: Path, params: dict) -> list[Path]:
+def write_gss_reports(processed: Path, reports: Path, gss: GssSettings,
+                      formats: tuple[str, ...] = ("png", "svg")) -> list[Path]:
     """Write the GSS tables and figures under ``reports/tables/gss`` and ``reports/figures/gss``."""
     processed, reports = Path(processed), Path(reports)
     metrics_dir = reports / "metrics"
@@ -393,21 +396,18 @@ def write_gss_reports(processed: Path, reports: Path, params: dict) -> list[Path
     attenuation = pd.read_csv(metrics_dir / "gss_attenuation.csv")
     lonely = pd.read_csv(metrics_dir / "gss_2020_models.csv")
     mode_counts = io.read_json(metrics_dir / "gss.json")["sample"].get("mode_2020") or {}
-    gss, report = params["gss"], params["reports"]
-    spec = gss["panel_models"]
-    formats = tuple(report["figure_formats"])
-    levels = gss["contact_levels"]
+    spec = gss.panel_models
+    levels = gss.contact_levels
     tables_dir, figures_dir = reports / "tables" / "gss", reports / "figures" / "gss"
-    binary = {k for k, v in spec["outcomes"].items() if v.get("binary")}
-    outcomes = {k: v.get("label", k) for k, v in spec["outcomes"].items()}
-    main = exposure_records(records, list(spec["exposures"]))
-    lagged = exposure_records(records, list((gss.get("panel_lagged") or {}).get("exposures") or {}))
-    summary = outcome_by_contact(panel, outcomes, levels["column"], levels["cuts"], levels["labels"],
-                                 time=spec["time"])
+    binary = {k for k, v in spec.outcomes.items() if v.binary}
+    outcomes = {k: v.label for k, v in spec.outcomes.items()}
+    main = exposure_records(records, list(spec.exposures))
+    lagged = exposure_records(records, list(gss.panel_lagged.exposures) if gss.panel_lagged else [])
+    summary = outcome_by_contact(panel, outcomes, levels.column, levels.cuts, levels.labels, time=spec.time)
     tests_shown = tests.copy()
     tests_shown.attrs["caption"] = "Specification tests: Hausman (FE vs RE) and Mundlak (between = within)"
     flow = attrition_flow(attrition)
-    weight = str((gss.get("panel_weighted") or {}).get("weight", "panel weight"))
+    weight = gss.panel_weighted.weight if gss.panel_weighted else "panel weight"
     weight_label = {v.name: v.source for v in GSS_PANEL_VARIABLES}.get(weight, weight)  # the GSS item name
 
     written: list[Path] = []
@@ -420,12 +420,12 @@ def write_gss_reports(processed: Path, reports: Path, params: dict) -> list[Path
         written += tables.write_table(attenuation_display(attenuation), tables_dir / "attenuation")
         if not lagged.empty:
             written += tables.write_table(lagged_table(lagged), tables_dir / "panel_lagged")
-        written += tables.write_table(loneliness_table(lonely, gss["models_2020"]["models"], mode_counts),
+        written += tables.write_table(loneliness_table(lonely, gss.models_2020.models, mode_counts),
                                       tables_dir / "loneliness_2020")
         written.append(io.write_csv(tables_dir / "outcome_by_contact.csv", summary))
         written.append(io.write_csv(tables_dir / "flow.csv", flow))
         written += write_figure(coefficient_plot(main), figures_dir / "panel_coefficients", formats)
-        written += write_figure(outcome_by_contact_figure(summary, binary, spec["time"], levels["label"]),
+        written += write_figure(outcome_by_contact_figure(summary, binary, spec.time, levels.label),
                                 figures_dir / "outcome_by_contact", formats)
         written += write_figure(flow_diagram(flow, "GSS panels 2006-2014: persons interviewed at each wave",
                                              unit=("person", "persons"), highlight_last=False),
@@ -435,5 +435,6 @@ def write_gss_reports(processed: Path, reports: Path, params: dict) -> list[Path
 
 def stage() -> str:
     """DVC stage ``report_gss``: the GSS tables and figures."""
-    written = write_gss_reports(config.PROCESSED, config.REPORTS, config.load_params())
+    params = load()
+    written = write_gss_reports(config.PROCESSED, config.REPORTS, params.gss, tuple(params.reports.figure_formats))
     return f"GSS reports: {len(written)} files"

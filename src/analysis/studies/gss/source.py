@@ -250,7 +250,7 @@ def panel_path(raw_dir: str | Path, stem: str) -> Path:
         if candidate.exists():
             return candidate
     raise SourceDataError(f"{Path(raw_dir) / stem}.parquet (or .rda): not found; run the fetch stage first "
-                          "(python -m analysis fetch gss --studies gss)")
+                          "(python -m analysis gss fetch)")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ the data dictionary.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ import pandera.errors
 
 from analysis.core import config, io
 from analysis.core.contract import CleaningError
-from analysis.core.index import build_index, group_index, index_points
+from analysis.core.index import IndexSpec, build_index, group_index, index_points
 from analysis.estimators import reliability
 from analysis.studies.nhanes import measures
 from analysis.studies.nhanes import source as src
@@ -30,15 +31,13 @@ from analysis.studies.nhanes.schema import (
     SELF_RATED_HEALTH,
     SEX,
     data_dictionary,
-    index_groupings,
     nhanes_schema,
 )
+from analysis.studies.nhanes.settings import FOUR_YEAR_CYCLES, NhanesSettings, WeightDomain, load
 
 CYCLE_CODE = {1: "1999-2000", 2: "2001-2002", 3: "2003-2004", 4: "2005-2006", 5: "2007-2008"}
 PHQ9_ITEMS = [f"DPQ0{i}0" for i in range(1, 10)]  # DPQ_D, DPQ_E: asked in 2005-2008 only
 PHQ9_CYCLES = ("2005-2006", "2007-2008")
-#: The cycles whose 4-year weights (WTINT4YR, WTMEC4YR) pool them together (NCHS: use these, not the 2-year ones).
-FOUR_YEAR_CYCLES = ("1999-2000", "2001-2002")
 
 
 def _load(raw_dir: Path, table: str, cycle: str, columns: list[str]) -> tuple[pd.DataFrame, Path]:
@@ -69,7 +68,7 @@ def _demographics(raw_dir: Path, cycle: str) -> pd.DataFrame:
     return demo
 
 
-def weight_domain_factors(domains: list[dict], cycles: list[str]) -> dict[tuple[str, str], float]:
+def weight_domain_factors(domains: list[WeightDomain]) -> dict[tuple[str, str], float]:
     """The pooling factor of every (domain label, cycle) in which the domain was eligible.
 
     NCHS's rule for combined cycles (NHANES tutorial, Module 3 "Weighting", Task 2, "When and how to construct
@@ -83,50 +82,36 @@ def weight_domain_factors(domains: list[dict], cycles: list[str]) -> dict[tuple[
     Scaling the 40-59-year-olds by 1/5 instead, as if they had been asked in all five cycles, represents
     them 3/5 of the way (their weighted share of the SSQ population 51% instead of 64%).
 
-    ``domains`` is ``params.yaml nhanes.weight_domains`` (label, min_age, max_age, cycles); ``cycles`` the
-    pooled cycles. A domain that names a cycle not pooled, or only one of the two 4-year cycles 1999-2000 and
-    2001-2002 (whose 4-year weight cannot be split), raises a CleaningError naming the domain.
+    ``domains`` is ``params.yaml nhanes.weight_domains`` (label, min_age, max_age, cycles), checked by the
+    schema (settings.py): every domain's cycles are pooled, a 4-year pair is named whole, the ages disjoint.
     """
     factors: dict[tuple[str, str], float] = {}
-    for position, domain in enumerate(domains):
-        label = str(domain.get("label", position))
-        where = f"params.yaml nhanes.weight_domains[{position}] ({label})"
-        eligible = list(domain.get("cycles", []))
-        unknown = [c for c in eligible if c not in cycles]
-        if not eligible or unknown:
-            raise CleaningError(f"{where}: cycles {unknown or eligible} are not among nhanes.cycles {cycles}")
-        four_year = [c for c in eligible if c in FOUR_YEAR_CYCLES]
-        if len(four_year) == 1:
-            raise CleaningError(f"{where}: names {four_year[0]} without its pair; the 4-year weights of "
-                                f"{' and '.join(FOUR_YEAR_CYCLES)} cover both cycles, so name both or neither")
-        for cycle in eligible:
-            factors[(label, cycle)] = (2 if cycle in FOUR_YEAR_CYCLES else 1) / len(eligible)
+    for domain in domains:
+        for cycle in domain.cycles:
+            factors[(domain.label, cycle)] = (2 if cycle in FOUR_YEAR_CYCLES else 1) / len(domain.cycles)
     return factors
 
 
-def weight_domain(age: pd.Series, domains: list[dict]) -> pd.Series:
+def weight_domain(age: pd.Series, domains: list[WeightDomain]) -> pd.Series:
     """The label of the eligibility domain (``params.yaml nhanes.weight_domains``) of each age at screening
     (RIDAGEYR), ``min_age <= age <= max_age`` (``max_age`` null: no upper bound); None outside every domain.
-    Overlapping domains raise a CleaningError (a person must belong to one)."""
+    The schema keeps the domains disjoint (a person belongs to one at most)."""
     labels = pd.Series(None, index=age.index, dtype="object")
-    for position, domain in enumerate(domains):
-        high = domain.get("max_age")
-        inside = age.ge(domain["min_age"]) & (age.le(high) if high is not None else True)
-        if (inside & labels.notna()).any():
-            raise CleaningError(f"params.yaml nhanes.weight_domains[{position}] overlaps an earlier domain "
-                                f"(ages {domain['min_age']}-{high}); the age ranges must be disjoint")
-        labels[inside.fillna(False)] = str(domain.get("label", position))
+    for domain in domains:
+        high = domain.max_age
+        inside = age.ge(domain.min_age) & (age.le(high) if high is not None else True)
+        labels[inside.fillna(False)] = domain.label
     return labels
 
 
-def pooled_weights(frame: pd.DataFrame, domains: list[dict], cycles: list[str]) -> pd.DataFrame:
+def pooled_weights(frame: pd.DataFrame, domains: list[WeightDomain]) -> pd.DataFrame:
     """``frame`` with the pooled interview and MEC weights (``weight_interview``, ``weight_exam``) and the
     eligibility domain (``weight_domain``) of every row: cycle weight (WTINT4YR/WTMEC4YR for 1999-2002,
     WTINT2YR/WTMEC2YR after) x the factor of :func:`weight_domain_factors` for the row's (domain, cycle).
     A row outside every domain, or in a cycle in which its domain was not asked the SSQ, gets missing
     weights: such a person is not in the SSQ population (the clean stage checks none answered the SSQ).
     ``weight_exam`` is 0 for people interviewed but not examined (WTMEC = 0 in DEMO)."""
-    factors = weight_domain_factors(domains, cycles)
+    factors = weight_domain_factors(domains)
     out = frame.copy()
     out["weight_domain"] = weight_domain(out["RIDAGEYR"], domains)
     factor = pd.Series([factors.get((d, c), np.nan) for d, c in zip(out["weight_domain"], out["cycle"])],
@@ -174,7 +159,7 @@ def _merge_optional(base: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame:
     return merged
 
 
-def _cycle_table(raw_dir: Path, cycle: str, nhanes_params: dict) -> pd.DataFrame:
+def _cycle_table(raw_dir: Path, cycle: str, nh: NhanesSettings) -> pd.DataFrame:
     demo = _demographics(raw_dir, cycle)
     ssq = _social_support(raw_dir, cycle)
     frame = _merge_optional(demo, ssq)
@@ -209,7 +194,7 @@ def _cycle_table(raw_dir: Path, cycle: str, nhanes_params: dict) -> pd.DataFrame
         score = measures.phq9_score(dpq)
         frame = _merge_optional(frame, pd.DataFrame({
             "SEQN": dpq["SEQN"], "phq9_score": score,
-            "depression_phq9": measures.at_or_above(score, nhanes_params["phq9_cutoff"]),
+            "depression_phq9": measures.at_or_above(score, nh.phq9_cutoff),
             **{item: dpq[item] for item in PHQ9_ITEMS}}))  # the items, for their reliability
     else:
         frame["phq9_score"] = np.nan
@@ -218,33 +203,31 @@ def _cycle_table(raw_dir: Path, cycle: str, nhanes_params: dict) -> pd.DataFrame
             frame[item] = np.nan
 
     lmf = src.read_lmf(src.lmf_path(raw_dir, cycle))
-    followup = nhanes_params.get("followup_variable", "PERMTH_INT")
-    if followup not in ("PERMTH_INT", "PERMTH_EXM"):
-        raise CleaningError(f"params.yaml nhanes.followup_variable is '{followup}'; use PERMTH_INT or PERMTH_EXM")
+    followup = nh.followup_variable
     mort = pd.DataFrame({"SEQN": lmf["SEQN"]})
     mort["mortality_eligible"] = lmf["ELIGSTAT"].map({1.0: 1.0, 2.0: 0.0, 3.0: 0.0})
     eligible = lmf["ELIGSTAT"] == 1
     mort["died"] = lmf["MORTSTAT"].where(eligible)
     mort["followup_months"] = lmf[followup].where(eligible)
-    mort["cvd_death"] = measures.cause_specific_death(mort["died"], lmf["UCOD_LEADING"], nhanes_params["cvd_death_causes"])
+    mort["cvd_death"] = measures.cause_specific_death(mort["died"], lmf["UCOD_LEADING"], nh.cvd_death_causes)
     frame = _merge_optional(frame, mort)
     return frame
 
 
-def build_nhanes(raw_dir: str | Path, params: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+def build_nhanes(raw_dir: str | Path, nh: NhanesSettings) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Assemble, derive and validate the NHANES analysis table; return it and the cohort flow."""
-    table, flow, _ = build_nhanes_with_items(raw_dir, params)
+    table, flow, _ = build_nhanes_with_items(raw_dir, nh)
     return table, flow
 
 
-def build_nhanes_with_items(raw_dir: str | Path, params: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def build_nhanes_with_items(raw_dir: str | Path, nh: NhanesSettings
+                            ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """:func:`build_nhanes`, plus the recoded PHQ-9 items (DPQ010-DPQ090; 7/9 missing) of the table's rows,
     row for row (``seqn`` and the nine items), which the table itself keeps only as their sum."""
     raw_dir = Path(raw_dir)
-    nh = params["nhanes"]
-    frames = [_cycle_table(raw_dir, cycle, nh) for cycle in nh["cycles"]]
-    everyone = pooled_weights(pd.concat(frames, ignore_index=True), nh["weight_domains"], list(nh["cycles"]))
-    flow = [{"step": 0, "label": f"NHANES {nh['cycles'][0][:4]}-{nh['cycles'][-1][-4:]} participants",
+    frames = [_cycle_table(raw_dir, cycle, nh) for cycle in nh.cycles]
+    everyone = pooled_weights(pd.concat(frames, ignore_index=True), nh.weight_domains)
+    flow = [{"step": 0, "label": f"NHANES {nh.cycles[0][:4]}-{nh.cycles[-1][-4:]} participants",
              "n": len(everyone), "excluded": 0, "reason": ""}]
 
     def step(mask: pd.Series, label: str, reason: str, frame: pd.DataFrame) -> pd.DataFrame:
@@ -262,28 +245,30 @@ def build_nhanes_with_items(raw_dir: str | Path, params: dict) -> tuple[pd.DataF
         raise CleaningError(f"SSQ respondent SEQN {int(first['SEQN'])} (age {first['RIDAGEYR']:g}, cycle "
                             f"{first['cycle']}) is in no eligibility domain of params.yaml nhanes.weight_domains "
                             f"asked in that cycle ({len(outside)} such rows): add the domain or correct its ages")
-    table = _finish(frame, params)
+    table = _finish(frame, nh.indices)
     phq9_items = frame[["SEQN", *PHQ9_ITEMS]].rename(columns={"SEQN": "seqn"}).reset_index(drop=True)
 
-    first_index = next(iter(params["indices"]))
+    first_index = next(iter(nh.indices))
     analytic = step(table[first_index].notna(), "Isolation index complete", "Missing an index item", table)
     analytic = step(analytic["mortality_eligible"] == 1, "Linked to mortality follow-up",
                     "Ineligible for linkage (insufficient identifying data)", analytic)
-    covariate_cols = _formula_columns(params["models"]["covariate_sets"])
+    covariate_cols = _formula_columns(nh.models.covariate_sets)
     analytic = step(analytic[covariate_cols].notna().all(axis=1) & analytic["weight_interview"].notna(),
                     "Complete covariates (fullest set)", "Missing a covariate of the fullest set", analytic)
     return table, pd.DataFrame(flow), phq9_items
 
 
-def reliability_records(table: pd.DataFrame, phq9_items: pd.DataFrame, params: dict) -> pd.DataFrame:
+def reliability_records(table: pd.DataFrame, phq9_items: pd.DataFrame, indices: dict[str, IndexSpec],
+                        level: float) -> pd.DataFrame:
     """Internal consistency of the table's multi-item measures, one tidy row each (all rows of the analysis
     table, i.e. the SSQ respondents, with every item of the measure answered):
 
     * ``phq9_score``: Cronbach's alpha of the nine PHQ-9 items DPQ010-DPQ090 (0-3 each), 2005-2008 rows;
-    * every index of ``params.yaml indices`` (``isolation_index``, ...): KR-20 of its 0/1 item points
+    * every index of ``params.yaml nhanes.indices`` (``isolation_index``, ...): KR-20 of its 0/1 item points
       (``core.index.index_points``, the points the index sums).
+
+    ``level`` is the confidence level of the intervals (``reliability.ci_level``).
     """
-    level = params.get("reliability", {}).get("ci_level", 0.95)
     if not np.array_equal(phq9_items["seqn"].to_numpy(), table["seqn"].to_numpy()):
         raise CleaningError("the PHQ-9 items are not aligned with the analysis table's rows (seqn differs)")
     rows = []
@@ -291,19 +276,17 @@ def reliability_records(table: pd.DataFrame, phq9_items: pd.DataFrame, params: d
     record = reliability.cronbach_alpha(phq9_items.loc[asked, PHQ9_ITEMS], ci=level, what="NHANES DPQ_D/DPQ_E")
     rows.append({"study": "nhanes", "measure": "phq9_score", "label": next(v.label for v in NHANES_VARIABLES if v.name == "phq9_score"),
                  "sample": "SSQ respondents 2005-2008 (ages 40+) with all nine items answered", **record})
-    for name, spec in params["indices"].items():
+    for name, spec in indices.items():
         points = index_points(table, spec)
         record = reliability.cronbach_alpha(points, ci=level, what=f"NHANES index {name}")
-        record["items"] = ", ".join(it["variable"] for it in spec["items"])
-        rows.append({"study": "nhanes", "measure": name, "label": spec.get("label", name),
+        record["items"] = ", ".join(it.variable for it in spec.items)
+        rows.append({"study": "nhanes", "measure": name, "label": spec.label_or(name),
                      "sample": "SSQ respondents with every item of the index answered", **record})
     return pd.DataFrame(rows)
 
 
-def _formula_columns(covariate_sets: dict) -> list[str]:
-    """Column names used across the covariate-set formulas (C(x) -> x)."""
-    import re
-
+def _formula_columns(covariate_sets: dict[str, str]) -> list[str]:
+    """Column names used across the covariate-set formulas (C(x) -> x), in order of first use."""
     cols: list[str] = []
     for rhs in covariate_sets.values():
         for token in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", rhs):
@@ -312,7 +295,7 @@ def _formula_columns(covariate_sets: dict) -> list[str]:
     return cols
 
 
-def _finish(frame: pd.DataFrame, params: dict) -> pd.DataFrame:
+def _finish(frame: pd.DataFrame, indices: dict[str, IndexSpec]) -> pd.DataFrame:
     """Name, label and type the columns; add the indices; validate against the schema."""
     out = pd.DataFrame({
         "seqn": frame["SEQN"].astype("int64"),
@@ -356,9 +339,9 @@ def _finish(frame: pd.DataFrame, params: dict) -> pd.DataFrame:
         "alcohol_use": frame["alcohol_use"],
         "leisure_activity": frame["leisure_activity"],
     }).reset_index(drop=True)
-    for name, spec in params["indices"].items():
-        out[name] = build_index(out, spec, name)
-        for column, groups in index_groupings(name, spec).items():
+    for name, spec in indices.items():
+        out[name] = build_index(out, spec)
+        for column, groups in spec.groupings_of(name).items():
             out[column] = group_index(out[name], groups)
     out = out.astype({c: "Int8" for c in ("hypertension", "diabetes", "fair_poor_health", "partnered", "lives_alone",
                                            "emotional_support", "financial_support", "needed_more_support",
@@ -373,10 +356,10 @@ def _finish(frame: pd.DataFrame, params: dict) -> pd.DataFrame:
             "alcohol_use": list(DRINKING_STATUS)}
     for col, levels in cats.items():
         out[col] = pd.Categorical(out[col].astype("object").where(out[col].notna(), None), categories=levels)
-    return validate(out, params["indices"])
+    return validate(out, indices)
 
 
-def validate(table: pd.DataFrame, indices: dict) -> pd.DataFrame:
+def validate(table: pd.DataFrame, indices: dict[str, IndexSpec]) -> pd.DataFrame:
     """Check the analysis table against its schema; a failure names the column and the value."""
     try:
         return nhanes_schema(indices).validate(table, lazy=True)
@@ -390,11 +373,12 @@ def validate(table: pd.DataFrame, indices: dict) -> pd.DataFrame:
 def stage() -> str:
     """DVC stage ``clean_nhanes``: the analysis table, its cohort flow, its data dictionary and the reliability
     (alpha / KR-20) of its multi-item measures."""
-    params = config.load_params()
-    table, flow, phq9_items = build_nhanes_with_items(config.RAW / "nhanes", params)
-    alphas = reliability_records(table, phq9_items, params)
+    params = load()
+    nh = params.nhanes
+    table, flow, phq9_items = build_nhanes_with_items(config.RAW / "nhanes", nh)
+    alphas = reliability_records(table, phq9_items, nh.indices, params.reliability.ci_level)
     notes = {r["measure"]: f"{reliability.describe(r)}; {r['sample']}" for r in alphas.to_dict("records")}
-    dictionary = data_dictionary(table, params["indices"], notes)
+    dictionary = data_dictionary(table, nh.indices, notes)
     io.write_outputs({config.PROCESSED / "nhanes.parquet": table, config.PROCESSED / "nhanes_flow.csv": flow,
                       config.PROCESSED / "nhanes_reliability.csv": alphas,
                       config.PROCESSED / "nhanes_data_dictionary.csv": dictionary,

@@ -11,26 +11,25 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analysis.core import config
 from analysis.estimators.dag import NO_NODES, adjustment_report
 from analysis.estimators.formula import formula_variables
+from analysis.studies.nhanes.settings import NhanesSettings
 
 ASSUMPTIONS = {"measured": "measured confounders only",
                "latent": "with unmeasured baseline illness (latent_edges)"}
 
 
-def dag_adjustment_table(params: dict) -> pd.DataFrame:
+def dag_adjustment_table(nh: NhanesSettings) -> pd.DataFrame:
     """Per assumption and covariate set: valid back-door set or not, the mediators it holds, the minimal set."""
-    block = config.require(params, "dag", "the top level")
-    exposure, outcome = config.require(block, "exposure", "dag"), config.require(block, "outcome", "dag")
-    edges = config.require(block, "edges", "dag")
-    candidate = {name: formula_variables(rhs) for name, rhs in params["models"]["covariate_sets"].items()}
+    block = nh.dag
+    exposure, outcome, edges = block.exposure, block.outcome, list(block.edges)
+    candidate = {name: formula_variables(rhs) for name, rhs in nh.models.covariate_sets.items()}
     frames = []
     for key, label in ASSUMPTIONS.items():
-        if key == "latent" and not block.get("latent_edges"):
+        if key == "latent" and not block.latent_edges:
             continue
         all_edges, latents = ((edges, []) if key == "measured"
-                              else ([*edges, *block["latent_edges"]], block.get("latent", [])))
+                              else ([*edges, *block.latent_edges], list(block.latent)))
         frames.append(adjustment_report(all_edges, exposure, outcome, candidate, latents).assign(assumption=label))
     out = pd.concat(frames, ignore_index=True)
     return out[["assumption", *[c for c in out.columns if c != "assumption"]]]
@@ -55,7 +54,7 @@ def dag_table_for_readers(adjustment: pd.DataFrame) -> pd.DataFrame:
     })
     shown.attrs["caption"] = "Covariate sets checked against the causal diagram (back-door criterion, pgmpy)"
     shown.attrs["footnote"] = (
-        "Total effect of social isolation on death. The diagram's edges are in params.yaml (dag); pgmpy 1.1 "
+        "Total effect of social isolation on death. The diagram's edges are in params.yaml (nhanes.dag); pgmpy 1.1 "
         "computes the minimal adjustment set and tests each set. Under the second assumption, illness before "
         "the interview causes both isolation and death and is not measured: no measured set blocks that path, "
         "which the sensitivity analyses (follow-up from 2 years, prevalent CVD excluded, self-rated health) probe.")

@@ -28,7 +28,7 @@ complete-case model: ``models.exam_weight`` when the model holds a MEC measure, 
 ``m`` fits are combined by Rubin's rules with the design variance inside each imputation and
 the Barnard-Rubin degrees of freedom on the design df (:func:`analysis.estimators.imputation.pool`). The
 imputations are independent chains seeded ``(imputation.seed, j)``, drawn and fitted in
-``imputation.n_jobs`` worker processes with a progress bar; the results do not depend on ``n_jobs``.
+``compute.n_jobs`` worker processes with a progress bar; the results do not depend on ``n_jobs``.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.core import config, io
+from analysis.core.settings import Workers
 from analysis.estimators.formula import formula_variables
 from analysis.estimators.imputation import impute_once, nelson_aalen, pool
 from analysis.estimators.records import (
@@ -52,6 +53,7 @@ from analysis.estimators.records import (
 from analysis.estimators.runner import run_jobs
 from analysis.estimators.survey import cox_design_fit, glm_design_fit, t_interval
 from analysis.studies.nhanes.schema import model_weight
+from analysis.studies.nhanes.settings import Models, NhanesSettings, load
 
 #: Columns of the MI results file: the records, then Rubin's-rules diagnostics per term.
 MI_COLUMNS: list[str] = [*RECORD_COLUMNS, "analysis", "df", "fmi", "riv", "m"]
@@ -59,39 +61,21 @@ STRATUM, PSU = "stratum", "psu"
 ANALYSIS = "multiple imputation"
 
 
-def imputation_settings(params: dict) -> dict:
-    """``params['imputation']`` checked: m >= 2 (20 or more advised), a seed, burn-in and donors >= 1."""
-    block = config.require(params, "imputation", "the top level")
-    settings = {"m": int(config.require(block, "m", "imputation")),
-                "seed": int(config.require(block, "seed", "imputation")),
-                "burn_in": int(block.get("burn_in", 10)), "k_pmm": int(block.get("k_pmm", 20)),
-                "n_jobs": int(block.get("n_jobs", 1)), "auxiliary": list(block.get("auxiliary", [])),
-                "design_strata": bool(block.get("design_strata", True))}
-    if settings["m"] < 2:
-        raise ValueError(f"params.yaml imputation.m is {settings['m']}; use at least 2 (20 or more advised)")
-    for key in ("burn_in", "k_pmm"):
-        if settings[key] < 1:
-            raise ValueError(f"params.yaml imputation.{key} is {settings[key]}; use at least 1")
-    models = params["models"]
-    name = block.get("covariate_set") or list(models["covariate_sets"])[-1]
-    if name not in models["covariate_sets"]:
-        raise ValueError(f"params.yaml imputation.covariate_set '{name}' is not one of models.covariate_sets "
-                         f"{list(models['covariate_sets'])}")
-    settings["covariate_set"] = name
-    return settings
-
-
 def _safe(name: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in str(name)).strip("_") or "x"
 
 
-def imputation_frame(table: pd.DataFrame, params: dict) -> tuple[pd.DataFrame, dict[str, list]]:
+def imputed_set(nh: NhanesSettings) -> str:
+    """The covariate set whose missing values are imputed (``imputation.covariate_set``, null: the fullest)."""
+    return nh.covariate_set(nh.imputation.covariate_set)
+
+
+def imputation_frame(table: pd.DataFrame, nh: NhanesSettings) -> tuple[pd.DataFrame, dict[str, list]]:
     """The numeric frame the chained equations run on (module docstring), one row per row of ``table``,
     and the categories of each imputed categorical covariate (code ``k`` is ``categories[k]``)."""
-    settings = imputation_settings(params)
-    models = params["models"]
-    covariates = formula_variables(models["covariate_sets"][settings["covariate_set"]])
-    check_columns(table, covariates, f"params.yaml models.covariate_sets.{settings['covariate_set']}")
+    settings, models = nh.imputation, nh.models
+    covariates = formula_variables(models.covariate_sets[imputed_set(nh)])
+    check_columns(table, covariates, f"params.yaml {models.key('covariate_sets', imputed_set(nh))}")
     columns: dict[str, pd.Series] = {}
     categories: dict[str, list] = {}
     for name in covariates:
@@ -111,22 +95,22 @@ def imputation_frame(table: pd.DataFrame, params: dict) -> tuple[pd.DataFrame, d
                 columns[f"{_safe(name)}__{_safe(level)}"] = dummies[level]
         else:
             columns[name] = values.astype(float)
-    for name in models["exposures"]:
-        check_columns(table, [name], f"params.yaml models.exposures.{name}")
+    for name in models.exposures:
+        check_columns(table, [name], f"params.yaml {models.key('exposures', name)}")
         if pd.api.types.is_numeric_dtype(table[name]) and name not in columns:
             columns[name] = table[name].astype(float)
-    for name, spec in models.get("survival", {}).items():
-        event, duration = spec["event"], spec["duration"]
-        check_columns(table, [event, duration], f"params.yaml models.survival.{name}")
+    for name, spec in models.survival.items():
+        event, duration = spec.event, spec.duration
+        check_columns(table, [event, duration], f"params.yaml {models.key('survival', name)}")
         columns[event] = table[event].astype(float)
         columns[f"cumhaz_{_safe(name)}"] = pd.Series(nelson_aalen(table[duration], table[event]), index=table.index)
-    for name in settings["auxiliary"]:
-        check_columns(table, [name], "params.yaml imputation.auxiliary")
+    for name in settings.auxiliary:
+        check_columns(table, [name], f"params.yaml {settings.key('auxiliary')}")
         columns[name] = table[name].astype(float)
-    weight = models["weight"]
+    weight = models.weight
     check_columns(table, [weight, STRATUM], "the survey design")
     columns["log_weight"] = np.log(table[weight].where(table[weight] > 0))
-    if settings["design_strata"]:
+    if settings.design_strata:
         dummies = pd.get_dummies(table[STRATUM].astype("category"), drop_first=True, dtype=float)
         for level in dummies.columns:
             columns[f"stratum__{_safe(level)}"] = dummies[level]
@@ -152,65 +136,63 @@ def completed_table(table: pd.DataFrame, imputed: pd.DataFrame, categories: dict
     return out
 
 
-def _model_list(params: dict, covariate_set: str) -> list[tuple[str, ModelSpec, dict]]:
+def _model_list(nh: NhanesSettings) -> list[tuple[str, ModelSpec, dict]]:
     """(kind, spec, keywords) of every headline model: exposures x (survival, regression) outcomes."""
-    models = params["models"]
-    rhs = models["covariate_sets"][covariate_set]
-    study = str(models.get("study", ""))
+    models, covariate_set = nh.models, imputed_set(nh)
+    rhs = models.covariate_sets[covariate_set]
     out = []
-    for exposure, ex in models["exposures"].items():
+    for exposure, ex in models.exposures.items():
         def spec_for(name: str, label: str) -> ModelSpec:
-            return ModelSpec(outcome=name, exposure=exposure, covariates=rhs, exposure_type=ex["type"],
-                             covariate_set=covariate_set, study=study, outcome_label=label,
-                             exposure_label=ex.get("label", exposure))
-        for name, s in models.get("survival", {}).items():
-            out.append(("cox", spec_for(name, s.get("label", name)), {"duration": s["duration"], "event": s["event"]}))
-        for name, s in models.get("regression", {}).items():
-            out.append((s["family"], spec_for(name, s.get("label", name)), {"outcome": s["outcome"]}))
+            return ModelSpec(outcome=name, exposure=exposure, covariates=rhs, exposure_type=ex.type,
+                             covariate_set=covariate_set, study=nh.study, outcome_label=label,
+                             exposure_label=ex.label)
+        for name, s in models.survival.items():
+            out.append(("cox", spec_for(name, s.label), {"duration": s.duration, "event": s.event}))
+        for name, s in models.regression.items():
+            out.append((s.family, spec_for(name, s.label), {"outcome": s.outcome}))
     return out
 
 
-def _fit_one(table: pd.DataFrame, kind: str, spec: ModelSpec, kw: dict, levels, models: dict, lonely_psu: str):
+def _fit_one(table: pd.DataFrame, kind: str, spec: ModelSpec, kw: dict, levels, models: Models):
     """One design-based fit of an imputed table, weighted as the complete-case model is
     (:func:`analysis.studies.nhanes.schema.model_weight`: the MEC weight when the model holds a MEC measure)."""
     rhs = spec.rhs(levels[0] if levels else None)
-    weight = model_weight([*kw.values(), *spec.variables()], models["weight"],
-                          str(models.get("exam_weight", models["weight"])))
-    common = dict(weight=weight, stratum=STRATUM, psu=PSU, lonely_psu=lonely_psu)
+    weight = model_weight([*kw.values(), *spec.variables()], models.weight, models.exam_weight)
+    common = dict(weight=weight, stratum=STRATUM, psu=PSU, lonely_psu=models.lonely_psu)
     if kind == "cox":
         return cox_design_fit(table, rhs, duration=kw["duration"], event=kw["event"], **common)
     return glm_design_fit(table, rhs, outcome=kw["outcome"], family=kind, **common)
 
 
-def _imputation_fits(table: pd.DataFrame, frame: pd.DataFrame, categories: dict, params: dict, settings: dict,
+def _imputation_fits(table: pd.DataFrame, frame: pd.DataFrame, categories: dict, nh: NhanesSettings,
                      j: int, levels: dict[str, list | None]) -> list[tuple]:
     """Draw imputation ``j`` and fit every headline model on it: ``[(params, cov, df, n, events), ...]``."""
-    imputed = impute_once(frame, seed=(settings["seed"], j), burn_in=settings["burn_in"], k_pmm=settings["k_pmm"])
-    covariates = formula_variables(params["models"]["covariate_sets"][settings["covariate_set"]])
+    settings = nh.imputation
+    imputed = impute_once(frame, seed=(settings.seed, j), burn_in=settings.burn_in, k_pmm=settings.k_pmm)
+    covariates = formula_variables(nh.models.covariate_sets[imputed_set(nh)])
     completed = completed_table(table, imputed, categories, covariates)
-    lonely_psu = str(params["models"].get("lonely_psu", "adjust"))
     out = []
-    for kind, spec, kw in _model_list(params, settings["covariate_set"]):
-        fit = _fit_one(completed, kind, spec, kw, levels[spec.exposure], params["models"], lonely_psu)
+    for kind, spec, kw in _model_list(nh):
+        fit = _fit_one(completed, kind, spec, kw, levels[spec.exposure], nh.models)
         out.append((fit.params, fit.cov, fit.df, fit.n, fit.events))
     return out
 
 
-def pooled_records(fits_by_imputation: list[list[tuple]], params: dict, settings: dict,
+def pooled_records(fits_by_imputation: list[list[tuple]], nh: NhanesSettings,
                    levels: dict[str, list | None]) -> pd.DataFrame:
     """Rubin's rules per model over the imputations: one MI record per exposure term (t on the
     Barnard-Rubin df), with its df, fraction of missing information and relative increase in variance."""
-    alpha = float(params["models"].get("alpha", 0.05))
+    alpha, settings = nh.models.alpha, nh.imputation
     m = len(fits_by_imputation)
     rows = []
-    for i, (kind, spec, _) in enumerate(_model_list(params, settings["covariate_set"])):
+    for i, (kind, spec, _) in enumerate(_model_list(nh)):
         fits = [per[i] for per in fits_by_imputation]
         design_df = min(f[2] for f in fits)
         pooled = pool([f[0] for f in fits], [f[1] for f in fits], df_complete=design_df)
         n, events = fits[0][3], fits[0][4]
         model = "cox" if kind == "cox" else ("logistic" if kind == "binomial" else "linear")
         note = (f"multiple imputation of the missing covariates (chained equations, predictive mean matching, "
-                f"m = {m}, {settings['burn_in']} cycles per chain, seed {settings['seed']}); design-based "
+                f"m = {m}, {settings.burn_in} cycles per chain, seed {settings.seed}); design-based "
                 f"variance (Taylor linearisation, PSUs in strata) within each imputation, pooled by Rubin's rules; "
                 f"t intervals on the Barnard-Rubin df (complete-data df {design_df})")
         for coefficient, term, term_label in exposure_coefficients(spec, levels[spec.exposure]):
@@ -230,30 +212,28 @@ def pooled_records(fits_by_imputation: list[list[tuple]], params: dict, settings
     return pd.concat([records, extra], axis=1)[MI_COLUMNS]
 
 
-def run_multiple_imputation(table: pd.DataFrame, params: dict, *, progress: bool = True,
-                            n_jobs: int | None = None) -> pd.DataFrame:
-    """Impute, fit and pool every headline model (module docstring); the tidy MI records."""
-    settings = imputation_settings(params)
-    frame, categories = imputation_frame(table, params)
-    models = params["models"]
-    weights = dict.fromkeys([models["weight"], str(models.get("exam_weight", models["weight"]))])
-    check_columns(table, list(weights), "params.yaml models.weight / models.exam_weight")
+def run_multiple_imputation(table: pd.DataFrame, nh: NhanesSettings, *, progress: bool = True,
+                            n_jobs: Workers = 1) -> pd.DataFrame:
+    """Impute, fit and pool every headline model (module docstring); the tidy MI records. ``n_jobs`` worker
+    processes (the stage passes ``compute.n_jobs``; the results do not depend on it)."""
+    frame, categories = imputation_frame(table, nh)
+    models = nh.models
+    weights = dict.fromkeys([models.weight, models.exam_weight])
+    check_columns(table, list(weights), f"params.yaml {models.key('weight')} / {models.key('exam_weight')}")
     design = table.assign(**{w: table[w].fillna(0.0) for w in weights})
     levels = {}
-    for exposure, ex in params["models"]["exposures"].items():
-        levels[exposure] = exposure_levels(table[exposure].dropna()) if ex["type"] == "categorical" else None
-    jobs = [(f"imputation {j + 1}", lambda j=j: _imputation_fits(design, frame, categories, params, settings, j,
-                                                               levels))
-            for j in range(settings["m"])]
-    n_jobs = settings["n_jobs"] if n_jobs is None else int(n_jobs)
+    for exposure, ex in models.exposures.items():
+        levels[exposure] = exposure_levels(table[exposure].dropna()) if ex.type == "categorical" else None
+    jobs = [(f"imputation {j + 1}", lambda j=j: _imputation_fits(design, frame, categories, nh, j, levels))
+            for j in range(nh.imputation.m)]
     fits = run_jobs(jobs, desc="NHANES multiple imputation", n_jobs=n_jobs, progress=progress)
-    return pooled_records(fits, params, settings, levels)
+    return pooled_records(fits, nh, levels)
 
 
 def stage() -> str:
     """DVC stage ``mi_nhanes``: the headline models under multiple imputation, pooled by Rubin's rules."""
-    params = config.load_params()
+    params = load()
     table = io.read_parquet(config.PROCESSED / "nhanes.parquet")
-    records = run_multiple_imputation(table, params)
+    records = run_multiple_imputation(table, params.nhanes, n_jobs=params.compute.n_jobs)
     io.write_outputs({config.REPORTS / "metrics" / "nhanes_mi.csv": records})
-    return f"NHANES multiple imputation: {len(records)} pooled records (m = {params['imputation']['m']})"
+    return f"NHANES multiple imputation: {len(records)} pooled records (m = {params.nhanes.imputation.m})"

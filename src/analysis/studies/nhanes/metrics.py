@@ -8,35 +8,35 @@ import pandas as pd
 
 from analysis.core.metrics import clean_number, estimate_entry
 from analysis.estimators.records import complete_cases, formula_variables
+from analysis.studies.nhanes.settings import NhanesSettings
 
 
-def headline_records(records: pd.DataFrame, params: dict, design: str = "design-based") -> pd.DataFrame:
-    fullest = list(params["models"]["covariate_sets"])[-1]
-    return records[(records["design"] == design) & (records["covariate_set"] == fullest)]
+def headline_records(records: pd.DataFrame, nh: NhanesSettings, design: str = "design-based") -> pd.DataFrame:
+    return records[(records["design"] == design) & (records["covariate_set"] == nh.models.fullest_set)]
 
 
-def analytic_sample(table: pd.DataFrame, params: dict) -> pd.DataFrame:
+def analytic_sample(table: pd.DataFrame, nh: NhanesSettings) -> pd.DataFrame:
     """Rows the headline survival models use: every exposure, the fullest covariate set, follow-up,
     every event and a positive weight present (the last step of the cohort flow)."""
-    models = params["models"]
-    survival = models["survival"].values()
-    columns = (list(models["exposures"]) + formula_variables(list(models["covariate_sets"].values())[-1])
-               + [s["duration"] for s in survival] + [s["event"] for s in survival] + [models["weight"]])
-    return complete_cases(table, columns, weight=models["weight"])
+    models = nh.models
+    survival = models.survival.values()
+    columns = (list(models.exposures) + formula_variables(models.covariate_sets[models.fullest_set])
+               + [s.duration for s in survival] + [s.event for s in survival] + [models.weight])
+    return complete_cases(table, columns, weight=models.weight)
 
 
-def headline_metrics(records: pd.DataFrame, table: pd.DataFrame, params: dict) -> dict:
+def headline_metrics(records: pd.DataFrame, table: pd.DataFrame, nh: NhanesSettings) -> dict:
     """Sample sizes, events and follow-up, and every headline estimate, keyed by outcome and term.
 
     ``sample.respondents`` counts the analysis table (everyone who answered the SSQ);
     ``sample.analytic`` and the deaths, follow-up and person-years describe the analytic sample of
     the headline survival models (:func:`analytic_sample`).
     """
-    survival = params["models"]["survival"]
+    survival = nh.models.survival
     first = next(iter(survival.values()))
-    sample_rows = analytic_sample(table, params)
-    followup = sample_rows[first["duration"]]
-    events = {name: int(sample_rows[spec["event"]].sum()) for name, spec in survival.items()}
+    sample_rows = analytic_sample(table, nh)
+    followup = sample_rows[first.duration]
+    events = {name: int(sample_rows[spec.event].sum()) for name, spec in survival.items()}
     sample = {
         "respondents": int(len(table)),
         "analytic": int(len(sample_rows)),
@@ -47,8 +47,8 @@ def headline_metrics(records: pd.DataFrame, table: pd.DataFrame, params: dict) -
         "person_years": clean_number(round(followup.sum() / 12.0)),
     }
     estimates: dict = {}
-    for row in headline_records(records, params).itertuples():
+    for row in headline_records(records, nh).itertuples():
         est = {**estimate_entry(row), "events": None if pd.isna(row.events) else int(row.events)}
         estimates.setdefault(row.outcome, {})[f"{row.exposure}:{row.term_label}"] = est
-    return {"study": params["models"]["study"], "covariate_set": list(params["models"]["covariate_sets"])[-1],
+    return {"study": nh.study, "covariate_set": nh.models.fullest_set,
             "sample": sample, "estimates": estimates}

@@ -1,6 +1,6 @@
 """The NHANES model stage: every exposure x covariate set x outcome x design in ``params.yaml models``.
 
-``run_nhanes_models(table, params["models"])`` returns two tidy tables:
+``run_nhanes_models(table, nh)`` (``nh``: the ``nhanes:`` settings) returns two tidy tables:
 
 * **records** (:data:`~analysis.estimators.records.RECORD_COLUMNS`): one row per outcome, exposure term,
   covariate set and design. Time-to-event outcomes (``models.survival``) are Cox models, cross-sectional ones
@@ -33,12 +33,13 @@ of the full design.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 
 from analysis.core import config, io
+from analysis.core.settings import Workers
 from analysis.estimators.glm import fit_glm
 from analysis.estimators.mixed import fit_multilevel
 from analysis.estimators.records import (
@@ -54,6 +55,7 @@ from analysis.estimators.survey import fit_cox_design, fit_glm_design
 from analysis.estimators.survival import cox_ph_test, fit_cox
 from analysis.studies.nhanes.metrics import headline_metrics
 from analysis.studies.nhanes.schema import model_weight
+from analysis.studies.nhanes.settings import Models, NhanesSettings, load
 
 #: Survey-design columns of the analysis table (schema.py): variance unit, stratum and PSU.
 CLUSTER, STRATUM, PSU = "cluster", "stratum", "psu"
@@ -66,87 +68,79 @@ class _Job:
     run: Callable[[], pd.DataFrame]
 
 
-def row_sample(table: pd.DataFrame, models: dict[str, Any], exposure: str,
+def row_sample(table: pd.DataFrame, models: Models, exposure: str,
                outcome_columns: list[str]) -> tuple[str, np.ndarray] | None:
     """The one analytic sample of the nested models of a table row (``models.common_sample``): ``(weight,
     mask)``, the weight of every set's variables (schema.model_weight: the MEC weight when any set holds a MEC
     measure) and the rows complete on the outcome, the exposure and every set's variables with a positive
     weight. None when ``common_sample`` is false: each model then takes its own complete cases and weight."""
-    if not bool(models.get("common_sample", True)):
+    if not models.common_sample:
         return None
     columns = list(dict.fromkeys([*outcome_columns, exposure,
-                                  *(v for rhs in models["covariate_sets"].values() for v in formula_variables(rhs))]))
-    weight = model_weight(columns, models["weight"], str(models.get("exam_weight", models["weight"])))
+                                  *(v for rhs in models.covariate_sets.values() for v in formula_variables(rhs))]))
+    weight = model_weight(columns, models.weight, models.exam_weight)
     present = table[[*columns, weight]].notna().all(axis=1).to_numpy()
     return weight, present & (pd.to_numeric(table[weight], errors="coerce").fillna(0.0).to_numpy() > 0)
 
 
-def _check_table(table: pd.DataFrame, models: dict[str, Any], designs: tuple[str, ...]) -> None:
-    """Every column a spec names must be in the table: the error names the column and the spec key."""
-    weight = models["weight"]
-    check_columns(table, [weight], "params.yaml models.weight")
+def _check_table(table: pd.DataFrame, models: Models, designs: tuple[str, ...]) -> None:
+    """Every column a spec names must be in the table: the error names the column and the spec key (the
+    schema checked the names against the table's contract; this checks the table that was read)."""
+    check_columns(table, [models.weight], f"params.yaml {models.key('weight')}")
+    check_columns(table, [models.exam_weight], f"params.yaml {models.key('exam_weight')}")
     needed = {"design-based": [CLUSTER], "multilevel": [STRATUM, PSU, CLUSTER], "unweighted": []}
     check_columns(table, [c for d in designs for c in needed[d]], f"the survey design of designs {list(designs)}")
-    for name in models["exposures"]:
-        check_columns(table, [name], f"params.yaml models.exposures.{name}")
-    for name, rhs in models["covariate_sets"].items():
-        check_columns(table, formula_variables(rhs), f"params.yaml models.covariate_sets.{name}")
-    for name, spec in models.get("survival", {}).items():
-        for key in ("duration", "event"):
-            check_columns(table, [config.require(spec, key, f"models.survival.{name}")],
-                          f"params.yaml models.survival.{name}.{key}")
-    for name, spec in models.get("regression", {}).items():
-        check_columns(table, [config.require(spec, "outcome", f"models.regression.{name}")],
-                      f"params.yaml models.regression.{name}.outcome")
+    for name in models.exposures:
+        check_columns(table, [name], f"params.yaml {models.key('exposures', name)}")
+    for name, rhs in models.covariate_sets.items():
+        check_columns(table, formula_variables(rhs), f"params.yaml {models.key('covariate_sets', name)}")
+    for name, spec in models.survival.items():
+        check_columns(table, [spec.duration, spec.event], f"params.yaml {models.key('survival', name)}")
+    for name, spec in models.regression.items():
+        check_columns(table, [spec.outcome], f"params.yaml {models.key('regression', name, 'outcome')}")
 
 
-def nhanes_jobs(table: pd.DataFrame, models: dict[str, Any], designs: tuple[str, ...] = DESIGNS) -> list[_Job]:
+def nhanes_jobs(table: pd.DataFrame, nh: NhanesSettings, designs: tuple[str, ...] = DESIGNS) -> list[_Job]:
     """The fits to run, in order: exposures x covariate sets x outcomes (survival, then regression) x designs."""
     unknown = [d for d in designs if d not in DESIGNS]
     if unknown:
         raise ValueError(f"designs {unknown} unknown; use any of {list(DESIGNS)}")
-    for key in ("exposures", "covariate_sets", "weight"):
-        config.require(models, key, "models")
+    models = nh.models
     _check_table(table, models, designs)
-    weight = models["weight"]
-    alpha = float(models.get("alpha", 0.05))
-    ph_alpha = float(models.get("ph_test_alpha", 0.01))
-    study = str(models.get("study", ""))
-    lonely_psu = str(models.get("lonely_psu", "adjust"))
+    weight, exam_weight = models.weight, models.exam_weight
+    alpha, ph_alpha, lonely_psu = models.alpha, models.ph_test_alpha, models.lonely_psu
+    study = nh.study
     # The survey design holds every row; a row without a weight (none in the public files) is in the design
     # with weight 0, i.e. outside every analytic domain, and keeps its stratum and PSU.
-    exam_weight = str(models.get("exam_weight", weight))
-    check_columns(table, [exam_weight], "params.yaml models.exam_weight")
     design_table = table.assign(**{w: table[w].fillna(0.0) for w in dict.fromkeys([weight, exam_weight])})
 
-    outcomes = {name: [s["duration"], s["event"]] for name, s in models.get("survival", {}).items()}
-    outcomes |= {name: [s["outcome"]] for name, s in models.get("regression", {}).items()}
+    outcomes = {name: [s.duration, s.event] for name, s in models.survival.items()}
+    outcomes |= {name: [s.outcome] for name, s in models.regression.items()}
 
     jobs: list[_Job] = []
-    for exposure, exposure_spec in models["exposures"].items():
+    for exposure, exposure_spec in models.exposures.items():
         # one sample (and weight) per exposure x outcome for all covariate sets, or None: each its own
         samples = {name: row_sample(table, models, exposure, columns) for name, columns in outcomes.items()}
-        for set_name, rhs in models["covariate_sets"].items():
+        for set_name, rhs in models.covariate_sets.items():
             def spec_for(outcome: str, outcome_label: str) -> ModelSpec:
                 return ModelSpec(
-                    outcome=outcome, exposure=exposure, covariates=rhs,
-                    exposure_type=config.require(exposure_spec, "type", f"models.exposures.{exposure}"),
+                    outcome=outcome, exposure=exposure, covariates=rhs, exposure_type=exposure_spec.type,
                     covariate_set=set_name, study=study, outcome_label=outcome_label,
-                    exposure_label=exposure_spec.get("label", exposure),
+                    exposure_label=exposure_spec.label,
                 )
 
             def sample_of(name: str, columns: list[str], spec: ModelSpec):
                 """(weight, design-domain mask or None, the rows for the model-based fits)."""
                 if samples[name] is None:
                     # the MEC weight when the model holds a MEC measure (schema.MEC_VARIABLES), else the interview one
-                    return model_weight([*columns, *spec.variables()], models["weight"], exam_weight), None, table
+                    return model_weight([*columns, *spec.variables()], models.weight, exam_weight), None, table
                 weight, mask = samples[name]
                 return weight, mask, table.loc[mask]
 
-            for name, s in models.get("survival", {}).items():
-                spec = spec_for(name, s.get("label", name))
-                kw = dict(duration=s["duration"], event=s["event"])
-                weight, mask, rows = sample_of(name, [s["duration"], s["event"]], spec)
+            for name, s in models.survival.items():
+                spec = spec_for(name, s.label)
+                kw = dict(duration=s.duration, event=s.event)
+                weight, mask, rows = sample_of(name, [s.duration, s.event], spec)
                 for design in designs:
                     if design == "design-based":
                         run = (lambda spec=spec, kw=kw, weight=weight, mask=mask: fit_cox_design(
@@ -160,14 +154,10 @@ def nhanes_jobs(table: pd.DataFrame, models: dict[str, Any], designs: tuple[str,
                 jobs.append(_Job(f"PH test {name} ~ {exposure} + {set_name}", "ph",
                                  lambda spec=spec, kw=kw, weight=weight, rows=rows: cox_ph_test(
                                      rows, spec, ph_alpha=ph_alpha, weight=weight, **kw)))
-            for name, s in models.get("regression", {}).items():
-                spec = spec_for(name, s.get("label", name))
-                outcome = s["outcome"]
+            for name, s in models.regression.items():
+                spec = spec_for(name, s.label)
+                outcome, family = s.outcome, s.family
                 weight, mask, rows = sample_of(name, [outcome], spec)
-                family = config.require(s, "family", f"models.regression.{name}")
-                if family not in ("binomial", "gaussian"):
-                    raise ValueError(f"params.yaml models.regression.{name}.family is '{family}'; "
-                                     "use 'binomial' or 'gaussian'")
                 for design in designs:
                     if design == "multilevel":
                         run = (lambda spec=spec, outcome=outcome, family=family, weight=weight, rows=rows:
@@ -188,27 +178,26 @@ def nhanes_jobs(table: pd.DataFrame, models: dict[str, Any], designs: tuple[str,
 
 def run_nhanes_models(
     table: pd.DataFrame,
-    models_params: dict[str, Any],
+    nh: NhanesSettings,
     *,
     designs: tuple[str, ...] = DESIGNS,
     progress: bool = True,
-    n_jobs: int | None = None,
+    n_jobs: Workers = 1,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Fit every NHANES model in ``params.yaml`` ``models``; return ``(records, ph_tests)``.
+    """Fit every NHANES model in ``params.yaml`` ``nhanes.models``; return ``(records, ph_tests)``.
 
-    ``table`` is the analysis table (schema.py ``NHANES_VARIABLES`` plus the index columns); ``models_params``
-    is ``params["models"]``. ``designs`` selects among "design-based", "multilevel" and "unweighted" (all by
+    ``table`` is the analysis table (schema.py ``NHANES_VARIABLES`` plus the index columns); ``nh`` the
+    ``nhanes:`` settings. ``designs`` selects among "design-based", "multilevel" and "unweighted" (all by
     default). A column named in a spec but absent from the table raises a ValueError naming the column and
     the spec key, before anything is fit. A fit that fails numerically gives rows with NaN estimates,
     ``converged`` False and the error in ``note``. A tqdm bar shows progress over the fits.
 
-    ``n_jobs`` (default ``models.n_jobs``, else 1) worker processes share the fits (joblib/loky, one BLAS
+    ``n_jobs`` (the stage passes ``compute.n_jobs``) worker processes share the fits (joblib/loky, one BLAS
     thread each); every fit is deterministic and results come back in job order, so a rerun with the same
     ``n_jobs`` gives identical records, and another ``n_jobs`` the same records up to floating-point rounding
     (BLAS threading).
     """
-    jobs = nhanes_jobs(table, models_params, tuple(designs))
-    n_jobs = int(n_jobs if n_jobs is not None else models_params.get("n_jobs", 1))
+    jobs = nhanes_jobs(table, nh, tuple(designs))
     records, ph_tests = [], []
     results = run_jobs([(job.label, job.run) for job in jobs], desc="NHANES models", n_jobs=n_jobs,
                        progress=progress)
@@ -220,10 +209,10 @@ def run_nhanes_models(
 
 def stage() -> str:
     """DVC stage ``models_nhanes``: every NHANES fit as tidy records, the PH tests and the headline metrics."""
-    params = config.load_params()
+    params = load()
     table = io.read_parquet(config.PROCESSED / "nhanes.parquet")
-    records, ph_tests = run_nhanes_models(table, params["models"])
+    records, ph_tests = run_nhanes_models(table, params.nhanes, n_jobs=params.compute.n_jobs)
     metrics = config.REPORTS / "metrics"
     io.write_outputs({metrics / "nhanes_models.csv": records, metrics / "nhanes_ph_tests.csv": ph_tests,
-                      metrics / "nhanes.json": headline_metrics(records, table, params)})
+                      metrics / "nhanes.json": headline_metrics(records, table, params.nhanes)})
     return f"NHANES models: {len(records)} result records"

@@ -1,6 +1,6 @@
 """The NHANES report stage: every table and figure of the NHANES study, from the stage outputs.
 
-``write_nhanes_reports(processed, reports, params)`` reads what the earlier stages wrote
+``write_nhanes_reports(processed, reports, nh)`` reads what the earlier stages wrote
 (``data/processed/nhanes*.{parquet,csv}``, ``reports/metrics/nhanes_*.csv``) and writes
 
 * ``reports/tables/nhanes/``: Table 1 (``table1.*``, tidy ``table1_long.csv``), one regression table
@@ -29,6 +29,7 @@ from analysis.report import figures, tables
 from analysis.studies.nhanes.dag import dag_adjustment_table, dag_table_for_readers
 from analysis.studies.nhanes.metrics import headline_records
 from analysis.studies.nhanes.schema import MEC_VARIABLES, NHANES_VARIABLES
+from analysis.studies.nhanes.settings import NhanesSettings, Sensitivity, load
 
 LABELS: dict[str, str] = {v.name: v.label for v in NHANES_VARIABLES}
 DTYPES: dict[str, str] = {v.name: v.dtype for v in NHANES_VARIABLES}
@@ -79,17 +80,17 @@ def ph_tests_table(ph_tests: pd.DataFrame) -> pd.DataFrame:
     shown["Events"] = shown["Events"].astype("Int64")
     shown.attrs["caption"] = "Proportional-hazards tests (Schoenfeld residuals, rank-transformed time)"
     shown.attrs["footnote"] = ("Unweighted Cox fits of the same models. Flagged: p below "
-                               "params.yaml models.ph_test_alpha; the hazard ratio is then an average "
+                               "params.yaml nhanes.models.ph_test_alpha; the hazard ratio is then an average "
                                "over follow-up.")
     return shown
 
 
-def evalues_table(records: pd.DataFrame, params: dict) -> pd.DataFrame:
+def evalues_table(records: pd.DataFrame, nh: NhanesSettings) -> pd.DataFrame:
     """E-values of every headline hazard and odds ratio (design-based fit, fullest covariate set): for the
     estimate and for the CI limit closest to 1, with the conversion to the risk-ratio scale that the
     outcome's frequency in the analytic sample (events / n) calls for (:mod:`analysis.estimators.evalues`)."""
     rows = []
-    for r in headline_records(records, params).itertuples():
+    for r in headline_records(records, nh).itertuples():
         if r.measure not in ("HR", "OR") or not r.n:
             continue
         share = float(r.events) / float(r.n)
@@ -119,12 +120,12 @@ def _estimate_text(record) -> str:
     return f"{record.measure if ratio else 'diff.'} {tables.format_interval(est, low, high)}"
 
 
-def mi_table(records: pd.DataFrame, mi: pd.DataFrame, params: dict) -> pd.DataFrame:
+def mi_table(records: pd.DataFrame, mi: pd.DataFrame, nh: NhanesSettings) -> pd.DataFrame:
     """Complete cases beside multiple imputation, for every headline estimate: the design-based fit with the
     fullest covariate set on its complete cases (``nhanes_models.csv``) and the same model on every
     respondent with the outcome and exposure, covariates imputed (``nhanes_mi.csv``,
     :mod:`analysis.studies.nhanes.imputation`), with the fraction of missing information."""
-    complete = headline_records(records, params).set_index(["outcome", "exposure", "term"])
+    complete = headline_records(records, nh).set_index(["outcome", "exposure", "term"])
     rows = []
     for r in mi.itertuples():
         key = (r.outcome, r.exposure, r.term)
@@ -157,7 +158,7 @@ def _events_text(n, events) -> str:
     return f"{tables.format_count(n)}" if pd.isna(events) else f"{tables.format_count(n)} / {tables.format_count(events)}"
 
 
-def sensitivity_table(sensitivity: pd.DataFrame, params: dict) -> pd.DataFrame:
+def sensitivity_table(sensitivity: pd.DataFrame, block: Sensitivity) -> pd.DataFrame:
     """The main design-based estimates beside each sensitivity analysis: one row per outcome x exposure term x
     analysis, in the stage's order (main first)."""
     rows = []
@@ -168,17 +169,16 @@ def sensitivity_table(sensitivity: pd.DataFrame, params: dict) -> pd.DataFrame:
                                                                                 f" {tables.NONCONVERGED_MARK}"),
                      "p": _p_text(r.p_value), "N / events": _events_text(r.n, r.events)})
     out = pd.DataFrame(rows)
-    block = params["sensitivity"]
-    years, prevalent = block["exclude_early_death_years"], block["prevalent_disease"]
+    years, prevalent = block.exclude_early_death_years, block.prevalent_disease
     out.attrs["caption"] = "Sensitivity analyses for reverse causation and baseline disease (design-based)"
     out.attrs["footnote"] = (
-        f"Main analysis: survey-weighted models with the '{block['covariate_set']}' covariate set, Taylor-"
+        f"Main analysis: survey-weighted models with the '{block.covariate_set}' covariate set, Taylor-"
         f"linearised variance (PSUs in strata), t intervals on the design df. Follow-up from {years:g} years: "
         f"everyone followed less than {12 * years:g} months (nearly all of them early deaths) left out, survival "
-        f"outcomes only. {prevalent.get('label', 'Prevalent disease excluded')}: the models of "
-        f"{', '.join(prevalent['outcomes'])} among those with {prevalent['column']} = 0 at baseline. + self-rated "
-        f"health: {block['self_rated_health']} (HUQ010) added to the covariates. + physical activity, alcohol, "
-        f"insurance, cancer, COPD: {block['further_confounders']} added (PAQ, ALQ, HIQ, MCQ; the ALQ is a MEC "
+        f"outcomes only. {prevalent.label}: the models of "
+        f"{', '.join(prevalent.outcomes)} among those with {prevalent.column} = 0 at baseline. + self-rated "
+        f"health: {block.self_rated_health} (HUQ010) added to the covariates. + physical activity, alcohol, "
+        f"insurance, cancer, COPD: {block.further_confounders} added (PAQ, ALQ, HIQ, MCQ; the ALQ is a MEC "
         "interview, so these models use the MEC weight). Each analysis is a domain of the "
         "full survey design. "
         + (f"{tables.NONCONVERGED_MARK} the fit did not converge (see the note in nhanes_sensitivity.csv). "
@@ -262,7 +262,7 @@ def subgroup_figure_rows(subgroups: pd.DataFrame, exposure: str) -> pd.DataFrame
         "detail": [_events_text(n, e) for n, e in zip(hr["n"], hr["events"])]})
 
 
-def write_sensitivity_reports(reports: Path, params: dict, tables_dir: Path, figures_dir: Path,
+def write_sensitivity_reports(reports: Path, nh: NhanesSettings, tables_dir: Path, figures_dir: Path,
                               formats: tuple[str, ...]) -> list[Path]:
     """The sensitivity and subgroup tables (``sensitivity.*``, ``subgroups.*``) and figures
     (``sensitivity_forest``, ``subgroup_forest``) from the ``sensitivity_nhanes`` stage's records."""
@@ -270,14 +270,14 @@ def write_sensitivity_reports(reports: Path, params: dict, tables_dir: Path, fig
     subgroups = pd.read_csv(reports / "metrics" / "nhanes_subgroups.csv", keep_default_na=False,
                             na_values=[""])
     subgroups["subgroup"] = subgroups["subgroup"].fillna("").astype(str)
-    written = tables.write_table(sensitivity_table(sensitivity, params), tables_dir / "sensitivity")
+    written = tables.write_table(sensitivity_table(sensitivity, nh.sensitivity), tables_dir / "sensitivity")
     written += tables.write_table(subgroup_table(subgroups), tables_dir / "subgroups")
     written += figures.write_grouped_forest_plot(
         sensitivity_figure_rows(sensitivity), figures_dir / "sensitivity_forest", formats,
         title="Sensitivity analyses: reverse causation and baseline disease (design-based)",
         label_header="Exposure term and analysis", estimate_header="HR (95% CI)", detail_header="N / deaths")
     written += figures.write_grouped_forest_plot(
-        subgroup_figure_rows(subgroups, params["reports"]["km_exposure"]), figures_dir / "subgroup_forest", formats,
+        subgroup_figure_rows(subgroups, nh.reports.km_exposure), figures_dir / "subgroup_forest", formats,
         title="Effect modification: hazard ratios by subgroup (design-based)", label_header="Modifier and subgroup",
         estimate_header="HR (95% CI)", detail_header="N / deaths")
     return written
@@ -336,8 +336,9 @@ def weight_tests_table(tests: pd.DataFrame) -> pd.DataFrame:
     return shown
 
 
-def write_nhanes_reports(processed: Path, reports: Path, params: dict) -> list[Path]:
-    """Write the NHANES tables and figures (see the module docstring); return the paths written."""
+def write_nhanes_reports(processed: Path, reports: Path, nh: NhanesSettings,
+                         formats: tuple[str, ...] = ("png", "svg")) -> list[Path]:
+    """Write the NHANES tables and figures (see the module docstring) in ``formats``; return the paths."""
     processed, reports = Path(processed), Path(reports)
     table = io.read_parquet(processed / "nhanes.parquet")
     flow = pd.read_csv(processed / "nhanes_flow.csv")
@@ -348,15 +349,12 @@ def write_nhanes_reports(processed: Path, reports: Path, params: dict) -> list[P
     exposure_records = pd.read_csv(reports / "metrics" / "nhanes_exposures.csv")
     weight_tests = pd.read_csv(reports / "metrics" / "nhanes_weight_tests.csv")
 
-    models, report = params["models"], params["reports"]
-    formats = tuple(report["figure_formats"])
-    group = report["km_exposure"]
-    weight = models["weight"]
-    survival = models["survival"]
-    durations = {spec["duration"] for spec in survival.values()}
-    if len(durations) != 1:
-        raise ValueError(f"params.yaml models.survival: the curves need one follow-up clock, found {sorted(durations)}")
-    death = next((s["event"] for s in survival.values() if s["event"] == "died"), None)
+    models, report = nh.models, nh.reports
+    group = report.km_exposure
+    weight = models.weight
+    survival = models.survival
+    durations = {spec.duration for spec in survival.values()}  # one clock: the schema checks it
+    death = next((s.event for s in survival.values() if s.event == "died"), None)
 
     tables_dir, figures_dir = reports / "tables" / "nhanes", reports / "figures" / "nhanes"
     flow_shown = flow.rename(columns={"step": "Step", "label": "Participants", "n": "N remaining",
@@ -369,22 +367,22 @@ def write_nhanes_reports(processed: Path, reports: Path, params: dict) -> list[P
         written += tables.write_table1(table, tables_dir, by=group, variables=TABLE1_VARIABLES, weight=weight,
                                        decimals=TABLE1_DECIMALS, labels=LABELS, dtypes=DTYPES,
                                        convention=CONVENTION,
-                                       variable_weights={v: models.get("exam_weight", weight) for v in MEC_VARIABLES})
+                                       variable_weights={v: models.exam_weight for v in MEC_VARIABLES})
         written += tables.write_regression_tables(records, tables_dir, ph_tests=ph_tests,
-                                                  covariate_sets=models["covariate_sets"],
+                                                  covariate_sets=dict(models.covariate_sets),
                                                   covariate_set_labels=COVARIATE_SET_LABELS)
         written += tables.write_table(ph_tests_table(ph_tests), tables_dir / "ph_tests")
-        written += tables.write_table(evalues_table(records, params), tables_dir / "evalues")
-        written += tables.write_table(mi_table(records, imputed, params), tables_dir / "multiple_imputation")
+        written += tables.write_table(evalues_table(records, nh), tables_dir / "evalues")
+        written += tables.write_table(mi_table(records, imputed, nh), tables_dir / "multiple_imputation")
         written += tables.write_table(exposure_definitions_table(exposure_records), tables_dir / "exposure_definitions")
         written += tables.write_table(weight_tests_table(weight_tests), tables_dir / "weight_tests")
-        adjustment = dag_adjustment_table(params)
+        adjustment = dag_adjustment_table(nh)
         written.append(io.write_csv(tables_dir / "dag_adjustment_sets.csv", adjustment))
         written += tables.write_table(dag_table_for_readers(adjustment), tables_dir / "dag_adjustment_sets_table")
-        dag = params["dag"]
+        dag = nh.dag
         written += figures.write_dag_figure(
-            dag["edges"], figures_dir / "dag", formats, exposure=dag["exposure"], outcome=dag["outcome"],
-            latents=dag.get("latent", []), latent_edges=dag.get("latent_edges", []), labels={**LABELS, **DAG_LABELS},
+            dag.edges, figures_dir / "dag", formats, exposure=dag.exposure, outcome=dag.outcome,
+            latents=dag.latent, latent_edges=dag.latent_edges, labels={**LABELS, **DAG_LABELS},
             title="Causal diagram: social isolation and death (assumptions; dashed: unmeasured)")
         written += figures.write_grouped_forest_plot(
             exposure_figure_rows(exposure_records), figures_dir / "exposure_definitions", formats,
@@ -396,10 +394,10 @@ def write_nhanes_reports(processed: Path, reports: Path, params: dict) -> list[P
 
         written += figures.write_km_curves(
             table, figures_dir / "km_curves", formats, duration=durations.pop(),
-            event=[s["event"] for s in survival.values()], group=group, weight=weight,
-            horizon_months=report["km_horizon_months"], death=death,
-            titles={s["event"]: s.get("label", name) for name, s in survival.items()},
-            group_label=models["exposures"].get(group, {}).get("label"))
+            event=[s.event for s in survival.values()], group=group, weight=weight,
+            horizon_months=report.km_horizon_months, death=death,
+            titles={s.event: s.label for s in survival.values()},
+            group_label=models.exposures[group].label)
         for design in dict.fromkeys(records["design"]):
             if design == "unweighted":
                 continue
@@ -407,11 +405,12 @@ def write_nhanes_reports(processed: Path, reports: Path, params: dict) -> list[P
             written += figures.write_forest_plot(records, figures_dir / f"forest_{slug}", formats, design=design,
                                                  covariate_set_labels=COVARIATE_SET_LABELS)
         written += figures.write_flow_diagram(flow, figures_dir / "cohort_flow", formats)
-        written += write_sensitivity_reports(reports, params, tables_dir, figures_dir, formats)
+        written += write_sensitivity_reports(reports, nh, tables_dir, figures_dir, formats)
     return written
 
 
 def stage() -> str:
     """DVC stage ``report_nhanes``: the NHANES tables and figures."""
-    written = write_nhanes_reports(config.PROCESSED, config.REPORTS, config.load_params())
+    params = load()
+    written = write_nhanes_reports(config.PROCESSED, config.REPORTS, params.nhanes, tuple(params.reports.figure_formats))
     return f"NHANES reports: {len(written)} files"

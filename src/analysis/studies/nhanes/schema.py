@@ -12,6 +12,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from analysis.core.contract import Variable, pandera_column
+from analysis.core.index import IndexSpec
 
 SEX = ("Male", "Female")
 RACE = ("Mexican American", "Other Hispanic", "Non-Hispanic White", "Non-Hispanic Black", "Other/multiracial")
@@ -133,29 +134,19 @@ def model_weight(columns, interview_weight: str, exam_weight: str) -> str:
     return exam_weight if any(c in MEC_VARIABLES for c in columns) else interview_weight
 
 
-def group_column(name: str, spec: dict) -> str:
-    """Column holding an index's groups: ``group_column`` in its spec, else ``<name>_group``."""
-    return spec.get("group_column", f"{name}_group")
-
-
-def index_groupings(name: str, spec: dict) -> dict[str, list[dict]]:
-    """Every grouped column of an index: its ``group_column`` with ``groups``, then each column of its
-    ``groupings`` (further groupings of the same score, e.g. the score by level) with its groups."""
-    return {group_column(name, spec): spec.get("groups", []), **(spec.get("groupings") or {})}
-
-
-def nhanes_schema(indices: dict | None = None) -> pa.DataFrameSchema:
+def nhanes_schema(indices: dict[str, IndexSpec] | None = None) -> pa.DataFrameSchema:
     """Pandera schema of the NHANES analysis table; index columns (from params) are added by name."""
     columns = {v.name: pandera_column(v) for v in NHANES_VARIABLES}
     for name, spec in (indices or {}).items():
         columns[name] = pa.Column("float64", pa.Check.ge(0), nullable=True)
-        for column, groups in index_groupings(name, spec).items():
-            labels = [g["label"] for g in groups]
+        for column, groups in spec.groupings_of(name).items():
+            labels = [g.label for g in groups]
             columns[column] = pa.Column(None, pa.Check.isin(labels) if labels else [], nullable=True)
     return pa.DataFrameSchema(columns, strict=True, unique=["seqn"])
 
 
-def data_dictionary(table: pd.DataFrame, indices: dict, reliability: dict[str, str] | None = None) -> pd.DataFrame:
+def data_dictionary(table: pd.DataFrame, indices: dict[str, IndexSpec], reliability: dict[str, str] | None = None
+                    ) -> pd.DataFrame:
     """Name, label, type, source items, rule and % missing for every column of the analysis table; with
     ``reliability`` (column name -> text, from the clean stage's reliability records), a ``reliability``
     column saying it for the measures it covers (blank for the others)."""
@@ -164,15 +155,13 @@ def data_dictionary(table: pd.DataFrame, indices: dict, reliability: dict[str, s
         for v in NHANES_VARIABLES
     ]
     for name, spec in indices.items():
-        items = "; ".join(
-            f"{it.get('label', it['variable'])} [{it['variable']} {it['op']} {it['value']}]" for it in spec["items"]
-        )
-        rows.append({"name": name, "label": spec.get("label", name), "type": "float",
-                     "source": ", ".join(it["variable"] for it in spec["items"]),
-                     "rule": f"1 point each: {items}; missing rule: {spec.get('missing', 'complete')} (params.yaml indices.{name})"})
-        for column, grouping in index_groupings(name, spec).items():
-            groups = ", ".join(f"{g['label']} = {g['min']}-{g['max']}" for g in grouping)
-            rows.append({"name": column, "label": f"{spec.get('label', name)}, grouped", "type": "category",
+        items = "; ".join(f"{it.text} [{it.variable} {it.op} {it.value}]" for it in spec.items)
+        rows.append({"name": name, "label": spec.label_or(name), "type": "float",
+                     "source": ", ".join(it.variable for it in spec.items),
+                     "rule": f"1 point each: {items}; missing rule: {spec.missing} (params.yaml nhanes.indices.{name})"})
+        for column, grouping in spec.groupings_of(name).items():
+            groups = ", ".join(f"{g.label} = {g.min}-{g.max}" for g in grouping)
+            rows.append({"name": column, "label": f"{spec.label_or(name)}, grouped", "type": "category",
                          "source": name, "rule": groups})
     out = pd.DataFrame(rows)
     out["pct_missing"] = [round(100 * table[n].isna().mean(), 1) if n in table else float("nan") for n in out["name"]]

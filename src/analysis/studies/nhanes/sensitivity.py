@@ -56,6 +56,7 @@ import pandas as pd
 from lifelines.exceptions import ConvergenceError
 
 from analysis.core import config, io
+from analysis.core.settings import Workers
 from analysis.core.config import ConfigError
 from analysis.estimators.formula import formula_variables
 from analysis.estimators.glm import FAMILIES
@@ -81,6 +82,14 @@ from analysis.estimators.survey import (
 from analysis.estimators.weight_test import dumouchel_duncan
 from analysis.studies.nhanes.models import PSU, STRATUM, row_sample
 from analysis.studies.nhanes.schema import model_weight
+from analysis.studies.nhanes.settings import (
+    AgeTimeScale,
+    Models,
+    NhanesSettings,
+    Sensitivity,
+    SubgroupSpec,
+    load,
+)
 
 #: Sensitivity analyses, in table order: analysis key -> label.
 ANALYSES = {
@@ -105,102 +114,18 @@ MONTHS_PER_YEAR = 12
 # --- settings ----------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Subgroup:
-    """One effect modifier of ``sensitivity.subgroups``: how its subgroups are built from ``column``."""
-
-    name: str
-    label: str
-    column: str
-    rule: str  # "levels": one subgroup per category; "cut": column < cut, column >= cut
-    cut: float | None = None
-    labels: tuple[str, str] | None = None
-
-    @property
-    def modifier_column(self) -> str:
-        """The derived column of subgroup labels that the interaction model uses."""
-        return f"subgroup_{self.name}"
-
-
-def _subgroup(entry: Any, position: int) -> Subgroup:
-    where = f"sensitivity.subgroups[{position}]"
-    if not isinstance(entry, dict):
-        raise ConfigError(f"params.yaml: '{where}' must be a mapping with name, label, column and rule")
-    name = str(config.require(entry, "name", where))
-    column = str(config.require(entry, "column", where))
-    rule = str(config.require(entry, "rule", where))
-    if rule not in RULES:
-        raise ConfigError(f"params.yaml: '{where}.rule' is '{rule}'; use one of {list(RULES)}")
-    if rule == "levels":
-        return Subgroup(name, str(entry.get("label", name)), column, rule)
-    cut = config.require(entry, "cut", where)
-    labels = config.require(entry, "labels", where)
-    if not isinstance(cut, (int, float)) or isinstance(cut, bool):
-        raise ConfigError(f"params.yaml: '{where}.cut' is {cut!r}; give a number")
-    if not isinstance(labels, list) or len(labels) != 2 or len(set(map(str, labels))) != 2:
-        raise ConfigError(f"params.yaml: '{where}.labels' is {labels!r}; give two different labels "
-                          "(below the cut, at or above it)")
-    return Subgroup(name, str(entry.get("label", name)), column, rule, float(cut), (str(labels[0]), str(labels[1])))
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The ``sensitivity`` block of params.yaml, checked."""
-
-    covariate_set: str
-    early_death_years: float
-    prevalent_column: str
-    prevalent_outcomes: tuple[str, ...]
-    prevalent_label: str
-    self_rated_health: str
-    subgroups: tuple[Subgroup, ...]
-    further_confounders: str
-
-
-def read_settings(params: dict[str, Any]) -> Settings:
-    """Check ``params["sensitivity"]`` against ``params["models"]``; a ConfigError names the key."""
-    block = config.require(params, "sensitivity", "params.yaml (top level)")
-    models = config.require(params, "models", "params.yaml (top level)")
-    covariate_sets = config.require(models, "covariate_sets", "models")
-    covariate_set = str(config.require(block, "covariate_set", "sensitivity"))
-    if covariate_set not in covariate_sets:
-        raise ConfigError(f"params.yaml: 'sensitivity.covariate_set' is '{covariate_set}'; use a key of "
-                          f"models.covariate_sets {list(covariate_sets)}")
-    years = config.require(block, "exclude_early_death_years", "sensitivity")
-    if not isinstance(years, (int, float)) or isinstance(years, bool) or years < 0:
-        raise ConfigError(f"params.yaml: 'sensitivity.exclude_early_death_years' is {years!r}; give a number >= 0")
-    prevalent = config.require(block, "prevalent_disease", "sensitivity")
-    column = str(config.require(prevalent, "column", "sensitivity.prevalent_disease"))
-    outcomes = tuple(config.require(prevalent, "outcomes", "sensitivity.prevalent_disease") or ())
-    known = [*models.get("survival", {}), *models.get("regression", {})]
-    unknown = [o for o in outcomes if o not in known]
-    if unknown:
-        raise ConfigError(f"params.yaml: 'sensitivity.prevalent_disease.outcomes' names {unknown}; use outcomes "
-                          f"of models.survival or models.regression {known}")
-    term = " ".join(str(config.require(block, "self_rated_health", "sensitivity", allow_empty=False)).split())
-    entries = config.require(block, "subgroups", "sensitivity")
-    if not isinstance(entries, list):
-        raise ConfigError("params.yaml: 'sensitivity.subgroups' must be a list of modifiers")
-    subgroups = tuple(_subgroup(entry, i) for i, entry in enumerate(entries))
-    names = [s.name for s in subgroups]
-    if len(set(names)) != len(names):
-        raise ConfigError(f"params.yaml: 'sensitivity.subgroups' repeats a name: {names}")
-    label = str(prevalent.get("label", f"{column} = 1 excluded"))
-    further = " ".join(str(config.require(block, "further_confounders", "sensitivity", allow_empty=False)).split())
-    return Settings(covariate_set, float(years), column, outcomes, label, term, subgroups, further)
-
-
-def check_table(table: pd.DataFrame, settings: Settings) -> None:
+def check_table(table: pd.DataFrame, settings: Sensitivity) -> None:
     """Every column the sensitivity block names must be in the analysis table (the error names the column
     and the params key), and the derived subgroup columns must not collide with one."""
-    check_columns(table, formula_variables(settings.self_rated_health), "params.yaml sensitivity.self_rated_health")
+    check_columns(table, formula_variables(settings.self_rated_health),
+                  f"params.yaml {settings.key('self_rated_health')}")
     check_columns(table, formula_variables(settings.further_confounders),
-                  "params.yaml sensitivity.further_confounders")
-    check_columns(table, [settings.prevalent_column], "params.yaml sensitivity.prevalent_disease.column")
+                  f"params.yaml {settings.key('further_confounders')}")
+    check_columns(table, [settings.prevalent_disease.column], f"params.yaml {settings.key('prevalent_disease', 'column')}")
     for i, subgroup in enumerate(settings.subgroups):
-        check_columns(table, [subgroup.column], f"params.yaml sensitivity.subgroups[{i}].column ({subgroup.name})")
+        check_columns(table, [subgroup.column], f"params.yaml {settings.key('subgroups', i, 'column')} ({subgroup.name})")
         if subgroup.modifier_column in table.columns:
-            raise ConfigError(f"params.yaml sensitivity.subgroups[{i}]: the name '{subgroup.name}' makes the "
+            raise ConfigError(f"params.yaml {settings.key('subgroups', i)}: the name '{subgroup.name}' makes the "
                               f"column '{subgroup.modifier_column}', which the analysis table already has; rename it")
 
 
@@ -218,12 +143,12 @@ def no_disease_domain(table: pd.DataFrame, column: str) -> np.ndarray:
     values = pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=float)
     bad = sorted(set(values[~np.isnan(values)]) - {0.0, 1.0})
     if bad:
-        raise ValueError(f"column '{column}' (params.yaml sensitivity.prevalent_disease.column) must be 0/1; "
+        raise ValueError(f"column '{column}' (params.yaml nhanes.sensitivity.prevalent_disease.column) must be 0/1; "
                          f"found {bad[:5]}")
     return values == 0
 
 
-def subgroup_labels(table: pd.DataFrame, subgroup: Subgroup) -> pd.Series:
+def subgroup_labels(table: pd.DataFrame, subgroup: SubgroupSpec) -> pd.Series:
     """The subgroup of every row as an ordered categorical (missing where ``subgroup.column`` is missing).
 
     ``levels``: the column's categories (a pandas Categorical keeps its order; otherwise sorted), those
@@ -240,7 +165,7 @@ def subgroup_labels(table: pd.DataFrame, subgroup: Subgroup) -> pd.Series:
         return pd.Series(pd.Categorical(text, categories=levels), index=table.index, name=subgroup.modifier_column)
     numbers = pd.to_numeric(values, errors="coerce")
     if values.notna().sum() != numbers.notna().sum():
-        raise ValueError(f"column '{subgroup.column}' (params.yaml sensitivity.subgroups, {subgroup.name}) is not "
+        raise ValueError(f"column '{subgroup.column}' (params.yaml nhanes.sensitivity.subgroups, {subgroup.name}) is not "
                          "numeric: a 'cut' rule needs numbers")
     below, above = subgroup.labels
     labels = np.where(numbers.isna(), None, np.where(numbers < subgroup.cut, below, above))
@@ -304,14 +229,12 @@ class Job:
     run: Callable[[], pd.DataFrame]
 
 
-def outcomes_of(models: dict[str, Any]) -> list[Outcome]:
-    out = [Outcome(name, s.get("label", name), "survival", {"duration": s["duration"], "event": s["event"]})
-           for name, s in models.get("survival", {}).items()]
-    for name, s in models.get("regression", {}).items():
-        family = config.require(s, "family", f"models.regression.{name}")
-        if family not in FAMILIES:
-            raise ConfigError(f"params.yaml: 'models.regression.{name}.family' is '{family}'; use one of {list(FAMILIES)}")
-        out.append(Outcome(name, s.get("label", name), "regression", {"outcome": s["outcome"], "family": family}))
+def outcomes_of(models: Models) -> list[Outcome]:
+    out = [Outcome(name, s.label, "survival", {"duration": s.duration, "event": s.event})
+           for name, s in models.survival.items()]
+    for name, s in models.regression.items():
+        assert s.family in FAMILIES, s.family  # the schema's Literal is FAMILIES
+        out.append(Outcome(name, s.label, "regression", {"outcome": s.outcome, "family": s.family}))
     return out
 
 
@@ -357,7 +280,7 @@ def _labelled(records: pd.DataFrame, **columns) -> pd.DataFrame:
     return records.assign(**columns)
 
 
-def interaction_record(design: _Design, spec: ModelSpec, outcome: Outcome, subgroup: Subgroup,
+def interaction_record(design: _Design, spec: ModelSpec, outcome: Outcome, subgroup: SubgroupSpec,
                        labels: pd.Series) -> pd.DataFrame:
     """The exposure x modifier model and the design-based Wald test of its interaction coefficients: one
     row (``record`` "interaction"), the F statistic, its degrees of freedom and p in ``p_value``."""
@@ -398,33 +321,14 @@ def interaction_record(design: _Design, spec: ModelSpec, outcome: Outcome, subgr
                           "df_num": test.df_num, "df_den": test.df_den, "converged": fit.converged, "note": note}])
 
 
-def age_time_scale_settings(params: dict[str, Any]) -> dict[str, Any]:
-    """``sensitivity.age_time_scale`` (age column, follow-up column, years per follow-up unit) and
-    ``sensitivity.splines`` (column -> spline term), checked; a ConfigError names the key."""
-    block = config.require(params, "sensitivity", "params.yaml (top level)")
-    timing = config.require(block, "age_time_scale", "sensitivity")
-    splines = config.require(block, "splines", "sensitivity")
-    if not isinstance(splines, dict) or not all(isinstance(v, str) and k in v for k, v in splines.items()):
-        raise ConfigError("params.yaml: 'sensitivity.splines' must map each column to a spline term of it, "
-                          "e.g. bmi: \"cr(bmi, df=4, constraints='center')\"")
-    per_year = config.require(timing, "followup_units_per_year", "sensitivity.age_time_scale")
-    if not isinstance(per_year, (int, float)) or per_year <= 0:
-        raise ConfigError(f"params.yaml: 'sensitivity.age_time_scale.followup_units_per_year' is {per_year!r}; "
-                          "give a positive number (12 for months)")
-    return {"age_column": str(config.require(timing, "age", "sensitivity.age_time_scale")),
-            "followup": str(config.require(timing, "followup", "sensitivity.age_time_scale")),
-            "entry_offset": float(timing.get("entry_offset_years", 0.0)),
-            "per_year": float(per_year), "splines": dict(splines)}
-
-
-def add_age_time_scale(frame: pd.DataFrame, table: pd.DataFrame, timing: dict[str, Any]) -> pd.DataFrame:
+def add_age_time_scale(frame: pd.DataFrame, table: pd.DataFrame, timing: AgeTimeScale) -> pd.DataFrame:
     """``frame`` with the entry and exit ages of the age-time-scale Cox model (years):
     ``age_at_entry = age + entry_offset_years`` (RIDAGEYR is completed years at screening: + 0.5 is the
     expected exact age) and ``age_at_exit = age_at_entry + followup / followup_units_per_year``. Rows with
     no follow-up time (0 months: exit = entry, at risk at no age) get a missing exit and leave the domain."""
-    check_columns(table, [timing["age_column"], timing["followup"]], "params.yaml sensitivity.age_time_scale")
-    entry = table[timing["age_column"]].astype(float) + timing["entry_offset"]
-    years = table[timing["followup"]].astype(float) / timing["per_year"]
+    check_columns(table, [timing.age, timing.followup], f"params.yaml {timing.key()}")
+    entry = table[timing.age].astype(float) + timing.entry_offset_years
+    years = table[timing.followup].astype(float) / timing.followup_units_per_year
     return frame.assign(**{AGE_ENTRY: entry, AGE_EXIT: (entry + years).where(years > 0)})
 
 
@@ -448,25 +352,25 @@ def _weight_test_row(data: pd.DataFrame, rhs: str, row: dict, model: str, kw: di
                     "independent columns, tested jointly"}
 
 
-def weight_test_records(table: pd.DataFrame, params: dict[str, Any], *, progress: bool = False,
-                        n_jobs: int | None = None) -> pd.DataFrame:
+def weight_test_records(table: pd.DataFrame, nh: NhanesSettings, *, progress: bool = False,
+                        n_jobs: Workers = 1) -> pd.DataFrame:
     """The DuMouchel-Duncan weight-association test (:func:`analysis.estimators.weight_test.dumouchel_duncan`)
     of every model of ``nhanes_models.csv`` (exposure x covariate set x outcome), one row each: the unweighted
     model plus the model's weight (schema.model_weight: MEC weight with a MEC measure) and weight x every
     column, tested jointly (F for the linear model, likelihood ratio for the logistic and Cox models). Each test
     is on its model's sample and weight: with ``models.common_sample`` the nested sets of one exposure and
     outcome share the complete cases of every set (:func:`analysis.studies.nhanes.models.row_sample`).
-    ``n_jobs`` (default ``models.n_jobs``) worker processes share the tests; rows in model order."""
-    models = params["models"]
-    weight, exam_weight = str(models["weight"]), str(models.get("exam_weight", models["weight"]))
+    ``n_jobs`` worker processes share the tests (the stage passes ``compute.n_jobs``); rows in model order."""
+    models = nh.models
+    weight, exam_weight = models.weight, models.exam_weight
     outcomes = outcomes_of(models)
     jobs = []
-    for exposure, exposure_spec in models["exposures"].items():
+    for exposure, exposure_spec in models.exposures.items():
         samples = {o.name: row_sample(table, models, exposure, o.data_columns) for o in outcomes}
-        for set_name, covariates in models["covariate_sets"].items():
+        for set_name, covariates in models.covariate_sets.items():
             for outcome in outcomes:
                 spec = ModelSpec(outcome=outcome.name, exposure=exposure, covariates=" ".join(covariates.split()),
-                                 exposure_type=exposure_spec["type"], covariate_set=set_name)
+                                 exposure_type=exposure_spec.type, covariate_set=set_name)
                 shared = samples[outcome.name]
                 w, data = ((shared[0], table.loc[shared[1]]) if shared is not None else
                            (model_weight([*outcome.data_columns, *spec.variables()], weight, exam_weight), table))
@@ -476,66 +380,62 @@ def weight_test_records(table: pd.DataFrame, params: dict[str, Any], *, progress
                 kw = ({"duration": outcome.columns["duration"], "event": outcome.columns["event"]}
                       if outcome.kind == "survival" else {"outcome": outcome.columns["outcome"]})
                 model = "cox" if outcome.kind == "survival" else outcome.columns["family"]
-                row = {"study": str(models.get("study", "")), "outcome": outcome.name, "outcome_label": outcome.label,
-                       "exposure": exposure, "exposure_label": exposure_spec.get("label", exposure),
+                row = {"study": nh.study, "outcome": outcome.name, "outcome_label": outcome.label,
+                       "exposure": exposure, "exposure_label": exposure_spec.label,
                        "covariate_set": set_name, "model": outcome.model, "weight": w}
                 jobs.append((f"weight test {outcome.name} ~ {exposure} + {set_name}",
                              lambda data=data, rhs=rhs, row=row, model=model, kw=kw: _weight_test_row(
                                  data, rhs, row, model, kw)))
-    n_jobs = int(n_jobs if n_jobs is not None else models.get("n_jobs", 1))
     results = run_jobs(jobs, desc="NHANES weight tests", n_jobs=n_jobs, progress=progress)
     return pd.DataFrame(results, columns=WEIGHT_TEST_COLUMNS)
 
 
-def sensitivity_jobs(table: pd.DataFrame, params: dict[str, Any]) -> list[Job]:
+def sensitivity_jobs(table: pd.DataFrame, nh: NhanesSettings) -> list[Job]:
     """Every fit, in output order: the sensitivity analyses (exposure x outcome x analysis), then per
     modifier, exposure and outcome the subgroup fits and the interaction test."""
-    settings = read_settings(params)
-    models = params["models"]
-    weight = str(config.require(models, "weight", "models"))
-    check_columns(table, [weight, STRATUM, PSU], "params.yaml models.weight and the survey design")
+    settings, models = nh.sensitivity, nh.models
+    weight, exam_weight = models.weight, models.exam_weight
+    check_columns(table, [weight, STRATUM, PSU], f"params.yaml {models.key('weight')} and the survey design")
     check_table(table, settings)
-    covariates = " ".join(str(models["covariate_sets"][settings.covariate_set]).split())
+    covariates = " ".join(models.covariate_sets[settings.covariate_set].split())
     outcomes = outcomes_of(models)
-    check_columns(table, formula_variables(covariates), f"params.yaml models.covariate_sets.{settings.covariate_set}")
-    for exposure in config.require(models, "exposures", "models"):
-        check_columns(table, [exposure], f"params.yaml models.exposures.{exposure}")
+    check_columns(table, formula_variables(covariates), f"params.yaml {models.key('covariate_sets', settings.covariate_set)}")
+    for exposure in models.exposures:
+        check_columns(table, [exposure], f"params.yaml {models.key('exposures', exposure)}")
     for outcome in outcomes:
-        check_columns(table, outcome.data_columns, f"params.yaml models.{outcome.kind}.{outcome.name}")
+        check_columns(table, outcome.data_columns, f"params.yaml {models.key(outcome.kind, outcome.name)}")
     # The design keeps every row but only the columns a model reads (each worker gets a copy).
-    exam_weight = str(models.get("exam_weight", weight))
-    check_columns(table, [exam_weight], "params.yaml models.exam_weight")
-    timing = age_time_scale_settings(params)
-    needed = [STRATUM, PSU, weight, exam_weight, *config.require(models, "exposures", "models"),
+    check_columns(table, [exam_weight], f"params.yaml {models.key('exam_weight')}")
+    timing, splines = settings.age_time_scale, settings.splines
+    needed = [STRATUM, PSU, weight, exam_weight, *models.exposures,
               *formula_variables(f"{covariates} + {settings.self_rated_health} + {settings.further_confounders}"),
               *[c for o in outcomes for c in o.data_columns],
-              settings.prevalent_column, *[s.column for s in settings.subgroups]]
-    check_columns(table, needed, "params.yaml models / sensitivity")
+              settings.prevalent_disease.column, *[s.column for s in settings.subgroups]]
+    check_columns(table, needed, f"params.yaml {models.key()} / {settings.key()}")
     columns = list(dict.fromkeys(needed))
     frame = table[columns].assign(**{w: table[w].fillna(0.0) for w in dict.fromkeys([weight, exam_weight])})
     frame = add_age_time_scale(frame, table, timing)
-    design = _Design(frame, weight, str(models.get("lonely_psu", "adjust")), float(models.get("alpha", 0.05)),
-                     exam_weight)
-    study = str(models.get("study", ""))
-    prevalent_free = no_disease_domain(table, settings.prevalent_column)
+    design = _Design(frame, weight, models.lonely_psu, models.alpha, exam_weight)
+    study = nh.study
+    prevalent_free = no_disease_domain(table, settings.prevalent_disease.column)
     modifiers = [(s, subgroup_labels(table, s)) for s in settings.subgroups]
     labels = {"main": ANALYSES["main"],
-              "early_deaths_excluded": ANALYSES["early_deaths_excluded"].format(years=settings.early_death_years),
+              "early_deaths_excluded": ANALYSES["early_deaths_excluded"].format(
+                  years=settings.exclude_early_death_years),
               "prevalent_disease_excluded": ANALYSES["prevalent_disease_excluded"].format(
-                  label=settings.prevalent_label),
+                  label=settings.prevalent_disease.label),
               "self_rated_health_adjusted": ANALYSES["self_rated_health_adjusted"],
               "further_confounders_adjusted": ANALYSES["further_confounders_adjusted"],
               "age_time_scale": ANALYSES["age_time_scale"], "splines": ANALYSES["splines"]}
 
     jobs: list[Job] = []
     subgroup_jobs: list[Job] = []
-    for exposure, exposure_spec in config.require(models, "exposures", "models").items():
+    for exposure, exposure_spec in models.exposures.items():
         for outcome in outcomes:
             def spec(rhs: str, outcome=outcome, exposure=exposure, exposure_spec=exposure_spec) -> ModelSpec:
                 return ModelSpec(outcome=outcome.name, exposure=exposure, covariates=rhs,
-                                 exposure_type=config.require(exposure_spec, "type", f"models.exposures.{exposure}"),
-                                 covariate_set=settings.covariate_set, study=study, outcome_label=outcome.label,
-                                 exposure_label=exposure_spec.get("label", exposure))
+                                 exposure_type=exposure_spec.type, covariate_set=settings.covariate_set, study=study,
+                                 outcome_label=outcome.label, exposure_label=exposure_spec.label)
 
             main = spec(covariates)
             what = f"{outcome.name} ~ {exposure}"
@@ -547,15 +447,14 @@ def sensitivity_jobs(table: pd.DataFrame, params: dict[str, Any]) -> list[Job]:
             add("main", main)
             if outcome.kind == "survival":
                 add("early_deaths_excluded", main,
-                    followup_domain(table, outcome.columns["duration"], settings.early_death_years))
-            if outcome.name in settings.prevalent_outcomes:
+                    followup_domain(table, outcome.columns["duration"], settings.exclude_early_death_years))
+            if outcome.name in settings.prevalent_disease.outcomes:
                 add("prevalent_disease_excluded", main, prevalent_free)
             add("self_rated_health_adjusted", spec(f"{covariates} + {settings.self_rated_health}"))
             add("further_confounders_adjusted", spec(f"{covariates} + {settings.further_confounders}"))
-            add("splines", spec(spline_covariates(covariates, timing["splines"])))
+            add("splines", spec(spline_covariates(covariates, splines)))
             if outcome.kind == "survival":
-                age_spec = spec(spline_covariates(without_column_terms(covariates, timing["age_column"]),
-                                                  timing["splines"]))
+                age_spec = spec(spline_covariates(without_column_terms(covariates, timing.age), splines))
                 jobs.append(Job(f"age_time_scale: {what}", "sensitivity",
                                 lambda age_spec=age_spec, outcome=outcome: _labelled(
                                     design.age_scale_records(age_spec, outcome), analysis="age_time_scale",
@@ -596,16 +495,15 @@ def subgroups_frame(rows: pd.DataFrame | None = None) -> pd.DataFrame:
     return pd.concat([extra, frame, stats_], axis=1).loc[:, SUBGROUP_COLUMNS]
 
 
-def run_sensitivity(table: pd.DataFrame, params: dict[str, Any], *, progress: bool = True,
-                    n_jobs: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def run_sensitivity(table: pd.DataFrame, nh: NhanesSettings, *, progress: bool = True,
+                    n_jobs: Workers = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Fit every sensitivity and subgroup model; return ``(sensitivity records, subgroup records)``.
 
     A column the ``sensitivity`` block names but the table lacks raises a ValueError naming the column and
-    the params key, before anything is fit. ``n_jobs`` defaults to ``models.n_jobs`` (worker processes;
+    the params key, before anything is fit. ``n_jobs`` worker processes (the stage passes ``compute.n_jobs``;
     results in job order, so reruns give identical tables).
     """
-    jobs = sensitivity_jobs(table, params)
-    n_jobs = int(n_jobs if n_jobs is not None else params["models"].get("n_jobs", 1))
+    jobs = sensitivity_jobs(table, nh)
     results = run_jobs([(job.label, job.run) for job in jobs], desc="NHANES sensitivity", n_jobs=n_jobs,
                        progress=progress)
     sensitivity = [r for job, r in zip(jobs, results) if job.kind == "sensitivity"]
@@ -616,10 +514,11 @@ def run_sensitivity(table: pd.DataFrame, params: dict[str, Any], *, progress: bo
 
 def stage() -> str:
     """DVC stage ``sensitivity_nhanes``: the sensitivity analyses and the effect-modification records."""
-    params = config.load_params()
+    params = load()
     table = io.read_parquet(config.PROCESSED / "nhanes.parquet")
-    sensitivity, subgroups = run_sensitivity(table, params)
-    weight_tests = weight_test_records(table, params, progress=True)
+    n_jobs = params.compute.n_jobs
+    sensitivity, subgroups = run_sensitivity(table, params.nhanes, n_jobs=n_jobs)
+    weight_tests = weight_test_records(table, params.nhanes, progress=True, n_jobs=n_jobs)
     metrics = config.REPORTS / "metrics"
     io.write_outputs({metrics / "nhanes_sensitivity.csv": sensitivity, metrics / "nhanes_subgroups.csv": subgroups,
                       metrics / "nhanes_weight_tests.csv": weight_tests})

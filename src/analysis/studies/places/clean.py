@@ -21,7 +21,7 @@ year table (inadequate social support, premature death, poor mental health days,
 smoking). Each release pools several earlier data years and the two windows overlap, so a year-on-year
 change is a shift of the window, not a change between two separate years.
 
-Options (``params["places"]["clean"]``, all optional): ``places_value``: "AdjPrev" (default,
+Options (``params.yaml places.clean``, studies/places/settings.py): ``places_value``: "AdjPrev" (default,
 age-adjusted) or "CrudePrev".
 """
 
@@ -45,6 +45,7 @@ from analysis.studies.places.schema import (
     county_schema,
     panel_schema,
 )
+from analysis.studies.places.settings import Clean, load
 
 #: Columns of the join log, one row per source file (the PLACES spine first, the final table last).
 JOIN_LOG_COLUMNS: list[str] = [
@@ -56,10 +57,6 @@ JOIN_LOG_COLUMNS: list[str] = [
 # Connecticut's legacy counties, replaced as county-equivalents by planning regions (Census 2022).
 CT_LEGACY_COUNTIES = frozenset({"09001", "09003", "09005", "09007", "09009", "09011", "09013", "09015"})
 CT_PLANNING_REGIONS = frozenset({"09110", "09120", "09130", "09140", "09150", "09160", "09170", "09180", "09190"})
-
-
-def _options(params: dict | None) -> dict:
-    return dict(((params or {}).get("places") or {}).get("clean") or {})
 
 
 def _explain(only_source: list[str], only_places: list[str]) -> str:
@@ -93,14 +90,14 @@ def _log_row(source: str, file: Path, measure: str, column: str, counts: dict, v
     }
 
 
-def build_county_table(raw_dir: str | Path, params: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def build_county_table(raw_dir: str | Path, options: Clean = Clean()) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The county table (validated, one row per PLACES county, keyed by ``fips``) and the join log.
 
     Columns: :data:`~analysis.studies.places.schema.COUNTY_VARIABLES`. Join log: :data:`JOIN_LOG_COLUMNS`, one row
     for PLACES, one per CHR&R file, one for the final table.
     """
     raw_dir = Path(raw_dir)
-    value = _options(params).get("places_value", "AdjPrev")
+    value = options.places_value
     places_file = src.places_path(raw_dir)
     places = src.read_places(places_file, [m.measure for m in PLACES_MEASURES], value=value)
     keys = ["fips", "state", "state_fips", "state_name", "county_name", "population", "adult_population"]
@@ -160,7 +157,7 @@ def _check_join_log(log: pd.DataFrame, n_places: int) -> None:
             raise CleaningError(f"join log, {row.source}: rows read != nation + state + county rows")
 
 
-def build_county_panel(raw_dir: str | Path, params: dict | None = None) -> pd.DataFrame:
+def build_county_panel(raw_dir: str | Path) -> pd.DataFrame:
     """The CHR&R 2010-2011 county x year table (validated; columns
     :data:`~analysis.studies.places.schema.PANEL_VARIABLES`), one row per county and release year."""
     raw_dir = Path(raw_dir)
@@ -179,9 +176,9 @@ def build_county_panel(raw_dir: str | Path, params: dict | None = None) -> pd.Da
 
 def stage() -> str:
     """DVC stage ``clean_places``: the county table, the county panel, the join log and the dictionary."""
-    params = config.load_params()
-    table, join_log = build_county_table(config.RAW / "places", params)
-    panel = build_county_panel(config.RAW / "places", params)
+    params = load()
+    table, join_log = build_county_table(config.RAW / "places", params.places.clean)
+    panel = build_county_panel(config.RAW / "places")
     dictionary = data_dictionaries({"places_county": (table, COUNTY_VARIABLES), "places_panel": (panel, PANEL_VARIABLES)})
     out = config.PROCESSED
     io.write_outputs({out / "places_county.parquet": table, out / "places_panel.parquet": panel,

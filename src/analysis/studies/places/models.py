@@ -108,6 +108,7 @@ from analysis.estimators.records import (
 )
 from analysis.estimators.runner import run_jobs
 from analysis.estimators.vcov import with_small_sample_factor
+from analysis.studies.places.settings import load
 
 #: County designs, in the order they are fit and shown.
 COUNTY_DESIGNS: dict[str, str] = {
@@ -497,10 +498,11 @@ __all__ = [
 
 def stage() -> str:
     """DVC stage ``models_places``: the county models, the state effects and the metrics."""
-    params = config.load_params()
+    params = load()
     table = io.read_parquet(config.PROCESSED / "places_county.parquet")
     panel = io.read_parquet(config.PROCESSED / "places_panel.parquet")
-    records, effects = run_places_models(table, panel, params["places"])
+    spec = {**params.places.model_dump(exclude_none=True), "n_jobs": params.compute.n_jobs}
+    records, effects = run_places_models(table, panel, spec)
     sample = {"counties": int(len(table)), "states": int(table["state"].nunique()),
               "counties_with_isolation": int(table["isolation_pct"].notna().sum()),
               "states_with_isolation": int(table.loc[table["isolation_pct"].notna(), "state"].nunique()),

@@ -35,6 +35,7 @@ from analysis.report.figures import (
 )
 from analysis.studies.places.models import COUNTY_DESIGNS, PANEL_DESIGN
 from analysis.studies.places.schema import COUNTY_VARIABLES, PANEL_VARIABLES
+from analysis.studies.places.settings import PlacesSettings, load
 
 #: Column headers of the designs, in reading order.
 DESIGN_HEADERS: dict[str, str] = {
@@ -454,12 +455,13 @@ def _slug(text: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in str(text).lower()).strip("_")
 
 
-def write_places_reports(processed: Path, reports: Path, params: dict) -> list[Path]:
+def write_places_reports(processed: Path, reports: Path, places: PlacesSettings,
+                         formats: tuple[str, ...] = ("png", "svg")) -> list[Path]:
     """Write the county tables and figures under ``reports/tables/places`` and ``reports/figures/places``.
 
     Reads ``<processed>/places_county.parquet``, ``places_panel.parquet``, ``places_join_log.csv`` and
-    ``<reports>/metrics/places_models.csv``, ``places_state_effects.csv``. Options in ``params["places"]
-    ["report"]`` (all optional): ``highlight_states`` (list of state abbreviations for the scatter plots;
+    ``<reports>/metrics/places_models.csv``, ``places_state_effects.csv``. Options in params.yaml
+    ``places.report``: ``highlight_states`` (list of state abbreviations for the scatter plots;
     default the 4 states with most counties), ``covariate_set`` (the set of the design comparison and the
     caterpillar plots; default the last of ``county_models.covariate_sets``), ``caterpillar_outcomes``.
     """
@@ -470,19 +472,16 @@ def write_places_reports(processed: Path, reports: Path, params: dict) -> list[P
                                                                       "only_in_places_fips": str})
     records = pd.read_csv(reports / "metrics" / "places_models.csv")
     effects = pd.read_csv(reports / "metrics" / "places_state_effects.csv")
-    spec = params["places"]
-    county = spec["county_models"]
-    options = spec.get("report") or {}
-    formats = tuple(params["reports"]["figure_formats"])
-    sets = {str(k): " ".join(str(v or "").split()) for k, v in (county.get("covariate_sets") or {}).items()}
-    chosen = options.get("covariate_set") or (list(sets)[-1] if sets else "unadjusted")
-    outcomes = {k: (v or {}).get("label", k) for k, v in county["outcomes"].items()}
-    exposures = {k: (v or {}).get("label", k) for k, v in county["exposures"].items()}
-    cat_outcomes = options.get("caterpillar_outcomes")
+    county, options = places.county_models, places.report
+    sets = {str(k): " ".join(v.split()) for k, v in county.covariate_sets.items()}
+    chosen = places.report_set
+    outcomes = {k: v.label for k, v in county.outcomes.items()}
+    exposures = {k: v.label for k, v in county.exposures.items()}
+    cat_outcomes = options.caterpillar_outcomes
     tables_dir, figures_dir = reports / "tables" / "places", reports / "figures" / "places"
     summary_columns = [*exposures, *outcomes] + [c for c in ("social_associations",) if c in table]
-    panel_block = spec.get("panel_models") or {}
-    panel_columns = [c for c in [*(panel_block.get("exposures") or {}), *(panel_block.get("outcomes") or {})]
+    panel_block = places.panel_models
+    panel_columns = [c for c in ([*panel_block.exposures, *panel_block.outcomes] if panel_block else [])
                      if c in panel.columns]
 
     flow = join_flow(join_log, table, {k: v.split(" (per ")[0] for k, v in exposures.items()})
@@ -492,8 +491,8 @@ def write_places_reports(processed: Path, reports: Path, params: dict) -> list[P
         for design in [*COUNTY_DESIGNS, PANEL_DESIGN]:
             if (records["design"] == design).any():
                 written += tables.write_table(effects_table(records, design, sets if design != PANEL_DESIGN else
-                                                            {str(k): str(v or "") for k, v in
-                                                             (panel_block.get("covariate_sets") or {}).items()}),
+                                                            {str(k): v for k, v in
+                                                             (panel_block.covariate_sets if panel_block else {}).items()}),
                                               tables_dir / f"models_{_slug(design)}")
         written += tables.write_table(designs_table(records, chosen), tables_dir / "designs_compared")
         if not effects.empty:
@@ -507,7 +506,7 @@ def write_places_reports(processed: Path, reports: Path, params: dict) -> list[P
                                              unit=COUNTIES), figures_dir / "flow", formats)
         for exposure in exposures:
             written += write_figure(scatter_figure(table, exposure, outcomes,
-                                                   highlight_states=options.get("highlight_states")),
+                                                   highlight_states=options.highlight_states),
                                     figures_dir / f"scatter_{exposure}", formats)
             if not effects.empty and ((effects["exposure"] == exposure) & (effects["covariate_set"] == chosen)).any():
                 written += write_figure(caterpillar_figure(effects, exposure, chosen, outcomes=cat_outcomes),
@@ -521,5 +520,6 @@ def write_places_reports(processed: Path, reports: Path, params: dict) -> list[P
 
 def stage() -> str:
     """DVC stage ``report_places``: the county tables and figures."""
-    written = write_places_reports(config.PROCESSED, config.REPORTS, config.load_params())
+    params = load()
+    written = write_places_reports(config.PROCESSED, config.REPORTS, params.places, tuple(params.reports.figure_formats))
     return f"county reports: {len(written)} files"

@@ -75,7 +75,7 @@ def _read_text_csv(path: Path, what: str, **kwargs) -> pd.DataFrame:
         return pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, **kwargs)
     except FileNotFoundError as err:
         raise SourceDataError(f"{path}: not found; run the fetch stage first "
-                              "(python -m analysis fetch places --studies places)") from err
+                              "(python -m analysis places fetch)") from err
     except (ValueError, OSError, EOFError, UnicodeDecodeError) as err:
         raise SourceDataError(f"{path}: cannot be read as a {what} CSV file ({err})") from err
 
@@ -206,7 +206,7 @@ def places_path(raw_dir: str | Path) -> Path:
         if candidate.exists():
             return candidate
     raise SourceDataError(f"{Path(raw_dir) / PLACES_STEM}.csv (or .csv.xz): not found; run the fetch stage first "
-                          "(python -m analysis fetch places --studies places)")
+                          "(python -m analysis places fetch)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -316,8 +316,7 @@ def read_chr_measure(path: str | Path, code: str) -> pd.DataFrame:
 def chr_analytic_path(raw_dir: str | Path, year: int) -> Path:
     path = Path(raw_dir) / f"analytic_data{year}.csv"
     if not path.exists():
-        raise SourceDataError(f"{path}: not found; run the fetch stage first (python -m analysis fetch places "
-                              "--studies places)")
+        raise SourceDataError(f"{path}: not found; run the fetch stage first (python -m analysis places fetch)")
     return path
 
 
@@ -325,8 +324,7 @@ def chr_measure_path(raw_dir: str | Path, code: str, release: str) -> Path:
     """``<raw_dir>/<code>_<release>.csv``, e.g. ``v140_r2025.csv``."""
     path = Path(raw_dir) / f"{code}_{release}.csv"
     if not path.exists():
-        raise SourceDataError(f"{path}: not found; run the fetch stage first (python -m analysis fetch places "
-                              "--studies places)")
+        raise SourceDataError(f"{path}: not found; run the fetch stage first (python -m analysis places fetch)")
     return path
 
 

@@ -1,0 +1,152 @@
+"""The ``gss:`` section of params.yaml, typed: the GSS panels' knobs, defaults, meanings and sources.
+
+Loaded once at each GSS stage's entry (:func:`load`). The blocks ``panel_lagged`` and ``panel_weighted``
+override keys of ``panel_models`` (:meth:`GssSettings.lagged_models`, :meth:`GssSettings.weighted_models`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, model_validator
+
+from analysis.core.settings import Formula, Label, Probability, Settings, load_study
+from analysis.studies.gss.source import LONG_PANELS
+
+STUDY = "gss"
+PanelEstimator = Literal["pooled_ols", "random_effects", "fixed_effects", "first_difference", "mundlak",
+                         "conditional_logit", "multilevel"]
+#: The estimators that take a weight (a weighted spec holds only these).
+WEIGHTED_ESTIMATORS = ("pooled_ols", "fixed_effects", "first_difference")
+
+
+class PanelOutcome(Settings):
+    label: Label
+    binary: bool = False
+    """0/1 outcome: conditional logit applies, and estimates are percentage points in the linear models."""
+
+
+class PanelExposure(Settings):
+    label: Label
+    type: Literal["continuous", "categorical"] = "continuous"
+
+
+class PanelModels(Settings):
+    """Within-person models of the stacked long panels (estimators/panel.py)."""
+
+    entity: str = "person_id"
+    time: str = "wave"
+    cluster: str = "person_id"
+    """SEs clustered by this column (G/(G-1) small-sample factor, estimators/vcov.py)."""
+    outcomes: Annotated[dict[str, PanelOutcome], Field(min_length=1)]
+    exposures: Annotated[dict[str, PanelExposure], Field(min_length=1)]
+    covariates: Formula = ""
+    """Time-varying covariates (absorbed with the person effect when constant)."""
+    invariant: Formula = ""
+    """Time-invariant covariates: pooled, random-effects, Mundlak and multilevel models only."""
+    estimators: Annotated[list[PanelEstimator], Field(min_length=1)] = list(PanelEstimator.__args__)
+    alpha: Probability = 0.05
+    ballots: dict[str, list[Literal["A", "B", "C"]]] = {}
+    """Outcome -> the split ballots whose person-waves it uses (an outcome not listed: all)."""
+    weight: str | None = None
+    """Weight column of the weighted fits (panel_weighted.weight)."""
+    weighted: bool = False
+    """Fit with the weight (set by panel_weighted, never in panel_models)."""
+    sample_label: str = ""
+    """Describes the sample in the records' notes (set by panel_weighted)."""
+
+    @model_validator(mode="after")
+    def _ballots_name_outcomes(self) -> PanelModels:
+        unknown = [o for o in self.ballots if o not in self.outcomes]
+        if unknown:
+            raise ValueError(f"ballots names {unknown}, which are not outcomes {list(self.outcomes)}")
+        if self.weighted and self.weight is None:
+            raise ValueError("a weighted spec needs its weight column")
+        return self
+
+
+class PanelLagged(Settings):
+    """Lagged exposure: contact at wave t-1, outcome at wave t; keys override panel_models."""
+
+    exposures: Annotated[dict[str, PanelExposure], Field(min_length=1)]
+    estimators: Annotated[list[PanelEstimator], Field(min_length=1)]
+
+
+class PanelWeighted(Settings):
+    """Completers with NORC's panel weight, beside unweighted fits of the same completers."""
+
+    label: Label
+    weight: str
+    estimators: Annotated[list[Literal["pooled_ols", "fixed_effects", "first_difference"]], Field(min_length=1)]
+
+
+class ContactLevels(Settings):
+    """Levels of social contact for the descriptive figure: cut-points on the contact index."""
+
+    column: str = "social_contact_index"
+    label: Label
+    cuts: Annotated[list[float], Field(min_length=1)]
+    labels: Annotated[list[Label], Field(min_length=2)]
+
+    @model_validator(mode="after")
+    def _one_more_label(self) -> ContactLevels:
+        if len(self.labels) != len(self.cuts) + 1:
+            raise ValueError(f"{len(self.cuts)} cuts make {len(self.cuts) + 1} levels; labels has {len(self.labels)}")
+        if list(self.cuts) != sorted(set(self.cuts)):
+            raise ValueError(f"cuts {self.cuts} must increase")
+        return self
+
+
+class Model2020(Settings):
+    label: Label
+    outcome: str
+    family: Literal["binomial", "gaussian"]
+    exposure: str
+    exposure_label: Label
+    covariates: Formula = ""
+    type: Literal["continuous", "categorical"] = "continuous"
+
+
+class Models2020(Settings):
+    """2016/2018 baseline -> 2020: design-based and unweighted regressions of the re-interviewed."""
+
+    weight: str = "weight_2020"
+    alpha: Probability = 0.05
+    models: Annotated[dict[str, Model2020], Field(min_length=1)]
+
+
+class GssSettings(Settings):
+    study: Label = "GSS panels 2006-2014"
+    panels: Annotated[list[Literal[tuple(LONG_PANELS)]], Field(min_length=1)] = list(LONG_PANELS)  # type: ignore[misc]
+    """The long panels to stack."""
+    evenings_per_year: dict[int | str, float] | None = None
+    """Evenings a year for each code of the social-evening items (null: the codebook midpoints of
+    measures.EVENINGS_PER_YEAR)."""
+    panel_models: PanelModels
+    panel_lagged: PanelLagged | None = None
+    panel_weighted: PanelWeighted | None = None
+    assumed_reliability: Annotated[list[Annotated[float, Field(gt=0, le=1)]], Field(min_length=1)] = [0.7, 0.8, 0.9]
+    """Reliabilities assumed for the regression-dilution factors of the contact index (a sensitivity range)."""
+    contact_levels: ContactLevels
+    models_2020: Models2020
+
+    def lagged_models(self) -> PanelModels | None:
+        """panel_models with panel_lagged's keys."""
+        if self.panel_lagged is None:
+            return None
+        return self.panel_models.model_copy(update={"exposures": dict(self.panel_lagged.exposures),
+                                                    "estimators": list(self.panel_lagged.estimators)})
+
+    def weighted_models(self, weighted: bool) -> PanelModels | None:
+        """panel_models for the completers, weighted or not, with panel_weighted's keys."""
+        block = self.panel_weighted
+        if block is None:
+            return None
+        label = f"{block.label}, {'weighted' if weighted else 'unweighted'}"
+        return self.panel_models.model_copy(update={"weight": block.weight, "estimators": list(block.estimators),
+                                                    "weighted": weighted, "sample_label": label})
+
+
+def load(path=None) -> Any:
+    """The shared sections and ``gss:``, validated (``.gss`` is a :class:`GssSettings`)."""
+    return load_study(STUDY, GssSettings, path)
