@@ -33,7 +33,8 @@ def test_installed_environment_is_the_lock():
     problems = {kind: names for kind, names in found.items() if names}
     assert not problems, (
         f"the environment of {sys.executable} differs from requirements.txt: {problems}. "
-        "Run `make setup` (it makes .venv exactly the lock); if the lock is what should change, edit "
+        "Run `rm -f .venv/.installed && make setup` (uv makes .venv exactly the lock again); if the lock is what "
+        "should change, edit "
         "requirements.in and run `make lock` (README.md, 'The lock')")
 
 
