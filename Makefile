@@ -34,38 +34,6 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
 
-# Regenerate the lock from requirements.in (README.md, "The lock"). Every pin already in requirements.txt is kept
-# unless requirements.in forces a change; `make lock LOCK_FLAGS=--upgrade` moves every package to its newest
-# allowed release, `LOCK_FLAGS="--upgrade-package NAME"` one package. Review the diff, then `make setup test`.
-lock: setup
-	$(UV) pip compile --quiet --generate-hashes --python-version $(LOCK_PYTHON) \
-		--python-platform $(LOCK_PLATFORM) --custom-compile-command "make lock" $(LOCK_FLAGS) \
-		requirements.in -o requirements.txt
-	@{ printf '%s\n' \
-	  "# THE LOCK: every package of the environment at an exact version, with the sha256 of its files, for" \
-	  "# Python $(LOCK_PYTHON) on Linux x86-64. Generated from requirements.in (the direct dependencies) by" \
-	  "# \`make lock\`; do not edit by hand. \`make setup\` installs exactly this (hashes required)."; \
-	  cat requirements.txt; \
-	} > requirements.txt.tmp && mv requirements.txt.tmp requirements.txt
-
-# Known vulnerabilities of every locked package, read from the lock's pins and hashes (nothing is installed).
-# pip-audit asks a vulnerability service over the network (the package index's JSON API by default; OSV with
-# `make audit AUDIT_FLAGS="-s osv"`). --strict: a package it could not look up fails the audit, so an unreachable
-# service can never pass as "no known vulnerabilities". Last result and date: benchmarks/README.md, "Audit".
-audit: setup
-	@$(BIN)/pip-audit --strict --require-hashes --disable-pip --progress-spinner off $(AUDIT_FLAGS) \
-	  -r requirements.txt || { status=$$?; printf '%s\n' \
-	  "make audit FAILED (pip-audit exit $$status): either known vulnerabilities are listed above, or the" \
-	  "vulnerability service could not be reached or could not look a package up (the error above names it)," \
-	  "in which case NOTHING was audited. This project's machines reach the package index but no vulnerability" \
-	  "service: run \`make audit\` where the internet is reachable (benchmarks/README.md, \"Audit\")." >&2; \
-	  exit $$status; }
-
-# ruff, pinned in the lock, with the settings in pyproject.toml. (notebooks/ is left out: its jupytext scripts hold
-# IPython magics such as `%matplotlib inline`, which are not Python syntax.)
-lint: setup
-	$(BIN)/ruff check src tests benchmarks
-
 # The DVC repository lives in git: a fresh clone needs no set-up beyond this.
 repro: setup
 	$(BIN)/dvc repro
@@ -99,3 +67,35 @@ references: setup
 
 clean-outputs:
 	rm -rf data/raw/* data/interim/* data/processed/* reports/*/* reports/paper.* .dvc/cache
+
+# Regenerate the lock from requirements.in (README.md, "The lock"). Every pin already in requirements.txt is kept
+# unless requirements.in forces a change; `make lock LOCK_FLAGS=--upgrade` moves every package to its newest
+# allowed release, `LOCK_FLAGS="--upgrade-package NAME"` one package. Review the diff, then `make setup test`.
+lock: setup
+	$(UV) pip compile --quiet --generate-hashes --python-version $(LOCK_PYTHON) \
+		--python-platform $(LOCK_PLATFORM) --custom-compile-command "make lock" $(LOCK_FLAGS) \
+		requirements.in -o requirements.txt
+	@{ printf '%s\n' \
+	  "# THE LOCK: every package of the environment at an exact version, with the sha256 of its files, for" \
+	  "# Python $(LOCK_PYTHON) on Linux x86-64. Generated from requirements.in (the direct dependencies) by" \
+	  "# \`make lock\`; do not edit by hand. \`make setup\` installs exactly this (hashes required)."; \
+	  cat requirements.txt; \
+	} > requirements.txt.tmp && mv requirements.txt.tmp requirements.txt
+
+# Known vulnerabilities of every locked package, read from the lock's pins and hashes (nothing is installed).
+# pip-audit asks a vulnerability service over the network (the package index's JSON API by default; OSV with
+# `make audit AUDIT_FLAGS="-s osv"`). --strict: a package it could not look up fails the audit, so an unreachable
+# service can never pass as "no known vulnerabilities". Last result and date: benchmarks/README.md, "Audit".
+audit: setup
+	@$(BIN)/pip-audit --strict --require-hashes --disable-pip --progress-spinner off $(AUDIT_FLAGS) \
+	  -r requirements.txt || { status=$$?; printf '%s\n' \
+	  "make audit FAILED (pip-audit exit $$status): either known vulnerabilities are listed above, or the" \
+	  "vulnerability service could not be reached or could not look a package up (the error above names it)," \
+	  "in which case NOTHING was audited. This project's machines reach the package index but no vulnerability" \
+	  "service: run \`make audit\` where the internet is reachable (benchmarks/README.md, \"Audit\")." >&2; \
+	  exit $$status; }
+
+# ruff, pinned in the lock, with the settings in pyproject.toml. (notebooks/ is left out: its jupytext scripts hold
+# IPython magics such as `%matplotlib inline`, which are not Python syntax.)
+lint: setup
+	$(BIN)/ruff check src tests benchmarks
