@@ -1,22 +1,36 @@
 # The README's commands. `make repro` runs the pipeline; `make test` runs the tests.
-# Both create the environment first (.venv, pinned requirements.txt) when it is missing or stale.
+# Both create the environment first (.venv, from the lock requirements.txt) when it is missing or stale.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
+UV     := $(BIN)/uv
 export DVC_NO_ANALYTICS := 1
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup repro test test-fast bench lint clean-outputs references
+# The lock is resolved for this interpreter and platform (README.md, "The lock").
+LOCK_PYTHON   := 3.11
+LOCK_PLATFORM := x86_64-unknown-linux-gnu
+# Python 3.11.x, or a clear message and no environment.
+CHECK_PYTHON := import sys; v = sys.version.split()[0]; sys.exit(0 if sys.version_info[:2] == (3, 11) else \
+	"Python 3.11.x is needed: the lock (requirements.txt) is resolved for Python 3.11, and {} is Python " + v + \
+	". Install Python 3.11 and run: make setup PYTHON=/path/to/python3.11 (after rm -rf $(VENV) if it exists)")
+
+.PHONY: setup lock audit repro test test-fast bench lint clean-outputs references
 
 setup: $(VENV)/.installed
 
+# uv, pinned with its hashes in the lock, is installed first by pip; uv then makes the environment exactly the
+# lock (`pip sync`: installs what is missing, removes what the lock does not name), every file checked against
+# its sha256. uv reads no pip configuration: it uses the default package index, the one pip uses here too.
 $(VENV)/.installed: requirements.txt pyproject.toml
-	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "Python 3.11+ needed, found " + sys.version' 
+	@$(PYTHON) -c '$(subst {},$(PYTHON),$(CHECK_PYTHON))'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@$(BIN)/python -c '$(subst {},$(VENV),$(CHECK_PYTHON))'
+	@awk '/^uv==/ {p = 1; print; next} p && /^ +--hash=/ {print; next} {p = 0}' requirements.txt > $(VENV)/uv.txt
+	$(BIN)/python -m pip install --quiet --quiet --require-hashes --no-deps -r $(VENV)/uv.txt
+	$(UV) pip sync --quiet --require-hashes --compile-bytecode --python $(BIN)/python requirements.txt
+	$(UV) pip install --quiet --no-deps --no-build-isolation --compile-bytecode --python $(BIN)/python -e .
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
 
@@ -55,3 +69,35 @@ references: setup
 
 clean-outputs:
 	rm -rf data/raw/* data/interim/* data/processed/* reports/*/* reports/paper.* .dvc/cache
+
+# Regenerate the lock from requirements.in (README.md, "The lock"). Every pin already in requirements.txt is kept
+# unless requirements.in forces a change; `make lock LOCK_FLAGS=--upgrade` moves every package to its newest
+# allowed release, `LOCK_FLAGS="--upgrade-package NAME"` one package. Review the diff, then `make setup test`.
+lock: setup
+	$(UV) pip compile --quiet --generate-hashes --python-version $(LOCK_PYTHON) \
+		--python-platform $(LOCK_PLATFORM) --custom-compile-command "make lock" $(LOCK_FLAGS) \
+		requirements.in -o requirements.txt
+	@{ printf '%s\n' \
+	  "# THE LOCK: every package of the environment at an exact version, with the sha256 of its files, for" \
+	  "# Python $(LOCK_PYTHON) on Linux x86-64. Generated from requirements.in (the direct dependencies) by" \
+	  "# \`make lock\`; do not edit by hand. \`make setup\` installs exactly this (hashes required)."; \
+	  cat requirements.txt; \
+	} > requirements.txt.tmp && mv requirements.txt.tmp requirements.txt
+
+# Known vulnerabilities of every locked package, read from the lock's pins and hashes (nothing is installed).
+# pip-audit asks a vulnerability service over the network (the package index's JSON API by default; OSV with
+# `make audit AUDIT_FLAGS="-s osv"`). --strict: a package it could not look up fails the audit, so an unreachable
+# service can never pass as "no known vulnerabilities". Last result and date: benchmarks/README.md, "Audit".
+audit: setup
+	@$(BIN)/pip-audit --strict --require-hashes --disable-pip --progress-spinner off $(AUDIT_FLAGS) \
+	  -r requirements.txt || { status=$$?; printf '%s\n' \
+	  "make audit FAILED (pip-audit exit $$status): either known vulnerabilities are listed above, or the" \
+	  "vulnerability service could not be reached or could not look a package up (the error above names it)," \
+	  "in which case NOTHING was audited. This project's machines reach the package index but no vulnerability" \
+	  "service: run \`make audit\` where the internet is reachable (benchmarks/README.md, \"Audit\")." >&2; \
+	  exit $$status; }
+
+# ruff, pinned in the lock, with the settings in pyproject.toml. (notebooks/ is left out: its jupytext scripts hold
+# IPython magics such as `%matplotlib inline`, which are not Python syntax.)
+lint: setup
+	$(BIN)/ruff check src tests benchmarks

@@ -7,7 +7,8 @@ Provenance (read when the page is built, by the last stage of ``dvc repro``):
 * ``dvc.lock``: every stage's outputs with their md5 hashes (data and results);
 * the data manifests (``data/raw/*.manifest.json``): each public file's origin, bytes, sha256 and
   retrieval time;
-* the versions of the pinned packages (``requirements.txt``) installed in the running environment;
+* the Python version, the sha256 of the lock (``requirements.txt``, README.md "The lock"), and each locked
+  package's version beside the one installed in the running environment;
 * when the page was built.
 
 Plain HTML with inline CSS: it opens from the file system with no network and no JavaScript.
@@ -20,12 +21,12 @@ import json
 import platform
 import subprocess
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 
 import yaml
 
 from analysis.core import config, io
+from analysis.paper import lock
 
 _CSS = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; max-width: 70rem; margin: 2rem auto;
@@ -55,8 +56,8 @@ def provenance(root: Path) -> dict:
     lock_path = root / "dvc.lock"
     outputs = []
     if lock_path.exists():
-        lock = yaml.safe_load(lock_path.read_text()) or {}
-        for stage, spec in (lock.get("stages") or {}).items():
+        dvc_lock = yaml.safe_load(lock_path.read_text()) or {}
+        for stage, spec in (dvc_lock.get("stages") or {}).items():
             for out in spec.get("outs") or []:
                 outputs.append({"stage": stage, "path": out.get("path"), "md5": out.get("md5", ""),
                                 "files": out.get("nfiles", 1)})
@@ -69,21 +70,18 @@ def provenance(root: Path) -> dict:
                             "publisher": f.get("publisher_url", ""), "bytes": f.get("bytes", ""),
                             "sha256": f.get("sha256", ""), "retrieved": f.get("retrieved_at",
                                                                               data.get("retrieved_at", ""))})
-    packages = []
-    requirements = root / "requirements.txt"
-    if requirements.exists():
-        for line in requirements.read_text().splitlines():
-            line = line.split("#")[0].strip()
-            if "==" in line:
-                name, pinned = line.split("==", 1)
-                try:
-                    installed = metadata.version(name)
-                except metadata.PackageNotFoundError:
-                    installed = "not installed"
-                packages.append({"package": name, "pinned": pinned, "installed": installed})
+    packages, lock_sha256 = [], ""
+    lock_file = root / "requirements.txt"
+    if lock_file.exists():
+        lock_sha256 = lock.sha256(lock_file)
+        present = lock.installed()
+        for name, pinned in lock.read_pins(lock_file).items():
+            versions = present.get(name)
+            packages.append({"package": name, "pinned": pinned,
+                             "installed": ", ".join(versions) if versions else "not installed"})
     return {"commit": commit or "unknown (not a git checkout)", "dirty": dirty, "outputs": outputs,
             "sources": sources, "packages": packages, "python": platform.python_version(),
-            "built": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            "lock_sha256": lock_sha256, "built": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 
 def _table(rows: list[dict], columns: list[str]) -> str:
@@ -132,10 +130,18 @@ def render_index(reports: Path, root: Path) -> str:
     parts.append(f"<p>Code: git commit <code>{html.escape(prov['commit'])}</code>"
                  + (" (with uncommitted changes)" if prov["dirty"] else "")
                  + f"; Python {prov['python']}; page built {prov['built']}.</p>")
+    differ = [p for p in prov["packages"] if p["installed"] != p["pinned"]]
+    if prov["lock_sha256"]:
+        parts.append(f"<p>Environment: the lock <code>requirements.txt</code>, sha256 <code>{prov['lock_sha256']}"
+                     f"</code>, pins {len(prov['packages'])} packages; "
+                     + (f"<strong>{len(differ)} installed at another version or missing</strong> (below)."
+                        if differ else "every one installed at its locked version.") + "</p>")
+    else:
+        parts.append("<p>Environment: <strong>no lock (requirements.txt) found</strong>.</p>")
     parts.append("<h3>Outputs (dvc.lock)</h3>" + _table(prov["outputs"], ["stage", "path", "md5", "files"]))
     parts.append("<h3>Public data files (fetch manifests)</h3>"
                  + _table(prov["sources"], ["manifest", "name", "publisher", "origin", "bytes", "sha256", "retrieved"]))
-    parts.append("<h3>Packages</h3>" + _table(prov["packages"], ["package", "pinned", "installed"]))
+    parts.append("<h3>Packages (requirements.txt)</h3>" + _table(prov["packages"], ["package", "pinned", "installed"]))
     parts.append("</body></html>\n")
     return "\n".join(parts)
 
