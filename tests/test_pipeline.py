@@ -31,14 +31,24 @@ from stage_deps import load_stages, read_param_trace, read_trace, uncovered
 pytestmark = pytest.mark.integration
 
 
+def link_environment(dest: Path) -> None:
+    """The copy uses this interpreter's environment as its ``.venv`` (as `make setup` would have built it)."""
+    link = dest / ".venv"
+    if not link.exists():
+        link.symlink_to(Path(sys.prefix), target_is_directory=True)
+
+
 @pytest.fixture(scope="module")
 def repo(root, mirror, tmp_path_factory):
+    """A fresh copy of the repository, built by the README's own `make repro` (the check, then `dvc repro`),
+    traced: every file and params key each stage reads is recorded (tests/trace/)."""
     dest = tmp_path_factory.mktemp("clone")
     trace = tmp_path_factory.mktemp("trace")
     env = fresh_clone(root, dest, mirror)
+    link_environment(dest)
     traced = {**env, "ANALYSIS_TRACE_DIR": str(trace), "ANALYSIS_TRACE_ROOT": str(dest),
               "PYTHONPATH": f"{dest / 'tests' / 'trace'}{os.pathsep}{env['PYTHONPATH']}"}
-    run_command([str(BIN / "dvc"), "repro"], dest, traced)
+    run_command(["make", "repro"], dest, traced)
     return dest, env, trace
 
 
@@ -281,6 +291,41 @@ def test_synthetic_cohort_rerun_is_byte_identical(repo):
     assert not stale, stale
 
 
+def fresh_shell(env: dict) -> tuple[dict, str]:
+    """The environment of a user's new terminal (no virtual environment on PATH) and its bash."""
+    shell_env = {k: v for k, v in env.items() if k not in ("PATH", "VIRTUAL_ENV", "PYTHONPATH")}
+    shell_env["PATH"] = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep)
+                                       if p and Path(p).resolve() != BIN.resolve()) or "/usr/bin:/bin"
+    return shell_env, shutil.which("bash", path=shell_env["PATH"]) or "/bin/bash"
+
+
+def readme_blocks(readme: str) -> list[tuple[str | None, str]]:
+    """Every fenced ``bash`` block of the README, with the name of its ``<!-- tested: name -->`` marker (or None)."""
+    return [(m.group(1), m.group(2)) for m in
+            re.finditer(r"(?:<!-- tested: ([\w-]+) -->\s*)?```bash\n(.*?)```", readme, re.S)]
+
+
+def test_every_readme_command_block_runs_as_written(repo):
+    """Every command block of the README, verbatim, in a fresh shell (no virtual environment on PATH), in
+    README order, on the built copy. `make test` itself runs with PYTEST_ADDOPTS="--collect-only": its set-up
+    and the collection of every test are what this checks (running the suite inside the suite would recurse).
+    The experiment block has its own test, below."""
+    dest, env, _ = repo
+    blocks = readme_blocks((dest / "README.md").read_text())
+    assert len(blocks) >= 5, blocks
+    shell_env, bash = fresh_shell(env)
+    shell_env["PYTEST_ADDOPTS"] = "--collect-only -q"
+    for name, block in blocks:
+        if name == "experiment":
+            continue
+        result = run_command([bash, "-e", "-c", block], dest, shell_env)
+        if "make test" in block:
+            assert re.search(r"\d+ tests? collected", result.stdout), result.stdout[-2000:]
+        if "make repro" in block:
+            assert "valid (" in result.stdout and "Data and pipelines are up to date" in result.stdout, \
+                result.stdout[-2000:]
+
+
 def readme_block(readme: str, name: str) -> str:
     """The fenced shell block that follows ``<!-- tested: name -->`` in the README."""
     match = re.search(rf"<!-- tested: {name} -->\s*```bash\n(.*?)```", readme, re.S)
@@ -293,15 +338,8 @@ def test_readme_experiment_runs_as_written_in_a_fresh_shell(repo):
     (as a user's new terminal): its own first line activates the project's environment. The experiments run
     in a temporary workspace: params.yaml and the workspace's outputs are left exactly as they were."""
     dest, env, _ = repo
-    venv = Path(sys.prefix)
-    link = dest / ".venv"
-    if not link.exists():
-        link.symlink_to(venv, target_is_directory=True)
     block = readme_block((dest / "README.md").read_text(), "experiment")
-    shell_env = {k: v for k, v in env.items() if k not in ("PATH", "VIRTUAL_ENV", "PYTHONPATH")}
-    shell_env["PATH"] = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep)
-                                       if p and Path(p).resolve() != BIN.resolve()) or "/usr/bin:/bin"
-    bash = shutil.which("bash", path=shell_env["PATH"]) or "/bin/bash"
+    shell_env, bash = fresh_shell(env)
     params_before = (dest / "params.yaml").read_bytes()
     outputs_before = _sha(dest / "reports/metrics/nhanes.json")
     result = run_command([bash, "-e", "-c", block], dest, shell_env)  # raises, with its output, if a line fails

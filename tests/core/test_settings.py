@@ -153,7 +153,7 @@ def test_cohort_waves_must_agree_with_the_file():
                         "(its waves: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12])"]
     problems = wave_problems("hrs", "r{w}iwstat", columns, list(range(1, 11)), "randhrs.dta")
     assert problems == ["randhrs.dta has waves [11, 12] (r11iwstat, ...) that cohorts.studies.hrs.waves leaves out: "
-                        "add them, or they are dropped"]
+                        "add each with the year it started"]
     assert wave_problems("hrs", "r{w}iwstat", columns, list(range(1, 13)), "randhrs.dta") == []
 
 

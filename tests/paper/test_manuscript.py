@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from test_nhanes_models import fake_analysis_table
 
 from analysis.core import io
@@ -25,21 +24,17 @@ from analysis.studies.nhanes.imputation import run_multiple_imputation
 from analysis.studies.nhanes.metrics import headline_metrics
 from analysis.studies.nhanes.models import run_nhanes_models
 from analysis.studies.nhanes.report import write_nhanes_reports
-from analysis.studies.nhanes.schema import data_dictionary, index_groupings
+from analysis.studies.nhanes.schema import data_dictionary
 from analysis.studies.nhanes.sensitivity import run_sensitivity, weight_test_records
-from conftest import ROOT
-
-PARAMS = ROOT / "params.yaml"
+from conftest import edited
 
 
 @pytest.fixture(scope="module")
-def params() -> dict:
-    params = yaml.safe_load(PARAMS.read_text())
-    sets = params["models"]["covariate_sets"]
-    params["models"]["covariate_sets"] = {"age_sex": sets["age_sex"]}
-    params["reports"]["figure_formats"] = ["png"]
-    params["sensitivity"]["covariate_set"] = "age_sex"
-    return params
+def params(params):
+    """The validated params.yaml (conftest's ``params``) cut down: one NHANES covariate set, PNG figures only."""
+    sets = params.nhanes.models.covariate_sets
+    return edited(params, **{"nhanes.models.covariate_sets": {"age_sex": sets["age_sex"]},
+                             "nhanes.sensitivity.covariate_set": "age_sex", "reports.figure_formats": ["png"]})
 
 
 @pytest.fixture(scope="module")
@@ -55,30 +50,32 @@ def reports(tmp_path_factory, params) -> Path:
     table["close_friends"] = pd.array(rng.integers(0, 10, n), dtype="Int16")
     table["self_rated_health"] = pd.Categorical(rng.choice(["Excellent", "Very good", "Good", "Fair", "Poor"], n),
                                                 categories=["Excellent", "Very good", "Good", "Fair", "Poor"])
-    for name, spec in params["indices"].items():  # the indices over the simulated items, as the clean stage
-        if all(item["variable"] in table for item in spec["items"]):
-            table[name] = build_index(table, spec, name)
-            for column, groups in index_groupings(name, spec).items():
+    nh = params.nhanes
+    for name, spec in nh.indices.items():  # the indices over the simulated items, as the clean stage
+        if all(item.variable in table for item in spec.items):
+            table[name] = build_index(table, spec)
+            for column, groups in spec.groupings_of(name).items():
                 table[column] = group_index(table[name], groups)
     flow = pd.DataFrame({"step": [0, 1], "label": ["Simulated participants", "Complete data"],
                          "n": [n + 100, n], "excluded": [0, 100], "reason": ["", "Missing an SSQ item"]})
     processed, reports = root / "data" / "processed", root / "reports"
-    records, ph_tests = run_nhanes_models(table, params["models"], progress=False)
+    records, ph_tests = run_nhanes_models(table, nh, progress=False)
     io.write_parquet(processed / "nhanes.parquet", table)
     io.write_csv(processed / "nhanes_flow.csv", flow)
     io.write_csv(processed / "nhanes_data_dictionary.csv", data_dictionary(table, {}))
     io.write_csv(reports / "metrics" / "nhanes_models.csv", records)
     io.write_csv(reports / "metrics" / "nhanes_ph_tests.csv", ph_tests)
-    io.write_json(reports / "metrics" / "nhanes.json", headline_metrics(records, table, params))
-    quick = {**params, "imputation": {**params["imputation"], "m": 2, "burn_in": 2, "n_jobs": 1}}
-    io.write_csv(reports / "metrics" / "nhanes_mi.csv", run_multiple_imputation(table, quick, progress=False))
-    sensitivity, subgroups = run_sensitivity(table, params, progress=False, n_jobs=1)
+    io.write_json(reports / "metrics" / "nhanes.json", headline_metrics(records, table, nh))
+    quick = edited(nh, **{"imputation.m": 2, "imputation.burn_in": 2})
+    io.write_csv(reports / "metrics" / "nhanes_mi.csv",
+                 run_multiple_imputation(table, quick, progress=False, n_jobs=1))
+    sensitivity, subgroups = run_sensitivity(table, nh, progress=False, n_jobs=1)
     io.write_csv(reports / "metrics" / "nhanes_exposures.csv",
-                 run_exposure_definitions(table, params, progress=False, n_jobs=1))
+                 run_exposure_definitions(table, nh, progress=False, n_jobs=1))
     io.write_csv(reports / "metrics" / "nhanes_sensitivity.csv", sensitivity)
-    io.write_csv(reports / "metrics" / "nhanes_weight_tests.csv", weight_test_records(table, params))
+    io.write_csv(reports / "metrics" / "nhanes_weight_tests.csv", weight_test_records(table, nh))
     io.write_csv(reports / "metrics" / "nhanes_subgroups.csv", subgroups)
-    write_nhanes_reports(processed, reports, params)
+    write_nhanes_reports(processed, reports, nh, tuple(params.reports.figure_formats))
     return reports
 
 
@@ -96,7 +93,7 @@ def test_report_stage_writes_every_table_and_figure(reports, params):
     assert len(ph) == len(pd.read_csv(reports / "metrics" / "nhanes_ph_tests.csv"))
     # one E-value row per headline HR/OR (design-based, fullest covariate set), each >= 1
     records = pd.read_csv(reports / "metrics" / "nhanes_models.csv")
-    fullest = list(params["models"]["covariate_sets"])[-1]
+    fullest = list(params.nhanes.models.covariate_sets)[-1]
     headline = records[(records["design"] == "design-based") & (records["covariate_set"] == fullest)
                        & records["measure"].isin(["HR", "OR"])]
     ev = pd.read_csv(tables / "evalues.csv")

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-import yaml
 
+from analysis.core.settings import validate
 from analysis.paper import manuscript as paper
-from conftest import ROOT
+from analysis.studies.gss.settings import Models2020
 
 
 def test_gss_attrition_reads_the_pooled_last_wave(tmp_path):
@@ -42,14 +42,15 @@ def test_gss_attenuation_sorted_by_reliability_for_the_pooled_panel():
         paper.gss_attenuation(metrics, "y")
 
 
-def test_models_2020_with_lonely3_and_mode_come_from_params():
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    spec = params["gss"]["models_2020"]
+def test_models_2020_with_lonely3_and_mode_come_from_params(params):
+    spec = params.gss.models_2020
     found = paper.models_2020_with(spec, ("left_out_baseline", "mode_2020", "social_contact_index_2020"))
-    expected = {c: [m for m in spec["models"].values() if c in m["covariates"] or m["exposure"] == c]
+    expected = {c: [m for m in spec.models.values() if c in m.covariates or m.exposure == c]
                 for c in found}
     assert found == expected and found["left_out_baseline"]
     # a column name that is a prefix of another does not match it
-    toy = {"models": {"a": {"exposure": "mode_2020_web", "covariates": "age"},
-                      "b": {"exposure": "x", "covariates": "age + C(mode_2020)"}}}
-    assert paper.models_2020_with(toy, ("mode_2020",)) == {"mode_2020": [toy["models"]["b"]]}
+    model = {"label": "y", "outcome": "y", "family": "gaussian", "exposure_label": "x"}
+    toy = validate(Models2020, {"models": {"a": {**model, "exposure": "mode_2020_web", "covariates": "age"},
+                                           "b": {**model, "exposure": "x", "covariates": "age + C(mode_2020)"}}},
+                   "gss.models_2020")
+    assert paper.models_2020_with(toy, ("mode_2020",)) == {"mode_2020": [toy.models["b"]]}

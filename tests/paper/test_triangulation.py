@@ -5,18 +5,13 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-import yaml
 
 from analysis.paper import triangulation as tri
 from analysis.report.figures import FigureError
 from conftest import ROOT
 
 ANCHORS = ROOT / "data" / "reference" / "published_anchors.csv"
-
-
-@pytest.fixture(scope="module")
-def params() -> dict:
-    return yaml.safe_load((ROOT / "params.yaml").read_text())
+# ``params``: conftest's validated params.yaml (analysis.params.Params), as the triangulation stage loads it.
 
 
 NHANES = {"estimates": {
@@ -79,7 +74,7 @@ def test_standardised_coefficients_by_hand_and_oriented_as_worse_with_less_conne
     """beta x SD(x) / SD(y), sign flipped when a higher outcome is better (life expectancy)."""
     county = pd.DataFrame({"isolation_pct": [10.0, 12.0, 14.0], "life_expectancy": [80.0, 78.0, 76.0],
                            "depression_pct": [20.0, 21.0, 22.0]})
-    chosen = params["places"]["report"]["covariate_set"]
+    chosen = params.places.report_set  # the report's covariate set (places.report.covariate_set)
     table = tri.standardised_estimates({"places": _county_metrics(-1.0, chosen)}, {"places_county": county},
                                        params)
     ran = table.loc[table["status"] == "ran"].set_index("label")
@@ -134,7 +129,7 @@ def test_prevalent_cvd_never_sits_beside_incident_or_fatal_cvd_anchors(params):
 
 def test_country_within_estimates_stay_out_of_the_triangulation(params):
     """Issue 15 item 10: the smoothed GBD series make the within-country estimates descriptive only."""
-    chosen = params["countries"]["report"]["covariate_set"]
+    chosen = params.countries.report_set  # countries.report.covariate_set
     est = {"estimate": -1.0, "ci_low": -2.0, "ci_high": 0.0}
     countries = {"estimates": {"depression_prevalence": {"social_support": {chosen: {
         "two_way_fe_clustered": est, "within_between:between": est}}}}}

@@ -140,6 +140,8 @@ def _set_paths(value: Any, path: str) -> None:
 # ---------------------------------------------------------------------------------------------------------
 # Field types used across studies
 
+Number = int | float
+"""A number as written: 2 stays 2 (a label or a sentence shows it as written), 2.5 stays 2.5."""
 Probability = Annotated[float, Field(gt=0, lt=1)]
 """A probability strictly between 0 and 1 (a significance level, a share)."""
 NonNegative = Annotated[float, Field(ge=0)]
@@ -180,7 +182,7 @@ class DataSettings(Settings):
     mirror: str | None = None
     """null downloads from the publishers' URLs in data/sources.yaml; a folder reads the same files from a
     local copy laid out like the publishers' (ours: ../shared/data). $ANALYSIS_DATA_MIRROR overrides it."""
-    timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 60
+    timeout_seconds: Annotated[Number, Field(gt=0, le=3600)] = 60
     """Seconds before one download attempt gives up."""
     retries: Annotated[int, Field(ge=0, le=20)] = 3
     """Further attempts after a failed download."""
@@ -314,8 +316,11 @@ def load_study(study: str, model: type[S], path: str | Path | None = None) -> An
     return validate(_study_model(study, model), picked, path)
 
 
-def validate(model: type[S], data: Mapping[str, Any], path: str | Path = PARAMS_FILE) -> S:
-    """``model`` built from ``data``, or one ConfigError listing every problem with its key, line and value."""
+def validate(model: type[S], data: Mapping[str, Any], path: str | Path = PARAMS_FILE, *, root: str = "") -> S:
+    """``model`` built from ``data``, or one ConfigError listing every problem with its key, line and value.
+
+    ``root``: the key path of ``data`` in params.yaml, for a block built from parts of the file (a cohort study's
+    merged index): its reads are traced, and its messages named, under that path."""
     path = Path(path)
     _VALIDATING.append(True)
     try:
@@ -324,7 +329,7 @@ def validate(model: type[S], data: Mapping[str, Any], path: str | Path = PARAMS_
         raise ConfigError(describe(err, model, path)) from None
     finally:
         _VALIDATING.pop()
-    _set_paths(out, "")
+    _set_paths(out, root)
     return out
 
 

@@ -17,6 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.core.settings import validate
+from analysis.studies.cohorts.settings import CohortsSettings, CohortStudy
+
 PERSON_COLUMNS = ("hhidpn", "ragender", "rabyear", "raedyrs", "radyear", "radmonth")
 WAVE_COLUMNS = ("iwstat", "iwendy", "iwendm", "agey_e", "mstat", "cesd", "hearte", "stroke", "kcntm", "rcntm",
                 "fcntm", "socyr", "complac", "leftout", "isolate")
@@ -73,12 +76,29 @@ def without_codes(frame: pd.DataFrame, code: float | None = None) -> pd.DataFram
     return out
 
 
-def study_spec(path: Path | str | None, waves: dict[int, int] = WAVES, **extra: Any) -> dict[str, Any]:
-    """A study block as in ``params.yaml`` ``cohorts.studies`` for a hand file."""
+def study_block(path: Path | str | None, waves: dict[int, int] = WAVES, **extra: Any) -> dict[str, Any]:
+    """A study block as written in ``params.yaml`` ``cohorts.studies`` for a hand file (plain YAML values)."""
     return {"label": "HAND test study", "path": None if path is None else str(path), "waves": dict(waves),
             "depression": dict(CESD), "variables": {}, **extra}
 
 
-def cohorts_params(params: dict[str, Any]) -> dict[str, Any]:
-    """A private deep copy of ``params["cohorts"]`` (tests may change it)."""
-    return copy.deepcopy(params["cohorts"])
+def study_spec(path: Path | str | None, waves: dict[int, int] = WAVES, **extra: Any) -> CohortStudy:
+    """:func:`study_block`, validated as the pipeline validates ``cohorts.studies.<study>``."""
+    return validate(CohortStudy, study_block(path, waves, **extra), "cohorts.studies.hand")
+
+
+def cohorts_params(raw_params: dict[str, Any]) -> dict[str, Any]:
+    """A private deep copy of params.yaml's ``cohorts:`` block as plain YAML values (tests may change it)."""
+    return copy.deepcopy(raw_params["cohorts"])
+
+
+def cohorts_settings(cohorts: dict[str, Any]) -> CohortsSettings:
+    """A ``cohorts:`` block (plain YAML values, e.g. an edited :func:`cohorts_params`) validated by the schema."""
+    return validate(CohortsSettings, cohorts, "cohorts")
+
+
+def with_study(cohorts: dict[str, Any], key: str, block: dict[str, Any]) -> CohortsSettings:
+    """The ``cohorts:`` block with ``studies.<key>`` replaced by ``block``, validated: the study's settings
+    (``.studies[key]``) and its index (``.isolation_index_of(key)``) are then those of ``block``, as in the
+    pipeline, which builds every study from its own block."""
+    return cohorts_settings({**cohorts, "studies": {**cohorts.get("studies", {}), key: block}})

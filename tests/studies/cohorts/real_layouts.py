@@ -28,6 +28,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.core.settings import validate
+from analysis.studies.cohorts.settings import CohortStudy
+
 CODES = ("d", "r", "m")
 
 
@@ -50,8 +53,8 @@ def _person_ids(study: str, n: int) -> np.ndarray:
 
 
 def generate_layout(study: str, cohorts: dict[str, Any], n: int = 400, seed: int = 1) -> dict[str, pd.DataFrame]:
-    """The wide file(s) of ``study`` (``"main"`` and, for HRS, ``"join"``) for ``params["cohorts"]``: the
-    base names of ``cohorts.variables`` with the study block's overrides."""
+    """The wide file(s) of ``study`` (``"main"`` and, for HRS, ``"join"``) for params.yaml's ``cohorts:`` block
+    (plain YAML values): the base names of ``cohorts.variables`` with the study block's overrides."""
     rng = np.random.default_rng(seed)
     spec = cohorts["studies"][study]
     waves = sorted(int(w) for w in spec["waves"])
@@ -135,10 +138,15 @@ def write_layout(frames: dict[str, pd.DataFrame], directory: Path, study: str) -
     return paths
 
 
-def layout_spec(params_cohorts: dict[str, Any], study: str, paths: dict[str, Path]) -> dict[str, Any]:
-    """The study's params block with its paths set to the generated files."""
+def layout_block(params_cohorts: dict[str, Any], study: str, paths: dict[str, Path]) -> dict[str, Any]:
+    """The study's params.yaml block (plain YAML values) with its paths set to the generated files."""
     spec = copy.deepcopy(params_cohorts["studies"][study])
     spec["path"] = str(paths["main"])
     for extra in spec.get("join") or []:
         extra["path"] = str(paths["join"])
     return spec
+
+
+def layout_spec(params_cohorts: dict[str, Any], study: str, paths: dict[str, Path]) -> CohortStudy:
+    """:func:`layout_block` validated as the pipeline validates ``cohorts.studies.<study>``."""
+    return validate(CohortStudy, layout_block(params_cohorts, study, paths), f"cohorts.studies.{study}")

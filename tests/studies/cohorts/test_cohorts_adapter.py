@@ -18,8 +18,18 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from cohorts_fixtures import WAVES, cohorts_params, study_spec, wide_frame, without_codes, write_dta
+from cohorts_fixtures import (
+    WAVES,
+    cohorts_params,
+    cohorts_settings,
+    study_block,
+    wide_frame,
+    with_study,
+    without_codes,
+    write_dta,
+)
 
+from analysis.core.config import ConfigError
 from analysis.studies.cohorts.clean import (
     CleaningError,
     build_cohort_panel,
@@ -102,8 +112,9 @@ def _float(frame: pd.DataFrame, column: str) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def cohorts(params) -> dict:
-    return cohorts_params(params)
+def cohorts(raw_params) -> dict:
+    """params.yaml's ``cohorts:`` block as plain YAML values (each test validates its edited copy)."""
+    return cohorts_params(raw_params)
 
 
 @pytest.fixture(scope="module")
@@ -116,15 +127,22 @@ def hand_dta(hand_frame, tmp_path_factory):
     return write_dta(hand_frame, tmp_path_factory.mktemp("hand") / "hand_rand.dta")
 
 
+def _study_panel(cohorts: dict, path, **spec):
+    """build_study_panel of the hand file as study "hrs", its block (:func:`study_block`) in the validated
+    ``cohorts`` settings, as the clean stage calls it."""
+    settings = with_study(cohorts, "hrs", study_block(path, **spec))
+    return build_study_panel("hrs", settings.studies["hrs"], settings)
+
+
 @pytest.fixture(scope="module")
 def hand_panel(hand_dta, cohorts) -> pd.DataFrame:
-    panel, _, _ = build_study_panel("hrs", study_spec(hand_dta), cohorts)
+    panel, _, _ = _study_panel(cohorts, hand_dta)
     return panel
 
 
 def _build(cohorts, frame: pd.DataFrame, tmp_path, name: str = "variant.dta", **spec):
     path = write_dta(frame, tmp_path / name)
-    return build_study_panel("hrs", study_spec(path, **spec), cohorts), path
+    return _study_panel(cohorts, path, **spec), path
 
 
 # ---------------------------------------------------------------------------------------------
@@ -184,7 +202,7 @@ def test_extended_missing_read_as_missing_never_a_number(hand_dta):
 
 
 def test_flow_counts_by_hand(hand_dta, cohorts):
-    _, flow, coverage = build_study_panel("hrs", study_spec(hand_dta), cohorts)
+    _, flow, coverage = _study_panel(cohorts, hand_dta)
     n = dict(zip(flow["step"], flow["n"]))
     assert n == {"persons in the file": 5, "persons interviewed at least once": 5, "person-waves interviewed": 12,
                  "person-waves with a depression score": 11, "person-waves with the isolation index": 11,
@@ -282,10 +300,11 @@ def test_dispute_codes_in_the_ever_items_are_refused_with_params_yaml(cohorts, h
 
 
 def test_condition_codes_written_as_yaml_booleans_are_refused(cohorts, hand_frame, tmp_path):
-    """YAML reads bare yes/no keys as True/False: a clear error instead of silently using 0/1 only."""
+    """YAML reads bare yes/no keys as True/False: a clear error instead of silently using 0/1 only (the schema
+    refuses the keys, before any file is read, and names the keys allowed)."""
     specs = copy.deepcopy(cohorts)
     specs["condition_codes"] = {True: [1, 3], False: [0, 4]}
-    with pytest.raises(CleaningError, match="present"):
+    with pytest.raises(ConfigError, match=r"condition_codes: write the keys as 'present' and 'absent'"):
         _build(specs, _disputing(hand_frame), tmp_path, "dispute.dta")
 
 
@@ -296,14 +315,14 @@ def test_condition_codes_written_as_yaml_booleans_are_refused(cohorts, hand_fram
 def test_missing_file_names_the_path(cohorts, tmp_path):
     path = tmp_path / "nowhere" / "randhrs1992_2020v2.dta"
     with pytest.raises(CohortFileError, match="randhrs1992_2020v2.dta"):
-        build_study_panel("hrs", study_spec(path), cohorts)
+        _study_panel(cohorts, path)
 
 
 def test_unknown_format_is_an_error(cohorts, tmp_path):
     path = tmp_path / "cohort.xlsx"
     path.write_bytes(b"not a cohort")
     with pytest.raises(CohortFileError, match=r"cohort\.xlsx.*\.xlsx"):
-        build_study_panel("hrs", study_spec(path), cohorts)
+        _study_panel(cohorts, path)
 
 
 def test_wrong_study_file_says_which_study_it_looks_like(cohorts, hand_frame, tmp_path):
@@ -375,7 +394,7 @@ def test_other_formats_read_the_same(cohorts, hand_frame, hand_panel, tmp_path):
     csv = tmp_path / "hand.csv"
     without_codes(hand_frame).to_csv(csv, index=False)
     for path in (sav, parquet, csv):
-        panel, _, _ = build_study_panel("hrs", study_spec(path), cohorts)
+        panel, _, _ = _study_panel(cohorts, path)
         pd.testing.assert_frame_equal(panel, hand_panel, obj=path.suffix)
 
 
@@ -406,7 +425,7 @@ def test_upper_case_names_read_the_same(cohorts, hand_frame, hand_panel, tmp_pat
 
 @pytest.fixture(scope="module")
 def tiny_synthetic(params, tmp_path_factory):
-    frame, _ = simulate_cohort(params["cohorts"]["synthetic"], persons=150)
+    frame, _ = simulate_cohort(params.cohorts.synthetic, persons=150)
     path = tmp_path_factory.mktemp("syn") / "synthetic_rand.dta"
     write_synthetic(frame, path)
     return path
@@ -416,7 +435,7 @@ def test_restricted_studies_not_configured_synthetic_ran(cohorts, tiny_synthetic
     specs = copy.deepcopy(cohorts)
     for spec in specs["studies"].values():
         spec["path"] = None
-    panel, flow, status, coverage = build_cohort_panel(specs, tiny_synthetic)
+    panel, flow, status, coverage = build_cohort_panel(cohorts_settings(specs), tiny_synthetic)
     by_study = status.set_index("study")
     for key in ("hrs", "elsa", "share", "charls"):
         assert by_study.at[key, "status"] == "not configured"
@@ -431,8 +450,8 @@ def test_configured_study_runs_beside_the_synthetic(cohorts, tiny_synthetic, han
     for spec in specs["studies"].values():
         spec["path"] = None
     # the hand file is in the base (SYNTHETIC/RAND) layout, one file: the study block of a hand file
-    specs["studies"]["hrs"] = {**study_spec(hand_dta), "restricted": True}
-    panel, flow, status, _ = build_cohort_panel(specs, tiny_synthetic)
+    specs["studies"]["hrs"] = {**study_block(hand_dta), "restricted": True}
+    panel, flow, status, _ = build_cohort_panel(cohorts_settings(specs), tiny_synthetic)
     by_study = status.set_index("study")
     assert by_study.at["hrs", "status"] == "ran" and by_study.at["hrs", "persons"] == 5
     assert by_study.at["hrs", "person_waves_interviewed"] == 12
@@ -449,4 +468,4 @@ def test_configured_path_that_does_not_exist_raises(cohorts, tiny_synthetic, tmp
     specs = copy.deepcopy(cohorts)
     specs["studies"]["elsa"]["path"] = str(tmp_path / "h_elsa_missing.dta")
     with pytest.raises(CohortFileError, match="h_elsa_missing.dta"):
-        build_cohort_panel(specs, tiny_synthetic)
+        build_cohort_panel(cohorts_settings(specs), tiny_synthetic)

@@ -16,7 +16,8 @@ import pytest
 from canary import canary_strings, write_canary_cohort
 
 from analysis.core import io
-from analysis.core.disclosure import DisclosureRule
+from analysis.core.disclosure import DisclosureRule, rule_of
+from analysis.core.settings import DisclosureSettings, validate
 from analysis.studies.cohorts.clean import build_cohort_panel, cohort_capability
 from analysis.studies.cohorts.models import model_outputs
 from analysis.studies.cohorts.report import (
@@ -25,9 +26,11 @@ from analysis.studies.cohorts.report import (
     studies_display,
     write_cohort_reports,
 )
+from analysis.studies.cohorts.settings import CohortsSettings
 from analysis.studies.cohorts.synthetic import simulate_cohort, write_synthetic
 
 WAVES = 6
+DISCLOSURE = DisclosureSettings(min_cell=11)
 RULE = DisclosureRule(11)
 
 
@@ -43,11 +46,11 @@ def scan(root, needles: list[str]) -> dict[str, list[str]]:
 
 
 @pytest.fixture(scope="module")
-def run(params, tmp_path_factory):
+def run(params, raw_params, tmp_path_factory):
     root = tmp_path_factory.mktemp("restricted")
-    cohorts = copy.deepcopy(params["cohorts"])
+    cohorts = copy.deepcopy(raw_params["cohorts"])  # plain YAML values, edited then validated as params.yaml is
     cohorts["synthetic"]["waves"] = WAVES
-    frame, truth = simulate_cohort(cohorts["synthetic"], persons=1500)
+    frame, truth = simulate_cohort(validate(CohortsSettings, cohorts, "cohorts").synthetic, persons=1500)
     synthetic = root / "synthetic_rand.dta"
     write_synthetic(frame, synthetic)
     hrs = cohorts["studies"]["hrs"]
@@ -59,14 +62,19 @@ def run(params, tmp_path_factory):
     hrs["path"] = str(root / "hrs_canary.dta")
     hrs["waves"] = {w: y for w, y in hrs["waves"].items() if int(w) <= WAVES}
     assert hrs.get("restricted") is True
-    panel, flow, status, _ = build_cohort_panel(cohorts, synthetic)
     cohorts["models"]["riclpm"]["waves"] = [1, 2, 3, 4]
+    settings = validate(CohortsSettings, cohorts, "cohorts")
+    # restricted, and without a loneliness key: the base layout's UCLA items, as the canary file has them
+    assert settings.studies["hrs"].restricted and "loneliness" not in settings.studies["hrs"].model_fields_set
+    panel, flow, status, _ = build_cohort_panel(settings, synthetic)
     processed, out = root / "processed", root / "reports"
-    outputs = model_outputs(panel, status, cohorts["models"], truth["truth"], RULE, out / "metrics")
+    assert rule_of(DISCLOSURE) == RULE
+    outputs = model_outputs(panel, status, settings.models.model_dump(exclude_none=True), truth["truth"], RULE,
+                            out / "metrics")
     io.write_outputs({processed / "cohorts_flow.csv": flow, processed / "cohorts_studies.csv": status,
-                      processed / "cohorts_capability.csv": cohort_capability(panel, cohorts, synthetic), **outputs})
+                      processed / "cohorts_capability.csv": cohort_capability(panel, settings, synthetic), **outputs})
     records, incidence = outputs[out / "metrics/cohorts_models.csv"], outputs[out / "metrics/cohorts_incidence.csv"]
-    write_cohort_reports(processed, out, {**params, "cohorts": cohorts, "disclosure": {"min_cell": 11}})
+    write_cohort_reports(processed, out, DISCLOSURE, tuple(params.reports.figure_formats))
     return {"out": out, "persons": persons, "flow": flow, "status": status, "records": records,
             "incidence": incidence, "panel": panel}
 

@@ -16,10 +16,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analysis.core.config import ConfigError
+from analysis.core.settings import validate
 from analysis.estimators.records import RECORD_COLUMNS
 from analysis.estimators.sem import PARAMETERS
 from analysis.studies.cohorts import models as mc
 from analysis.studies.cohorts.clean import build_cohort_panel
+from analysis.studies.cohorts.settings import CohortModels, CohortsSettings
 from analysis.studies.cohorts.synthetic import simulate_cohort, write_synthetic
 
 PERSONS = 6000
@@ -31,17 +34,23 @@ CASES = ([(m, p) for m in mc.CONTINUOUS_ESTIMATORS for p in CONTINUOUS]
 
 
 @pytest.fixture(scope="module")
-def cohorts(params) -> dict:
-    out = copy.deepcopy(params["cohorts"])
+def cohorts(raw_params) -> CohortsSettings:
+    """params.yaml ``cohorts:`` with no study file configured, validated."""
+    out = copy.deepcopy(raw_params["cohorts"])
     for spec in out["studies"].values():
         spec["path"] = None
-    return out
+    return validate(CohortsSettings, out, "cohorts")
+
+
+def model_spec(cohorts: CohortsSettings) -> dict:
+    """``cohorts.models`` as the plain mapping the models_cohorts stage passes (a private copy)."""
+    return cohorts.models.model_dump(exclude_none=True)
 
 
 @pytest.fixture(scope="module")
 def synthetic(cohorts, tmp_path_factory):
     """(panel, truth): 6,000 simulated persons written as .dta and cleaned, as the stages do."""
-    frame, truth = simulate_cohort(cohorts["synthetic"], persons=PERSONS)
+    frame, truth = simulate_cohort(cohorts.synthetic, persons=PERSONS)
     path = tmp_path_factory.mktemp("synthetic") / "synthetic_rand.dta"
     write_synthetic(frame, path)
     panel, _, _, _ = build_cohort_panel(cohorts, path)
@@ -51,7 +60,7 @@ def synthetic(cohorts, tmp_path_factory):
 @pytest.fixture(scope="module")
 def fitted(synthetic, cohorts):
     panel, truth = synthetic
-    records, incidence = mc.run_cohort_models(panel, cohorts["models"], {"synthetic": "SYNTHETIC cohort"})
+    records, incidence = mc.run_cohort_models(panel, model_spec(cohorts), {"synthetic": "SYNTHETIC cohort"})
     return records, incidence, mc.truth_table(records, truth["truth"])
 
 
@@ -161,8 +170,8 @@ def test_cumulative_incidence_is_monotone_within_0_1(fitted):
 def weights(synthetic, cohorts):
     panel, _ = synthetic
     p = mc.as_float(panel)
-    attrition = cohorts["models"]["attrition"]
-    w = mc.attrition_weights(p, attrition["predictors"], truncate=float(attrition["truncate"]))
+    attrition = cohorts.models.attrition
+    w = mc.attrition_weights(p, attrition.predictors, truncate=attrition.truncate)
     return p.assign(w=w)
 
 
@@ -388,7 +397,7 @@ def test_cumulative_incidence_cvd_needs_the_cvd_status_at_the_first_interview():
 
 def test_riclpm_on_the_synthetic_panel(synthetic, cohorts):
     panel, _ = synthetic
-    spec = dict(cohorts["models"]["riclpm"], waves=list(range(1, 8)))  # 7 waves: the same model, faster
+    spec = dict(model_spec(cohorts)["riclpm"], waves=list(range(1, 8)))  # 7 waves: the same model, faster
     table = mc.run_riclpm(panel, spec, {"synthetic": "SYNTHETIC cohort"})
     assert list(table.columns) == mc.RICLPM_COLUMNS
     assert table["parameter"].tolist() == list(PARAMETERS) and len(table) == 13
@@ -408,7 +417,7 @@ def test_riclpm_on_the_synthetic_panel(synthetic, cohorts):
 ])
 def test_spec_naming_a_missing_column_is_an_error(synthetic, cohorts, where, change, name):
     panel, _ = synthetic
-    spec = copy.deepcopy(cohorts["models"])
+    spec = model_spec(cohorts)
     change(spec)
     with pytest.raises(ValueError, match=rf"'{name}'.*cohorts\.models\.{where}"):
         mc.run_cohort_models(panel.head(200), spec)
@@ -420,15 +429,22 @@ def test_attrition_predictor_missing_is_named(synthetic):
         mc.attrition_weights(mc.as_float(panel.head(200)), "age + wealth")
 
 
-def test_unknown_estimator_and_missing_key(synthetic, cohorts):
+def test_unknown_estimator_and_missing_key(synthetic, cohorts, raw_params):
     panel, _ = synthetic
-    spec = dict(copy.deepcopy(cohorts["models"]), estimators=["two_way_fe", "gee"])
+    spec = dict(model_spec(cohorts), estimators=["two_way_fe", "gee"])
     with pytest.raises(ValueError, match="gee"):
         mc.run_cohort_models(panel.head(200), spec)
-    spec = copy.deepcopy(cohorts["models"])
+    spec = model_spec(cohorts)
     del spec["hazards"]
     with pytest.raises(ValueError, match="'hazards'"):
         mc.run_cohort_models(panel.head(200), spec)
+    # in params.yaml the schema refuses both before any stage runs, naming the key and what is allowed
+    raw = copy.deepcopy(raw_params["cohorts"]["models"])
+    with pytest.raises(ConfigError, match=r"estimators\[1\] = 'gee': Input should be 'within_between_lmm'"):
+        validate(CohortModels, dict(raw, estimators=["two_way_fe", "gee"]), "cohorts.models")
+    del raw["hazards"]
+    with pytest.raises(ConfigError, match=r"cohorts\.models: hazards: required key missing"):
+        validate(CohortModels, raw, "cohorts.models")
 
 
 def test_riclpm_missing_column_is_named(synthetic):

@@ -12,8 +12,9 @@ import copy
 import numpy as np
 import pandas as pd
 import pytest
-from real_layouts import generate_layout, layout_spec, write_layout
+from real_layouts import generate_layout, layout_block, layout_spec, write_layout
 
+from analysis.core.settings import validate
 from analysis.studies.cohorts.clean import (
     CleaningError,
     build_study_panel,
@@ -22,31 +23,39 @@ from analysis.studies.cohorts.clean import (
     study_definitions,
 )
 from analysis.studies.cohorts.models import carry_forward, run_cohort_models
+from analysis.studies.cohorts.settings import CohortStudy
 from analysis.studies.cohorts.source import CohortFileError
 
 STUDIES = ("hrs", "elsa", "share", "charls")
 
 
 @pytest.fixture(scope="module")
-def cohorts(params) -> dict:
-    return copy.deepcopy(params["cohorts"])
+def raw_cohorts(raw_params) -> dict:
+    """params.yaml's ``cohorts:`` block as plain YAML values (the layouts are generated from it)."""
+    return copy.deepcopy(raw_params["cohorts"])
 
 
 @pytest.fixture(scope="module")
-def layouts(cohorts, tmp_path_factory) -> dict:
+def cohorts(params):
+    """params.yaml's ``cohorts:`` settings, validated (a study's index is its block's, whatever its path)."""
+    return params.cohorts
+
+
+@pytest.fixture(scope="module")
+def layouts(raw_cohorts, tmp_path_factory) -> dict:
     out = {}
     for i, study in enumerate(STUDIES):
-        frames = generate_layout(study, cohorts, n=300, seed=11 + i)
+        frames = generate_layout(study, raw_cohorts, n=300, seed=11 + i)
         paths = write_layout(frames, tmp_path_factory.mktemp(study), study)
         out[study] = (frames, paths)
     return out
 
 
 @pytest.fixture(scope="module")
-def panels(cohorts, layouts) -> dict:
+def panels(raw_cohorts, cohorts, layouts) -> dict:
     out = {}
     for study, (_, paths) in layouts.items():
-        panel, _, _ = build_study_panel(study, layout_spec(cohorts, study, paths), cohorts)
+        panel, _, _ = build_study_panel(study, layout_spec(raw_cohorts, study, paths), cohorts)
         out[study] = panel
     return out
 
@@ -112,21 +121,22 @@ def test_charls_education_codes_become_years(panels, layouts):
 
 def test_capability_table_states_each_studys_definitions(cohorts, panels):
     for study, panel in panels.items():
-        cap = capability_table(panel, study, study_definitions(study, cohorts["studies"][study], cohorts))
+        cap = capability_table(panel, study, study_definitions(study, cohorts.studies[study], cohorts))
         assert set(cap["study"]) == {study}
         assert cap["share_observed"].between(0, 1).all()
         iso = cap.loc[cap["measure"] == "isolation_index", "definition"].iloc[0]
         assert study.upper() in iso and "weekly" in iso
-    charls = capability_table(panels["charls"], "charls", study_definitions("charls", cohorts["studies"]["charls"],
+    charls = capability_table(panels["charls"], "charls", study_definitions("charls", cohorts.studies["charls"],
                                                                              cohorts))
     assert (charls.loc[charls["measure"] == "loneliness", "share_observed"] == 0).all()
     assert "not measured" in charls.loc[charls["measure"] == "loneliness", "definition"].iloc[0]
 
 
 def test_each_layout_fits_and_a_missing_exposure_is_said(cohorts, panels):
-    spec = copy.deepcopy(cohorts["models"])
+    # the plain mappings the models_cohorts stage passes (the settings dumped)
+    spec = cohorts.models.model_dump(exclude_none=True)
     spec["estimators"] = ["two_way_fe", "cloglog_hazard"]
-    carry = {k: v.get("carry_forward") for k, v in cohorts["studies"].items()}
+    carry = {k: v.carry_forward.model_dump(exclude_none=True) for k, v in cohorts.studies.items()}
     panel = pd.concat(list(panels.values()), ignore_index=True)
     records, curves = run_cohort_models(panel, spec, carry=carry)
     # every study has cumulative-incidence curves; HRS (isolation from wave 9) from its first interview with
@@ -165,53 +175,55 @@ def test_carry_forward_by_hand():
     assert none == 0 and same["loneliness"].isna().sum() == 4
 
 
-def test_misnamed_variable_names_the_files_and_variable(cohorts, layouts, tmp_path):
+def test_misnamed_variable_names_the_files_and_variable(raw_cohorts, cohorts, layouts, tmp_path):
     frames, _ = layouts["hrs"]
     join = frames["join"].rename(columns=lambda c: c.replace("rfcnt", "rfcntm"))
     paths = write_layout({"main": frames["main"], "join": join}, tmp_path, "hrs")
     with pytest.raises(CohortFileError) as err:
-        build_study_panel("hrs", layout_spec(cohorts, "hrs", paths), cohorts)
+        build_study_panel("hrs", layout_spec(raw_cohorts, "hrs", paths), cohorts)
     message = str(err.value)
     assert "H_HRS_d.dta" in message and "r{w}rfcnt" in message and "every wave" in message
 
 
-def test_join_file_not_set_is_named(cohorts, layouts):
+def test_join_file_not_set_is_named(raw_cohorts, cohorts, layouts):
     _, paths = layouts["hrs"]
-    spec = layout_spec(cohorts, "hrs", paths)
-    spec["join"][0]["path"] = None
+    block = layout_block(raw_cohorts, "hrs", paths)
+    block["join"][0]["path"] = None
+    spec = validate(CohortStudy, block, "cohorts.studies.hrs")
     with pytest.raises(CohortFileError, match=r"cohorts\.studies\.hrs\.join\[0\]\.path"):
         build_study_panel("hrs", spec, cohorts)
 
 
-def test_wrong_studys_file_says_which_study_it_is(cohorts, layouts):
+def test_wrong_studys_file_says_which_study_it_is(raw_cohorts, cohorts, layouts):
     _, hrs_paths = layouts["hrs"]
     _, elsa_paths = layouts["elsa"]
-    spec = layout_spec(cohorts, "hrs", {"main": elsa_paths["main"], "join": hrs_paths["join"]})
+    spec = layout_spec(raw_cohorts, "hrs", {"main": elsa_paths["main"], "join": hrs_paths["join"]})
     with pytest.raises(CohortFileError) as err:
         build_study_panel("hrs", spec, cohorts)
     assert "h_elsa_g3.dta" in str(err.value) and "ELSA" in str(err.value) and "hhidpn" in str(err.value)
 
 
-def test_loneliness_score_out_of_range_names_file_column(cohorts, layouts, tmp_path):
+def test_loneliness_score_out_of_range_names_file_column(raw_cohorts, cohorts, layouts, tmp_path):
     frames, _ = layouts["share"]
     main = frames["main"].copy()
     first = main["r6lnlys3"].map(lambda v: not isinstance(v, str) and pd.notna(v)).idxmax()
     main.loc[first, "r6lnlys3"] = 3.5
     paths = write_layout({"main": main}, tmp_path, "share")
     with pytest.raises(CleaningError) as err:
-        build_study_panel("share", layout_spec(cohorts, "share", paths), cohorts)
+        build_study_panel("share", layout_spec(raw_cohorts, "share", paths), cohorts)
     message = str(err.value)
     assert "H_SHARE_f.dta" in message and "r6lnlys3" in message and "3.5" in message and "1-3" in message
 
 
-def test_reversed_item_codes_for_harmonized_hrs_items(cohorts):
-    spec = {"loneliness": {"items": ["r{w}complac", "r{w}leftout", "r{w}isolate"], "codes": {1: 3, 2: 2, 3: 1}}}
-    assert "reversed" in loneliness_definition(spec)
-    assert "not measured" in loneliness_definition({"loneliness": None})
-    assert "x 3" in loneliness_definition(cohorts["studies"]["hrs"])
+def test_reversed_item_codes_for_harmonized_hrs_items(raw_cohorts, cohorts):
+    hrs = raw_cohorts["studies"]["hrs"]
+    items = {"items": ["r{w}complac", "r{w}leftout", "r{w}isolate"], "codes": {1: 3, 2: 2, 3: 1}}
+    assert "reversed" in loneliness_definition(validate(CohortStudy, {**hrs, "loneliness": items}, "hrs"))
+    assert "not measured" in loneliness_definition(validate(CohortStudy, {**hrs, "loneliness": None}, "hrs"))
+    assert "x 3" in loneliness_definition(cohorts.studies["hrs"])
 
 
-def test_a_bad_code_in_the_joined_file_names_that_file(cohorts, layouts, tmp_path):
+def test_a_bad_code_in_the_joined_file_names_that_file(raw_cohorts, cohorts, layouts, tmp_path):
     """A value outside its codes in a column of the Harmonized HRS file (joined to RAND) names the H_HRS file,
     not the RAND one: the user must know which file to fix."""
     frames, _ = layouts["hrs"]
@@ -222,7 +234,7 @@ def test_a_bad_code_in_the_joined_file_names_that_file(cohorts, layouts, tmp_pat
     join.loc[first, column] = 5
     paths = write_layout({"main": frames["main"], "join": join}, tmp_path, "hrs")
     with pytest.raises(CleaningError) as err:
-        build_study_panel("hrs", layout_spec(cohorts, "hrs", paths), cohorts)
+        build_study_panel("hrs", layout_spec(raw_cohorts, "hrs", paths), cohorts)
     message = str(err.value)
     assert "H_HRS_d.dta" in message and column in message and "5" in message
     assert "randhrs" not in message.lower()

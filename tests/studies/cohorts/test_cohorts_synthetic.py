@@ -1,5 +1,6 @@
 """The SYNTHETIC cohort (analysis.studies.cohorts.synthetic): RAND names and codes in the written .dta, its label,
-reproducibility from the seed, spec errors, and a consistent wave-status / death-date history."""
+reproducibility from the seed, spec errors (refused by the schema, analysis.studies.cohorts.settings.Synthetic),
+and a consistent wave-status / death-date history."""
 
 from __future__ import annotations
 
@@ -9,16 +10,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analysis.core.config import ConfigError
+from analysis.core.settings import validate
+from analysis.studies.cohorts.settings import Synthetic, SyntheticNuisance, SyntheticTruth
 from analysis.studies.cohorts.synthetic import (
     IWSTAT,
     MSTAT,
-    NUISANCE_KEYS,
     SYNTHETIC_LABEL,
-    TRUTH_KEYS,
-    check_spec,
     simulate_cohort,
     write_synthetic,
 )
+
+#: Keys of ``cohorts.synthetic.truth`` (the effects the models must recover) and ``.nuisance``.
+TRUTH_KEYS = tuple(SyntheticTruth.model_fields)
+NUISANCE_KEYS = tuple(SyntheticNuisance.model_fields)
 
 PERSONS = 3000
 PERSON_VARIABLES = ("hhidpn", "ragender", "rabyear", "raedyrs", "radyear", "radmonth")
@@ -32,8 +37,21 @@ ITEMS = ("mstat", "cesd", "hearte", "stroke", "kcntm", "rcntm", "fcntm", "socyr"
 
 
 @pytest.fixture(scope="module")
-def spec(params) -> dict:
-    return copy.deepcopy(params["cohorts"]["synthetic"])
+def spec(params) -> Synthetic:
+    """params.yaml ``cohorts.synthetic``, validated (what the synthetic_cohort stage simulates from)."""
+    return params.cohorts.synthetic
+
+
+@pytest.fixture(scope="module")
+def raw_spec(raw_params) -> dict:
+    """The same block as plain YAML values, to edit and validate."""
+    return copy.deepcopy(raw_params["cohorts"]["synthetic"])
+
+
+def _refused(block: dict, match: str) -> None:
+    """The schema refuses ``block`` as ``cohorts.synthetic``, with a message matching ``match``."""
+    with pytest.raises(ConfigError, match=match):
+        validate(Synthetic, block, "cohorts.synthetic")
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +72,7 @@ def written(simulated, tmp_path_factory):
 
 
 def _waves(spec) -> range:
-    return range(1, int(spec["waves"]) + 1)
+    return range(1, spec.waves + 1)
 
 
 def _wave_matrix(frame: pd.DataFrame, name: str, spec) -> np.ndarray:
@@ -95,26 +113,26 @@ def test_person_values_within_documented_codes(written, spec):
     _, plain, _, _ = written
     assert set(plain["ragender"]) == {1.0, 2.0}
     assert plain["raedyrs"].between(0, 17).all() and (plain["raedyrs"] % 1 == 0).all()
-    first = int(spec["first_year"])
-    low, high = spec["age_range"]
+    first = spec.first_year
+    low, high = spec.age_range
     assert plain["rabyear"].between(first - high - 1, first - low).all()
     died = plain["radyear"].notna()
     assert (died == plain["radmonth"].notna()).all()
     assert plain.loc[died, "radmonth"].isin(range(1, 13)).all()
-    last_year = first + 2 * (int(spec["waves"]) - 1) + 1
+    last_year = first + 2 * (spec.waves - 1) + 1
     assert plain.loc[died, "radyear"].between(first, last_year).all()
 
 
 def test_age_and_interview_dates_follow_the_biennial_design(written, spec):
     _, plain, _, _ = written
-    first = int(spec["first_year"])
+    first = spec.first_year
     year, month = _wave_matrix(plain, "iwendy", spec), _wave_matrix(plain, "iwendm", spec)
     index = (year - first) * 12 + month - 1
     gaps = np.diff(index, axis=1)
     assert np.all(gaps[~np.isnan(gaps)] == 24)
     age = _wave_matrix(plain, "agey_e", spec)
     born = plain["rabyear"].to_numpy()[:, None]
-    assert np.nanmin(age) >= spec["age_range"][0] - 1
+    assert np.nanmin(age) >= spec.age_range[0] - 1
     # age at the interview is year - birth year or one less (birthday not yet reached)
     delta = (year - born) - age
     assert set(np.unique(delta[~np.isnan(delta)])) <= {0.0, 1.0}
@@ -123,7 +141,7 @@ def test_age_and_interview_dates_follow_the_biennial_design(written, spec):
 def test_item_nonresponse_is_stata_extended_missing(written, spec):
     """.d and .r appear in the items (about item_missing of the interviews), never in status or dates."""
     _, plain, coded, meta = written
-    q = spec["nuisance"]["item_missing"]
+    q = spec.nuisance.item_missing
     for name in ITEMS:
         values = pd.concat([coded[f"r{w}{name}"] for w in _waves(spec)])
         codes = values.map(lambda v: isinstance(v, str))
@@ -179,7 +197,7 @@ def test_after_death_5_then_6(written, spec):
 
 def test_death_dates_after_the_last_interview_and_before_the_death_wave(written, spec):
     _, plain, _, _ = written
-    first = int(spec["first_year"])
+    first = spec.first_year
     status = _wave_matrix(plain, "iwstat", spec)
     year, month = _wave_matrix(plain, "iwendy", spec), _wave_matrix(plain, "iwendm", spec)
     interview = (year - first) * 12 + month - 1
@@ -203,56 +221,72 @@ def test_same_seed_same_data_other_seed_other_data(spec, simulated):
     again, truth_again = simulate_cohort(spec, persons=PERSONS)
     pd.testing.assert_frame_equal(frame, again)
     assert truth == truth_again
-    other, truth_other = simulate_cohort(spec, persons=PERSONS, seed=int(spec["seed"]) + 1)
-    assert truth_other["seed"] == int(spec["seed"]) + 1
+    other, truth_other = simulate_cohort(spec, persons=PERSONS, seed=spec.seed + 1)
+    assert truth_other["seed"] == spec.seed + 1
     assert not frame["rabyear"].equals(other["rabyear"])
     assert not frame["r5cesd"].equals(other["r5cesd"])
 
 
 @pytest.mark.parametrize("key", TRUTH_KEYS)
-def test_missing_truth_key_is_named(spec, key):
-    bad = copy.deepcopy(spec)
+def test_missing_truth_key_is_named(raw_spec, key):
+    bad = copy.deepcopy(raw_spec)
     del bad["truth"][key]
-    with pytest.raises(ValueError, match=key):
-        check_spec(bad)
-    with pytest.raises(ValueError, match=key):
-        simulate_cohort(bad, persons=50)
+    _refused(bad, rf"cohorts\.synthetic: truth\.{key}: required key missing")
 
 
-@pytest.mark.parametrize("key", ["persons", "waves", "first_year", "age_range", "seed", "truth", "nuisance"])
-def test_missing_top_key_is_named(spec, key):
-    bad = copy.deepcopy(spec)
+@pytest.mark.parametrize("key", ["persons", "waves", "age_range", "seed", "depression", "truth", "nuisance"])
+def test_missing_top_key_is_named(raw_spec, key):
+    bad = copy.deepcopy(raw_spec)
     del bad[key]
-    with pytest.raises(ValueError, match=f"'{key}'"):
-        check_spec(bad)
+    _refused(bad, rf"cohorts\.synthetic: {key}: required key missing")
 
 
-def test_missing_nuisance_key_is_named(spec):
-    bad = copy.deepcopy(spec)
+def test_first_year_has_a_default(raw_spec):
+    """``first_year`` may be left out: the schema's default is RAND's first wave year, params.yaml's value."""
+    bad = copy.deepcopy(raw_spec)
+    del bad["first_year"]
+    assert validate(Synthetic, bad, "cohorts.synthetic").first_year == 1992 == raw_spec["first_year"]
+
+
+def test_missing_nuisance_key_is_named(raw_spec):
+    bad = copy.deepcopy(raw_spec)
     del bad["nuisance"][NUISANCE_KEYS[5]]
-    with pytest.raises(ValueError, match=NUISANCE_KEYS[5]):
-        check_spec(bad)
+    _refused(bad, rf"nuisance\.{NUISANCE_KEYS[5]}: required key missing")
 
 
-@pytest.mark.parametrize("persons", [5, 9, 0, 100.5, "1000"])
-def test_persons_below_10_or_not_whole_is_an_error(spec, persons):
-    bad = dict(spec, persons=persons)
-    with pytest.raises(ValueError, match="persons"):
-        check_spec(bad)
+def test_contact_intercepts_need_four_numbers(raw_spec):
+    bad = copy.deepcopy(raw_spec)
+    bad["nuisance"]["contact_intercepts"] = [-1.5, -0.8, -0.9]
+    _refused(bad, r"nuisance\.contact_intercepts: List should have at least 4 items")
 
 
-@pytest.mark.parametrize("change, key", [({"waves": 1}, "waves"), ({"waves": 31}, "waves"),
-                                         ({"age_range": [80, 50]}, "age_range")])
-def test_other_invalid_values_are_named(spec, change, key):
-    with pytest.raises(ValueError, match=key):
-        check_spec(dict(spec, **change))
+@pytest.mark.parametrize("persons, problem", [(5, "greater than or equal to 10"), (9, "greater than or equal to 10"),
+                                              (0, "greater than or equal to 10"), (100.5, "a valid integer"),
+                                              ("1000", "a valid integer")])
+def test_persons_below_10_or_not_whole_is_an_error(raw_spec, persons, problem):
+    _refused(dict(raw_spec, persons=persons), rf"persons = {persons!r}: Input should be {problem}")
+
+
+def test_persons_given_to_the_simulation_below_10_is_an_error(spec):
+    """A test's own ``persons=`` is checked by the simulation itself (the schema checks params.yaml's)."""
+    with pytest.raises(ValueError, match="persons is 5"):
+        simulate_cohort(spec, persons=5)
+
+
+@pytest.mark.parametrize("change, key", [({"waves": 1}, r"waves = 1: Input should be greater than or equal to 2"),
+                                         ({"waves": 31}, r"waves = 31: Input should be less than or equal to 30"),
+                                         ({"age_range": [80, 50]}, r"age_range \[80(\.0)?, 50(\.0)?\]: give \[youngest"),
+                                         ({"age_range": [50]}, r"age_range: List should have at least 2 items")])
+def test_other_invalid_values_are_named(raw_spec, change, key):
+    _refused(dict(raw_spec, **change), key)
 
 
 def test_truth_record(spec, simulated):
     frame, truth = simulated
     assert truth["label"] == SYNTHETIC_LABEL and "SYNTHETIC" in truth["label"]
-    assert truth["truth"] == {k: float(spec["truth"][k]) for k in TRUTH_KEYS}
-    assert truth["persons"] == PERSONS and truth["waves"] == spec["waves"] and truth["seed"] == spec["seed"]
+    assert truth["truth"] == {k: float(getattr(spec.truth, k)) for k in TRUTH_KEYS}
+    assert list(truth["truth"]) == list(TRUTH_KEYS)
+    assert truth["persons"] == PERSONS and truth["waves"] == spec.waves and truth["seed"] == spec.seed
     status = np.column_stack([frame[f"r{w}iwstat"].astype(float) for w in _waves(spec)])
     assert truth["person_waves_interviewed"] == int((status == IWSTAT["responded"]).sum())
     assert truth["deaths"] > 0 and truth["cvd_events"] > 0 and truth["dropouts"] > 0

@@ -10,6 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analysis.core.config import ConfigError
+from analysis.core.settings import validate
+from analysis.params import Params
 from analysis.studies.countries import clean as cc
 from analysis.studies.countries import source as src
 from analysis.studies.countries.schema import (
@@ -184,7 +187,7 @@ def test_lag_on_the_mirror_rows_read_by_eye(built):
 
 
 def test_year_window_and_lag_from_before_it(raw_dir, built):
-    panel, report = cc.build_country_panel(raw_dir, {"countries": {"years": [2010, 2015]}})
+    panel, report = cc.build_country_panel(raw_dir, (2010, 2015))
     assert (panel["year"].min(), panel["year"].max()) == (2010, 2015)
     full, _ = built
     # the 2010 lag is the 2009 value, although 2009 is outside the window
@@ -195,10 +198,16 @@ def test_year_window_and_lag_from_before_it(raw_dir, built):
     assert report.set_index("whr_name").loc["Somaliland region", "whr_years"] == 3  # 2010-2012
 
 
-@pytest.mark.parametrize("years", [[2019, 2005], [2005], "2005-2019", [2005.5, 2019], [True, 2019]])
-def test_bad_years_param_is_an_error(years):
-    with pytest.raises(cc.CleaningError, match="countries.years"):
-        cc.country_years({"countries": {"years": years}})
+@pytest.mark.parametrize("years, problem", [
+    ([2019, 2005], r"countries: years \[2019, 2005\]: give \[first, last\]"),
+    ([2005], r"countries\.years: List should have at least 2 items"),
+    ("2005-2019", r"countries\.years = '2005-2019': Input should be a valid list"),
+    ([2005.5, 2019], r"countries\.years\[0\] = 2005\.5: Input should be a valid integer"),
+    ([True, 2019], r"countries\.years\[0\] = True: Input should be a valid integer")])
+def test_bad_years_param_is_an_error(years, problem, raw_params):
+    """params.yaml countries.years must be [first, last] whole years: the schema says so before any stage runs."""
+    with pytest.raises(ConfigError, match=problem):
+        validate(Params, {**raw_params, "countries": {**raw_params["countries"], "years": years}}, "params.yaml")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -11,6 +11,8 @@ import pandas as pd
 import pytest
 from linearmodels import PanelOLS
 
+from analysis.core.config import ConfigError
+from analysis.core.settings import validate
 from analysis.estimators.records import RECORD_COLUMNS, RECORD_DESIGNS
 from analysis.studies.countries.models import (
     BETWEEN_TERM_LABEL,
@@ -21,6 +23,7 @@ from analysis.studies.countries.models import (
     run_country_models,
     variation_summary,
 )
+from analysis.studies.countries.settings import CountryModels
 
 TRUE_WITHIN = -20.0  # CVD deaths per 100,000 per unit of social support: -2 per 0.1
 SCALE = 0.1
@@ -67,7 +70,8 @@ def panel() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def records(panel) -> pd.DataFrame:
-    return run_country_models(panel, SPEC)
+    """SPEC validated and dumped as the models_countries stage passes it (settings -> plain dict)."""
+    return run_country_models(panel, validate(CountryModels, SPEC, "countries.models").model_dump(exclude_none=True))
 
 
 def _rec(records: pd.DataFrame, model: str, term: str = "social_support") -> pd.Series:
@@ -229,6 +233,19 @@ def test_a_failed_fit_gives_nan_records_not_an_exception(panel):
 def test_spec_errors_name_the_key(panel, change, message):
     with pytest.raises(ValueError, match=message):
         run_country_models(panel, {**SPEC, **change})
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"estimators": ["fixed_effects"]}, r"estimators\[0\] = 'fixed_effects': Input should be 'pooled_ols'"),
+    ({"exposures": {"social_support": {"label": "x", "scale": 0}}},
+     r"exposures\.social_support\.scale = 0: Input should be greater than 0"),
+    ({"driscoll_kraay": {"kernel": "gaussian"}}, r"driscoll_kraay\.kernel = 'gaussian': Input should be 'bartlett'"),
+    ({"driscoll_kraay": {"bandwidth": -1}}, r"driscoll_kraay\.bandwidth = -1: Input should be greater than or equal"),
+])
+def test_schema_refuses_the_same_spec_errors_before_any_stage(change, message):
+    """In params.yaml these mistakes never reach the models: the schema names the key and what is allowed."""
+    with pytest.raises(ConfigError, match=message):
+        validate(CountryModels, {**SPEC, **change}, "countries.models")
 
 
 def test_spec_needs_its_keys_and_one_row_per_country_year(panel):

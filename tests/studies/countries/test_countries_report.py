@@ -13,11 +13,15 @@ from test_countries_models import SPEC, simulate_countries
 from test_figures import texts
 
 from analysis.core import io
+from analysis.core.config import ConfigError
+from analysis.core.settings import validate
 from analysis.report.figures import flow_diagram
 from analysis.studies.countries import report
 from analysis.studies.countries.clean import STATUS_JOINED, STATUS_NO_CODE, STATUS_NO_OWID
 from analysis.studies.countries.models import run_country_models
 from analysis.studies.countries.schema import NAME_MAP_COLUMNS
+from analysis.studies.countries.settings import CountriesSettings, CountryModels
+from conftest import edited
 
 FULL_SPEC = {**SPEC,
              "outcomes": {"cvd_death_rate": {"label": "CVD deaths"}, "depression_prevalence": {"label": "Depression"}},
@@ -98,8 +102,11 @@ def test_figures_draw(panel, records):
         report.coefficient_figure(records, "none")
 
 
-PARAMS = {"countries": {"models": FULL_SPEC, "report": {"highlight": ["C01", "C03"], "covariate_set": "gdp"}},
-          "reports": {"figure_formats": ["png"]}}
+# The simulated countries are coded C00, C01, ..., not ISO codes (which the schema requires of report.highlight):
+# the highlight is set on the validated settings without re-validation.
+COUNTRIES = edited(validate(CountriesSettings, {"models": FULL_SPEC, "report": {"covariate_set": "gdp"}}, "countries"),
+                   **{"report.highlight": ["C01", "C03"]})
+FORMATS = ("png",)
 
 
 def panel_name_map(panel: pd.DataFrame) -> pd.DataFrame:
@@ -121,7 +128,7 @@ def _processed(tmp_path, panel, records):
 
 def test_write_country_reports_writes_every_table_and_figure(tmp_path, panel, records):
     processed, reports = _processed(tmp_path, panel, records)
-    written = report.write_country_reports(processed, reports, PARAMS)
+    written = report.write_country_reports(processed, reports, COUNTRIES, FORMATS)
     names = sorted(p.relative_to(reports).as_posix() for p in written)
     stems = ["estimators", "name_map", "name_map_exceptions", "panel_summary"]
     figures = ("coefficients", "country_means", "trajectories", "flow")
@@ -134,9 +141,12 @@ def test_write_country_reports_writes_every_table_and_figure(tmp_path, panel, re
 
 def test_write_country_reports_is_all_or_none(tmp_path, panel, records):
     processed, reports = _processed(tmp_path, panel, records)
-    bad = {**PARAMS, "countries": {**PARAMS["countries"], "report": {"covariate_set": "no_such_set"}}}
+    # params.yaml cannot name an unknown set (the schema refuses it); a set without records fails mid-way
+    with pytest.raises(ConfigError, match=r"report: 'no_such_set' is not a key of models.covariate_sets"):
+        validate(CountriesSettings, {"models": FULL_SPEC, "report": {"covariate_set": "no_such_set"}}, "countries")
+    bad = edited(COUNTRIES, **{"report.covariate_set": "no_such_set"})
     with pytest.raises(report.FigureError):
-        report.write_country_reports(processed, reports, bad)
+        report.write_country_reports(processed, reports, bad, FORMATS)
     assert not (reports / "tables" / "countries").exists() or not any((reports / "tables" / "countries").iterdir())
 
 
@@ -154,7 +164,7 @@ def test_country_flow_counts_country_years_by_hand():
                           ("Bland", "BBB", "Bland", STATUS_JOINED, 2, 2, 1, 2, 2010, 2011, ""),
                           ("Cland", "CCC", None, STATUS_NO_OWID, 2, 2, 0, 0, 2010, 2011, "")],
                          columns=NAME_MAP_COLUMNS)
-    flow = report.country_flow(names, panel, FULL_SPEC)
+    flow = report.country_flow(names, panel, validate(CountryModels, FULL_SPEC, "countries.models"))
     assert list(flow["n"]) == [11, 7, 4, 2]
     assert list(flow["excluded"]) == [0, 4, 3, 2]
     assert list(flow["detail"].str.split("\n").str[0]) == ["4 countries", "3 countries", "2 countries",

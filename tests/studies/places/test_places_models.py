@@ -7,8 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
+from analysis.core.config import ConfigError
+from analysis.core.settings import validate
 from analysis.estimators.records import RECORD_COLUMNS, ModelSpec, formula_variables
 from analysis.studies.places import models
 from analysis.studies.places.models import (
@@ -21,7 +22,7 @@ from analysis.studies.places.models import (
     without_terms,
 )
 from analysis.studies.places.schema import COUNTY_VARIABLES
-from conftest import ROOT
+from analysis.studies.places.settings import PlacesSettings
 
 TRUE_SLOPE = 0.5
 STATE_SD, SLOPE_SD, RESIDUAL_SD = 2.0, 0.2, 1.0
@@ -206,8 +207,10 @@ STAGE = {
 
 @pytest.fixture(scope="module")
 def stage():
+    """STAGE validated and dumped as the models_places stage passes it (settings -> plain dict + n_jobs)."""
     table, _ = simulate_counties(n_states=15, per_state=30, seed=11)
-    return run_places_models(table, simulate_panel(200), STAGE, progress=False)
+    spec = {**validate(PlacesSettings, STAGE, "places").model_dump(exclude_none=True), "n_jobs": 1}
+    return run_places_models(table, simulate_panel(200), spec, progress=False)
 
 
 def test_stage_fits_every_design_with_ecological_notes(stage):
@@ -235,25 +238,30 @@ def test_stage_errors_name_what_is_wrong(counties):
     bad = {**STAGE, "county_models": {**STAGE["county_models"], "designs": ["multilevel", "bayesian"]}}
     with pytest.raises(ValueError, match="designs: \\['bayesian'\\] unknown"):
         run_places_models(table, simulate_panel(50), bad, progress=False)
+    # params.yaml never gets this far: the schema names the key and the designs allowed
+    with pytest.raises(ConfigError, match=r"county_models\.designs\[1\] = 'bayesian': Input should be 'weighted', "
+                                          r"'unweighted' or 'multilevel'"):
+        validate(PlacesSettings, bad, "places")
     with pytest.raises(ValueError, match="needs the key 'county_models'"):
         run_places_models(table, None, {"study": "x"}, progress=False)
     with pytest.raises(ValueError, match="panel_models is set but no county panel"):
         run_places_models(table, None, STAGE, progress=False)
 
 
-def test_primary_county_model_adjusts_for_composition_not_co_outcomes():
+def test_primary_county_model_adjusts_for_composition_not_co_outcomes(params):
     """Issue 15 item 9: the report's set adjusts for composition and leaves out the co-outcomes; the
     population-weighted design is fitted first and is the primary one."""
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())["places"]
-    county = params["county_models"]
-    primary = county["covariate_sets"][params["report"]["covariate_set"]]
+    places = params.places
+    county = places.county_models
+    assert places.report.covariate_set is not None and places.report_set == places.report.covariate_set
+    primary = county.covariate_sets[places.report.covariate_set]
     used = set(formula_variables(primary))
     assert {"age65plus_pct", "black_nh_pct", "hispanic_pct", "limited_english_pct", "uninsured_under65_pct",
             "rural_pct"} <= used
     assert not used & {"obesity_pct", "diabetes_pct"}
     assert not any({"obesity_pct", "diabetes_pct"} & set(formula_variables(rhs))
-                   for rhs in county["covariate_sets"].values())
-    assert county["designs"][0] == models.PRIMARY_DESIGN == "weighted"
+                   for rhs in county.covariate_sets.values())
+    assert county.designs[0] == models.PRIMARY_DESIGN == "weighted"
     assert set(formula_variables(primary)) <= {v.name for v in COUNTY_VARIABLES}
 
 

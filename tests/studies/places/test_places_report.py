@@ -9,10 +9,13 @@ import pytest
 from test_figures import texts
 from test_places_models import STAGE, simulate_counties, simulate_panel
 
+from analysis.core.settings import validate
 from analysis.report.figures import FigureError, flow_diagram
 from analysis.studies.places import report
 from analysis.studies.places.clean import JOIN_LOG_COLUMNS
 from analysis.studies.places.models import run_places_models
+from analysis.studies.places.settings import PlacesSettings
+from conftest import edited
 
 
 def join_log(n: int, files: tuple[tuple[str, int, int, str], ...] = (("a", 3, 1, "09001"),)) -> pd.DataFrame:
@@ -92,9 +95,10 @@ def test_stage_writes_tables_and_figures(outputs, tmp_path):
     log.to_csv(processed / "places_join_log.csv", index=False)
     records.to_csv(reports / "metrics" / "places_models.csv", index=False)
     effects.to_csv(reports / "metrics" / "places_state_effects.csv", index=False)
-    params = {"places": {**STAGE, "report": {"highlight_states": ["S01", "S02"]}},
-              "reports": {"figure_formats": ["png", "svg"]}}
-    written = report.write_places_reports(processed, reports, params)
+    # the simulated states are named S00, S01, ..., not postal codes (which the schema requires of
+    # report.highlight_states): the highlight is set on the validated settings without re-validation
+    places = edited(validate(PlacesSettings, STAGE, "places"), **{"report.highlight_states": ["S01", "S02"]})
+    written = report.write_places_reports(processed, reports, places, ("png", "svg"))
     names = {p.relative_to(reports).as_posix() for p in written}
     for stem in ("models_multilevel", "models_unweighted", "models_weighted", "models_fixed_effects",
                  "designs_compared", "variance_components", "county_summary", "panel_summary", "join_log"):

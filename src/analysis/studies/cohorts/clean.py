@@ -43,6 +43,7 @@ from analysis.studies.cohorts.schema import (
     cohort_panel_schema,
     cohort_variables,
 )
+from analysis.studies.cohorts.inputs import wave_problems
 from analysis.studies.cohorts.settings import (
     PERSON_VARIABLES,
     SYNTHETIC,
@@ -91,7 +92,7 @@ def synthetic_study(cohorts: CohortsSettings, synthetic_path: Path) -> CohortStu
     syn = cohorts.synthetic
     return validate(CohortStudy, {"label": syn.label, "path": str(synthetic_path), "restricted": False,
                                   "waves": syn.wave_years(), "depression": syn.depression.model_dump()},
-                    "cohorts.synthetic")
+                    "cohorts.synthetic", root="cohorts.synthetic")
 
 
 def study_specs(cohorts: CohortsSettings, synthetic_path: Path | None) -> dict[str, CohortStudy]:
@@ -219,8 +220,12 @@ def build_study_panel(key: str, spec: CohortStudy, cohorts: CohortsSettings
         if id_column and id_column.lower() not in cols:  # the wrong study's file: say whose it looks like
             read_wide(f, [id_column], id_column=id_column, study=spec.label)
     available = set().union(*file_cols)
-    person_cols, wave_cols, coverage = _column_plan(templates, waves, available)
     named = " + ".join(str(f) for f in files)
+    if templates.get("interview_status"):
+        disagree = wave_problems(key, str(templates["interview_status"]), sorted(available), waves, named)
+        if disagree:
+            raise CohortFileError("; ".join(disagree))
+    person_cols, wave_cols, coverage = _column_plan(templates, waves, available)
     for k in ("id", "sex", "birth_year", "death_year"):
         if k not in person_cols:
             raise CleaningError(f"params.yaml cohorts.variables.{k} is not set")

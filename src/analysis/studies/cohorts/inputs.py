@@ -1,8 +1,8 @@
 """The cohort files a user configures, checked before anything runs (``python -m analysis check``): each
 ``path`` (and ``join`` path) exists and is a readable format, and the file's waves agree with the study's
 ``waves:``: the interview-status item (``r{w}iwstat`` in the RAND layout) must exist for every wave listed,
-and a wave the file has but ``waves:`` leaves out is named too (its interviews would be silently dropped).
-Only the files' metadata are read (no data)."""
+and a wave the file has but ``waves:`` leaves out is an error too (its interviews would otherwise be dropped
+without a word). Only the files' metadata are read (no data). The clean stage applies the same rule."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def wave_problems(key: str, template: str, columns: list[str], waves: list[int],
     extra = [w for w in present if w not in waves]
     if extra:
         problems.append(f"{files} has waves {extra} ({template.format(w=extra[0])}, ...) that "
-                        f"cohorts.studies.{key}.waves leaves out: add them, or they are dropped")
+                        f"cohorts.studies.{key}.waves leaves out: add each with the year it started")
     return problems
 
 

@@ -16,6 +16,7 @@ from analysis.core.index import IndexGroup, IndexItem, IndexSpec
 from analysis.core.settings import (
     Formula,
     Label,
+    Number,
     Probability,
     Settings,
     formatted,
@@ -42,9 +43,9 @@ class Depression(Settings):
     ``{min}``, ``{max}`` and ``{cutoff}``."""
 
     label: Label
-    min: float = 0
-    max: float
-    cutoff: float
+    min: Number = 0
+    max: Number
+    cutoff: Number
     """Score at or above this is "depressed"."""
 
     @model_validator(mode="before")
@@ -75,8 +76,8 @@ class LonelinessScore(Settings):
     """Loneliness from a precomputed score (RAND r{w}lblonely3, Gateway r{w}lnlys3)."""
 
     score: str
-    min: float
-    max: float
+    min: Number
+    max: Number
     scale: Literal["mean", "sum"]
     n_items: Annotated[int, Field(ge=1)] = 3
     """Items behind a mean score (it is multiplied by this to the sum scale)."""
@@ -200,7 +201,7 @@ class Synthetic(Settings):
     persons: Annotated[int, Field(ge=10, le=10_000_000)]
     waves: Annotated[int, Field(ge=2, le=30)]
     first_year: Annotated[int, Field(ge=1900, le=2100)] = 1992
-    age_range: Annotated[list[Annotated[float, Field(gt=0, le=110)]], Field(min_length=2, max_length=2)]
+    age_range: Annotated[list[Annotated[Number, Field(gt=0, le=110)]], Field(min_length=2, max_length=2)]
     seed: Annotated[int, Field(ge=0)]
     depression: Depression
     truth: SyntheticTruth
@@ -276,7 +277,7 @@ class CohortModels(Settings):
     attrition: Attrition
     incidence_group: str = "isolation_group"
     """Groups of the cumulative incidence curves (at the first interview)."""
-    horizon_months: Annotated[float, Field(gt=0, le=1200)] = 312
+    horizon_months: Annotated[Number, Field(gt=0, le=1200)] = 312
     riclpm: Riclpm = Riclpm()
     alpha: Probability = 0.05
     no_carry_sensitivity: bool = True
@@ -286,6 +287,13 @@ class CohortModels(Settings):
 class ConditionCodes(Settings):
     present: Annotated[list[int], Field(min_length=1)] = [1]
     absent: Annotated[list[int], Field(min_length=1)] = [0]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml_booleans(cls, data: Any) -> Any:
+        if isinstance(data, dict) and any(isinstance(k, bool) for k in data):
+            raise ValueError("write the keys as 'present' and 'absent' (YAML reads a bare yes/no as true/false)")
+        return data
 
     @model_validator(mode="after")
     def _disjoint(self) -> ConditionCodes:
@@ -300,7 +308,7 @@ class CohortsSettings(Settings):
     condition_codes: ConditionCodes = ConditionCodes()
     partnered_codes: Annotated[list[int], Field(min_length=1)] = [1, 2, 3]
     """Marital-status codes counted as partnered."""
-    loneliness_lonely_cutoff: float = 6
+    loneliness_lonely_cutoff: Number = 6
     """Loneliness score (3-9) at or above this is "lonely"."""
     isolation_index: IndexSpec
     studies: dict[Name, CohortStudy] = {}
@@ -308,18 +316,24 @@ class CohortsSettings(Settings):
     synthetic: Synthetic
 
     def isolation_index_of(self, key: str) -> IndexSpec:
-        """The study's index: the base index with the study's keys laid over it (validated)."""
+        """The study's index: the base index with the study's keys laid over it (validated). Its reads count as
+        reads of both blocks it was built from."""
         study = self.studies.get(key)
-        base = self.isolation_index.model_dump(exclude_none=True)
+        merged = self.isolation_index.model_dump(exclude_none=True)
         if study is not None and study.isolation_index is not None:
-            base.update(study.isolation_index.model_dump(exclude_none=True))
-        where = f"cohorts.studies.{key}.isolation_index" if study and study.isolation_index else "cohorts.isolation_index"
-        return validate(IndexSpec, base, where)
+            merged.update(study.isolation_index.model_dump(exclude_none=True))
+        where = self.isolation_index_key(key)
+        spec = validate(IndexSpec, merged, where, root=where)
+        if where != f"{STUDY}.isolation_index":
+            for name in type(spec).model_fields:
+                spec.derived_from(name, f"{STUDY}.isolation_index.{name}")
+        return spec
 
     def isolation_index_key(self, key: str) -> str:
+        """Where the study's index is set: its own block, or the base index."""
         study = self.studies.get(key)
-        return (f"cohorts.studies.{key}.isolation_index" if study is not None and study.isolation_index is not None
-                else "cohorts.isolation_index")
+        return (f"{STUDY}.studies.{key}.isolation_index" if study is not None and study.isolation_index is not None
+                else f"{STUDY}.isolation_index")
 
     @model_validator(mode="after")
     def _checks(self) -> CohortsSettings:

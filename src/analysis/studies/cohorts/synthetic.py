@@ -60,6 +60,13 @@ import pandas as pd
 from analysis.core import config, io
 from analysis.studies.cohorts.settings import Synthetic, load
 
+#: Stata extended-missing codes used for item non-response (RAND: .d don't know, .r refused).
+MISSING_CODES = ("d", "r")
+#: RAND ``r{w}iwstat`` codes (RAND HRS Longitudinal File codebook, "Wave status: response indicator").
+IWSTAT = {"responded": 1, "alive_nonresponse": 4, "died_this_wave": 5, "died_earlier": 6}
+#: RAND ``r{w}mstat`` codes (1 married, 3 partnered, 5 divorced, 7 widowed, 8 never married).
+MSTAT = {"married": 1, "partnered": 3, "divorced": 5, "widowed": 7, "never_married": 8}
+
 SYNTHETIC_LABEL = "SYNTHETIC cohort (simulated, not real people)"
 
 

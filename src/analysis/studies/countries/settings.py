@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from analysis.core.settings import Formula, Label, Probability, Settings, load_study
+from analysis.core.settings import Formula, Label, Number, Probability, Settings, load_study
 
 STUDY = "countries"
 CountryEstimator = Literal["pooled_ols", "random_effects", "within_between", "two_way_fe_clustered",
@@ -22,7 +22,7 @@ class CountryOutcome(Settings):
 
 class CountryExposure(Settings):
     label: Label
-    scale: Annotated[float, Field(gt=0)] = 1
+    scale: Annotated[Number, Field(gt=0)] = 1
     """Coefficients per ``scale`` units of the exposure (0.1: per 0.1 of a share)."""
     term_label: Label | None = None
     """How a coefficient's unit is named (default: "per <scale>")."""
@@ -32,7 +32,7 @@ class CountryExposure(Settings):
 
 class DriscollKraay(Settings):
     kernel: Literal["bartlett", "newey-west", "parzen", "gallant", "qs", "quadratic-spectral", "andrews"] = "bartlett"
-    bandwidth: Annotated[float, Field(ge=0)] | None = None
+    bandwidth: Annotated[Number, Field(ge=0)] | None = None
     """null: the rule of thumb floor(4 (T/100)^(2/9))."""
 
 

@@ -53,7 +53,7 @@ from analysis.estimators.records import (
 from analysis.estimators.runner import run_jobs
 from analysis.estimators.survey import cox_design_fit, glm_design_fit, t_interval
 from analysis.studies.nhanes.schema import model_weight
-from analysis.studies.nhanes.settings import Models, NhanesSettings, load
+from analysis.studies.nhanes.settings import Imputation, Models, NhanesSettings, load
 
 #: Columns of the MI results file: the records, then Rubin's-rules diagnostics per term.
 MI_COLUMNS: list[str] = [*RECORD_COLUMNS, "analysis", "df", "fmi", "riv", "m"]
@@ -164,16 +164,17 @@ def _fit_one(table: pd.DataFrame, kind: str, spec: ModelSpec, kw: dict, levels, 
     return glm_design_fit(table, rhs, outcome=kw["outcome"], family=kind, **common)
 
 
-def _imputation_fits(table: pd.DataFrame, frame: pd.DataFrame, categories: dict, nh: NhanesSettings,
-                     j: int, levels: dict[str, list | None]) -> list[tuple]:
-    """Draw imputation ``j`` and fit every headline model on it: ``[(params, cov, df, n, events), ...]``."""
-    settings = nh.imputation
+def _imputation_fits(table: pd.DataFrame, frame: pd.DataFrame, categories: dict, models: Models,
+                     settings: Imputation, model_list: list[tuple[str, ModelSpec, dict]], j: int,
+                     levels: dict[str, list | None]) -> list[tuple]:
+    """Draw imputation ``j`` and fit every model of ``model_list`` on it: ``[(params, cov, df, n, events), ...]``.
+    (A worker process receives only the blocks it reads: ``nhanes.models`` and ``nhanes.imputation``.)"""
     imputed = impute_once(frame, seed=(settings.seed, j), burn_in=settings.burn_in, k_pmm=settings.k_pmm)
-    covariates = formula_variables(nh.models.covariate_sets[imputed_set(nh)])
+    covariates = formula_variables(model_list[0][1].covariates) if model_list else []
     completed = completed_table(table, imputed, categories, covariates)
     out = []
-    for kind, spec, kw in _model_list(nh):
-        fit = _fit_one(completed, kind, spec, kw, levels[spec.exposure], nh.models)
+    for kind, spec, kw in model_list:
+        fit = _fit_one(completed, kind, spec, kw, levels[spec.exposure], models)
         out.append((fit.params, fit.cov, fit.df, fit.n, fit.events))
     return out
 
@@ -224,8 +225,10 @@ def run_multiple_imputation(table: pd.DataFrame, nh: NhanesSettings, *, progress
     levels = {}
     for exposure, ex in models.exposures.items():
         levels[exposure] = exposure_levels(table[exposure].dropna()) if ex.type == "categorical" else None
-    jobs = [(f"imputation {j + 1}", lambda j=j: _imputation_fits(design, frame, categories, nh, j, levels))
-            for j in range(nh.imputation.m)]
+    model_list, settings = _model_list(nh), nh.imputation
+    jobs = [(f"imputation {j + 1}", lambda j=j: _imputation_fits(design, frame, categories, models, settings,
+                                                               model_list, j, levels))
+            for j in range(settings.m)]
     fits = run_jobs(jobs, desc="NHANES multiple imputation", n_jobs=n_jobs, progress=progress)
     return pooled_records(fits, nh, levels)
 

@@ -501,7 +501,11 @@ def stage() -> str:
     params = load()
     table = io.read_parquet(config.PROCESSED / "places_county.parquet")
     panel = io.read_parquet(config.PROCESSED / "places_panel.parquet")
-    spec = {**params.places.model_dump(exclude_none=True), "n_jobs": params.compute.n_jobs}
+    places = params.places
+    spec = {"study": places.study, "county_models": places.county_models.model_dump(exclude_none=True),
+            "n_jobs": params.compute.n_jobs}
+    if places.panel_models is not None:
+        spec["panel_models"] = places.panel_models.model_dump(exclude_none=True)
     records, effects = run_places_models(table, panel, spec)
     sample = {"counties": int(len(table)), "states": int(table["state"].nunique()),
               "counties_with_isolation": int(table["isolation_pct"].notna().sum()),
