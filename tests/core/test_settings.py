@@ -139,7 +139,7 @@ def test_labels_state_the_values_they_name(tmp_path, raw_params):
     nh = load_nhanes(write(tmp_path, raw)).nhanes
     assert nh.models.regression["depression_phq9"].label == "Depression (PHQ-9 >= 15)"
     assert [g.label for g in nh.indices["isolation_index"].groups] == ["Connected (0-1)", "Isolated (2+)"]
-    assert nh.indices["isolation_index"].label == "Social isolation index (0-4)"
+    assert nh.indices["isolation_index"].label_or("isolation_index") == "Social isolation index (0-4)"
     assert nh.sensitivity.subgroups[1].labels == ["< 65", "65+"]
     raw["nhanes"]["models"]["regression"]["depression_phq9"]["label"] = "PHQ-9 >= {cutof}"
     with pytest.raises(ConfigError, match=r"uses \{cutof\}; the placeholders here are \{phq9_cutoff\}"):

@@ -97,8 +97,9 @@ class IndexSpec(Settings):
     """An index: items scored 1 point each, summed by a missing-data rule, then grouped."""
 
     label: Label | None = None
-    """The index in words; ``{max}`` is replaced by its top score (the number of items), as in
-    ``"Social isolation index (0-{max})"``. Default: the index's name."""
+    """The index in words; ``{max}`` stands for its top score (the number of items), as in
+    ``"Social isolation index (0-{max})"``, so a study that keeps the label but changes the items gets the
+    right range (:meth:`label_or` fills it in). Default: the index's name."""
     group_column: str | None = None
     """Column of its groups (default ``<name>_group``)."""
     why: str = ""
@@ -116,16 +117,11 @@ class IndexSpec(Settings):
     groupings: dict[str, list[IndexGroup]] = {}
     """Further groupings of the same score, each its own column (e.g. the index by level)."""
 
-    @model_validator(mode="before")
-    @classmethod
-    def _fill_label(cls, data: Any) -> Any:
-        if isinstance(data, dict) and isinstance(data.get("label"), str) and isinstance(data.get("items"), list):
-            data = {**data, "label": formatted(data["label"], "index", max=len(data["items"]))}
-        return data
-
     @model_validator(mode="after")
     def _consistent(self) -> IndexSpec:
         k = len(self.items)
+        if self.label is not None:
+            formatted(self.label, "label", max=k)  # an unknown placeholder fails here, not when drawn
         if self.min_items is not None and self.min_items > k:
             raise ValueError(f"min_items is {self.min_items} but the index has {k} items")
         check_groups(self.groups, k, "groups")
@@ -138,7 +134,8 @@ class IndexSpec(Settings):
         return len(self.items)
 
     def label_or(self, name: str) -> str:
-        return self.label or name
+        """The index in words, its range filled in (``"Social isolation index (0-4)"``); else ``name``."""
+        return formatted(self.label, "label", max=self.n_items) if self.label else name
 
     def group_column_of(self, name: str) -> str:
         """Column holding the index's groups: ``group_column``, else ``<name>_group``."""

@@ -142,6 +142,12 @@ def _set_paths(value: Any, path: str) -> None:
 
 Number = int | float
 """A number as written: 2 stays 2 (a label or a sentence shows it as written), 2.5 stays 2.5."""
+
+
+def bounded(**limits: float) -> Any:
+    """A :data:`Number` within ``limits`` (``gt``, ``ge``, ``lt``, ``le``), each branch carrying them, so that
+    the JSON Schema states the bounds with its own keywords (``exclusiveMinimum``, ...) for editors too."""
+    return Annotated[int, Field(**limits)] | Annotated[float, Field(**limits)]
 Probability = Annotated[float, Field(gt=0, lt=1)]
 """A probability strictly between 0 and 1 (a significance level, a share)."""
 NonNegative = Annotated[float, Field(ge=0)]
@@ -182,7 +188,7 @@ class DataSettings(Settings):
     mirror: str | None = None
     """null downloads from the publishers' URLs in data/sources.yaml; a folder reads the same files from a
     local copy laid out like the publishers' (ours: ../shared/data). $ANALYSIS_DATA_MIRROR overrides it."""
-    timeout_seconds: Annotated[Number, Field(gt=0, le=3600)] = 60
+    timeout_seconds: bounded(gt=0, le=3600) = 60
     """Seconds before one download attempt gives up."""
     retries: Annotated[int, Field(ge=0, le=20)] = 3
     """Further attempts after a failed download."""
@@ -334,42 +340,45 @@ def validate(model: type[S], data: Mapping[str, Any], path: str | Path = PARAMS_
 
 
 def describe(err: ValidationError, model: type[BaseModel], path: Path) -> str:
-    """One line per problem: file and line, key path, the value, what is wrong and what is allowed."""
-    lines = []
+    """One line per problem: file and line, key path, the value, what is wrong and what is allowed. A key that
+    failed through every branch of a union (a number written as text: not an int, not a float) is one problem,
+    with the last branch's message."""
+    problems: dict[tuple, list[str]] = {}
     for e in err.errors(include_url=False):
-        loc = tuple(e["loc"])
-        key = _join("", *loc) or "(top level)"
-        line = line_of(path, loc)
-        where = f"{path}, line {line}" if line else str(path)
-        value = e.get("input")
-        kind = e["type"]
-        msg = e["msg"]
-        if kind == "extra_forbidden":
-            allowed = _fields_at(model, loc[:-1])
-            hint = _did_you_mean(str(loc[-1]), allowed)
-            lines.append(f"{where}: {key}: unknown key{hint}; the keys here are {', '.join(allowed)}")
-            continue
-        if kind == "missing":
-            lines.append(f"{where}: {key}: required key missing")
-            continue
-        if msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
-        if isinstance(value, (dict, list)) or kind == "value_error":
-            # a rule between fields: its message names the keys below ``loc`` ("weight_domains[0].cycles: ...")
-            for part in msg.split("\n"):
-                sub = _RELATIVE.match(part)
-                if sub:
-                    full = loc + _parse_key(sub.group(1))
-                    line = line_of(path, full)
-                    at = f"{path}, line {line}" if line else str(path)
-                    lines.append(f"{at}: {_join('', *full)}: {sub.group(2)}")
-                else:
-                    lines.append(f"{where}: {key}: {part}")
-            continue
-        lines.append(f"{where}: {key} = {_short(value)}: {msg}")
+        loc = _field_loc(model, tuple(e["loc"]))
+        problems[(loc, e["type"] == "extra_forbidden")] = _problem_lines(e, loc, model, path)
+    lines = [line for found in problems.values() for line in found]
     count = len(lines)
     head = f"{path}: {count} problem{'s' if count > 1 else ''} in the configuration (nothing was run):"
     return "\n".join([head, *("  " + line for line in lines)])
+
+
+def _problem_lines(e: Any, loc: tuple, model: type[BaseModel], path: Path) -> list[str]:
+    key = _join("", *loc) or "(top level)"
+    line = line_of(path, loc)
+    where = f"{path}, line {line}" if line else str(path)
+    value, kind, msg = e.get("input"), e["type"], e["msg"]
+    if kind == "extra_forbidden":
+        allowed = _fields_at(model, loc[:-1])
+        hint = _did_you_mean(str(loc[-1]), allowed)
+        return [f"{where}: {key}: unknown key{hint}; the keys here are {', '.join(allowed)}"]
+    if kind == "missing":
+        return [f"{where}: {key}: required key missing"]
+    msg = msg.removeprefix("Value error, ")
+    if isinstance(value, (dict, list)) or kind == "value_error":
+        # a rule between fields: its message names the keys below ``loc`` ("weight_domains[0].cycles: ...")
+        out = []
+        for part in msg.split("\n"):
+            sub = _RELATIVE.match(part)
+            if sub:
+                full = loc + _parse_key(sub.group(1))
+                at_line = line_of(path, full)
+                at = f"{path}, line {at_line}" if at_line else str(path)
+                out.append(f"{at}: {_join('', *full)}: {sub.group(2)}")
+            else:
+                out.append(f"{where}: {key}: {part}")
+        return out
+    return [f"{where}: {key} = {_short(value)}: {msg}"]
 
 
 _RELATIVE = re.compile(r"^([A-Za-z_][\w-]*(?:\[\d+\]|\.[\w-]+)*): (.+)$")
@@ -418,6 +427,26 @@ def _child(annotation: Any, step: str | int) -> Any:
         field = annotation.model_fields.get(step)
         return field.annotation if field else None
     return None
+
+
+def _field_loc(model: type[BaseModel], loc: tuple) -> tuple:
+    """``loc`` without pydantic's union-branch tags (``constrained-int``, a model's class name): the key path."""
+    out: list = []
+    annotation: Any = model
+    for step in loc:
+        child = _child(annotation, step)
+        if child is None and isinstance(step, str) and annotation is not None and _is_union(annotation):
+            continue  # a tag naming the branch of a union that failed
+        out.append(step)
+        annotation = child
+    return tuple(out)
+
+
+def _is_union(annotation: Any) -> bool:
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return _is_union(typing.get_args(annotation)[0])
+    return origin in (typing.Union, types.UnionType)
 
 
 def _fields_at(model: type[BaseModel], loc: tuple) -> list[str]:

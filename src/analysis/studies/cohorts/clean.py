@@ -330,10 +330,10 @@ def build_study_panel(key: str, spec: CohortStudy, cohorts: CohortsSettings
                                 .where(long["marital_status"].notna()))
     for item in BINARY_ITEMS:
         out[item] = measured(long[item])
-    index_spec = cohorts.isolation_index_of(key)
+    index_spec = cohorts.isolation_index_of(key, spec)
     unknown = [i.variable for i in index_spec.items if i.variable not in out]
     if unknown:
-        raise CleaningError(f"params.yaml {cohorts.isolation_index_key(key)}: items {unknown} are not panel columns; "
+        raise CleaningError(f"params.yaml {index_spec.key()}: items {unknown} are not panel columns; "
                             f"use any of {['partnered', *BINARY_ITEMS]}")
     out["isolation_index"] = build_index(out, index_spec)
     out["isolation_group"] = group_index(out["isolation_index"], index_spec.groups)
@@ -380,7 +380,7 @@ def build_study_panel(key: str, spec: CohortStudy, cohorts: CohortsSettings
 
 def study_definitions(key: str, spec: CohortStudy, cohorts: CohortsSettings) -> dict[str, str]:
     """How the study built its loneliness score, isolation index and depression score, in words."""
-    index_spec = cohorts.isolation_index_of(key)
+    index_spec = cohorts.isolation_index_of(key, spec)
     return {"loneliness": loneliness_definition(spec, _templates(cohorts, spec)),
             "isolation_index": " ".join((index_spec.contact or index_spec.why).split()),
             "depression_score": spec.depression.label}

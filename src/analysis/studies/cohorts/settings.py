@@ -17,6 +17,7 @@ from analysis.core.settings import (
     Formula,
     Label,
     Number,
+    bounded,
     Probability,
     Settings,
     formatted,
@@ -201,7 +202,7 @@ class Synthetic(Settings):
     persons: Annotated[int, Field(ge=10, le=10_000_000)]
     waves: Annotated[int, Field(ge=2, le=30)]
     first_year: Annotated[int, Field(ge=1900, le=2100)] = 1992
-    age_range: Annotated[list[Annotated[Number, Field(gt=0, le=110)]], Field(min_length=2, max_length=2)]
+    age_range: Annotated[list[bounded(gt=0, le=110)], Field(min_length=2, max_length=2)]
     seed: Annotated[int, Field(ge=0)]
     depression: Depression
     truth: SyntheticTruth
@@ -210,7 +211,7 @@ class Synthetic(Settings):
     @model_validator(mode="after")
     def _ages(self) -> Synthetic:
         if not self.age_range[0] < self.age_range[1]:
-            raise ValueError(f"age_range {self.age_range}: give [youngest, oldest]")
+            raise ValueError(f"age_range: {self.age_range} must be [youngest, oldest]")
         return self
 
     def wave_years(self) -> dict[int, int]:
@@ -277,7 +278,7 @@ class CohortModels(Settings):
     attrition: Attrition
     incidence_group: str = "isolation_group"
     """Groups of the cumulative incidence curves (at the first interview)."""
-    horizon_months: Annotated[Number, Field(gt=0, le=1200)] = 312
+    horizon_months: bounded(gt=0, le=1200) = 312
     riclpm: Riclpm = Riclpm()
     alpha: Probability = 0.05
     no_carry_sensitivity: bool = True
@@ -315,25 +316,20 @@ class CohortsSettings(Settings):
     models: CohortModels
     synthetic: Synthetic
 
-    def isolation_index_of(self, key: str) -> IndexSpec:
-        """The study's index: the base index with the study's keys laid over it (validated). Its reads count as
-        reads of both blocks it was built from."""
-        study = self.studies.get(key)
+    def isolation_index_of(self, key: str, study: CohortStudy | None = None) -> IndexSpec:
+        """The study's index: the base index with the keys of the study's own ``isolation_index`` laid over it
+        (validated; ``study`` defaults to ``studies[key]``). Its reads count as reads of both blocks."""
+        study = study if study is not None else self.studies.get(key)
         merged = self.isolation_index.model_dump(exclude_none=True)
         if study is not None and study.isolation_index is not None:
             merged.update(study.isolation_index.model_dump(exclude_none=True))
-        where = self.isolation_index_key(key)
+        where = (f"{STUDY}.studies.{key}.isolation_index" if study is not None and study.isolation_index is not None
+                 else f"{STUDY}.isolation_index")
         spec = validate(IndexSpec, merged, where, root=where)
         if where != f"{STUDY}.isolation_index":
             for name in type(spec).model_fields:
                 spec.derived_from(name, f"{STUDY}.isolation_index.{name}")
         return spec
-
-    def isolation_index_key(self, key: str) -> str:
-        """Where the study's index is set: its own block, or the base index."""
-        study = self.studies.get(key)
-        return (f"{STUDY}.studies.{key}.isolation_index" if study is not None and study.isolation_index is not None
-                else f"{STUDY}.isolation_index")
 
     @model_validator(mode="after")
     def _checks(self) -> CohortsSettings:

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from analysis.core.settings import Formula, Label, Number, Probability, Settings, load_study
+from analysis.core.settings import Formula, Label, Number, bounded, Probability, Settings, load_study
 
 STUDY = "countries"
 CountryEstimator = Literal["pooled_ols", "random_effects", "within_between", "two_way_fe_clustered",
@@ -22,7 +22,7 @@ class CountryOutcome(Settings):
 
 class CountryExposure(Settings):
     label: Label
-    scale: Annotated[Number, Field(gt=0)] = 1
+    scale: bounded(gt=0) = 1
     """Coefficients per ``scale`` units of the exposure (0.1: per 0.1 of a share)."""
     term_label: Label | None = None
     """How a coefficient's unit is named (default: "per <scale>")."""
@@ -32,7 +32,7 @@ class CountryExposure(Settings):
 
 class DriscollKraay(Settings):
     kernel: Literal["bartlett", "newey-west", "parzen", "gallant", "qs", "quadratic-spectral", "andrews"] = "bartlett"
-    bandwidth: Annotated[Number, Field(ge=0)] | None = None
+    bandwidth: bounded(ge=0) | None = None
     """null: the rule of thumb floor(4 (T/100)^(2/9))."""
 
 
@@ -73,7 +73,7 @@ class CountriesSettings(Settings):
     @model_validator(mode="after")
     def _checks(self) -> CountriesSettings:
         if self.years[0] > self.years[1]:
-            raise ValueError(f"years {self.years}: give [first, last]")
+            raise ValueError(f"years: {self.years} must be [first, last]")
         sets = self.models.covariate_sets
         for key in [self.report.covariate_set, *self.report.covariate_set_labels]:
             if key is not None and key not in sets:

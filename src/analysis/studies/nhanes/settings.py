@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, model_validator
 
 from analysis.core.index import IndexSpec
-from analysis.core.settings import Formula, Label, Number, Probability, Settings, formatted, load_study, number_text
+from analysis.core.settings import Formula, Label, Number, bounded, Probability, Settings, formatted, load_study, number_text
 from analysis.estimators.formula import formula_variables
 from analysis.studies.nhanes.schema import NHANES_VARIABLES
 from analysis.studies.nhanes.source import CYCLE_SUFFIX
@@ -178,8 +178,8 @@ class AgeTimeScale(Settings):
 
     age: str = "age"
     followup: str = "followup_months"
-    followup_units_per_year: Annotated[Number, Field(gt=0)] = 12
-    entry_offset_years: Annotated[Number, Field(ge=0, le=1)] = 0.5
+    followup_units_per_year: bounded(gt=0) = 12
+    entry_offset_years: bounded(ge=0, le=1) = 0.5
     """Added to the age in completed years (RIDAGEYR) to estimate the exact age at interview."""
 
 
@@ -226,7 +226,7 @@ class Sensitivity(Settings):
 
     covariate_set: str
     """The main analysis's covariate set (a key of models.covariate_sets)."""
-    exclude_early_death_years: Annotated[Number, Field(ge=0, le=20)] = 2
+    exclude_early_death_years: bounded(ge=0, le=20) = 2
     """Follow-up starts this many years after the interview (reverse causation)."""
     prevalent_disease: PrevalentDisease
     self_rated_health: Formula
@@ -254,7 +254,7 @@ class Sensitivity(Settings):
 
 
 class Reports(Settings):
-    km_horizon_months: Annotated[Number, Field(gt=0, le=600)] = 240
+    km_horizon_months: bounded(gt=0, le=600) = 240
     """Kaplan-Meier curves: horizon in months."""
     km_exposure: str = "isolation_category"
     """The categorical exposure whose groups the curves draw."""
