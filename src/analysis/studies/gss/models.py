@@ -169,9 +169,8 @@ def run_gss_models(panel: pd.DataFrame, table_2020: pd.DataFrame, gss: dict[str,
             records.append(fitted)
             tests.append(tested)
         if weighted:
-            for flag, label in ((False, weighted["label"] + ", unweighted"),
-                                (True, weighted["label"] + ", weighted")):
-                sub = _sub_spec(one, {**weighted, "weighted": flag, "sample_label": label})
+            for flag in (False, True):  # the completers unweighted, then weighted: records' design says which
+                sub = _sub_spec(one, {**weighted, "weighted": flag, "sample": weighted["label"]})
                 weighted_records.append(run_panel_models(data, sub, study=study, progress=progress)[0])
     health = next(iter(spec["outcomes"]))  # the attenuation is computed on the first outcome's sample
     return {"records": records_frame(pd.concat(records, ignore_index=True)),
