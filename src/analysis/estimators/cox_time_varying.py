@@ -11,9 +11,7 @@ Record: model ``cox_time_varying``, design ``unweighted``, vcov ``model_based``,
 
 from __future__ import annotations
 
-import math
 import warnings
-from dataclasses import replace
 from typing import Mapping
 
 import numpy as np
@@ -22,7 +20,14 @@ from lifelines import CoxTimeVaryingFitter
 from lifelines.exceptions import ConvergenceError, ConvergenceWarning
 
 from analysis.estimators.formula import formula_variables, regressor_matrix
-from analysis.estimators.records import ModelSpec, check_columns, failed_records, record_row, records_frame
+from analysis.estimators.records import (
+    ModelSpec,
+    check_columns,
+    failed_fit_records,
+    joint_specs,
+    record_row,
+    records_frame,
+)
 
 MODEL = "cox_time_varying"
 FIT_ERRORS = (np.linalg.LinAlgError, ValueError, ZeroDivisionError, FloatingPointError, RuntimeError,
@@ -38,12 +43,13 @@ def fit_cox_time_varying(
     rows of each ``entity``; records (measure HR). The sample is the complete cases on event, exposures,
     covariates, start and stop.
     """
-    exposures = {spec.exposure: spec.exposure_label, **dict(joint or {})}
+    specs = joint_specs(spec, joint)
+    exposures = [s.exposure for s in specs]
     rhs = spec.covariates
     check_columns(data, [event, *exposures, *formula_variables(rhs), start, stop, entity], "the time-varying Cox model")
     sample = data.dropna(subset=list(dict.fromkeys([event, *exposures, *formula_variables(rhs), start, stop]))).copy()
     events = float(sample[event].sum())
-    common = dict(model=MODEL, design="unweighted", vcov="model_based", n=len(sample), events=events)
+    common = {"model": MODEL, "design": "unweighted", "vcov": "model_based", "n": len(sample), "events": events}
     try:
         x = regressor_matrix(sample, f"{' + '.join(exposures)}{' + ' + rhs if rhs else ''}")
         frame = pd.concat([sample[[entity, start, stop, event]].reset_index(drop=True), x.reset_index(drop=True)],
@@ -54,11 +60,7 @@ def fit_cox_time_varying(
             ctv = CoxTimeVaryingFitter(alpha=alpha).fit(frame, event_col=event, start_col=start, stop_col=stop,
                                                         id_col=entity)
     except FIT_ERRORS as err:
-        message = str(err).splitlines()[0] if str(err) else type(err).__name__
-        frames = [failed_records(replace(spec, exposure=e, exposure_label=label), levels=None,
-                                 note=f"{MODEL} fit failed ({type(err).__name__}): {message}", **common)
-                  for e, label in exposures.items()]
-        return records_frame(pd.concat(frames, ignore_index=True))
+        return failed_fit_records(specs, err, **common)
     problems = sorted({str(w.message).splitlines()[0] for w in caught if issubclass(w.category, ConvergenceWarning)})
     summary = ctv.summary
     note = (f"Cox model with time-varying exposures (lifelines CoxTimeVaryingFitter, Efron ties) on ({start}, {stop}] "
@@ -66,8 +68,7 @@ def fit_cox_time_varying(
             f"{events:,.0f} events; SE model-based")
     if problems:
         note += f"; lifelines: {'; '.join(problems)}"
-    rows = [record_row(replace(spec, exposure=e, exposure_label=label), e, "per point",
-                       float(summary.loc[e, "coef"]), float(summary.loc[e, "se(coef)"]), converged=not problems,
-                       note=note, alpha=alpha, n_groups=math.nan, **common)
-            for e, label in exposures.items()]
+    rows = [record_row(s, s.exposure, "per point", float(summary.loc[s.exposure, "coef"]),
+                       float(summary.loc[s.exposure, "se(coef)"]), converged=not problems, note=note, alpha=alpha,
+                       **common) for s in specs]
     return records_frame(rows)

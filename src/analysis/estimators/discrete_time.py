@@ -21,7 +21,6 @@ the note, and either makes ``converged`` False (as does IRLS stopping at its ite
 from __future__ import annotations
 
 import warnings
-from dataclasses import replace
 from typing import Mapping
 
 import numpy as np
@@ -30,7 +29,14 @@ import statsmodels.api as sm
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
 
 from analysis.estimators.formula import formula_variables, regressor_matrix
-from analysis.estimators.records import ModelSpec, check_columns, failed_records, record_row, records_frame
+from analysis.estimators.records import (
+    ModelSpec,
+    check_columns,
+    failed_fit_records,
+    joint_specs,
+    record_row,
+    records_frame,
+)
 from analysis.estimators.vcov import with_small_sample_factor
 
 MODEL = "cloglog_hazard"
@@ -48,14 +54,15 @@ def fit_cloglog_hazard(
     covariates, length (and weight). ``maxiter`` caps the IRLS iterations (a fit that reaches it did not
     converge).
     """
-    exposures = {spec.exposure: spec.exposure_label, **dict(joint or {})}
+    specs = joint_specs(spec, joint)
+    exposures = [s.exposure for s in specs]
     rhs = spec.covariates
     needed = [event, *exposures, *formula_variables(rhs), length, *([weight] if weight else [])]
     check_columns(data, [*needed, interval, cluster], "the cloglog hazard model")
     sample = data.dropna(subset=list(dict.fromkeys(needed))).copy()
     design = "weighted" if weight else "unweighted"
     events = float(sample[event].sum())
-    common = dict(model=MODEL, design=design, vcov="cluster", n=len(sample), events=events)
+    common = {"model": MODEL, "design": design, "vcov": "cluster", "n": len(sample), "events": events}
     try:
         exog = pd.concat([regressor_matrix(sample, f"{' + '.join(exposures)}{' + ' + rhs if rhs else ''}"),
                           pd.get_dummies(sample[interval], prefix=interval, dtype=float)], axis=1)
@@ -69,11 +76,7 @@ def fit_cloglog_hazard(
             result = glm.fit(maxiter=maxiter, cov_type="cluster", cov_kwds={"groups": groups, "use_correction": False})
         cov, g = with_small_sample_factor(result.cov_params(), groups)
     except FIT_ERRORS as err:
-        message = str(err).splitlines()[0] if str(err) else type(err).__name__
-        frames = [failed_records(replace(spec, exposure=e, exposure_label=label), levels=None,
-                                 note=f"{MODEL} fit failed ({type(err).__name__}): {message}", **common)
-                  for e, label in exposures.items()]
-        return records_frame(pd.concat(frames, ignore_index=True))
+        return failed_fit_records(specs, err, **common)
     problems = sorted({str(w.message).splitlines()[0] for w in caught
                        if issubclass(w.category, (ConvergenceWarning, PerfectSeparationWarning))})
     converged = bool(result.converged) and not problems
@@ -88,7 +91,6 @@ def fit_cloglog_hazard(
         note += f"; statsmodels: {'; '.join(problems)}"
     if not result.converged:
         note += f"; IRLS did not converge in {maxiter} iterations"
-    rows = [record_row(replace(spec, exposure=e, exposure_label=label), e, "per point", float(result.params[e]),
-                       float(se[e]), converged=converged, note=note, alpha=alpha, n_groups=float(g), **common)
-            for e, label in exposures.items()]
+    rows = [record_row(s, s.exposure, "per point", float(result.params[s.exposure]), float(se[s.exposure]),
+                       converged=converged, note=note, alpha=alpha, n_groups=float(g), **common) for s in specs]
     return records_frame(rows)

@@ -67,7 +67,7 @@ reaches ``reports/``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable, Mapping
 
 import numpy as np
@@ -349,6 +349,24 @@ def failed_records(spec: ModelSpec, *, levels: list[str] | None, model: str, des
     return records_frame(rows)
 
 
+def joint_specs(spec: ModelSpec, joint: Mapping[str, str] | None = None) -> list[ModelSpec]:
+    """The spec of each exposure of a fit that enters several jointly: ``spec`` itself, then one per ``joint``
+    exposure (column -> label), each recorded as its own exposure."""
+    return [spec, *(replace(spec, exposure=e, exposure_label=label) for e, label in (joint or {}).items())]
+
+
+def error_text(err: BaseException) -> str:
+    """The first line of an error's message (its type's name when it has none), for a record's note."""
+    return str(err).splitlines()[0] if str(err) else type(err).__name__
+
+
+def failed_fit_records(specs: Iterable[ModelSpec], err: BaseException, *, model: str, **common) -> pd.DataFrame:
+    """NaN records (``converged`` False) of every spec of a fit that raised ``err``, named in the note."""
+    note = f"{model} fit failed ({type(err).__name__}): {error_text(err)}"
+    return records_frame(pd.concat([failed_records(s, levels=None, model=model, note=note, **common) for s in specs],
+                                   ignore_index=True))
+
+
 def t_interval(estimate: float, std_error: float, df: float, alpha: float = 0.05) -> tuple[float, float, float]:
     """``(ci_low, ci_high, p)``: Wald interval ``estimate +/- t(1 - alpha/2; df) * SE`` and two-sided t
     p-value (``df`` may be fractional, e.g. a Barnard-Rubin df); NaN when ``df < 1`` or the SE is not positive."""
@@ -408,6 +426,25 @@ def exp_or_inf(x: float) -> float:
     return math.exp(x) if x < 709.0 else math.inf
 
 
+def table_frame(rows: Iterable[dict] | pd.DataFrame | None, columns: list[str], what: str, *,
+                floats: Iterable[str] = (), ints: Iterable[str] = (), bools: Iterable[str] = (),
+                error: type[ValueError] = ValueError) -> pd.DataFrame:
+    """A table with exactly ``columns``, in order (an empty one when there are no rows), the named columns as
+    float64, int64 and bool; ``error`` (naming ``what``) lists any missing or unexpected column."""
+    frame = rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows or []))
+    if frame.empty and len(frame.columns) == 0:
+        frame = pd.DataFrame(columns=columns)
+    missing = [c for c in columns if c not in frame.columns]
+    extra = [c for c in frame.columns if c not in columns]
+    if missing or extra:
+        raise error(f"{what}: missing columns {missing}, unexpected columns {extra}")
+    frame = frame.loc[:, columns]
+    for names, dtype in ((list(floats), "float64"), (list(ints), "int64"), (list(bools), bool)):
+        if names:
+            frame[names] = frame[names].astype(dtype)
+    return frame.reset_index(drop=True)
+
+
 def records_frame(rows: Iterable[dict] | pd.DataFrame | None = None) -> pd.DataFrame:
     """Build (or check) a records frame: exactly :data:`RECORD_COLUMNS`, in order, with stable dtypes,
     validated against :data:`RECORD_SCHEMA`.
@@ -416,20 +453,11 @@ def records_frame(rows: Iterable[dict] | pd.DataFrame | None = None) -> pd.DataF
     rule a row breaks (an unknown ``model``, ``design``, ``vcov`` or ``interval``, a t interval without
     its df, a free-text ``covariate_set``, a measure that is not its model's) with the offending values.
     """
-    frame = rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows or []))
-    if frame.empty and len(frame.columns) == 0:
-        frame = pd.DataFrame(columns=RECORD_COLUMNS)
-    missing = [c for c in RECORD_COLUMNS if c not in frame.columns]
-    extra = [c for c in frame.columns if c not in RECORD_COLUMNS]
-    if missing or extra:
-        raise RecordContractError(f"records frame: missing columns {missing}, unexpected columns {extra}")
-    frame = frame.loc[:, RECORD_COLUMNS]
-    frame[_FLOAT_COLUMNS] = frame[_FLOAT_COLUMNS].astype("float64")
-    frame["n"] = frame["n"].astype("int64")
-    frame["converged"] = frame["converged"].astype(bool)
+    frame = table_frame(rows, RECORD_COLUMNS, "records frame", floats=_FLOAT_COLUMNS, ints=["n"],
+                        bools=["converged"], error=RecordContractError)
     for column in _TEXT_COLUMNS:
         frame[column] = frame[column].astype(object)
-    return validate_records(frame.reset_index(drop=True))
+    return validate_records(frame)
 
 
 def validate_records(frame: pd.DataFrame) -> pd.DataFrame:
@@ -458,15 +486,5 @@ def validate_records(frame: pd.DataFrame) -> pd.DataFrame:
 
 def ph_tests_frame(rows: Iterable[dict] | pd.DataFrame | None = None) -> pd.DataFrame:
     """Build (or check) a proportional-hazards test table with exactly :data:`PH_TEST_COLUMNS`."""
-    frame = rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows or []))
-    if frame.empty and len(frame.columns) == 0:
-        frame = pd.DataFrame(columns=PH_TEST_COLUMNS)
-    missing = [c for c in PH_TEST_COLUMNS if c not in frame.columns]
-    extra = [c for c in frame.columns if c not in PH_TEST_COLUMNS]
-    if missing or extra:
-        raise ValueError(f"PH test table: missing columns {missing}, unexpected columns {extra}")
-    frame = frame.loc[:, PH_TEST_COLUMNS]
-    frame[["test_statistic", "p_value", "events"]] = frame[["test_statistic", "p_value", "events"]].astype("float64")
-    frame["n"] = frame["n"].astype("int64")
-    frame[["flagged", "exposure_term"]] = frame[["flagged", "exposure_term"]].astype(bool)
-    return frame.reset_index(drop=True)
+    return table_frame(rows, PH_TEST_COLUMNS, "PH test table", floats=["test_statistic", "p_value", "events"],
+                       ints=["n"], bools=["flagged", "exposure_term"])

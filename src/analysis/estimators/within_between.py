@@ -14,7 +14,7 @@ Records (one pair per exposure): ``term`` the exposure (within) and ``<exposure>
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
@@ -23,7 +23,14 @@ from scipy import stats
 
 from analysis.estimators.formula import formula_variables, regressor_matrix
 from analysis.estimators.lmm import LMMResult, fit_lmm
-from analysis.estimators.records import ModelSpec, check_columns, failed_records, record_row, records_frame
+from analysis.estimators.records import (
+    ModelSpec,
+    check_columns,
+    failed_fit_records,
+    joint_specs,
+    record_row,
+    records_frame,
+)
 
 MODEL = "within_between_lmm"
 DESIGN = "multilevel"
@@ -53,7 +60,8 @@ def fit_within_between_lmm(
     ``units`` and ``period`` name a unit and a time point in the labels and the note. A fit that fails
     numerically gives NaN records with ``converged`` False.
     """
-    exposures = {spec.exposure: spec.exposure_label, **dict(joint or {})}
+    specs = joint_specs(spec, joint)
+    exposures = [s.exposure for s in specs]
     outcome, rhs = spec.outcome, spec.covariates
     check_columns(data, [entity, time, outcome, *exposures, *formula_variables(rhs)], "the within-between model")
     sample = data.dropna(subset=list(dict.fromkeys([outcome, *exposures, time, *formula_variables(rhs)]))).copy()
@@ -71,12 +79,8 @@ def fit_within_between_lmm(
         result = fit_lmm(sample[outcome].to_numpy(float), exog, np.column_stack([np.ones(len(t)), t.to_numpy()]),
                          groups)
     except FIT_ERRORS as err:
-        message = str(err).splitlines()[0] if str(err) else type(err).__name__
-        rows = [failed_records(replace(spec, exposure=e, exposure_label=label), levels=None, model=MODEL,
-                               design=DESIGN, vcov="model_based", n=0, events=math.nan,
-                               note=f"{MODEL} fit failed ({type(err).__name__}): {message}")
-                for e, label in exposures.items()]
-        return WithinBetweenFit(records_frame(pd.concat(rows, ignore_index=True)), None, None, [])
+        failed = failed_fit_records(specs, err, model=MODEL, design=DESIGN, vcov="model_based", n=0, events=math.nan)
+        return WithinBetweenFit(failed, None, None, [])
     cov_re = np.asarray(result.cov_re)
     components = {"var_group": float(cov_re[0, 0]), "var_slope": float(cov_re[1, 1]),
                   "cov_group_slope": float(cov_re[0, 1]), "var_residual": float(result.scale)}
@@ -88,8 +92,8 @@ def fit_within_between_lmm(
     if not result.converged:
         note += f"; did not converge ({result.message})"
     rows = []
-    for e, label in exposures.items():
-        one = replace(spec, exposure=e, exposure_label=label)
+    for one in specs:
+        e = one.exposure
         for term, term_label, column in ((e, within_label, f"{e}:within"), (f"{e}:between", between_label,
                                                                             f"{e}:between")):
             rows.append(record_row(one, term, term_label, float(result.params[column]), float(result.bse[column]),

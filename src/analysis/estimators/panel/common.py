@@ -26,7 +26,7 @@ from typing import Any, Mapping
 import pandas as pd
 
 from analysis.estimators.panel.sample import Coefficient, PanelSample, persons
-from analysis.estimators.records import ModelSpec, record_row, records_frame
+from analysis.estimators.records import ModelSpec, error_text, record_row, records_frame
 from analysis.estimators.vcov import with_small_sample_factor
 
 #: ``cov_type`` values of the linear panel estimators (see the module docstring).
@@ -198,10 +198,9 @@ def failed_panel_records(p: PanelSample, model: str, err: BaseException, *, used
     coefficients = [labelled(options, c) for c in p.coefficients]
     if between:
         coefficients += [between_coefficient(p, options, c) for c in p.coefficients]
-    message = str(err).splitlines()[0] if str(err) else type(err).__name__
     return panel_records(p, model, [(c, math.nan, math.nan) for c in coefficients], n=len(used), used=used,
                          converged=False, options=options, vcov=vcov, design=design,
-                         note=f"{model} fit failed ({type(err).__name__}): {message}")
+                         note=f"{model} fit failed ({type(err).__name__}): {error_text(err)}")
 
 
 def vcov_of(options: PanelOptions) -> str:

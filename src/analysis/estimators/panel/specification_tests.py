@@ -26,6 +26,7 @@ from scipy import stats
 
 from analysis.estimators.panel.mundlak import fit_mundlak_model
 from analysis.estimators.panel.sample import FIT_ERRORS, PanelSample, multi_wave_rows, with_constant
+from analysis.estimators.records import table_frame
 
 #: Columns of the specification-test table returned by :func:`analysis.estimators.panel.panel_tests`.
 PANEL_TEST_COLUMNS: list[str] = ["outcome", "exposure", "test", "statistic", "df", "p_value", "note"]
@@ -114,13 +115,4 @@ def mundlak_wald(p: PanelSample, exposure_only: bool = False) -> dict:
 
 def panel_tests_frame(rows: list[dict] | pd.DataFrame | None = None) -> pd.DataFrame:
     """Build (or check) a specification-test table with exactly :data:`PANEL_TEST_COLUMNS`."""
-    frame = rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows or []))
-    if frame.empty and len(frame.columns) == 0:
-        frame = pd.DataFrame(columns=PANEL_TEST_COLUMNS)
-    missing = [c for c in PANEL_TEST_COLUMNS if c not in frame.columns]
-    extra = [c for c in frame.columns if c not in PANEL_TEST_COLUMNS]
-    if missing or extra:
-        raise ValueError(f"panel test table: missing columns {missing}, unexpected columns {extra}")
-    frame = frame.loc[:, PANEL_TEST_COLUMNS]
-    frame[["statistic", "df", "p_value"]] = frame[["statistic", "df", "p_value"]].astype("float64")
-    return frame.reset_index(drop=True)
+    return table_frame(rows, PANEL_TEST_COLUMNS, "panel test table", floats=["statistic", "df", "p_value"])

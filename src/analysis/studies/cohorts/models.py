@@ -74,8 +74,9 @@ from analysis.estimators.records import (
     COMPONENT_COLUMNS,
     ModelSpec,
     check_columns,
-    failed_records,
+    failed_fit_records,
     formula_variables,
+    joint_specs,
     records_frame,
 )
 from analysis.estimators.runner import run_jobs
@@ -229,14 +230,8 @@ class _Fit:
 
     def failed(self, spec: ModelSpec, model: str, design: str, vcov: str, err: BaseException) -> pd.DataFrame:
         """NaN records (one per exposure) of a fit that could not start (its sample could not be built)."""
-        message = str(err).splitlines()[0] if str(err) else type(err).__name__
-        frames = [failed_records(ModelSpec(outcome=spec.outcome, exposure=e, covariates=spec.covariates,
-                                           covariate_set=spec.covariate_set, study=spec.study,
-                                           outcome_label=spec.outcome_label, exposure_label=v.get("label", e)),
-                                 levels=None, model=model, design=design, vcov=vcov, n=0, events=math.nan,
-                                 note=f"{model} fit failed ({type(err).__name__}): {message}")
-                  for e, v in self.exposures.items()]
-        return self.noted(pd.concat(frames, ignore_index=True))
+        return self.noted(failed_fit_records(joint_specs(spec, self.joint), err, model=model, design=design, vcov=vcov,
+                                             n=0, events=math.nan))
 
 
 def as_float(frame: pd.DataFrame) -> pd.DataFrame:

@@ -200,13 +200,12 @@ def fit_state_multilevel(
     suffix = (f"; counties within states, per 1 percentage point; the population-weighted analogue is the "
               f"'weighted' design{_dropped_text(dropped)}; {MODEL_BASED}; {ECOLOGICAL}")
     records = records_frame(records.assign(note=records["note"] + suffix))
-    rows = [{"study": spec.study, "outcome": spec.outcome, "outcome_label": spec.outcome_label,
-             "exposure": spec.exposure, "exposure_label": spec.exposure_label, "covariate_set": spec.covariate_set,
-             "state": r.group, "n_counties": r.n, "component": r.component, "fixed": r.fixed,
-             "deviation": r.deviation, "deviation_sd": r.deviation_sd, "ci_low": r.ci_low, "ci_high": r.ci_high,
-             "state_value": r.value, "state_intercept_var": r.var_group, "state_slope_var": r.var_slope,
-             "intercept_slope_corr": r.corr_group_slope, "residual_var": r.var_residual, "converged": r.converged}
-            for r in effects.itertuples()]
+    renamed = effects.rename(columns={"group": "state", "n": "n_counties", "value": "state_value",
+                                      "var_group": "state_intercept_var", "var_slope": "state_slope_var",
+                                      "corr_group_slope": "intercept_slope_corr", "var_residual": "residual_var"})
+    rows = renamed.assign(study=spec.study, outcome=spec.outcome, outcome_label=spec.outcome_label,
+                          exposure=spec.exposure, exposure_label=spec.exposure_label,
+                          covariate_set=spec.covariate_set).to_dict("records")
     return records, _effects_frame(rows)
 
 
