@@ -178,7 +178,8 @@ def attrition_weights(panel: pd.DataFrame, predictors: str, *, truncate: float =
     product over earlier waves of p_num / p_den (1 at a person's first interview), truncated at the
     ``truncate`` and ``1 - truncate`` quantiles (Cole & Hernan 2008). A predictor missing at an interview
     takes the person's last answer; with none, that step's ratio is 1. Returned on ``panel``'s index, NaN
-    where the person was not interviewed.
+    where the person was not interviewed; ``attrs["problems"]`` lists the attrition models' convergence
+    problems (empty when they converged).
     """
     p = as_float(panel.sort_values(["person_id", "wave"], kind="stable"))
     nxt = p.groupby("person_id")[["wave", "interviewed"]].shift(-1)
@@ -195,8 +196,9 @@ def attrition_weights(panel: pd.DataFrame, predictors: str, *, truncate: float =
     step = pd.Series(1.0, index=p.index)
     step.loc[ratio.index] = ratio
     # a person's first row has no earlier step: weight 1 up to the first interview
-    weights = cumulative_weights(step, p["person_id"], p["interviewed"] == 1, truncate)
-    return weights.reindex(panel.index)
+    weights = cumulative_weights(step, p["person_id"], p["interviewed"] == 1, truncate).reindex(panel.index)
+    weights.attrs["problems"] = list(ratio.attrs.get("problems", []))  # the attrition models' convergence
+    return weights
 
 
 # ---------------------------------------------------------------------------------------------
@@ -227,6 +229,14 @@ class _Fit:
         """The records with the study's words around each fitter's note (SYNTHETIC, absent exposures, carry)."""
         notes = ["; ".join(x for x in (self.prefix, note, suffix) if x) for note in records["note"]]
         return records_frame(records.assign(note=notes))
+
+    def weighted(self, records: pd.DataFrame, weights: pd.Series) -> pd.DataFrame:
+        """An attrition-weighted fit's records: not converged, and said so, when the attrition model was not."""
+        problems = list(weights.attrs.get("problems", []))
+        if not problems:
+            return records
+        notes = [f"{note}; attrition model: {'; '.join(problems)}" for note in records["note"]]
+        return records_frame(records.assign(note=notes, converged=False))
 
     def failed(self, spec: ModelSpec, model: str, design: str, vcov: str, err: BaseException) -> pd.DataFrame:
         """NaN records (one per exposure) of a fit that could not start (its sample could not be built)."""
@@ -275,8 +285,10 @@ def fit_two_way_fe(panel: pd.DataFrame, f: _Fit, depression: dict[str, Any], wei
     except ValueError as err:
         return f.failed(spec, "fixed_effects", "weighted" if weighted else "unweighted", "cluster", err)
     records = FITS["fixed_effects"](p, PanelOptions(alpha=f.alpha, term_label="within-person, per point"))
-    return f.noted(records, "weighted by stabilised inverse probability of remaining in the study "
-                            "(attrition_weights): sensitivity analysis" if weighted else "")
+    if not weighted:
+        return f.noted(records)
+    return f.weighted(f.noted(records, "weighted by stabilised inverse probability of remaining in the study "
+                                       "(attrition_weights): sensitivity analysis"), weights)
 
 
 def fit_cloglog(intervals: pd.DataFrame, f: _Fit, outcome: str, o: dict[str, Any], rhs: str, covariate_set: str,
@@ -288,9 +300,10 @@ def fit_cloglog(intervals: pd.DataFrame, f: _Fit, outcome: str, o: dict[str, Any
     records = fit_cloglog_hazard(data, spec, event=o["event"], interval="interval", length="length_years",
                                  cluster="person_id", joint=f.joint, weight=None if weights is None else "_w",
                                  alpha=f.alpha)
-    weighting = ("stabilised inverse probability of remaining in the study: sensitivity analysis"
-                 if weights is not None else "")
-    return f.noted(records, "; ".join(x for x in (o.get("events_note", ""), weighting) if x))
+    if weights is None:
+        return f.noted(records, o.get("events_note", ""))
+    weighting = "stabilised inverse probability of remaining in the study: sensitivity analysis"
+    return f.weighted(f.noted(records, "; ".join(x for x in (o.get("events_note", ""), weighting) if x)), weights)
 
 
 def fit_cox_tv(intervals: pd.DataFrame, f: _Fit, outcome: str, o: dict[str, Any], rhs: str, covariate_set: str
@@ -507,6 +520,7 @@ def run_cohort_models(panel: pd.DataFrame, spec: dict[str, Any], labels: dict[st
                 by_wave = pd.Series(weights.to_numpy(), index=pd.MultiIndex.from_frame(sub[["person_id", "wave"]]))
                 iw = by_wave.reindex(pd.MultiIndex.from_arrays([intervals["person_id"], wave])).set_axis(
                     intervals.index)
+                iw.attrs["problems"] = list(weights.attrs.get("problems", []))
             for e in estimators:
                 if e == "cloglog_hazard":
                     jobs.append((f"{study} {e} {name}", lambda f=f, n=name, o=o, r=rhs, iv=intervals:
