@@ -116,8 +116,9 @@ display(Markdown(Path("reports/tables/nhanes/table1.md").read_text()))
 # ## 5. Models
 #
 # Every estimate is one tidy record (`reports/metrics/nhanes_models.csv`): study, outcome, exposure,
-# term, estimate, SE, CI, p, n, events, model, design and covariate set. Covariate sets are formulas
-# in `params.yaml`:
+# term, estimate, SE, CI, p, n, events, the estimator (`model`), `design`, the variance (`vcov`), the
+# interval (`interval` z or t, with its `df`) and the covariate set (the record contract:
+# `src/analysis/estimators/records.py`). Covariate sets are formulas in `params.yaml`:
 
 # %%
 for name, rhs in nh.models.covariate_sets.items():

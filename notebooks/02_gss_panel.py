@@ -193,4 +193,5 @@ display(Markdown((tables / "loneliness_2020.md").read_text()))
 
 # %%
 print(json.dumps(metrics["sample"], indent=2))
-display(records[["outcome", "model", "term_label", "estimate", "ci_low", "ci_high", "ratio", "n", "note"]])
+display(records[["outcome", "model", "design", "vcov", "term_label", "estimate", "ci_low", "ci_high", "ratio", "n",
+                 "note"]])

@@ -151,11 +151,12 @@ display(Markdown((tables / "riclpm.md").read_text()))
 # %% [markdown]
 # ## 8. Attrition
 #
-# The attrition-weighted fits (`*_ipw`) reweight each interview by the inverse probability of having stayed
-# in the study, from a logistic model of the previous wave's exposures, symptoms, CVD and covariates. In
+# The attrition-weighted fits (`*_ipw` in `params.yaml`; record `design` "weighted") reweight each interview
+# by the inverse probability of having stayed in the study, from a logistic model of the previous wave's
+# exposures, symptoms, CVD and covariates. In
 # the SYNTHETIC cohort attrition depends only on isolation and age (missing at random given the
 # exposures), so weighted and unweighted estimates should agree:
 
 # %%
 ipw = records.loc[~records["term"].str.endswith(":between")]
-display(ipw.pivot_table(index=["study", "outcome", "exposure"], columns="model", values="estimate").round(4))
+display(ipw.pivot_table(index=["study", "outcome", "exposure"], columns=["model", "design"], values="estimate").round(4))

@@ -123,6 +123,7 @@ display(Image(filename=str(figures / "countries" / "coefficients.png")))
 # Every estimate as one tidy record (the notes state the ecological level of each).
 
 # %%
-display(county_records[["outcome", "exposure", "covariate_set", "design", "estimate", "ci_low", "ci_high", "n"]])
-display(country_records[["outcome", "exposure", "covariate_set", "model", "term_label", "estimate", "ci_low",
+display(county_records[["outcome", "exposure", "covariate_set", "model", "design", "estimate", "ci_low", "ci_high",
+                        "n"]])
+display(country_records[["outcome", "exposure", "covariate_set", "model", "vcov", "term_label", "estimate", "ci_low",
                          "ci_high", "n"]])

@@ -95,7 +95,7 @@ def test_gss_outputs_exist_and_are_sound(repo):
     assert len(panel) == 14_610 and not panel.duplicated(["person_id", "wave"]).any()
     records = pd.read_csv(dest / "reports/metrics/gss_panel_models.csv")
     assert {"pooled_ols", "random_effects", "fixed_effects", "first_difference", "mundlak",
-            "conditional_logit", "multilevel"} <= set(records["model"])
+            "conditional_logit", "multilevel_linear"} <= set(records["model"])
     assert records["converged"].all(), records.loc[~records["converged"], ["outcome", "model", "note"]]
     metrics = json.loads((dest / "reports/metrics/gss.json").read_text())
     assert metrics["sample"]["person_waves"] == 14_610

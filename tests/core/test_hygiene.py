@@ -5,7 +5,9 @@
   stage's module pulls in exactly the code the stage runs (tests/test_stage_deps.py relies on it).
 * Imports point down: core imports no other layer; estimators import only core; report imports no study
   and no paper; a study imports no other study and not paper.
-* Estimators name no study: no study folder, data set or study wording in the library.
+* Estimators name no study: no study folder, data set or study wording in the library (its packages too).
+* Estimation happens in the estimators only: no other layer imports a fitting library (linearmodels,
+  statsmodels, lifelines), so no study calls a library model's ``.fit()`` (issue 20).
 * One clustered covariance (estimators/vcov.py), one MixedLM optimizer selection (estimators/mixed.py)
   and one formula engine (formulaic; patsy is never imported), pinned in requirements.txt.
 """
@@ -109,7 +111,8 @@ STUDY_WORDS = re.compile(r"\b(NHANES|GSS|PLACES|HRS|ELSA|SHARE|CHARLS|ECOLOGICAL
                          r"isolation_category|weight_interview|studies\.)\b")
 
 
-@pytest.mark.parametrize("path", sorted((SRC / "estimators").glob("*.py")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted((SRC / "estimators").rglob("*.py")),
+                         ids=lambda p: str(p.relative_to(SRC / "estimators")))
 def test_estimators_name_no_study(path):
     """Estimators are a library: no study folder, data set or study wording in their code or strings.
 
@@ -126,6 +129,24 @@ def test_estimators_name_no_study(path):
             if match:
                 hits.append(f"{path.name}:{node.lineno}: {match.group(0)!r} in {node.value[:60]!r}")
     assert not hits, "study names or wording inside the estimator library:\n" + "\n".join(hits)
+
+
+FITTING_LIBRARIES = ("linearmodels", "statsmodels", "lifelines", "pyfixest", "sklearn")
+
+
+@pytest.mark.parametrize("path", [p for p in SOURCES if layer(module_name(p)) != "estimators"],
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_only_the_estimators_fit_models(path):
+    """A study (or a report, the paper, core) fits through :mod:`analysis.estimators`: it imports no fitting
+    library, so it can neither call a library model's ``.fit()`` nor choose a variance convention of its own."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    imported = [(node.lineno, alias.name) for node in ast.walk(tree) if isinstance(node, ast.Import)
+                for alias in node.names]
+    imported += [(node.lineno, node.module) for node in ast.walk(tree)
+                 if isinstance(node, ast.ImportFrom) and node.module and not node.level]
+    bad = [f"{path.relative_to(ROOT)}:{line}: imports {name}" for line, name in imported
+           if name.split(".")[0] in FITTING_LIBRARIES]
+    assert not bad, "estimation outside src/analysis/estimators (call an estimator instead):\n" + "\n".join(bad)
 
 
 def code_only(path: Path) -> str:

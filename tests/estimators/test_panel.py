@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,16 +19,19 @@ from analysis.estimators.panel import (
     MUNDLAK_EXPOSURE_TEST,
     MUNDLAK_TEST,
     PANEL_TEST_COLUMNS,
+    RECORD_MODELS,
     PanelLayout,
     attenuation_table,
     fit_conditional_logit,
     fit_first_difference,
     fit_fixed_effects,
     fit_mundlak,
+    fit_mundlak_model,
     fit_panel_multilevel,
     fit_pooled_ols,
     fit_random_effects,
     panel_tests,
+    prepare_panel,
     run_panel_models,
     with_lag,
     within_person_variance,
@@ -232,10 +236,11 @@ def test_mundlak_exposure_test_is_about_the_exposure_alone():
     assert tests.loc[MUNDLAK_EXPOSURE_TEST, "p_value"] > 0.05
     between = _estimate(fit_mundlak(frame, SIM_SPEC, LAYOUT), "x:between")["estimate"]
     within = _estimate(fit_mundlak(frame, SIM_SPEC, LAYOUT))["estimate"]
-    note = tests.loc[MUNDLAK_EXPOSURE_TEST, "note"]
-    z_value = float(note.split(" z ")[1].split(")")[0])
-    assert tests.loc[MUNDLAK_EXPOSURE_TEST, "statistic"] == pytest.approx(z_value ** 2, rel=0.01)
-    assert f"difference {between - within:.4g}" in note
+    # the 1-df statistic is the squared z of between - within from the model's cluster-robust covariance
+    result, cov, _, _ = fit_mundlak_model(prepare_panel(frame, SIM_SPEC, LAYOUT))
+    v = cov.cov.loc["between: x", "between: x"] + cov.cov.loc["x", "x"] - 2 * cov.cov.loc["between: x", "x"]
+    assert tests.loc[MUNDLAK_EXPOSURE_TEST, "statistic"] == pytest.approx((between - within) ** 2 / v, rel=1e-10)
+    assert tests.loc[MUNDLAK_EXPOSURE_TEST, "df"] == 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -311,10 +316,11 @@ def test_multilevel_random_slope_recovers_the_fixed_slope():
     data = simulate_growth()
     row = _estimate(fit_panel_multilevel(data, ModelSpec(outcome="y", exposure="x"), LAYOUT))
     assert row["ci_low"] < TRUE_WITHIN < row["ci_high"] and abs(row["estimate"] - TRUE_WITHIN) < 0.1
-    assert row["converged"] and row["model"] == "multilevel" and row["measure"] == "Mean difference"
+    assert row["converged"] and row["model"] == "multilevel_linear" and row["measure"] == "Mean difference"
+    assert (row["design"], row["vcov"], row["n_groups"]) == ("multilevel", "model_based", data["person_id"].nunique())
     assert "random slope for wave" in row["note"] and "model-based" in row["note"]
-    slope_variance = float(row["note"].split("slope ")[2].split(",")[0])
-    assert 0.3**2 / 2 < slope_variance < 0.3**2 * 2  # the random slope is estimated, near its true 0.09
+    assert 0.3**2 / 2 < row["var_slope"] < 0.3**2 * 2  # the random slope is estimated, near its true 0.09
+    assert 1.0 / 2 < row["var_group"] < 1.0 * 2 and 0.7**2 / 2 < row["var_residual"] < 0.7**2 * 2
     two_waves = _estimate(fit_panel_multilevel(data.query("wave <= 2"), ModelSpec(outcome="y", exposure="x"),
                                                LAYOUT))
     assert "random intercept per person only" in two_waves["note"]
@@ -327,7 +333,7 @@ STAGE_SPEC = {
     "entity": "person_id", "time": "wave", "cluster": "person_id",
     "outcomes": {"case": {"label": "Case", "binary": True}, "y": {"label": "Score", "binary": False}},
     "exposures": {"x": {"label": "Contact", "type": "continuous"}},
-    "covariates": "z", "invariant": "female + C(race)",
+    "covariates": "z", "invariant": "female + C(race)", "covariate_set": "z_race",
     "estimators": list(ESTIMATORS),
 }
 
@@ -354,11 +360,19 @@ def test_records_contract(stage_panel, stage):
     pd.testing.assert_frame_equal(records_frame(records), records)
     keys = list(zip(records["outcome"], records["model"], records["term"]))
     assert len(set(keys)) == len(keys)  # one row per outcome x estimator x term
-    expected = {(o, e, "x") for o in ("case", "y") for e in ESTIMATORS if not (o == "y" and e == "conditional_logit")}
+    expected = {(o, RECORD_MODELS[e], "x") for o in ("case", "y") for e in ESTIMATORS
+                if not (o == "y" and e == "conditional_logit")}
     expected |= {("case", "mundlak", "x:between"), ("y", "mundlak", "x:between")}
     assert set(keys) == expected
-    assert (records["design"] == DESIGN).all() and (records["study"] == "sim").all()
-    assert (records["covariate_set"] == records["model"].map(ESTIMATORS)).all()
+    mixed = records["model"] == "multilevel_linear"
+    assert (records.loc[~mixed, "design"] == DESIGN).all() and (records.loc[mixed, "design"] == "multilevel").all()
+    assert (records["study"] == "sim").all() and (records["covariate_set"] == "z_race").all()
+    assert (records["sample"] == "main").all() and (records["interval"] == "z").all()
+    model_based = records["model"].isin(["conditional_logit", "multilevel_linear"])
+    assert (records.loc[model_based, "vcov"] == "model_based").all()
+    assert (records.loc[~model_based, "vcov"] == "cluster").all()
+    random = records["model"].isin(["random_effects", "mundlak"])
+    assert records.loc[random, ["var_group", "var_residual"]].notna().all().all()
     odds = records["model"] == "conditional_logit"
     assert (records.loc[odds, "measure"] == "OR").all() and (records.loc[~odds, "measure"] == "Mean difference").all()
     np.testing.assert_allclose(records.loc[odds, "ratio"], np.exp(records.loc[odds, "estimate"]), rtol=1e-12)
@@ -467,9 +481,9 @@ def test_weighted_spec_needs_a_weight_and_weightable_estimators(confounded):
     with pytest.raises(ValueError, match="conditional_logit.*no weighted version"):
         run_panel_models(data, spec, progress=False)
     spec["estimators"] = ["pooled_ols", "fixed_effects"]
-    records, tests = run_panel_models(data, {**spec, "sample_label": "completers, weighted"}, progress=False)
+    records, tests = run_panel_models(data, {**spec, "sample": "completers"}, progress=False)
     assert set(records["design"]) == {"weighted"} and tests.empty
-    assert records["covariate_set"].str.endswith("; completers, weighted").all()
+    assert (records["sample"] == "completers").all() and (records["vcov"] == "cluster").all()
 
 
 # --- lag, within-person variance, attenuation ---------------------------------------------------------------
@@ -525,3 +539,50 @@ def test_attenuation_factors_match_simulated_dilution():
     assert table.iloc[1][["lambda_pooled", "lambda_fixed_effects", "lambda_first_difference"]].tolist() == [1, 1, 1]
     with pytest.raises(ValueError, match="reliability must be in"):
         attenuation_table(components, [1.2])
+
+
+# --- the covariance as a named option (cov_type), joint exposures ----------------------------------------------
+
+
+def test_a_panel_estimator_takes_its_covariance_as_a_named_option():
+    """cov_type="clustered" (default) is linearmodels' uncorrected cluster covariance x G/(G-1); cov_type="kernel"
+    is its Driscoll-Kraay covariance as it is; the coefficient does not change; the record says which."""
+    from linearmodels import PanelOLS, PooledOLS
+
+    frame = hand_panel()
+    indexed = frame.set_index(["person_id", "wave"])
+    clustered = fit_fixed_effects(frame, HAND_SPEC, LAYOUT).iloc[0]
+    kernel = fit_fixed_effects(frame, HAND_SPEC, LAYOUT, cov_type="kernel", bandwidth=1).iloc[0]
+    fe = PanelOLS(indexed["y"], indexed[["x", "z"]], entity_effects=True, time_effects=True)
+    ref_kernel = fe.fit(cov_type="kernel", kernel="bartlett", bandwidth=1, debiased=False, auto_df=False,
+                        count_effects=False)
+    ref_cluster = fe.fit(cov_type="clustered", cluster_entity=True, debiased=False, auto_df=False,
+                         count_effects=False)
+    assert kernel["estimate"] == pytest.approx(clustered["estimate"], rel=1e-12)
+    assert kernel["std_error"] == pytest.approx(ref_kernel.std_errors["x"], rel=1e-10)
+    assert clustered["std_error"] == pytest.approx(ref_cluster.std_errors["x"] * math.sqrt(6 / 5), rel=1e-10)
+    assert (kernel["vcov"], kernel["n_groups"], clustered["vcov"], clustered["n_groups"]) == \
+        ("driscoll_kraay", 3, "cluster", 6)
+    assert "Driscoll-Kraay" in kernel["note"] and "bandwidth 1 of 3 waves" in kernel["note"]
+
+    pooled = fit_pooled_ols(frame, HAND_SPEC, LAYOUT, cov_type="kernel").iloc[0]  # default bandwidth: the rule
+    exog = pd.concat([pd.Series(1.0, index=indexed.index, name="const"), indexed[["x", "z", "female"]],
+                      pd.get_dummies(indexed.index.get_level_values(1), prefix="wave", dtype=float)
+                      .set_axis(indexed.index).iloc[:, 1:]], axis=1)
+    ref = PooledOLS(indexed["y"], exog).fit(cov_type="kernel", kernel="bartlett", bandwidth=1, debiased=False)
+    assert pooled["std_error"] == pytest.approx(ref.std_errors["x"], rel=1e-10)
+    with pytest.raises(ValueError, match="cov_type 'robust' unknown"):
+        fit_pooled_ols(frame, HAND_SPEC, LAYOUT, cov_type="robust")
+    with pytest.raises(ValueError, match="kernel 'triangle' unknown"):
+        fit_fixed_effects(frame, HAND_SPEC, LAYOUT, cov_type="kernel", kernel="triangle")
+
+
+def test_joint_exposures_are_fitted_together_and_recorded_each_as_its_own_exposure():
+    frame = hand_panel()
+    alone = ModelSpec(outcome="y", exposure="x", study="hand", covariate_set="none")
+    joint = fit_fixed_effects(frame, alone, LAYOUT, joint={"z": "Z"}, term_label="within-person, per point")
+    as_covariate = fit_fixed_effects(frame, replace(alone, covariates="z"), LAYOUT)
+    assert list(joint["exposure"]) == ["x", "z"] and list(joint["exposure_label"]) == ["", "Z"]
+    assert set(joint["term_label"]) == {"within-person, per point"}
+    assert joint.iloc[0]["estimate"] == pytest.approx(as_covariate.iloc[0]["estimate"], rel=1e-12)
+    assert joint.iloc[0]["std_error"] == pytest.approx(as_covariate.iloc[0]["std_error"], rel=1e-12)

@@ -243,7 +243,10 @@ def test_records_are_design_based_with_t_intervals(sim, expected):
         assert row["estimate"] == pytest.approx(r["estimate"], rel=1e-6)
         assert row["std_error"] == pytest.approx(r["std_error"], rel=1e-6)
         assert row["ci_high"] - row["estimate"] == pytest.approx(t * row["std_error"], rel=1e-12)
-        assert "Taylor linearisation" in row["note"] and "df 5" in row["note"]
+        assert "Taylor linearisation" in row["note"]
+        assert (row["interval"], row["df"], row["vcov"]) == ("t", 5, "linearisation")  # design df = PSUs - strata
+        assert row["statistic"] == pytest.approx(row["estimate"] / row["std_error"], rel=1e-12)
+        assert row["p_value"] == pytest.approx(2 * stats.t.sf(abs(row["statistic"]), 5), rel=1e-10)
     cox = fit_cox_design(sim, ModelSpec(outcome="death", exposure="x", covariates="C(group) + C(female)"),
                          duration="months", event="event", **DESIGN)
     assert cox["ratio_ci_low"].iloc[0] == pytest.approx(np.exp(cox["ci_low"].iloc[0]), rel=1e-12)

@@ -35,15 +35,14 @@ def estimate_entry(row) -> dict:
     }
 
 
-def ecological_metrics(records: pd.DataFrame, sample: dict) -> dict:
+def ecological_metrics(records: pd.DataFrame, sample: dict, keys: pd.Series) -> dict:
     """Headline numbers of an ecological study: every estimate keyed
-    ``outcome -> exposure -> covariate_set -> estimator``, and the sample sizes. The estimator is the
-    record's ``model`` (e.g. "two_way_fe_clustered"), or its ``design`` when the model is just "linear"
-    (county models: "multilevel", "unweighted", "weighted", "fixed-effects"); between-unit terms of a
-    within-between model get ":between"."""
+    ``outcome -> exposure -> covariate_set -> key``, and the sample sizes. ``keys`` (one per record, on the
+    records' index) names each fit as the study shows it: its spec's estimator name (countries, e.g.
+    "two_way_fe_clustered") or its design (county models: "multilevel", "unweighted", "weighted",
+    "fixed-effects"); between-unit terms of a within-between model get ":between"."""
     estimates: dict = {}
-    for row in records.itertuples():
-        key = row.design if row.model == "linear" else row.model
+    for key, row in zip(keys.loc[records.index], records.itertuples()):
         key = f"{key}:between" if str(row.term).endswith(":between") else key
         (estimates.setdefault(row.outcome, {}).setdefault(row.exposure, {})
          .setdefault(row.covariate_set, {}))[key] = estimate_entry(row)

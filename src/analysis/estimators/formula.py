@@ -67,3 +67,12 @@ def covariate_matrix(frame: pd.DataFrame, rhs: str) -> pd.DataFrame:
     if not rhs:
         return pd.DataFrame(index=frame.index)
     return design_matrix(frame, f"1 + {rhs}").drop(columns="Intercept", errors="ignore")
+
+
+def regressor_matrix(frame: pd.DataFrame, rhs: str) -> pd.DataFrame:
+    """The columns of a right-hand side fitted without an intercept (``"<rhs> - 1"``: a categorical term first
+    in the formula keeps all its levels); empty for an empty right-hand side."""
+    rhs = " ".join((rhs or "").split())
+    if not rhs:
+        return pd.DataFrame(index=frame.index)
+    return design_matrix(frame, f"{rhs} - 1")

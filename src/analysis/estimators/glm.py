@@ -5,9 +5,10 @@ Fit with the statsmodels formula API (patsy), from ``"<outcome> ~ <exposure term
 Designs:
 
 * ``"design-based"``: survey-weighted **pseudo-maximum-likelihood** with cluster-robust (sandwich) SEs by
-  variance unit (``cluster`` = stratum x PSU).
+  variance unit (``cluster`` = stratum x PSU); record ``vcov`` "cluster", ``n_groups`` the clusters. (The
+  stratified Taylor-linearised variance with t intervals is :mod:`analysis.estimators.survey`.)
 * ``"unweighted"``: ordinary maximum likelihood, model-based SEs (for the linear model the usual OLS SE
-  with the residual variance on n - k degrees of freedom).
+  with the residual variance on n - k degrees of freedom); record ``vcov`` "model_based".
 * ``"multilevel"``: see :mod:`analysis.estimators.mixed`.
 
 Which statsmodels weights give the pseudo-likelihood estimator: ``GLM(..., var_weights=w)``. The weighted
@@ -96,7 +97,9 @@ def fit_glm(
     formula = f"{outcome} ~ {spec.rhs(levels[0] if levels else None)}"
     n = len(frame)
     events = float(frame[outcome].sum()) if family == "binomial" else np.nan
-    common = dict(levels=levels, model=model_name, design=design, n=n, events=events)
+    vcov = "cluster" if design == "design-based" else "model_based"
+    n_groups = float(frame[cluster].nunique()) if design == "design-based" else np.nan
+    common = dict(levels=levels, model=model_name, design=design, vcov=vcov, n=n, events=events, n_groups=n_groups)
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -1,6 +1,7 @@
 """Multilevel models: participants within PSUs (primary sampling units), a random intercept per PSU, unweighted.
 
-The records carry ``design = "multilevel"``. These fits ignore the survey weights (mixed models with
+The records carry ``design = "multilevel"``, ``model`` ``multilevel_linear`` or ``multilevel_logistic`` and the
+variance components in ``var_group`` (PSU) and ``var_residual`` (linear model). These fits ignore the survey weights (mixed models with
 sampling weights need weights at every level, which public NHANES does not provide); they answer "is the
 association the same once each PSU has its own baseline level?", not the population-average question the
 design-based fits answer. Whether the weights matter is tested formally by the weight-association test
@@ -27,16 +28,18 @@ carries the one random intercept.
   (hand-written: no Python library fits GLMMs by ML; see that module). ``estimate`` = ML estimate;
   ``std_error`` as ``vcov(glmer fit)``: twice the fixed-effect block of the inverse Hessian of the Laplace
   deviance over (random-intercept SD, fixed effects). Wald (normal) CI and p, as ``summary(glmer fit)``.
-  The note gives the random-intercept SD.
+  The random-intercept variance is the record's ``var_group`` (its SD squared).
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
 import pandas as pd
 import statsmodels.formula.api as smf
+from scipy import stats
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
 from analysis.estimators.formula import design_matrix
@@ -147,18 +150,18 @@ def fit_mixed_linear(
     frame = complete_cases(data, [outcome, *spec.variables(), weight, cluster], weight=weight)
     levels = exposure_levels(frame[spec.exposure]) if spec.exposure_type == "categorical" else None
     formula = f"{outcome} ~ {spec.rhs(levels[0] if levels else None)}"
-    common = dict(levels=levels, model="linear", design="multilevel", n=len(frame), events=np.nan)
+    common = dict(levels=levels, model="multilevel_linear", design="multilevel", vcov="model_based", n=len(frame),
+                  events=np.nan, n_groups=float(frame[cluster].nunique()))
     try:
         result, optimizer = fit_mixedlm(frame, formula, cluster)
     except (np.linalg.LinAlgError, ValueError) as err:
         return failed_records(spec, note=f"MixedLM failed: {str(err).splitlines()[0]}", **common)
-    components = (f"variances: PSU within stratum {float(result.cov_re.iloc[0, 0]):.3g}, residual "
-                  f"{float(result.scale):.3g}")
-    note = (f"REML linear mixed model (statsmodels MixedLM), random intercept for PSU within stratum "
-            f"({frame[cluster].nunique()} PSUs; no stratum intercept); unweighted; SE from the inverse of the "
-            f"full Hessian (statsmodels bse_fe, not lme4's fixed-effect block); {components}; optimizer {optimizer}")
+    note = ("REML linear mixed model (statsmodels MixedLM), random intercept for PSU within stratum (no stratum "
+            "intercept); unweighted; SE from the inverse of the full Hessian (statsmodels bse_fe, not lme4's "
+            f"fixed-effect block); optimizer {optimizer}")
+    components = {"var_group": float(result.cov_re.iloc[0, 0]), "var_residual": float(result.scale)}
     return exposure_records(spec, result.fe_params, result.bse_fe, converged=bool(result.converged),
-                            note=note, alpha=alpha, **common)
+                            note=note, alpha=alpha, components=components, **common)
 
 
 def fit_mixed_logistic(
@@ -182,19 +185,19 @@ def fit_mixed_logistic(
         raise ValueError(f"outcome column '{outcome}' must be 0/1 for a logistic model; found the value "
                          f"{outside[0]:g} (params.yaml family binomial needs a 0/1 outcome)")
     levels = exposure_levels(frame[spec.exposure]) if spec.exposure_type == "categorical" else None
-    common = {"levels": levels, "model": "logistic", "design": "multilevel", "n": len(frame),
-              "events": float(frame[outcome].sum())}
+    common = {"levels": levels, "model": "multilevel_logistic", "design": "multilevel", "vcov": "model_based",
+              "n": len(frame), "events": float(frame[outcome].sum()), "n_groups": float(frame[cluster].nunique())}
     try:
         X = design_matrix(frame, f"1 + {spec.rhs(levels[0] if levels else None)}")
         result = fit_laplace_glmm(frame[outcome].to_numpy(float), X, [frame[cluster]], names=["psu"])
     except (np.linalg.LinAlgError, ValueError) as err:
         return failed_records(spec, note=f"Laplace GLMM failed: {str(err).splitlines()[0]}", **common)
-    note = (f"Laplace ML (glmer nAGQ=1), random intercept for PSU within stratum ({result.n_groups['psu']} PSUs; "
-            f"no stratum intercept); random-intercept SD {result.theta['psu']:.3g}; unweighted; SE from the "
-            f"Hessian of the Laplace deviance (lme4 vcov, {result.vcov_method}); Wald CI and p; log-likelihood "
-            f"{result.log_likelihood:.2f}")
+    note = ("Laplace ML (glmer nAGQ=1), random intercept for PSU within stratum (no stratum intercept); "
+            f"unweighted; SE from the Hessian of the Laplace deviance (lme4 vcov, {result.vcov_method}); Wald CI "
+            f"and p; log-likelihood {result.log_likelihood:.2f}")
+    common["n_groups"] = float(result.n_groups["psu"])
     return exposure_records(spec, result.params, result.bse, converged=result.converged, note=note,
-                            alpha=alpha, **common)
+                            alpha=alpha, components={"var_group": float(result.theta["psu"]) ** 2}, **common)
 
 
 def fit_multilevel(
@@ -214,3 +217,123 @@ def fit_multilevel(
     if family == "binomial":
         return fit_mixed_logistic(data, spec, outcome=outcome, cluster=cluster, weight=weight, alpha=alpha)
     raise ValueError(f"family '{family}' unknown for outcome '{spec.outcome}'; use 'binomial' or 'gaussian'")
+
+
+# ---------------------------------------------------------------------------------------------
+# Rows within groups with a random intercept and a random slope of the exposure
+
+
+#: Optimizers of :func:`fit_random_slope_linear`; the converged fit with the highest REML log-likelihood is
+#: kept. With a random slope, Nelder-Mead stopped at its iteration limit in our checks; Powell converged a
+#: little short of the optimum and the gradient sequence reached it; Powell guards against a variance on the
+#: boundary, where the gradient optimizers can stop early. Nelder-Mead only when neither converges.
+RANDOM_SLOPE_METHODS: tuple[tuple[str, ...], ...] = (("bfgs", "lbfgs", "cg"), ("powell",))
+RANDOM_SLOPE_FALLBACK: tuple[tuple[str, ...], ...] = (("nm",),)
+#: Columns of the group effects returned by :func:`fit_random_slope_linear` (one row per group x component).
+GROUP_EFFECT_COLUMNS: list[str] = [
+    "group", "n", "component", "fixed", "deviation", "deviation_sd", "ci_low", "ci_high", "value",
+    "var_group", "var_slope", "corr_group_slope", "var_residual", "converged",
+]
+
+
+def fixed_effect_cov(result) -> np.ndarray:
+    """``(sum_g X_g' V_g^-1 X_g)^-1`` with ``V_g = Z_g Psi Z_g' + sigma^2 I`` at the estimated variances: the
+    covariance of the fixed effects given the variance parameters (lme4's ``vcov``)."""
+    model = result.model
+    psi = np.asarray(result.cov_re, dtype=float)
+    scale = float(result.scale)
+    information = np.zeros((model.k_fe, model.k_fe))
+    for x, z in zip(model.exog_li, model.exog_re_li):
+        v = z @ psi @ z.T + scale * np.eye(len(x))
+        information += x.T @ np.linalg.solve(v, x)
+    return np.linalg.inv(information)
+
+
+def group_effects_frame(rows: list[dict] | None = None) -> pd.DataFrame:
+    frame = pd.DataFrame(rows or [], columns=GROUP_EFFECT_COLUMNS)
+    frame["n"] = frame["n"].astype("int64")
+    frame["converged"] = frame["converged"].astype(bool)
+    return frame
+
+
+def fit_random_slope_linear(
+    data: pd.DataFrame, spec: ModelSpec, *, group: str, weight: str | None = None, random_slope: bool = True,
+    alpha: float = 0.05,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rows within groups: REML linear mixed model with a random intercept (and a random slope of the exposure,
+    correlated) per ``group``; returns (records, group effects).
+
+    Unweighted: ``weight`` only restricts the sample to rows with a positive weight. The exposure is centred
+    at its sample mean (the slope is unchanged; the group intercept becomes the group's level at the average
+    exposure, and the intercept-slope correlation is not an artefact of an origin far outside the data).
+    SE: statsmodels' ``bse_fe`` (the inverse of the full Hessian), or, when that Hessian is singular (a
+    variance at its boundary, 0), lme4's ``sigma^2 (X'V^-1 X)^-1`` given the variances (:func:`fixed_effect_cov`).
+
+    Records: model ``multilevel_linear``, design ``multilevel``, vcov ``model_based``, ``n_groups`` the groups,
+    the variances in ``var_group``, ``var_slope``, ``cov_group_slope``, ``var_residual``. Group effects
+    (:data:`GROUP_EFFECT_COLUMNS`): for each group the BLUP (conditional mode) of its intercept and slope
+    deviation, its conditional SD (statsmodels ``random_effects_cov``: given the data, the fixed effects and the
+    variances, so intervals ignore the uncertainty in those), a Wald interval, the fixed part (the intercept
+    at the sample means of the regressors, or the slope) and their sum, and the fit's variance components.
+    """
+    outcome = spec.outcome
+    frame = complete_cases(data, [outcome, *spec.variables(), group, weight], weight=weight)
+    common = dict(levels=None, model="multilevel_linear", design="multilevel", vcov="model_based", n=len(frame),
+                  events=np.nan)
+    if frame.empty:
+        return failed_records(spec, note="no complete rows", **common), group_effects_frame()
+    mean = float(frame[spec.exposure].mean())
+    frame[spec.exposure] = frame[spec.exposure] - mean
+    frame[group] = frame[group].astype(str)
+    formula = f"{outcome} ~ {spec.rhs()}"
+    re_formula = f"~{spec.exposure}" if random_slope else "1"
+    try:
+        result, optimizer = best_reml_fit(
+            lambda: smf.mixedlm(formula, frame, groups=group, re_formula=re_formula), RANDOM_SLOPE_METHODS,
+            RANDOM_SLOPE_FALLBACK)
+    except (np.linalg.LinAlgError, ValueError) as err:
+        text = str(err).splitlines()[0] if str(err) else type(err).__name__
+        return (failed_records(spec, note=f"MixedLM failed ({type(err).__name__}: {text})", **common),
+                group_effects_frame())
+    cov_re = np.asarray(result.cov_re, dtype=float)
+    var_int = float(cov_re[0, 0])
+    var_slope = float(cov_re[1, 1]) if random_slope else math.nan
+    corr = float(cov_re[0, 1] / math.sqrt(var_int * var_slope)) if random_slope and var_int > 0 and var_slope > 0 \
+        else math.nan
+    residual = float(result.scale)
+    n_groups = frame[group].nunique()
+    components = {"var_group": var_int, "var_residual": residual}
+    if random_slope:
+        components |= {"var_slope": var_slope, "cov_group_slope": float(cov_re[0, 1])}
+    with warnings.catch_warnings(record=True):  # a negative variance of the full Hessian's inverse: checked below
+        warnings.simplefilter("always")
+        std_errors = result.bse_fe
+    se_text = "SE from the inverse of the full Hessian (statsmodels bse_fe)"
+    if not np.isfinite(std_errors[spec.exposure]):
+        std_errors = pd.Series(np.sqrt(np.diag(fixed_effect_cov(result))), index=result.fe_params.index)
+        se_text = ("SE sigma^2 (X'V^-1 X)^-1 given the variances (lme4's convention), the full Hessian being "
+                   "singular (a variance at its boundary, 0)")
+    slope_text = " and random slope of the exposure (correlated)" if random_slope else ""
+    note = (f"REML linear mixed model (statsmodels MixedLM), {len(frame)} rows within {n_groups} groups "
+            f"('{group}'): random intercept{slope_text} per group; exposure centred at its mean {mean:.2f}; "
+            f"UNWEIGHTED (MixedLM takes no weights); {se_text}; optimizer {optimizer}")
+    if not result.converged:
+        note += "; did not converge with any optimizer (the fit with the highest REML log-likelihood is kept)"
+    records = exposure_records(spec, result.fe_params, std_errors, converged=bool(result.converged), note=note,
+                               alpha=alpha, n_groups=float(n_groups), components=components, **common)
+
+    z = float(stats.norm.ppf(1 - alpha / 2))
+    fe = result.fe_params
+    level = float(np.asarray(result.model.exog).mean(0) @ fe.to_numpy())  # fitted value at the sample means
+    counts = frame[group].value_counts()
+    rows = []
+    parts = [("intercept", 0, level)] + ([("slope", 1, float(fe[spec.exposure]))] if random_slope else [])
+    for name, blup in result.random_effects.items():
+        cond = np.asarray(result.random_effects_cov[name], dtype=float)
+        for component, k, fixed in parts:
+            dev, sd = float(np.asarray(blup)[k]), float(math.sqrt(max(cond[k, k], 0.0)))
+            rows.append({"group": str(name), "n": int(counts[name]), "component": component, "fixed": fixed,
+                         "deviation": dev, "deviation_sd": sd, "ci_low": dev - z * sd, "ci_high": dev + z * sd,
+                         "value": fixed + dev, "var_group": var_int, "var_slope": var_slope,
+                         "corr_group_slope": corr, "var_residual": residual, "converged": bool(result.converged)})
+    return records, group_effects_frame(rows)

@@ -82,13 +82,13 @@ from analysis.estimators.records import (
     ModelSpec,
     check_columns,
     complete_cases,
-    exp_or_inf,
     exposure_coefficients,
     exposure_levels,
     failed_records,
     normalised_weights,
     record_row,
     records_frame,
+    t_interval,  # noqa: F401  (part of this module's API: the t interval of design-based records)
 )
 from analysis.estimators.survival import (
     FIT_OPTIONS,
@@ -98,8 +98,13 @@ from analysis.estimators.survival import (
 )
 from analysis.estimators.vcov import small_sample_factor
 
+#: The errors a design-based fit (or a test on it) raises when the data cannot support it: callers record
+#: them as a failed fit.
+FIT_ERRORS = (ConvergenceError, np.linalg.LinAlgError, ValueError)
 LONELY_PSU = ("adjust", "fail", "remove", "certainty")
 DESIGN = "design-based"
+#: Record ``vcov`` of every design-based fit: Taylor linearisation with PSUs nested in strata.
+VCOV = "linearisation"
 # Reserved column names of the frame handed to lifelines (no covariate can collide with them).
 _T, _E, _W, _S = "__duration", "__event", "__weight", "__entry"
 #: lifelines' Newton-Raphson options for the design-based Cox fit. lifelines stops when the Newton decrement
@@ -394,44 +399,28 @@ def glm_design_fit(
 # --- records -------------------------------------------------------------------------------------------
 
 
-def t_interval(estimate: float, std_error: float, df: float, alpha: float = 0.05) -> tuple[float, float, float]:
-    """``(ci_low, ci_high, p)``: Wald interval ``estimate +/- t(1 - alpha/2; df) * SE`` and two-sided t
-    p-value (``df`` may be fractional, e.g. a Barnard-Rubin df); NaN when ``df < 1`` or the SE is not positive."""
-    if df < 1 or not std_error > 0:
-        return math.nan, math.nan, math.nan
-    t = float(stats.t.ppf(1 - alpha / 2, df))
-    p = float(2 * stats.t.sf(abs(estimate / std_error), df))
-    return estimate - t * std_error, estimate + t * std_error, p
-
-
 def design_records(spec: ModelSpec, fit: DesignFit, *, levels: list[str] | None, model: str, note: str,
                    alpha: float = 0.05, coefficients: list[tuple[str, str, str]] | None = None) -> pd.DataFrame:
-    """Records (design "design-based") of the exposure term(s) of a :class:`DesignFit`, with t-based
-    intervals and p-values on the fit's design degrees of freedom. ``coefficients`` (``(coefficient, term,
-    term_label)`` triples) records other terms of the fit instead, e.g. every term of several exposures
-    entered jointly."""
+    """Records (design "design-based", vcov "linearisation") of the exposure term(s) of a :class:`DesignFit`,
+    with t-based intervals and p-values on the fit's design degrees of freedom (record ``df``).
+    ``coefficients`` (``(coefficient, term, term_label)`` triples) records other terms of the fit instead,
+    e.g. every term of several exposures entered jointly."""
     se = fit.std_errors
     rows = []
     for coefficient, term, term_label in coefficients or exposure_coefficients(spec, levels):
         if coefficient not in fit.params.index:
             raise KeyError(f"coefficient '{coefficient}' not among the fitted terms {list(fit.params.index)}")
-        estimate, std_error = float(fit.params[coefficient]), float(se[coefficient])
-        row = record_row(spec, term, term_label, estimate, std_error, model=model, design=DESIGN, n=fit.n,
-                         events=fit.events, converged=fit.converged, note=note, alpha=alpha)
-        low, high, p = t_interval(estimate, std_error, fit.df, alpha)
-        row.update(ci_low=low, ci_high=high, p_value=p)
-        if row["measure"] in ("HR", "OR"):
-            row.update(ratio_ci_low=exp_or_inf(low) if not math.isnan(low) else math.nan,
-                       ratio_ci_high=exp_or_inf(high) if not math.isnan(high) else math.nan)
-        rows.append(row)
+        rows.append(record_row(spec, term, term_label, float(fit.params[coefficient]), float(se[coefficient]),
+                               model=model, design=DESIGN, vcov=VCOV, n=fit.n, events=fit.events,
+                               converged=fit.converged, note=note, alpha=alpha, df=fit.df, n_groups=fit.n_psu))
     return records_frame(rows)
 
 
 def _variance_note(fit: DesignFit, lonely_psu: str) -> str:
     note = (f"design-based SE by Taylor linearisation, PSUs nested in strata ({fit.n_psu} PSUs in "
-            f"{fit.n_strata} strata, df {fit.df}; single-PSU strata: {lonely_psu}); the analytic sample is a "
+            f"{fit.n_strata} strata; single-PSU strata: {lonely_psu}); the analytic sample is a "
             f"domain of the full design (rows outside it keep their stratum and PSU with zero influence); "
-            f"Wald CI and p on t with {fit.df} df")
+            f"Wald CI and p on t with the design df (PSUs - strata)")
     return f"{note}; {fit.problems}" if fit.problems else note
 
 
@@ -464,7 +453,7 @@ def fit_cox_design(
     frame, mask, levels, rhs = _spec_sample(data, spec, [duration, event, *([entry] if entry else [])],
                                             weight=weight, stratum=stratum, psu=psu, subset=subset)
     events = float(frame[event].sum())
-    common = {"levels": levels, "model": "cox", "design": DESIGN, "n": len(frame), "events": events}
+    common = {"levels": levels, "model": "cox", "design": DESIGN, "vcov": VCOV, "n": len(frame), "events": events}
     if events == 0:
         return failed_records(spec, note="no events in the analytic sample", **common)
     try:
@@ -499,7 +488,8 @@ def fit_glm_design(
     frame, mask, levels, rhs = _spec_sample(data, spec, [outcome], weight=weight, stratum=stratum, psu=psu,
                                             subset=subset)
     events = float(frame[outcome].sum()) if family == "binomial" else math.nan
-    common = {"levels": levels, "model": model_name, "design": DESIGN, "n": len(frame), "events": events}
+    common = {"levels": levels, "model": model_name, "design": DESIGN, "vcov": VCOV, "n": len(frame),
+              "events": events}
     try:
         fit = _glm_fit(data, frame, mask, rhs, outcome=outcome, family=family, weight=weight, stratum=stratum,
                        psu=psu, lonely_psu=lonely_psu)

@@ -16,7 +16,7 @@ Designs (the ``design`` column of the records):
   (``cluster`` = stratum x PSU).
 * ``"multilevel"``: lifelines has no frailty term, so the analogue is a Cox model **stratified by survey
   stratum** (``strata=["stratum"]``: a separate baseline hazard per stratum, not a random effect / frailty),
-  unweighted, with the same cluster-robust variance by stratum x PSU.
+  unweighted, with the same cluster-robust variance by stratum x PSU (record ``model`` ``stratified_cox``).
 * ``"unweighted"``: unweighted, model-based (inverse-information) standard errors. The
   proportional-hazards test is run on this fit.
 
@@ -276,7 +276,10 @@ def fit_cox(
     extra = {"design-based": [weight, cluster], "multilevel": [weight, stratum, cluster], "unweighted": [weight]}
     frame, levels, rhs = _sample(data, spec, duration, event, extra[design], weight)
     n, events = len(frame), float(frame[event].sum())
-    common = dict(levels=levels, model="cox", design=design, n=n, events=events)
+    robust = design != "unweighted"
+    common = dict(levels=levels, model="stratified_cox" if design == "multilevel" else "cox", design=design,
+                  vcov="cluster" if robust else "model_based", n=n, events=events,
+                  n_groups=float(frame[cluster].nunique()) if robust else np.nan)
     if events == 0:
         return failed_records(spec, note="no events in the analytic sample", **common)
 

@@ -15,16 +15,25 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 import statsmodels.formula.api as smf
+from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
 
 
 def stabilised_ratio(data: pd.DataFrame, outcome: str, denominator: str, numerator: str) -> pd.Series:
     """``p_num / p_den`` per row of ``data``: two logistic GLMs of ``outcome`` (0/1) on the right-hand sides
-    ``numerator`` and ``denominator``; returned on ``data``'s index."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    ``numerator`` and ``denominator``; returned on ``data``'s index. Convergence problems of either model
+    (statsmodels' convergence or perfect-separation warnings, IRLS not converged) are recorded in the
+    result's ``attrs["problems"]`` (an empty list when there are none), never silenced."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         den = smf.glm(f"{outcome} ~ {denominator}", data, family=sm.families.Binomial()).fit()
         num = smf.glm(f"{outcome} ~ {numerator}", data, family=sm.families.Binomial()).fit()
-    return pd.Series(num.predict(data) / den.predict(data), index=data.index)
+    problems = sorted({str(w.message).splitlines()[0] for w in caught
+                       if issubclass(w.category, (ConvergenceWarning, PerfectSeparationWarning))})
+    problems += [f"the {name} model did not converge" for name, fit in (("denominator", den), ("numerator", num))
+                 if not fit.converged]
+    ratio = pd.Series(num.predict(data) / den.predict(data), index=data.index)
+    ratio.attrs["problems"] = problems
+    return ratio
 
 
 def cumulative_weights(step: pd.Series, unit: pd.Series, keep: pd.Series, truncate: float = 0.01) -> pd.Series:

@@ -155,7 +155,8 @@ def test_tables_of_public_studies_are_untouched():
     shown = studies_display(status, RULE)
     assert shown.loc[0, "Persons"] == "5" and "Restricted data" not in shown.attrs["footnote"]
     records = pd.DataFrame([{"study": "SYNTHETIC cohort", "outcome_label": "Death", "exposure_label": "x", "term": "x",
-                             "model": "cox_time_varying", "estimate": 0.1, "ci_low": 0.0, "ci_high": 0.2,
+                             "model": "cox_time_varying", "design": "unweighted", "sample": "main",
+                             "estimate": 0.1, "ci_low": 0.0, "ci_high": 0.2,
                              "measure": "HR", "ratio": 1.1, "ratio_ci_low": 1.0, "ratio_ci_high": 1.2, "n": 40,
                              "events": 3}])
     assert estimates_table(records, set(), RULE).loc[0, "Events"] == "3"

@@ -65,7 +65,9 @@ def fitted(synthetic, cohorts):
 
 
 def _record(records: pd.DataFrame, model: str, outcome: str, term: str) -> pd.Series:
-    rows = records.loc[(records["model"] == model) & (records["outcome"] == outcome) & (records["term"] == term)]
+    """The record of one estimator of the spec (its name, e.g. "two_way_fe_ipw"), outcome and term."""
+    keys = mc.specification_keys(records)
+    rows = records.loc[(keys == model) & (records["outcome"] == outcome) & (records["term"] == term)]
     assert len(rows) == 1, (model, outcome, term)
     return rows.iloc[0]
 
@@ -77,7 +79,15 @@ def _record(records: pd.DataFrame, model: str, outcome: str, term: str) -> pd.Se
 def test_records_contract(fitted):
     records, _, _ = fitted
     assert list(records.columns) == list(RECORD_COLUMNS)
-    assert set(records["model"]) == set(mc.ESTIMATORS)
+    assert set(mc.specification_keys(records)) == set(mc.ESTIMATORS)
+    assert set(records["model"]) == {"within_between_lmm", "fixed_effects", "cloglog_hazard", "cox_time_varying"}
+    assert set(zip(records["model"], records["design"])) == set(mc.SPECIFICATIONS.values())
+    assert (records["covariate_set"] == "demographic").all() and (records["sample"] == "main").all()
+    clustered = records["model"].isin(["fixed_effects", "cloglog_hazard"])
+    assert (records.loc[clustered, "vcov"] == "cluster").all()
+    assert (records.loc[~clustered, "vcov"] == "model_based").all()
+    lmm = records["model"] == "within_between_lmm"
+    assert records.loc[lmm, ["var_group", "var_slope", "cov_group_slope", "var_residual"]].notna().all().all()
     assert (records["study"] == "SYNTHETIC cohort").all()
     assert records["note"].str.startswith("SYNTHETIC").all()
     assert records["converged"].all(), records.loc[~records["converged"], ["model", "note"]]
@@ -136,8 +146,9 @@ def test_weighted_fits_stay_near_the_unweighted(fitted):
     """Attrition depends on isolation and age (observed): the IPW fits move by a fraction of an SE."""
     records, _, _ = fitted
     for weighted, plain in (("two_way_fe_ipw", "two_way_fe"), ("cloglog_hazard_ipw", "cloglog_hazard")):
-        w = records.loc[records["model"] == weighted].set_index(["outcome", "term"])
-        p = records.loc[records["model"] == plain].set_index(["outcome", "term"])
+        keys = mc.specification_keys(records)
+        w = records.loc[keys == weighted].set_index(["outcome", "term"])
+        p = records.loc[keys == plain].set_index(["outcome", "term"])
         assert (abs(w["estimate"] - p["estimate"]) < 0.5 * p["std_error"]).all()
 
 

@@ -22,7 +22,7 @@ from analysis.studies.cohorts.clean import (
     loneliness_definition,
     study_definitions,
 )
-from analysis.studies.cohorts.models import carry_forward, run_cohort_models
+from analysis.studies.cohorts.models import NO_CARRY, carry_forward, run_cohort_models, specification_keys
 from analysis.studies.cohorts.settings import CohortStudy
 from analysis.studies.cohorts.source import CohortFileError
 
@@ -150,14 +150,14 @@ def test_each_layout_fits_and_a_missing_exposure_is_said(cohorts, panels):
     charls = records.loc[records["study"] == "charls"]
     assert set(charls["exposure"]) == {"isolation_index"}
     assert charls["note"].str.contains("loneliness not measured in this study: fitted without it").all()
-    hrs = records.loc[records["study"] == "hrs"]
-    assert {"two_way_fe", "two_way_fe_no_carry"} <= set(hrs["model"])
-    assert hrs.loc[hrs["model"] == "two_way_fe", "note"].str.contains("carried forward at most 1 wave").all()
-    assert hrs.loc[hrs["model"] == "two_way_fe_no_carry", "note"].str.contains("no carry-forward").all()
-    n_carry = hrs.loc[hrs["model"] == "two_way_fe", "n"].iloc[0]
-    n_plain = hrs.loc[hrs["model"] == "two_way_fe_no_carry", "n"].iloc[0]
-    assert n_carry > n_plain  # carrying links more interviews to an exposure
-    assert not records.loc[records["study"] != "hrs", "model"].str.endswith("_no_carry").any()
+    hrs = records.loc[(records["study"] == "hrs") & (records["model"] == "fixed_effects")]
+    assert set(hrs["sample"]) == {"main", NO_CARRY}  # the sensitivity run is a sample of its own, same model
+    assert {"two_way_fe", "two_way_fe_no_carry"} <= set(specification_keys(hrs))
+    carried, plain = hrs.loc[hrs["sample"] == "main"], hrs.loc[hrs["sample"] == NO_CARRY]
+    assert carried["note"].str.contains("carried forward at most 1 wave").all()
+    assert plain["note"].str.contains("no carry-forward").all()
+    assert carried["n"].iloc[0] > plain["n"].iloc[0]  # carrying links more interviews to an exposure
+    assert set(records.loc[records["study"] != "hrs", "sample"]) == {"main"}
 
 
 def test_carry_forward_by_hand():

@@ -53,8 +53,9 @@ def test_estimator_table_puts_estimators_side_by_side(records):
     assert list(table.columns[:4]) == ["Outcome", "Exposure", "Adjusted for", "Term"]
     assert [h for h in report.ESTIMATOR_HEADERS.values()] == list(table.columns[4:9])
     assert len(table) == 2 * 2 * 2 * 2  # outcomes x exposures x covariate sets x (term, between term)
-    fe = records[(records["model"] == "two_way_fe_clustered") & (records["outcome"] == "cvd_death_rate")
-                 & (records["exposure"] == "social_support") & (records["covariate_set"] == "gdp")].iloc[0]
+    fe = records[(records["model"] == "fixed_effects") & (records["vcov"] == "cluster")
+                 & (records["outcome"] == "cvd_death_rate") & (records["exposure"] == "social_support")
+                 & (records["covariate_set"] == "gdp")].iloc[0]
     row = table[(table["Outcome"] == "CVD deaths") & (table["Exposure"] == "Social support")
                 & (table["Adjusted for"] == "log GDP per capita") & (table["Term"] == "per 0.1 social support")].iloc[0]
     decimals = report.effect_decimals(records.loc[records["outcome"] == "cvd_death_rate", "std_error"])

@@ -135,9 +135,17 @@ def test_terms_labels_and_measures(results):
     measure = {"all_cause_death": "HR", "cvd_death": "HR", "depression_phq9": "OR", "prevalent_cvd": "OR",
                "phq9_score": "Mean difference"}
     assert (records["measure"] == records["outcome"].map(measure)).all()
-    model = records.groupby("outcome")["model"].unique().map(list).to_dict()
-    assert model["all_cause_death"] == ["cox"] and model["phq9_score"] == ["linear"]
-    assert model["prevalent_cvd"] == ["logistic"]
+    # the estimator of each design: the multilevel design fits the random-intercept (or stratified) version
+    model = records.groupby(["outcome", "design"])["model"].unique().map(list).to_dict()
+    assert model[("all_cause_death", "design-based")] == model[("all_cause_death", "unweighted")] == ["cox"]
+    assert model[("all_cause_death", "multilevel")] == ["stratified_cox"]
+    assert model[("phq9_score", "unweighted")] == ["linear"]
+    assert model[("phq9_score", "multilevel")] == ["multilevel_linear"]
+    assert model[("prevalent_cvd", "design-based")] == ["logistic"]
+    assert model[("prevalent_cvd", "multilevel")] == ["multilevel_logistic"]
+    vcov = records.groupby("design")["vcov"].unique().map(set).to_dict()
+    assert vcov == {"design-based": {"linearisation"}, "unweighted": {"model_based"},
+                    "multilevel": {"cluster", "model_based"}}
 
 
 def test_ratios_are_exp_of_the_linear_scale(results):
@@ -152,10 +160,14 @@ def test_ratios_are_exp_of_the_linear_scale(results):
     normal = records["design"] != "design-based"
     np.testing.assert_allclose((records["ci_high"] - records["estimate"])[normal],
                                1.959964 * records.loc[normal, "std_error"], rtol=1e-6)
+    assert (records.loc[normal, "interval"] == "z").all() and records.loc[normal, "df"].isna().all()
     design = records.loc[~normal]
-    df = design["note"].str.extract(r"df (\d+);")[0].astype(float)
+    # the design df: PSUs - strata holding domain rows (at most 150 - 75 here; PHQ-9 is in 2 of 5 cycles only);
+    # n_groups counts those PSUs
+    assert (design["interval"] == "t").all() and design["df"].between(1, 75).all()
+    assert (design["df"] < design["n_groups"]).all()
     np.testing.assert_allclose(design["ci_high"] - design["estimate"],
-                               stats.t.ppf(0.975, df) * design["std_error"], rtol=1e-6)
+                               stats.t.ppf(0.975, design["df"]) * design["std_error"], rtol=1e-6)
 
 
 def test_n_is_the_complete_case_count_and_events_are_counted(results, table):
@@ -215,9 +227,10 @@ def test_design_notes_state_the_method(results):
     notes = records.groupby(["model", "design"])["note"].first()
     assert "Efron ties" in notes[("cox", "design-based")] and "Taylor linearisation" in notes[("cox", "design-based")]
     assert "PSUs nested in strata" in notes[("cox", "design-based")]
-    assert "stratified baseline hazards, not a frailty" in notes[("cox", "multilevel")]
-    assert "Laplace ML (glmer nAGQ=1)" in notes[("logistic", "multilevel")]
-    assert "unweighted" in notes[("linear", "multilevel")] and "REML" in notes[("linear", "multilevel")]
+    assert "stratified baseline hazards, not a frailty" in notes[("stratified_cox", "multilevel")]
+    assert "Laplace ML (glmer nAGQ=1)" in notes[("multilevel_logistic", "multilevel")]
+    assert "unweighted" in notes[("multilevel_linear", "multilevel")]
+    assert "REML" in notes[("multilevel_linear", "multilevel")]
     assert "survey-weighted pseudo-ML" in notes[("logistic", "design-based")]
     assert "Taylor linearisation" in notes[("logistic", "design-based")]
 

@@ -67,11 +67,13 @@ def test_multilevel_recovers_slope_and_state_variance(counties, multilevel):
     records, effects = multilevel
     rec = records.iloc[0]
     assert list(records.columns) == RECORD_COLUMNS
-    assert (rec["design"], rec["model"], rec["measure"]) == ("multilevel", "linear", "Mean difference")
+    assert (rec["design"], rec["model"], rec["measure"]) == ("multilevel", "multilevel_linear", "Mean difference")
+    assert (rec["vcov"], rec["n_groups"]) == ("model_based", table["state"].nunique())
     assert rec["converged"] and rec["n"] == len(table)
     assert rec["ci_low"] < TRUE_SLOPE < rec["ci_high"]
     var_int = effects["state_intercept_var"].iloc[0]
     var_slope = effects["state_slope_var"].iloc[0]
+    assert (rec["var_group"], rec["var_slope"]) == (var_int, var_slope)  # the record's columns, the fit's values
     assert 0.5 * STATE_SD**2 < var_int < 2 * STATE_SD**2  # 40 states: the REML estimate's SE is ~25%
     assert 0.4 * SLOPE_SD**2 < var_slope < 2.5 * SLOPE_SD**2
     assert effects["residual_var"].iloc[0] == pytest.approx(RESIDUAL_SD**2, rel=0.1)
@@ -139,7 +141,8 @@ def test_state_fixed_effects_drop_lone_counties_and_say_so(counties):
     lone = pd.DataFrame({"state": ["DC"], "isolation_pct": [35.0], "z": [0.0], "outcome_pct": [25.0],
                          "population": [680000.0]})
     records = fit_state_fixed_effects(pd.concat([table, lone], ignore_index=True), SPEC, weight="population")
-    assert records["n"].iloc[0] == len(table) and "one county dropped: DC" in records["note"].iloc[0]
+    assert records["n"].iloc[0] == len(table) and "state(s) with one row dropped: DC" in records["note"].iloc[0]
+    assert (records["model"].iloc[0], records["vcov"].iloc[0]) == ("group_fixed_effects", "cluster")
     assert records["estimate"].iloc[0] == pytest.approx(_by_hand(table, False)[0], rel=1e-9)
 
 
@@ -175,8 +178,8 @@ def test_county_panel_equals_first_differences_with_hc0(tmp_path):
     assert rec["estimate"] == pytest.approx(beta[1], rel=1e-9)
     assert rec["std_error"] == pytest.approx(np.sqrt(cov[1, 1]), rel=1e-8)
     assert rec["ci_low"] < 0.04 < rec["ci_high"]
-    assert rec["design"] == "fixed-effects" and rec["n"] == 2 * g
-    assert "1 counties with one complete year dropped" in rec["note"]
+    assert (rec["model"], rec["design"], rec["vcov"], rec["n_groups"]) == ("fixed_effects", "unweighted", "cluster", g)
+    assert rec["n"] == 2 * g and "1 single-year counties dropped" in rec["note"]
 
 
 def test_without_terms_drops_the_outcome_from_the_covariates():
@@ -217,7 +220,8 @@ def test_stage_fits_every_design_with_ecological_notes(stage):
     records, effects = stage
     assert list(records.columns) == RECORD_COLUMNS
     assert len(records) == 2 * 2 * 3 + 1
-    assert set(records["design"]) == {"multilevel", "unweighted", "weighted", "fixed-effects"}
+    assert set(models.report_designs(records)) == {"multilevel", "unweighted", "weighted", "fixed-effects"}
+    assert set(records["model"]) == {"multilevel_linear", "group_fixed_effects", "fixed_effects"}
     assert records["note"].str.contains("ECOLOGICAL").all() and records["converged"].all()
     # z is the outcome of one model and a covariate of the adjusted set: left out there, and said so
     z_adjusted = records[(records["outcome"] == "z") & (records["covariate_set"] == "adjusted")]

@@ -10,16 +10,19 @@ from analysis.studies.cohorts.clean import restricted_studies
 
 
 def cohort_metrics(records: pd.DataFrame, status: pd.DataFrame, truth: pd.DataFrame,
-                   riclpm: pd.DataFrame | None = None, rule: DisclosureRule | None = None) -> dict:
-    """Ageing cohorts: which studies ran, every estimate keyed ``study -> outcome -> exposure -> model``
-    (``:between`` for the between-person term), the RI-CLPM lags, and how often the SYNTHETIC truth
-    was covered. A restricted study's persons or interviews below ``rule.min_cell`` are written as None
-    with ``"suppressed": true``, and so are its estimates that rest on fewer events (disclosure)."""
+                   riclpm: pd.DataFrame | None = None, rule: DisclosureRule | None = None, *,
+                   keys: pd.Series | None = None) -> dict:
+    """Ageing cohorts: which studies ran, every estimate keyed ``study -> outcome -> exposure -> key``
+    (``keys``: the spec's estimator name of each record, default its ``model``; ``:between`` for the
+    between-person term), the RI-CLPM lags, and how often the SYNTHETIC truth was covered. A restricted
+    study's persons or interviews below ``rule.min_cell`` are written as None with ``"suppressed": true``, and
+    so are its estimates that rest on fewer events (disclosure)."""
     rule = rule or DisclosureRule()
     restricted_labels = restricted_studies(status)
     estimates: dict = {}
-    for row in records.itertuples():
-        key = f"{row.model}:between" if str(row.term).endswith(":between") else row.model
+    keys = records["model"] if keys is None else keys.loc[records.index]
+    for name, row in zip(keys, records.itertuples()):
+        key = f"{name}:between" if str(row.term).endswith(":between") else name
         (estimates.setdefault(row.study, {}).setdefault(row.outcome, {})
          .setdefault(row.exposure, {}))[key] = (
             {"suppressed": True} if row.study in restricted_labels and (rule.small(row.events) or is_suppressed(row.note))

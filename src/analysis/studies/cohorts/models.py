@@ -6,28 +6,37 @@ so each coefficient is the association of one net of the other. Specs are ``para
 exposure, ``model`` naming the estimator:
 
 =======================  ===================================================================================
-``model``                what it estimates
+spec estimator           what it estimates (record ``model``, ``design``; library fitter)
 =======================  ===================================================================================
 ``within_between_lmm``   depressive-symptom score on each exposure split into the person's mean (between) and
                          the deviation from it (within), time-invariant covariates, a time trend; random
-                         intercept and random slope on time per person (statsmodels MixedLM, REML). The
-                         within term is the person's score moving with their own isolation; the between term
-                         also carries stable traits (Curran & Bauer 2011). Fitted by :mod:`analysis.estimators.lmm`
-                         (REML from per-group sufficient statistics; statsmodels MixedLM needs 100 s here).
-                         SE: model-based, lme4's ``sigma^2 (X'V^-1 X)^-1``.
-``two_way_fe``           the same within-person coefficient by two-way fixed effects (person and wave),
-                         linearmodels PanelOLS, SE clustered by person (uncorrected sandwich x G/(G-1)).
+                         intercept and random slope on time per person, REML (``within_between_lmm``,
+                         ``multilevel``; :mod:`analysis.estimators.within_between`). The within term is the
+                         person's score moving with their own isolation; the between term also carries stable
+                         traits (Curran & Bauer 2011). SE: model-based, lme4's ``sigma^2 (X'V^-1 X)^-1``.
+``two_way_fe``           the same within-person coefficient by two-way fixed effects (person and wave)
+                         (``fixed_effects``, ``unweighted``; :mod:`analysis.estimators.panel`), SE clustered by
+                         person (uncorrected sandwich x G/(G-1)).
 ``cloglog_hazard``       discrete-time complementary log-log model on person-intervals (interview to next
                          interview) with the exposures measured at the interval's start, interval dummies and
                          ``log(interval length in years)`` as offset: a grouped-time proportional-hazards
-                         model, so ``exp(estimate)`` is a hazard ratio (Prentice & Gloeckler 1978).
-                         SE clustered by person (statsmodels GLM, ``cov_type="cluster"``).
+                         model, so ``exp(estimate)`` is a hazard ratio (Prentice & Gloeckler 1978)
+                         (``cloglog_hazard``, ``unweighted``; :mod:`analysis.estimators.discrete_time`).
+                         SE clustered by person, the project's one rule (uncorrected sandwich x G/(G-1)).
 ``cox_time_varying``     Cox model on the same person-intervals in counting-process form (start, stop],
-                         time on study since the first interview, Efron ties (lifelines
-                         CoxTimeVaryingFitter). Model-based SE: a person's intervals do not overlap.
+                         time on study since the first interview, Efron ties (``cox_time_varying``,
+                         ``unweighted``; :mod:`analysis.estimators.cox_time_varying`). Model-based SE: a
+                         person's intervals do not overlap.
 ``*_ipw``                the FE and cloglog fits again, weighted by inverse probability of remaining in the
-                         study (:func:`attrition_weights`): a sensitivity analysis for attrition.
+                         study (:func:`attrition_weights`): a sensitivity analysis for attrition (record
+                         ``design`` ``weighted``).
 =======================  ===================================================================================
+
+The spec's estimator names stay the names of the tables, of ``cohorts.json`` and of the truth table:
+:func:`specification_keys` maps each record (``model``, ``design``, ``sample``) back to its name.
+``covariate_set`` is ``cohorts.models.depression.covariate_set`` for the depression models (the FE model absorbs
+those time-invariant covariates with the person effect) and ``cohorts.models.hazards.covariate_set`` for the
+hazard models (each outcome adds its own covariates: death, CVD so far).
 
 **Events.** Death: the death date (``death_months``) falls in (interview, next interview], or in the
 nominal interval when the next interview did not happen; a person not interviewed at the next wave and
@@ -43,37 +52,37 @@ in ``note``; the other studies keep both exposures. Measures the HRS asks in the
 reach each person every other wave: :func:`carry_forward` links the last measurement to the next outcome
 when it is at most ``max_waves`` waves old (``params.yaml cohorts.studies.<study>.carry_forward``), and
 with ``cohorts.models.no_carry_sensitivity`` every model of such a study is fitted again without carrying
-(``model`` ending ``_no_carry``).
+(record ``sample`` :data:`NO_CARRY`; its spec name ends ``_no_carry``).
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
-from linearmodels import PanelOLS
 
 from analysis.core import config, io
 from analysis.core.disclosure import SUPPRESSED_NOTE, DisclosureRule, rule_of
-from analysis.estimators.formula import design_matrix
+from analysis.estimators.cox_time_varying import fit_cox_time_varying
+from analysis.estimators.discrete_time import fit_cloglog_hazard
 from analysis.estimators.incidence import weighted_cumulative_incidence
-from analysis.estimators.lmm import fit_lmm
+from analysis.estimators.panel import FITS, PanelLayout, PanelOptions, prepare_panel
 from analysis.estimators.records import (
+    COMPONENT_COLUMNS,
     ModelSpec,
     check_columns,
+    failed_fit_records,
     formula_variables,
-    record_row,
+    joint_specs,
     records_frame,
 )
 from analysis.estimators.runner import run_jobs
 from analysis.estimators.sem import fit_riclpm, wide_from_long
-from analysis.estimators.vcov import small_sample_factor
 from analysis.estimators.weights import cumulative_weights, stabilised_ratio
+from analysis.estimators.within_between import fit_within_between_lmm, predicted_trajectories
 from analysis.studies.cohorts.clean import restricted_studies
 from analysis.studies.cohorts.metrics import cohort_metrics
 from analysis.studies.cohorts.settings import load
@@ -82,11 +91,17 @@ ESTIMATORS = ("within_between_lmm", "two_way_fe", "two_way_fe_ipw", "cloglog_haz
               "cox_time_varying")
 CONTINUOUS_ESTIMATORS = ("within_between_lmm", "two_way_fe", "two_way_fe_ipw")
 HAZARD_ESTIMATORS = ("cloglog_hazard", "cloglog_hazard_ipw", "cox_time_varying")
-DESIGNS = {"within_between_lmm": "multilevel", "two_way_fe": "fixed-effects", "two_way_fe_ipw": "weighted",
-           "cloglog_hazard": "unweighted", "cloglog_hazard_ipw": "weighted", "cox_time_varying": "unweighted"}
+#: The record (``model``, ``design``) of each spec estimator name (:func:`specification_keys` reads it back).
+SPECIFICATIONS: dict[str, tuple[str, str]] = {
+    "within_between_lmm": ("within_between_lmm", "multilevel"), "two_way_fe": ("fixed_effects", "unweighted"),
+    "two_way_fe_ipw": ("fixed_effects", "weighted"), "cloglog_hazard": ("cloglog_hazard", "unweighted"),
+    "cloglog_hazard_ipw": ("cloglog_hazard", "weighted"), "cox_time_varying": ("cox_time_varying", "unweighted"),
+}
+#: Record ``sample`` of a study's models refitted without carry-forward (sensitivity analysis).
+NO_CARRY = "no_carry"
 SYNTHETIC_NOTE = "SYNTHETIC data simulated from params.yaml cohorts.synthetic (known truth), not real people"
 BETWEEN = "between-person"
-_FIT_ERRORS = (np.linalg.LinAlgError, ValueError, ZeroDivisionError, FloatingPointError, RuntimeError)
+_FIT_ERRORS = (np.linalg.LinAlgError, ValueError, ZeroDivisionError, FloatingPointError, RuntimeError)  # RI-CLPM
 
 
 # ---------------------------------------------------------------------------------------------
@@ -164,7 +179,8 @@ def attrition_weights(panel: pd.DataFrame, predictors: str, *, truncate: float =
     product over earlier waves of p_num / p_den (1 at a person's first interview), truncated at the
     ``truncate`` and ``1 - truncate`` quantiles (Cole & Hernan 2008). A predictor missing at an interview
     takes the person's last answer; with none, that step's ratio is 1. Returned on ``panel``'s index, NaN
-    where the person was not interviewed.
+    where the person was not interviewed; ``attrs["problems"]`` lists the attrition models' convergence
+    problems (empty when they converged).
     """
     p = as_float(panel.sort_values(["person_id", "wave"], kind="stable"))
     nxt = p.groupby("person_id")[["wave", "interviewed"]].shift(-1)
@@ -181,8 +197,9 @@ def attrition_weights(panel: pd.DataFrame, predictors: str, *, truncate: float =
     step = pd.Series(1.0, index=p.index)
     step.loc[ratio.index] = ratio
     # a person's first row has no earlier step: weight 1 up to the first interview
-    weights = cumulative_weights(step, p["person_id"], p["interviewed"] == 1, truncate)
-    return weights.reindex(panel.index)
+    weights = cumulative_weights(step, p["person_id"], p["interviewed"] == 1, truncate).reindex(panel.index)
+    weights.attrs["problems"] = list(ratio.attrs.get("problems", []))  # the attrition models' convergence
+    return weights
 
 
 # ---------------------------------------------------------------------------------------------
@@ -190,34 +207,42 @@ def attrition_weights(panel: pd.DataFrame, predictors: str, *, truncate: float =
 
 
 class _Fit:
-    """Context of one study's fits: the spec pieces, exposures and their labels, the note prefix."""
+    """Context of one study's fits: the exposures and their labels, the spec pieces, the note prefix."""
 
     def __init__(self, study: str, label: str, exposures: dict[str, dict], alpha: float, synthetic: bool,
                  note: str = ""):
         self.study, self.label, self.exposures, self.alpha = study, label, exposures, alpha
         self.prefix = "; ".join(x for x in (SYNTHETIC_NOTE if synthetic else "", note) if x)
 
-    def records(self, estimator: str, outcome: str, outcome_label: str, covariate_set: str, rows, *, n: int,
-                events: float, note: str, converged: bool = True, kind: str = "linear") -> pd.DataFrame:
-        out = []
-        for exposure, term, term_label, estimate, se in rows:
-            spec = ModelSpec(outcome=outcome, exposure=exposure, covariate_set=covariate_set, study=self.label,
-                             outcome_label=outcome_label,
-                             exposure_label=self.exposures[exposure].get("label", exposure))
-            row = record_row(spec, term, term_label, estimate, se, model=kind, design=DESIGNS[estimator], n=n,
-                             events=events, converged=converged,
-                             note="; ".join(x for x in (self.prefix, note) if x), alpha=self.alpha)
-            row["model"] = estimator
-            out.append(row)
-        return records_frame(out)
+    def spec(self, outcome: str, outcome_label: str, covariates: str, covariate_set: str) -> ModelSpec:
+        """The spec of a fit: the first exposure (the others enter jointly, :attr:`joint`), the covariates."""
+        first = next(iter(self.exposures))
+        return ModelSpec(outcome=outcome, exposure=first, covariates=covariates, covariate_set=covariate_set,
+                         study=self.label, outcome_label=outcome_label,
+                         exposure_label=self.exposures[first].get("label", first))
 
-    def failed(self, estimator: str, outcome: str, outcome_label: str, covariate_set: str, err: BaseException,
-               kind: str) -> pd.DataFrame:
-        rows = [(e, e, "per point", math.nan, math.nan) for e in self.exposures]
-        message = str(err).splitlines()[0] if str(err) else type(err).__name__
-        return self.records(estimator, outcome, outcome_label, covariate_set, rows, n=0, events=math.nan,
-                            note=f"{estimator} fit failed ({type(err).__name__}): {message}", converged=False,
-                            kind=kind)
+    @property
+    def joint(self) -> dict[str, str]:
+        """The exposures after the first (column -> label), entered in every model with it."""
+        return {e: v.get("label", e) for e, v in list(self.exposures.items())[1:]}
+
+    def noted(self, records: pd.DataFrame, suffix: str = "") -> pd.DataFrame:
+        """The records with the study's words around each fitter's note (SYNTHETIC, absent exposures, carry)."""
+        notes = ["; ".join(x for x in (self.prefix, note, suffix) if x) for note in records["note"]]
+        return records_frame(records.assign(note=notes))
+
+    def weighted(self, records: pd.DataFrame, weights: pd.Series) -> pd.DataFrame:
+        """An attrition-weighted fit's records: not converged, and said so, when the attrition model was not."""
+        problems = list(weights.attrs.get("problems", []))
+        if not problems:
+            return records
+        notes = [f"{note}; attrition model: {'; '.join(problems)}" for note in records["note"]]
+        return records_frame(records.assign(note=notes, converged=False))
+
+    def failed(self, spec: ModelSpec, model: str, design: str, vcov: str, err: BaseException) -> pd.DataFrame:
+        """NaN records (one per exposure) of a fit that could not start (its sample could not be built)."""
+        return self.noted(failed_fit_records(joint_specs(spec, self.joint), err, model=model, design=design, vcov=vcov,
+                                             n=0, events=math.nan))
 
 
 def as_float(frame: pd.DataFrame) -> pd.DataFrame:
@@ -229,178 +254,68 @@ def as_float(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _sample(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    return frame.dropna(subset=list(dict.fromkeys(columns))).copy()
-
-
-def _design(data: pd.DataFrame, rhs: str) -> pd.DataFrame:
-    """Covariate matrix of a formula right-hand side (formulaic; categorical levels as dummies, no intercept)."""
-    if not rhs.strip():
-        return pd.DataFrame(index=data.index)
-    return design_matrix(data, f"{rhs} - 1")
-
-
 def fit_within_between(panel: pd.DataFrame, f: _Fit, depression: dict[str, Any]) -> pd.DataFrame:
-    """Within-between REML mixed model with a random intercept and slope on time (see the module table)."""
-    exposures = list(f.exposures)
+    """Within-between REML mixed model with a random intercept and slope on time (see the module table), on
+    the interviewed person-waves; the records carry the predicted trajectories (``attrs``)."""
     outcome, time = depression["outcome"], depression.get("time", "wave")
-    rhs = depression.get("covariates", "")
-    data = _sample(panel.loc[panel["interviewed"] == 1], [outcome, *exposures, time, *formula_variables(rhs)])
-    label = depression.get("label", outcome)
-    try:
-        exog = _design(data, rhs)
-        t = (data[time] - data[time].min()).astype(float)
-        for e in exposures:
-            mean = data.groupby("person_id")[e].transform("mean")
-            exog[f"{e}:within"] = data[e] - mean
-            exog[f"{e}:between"] = mean
-        exog.insert(0, "const", 1.0)
-        exog["time"] = t
-        groups = pd.factorize(data["person_id"])[0]
-        result = fit_lmm(data[outcome].to_numpy(float), exog, np.column_stack([np.ones(len(t)), t.to_numpy()]),
-                         groups)
-    except _FIT_ERRORS as err:
-        return f.failed("within_between_lmm", outcome, label, "within-between", err, "linear")
-    params, bse = result.params, result.bse
-    rows = []
-    for e in exposures:
-        rows.append((e, e, "within-person, per point", params[f"{e}:within"], bse[f"{e}:within"]))
-        rows.append((e, f"{e}:between", f"{BETWEEN}, per point of the person mean", params[f"{e}:between"],
-                     bse[f"{e}:between"]))
-    cov_re = np.asarray(result.cov_re)
-    note = (f"REML linear mixed model (analysis.estimators.lmm, checked against statsmodels MixedLM): {label} on each exposure split "
-            f"into person mean (between) and deviation (within), covariates '{rhs}', linear time ({time} from the "
-            f"first); random intercept (variance {cov_re[0, 0]:.3g}) and slope (variance {cov_re[1, 1]:.3g}) per "
-            f"person, residual variance {float(result.scale):.3g}; n = {len(data):,} person-waves of "
-            f"{data['person_id'].nunique():,} persons; SE model-based, sigma^2 (X'V^-1 X)^-1 (lme4's convention)")
-    records = f.records("within_between_lmm", outcome, label, "within-between", rows, n=len(data),
-                        events=math.nan, note=note, converged=bool(result.converged))
-    records.attrs["trajectories"] = predicted_trajectories(exog, result, exposures[0], time_values=sorted(t.unique()),
-                                                           levels=depression.get("trajectory_levels", [0, 1, 2, 3, 4]),
-                                                           alpha=f.alpha).assign(study=f.label)
+    spec = f.spec(outcome, depression.get("label", outcome), depression.get("covariates", ""),
+                  depression.get("covariate_set", ""))
+    fit = fit_within_between_lmm(panel.loc[panel["interviewed"] == 1], spec, entity="person_id", time=time,
+                                 joint=f.joint, alpha=f.alpha)
+    records = f.noted(fit.records)
+    records.attrs["trajectories"] = predicted_trajectories(
+        fit, spec.exposure, levels=depression.get("trajectory_levels", [0, 1, 2, 3, 4]), alpha=f.alpha,
+    ).assign(study=f.label)
     return records
-
-
-def predicted_trajectories(exog: pd.DataFrame, result, exposure: str, *, time_values, levels,
-                           alpha: float = 0.05) -> pd.DataFrame:
-    """Predicted score over time for persons whose ``exposure`` stays at each level, from the mixed model.
-
-    The person mean of ``exposure`` is the level and its deviation 0; every other column is held at its
-    sample mean (the other exposure's person mean too). CI from the fixed-effect covariance.
-    """
-    from scipy import stats
-
-    z = stats.norm.ppf(1 - alpha / 2)
-    base = exog.mean()
-    for c in exog.columns:
-        if c.endswith(":within"):
-            base[c] = 0.0
-    rows = []
-    for level in levels:
-        for time in time_values:
-            row = base.copy()
-            row[f"{exposure}:between"], row["time"] = float(level), float(time)
-            value = float(row @ result.params)
-            se = float(np.sqrt(row @ result.cov_params @ row))
-            rows.append({"exposure": exposure, "level": float(level), "time": float(time), "predicted": value,
-                         "ci_low": value - z * se, "ci_high": value + z * se})
-    return pd.DataFrame(rows)
 
 
 def fit_two_way_fe(panel: pd.DataFrame, f: _Fit, depression: dict[str, Any], weights: pd.Series | None = None
                    ) -> pd.DataFrame:
-    """Two-way (person and wave) fixed effects, SE clustered by person; weighted when ``weights`` is given."""
-    exposures = list(f.exposures)
+    """Two-way (person and wave) fixed effects, SE clustered by person (the panel fitter of
+    :mod:`analysis.estimators.panel`); weighted when ``weights`` is given. No covariates: the person effects
+    absorb the time-invariant ones."""
     outcome = depression["outcome"]
-    estimator = "two_way_fe" if weights is None else "two_way_fe_ipw"
-    label = depression.get("label", outcome)
+    spec = f.spec(outcome, depression.get("label", outcome), "", depression.get("covariate_set", ""))
     frame = panel.loc[panel["interviewed"] == 1]
-    if weights is not None:
+    weighted = weights is not None
+    if weighted:
         frame = frame.assign(_w=weights.reindex(frame.index))
-    data = _sample(frame, [outcome, *exposures, *(["_w"] if weights is not None else [])])
-    data = data.loc[data.groupby("person_id")["wave"].transform("size") >= 2]
+    layout = PanelLayout(entity="person_id", time="wave", weight="_w" if weighted else None, weighted=weighted)
     try:
-        indexed = data.set_index(["person_id", "wave"])
-        model = PanelOLS(indexed[outcome], indexed[exposures], entity_effects=True, time_effects=True,
-                         weights=indexed["_w"] if weights is not None else None)
-        result = model.fit(cov_type="clustered", cluster_entity=True, debiased=False, auto_df=False,
-                           count_effects=False)
-    except _FIT_ERRORS as err:
-        return f.failed(estimator, outcome, label, "two-way FE", err, "linear")
-    g = data["person_id"].nunique()
-    se = np.sqrt(np.diag(result.cov)) * math.sqrt(small_sample_factor(g))
-    se = pd.Series(se, index=result.params.index)
-    rows = [(e, e, "within-person, per point", float(result.params[e]), float(se[e])) for e in exposures]
-    weighting = ("; weighted by stabilised inverse probability of remaining in the study (attrition_weights): "
-                 "sensitivity analysis" if weights is not None else "")
-    note = (f"two-way fixed effects (linearmodels PanelOLS, person and wave effects): {label} on "
-            f"{' and '.join(exposures)}, stable person traits and shocks shared by a wave absorbed; n = {len(data):,} "
-            f"person-waves of {g:,} persons with 2+ waves; SE clustered by person (uncorrected sandwich x G/(G-1)){weighting}")
-    return f.records(estimator, outcome, label, "two-way FE", rows, n=len(data), events=math.nan, note=note)
+        p = prepare_panel(frame, spec, layout, joint=f.joint)
+    except ValueError as err:
+        return f.failed(spec, "fixed_effects", "weighted" if weighted else "unweighted", "cluster", err)
+    records = FITS["fixed_effects"](p, PanelOptions(alpha=f.alpha, term_label="within-person, per point"))
+    if not weighted:
+        return f.noted(records)
+    return f.weighted(f.noted(records, "weighted by stabilised inverse probability of remaining in the study "
+                                       "(attrition_weights): sensitivity analysis"), weights)
 
 
-def fit_cloglog(intervals: pd.DataFrame, f: _Fit, outcome: str, o: dict[str, Any], rhs: str,
+def fit_cloglog(intervals: pd.DataFrame, f: _Fit, outcome: str, o: dict[str, Any], rhs: str, covariate_set: str,
                 weights: pd.Series | None = None) -> pd.DataFrame:
-    """Discrete-time cloglog hazard with interval dummies and a log-length offset; SE clustered by person."""
-    exposures = list(f.exposures)
-    event = o["event"]
-    estimator = "cloglog_hazard" if weights is None else "cloglog_hazard_ipw"
-    label = o.get("label", outcome)
-    frame = intervals if weights is None else intervals.assign(_w=weights.reindex(intervals.index))
-    needed = [event, *exposures, *formula_variables(rhs), "length_years", *(["_w"] if weights is not None else [])]
-    data = _sample(frame, needed)
-    try:
-        exog = pd.concat([_design(data, f"{' + '.join(exposures)}{' + ' + rhs if rhs else ''}"),
-                          pd.get_dummies(data["interval"], prefix="interval", dtype=float)], axis=1)
-        glm = sm.GLM(data[event].to_numpy(float), exog, family=sm.families.Binomial(link=sm.families.links.CLogLog()),
-                     offset=np.log(data["length_years"].to_numpy(float)),
-                     freq_weights=None if weights is None else data["_w"].to_numpy(float))
-        groups = pd.factorize(data["person_id"])[0]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            result = glm.fit(cov_type="cluster", cov_kwds={"groups": groups})
-    except _FIT_ERRORS as err:
-        return f.failed(estimator, outcome, label, "hazard", err, "cox")
-    events = float(data[event].sum())
-    rows = [(e, e, "per point", float(result.params[e]), float(result.bse[e])) for e in exposures]
-    weighting = ("; weighted by stabilised inverse probability of remaining in the study (freq_weights); "
-                 "sensitivity analysis" if weights is not None else "")
-    note = (f"discrete-time complementary log-log hazard (statsmodels GLM) on person-intervals between interviews: "
-            f"exposures at the interval's start, covariates '{rhs}', interval dummies, offset log(interval years); "
-            f"exp(estimate) is a hazard ratio; {len(data):,} intervals of {data['person_id'].nunique():,} persons, "
-            f"{events:,.0f} events; {o.get('events_note', '')}; SE clustered by person{weighting}")
-    return f.records(estimator, outcome, label, "hazard", rows, n=len(data), events=events, note=note, kind="cox")
+    """Discrete-time cloglog hazard with interval dummies and a log-length offset; SE clustered by person
+    (:func:`analysis.estimators.discrete_time.fit_cloglog_hazard`)."""
+    spec = f.spec(outcome, o.get("label", outcome), rhs, covariate_set)
+    data = intervals if weights is None else intervals.assign(_w=weights.reindex(intervals.index))
+    records = fit_cloglog_hazard(data, spec, event=o["event"], interval="interval", length="length_years",
+                                 cluster="person_id", joint=f.joint, weight=None if weights is None else "_w",
+                                 alpha=f.alpha)
+    if weights is None:
+        return f.noted(records, o.get("events_note", ""))
+    weighting = "stabilised inverse probability of remaining in the study: sensitivity analysis"
+    return f.weighted(f.noted(records, "; ".join(x for x in (o.get("events_note", ""), weighting) if x)), weights)
 
 
-def fit_cox_time_varying(intervals: pd.DataFrame, f: _Fit, outcome: str, o: dict[str, Any], rhs: str
-                         ) -> pd.DataFrame:
-    """Cox model with time-varying exposures on (start, stop] rows, Efron ties (lifelines)."""
-    from lifelines import CoxTimeVaryingFitter
-
-    exposures = list(f.exposures)
-    event = o["event"]
-    label = o.get("label", outcome)
-    data = _sample(intervals, [event, *exposures, *formula_variables(rhs), "start", "stop"])
-    try:
-        x = _design(data, f"{' + '.join(exposures)}{' + ' + rhs if rhs else ''}")
-        frame = pd.concat([data[["person_id", "start", "stop", event]].reset_index(drop=True),
-                           x.reset_index(drop=True)], axis=1)
-        frame["person_id"] = pd.factorize(frame["person_id"])[0]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ctv = CoxTimeVaryingFitter(alpha=f.alpha).fit(frame, event_col=event, start_col="start",
-                                                          stop_col="stop", id_col="person_id")
-    except _FIT_ERRORS as err:
-        return f.failed("cox_time_varying", outcome, label, "hazard", err, "cox")
-    summary = ctv.summary
-    events = float(data[event].sum())
-    rows = [(e, e, "per point", float(summary.loc[e, "coef"]), float(summary.loc[e, "se(coef)"])) for e in exposures]
-    note = (f"Cox model with time-varying exposures (lifelines CoxTimeVaryingFitter, Efron ties) on (start, stop] "
-            f"rows, time on study since the first interview (months); covariates '{rhs}'; {len(data):,} intervals "
-            f"of {data['person_id'].nunique():,} persons, {events:,.0f} events; {o.get('events_note', '')}; "
-            "SE model-based")
-    return f.records("cox_time_varying", outcome, label, "hazard", rows, n=len(data), events=events, note=note,
-                     kind="cox")
+def fit_cox_tv(intervals: pd.DataFrame, f: _Fit, outcome: str, o: dict[str, Any], rhs: str, covariate_set: str
+               ) -> pd.DataFrame:
+    """Cox model with time-varying exposures on (start, stop] rows (months on study since the first
+    interview), Efron ties (:func:`analysis.estimators.cox_time_varying.fit_cox_time_varying`)."""
+    spec = f.spec(outcome, o.get("label", outcome), rhs, covariate_set)
+    records = fit_cox_time_varying(intervals, spec, event=o["event"], start="start", stop="stop", entity="person_id",
+                                   joint=f.joint, alpha=f.alpha)
+    return f.noted(records, "; ".join(x for x in ("time on study since the first interview (months)",
+                                                  o.get("events_note", "")) if x))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -463,8 +378,8 @@ def suppress_small_records(records: pd.DataFrame, restricted: set[str], rule: Di
         return records
     small = records["study"].isin(restricted) & (records["events"].map(rule.small) | records["n"].map(rule.small))
     out = records.copy()
-    numbers = ["estimate", "std_error", "ci_low", "ci_high", "p_value", "ratio", "ratio_ci_low", "ratio_ci_high",
-               "events"]
+    numbers = ["estimate", "std_error", "statistic", "ci_low", "ci_high", "p_value", "ratio", "ratio_ci_low",
+               "ratio_ci_high", "events", *COMPONENT_COLUMNS]
     out.loc[small, numbers] = np.nan
     out.loc[small & records["n"].map(rule.small), "n"] = 0
     note = SUPPRESSED_NOTE.format(min_cell=rule.min_cell)
@@ -532,13 +447,22 @@ def _runs(sub: pd.DataFrame, carry: dict[str, Any] | None, sensitivity: bool) ->
     return runs
 
 
-def _renamed(job: Callable[[], pd.DataFrame], suffix: str) -> Callable[[], pd.DataFrame]:
-    """A fit whose records' ``model`` ends with ``suffix`` (a sensitivity run), without trajectories."""
+def _in_sample(job: Callable[[], pd.DataFrame], sample: str) -> Callable[[], pd.DataFrame]:
+    """A fit whose records are of the analytic sample ``sample`` (a sensitivity run), without trajectories."""
     def run() -> pd.DataFrame:
         out = job()
         out.attrs.pop("trajectories", None)
-        return out.assign(model=out["model"] + suffix)
+        return records_frame(out.assign(sample=sample))
     return run
+
+
+def specification_keys(records: pd.DataFrame) -> pd.Series:
+    """The spec's estimator name of every record (``model``, ``design`` and ``sample`` -> e.g.
+    "two_way_fe_ipw", "cloglog_hazard_no_carry"): the names of the tables, ``cohorts.json`` and the truth table."""
+    names = {value: key for key, value in SPECIFICATIONS.items()}
+    keys = [names.get((m, d), m) + (f"_{s}" if s == NO_CARRY else "")
+            for m, d, s in zip(records["model"], records["design"], records["sample"])]
+    return pd.Series(keys, index=records.index, dtype=object)
 
 
 def run_cohort_models(panel: pd.DataFrame, spec: dict[str, Any], labels: dict[str, str] | None = None, *,
@@ -578,6 +502,7 @@ def run_cohort_models(panel: pd.DataFrame, spec: dict[str, Any], labels: dict[st
                                         truncate=float(spec["attrition"].get("truncate", 0.01)))
         dep = spec["depression"]
         hz = spec["hazards"]
+        hazard_set = hz.get("covariate_set", "")
         for e in estimators:
             if e == "within_between_lmm":
                 jobs.append((f"{study} {e}", lambda s=sub, f=f: fit_within_between(s, f, dep)))
@@ -596,18 +521,19 @@ def run_cohort_models(panel: pd.DataFrame, spec: dict[str, Any], labels: dict[st
                 by_wave = pd.Series(weights.to_numpy(), index=pd.MultiIndex.from_frame(sub[["person_id", "wave"]]))
                 iw = by_wave.reindex(pd.MultiIndex.from_arrays([intervals["person_id"], wave])).set_axis(
                     intervals.index)
+                iw.attrs["problems"] = list(weights.attrs.get("problems", []))
             for e in estimators:
                 if e == "cloglog_hazard":
                     jobs.append((f"{study} {e} {name}", lambda f=f, n=name, o=o, r=rhs, iv=intervals:
-                                 fit_cloglog(iv, f, n, o, r)))
+                                 fit_cloglog(iv, f, n, o, r, hazard_set)))
                 elif e == "cloglog_hazard_ipw":
                     jobs.append((f"{study} {e} {name}", lambda f=f, n=name, o=o, r=rhs, iv=intervals, w=iw:
-                                 fit_cloglog(iv, f, n, o, r, w)))
+                                 fit_cloglog(iv, f, n, o, r, hazard_set, w)))
                 elif e == "cox_time_varying":
                     jobs.append((f"{study} {e} {name}", lambda f=f, n=name, o=o, r=rhs, iv=intervals:
-                                 fit_cox_time_varying(iv, f, n, o, r)))
+                                 fit_cox_tv(iv, f, n, o, r, hazard_set)))
         if suffix:
-            jobs[start:] = [(f"{name}{suffix}", _renamed(job, suffix)) for name, job in jobs[start:]]
+            jobs[start:] = [(f"{name}{suffix}", _in_sample(job, NO_CARRY)) for name, job in jobs[start:]]
             continue  # the no-carry run adds model records only (curves and trajectories: the main run)
         group = spec.get("incidence_group", "isolation_group")
         incidence.append(cumulative_incidence(intervals, group, horizon_months=float(spec.get("horizon_months", 312)))
@@ -630,6 +556,7 @@ TRUTH_MAP = {("depression_score", "isolation_index"): "cesd_isolation",
              ("depression_score", "loneliness"): "cesd_loneliness",
              ("death", "isolation_index"): "death_isolation", ("death", "loneliness"): "death_loneliness",
              ("cvd", "isolation_index"): "cvd_isolation", ("cvd", "loneliness"): "cvd_loneliness"}
+#: Columns of :func:`truth_table`; its ``model`` is the spec's estimator name (:func:`specification_keys`).
 TRUTH_COLUMNS = ["study", "model", "outcome", "exposure", "parameter", "truth", "estimate", "std_error", "ci_low",
                  "ci_high", "bias", "covered"]
 
@@ -641,7 +568,9 @@ def truth_table(records: pd.DataFrame, truth: dict[str, float]) -> pd.DataFrame:
     of the within-between model estimate no stated parameter (they also carry the unobserved trait).
     """
     rows = []
-    synthetic = records.loc[records["note"].str.startswith("SYNTHETIC") & ~records["term"].str.endswith(":between")]
+    keys = specification_keys(records)
+    synthetic = records.loc[records["study"].str.upper().str.contains("SYNTHETIC")
+                            & ~records["term"].str.endswith(":between")].assign(model=keys)
     for row in synthetic.itertuples():
         key = TRUTH_MAP.get((row.outcome, row.exposure))
         if key is None or key not in truth:
@@ -715,7 +644,8 @@ def model_outputs(panel: pd.DataFrame, status: pd.DataFrame, spec: dict[str, Any
     return {metrics / "cohorts_models.csv": records, metrics / "cohorts_incidence.csv": incidence,
             metrics / "cohorts_riclpm.csv": riclpm, metrics / "cohorts_trajectories.csv": incidence.attrs["trajectories"],
             metrics / "cohorts_truth.csv": checks,
-            metrics / "cohorts.json": cohort_metrics(records, status, checks, riclpm, rule)}
+            metrics / "cohorts.json": cohort_metrics(records, status, checks, riclpm, rule,
+                                                     keys=specification_keys(records))}
 
 
 def stage() -> str:

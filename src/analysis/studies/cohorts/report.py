@@ -45,7 +45,10 @@ from analysis.report.figures import (
 from analysis.studies.cohorts.clean import restricted_studies
 from analysis.core.settings import DisclosureSettings
 from analysis.studies.cohorts.settings import load
+from analysis.studies.cohorts.models import specification_keys
 
+#: Labels of the spec's estimator names (:func:`analysis.studies.cohorts.models.specification_keys`; the truth
+#: table's ``model`` holds them too).
 MODEL_LABELS = {
     "within_between_lmm": "Within-between mixed model", "two_way_fe": "Two-way fixed effects",
     "two_way_fe_ipw": "Two-way FE, attrition-weighted", "cloglog_hazard": "Discrete-time cloglog hazard",
@@ -79,10 +82,11 @@ def estimates_table(records: pd.DataFrame, restricted: set[str] = frozenset(),
 
     Rows of a restricted study: a count below ``rule.min_cell`` shows the marker, and an estimate resting
     on fewer events shows "suppressed" (the footnote says how many cells are hidden)."""
-    require_columns(records, ["study", "outcome_label", "exposure_label", "term", "model", "estimate", "ci_low", "ci_high",
-                       "measure", "ratio", "ratio_ci_low", "ratio_ci_high", "n", "events"], "cohort records")
+    require_columns(records, ["study", "outcome_label", "exposure_label", "term", "model", "design", "sample",
+                              "estimate", "ci_low", "ci_high", "measure", "ratio", "ratio_ci_low", "ratio_ci_high", "n",
+                              "events"], "cohort records")
     rows, hidden = [], 0
-    for r in records.itertuples():
+    for key, r in zip(specification_keys(records), records.itertuples()):
         ratio = r.measure in ("HR", "OR")
         cell = (tables.format_interval(r.ratio, r.ratio_ci_low, r.ratio_ci_high, 3) if ratio
                 else tables.format_interval(r.estimate, r.ci_low, r.ci_high, 3))
@@ -94,7 +98,7 @@ def estimates_table(records: pd.DataFrame, restricted: set[str] = frozenset(),
         hidden += int(small_n) + int(small_events) + int(small_n or small_events)
         rows.append({"Study": r.study, "Outcome": r.outcome_label, "Exposure": r.exposure_label,
                      "Term": "between-person" if str(r.term).endswith(":between") else "within-person / per point",
-                     "Model": MODEL_LABELS.get(r.model, r.model), "Measure": r.measure, "Estimate (95% CI)": cell,
+                     "Model": MODEL_LABELS.get(key, key), "Measure": r.measure, "Estimate (95% CI)": cell,
                      "n": count_cell(r.n, small_n, rule, tables.format_count),
                      "Events": count_cell(r.events, small_events, rule, tables.format_count)})
     out = pd.DataFrame(rows)

@@ -12,40 +12,45 @@ them (:func:`variation_summary`, written to the metrics), so a within-country co
 the smoothing, not how a country's depression followed its social support. The estimates are reported, and
 the between-country coefficients enter the cross-design comparison; the within-country ones do not.
 
-Estimators (``spec["estimators"]``, record ``model``), side by side because they answer different
-questions about the same data:
+Estimators (``spec["estimators"]``), side by side because they answer different questions about the same
+data; each is a fitter of :mod:`analysis.estimators.panel` with a named covariance (:data:`SPECIFICATIONS`):
 
-==========================  ========================================================================
-``model``                   what the exposure coefficient compares
-==========================  ========================================================================
-pooled_ols                  every country-year with every other (between + within countries), year
-                            dummies; SE clustered by country
-random_effects              the same, GLS-weighted towards within-country contrasts (Swamy-Arora,
-                            ``small_sample=True``); SE clustered by country
-within_between              Mundlak: within-country coefficient (equals two-way FE) and, as a second
-                            record, the between-country coefficient of the country mean; SE clustered
-two_way_fe_clustered        a country's years with its own other years, net of the year effects
-                            shared by all countries; SE clustered by country
-two_way_fe_driscoll_kraay   the same coefficient; Driscoll-Kraay SE (linearmodels ``cov_type="kernel"``):
-                            robust to correlation between countries within a year and to serial
-                            correlation up to the bandwidth
-==========================  ========================================================================
+==========================  ===================  =======================================================
+``spec["estimators"]``      record ``model``,    what the exposure coefficient compares
+                            ``vcov``
+==========================  ===================  =======================================================
+pooled_ols                  pooled_ols,          every country-year with every other (between + within
+                            cluster              countries), year dummies; SE clustered by country
+random_effects              random_effects,      the same, GLS-weighted towards within-country contrasts
+                            cluster              (Swamy-Arora, ``small_sample=True``)
+within_between              mundlak, cluster     within-country coefficient (equals two-way FE) and, as a
+                                                 second record, the between-country coefficient of the
+                                                 country mean
+two_way_fe_clustered        fixed_effects,       a country's years with its own other years, net of the
+                            cluster              year effects shared by all countries
+two_way_fe_driscoll_kraay   fixed_effects,       the same coefficient; Driscoll-Kraay SE (``cov_type=
+                            driscoll_kraay       "kernel"``): robust to correlation between countries
+                                                 within a year and to serial correlation up to the
+                                                 bandwidth
+==========================  ===================  =======================================================
+
+The spec's estimator names stay the names of the tables and of ``countries.json``: :func:`specification_keys`
+maps each record back to its name.
 
 **Standard errors.** Clustered by country: linearmodels' uncorrected cluster covariance times ``G/(G-1)``
 (``debiased=False``, absorbed effects not counted), the convention of :mod:`analysis.estimators.panel`.
-Driscoll-Kraay: linearmodels' ``DriscollKraay`` on the two-way demeaned data, Bartlett kernel by default,
+Driscoll-Kraay: linearmodels' kernel covariance on the two-way demeaned data, Bartlett kernel by default,
 bandwidth ``floor(4 (T/100)^(2/9))`` (2 for 15 years; Newey-West's rule, as Hoechle's xtscc) unless the spec
-gives one, with no small-sample factor (``debiased=False``, ``auto_df=False, count_effects=False``): the
-plain ``(X'X)^-1 S (X'X)^-1`` with ``S = sum_j k(j) (Gamma_j + Gamma_j')``, ``Gamma_j`` the lag-j
-autocovariance of the year sums of the scores. With 15 years Driscoll-Kraay SEs rest on few time points and
-can be too small; the clustered SEs beside them are the check.
+gives one, with no small-sample factor: the plain ``(X'X)^-1 S (X'X)^-1`` with ``S = sum_j k(j) (Gamma_j +
+Gamma_j')``, ``Gamma_j`` the lag-j autocovariance of the year sums of the scores. With 15 years Driscoll-Kraay
+SEs rest on few time points and can be too small; the clustered SEs beside them are the check.
 
 **Sample.** One analytic sample per outcome x exposure: country-years with the outcome, the exposure and
 every variable of every covariate set present (``common_sample: false`` makes it one per covariate set), so
 adjusted and unadjusted estimates differ only by the adjustment. Countries observed in one year carry no
 within-country contrast: the FE fits drop them (counted in ``note``). ``n`` is the number of country-years a
-fit used; the number of countries is in ``note``. Countries are weighted equally (record ``design``
-``"unweighted"``; the FE fits carry ``"fixed-effects"``).
+fit used; ``n_groups`` the number of countries (clusters; years for Driscoll-Kraay). Countries are weighted
+equally (record ``design`` ``"unweighted"``).
 
 **Scale.** ``exposures.<name>.scale`` (e.g. 0.1) reports the coefficient per that many units of the exposure
 (estimate, SE and CI multiplied by it): for social support, a share, 0.1 = 10 percentage points.
@@ -57,32 +62,23 @@ import math
 from typing import Any, Callable
 
 import pandas as pd
-from linearmodels import PanelOLS, PooledOLS, RandomEffects
 
 from analysis.core import config, io
 from analysis.core.metrics import clean_number, ecological_metrics
-from analysis.estimators.panel import (
-    FIT_ERRORS,
-    PanelLayout,
-    PanelSample,
-    fit_mundlak_model,
-    multi_wave_rows,
-    prepare_panel,
-    standard_errors,
-    with_constant,
-)
-from analysis.estimators.records import (
-    ModelSpec,
-    check_columns,
-    formula_variables,
-    record_row,
-    records_frame,
-)
+from analysis.estimators.panel import FITS, KERNELS, PanelLayout, PanelOptions, prepare_panel
+from analysis.estimators.records import ModelSpec, check_columns, formula_variables, records_frame
 from analysis.estimators.runner import run_jobs
-from analysis.estimators.vcov import with_small_sample_factor
 from analysis.studies.countries.settings import load
 
-#: Estimator name (record ``model``) -> the comparison its exposure coefficient makes (in every ``note``).
+#: Estimator name of the spec (``countries.models.estimators``) -> (the panel fitter, its ``cov_type``).
+SPECIFICATIONS: dict[str, tuple[str, str]] = {
+    "pooled_ols": ("pooled_ols", "clustered"),
+    "random_effects": ("random_effects", "clustered"),
+    "within_between": ("mundlak", "clustered"),
+    "two_way_fe_clustered": ("fixed_effects", "clustered"),
+    "two_way_fe_driscoll_kraay": ("fixed_effects", "kernel"),
+}
+#: Estimator name of the spec -> the comparison its exposure coefficient makes.
 ESTIMATORS: dict[str, str] = {
     "pooled_ols": "pooled OLS: between + within countries",
     "random_effects": "random effects: between + within countries, GLS-weighted",
@@ -90,11 +86,14 @@ ESTIMATORS: dict[str, str] = {
     "two_way_fe_clustered": "two-way fixed effects (country and year): within-country",
     "two_way_fe_driscoll_kraay": "two-way fixed effects (country and year): within-country",
 }
-#: Record ``design`` of each estimator (records.RECORD_DESIGNS).
-DESIGNS: dict[str, str] = {
-    "pooled_ols": "unweighted", "random_effects": "unweighted", "within_between": "unweighted",
-    "two_way_fe_clustered": "fixed-effects", "two_way_fe_driscoll_kraay": "fixed-effects",
+#: The record's (``model``, ``vcov``) -> the spec's estimator name: the names tables and metrics show.
+SPECIFICATION_OF: dict[tuple[str, str], str] = {
+    ("pooled_ols", "cluster"): "pooled_ols", ("random_effects", "cluster"): "random_effects",
+    ("mundlak", "cluster"): "within_between", ("fixed_effects", "cluster"): "two_way_fe_clustered",
+    ("fixed_effects", "driscoll_kraay"): "two_way_fe_driscoll_kraay",
 }
+#: How the panel fitters name a country and a year in their notes.
+UNIT_WORDS = {"unit": "country", "units": "countries", "period": "year"}
 #: The first words of every record's note.
 ECOLOGICAL_NOTE = ("ECOLOGICAL association at the country level (country-year means and GBD estimates, "
                    "countries weighted equally): not evidence about individuals")
@@ -103,11 +102,17 @@ DESCRIPTIVE_NOTE = ("DESCRIPTIVE: the GBD 2019 series are modelled estimates, sm
                     "within a country (depression: SD of within-country deviations about 0.1 percentage points "
                     "against 0.9 between countries; reports/metrics/countries.json 'variation'); the within-country "
                     "estimates describe the smoother as much as the countries and are kept out of the triangulation")
-BETWEEN_TERM_LABEL = "between-country"
+BETWEEN_TERM_LABEL = PanelLayout(entity="iso3", time="year", **UNIT_WORDS).between_label
 #: Columns of :func:`variation_summary`.
 VARIATION_COLUMNS = ["variable", "countries", "country_years", "mean", "sd_overall", "sd_between", "sd_within",
                      "within_share_of_variance"]
-KERNELS = ("bartlett", "newey-west", "parzen", "gallant", "qs", "quadratic-spectral", "andrews")
+
+
+def specification_keys(records: pd.DataFrame) -> pd.Series:
+    """The spec's estimator name of every record (``model`` and ``vcov`` -> e.g. "two_way_fe_driscoll_kraay"):
+    the column headers of the tables and the keys of ``countries.json``."""
+    return pd.Series([SPECIFICATION_OF.get((m, v), m) for m, v in zip(records["model"], records["vcov"])],
+                     index=records.index, dtype=object)
 
 
 def variation_summary(panel: pd.DataFrame, columns: list[str], entity: str = "iso3") -> pd.DataFrame:
@@ -132,148 +137,13 @@ def variation_summary(panel: pd.DataFrame, columns: list[str], entity: str = "is
     return pd.DataFrame(rows, columns=VARIATION_COLUMNS)
 
 
-def default_bandwidth(periods: int) -> int:
-    """Newey-West's rule of thumb for the Bartlett kernel, linearmodels' default: floor(4 (T/100)^(2/9))."""
-    return int(math.floor(4 * (periods / 100) ** (2 / 9)))
-
-
-# ---------------------------------------------------------------------------------------------
-# One fit
-
-
-class _Fit:
-    """What one estimator needs besides the prepared sample: exposure scale and labels, options, alpha."""
-
-    def __init__(self, p: PanelSample, *, scale: float, term_label: str, sensitivity: str, kernel: str,
-                 bandwidth: int | None, alpha: float):
-        self.p, self.scale, self.term_label, self.sensitivity = p, scale, term_label, sensitivity
-        self.kernel, self.bandwidth, self.alpha = kernel, bandwidth, alpha
-
-    def sample_text(self, used: pd.Index, dropped: int = 0) -> str:
-        years = used.get_level_values(1)
-        text = (f"n = {len(used)} country-years of {used.get_level_values(0).nunique()} countries, "
-                f"{int(years.min())}-{int(years.max())}")
-        if dropped:
-            text += f" ({dropped} countries seen in one year only dropped: no within-country contrast)"
-        return text
-
-    def records(self, estimator: str, rows: list[tuple[str, str, float, float]], used: pd.Index, note: str,
-                converged: bool = True) -> pd.DataFrame:
-        """Records from (term, term_label, estimate per unit, SE per unit): scaled, with the full note."""
-        scale_text = (f"estimate per {self.scale:g} units of {self.p.spec.exposure}" if self.scale != 1
-                      else f"estimate per unit of {self.p.spec.exposure}")
-        full = "; ".join(part for part in (ECOLOGICAL_NOTE, DESCRIPTIVE_NOTE, note, scale_text, self.sensitivity)
-                         if part)
-        out = []
-        for term, term_label, estimate, std_error in rows:
-            row = record_row(self.p.spec, term, term_label, estimate * self.scale, std_error * self.scale,
-                             model="linear", design=DESIGNS[estimator], n=len(used), events=math.nan,
-                             converged=converged, note=full, alpha=self.alpha)
-            row["model"] = estimator
-            out.append(row)
-        return records_frame(out)
-
-    def exposure_rows(self, params: pd.Series, se: pd.Series) -> list[tuple[str, str, float, float]]:
-        term = self.p.spec.exposure
-        return [(term, self.term_label, float(params[term]), float(se[term]))]
-
-    def failed(self, estimator: str, err: BaseException, used: pd.Index) -> pd.DataFrame:
-        rows = [(self.p.spec.exposure, self.term_label, math.nan, math.nan)]
-        if estimator == "within_between":
-            rows.append((f"{self.p.spec.exposure}:between", f"{BETWEEN_TERM_LABEL}, {self.term_label}",
-                         math.nan, math.nan))
-        message = str(err).splitlines()[0] if str(err) else type(err).__name__
-        return self.records(estimator, rows, used, f"{estimator} fit failed ({type(err).__name__}): {message}",
-                            converged=False)
-
-
-def _cluster_text(g: int) -> str:
-    return f"SE clustered by country ({g} clusters, uncorrected sandwich x G/(G-1))"
-
-
-def _pooled_ols(f: _Fit) -> pd.DataFrame:
-    p, used = f.p, f.p.index
-    try:
-        result = PooledOLS(p.y, with_constant(p.tv, p.waves)).fit(cov_type="clustered", debiased=False,
-                                                                   cluster_entity=True)
-        cov, g = with_small_sample_factor(result.cov, p.clusters)
-    except FIT_ERRORS as err:
-        return f.failed("pooled_ols", err, used)
-    note = (f"{ESTIMATORS['pooled_ols']} (linearmodels PooledOLS), year dummies; biased by any stable country "
-            f"trait that drives both exposure and outcome; {f.sample_text(used)}; {_cluster_text(g)}")
-    return f.records("pooled_ols", f.exposure_rows(result.params, standard_errors(cov)), used, note)
-
-
-def _random_effects(f: _Fit) -> pd.DataFrame:
-    p, used = f.p, f.p.index
-    try:
-        result = RandomEffects(p.y, with_constant(p.tv, p.waves)).fit(
-            small_sample=True, cov_type="clustered", debiased=False, cluster_entity=True)
-        cov, g = with_small_sample_factor(result.cov, p.clusters)
-    except FIT_ERRORS as err:
-        return f.failed("random_effects", err, used)
-    parts = result.variance_decomposition
-    note = (f"{ESTIMATORS['random_effects']} (linearmodels RandomEffects, Swamy-Arora, small_sample=True), year "
-            f"dummies; assumes the country effect is unrelated to the regressors; variances: country "
-            f"{parts['Effects']:.3g}, idiosyncratic {parts['Residual']:.3g}; {f.sample_text(used)}; {_cluster_text(g)}")
-    return f.records("random_effects", f.exposure_rows(result.params, standard_errors(cov)), used, note)
-
-
-def _within_between(f: _Fit) -> pd.DataFrame:
-    p, used = f.p, f.p.index
-    try:
-        result, cov, g, _, _ = fit_mundlak_model(p)
-    except FIT_ERRORS as err:
-        return f.failed("within_between", err, used)
-    se = standard_errors(cov)
-    term = p.spec.exposure
-    rows = f.exposure_rows(result.params, se)
-    rows.append((f"{term}:between", f"{BETWEEN_TERM_LABEL}, {f.term_label}",
-                 float(result.params[f"between: {term}"]), float(se[f"between: {term}"])))
-    note = (f"{ESTIMATORS['within_between']} (linearmodels RandomEffects, small_sample=True): exposure and "
-            "covariates split into country-mean-centred (within) and country means (between), year dummies "
-            "(and their country means when unbalanced); the exposure term is the within-country coefficient "
-            f"(equals two-way FE), the '{BETWEEN_TERM_LABEL}' term the association of the country mean; "
-            f"{f.sample_text(used)} (one-year countries inform the between term only); {_cluster_text(g)}")
-    return f.records("within_between", rows, used, note)
-
-
-def _two_way_fe(f: _Fit, estimator: str) -> pd.DataFrame:
-    p = f.p
-    used = multi_wave_rows(p)
-    dropped = p.entities.nunique() - used.get_level_values(0).nunique()
-    try:
-        if used.empty:
-            raise ValueError("no country has two or more years")
-        model = PanelOLS(p.y.loc[used], p.tv.loc[used], entity_effects=True, time_effects=True)
-        if estimator == "two_way_fe_driscoll_kraay":
-            periods = int(used.get_level_values(1).nunique())
-            bandwidth = f.bandwidth if f.bandwidth is not None else default_bandwidth(periods)
-            result = model.fit(cov_type="kernel", kernel=f.kernel, bandwidth=bandwidth, debiased=False,
-                               auto_df=False, count_effects=False)
-            cov = result.cov
-            se_text = (f"Driscoll-Kraay SE (linearmodels cov_type='kernel', {f.kernel} kernel, bandwidth "
-                       f"{bandwidth:g} of {periods} years; no small-sample factor): robust to correlation "
-                       f"between countries within a year and serial correlation up to lag {bandwidth:g}")
-        else:
-            result = model.fit(cov_type="clustered", cluster_entity=True, debiased=False, auto_df=False,
-                               count_effects=False)
-            cov, g = with_small_sample_factor(result.cov, p.clusters.loc[used])
-            se_text = f"{_cluster_text(g)}, absorbed effects not counted in the df"
-    except FIT_ERRORS as err:
-        return f.failed(estimator, err, used)
-    note = (f"{ESTIMATORS[estimator]} (linearmodels PanelOLS, country and year effects): stable country traits "
-            f"and shocks common to all countries in a year absorbed; {f.sample_text(used, dropped)}; {se_text}")
-    return f.records(estimator, f.exposure_rows(result.params, standard_errors(cov)), used, note)
-
-
-_FITS: dict[str, Callable[[_Fit], pd.DataFrame]] = {
-    "pooled_ols": _pooled_ols,
-    "random_effects": _random_effects,
-    "within_between": _within_between,
-    "two_way_fe_clustered": lambda f: _two_way_fe(f, "two_way_fe_clustered"),
-    "two_way_fe_driscoll_kraay": lambda f: _two_way_fe(f, "two_way_fe_driscoll_kraay"),
-}
+def study_notes(records: pd.DataFrame, exposure: str, scale: float, sensitivity: str) -> pd.DataFrame:
+    """The records with the study's words around each fitter's note: ecological, descriptive, the scale of the
+    exposure and (for a sensitivity exposure) what it changes."""
+    scale_text = f"estimate per {scale:g} units of {exposure}" if scale != 1 else f"estimate per unit of {exposure}"
+    notes = ["; ".join(part for part in (ECOLOGICAL_NOTE, DESCRIPTIVE_NOTE, note, scale_text, sensitivity) if part)
+             for note in records["note"]]
+    return records_frame(records.assign(note=notes))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -344,13 +214,14 @@ def run_country_models(panel: pd.DataFrame, spec: dict[str, Any], *, progress: b
 
     Returns :data:`~analysis.estimators.records.RECORD_COLUMNS` records, one per outcome x exposure x covariate
     set x estimator (two for ``within_between``: within and between), ``covariate_set`` the set's name,
-    ``model`` the estimator. A spec naming a missing column or an unknown estimator, or a panel with two rows
-    for one country-year, raises a ValueError before anything is fit; a fit that fails numerically gives
-    NaN records with ``converged`` False and the error in ``note``.
+    ``model`` and ``vcov`` the fitter and its covariance (:data:`SPECIFICATIONS`). A spec naming a missing
+    column or an unknown estimator, or a panel with two rows for one country-year, raises a ValueError before
+    anything is fit; a fit that fails numerically gives NaN records with ``converged`` False and the error in
+    ``note``.
     """
     s = _check_spec(panel, spec)
     study = str(spec.get("study", "countries"))
-    layout = PanelLayout(entity=s["entity"], time=s["time"])
+    layout = PanelLayout(entity=s["entity"], time=s["time"], **UNIT_WORDS)
     union = sorted({v for rhs in s["sets"].values() for v in formula_variables(rhs or "")})
     jobs: list[tuple[str, Callable[[], pd.DataFrame]]] = []
     for exposure, e in s["exposures"].items():
@@ -366,11 +237,13 @@ def run_country_models(panel: pd.DataFrame, spec: dict[str, Any], *, progress: b
                                        covariate_set=set_name, study=study, outcome_label=o.get("label", outcome),
                                        exposure_label=e.get("label", exposure))
                 p = prepare_panel(data, model_spec, layout, outcome=column)
-                fit = _Fit(p, scale=scale, term_label=term_label, sensitivity=e.get("sensitivity", ""),
-                           kernel=s["kernel"], bandwidth=s["bandwidth"], alpha=s["alpha"])
                 for estimator in s["estimators"]:
+                    fitter, cov_type = SPECIFICATIONS[estimator]
+                    options = PanelOptions(alpha=s["alpha"], cov_type=cov_type, kernel=s["kernel"],
+                                           bandwidth=s["bandwidth"], scale=scale, term_label=term_label)
                     jobs.append((f"{estimator} {outcome} ~ {exposure} | {set_name}",
-                                 lambda estimator=estimator, fit=fit: _FITS[estimator](fit)))
+                                 lambda fitter=fitter, p=p, options=options, scale=scale, e=e: study_notes(
+                                     FITS[fitter](p, options), p.spec.exposure, scale, e.get("sensitivity", ""))))
     out = run_jobs(jobs, desc="country models", progress=progress)
     return records_frame(pd.concat(out, ignore_index=True)) if out else records_frame()
 
@@ -381,7 +254,7 @@ def stage() -> str:
     panel = io.read_parquet(config.PROCESSED / "countries_panel.parquet")
     records = run_country_models(panel, models.model_dump(exclude_none=True), progress=True)
     sample = {"countries": int(panel["iso3"].nunique()), "country_years": int(len(panel))}
-    metrics = ecological_metrics(records, sample)
+    metrics = ecological_metrics(records, sample, specification_keys(records))
     entity = models.entity
     columns = [o.column or name for name, o in models.outcomes.items()] + list(models.exposures)
     variation = variation_summary(panel, columns, entity)

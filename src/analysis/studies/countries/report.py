@@ -36,11 +36,12 @@ from analysis.report.figures import (
     write_figure,
 )
 from analysis.studies.countries.clean import STATUS_JOINED
-from analysis.studies.countries.models import BETWEEN_TERM_LABEL, variation_summary
+from analysis.studies.countries.models import BETWEEN_TERM_LABEL, specification_keys, variation_summary
 from analysis.studies.countries.schema import COUNTRY_PANEL_VARIABLES
 from analysis.studies.countries.settings import CountriesSettings, CountryModels, CountryReport, load
 
-#: Column headers of the estimators, from the comparison that mixes countries to the within-country ones.
+#: Column headers of the estimators (the spec's names, :func:`analysis.studies.countries.models.specification_keys`),
+#: from the comparison that mixes countries to the within-country ones.
 ESTIMATOR_HEADERS: dict[str, str] = {
     "pooled_ols": "Pooled OLS",
     "random_effects": "Random effects",
@@ -75,18 +76,19 @@ def estimator_table(records: pd.DataFrame, covariate_set_labels: Mapping[str, st
     estimators); ``Country-years`` is the common sample of the pooled/RE/Mundlak fits, ``Country-years (FE)``
     the FE fits' (countries seen once dropped).
     """
-    needed = ("outcome_label", "exposure_label", "covariate_set", "term_label", "model", "estimate", "ci_low",
+    needed = ("outcome_label", "exposure_label", "covariate_set", "term_label", "model", "vcov", "estimate", "ci_low",
               "ci_high", "std_error", "n")
     absent = [c for c in needed if c not in records.columns]
     if absent:
         raise tables.TableError(f"estimator_table: the country records have no column {absent[0]!r}")
     labels = dict(covariate_set_labels or {})
-    models = [m for m in ESTIMATOR_HEADERS if m in set(records["model"])]
+    records = records.assign(estimator=specification_keys(records))
+    models = [m for m in ESTIMATOR_HEADERS if m in set(records["estimator"])]
     rows = []
     keys = ["outcome_label", "exposure_label", "covariate_set", "term_label"]
     decimals_of = {o: effect_decimals(part["std_error"]) for o, part in records.groupby("outcome_label", sort=False)}
     for (outcome, exposure, covariate_set, term), part in records.groupby(keys, sort=False):
-        by_model = {r["model"]: r for _, r in part.iterrows()}
+        by_model = {r["estimator"]: r for _, r in part.iterrows()}
         decimals = decimals_of[outcome]
         row = {"Outcome": outcome, "Exposure": exposure, "Adjusted for": labels.get(covariate_set, covariate_set),
                "Term": term}
@@ -334,7 +336,8 @@ def coefficient_figure(records: pd.DataFrame, covariate_set: str | None = None,
     first exposure, e.g. social support in the same year; open: the others, e.g. the lagged one), the
     between-country term in grey; one covariate set (default: the last in the records, the most adjusted)."""
     require_columns(records, ["outcome", "outcome_label", "exposure", "exposure_label", "term_label", "covariate_set",
-                       "model", "estimate", "ci_low", "ci_high"], "coefficient_figure")
+                       "model", "vcov", "estimate", "ci_low", "ci_high"], "coefficient_figure")
+    records = records.assign(estimator=specification_keys(records))  # the spec's names, as the headers
     sets = list(dict.fromkeys(records["covariate_set"]))
     chosen = covariate_set or (sets[-1] if sets else None)
     recs = records[(records["covariate_set"] == chosen) & records["estimate"].notna()]
@@ -342,7 +345,7 @@ def coefficient_figure(records: pd.DataFrame, covariate_set: str | None = None,
         raise FigureError(f"coefficient_figure: no estimated records for covariate set {chosen!r}")
     outcomes = list(dict.fromkeys(recs["outcome"]))
     exposures = list(dict.fromkeys(recs["exposure"]))
-    order = [m for m in ESTIMATOR_HEADERS if m in set(recs["model"])]
+    order = [m for m in ESTIMATOR_HEADERS if m in set(recs["estimator"])]
     rows_per_panel = len(recs) / len(outcomes)
     fig = new_figure(3.9 * len(outcomes) + 3.2, 0.3 * rows_per_panel + 0.4 * len(exposures) + 2.2)
     axes = fig.subplots(1, len(outcomes), sharey=True, squeeze=False)[0]
@@ -351,7 +354,7 @@ def coefficient_figure(records: pd.DataFrame, covariate_set: str | None = None,
         ticks, labels, y = [], [], 0.0
         for e, exposure in enumerate(exposures):
             for i, model in enumerate(order):
-                for _, rec in part[(part["exposure"] == exposure) & (part["model"] == model)].iterrows():
+                for _, rec in part[(part["exposure"] == exposure) & (part["estimator"] == model)].iterrows():
                     between = str(rec["term_label"]).startswith(BETWEEN_TERM_LABEL)
                     colour = "#777777" if between else PALETTE[i % len(PALETTE)]
                     err = np.array([[rec["estimate"] - rec["ci_low"]], [rec["ci_high"] - rec["estimate"]]])

@@ -5,14 +5,15 @@ from __future__ import annotations
 import pandas as pd
 
 from analysis.core.metrics import clean_number, estimate_entry
-from analysis.estimators.panel import TEST_KEYS
+from analysis.estimators.panel import RECORD_MODELS, TEST_KEYS
 from analysis.studies.gss.settings import GssSettings
 
 
 def gss_metrics(fits: dict[str, pd.DataFrame], panel: pd.DataFrame, table_2020: pd.DataFrame,
                 gss: GssSettings) -> dict:
-    """GSS headline numbers: sample sizes, every panel estimate keyed ``outcome -> exposure -> model[:between]``
-    (the lagged exposure under its own name), the specification tests, the completers' fits
+    """GSS headline numbers: sample sizes, every panel estimate keyed ``outcome -> exposure -> estimator[:between]``
+    (the spec's estimator name, ``gss.panel_models.estimators``; the lagged exposure under its own name), the
+    specification tests, the completers' fits
     (``completers -> outcome -> exposure -> model -> {unweighted, weighted}``), the ballot flow, the attenuation
     factors of the contact index, the 2020 interview mode, and the design-based 2016-2020 estimates keyed by
     model name. ``fits`` is the output of :func:`analysis.studies.gss.models.run_gss_models`."""
@@ -29,8 +30,10 @@ def gss_metrics(fits: dict[str, pd.DataFrame], panel: pd.DataFrame, table_2020: 
         "reinterviewed_2020": int(reinterviewed.sum()) if reinterviewed is not None else None,
     }
     estimates: dict = {}
+    names = {model: name for name, model in RECORD_MODELS.items()}  # the spec's estimator names (gss.json keys)
     for row in records.itertuples():
-        key = f"{row.model}:between" if str(row.term).endswith(":between") else row.model
+        name = names.get(row.model, row.model)
+        key = f"{name}:between" if str(row.term).endswith(":between") else name
         estimates.setdefault(row.outcome, {}).setdefault(row.exposure, {})[key] = estimate_entry(row)
     spec_tests: dict = {}
     for row in tests.itertuples():

@@ -36,10 +36,11 @@ from analysis.studies.gss.settings import GssSettings, Model2020, load
 
 #: Short column headers for the estimators, in the order a reader should meet them: from the
 #: comparison that mixes between- and within-person differences to the purely within-person ones.
+#: Keyed by the record's ``model`` (the growth model is ``multilevel_linear``, spec name ``multilevel``).
 ESTIMATOR_HEADERS: dict[str, str] = {
     "pooled_ols": "Pooled OLS",
     "random_effects": "Random effects",
-    "multilevel": "Multilevel (growth)",
+    "multilevel_linear": "Multilevel (growth)",
     "mundlak": "Mundlak",
     "fixed_effects": "Two-way FE",
     "first_difference": "First differences",

@@ -44,6 +44,8 @@ class PanelModels(Settings):
     """Time-varying covariates (absorbed with the person effect when constant)."""
     invariant: Formula = ""
     """Time-invariant covariates: pooled, random-effects, Mundlak and multilevel models only."""
+    covariate_set: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    """The name of ``covariates`` + ``invariant`` in the records (their ``covariate_set``)."""
     estimators: Annotated[list[PanelEstimator], Field(min_length=1)] = list(PanelEstimator.__args__)
     alpha: Probability = 0.05
     ballots: dict[str, list[Literal["A", "B", "C"]]] = {}
@@ -52,8 +54,8 @@ class PanelModels(Settings):
     """Weight column of the weighted fits (panel_weighted.weight)."""
     weighted: bool = False
     """Fit with the weight (set by panel_weighted, never in panel_models)."""
-    sample_label: str = ""
-    """Describes the sample in the records' notes (set by panel_weighted)."""
+    sample: str = "main"
+    """The records' ``sample``: "main", or the completers' label (set by panel_weighted)."""
 
     @model_validator(mode="after")
     def _ballots_name_outcomes(self) -> PanelModels:
@@ -142,9 +144,8 @@ class GssSettings(Settings):
         block = self.panel_weighted
         if block is None:
             return None
-        label = f"{block.label}, {'weighted' if weighted else 'unweighted'}"
         return self.panel_models.model_copy(update={"weight": block.weight, "estimators": list(block.estimators),
-                                                    "weighted": weighted, "sample_label": label})
+                                                    "weighted": weighted, "sample": block.label})
 
 
 def load(path=None) -> Any:

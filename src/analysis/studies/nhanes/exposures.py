@@ -83,7 +83,7 @@ def _joint_fit(design: pd.DataFrame, columns: list[str], labels: dict[str, str],
         fit = cox_design_fit(design, full, duration=kw["duration"], event=kw["event"], **common)
     else:
         fit = glm_design_fit(design, full, outcome=kw["outcome"], family=kind, **common)
-    note = (f"design-based (Taylor linearisation, PSUs in strata, t on {fit.df} df); entered jointly: "
+    note = ("design-based (Taylor linearisation, PSUs in strata, t on the design df); entered jointly: "
             f"{', '.join(columns)}; each estimate adjusted for the others and the covariates")
     records = design_records(spec, fit, levels=None, model=MODEL_NAMES[kind], note=note, alpha=settings.alpha,
                              coefficients=[(c, c, term_label) for c in columns])

@@ -44,19 +44,19 @@ from analysis.estimators.records import (
     RECORD_COLUMNS,
     ModelSpec,
     check_columns,
-    exp_or_inf,
     exposure_coefficients,
     exposure_levels,
     record_row,
     records_frame,
 )
 from analysis.estimators.runner import run_jobs
-from analysis.estimators.survey import cox_design_fit, glm_design_fit, t_interval
+from analysis.estimators.survey import cox_design_fit, glm_design_fit
 from analysis.studies.nhanes.schema import model_weight
 from analysis.studies.nhanes.settings import Imputation, Models, NhanesSettings, load
 
-#: Columns of the MI results file: the records, then Rubin's-rules diagnostics per term.
-MI_COLUMNS: list[str] = [*RECORD_COLUMNS, "analysis", "df", "fmi", "riv", "m"]
+#: The MI records: the record columns (``df`` the Barnard-Rubin df of the t interval), then the analysis key,
+#: the fraction of missing information, the relative increase in variance and the number of imputations.
+MI_COLUMNS: list[str] = [*RECORD_COLUMNS, "analysis", "fmi", "riv", "m"]
 STRATUM, PSU = "stratum", "psu"
 ANALYSIS = "multiple imputation"
 
@@ -167,7 +167,8 @@ def _fit_one(table: pd.DataFrame, kind: str, spec: ModelSpec, kw: dict, levels, 
 def _imputation_fits(table: pd.DataFrame, frame: pd.DataFrame, categories: dict, models: Models,
                      settings: Imputation, model_list: list[tuple[str, ModelSpec, dict]], j: int,
                      levels: dict[str, list | None]) -> list[tuple]:
-    """Draw imputation ``j`` and fit every model of ``model_list`` on it: ``[(params, cov, df, n, events), ...]``.
+    """Draw imputation ``j`` and fit every model of ``model_list`` on it: ``[(params, cov, df, n, events, PSUs),
+    ...]``.
     (A worker process receives only the blocks it reads: ``nhanes.models`` and ``nhanes.imputation``.)"""
     imputed = impute_once(frame, seed=(settings.seed, j), burn_in=settings.burn_in, k_pmm=settings.k_pmm)
     covariates = formula_variables(model_list[0][1].covariates) if model_list else []
@@ -175,7 +176,7 @@ def _imputation_fits(table: pd.DataFrame, frame: pd.DataFrame, categories: dict,
     out = []
     for kind, spec, kw in model_list:
         fit = _fit_one(completed, kind, spec, kw, levels[spec.exposure], models)
-        out.append((fit.params, fit.cov, fit.df, fit.n, fit.events))
+        out.append((fit.params, fit.cov, fit.df, fit.n, fit.events, fit.n_psu))
     return out
 
 
@@ -190,7 +191,7 @@ def pooled_records(fits_by_imputation: list[list[tuple]], nh: NhanesSettings,
         fits = [per[i] for per in fits_by_imputation]
         design_df = min(f[2] for f in fits)
         pooled = pool([f[0] for f in fits], [f[1] for f in fits], df_complete=design_df)
-        n, events = fits[0][3], fits[0][4]
+        n, events, n_psu = fits[0][3], fits[0][4], fits[0][5]
         model = "cox" if kind == "cox" else ("logistic" if kind == "binomial" else "linear")
         note = (f"multiple imputation of the missing covariates (chained equations, predictive mean matching, "
                 f"m = {m}, {settings.burn_in} cycles per chain, seed {settings.seed}); design-based "
@@ -199,17 +200,14 @@ def pooled_records(fits_by_imputation: list[list[tuple]], nh: NhanesSettings,
         for coefficient, term, term_label in exposure_coefficients(spec, levels[spec.exposure]):
             estimate, se = float(pooled.params[coefficient]), float(pooled.std_errors[coefficient])
             df = float(pooled.df[coefficient])
-            row = record_row(spec, term, term_label, estimate, se, model=model, design="design-based", n=n,
-                             events=events, converged=True, note=note, alpha=alpha)
-            low, high, p = t_interval(estimate, se, df, alpha)  # fractional df: scipy's t takes it
-            row.update(ci_low=low, ci_high=high, p_value=p)
-            if row["measure"] in ("HR", "OR"):
-                row.update(ratio_ci_low=exp_or_inf(low), ratio_ci_high=exp_or_inf(high))
-            row.update(analysis=ANALYSIS, df=df, fmi=float(pooled.fmi[coefficient]),
-                       riv=float(pooled.riv[coefficient]), m=m)
+            # t interval on the fractional Barnard-Rubin df (record df; scipy's t takes it)
+            row = record_row(spec, term, term_label, estimate, se, model=model, design="design-based",
+                             vcov="linearisation", n=n, events=events, converged=True, note=note, alpha=alpha, df=df,
+                             n_groups=n_psu)
+            row.update(analysis=ANALYSIS, fmi=float(pooled.fmi[coefficient]), riv=float(pooled.riv[coefficient]), m=m)
             rows.append(row)
     records = records_frame(pd.DataFrame(rows)[RECORD_COLUMNS])
-    extra = pd.DataFrame(rows)[["analysis", "df", "fmi", "riv", "m"]]
+    extra = pd.DataFrame(rows)[["analysis", "fmi", "riv", "m"]]
     return pd.concat([records, extra], axis=1)[MI_COLUMNS]
 
 

@@ -48,12 +48,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from lifelines.exceptions import ConvergenceError
 
 from analysis.core import config, io
 from analysis.core.settings import Workers
@@ -61,6 +60,7 @@ from analysis.core.config import ConfigError
 from analysis.estimators.formula import formula_variables
 from analysis.estimators.glm import FAMILIES
 from analysis.estimators.records import (
+    COMPONENT_COLUMNS,
     MEASURES,
     RECORD_COLUMNS,
     ModelSpec,
@@ -73,6 +73,8 @@ from analysis.estimators.records import (
 from analysis.estimators.runner import run_jobs
 from analysis.estimators.survey import (
     DESIGN,
+    FIT_ERRORS,
+    VCOV,
     cox_design_fit,
     fit_cox_design,
     fit_glm_design,
@@ -299,26 +301,29 @@ def interaction_record(design: _Design, spec: ModelSpec, outcome: Outcome, subgr
            "study": spec.study, "outcome": spec.outcome, "outcome_label": spec.outcome_label,
            "exposure": spec.exposure, "exposure_label": spec.exposure_label,
            "term": f"{spec.exposure}:{mod}", "term_label": f"{spec.exposure_label} x {subgroup.label}",
-           "estimate": math.nan, "std_error": math.nan, "ci_low": math.nan, "ci_high": math.nan,
-           "ratio": math.nan, "ratio_ci_low": math.nan, "ratio_ci_high": math.nan, "measure": MEASURES[model],
-           "model": model, "design": DESIGN, "covariate_set": spec.covariate_set, "n": len(sample),
+           "estimate": math.nan, "std_error": math.nan, "statistic": math.nan, "ci_low": math.nan,
+           "ci_high": math.nan, "ratio": math.nan, "ratio_ci_low": math.nan, "ratio_ci_high": math.nan,
+           "measure": MEASURES[model], "model": model, "design": DESIGN, "vcov": VCOV,
+           "covariate_set": spec.covariate_set, "sample": spec.sample, "n": len(sample),
            "events": float(sample[outcome.columns.get("event", outcome.columns.get("outcome"))].sum())
-           if model != "linear" else math.nan}
+           if model != "linear" else math.nan, **dict.fromkeys(COMPONENT_COLUMNS, math.nan)}
     try:
         fit = design.fit(rhs, outcome, table)
         names = [n for n in fit.params.index if ":" in n and f"C({mod})" in n]
         test = wald_test(fit, names)
-    except (ConvergenceError, np.linalg.LinAlgError, ValueError) as err:
+    except FIT_ERRORS as err:
         return pd.DataFrame([{**row, "p_value": math.nan, "F": math.nan, "df_num": math.nan, "df_den": math.nan,
-                              "converged": False, "note": f"interaction model failed: {str(err).splitlines()[0]}"}])
-    note = (f"design-based Wald test of the {test.df_num} exposure x {subgroup.label} coefficients (model with "
-            f"C({mod}) and its interaction with the exposure): F on ({test.df_num}, {test.df_den}) df, the "
-            f"design df ({fit.df}: {fit.n_psu} PSUs in {fit.n_strata} strata) - {len(fit.params)} coefficients + 1, "
-            "as R survey::regTermTest")
+                              "interval": "z", "df": math.nan, "n_groups": math.nan, "converged": False,
+                              "note": f"interaction model failed: {str(err).splitlines()[0]}"}])
+    note = (f"design-based Wald test of the exposure x {subgroup.label} coefficients (model with C({mod}) and its "
+            "interaction with the exposure): F (column F) on (df_num, df_den) df, df_den the design df (PSUs - "
+            f"strata) - {len(fit.params)} coefficients + 1, as R survey::regTermTest")
     if fit.problems:
         note += f"; {fit.problems}"
+    # the test's F and its (numerator, denominator) df are columns of their own; the record's df is the design df
     return pd.DataFrame([{**row, "n": fit.n, "events": fit.events, "p_value": test.p_value, "F": test.F,
-                          "df_num": test.df_num, "df_den": test.df_den, "converged": fit.converged, "note": note}])
+                          "df_num": test.df_num, "df_den": test.df_den, "interval": "t", "df": float(fit.df),
+                          "n_groups": float(fit.n_psu), "converged": fit.converged, "note": note}])
 
 
 def add_age_time_scale(frame: pd.DataFrame, table: pd.DataFrame, timing: AgeTimeScale) -> pd.DataFrame:
@@ -343,7 +348,7 @@ def _weight_test_row(data: pd.DataFrame, rhs: str, row: dict, model: str, kw: di
     w = row["weight"]
     try:
         test = dumouchel_duncan(data, rhs, weight=w, model=model, **kw)
-    except (ConvergenceError, np.linalg.LinAlgError, ValueError) as err:
+    except FIT_ERRORS as err:
         return {**row, "test": "", "statistic": math.nan, "df_num": math.nan, "df_den": math.nan,
                 "p_value": math.nan, "n": math.nan, "note": f"failed: {str(err).splitlines()[0]}"}
     return {**row, "test": test.test, "statistic": test.statistic, "df_num": test.df_num, "df_den": test.df_den,
@@ -441,6 +446,8 @@ def sensitivity_jobs(table: pd.DataFrame, nh: NhanesSettings) -> list[Job]:
             what = f"{outcome.name} ~ {exposure}"
 
             def add(analysis: str, model_spec: ModelSpec, subset=None, outcome=outcome, what=what) -> None:
+                # a domain that leaves part of the main sample out is a sample of its own (record ``sample``)
+                model_spec = replace(model_spec, sample=analysis) if subset is not None else model_spec
                 jobs.append(Job(f"{analysis}: {what}", "sensitivity", lambda: _labelled(
                     design.records(model_spec, outcome, subset), analysis=analysis, analysis_label=labels[analysis])))
 
@@ -463,7 +470,8 @@ def sensitivity_jobs(table: pd.DataFrame, nh: NhanesSettings) -> list[Job]:
             for subgroup, column_labels in modifiers:
                 for level in column_labels.cat.categories:
                     domain = (column_labels == level).to_numpy()
-                    sub_spec = spec(subgroup_covariates(covariates, table, subgroup.column, domain))
+                    sub_spec = replace(spec(subgroup_covariates(covariates, table, subgroup.column, domain)),
+                                       sample=f"{subgroup.name}={level}")
                     subgroup_jobs.append(Job(
                         f"{subgroup.name}={level}: {what}", "subgroup",
                         lambda sub_spec=sub_spec, domain=domain, subgroup=subgroup, level=level, outcome=outcome:

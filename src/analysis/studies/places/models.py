@@ -8,17 +8,26 @@ are more often ill. Every record's ``note`` says so.
 below), every outcome x exposure x covariate set of ``county_models`` in each design, and every outcome
 x exposure x covariate set of ``panel_models``:
 
-==============  =================================================================================  ============
-record design   model                                                                               weights
-==============  =================================================================================  ============
-multilevel      counties within states: REML linear mixed model, random state intercept and random  unweighted
-                slope of the exposure by state (statsmodels ``MixedLM``, ``re_formula``)
-unweighted      OLS with state fixed effects: the within-state association; SE clustered by state   none
-weighted        the same, population-weighted (WLS, weight = county population)                     population
-fixed-effects   county panel 2010-2011 (CHR&R): county and year fixed effects, change in the        none
-                outcome on change in inadequate social support (linearmodels ``PanelOLS``);
-                DESCRIPTIVE only (overlapping BRFSS windows, shared respondents)
-==============  =================================================================================  ============
+=====================  ====================  ==========================================================  ==========
+record model           record design         what is fitted (library fitter)                             weights
+=====================  ====================  ==========================================================  ==========
+multilevel_linear      multilevel            counties within states: REML linear mixed model, random     unweighted
+                                             state intercept and random slope of the exposure by state
+                                             (:func:`analysis.estimators.mixed.fit_random_slope_linear`)
+group_fixed_effects    unweighted            OLS with state fixed effects: the within-state              none
+                                             association; SE clustered by state
+                                             (:func:`analysis.estimators.group_fixed_effects.fit_group_fixed_effects`)
+group_fixed_effects    weighted              the same, population-weighted (WLS, weight = county         population
+                                             population)
+fixed_effects          unweighted            county panel 2010-2011 (CHR&R): county and year fixed       none
+                                             effects, change in the outcome on change in inadequate
+                                             social support (:mod:`analysis.estimators.panel`);
+                                             DESCRIPTIVE only (overlapping BRFSS windows, shared
+                                             respondents)
+=====================  ====================  ==========================================================  ==========
+
+The tables and ``places.json`` name each fit by its county design ("weighted", "unweighted", "multilevel") or,
+for the county panel, "fixed-effects" (:func:`report_designs`).
 
 **Exposures per 1 percentage point.** Exposures are prevalences in percent and enter as they are, so
 ``estimate`` is the difference in the outcome (percentage points, YPLL per 100,000, years ...) per 1
@@ -44,7 +53,7 @@ a single county (DC), which carry no within-state contrast.
 **Standard errors.** State fixed effects: cluster-robust by state,
 ``V = G/(G-1) (X'WX)^-1 (sum_g s_g s_g') (X'WX)^-1`` with ``s_g`` the summed (weighted) scores of state
 ``g`` - statsmodels ``cov_type="cluster"`` with ``use_correction=False`` times ``G/(G-1)``, the convention of
-:mod:`analysis.estimators.glm` and :mod:`analysis.estimators.panel`. County panel: cluster-robust by county,
+:mod:`analysis.estimators.vcov`. County panel: cluster-robust by county,
 linearmodels' uncorrected clustered covariance (``debiased=False``, absorbed effects not counted) times
 ``G/(G-1)``. Multilevel: model-based, the inverse of the full Hessian (statsmodels ``bse_fe``; lme4's
 fixed-effect block would be a little smaller, see ../shared/TOOLING.md). Wald intervals on the normal
@@ -82,32 +91,24 @@ A covariate that is the model's outcome is left out of that model (the note says
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import replace
 from typing import Any
 
-import numpy as np
 import pandas as pd
-import statsmodels.formula.api as smf
-from linearmodels import PanelOLS
-from scipy import stats
 
 from analysis.core import config, io
 from analysis.core.metrics import ecological_metrics
-from analysis.estimators.formula import covariate_matrix
-from analysis.estimators.mixed import best_reml_fit
+from analysis.estimators.group_fixed_effects import fit_group_fixed_effects
+from analysis.estimators.mixed import fit_random_slope_linear
+from analysis.estimators.panel import FITS, PanelLayout, PanelOptions, prepare_panel
 from analysis.estimators.records import (
     ModelSpec,
     check_columns,
-    complete_cases,
-    exposure_records,
     failed_records,
     formula_variables,
-    normalised_weights,
     records_frame,
 )
 from analysis.estimators.runner import run_jobs
-from analysis.estimators.vcov import with_small_sample_factor
 from analysis.studies.places.settings import load
 
 #: County designs, in the order they are fit and shown.
@@ -119,8 +120,11 @@ COUNTY_DESIGNS: dict[str, str] = {
 #: The primary county design: population-weighted, so that the estimate describes where people live rather than
 #: the average county (a county of 500 people would otherwise count as much as Los Angeles).
 PRIMARY_DESIGN = "weighted"
-#: Record design of the county panel fits.
+#: How the tables and places.json name the county panel fits (record model ``fixed_effects``, design
+#: ``unweighted``): :func:`report_designs`.
 PANEL_DESIGN = "fixed-effects"
+#: How the panel fitters name a county and a year in their notes.
+UNIT_WORDS = {"unit": "county", "units": "counties", "period": "year"}
 
 ECOLOGICAL = ("ECOLOGICAL association between county prevalences (counties, not individuals: it does not show "
               "that isolated people themselves are more often ill)")
@@ -137,14 +141,6 @@ STATE_EFFECT_COLUMNS: list[str] = [
     "component", "fixed", "deviation", "deviation_sd", "ci_low", "ci_high", "state_value",
     "state_intercept_var", "state_slope_var", "intercept_slope_corr", "residual_var", "converged",
 ]
-
-#: Optimizers tried for every MixedLM fit; the converged fit with the highest REML log-likelihood is kept.
-#: With a random slope, Nelder-Mead stopped at its iteration limit in our checks; Powell converged a little
-#: short of the optimum and the gradient sequence reached it; Powell guards against a variance on the
-#: boundary, where the gradient optimizers can stop early (see analysis.estimators.mixed).
-MIXEDLM_METHODS: tuple[tuple[str, ...], ...] = (("bfgs", "lbfgs", "cg"), ("powell",))
-MIXEDLM_FALLBACK: tuple[tuple[str, ...], ...] = (("nm",),)
-
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
@@ -173,13 +169,6 @@ def _dropped_text(dropped: list[str]) -> str:
     return f"; covariate {', '.join(dropped)} left out (it is the outcome)" if dropped else ""
 
 
-def _state_sample(frame: pd.DataFrame, group: str) -> tuple[pd.DataFrame, list[str]]:
-    """Rows of states with 2+ counties (a lone county has no within-state contrast), and the dropped states."""
-    sizes = frame.groupby(group)[group].transform("size")
-    dropped = sorted(frame.loc[sizes < 2, group].astype(str).unique())
-    return frame.loc[sizes >= 2], dropped
-
-
 def _first_line(err: BaseException) -> str:
     text = str(err).splitlines()[0] if str(err) else type(err).__name__
     return f"{type(err).__name__}: {text}"
@@ -189,10 +178,10 @@ def _first_line(err: BaseException) -> str:
 # (a) counties within states: multilevel
 
 
-def fit_mixed(frame: pd.DataFrame, formula: str, group: str, re_formula: str):
-    """REML MixedLM with ``re_formula``; returns (result, optimizer label). See :data:`MIXEDLM_METHODS`."""
-    return best_reml_fit(lambda: smf.mixedlm(formula, frame, groups=group, re_formula=re_formula),
-                         MIXEDLM_METHODS, MIXEDLM_FALLBACK)
+def report_designs(records: pd.DataFrame) -> pd.Series:
+    """How the tables and ``places.json`` name each record's fit: its county design ("weighted",
+    "unweighted", "multilevel"), or :data:`PANEL_DESIGN` for the county panel (model ``fixed_effects``)."""
+    return records["design"].where(records["model"] != "fixed_effects", PANEL_DESIGN)
 
 
 def fit_state_multilevel(
@@ -201,89 +190,24 @@ def fit_state_multilevel(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Counties within states: random state intercept (and slope of the exposure); (records, state effects).
 
-    Unweighted: ``weight`` only restricts the sample to rows with a positive weight, so the sample equals the
-    weighted design's. The exposure is centred at its sample mean (see the module docstring).
+    :func:`analysis.estimators.mixed.fit_random_slope_linear` (unweighted: ``weight`` only restricts the sample
+    to rows with a positive weight, so the sample equals the weighted design's; the exposure centred at its
+    mean), after leaving out a covariate that is the outcome; the note adds the county wording.
     """
-    outcome = spec.outcome
-    covariates, dropped = without_terms(spec.covariates, {outcome})
+    covariates, dropped = without_terms(spec.covariates, {spec.outcome})
     spec = replace(spec, covariates=covariates)
-    frame = complete_cases(data, [outcome, *spec.variables(), group, weight], weight=weight)
-    common = dict(levels=None, model="linear", design="multilevel", n=len(frame), events=np.nan)
-    if frame.empty:
-        return failed_records(spec, note=f"no complete counties; {ECOLOGICAL}", **common), _effects_frame()
-    mean = float(frame[spec.exposure].mean())
-    frame[spec.exposure] = frame[spec.exposure] - mean
-    frame[group] = frame[group].astype(str)
-    formula = f"{outcome} ~ {spec.rhs()}"
-    re_formula = f"~{spec.exposure}" if random_slope else "1"
-    try:
-        result, optimizer = fit_mixed(frame, formula, group, re_formula)
-    except (np.linalg.LinAlgError, ValueError) as err:
-        return (failed_records(spec, note=f"MixedLM failed ({_first_line(err)}); {ECOLOGICAL}", **common),
-                _effects_frame())
-    cov_re = np.asarray(result.cov_re, dtype=float)
-    var_int = float(cov_re[0, 0])
-    var_slope = float(cov_re[1, 1]) if random_slope else math.nan
-    corr = float(cov_re[0, 1] / math.sqrt(var_int * var_slope)) if random_slope and var_int > 0 and var_slope > 0 \
-        else math.nan
-    residual = float(result.scale)
-    n_states = frame[group].nunique()
-    slope_text = (f", slope {var_slope:.3g} (SD {math.sqrt(max(var_slope, 0)):.3g} per point), intercept-slope "
-                  f"correlation {corr:.2f}" if random_slope else "")
-    note = (f"REML linear mixed model (statsmodels MixedLM), {len(frame)} counties within {n_states} states: random "
-            f"state intercept{' and random slope of the exposure (correlated)' if random_slope else ''}; exposure "
-            f"centred at its mean {mean:.2f}, per 1 percentage point; UNWEIGHTED (MixedLM takes no weights; the "
-            f"population-weighted analogue is the 'weighted' design); SE from the inverse of the full Hessian "
-            f"(statsmodels bse_fe); state variances: intercept {var_int:.3g} (SD {math.sqrt(max(var_int, 0)):.3g})"
-            f"{slope_text}; residual {residual:.3g}; optimizer {optimizer}{_dropped_text(dropped)}; {MODEL_BASED}; "
-            f"{ECOLOGICAL}")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        std_errors = result.bse_fe
-    if not np.isfinite(std_errors[spec.exposure]):
-        # the full Hessian is singular when a variance sits on the boundary (0): lme4's fixed-effect block instead
-        std_errors = pd.Series(np.sqrt(np.diag(fixed_effect_cov(result))), index=result.fe_params.index)
-        note = note.replace("SE from the inverse of the full Hessian (statsmodels bse_fe)",
-                            "SE sigma^2 (X'V^-1 X)^-1 given the variances (lme4's convention), the full Hessian being "
-                            "singular (a state variance at its boundary, 0)")
-    records = exposure_records(spec, result.fe_params, std_errors, converged=bool(result.converged), note=note,
-                               alpha=alpha, **common)
-
-    z = float(_z(alpha))
-    fe = result.fe_params
-    level = float(np.asarray(result.model.exog).mean(0) @ fe.to_numpy())  # fitted value at the sample means
-    counts = frame[group].value_counts()
-    rows = []
-    components = [("intercept", 0, level)] + ([("slope", 1, float(fe[spec.exposure]))] if random_slope else [])
-    for state, blup in result.random_effects.items():
-        cond = np.asarray(result.random_effects_cov[state], dtype=float)
-        for name, k, fixed in components:
-            dev, sd = float(np.asarray(blup)[k]), float(math.sqrt(max(cond[k, k], 0.0)))
-            rows.append({"study": spec.study, "outcome": outcome, "outcome_label": spec.outcome_label,
-                         "exposure": spec.exposure, "exposure_label": spec.exposure_label,
-                         "covariate_set": spec.covariate_set, "state": str(state), "n_counties": int(counts[state]),
-                         "component": name, "fixed": fixed, "deviation": dev, "deviation_sd": sd,
-                         "ci_low": dev - z * sd, "ci_high": dev + z * sd, "state_value": fixed + dev,
-                         "state_intercept_var": var_int, "state_slope_var": var_slope, "intercept_slope_corr": corr,
-                         "residual_var": residual, "converged": bool(result.converged)})
+    records, effects = fit_random_slope_linear(data, spec, group=group, weight=weight, random_slope=random_slope,
+                                               alpha=alpha)
+    suffix = (f"; counties within states, per 1 percentage point; the population-weighted analogue is the "
+              f"'weighted' design{_dropped_text(dropped)}; {MODEL_BASED}; {ECOLOGICAL}")
+    records = records_frame(records.assign(note=records["note"] + suffix))
+    renamed = effects.rename(columns={"group": "state", "n": "n_counties", "value": "state_value",
+                                      "var_group": "state_intercept_var", "var_slope": "state_slope_var",
+                                      "corr_group_slope": "intercept_slope_corr", "var_residual": "residual_var"})
+    rows = renamed.assign(study=spec.study, outcome=spec.outcome, outcome_label=spec.outcome_label,
+                          exposure=spec.exposure, exposure_label=spec.exposure_label,
+                          covariate_set=spec.covariate_set).to_dict("records")
     return records, _effects_frame(rows)
-
-
-def fixed_effect_cov(result) -> np.ndarray:
-    """``(sum_g X_g' V_g^-1 X_g)^-1`` with ``V_g = Z_g Psi Z_g' + sigma^2 I`` at the estimated variances: the
-    covariance of the fixed effects given the variance parameters (lme4's ``vcov``)."""
-    model = result.model
-    psi = np.asarray(result.cov_re, dtype=float)
-    scale = float(result.scale)
-    information = np.zeros((model.k_fe, model.k_fe))
-    for x, z in zip(model.exog_li, model.exog_re_li):
-        v = z @ psi @ z.T + scale * np.eye(len(x))
-        information += x.T @ np.linalg.solve(v, x)
-    return np.linalg.inv(information)
-
-
-def _z(alpha: float) -> float:
-    return stats.norm.ppf(1 - alpha / 2)
 
 
 def _effects_frame(rows: list[dict] | None = None) -> pd.DataFrame:
@@ -303,44 +227,20 @@ def fit_state_fixed_effects(
 ) -> pd.DataFrame:
     """OLS (or population-weighted WLS) with state fixed effects, SE clustered by state (G/(G-1)); records.
 
-    The exposure coefficient compares counties of the same state (within-state association). ``weight`` is
-    the population column: used as WLS weights (normalised to mean 1) when ``weighted``, else it only
-    restricts the sample. States with a single county are dropped (named in the note).
+    :func:`analysis.estimators.group_fixed_effects.fit_group_fixed_effects` after leaving out a covariate that
+    is the outcome: the exposure coefficient compares counties of the same state (within-state association).
+    ``weight`` is the population column: used as WLS weights (normalised to mean 1) when ``weighted``, else it
+    only restricts the sample. States with a single county are dropped (named in the note).
     """
-    outcome = spec.outcome
     if weighted and not weight:
         raise ValueError("the population-weighted design needs the weight column (params.yaml "
                          "places.county_models.weight)")
-    covariates, dropped_terms = without_terms(spec.covariates, {outcome})
+    covariates, dropped_terms = without_terms(spec.covariates, {spec.outcome})
     spec = replace(spec, covariates=covariates)
-    frame = complete_cases(data, [outcome, *spec.variables(), group, weight], weight=weight)
-    frame, lone = _state_sample(frame, group)
-    design = "weighted" if weighted else "unweighted"
-    common = dict(levels=None, model="linear", design=design, n=len(frame), events=np.nan)
-    if frame.empty:
-        return failed_records(spec, note=f"no complete counties; {ECOLOGICAL}", **common)
-    frame = frame.copy()
-    frame[group] = frame[group].astype(str)
-    formula = f"{outcome} ~ {spec.rhs()} + C({group})"
-    codes = pd.factorize(frame[group], sort=True)[0]
-    try:
-        if weighted:
-            model = smf.wls(formula, frame, weights=normalised_weights(frame[weight]))
-        else:
-            model = smf.ols(formula, frame)
-        result = model.fit(cov_type="cluster", cov_kwds={"groups": codes, "use_correction": False})
-        cov, g = with_small_sample_factor(result.cov_params(), codes)
-    except (np.linalg.LinAlgError, ValueError) as err:
-        return failed_records(spec, note=f"state fixed-effects fit failed ({_first_line(err)}); {ECOLOGICAL}",
-                              **common)
-    se = pd.Series(np.sqrt(np.diag(cov)), index=cov.index)
-    how = (f"PRIMARY design: population-weighted least squares (weight {weight}, normalised to mean 1)" if weighted
-           else "ordinary least squares, each county counted once")
-    lone_text = f"; state(s) with one county dropped: {', '.join(lone)}" if lone else ""
-    note = (f"{how} with state fixed effects: within-state association, {len(frame)} counties in {g} states, per 1 "
-            f"percentage point; SE cluster-robust by state ({g} clusters, uncorrected sandwich x G/(G-1))"
-            f"{lone_text}{_dropped_text(dropped_terms)}; {MODEL_BASED}; {ECOLOGICAL}")
-    return exposure_records(spec, result.params, se, converged=True, note=note, alpha=alpha, **common)
+    records = fit_group_fixed_effects(data, spec, group=group, weight=weight, weighted=weighted, alpha=alpha)
+    primary = "PRIMARY design (population-weighted); " if weighted else ""
+    suffix = f"; {primary}counties, per 1 percentage point{_dropped_text(dropped_terms)}; {MODEL_BASED}; {ECOLOGICAL}"
+    return records_frame(records.assign(note=records["note"] + suffix))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -350,45 +250,28 @@ def fit_state_fixed_effects(
 def fit_county_panel(
     panel: pd.DataFrame, spec: ModelSpec, *, entity: str = "fips", time: str = "year", alpha: float = 0.05,
 ) -> pd.DataFrame:
-    """County and year fixed effects (linearmodels PanelOLS), SE clustered by county (G/(G-1)); records.
+    """County and year fixed effects, SE clustered by county (G/(G-1)); records (the two-way FE fitter of
+    :mod:`analysis.estimators.panel`).
 
     The within-county association: how a county's outcome changed with its change in the exposure, net of the
     change common to all counties (year effect). Only counties with complete data in 2+ years contribute;
     with two years this equals the first-difference regression of the change in the outcome on the change in
     the exposure (with an intercept), and the clustered SE equals that regression's HC0 SE times G/(G-1).
     """
-    outcome = spec.outcome
-    covariates, dropped_terms = without_terms(spec.covariates, {outcome})
+    covariates, dropped_terms = without_terms(spec.covariates, {spec.outcome})
     spec = replace(spec, covariates=covariates)
     check_columns(panel, [entity, time], "the county panel layout (entity, time)")
-    frame = complete_cases(panel, [entity, time, outcome, *spec.variables()])
-    sizes = frame.groupby(entity)[entity].transform("size")
-    if frame.duplicated([entity, time]).any():
-        first = frame.loc[frame.duplicated([entity, time])].iloc[0]
-        raise ValueError(f"county panel: {entity}={first[entity]!r} has two rows for {time}={first[time]!r}")
-    singles = int(frame.loc[sizes < 2, entity].nunique())
-    frame = frame.loc[sizes >= 2].sort_values([entity, time], kind="stable")
-    common = dict(levels=None, model="linear", design=PANEL_DESIGN, n=len(frame), events=np.nan)
-    if frame.empty:
-        return failed_records(spec, note=f"no county with complete data in two years; {ECOLOGICAL}", **common)
-    frame.index = pd.MultiIndex.from_arrays([frame[entity].astype(str), frame[time].astype("int64")],
-                                            names=[entity, time])
-    exog = pd.concat([frame[[spec.exposure]].astype(float), covariate_matrix(frame, spec.covariates)], axis=1)
-    exog = exog.loc[:, ~exog.columns.duplicated()]
+    layout = PanelLayout(entity=entity, time=time, **UNIT_WORDS)
     try:
-        result = PanelOLS(frame[outcome].astype(float), exog, entity_effects=True, time_effects=True).fit(
-            cov_type="clustered", cluster_entity=True, debiased=False, auto_df=False, count_effects=False)
-    except (ValueError, np.linalg.LinAlgError) as err:
-        return failed_records(spec, note=f"PanelOLS failed ({_first_line(err)}); {ECOLOGICAL}", **common)
-    cov, g = with_small_sample_factor(result.cov, frame[entity])
-    se = pd.Series(np.sqrt(np.diag(cov)), index=cov.index)
-    years = sorted(frame[time].astype(int).unique())
-    note = (f"{PANEL_DESCRIPTIVE}; county and year fixed effects (linearmodels PanelOLS), CHR&R releases "
-            f"{years[0]}-{years[-1]}: how the outcome moved with the exposure within counties, per 1 percentage "
-            f"point; {len(frame)} county-years of {g} counties ({singles} counties with one complete year dropped); "
-            f"SE cluster-robust by county ({g} clusters, uncorrected sandwich x G/(G-1), absorbed effects not "
-            f"counted){_dropped_text(dropped_terms)}; {ECOLOGICAL}")
-    return exposure_records(spec, result.params, se, converged=True, note=note, alpha=alpha, **common)
+        p = prepare_panel(panel, spec, layout)
+    except ValueError as err:
+        if "rows share" in str(err):  # a county with two rows in one year: a data error, not a failed fit
+            raise
+        return failed_records(spec, levels=None, model="fixed_effects", design="unweighted", vcov="cluster", n=0,
+                              events=math.nan, note=f"{_first_line(err)}; {ECOLOGICAL}")
+    records = FITS["fixed_effects"](p, PanelOptions(alpha=alpha))
+    suffix = f"; per 1 percentage point{_dropped_text(dropped_terms)}; {ECOLOGICAL}"
+    return records_frame(records.assign(note=PANEL_DESCRIPTIVE + "; " + records["note"] + suffix))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -491,8 +374,8 @@ def run_places_models(table: pd.DataFrame, panel: pd.DataFrame | None, spec: dic
 
 __all__ = [
     "COUNTY_DESIGNS", "ECOLOGICAL", "MODEL_BASED", "PANEL_DESCRIPTIVE", "PANEL_DESIGN", "PRIMARY_DESIGN",
-    "STATE_EFFECT_COLUMNS", "fit_county_panel", "fit_mixed",
-    "fit_state_fixed_effects", "fit_state_multilevel", "run_places_models", "without_terms",
+    "STATE_EFFECT_COLUMNS", "fit_county_panel", "fit_state_fixed_effects", "fit_state_multilevel", "report_designs",
+    "run_places_models", "without_terms",
 ]
 
 
@@ -513,5 +396,5 @@ def stage() -> str:
               "county_years": int(len(panel))}
     metrics = config.REPORTS / "metrics"
     io.write_outputs({metrics / "places_models.csv": records, metrics / "places_state_effects.csv": effects,
-                      metrics / "places.json": ecological_metrics(records, sample)})
+                      metrics / "places.json": ecological_metrics(records, sample, report_designs(records))})
     return f"county models: {len(records)} records"

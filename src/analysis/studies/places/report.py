@@ -33,7 +33,7 @@ from analysis.report.figures import (
     styled,
     write_figure,
 )
-from analysis.studies.places.models import COUNTY_DESIGNS, PANEL_DESIGN
+from analysis.studies.places.models import COUNTY_DESIGNS, PANEL_DESIGN, report_designs
 from analysis.studies.places.schema import COUNTY_VARIABLES, PANEL_VARIABLES
 from analysis.studies.places.settings import PlacesSettings, load
 
@@ -78,12 +78,13 @@ def _cell(rec: pd.Series, decimals: int) -> str:
 def effects_table(records: pd.DataFrame, design: str, covariate_sets: Mapping[str, str] | None = None) -> pd.DataFrame:
     """One design's records: rows outcome x exposure, one column per covariate set (in the records' order),
     each cell "estimate (95% CI)" per 1 percentage point of the exposure, and the counties (N) used."""
-    require_columns(records, ["design", "outcome", "outcome_label", "exposure_label", "covariate_set", "estimate",
-                       "ci_low", "ci_high", "n"], "effects_table")
-    recs = records[records["design"] == design]
+    require_columns(records, ["model", "design", "outcome", "outcome_label", "exposure_label", "covariate_set",
+                              "estimate", "ci_low", "ci_high", "n"], "effects_table")
+    designs = report_designs(records)
+    recs = records[designs == design]
     if recs.empty:
         raise tables.TableError(f"effects_table: no records with design {design!r} "
-                                f"(found: {', '.join(map(str, records['design'].unique()))})")
+                                f"(found: {', '.join(map(str, designs.unique()))})")
     sets = list(dict.fromkeys(recs["covariate_set"]))
     rows = []
     for (_, _), part in recs.groupby(["outcome", "exposure"], sort=False):
@@ -125,6 +126,7 @@ def effects_table(records: pd.DataFrame, design: str, covariate_sets: Mapping[st
 
 def designs_table(records: pd.DataFrame, covariate_set: str) -> pd.DataFrame:
     """The county designs side by side for one covariate set: rows outcome x exposure, columns designs."""
+    records = records.assign(design=report_designs(records))  # the county panel as "fixed-effects"
     recs = records[(records["covariate_set"] == covariate_set) & (records["design"].isin(COUNTY_DESIGNS))]
     if recs.empty:
         raise tables.TableError(f"designs_table: no county records with covariate set {covariate_set!r}")
@@ -489,7 +491,7 @@ def write_places_reports(processed: Path, reports: Path, places: PlacesSettings,
     written: list[Path] = []
     with io.staged_outputs():
         for design in [*COUNTY_DESIGNS, PANEL_DESIGN]:
-            if (records["design"] == design).any():
+            if (report_designs(records) == design).any():
                 written += tables.write_table(effects_table(records, design, sets if design != PANEL_DESIGN else
                                                             {str(k): v for k, v in
                                                              (panel_block.covariate_sets if panel_block else {}).items()}),

@@ -1,0 +1,149 @@
+"""The panel stage of a spec: every outcome x exposure x estimator of a ``panel_models`` block, and the tests."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import pandas as pd
+
+from analysis.estimators.panel.common import WEIGHTED_ESTIMATORS, PanelOptions
+from analysis.estimators.panel.conditional_logit import estimate_conditional_logit
+from analysis.estimators.panel.fixed_effects import estimate_first_difference, estimate_fixed_effects
+from analysis.estimators.panel.multilevel import estimate_growth_multilevel
+from analysis.estimators.panel.mundlak import estimate_mundlak
+from analysis.estimators.panel.pooled import estimate_pooled_ols, estimate_random_effects
+from analysis.estimators.panel.sample import PanelLayout, PanelSample, prepare_panel
+from analysis.estimators.panel.specification_tests import hausman, mundlak_wald, panel_tests_frame
+from analysis.estimators.records import (
+    EXPOSURE_TYPES,
+    MAIN_SAMPLE,
+    ModelSpec,
+    check_columns,
+    formula_variables,
+    records_frame,
+)
+from analysis.estimators.runner import run_jobs
+
+#: The estimators a ``panel_models`` spec may list (its ``estimators``) -> what the exposure coefficient
+#: compares. The record's ``model`` is the same name, except ``multilevel`` (:data:`RECORD_MODELS`).
+ESTIMATORS: dict[str, str] = {
+    "pooled_ols": "between + within (pooled OLS)",
+    "random_effects": "between + within (random effects)",
+    "fixed_effects": "within-unit (two-way FE)",
+    "first_difference": "within-unit (first differences)",
+    "mundlak": "within-between (Mundlak)",
+    "conditional_logit": "within-unit (conditional logit)",
+    "multilevel": "between + within (multilevel growth)",
+}
+#: A spec's estimator name -> the record's ``model`` (analysis.estimators.records.MODELS).
+RECORD_MODELS: dict[str, str] = {name: name for name in ESTIMATORS} | {"multilevel": "multilevel_linear"}
+#: The fit of each estimator name, on a prepared sample.
+FITS: dict[str, Callable[[PanelSample, PanelOptions], pd.DataFrame]] = {
+    "pooled_ols": estimate_pooled_ols,
+    "random_effects": estimate_random_effects,
+    "fixed_effects": estimate_fixed_effects,
+    "first_difference": estimate_first_difference,
+    "mundlak": estimate_mundlak,
+    "conditional_logit": estimate_conditional_logit,
+    "multilevel": estimate_growth_multilevel,
+}
+
+
+def require(mapping: dict[str, Any], key: str) -> Any:
+    if not isinstance(mapping, dict) or key not in mapping:
+        raise ValueError(f"panel_models spec needs the key '{key}' (params.yaml <study>.panel_models.{key})")
+    return mapping[key]
+
+
+def run_panel_models(
+    panel: pd.DataFrame, spec: dict[str, Any], *, study: str = "", progress: bool = True,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Fit every outcome x exposure x estimator of a ``panel_models`` spec; return ``(records, tests)``.
+
+    ``spec`` is e.g. ``params["gss"]["panel_models"]``. Keys read: ``entity``, ``time``, ``outcomes`` (name ->
+    ``{label, binary}``; the name is the column, or give ``column``), ``exposures`` (name -> ``{label, type}``,
+    type "continuous" (default) or "categorical"), and optionally ``cluster`` (default: ``entity``),
+    ``covariates`` (time-varying, formula right-hand side), ``invariant`` (time-invariant, formula right-hand
+    side), ``covariate_set`` (the name of those covariates: the records' ``covariate_set``), ``estimators``
+    (default: all of :data:`ESTIMATORS`), ``weight`` (restricts the sample to positive weights), ``weighted``
+    (also fit with that weight: :data:`~analysis.estimators.panel.common.WEIGHTED_ESTIMATORS` only), ``sample``
+    (the records' ``sample``, default "main": names a restricted sample such as the completers), ``alpha``
+    (default 0.05) and ``n_jobs``.
+
+    ``records`` has :data:`~analysis.estimators.records.RECORD_COLUMNS`, one row per outcome x exposure x estimator
+    x exposure term (plus the Mundlak between-unit term); ``conditional_logit`` is fit for binary outcomes
+    only. ``tests`` has :data:`~analysis.estimators.panel.specification_tests.PANEL_TEST_COLUMNS`: per outcome x
+    exposure, the classical Hausman test when both ``fixed_effects`` and ``random_effects`` are listed, the
+    Mundlak Wald tests (joint, and the exposure alone) when ``mundlak`` is. A column named in the spec but absent
+    from ``panel``, or an unknown estimator, raises a ValueError before anything is fit; a fit that fails
+    numerically gives NaN rows with ``converged`` False and the error in ``note``.
+    """
+    layout = PanelLayout(entity=require(spec, "entity"), time=require(spec, "time"), cluster=spec.get("cluster"),
+                         invariant=spec.get("invariant") or "", weight=spec.get("weight"),
+                         weighted=bool(spec.get("weighted", False)))
+    sample = str(spec.get("sample") or MAIN_SAMPLE)
+    covariate_set = str(spec.get("covariate_set") or "")
+    outcomes = require(spec, "outcomes")
+    exposures = require(spec, "exposures")
+    covariates = spec.get("covariates") or ""
+    estimators = list(spec.get("estimators") or ESTIMATORS)
+    options = PanelOptions(alpha=float(spec.get("alpha", 0.05)))
+    unknown = [e for e in estimators if e not in ESTIMATORS]
+    if unknown:
+        raise ValueError(f"panel_models.estimators: {unknown} unknown; use any of {list(ESTIMATORS)}")
+    if not outcomes or not exposures:
+        raise ValueError("panel_models needs at least one outcome and one exposure")
+    if layout.weighted:
+        unweightable = [e for e in estimators if e not in WEIGHTED_ESTIMATORS]
+        if unweightable:
+            raise ValueError(f"panel_models.estimators: {unweightable} have no weighted version; a weighted spec "
+                             f"(weighted: true) can list {list(WEIGHTED_ESTIMATORS)}")
+
+    check_columns(panel, [layout.entity], "panel_models.entity")
+    check_columns(panel, [layout.time], "panel_models.time")
+    check_columns(panel, [layout.cluster_column], "panel_models.cluster")
+    if layout.weight:
+        check_columns(panel, [layout.weight], "panel_models.weight")
+    check_columns(panel, formula_variables(covariates), "panel_models.covariates")
+    check_columns(panel, formula_variables(layout.invariant), "panel_models.invariant")
+    for name, o in outcomes.items():
+        check_columns(panel, [(o or {}).get("column", name)], f"panel_models.outcomes.{name}")
+    for name, e in exposures.items():
+        check_columns(panel, [name], f"panel_models.exposures.{name}")
+        kind = (e or {}).get("type", "continuous")
+        if kind not in EXPOSURE_TYPES:
+            raise ValueError(f"panel_models.exposures.{name}.type is '{kind}'; use one of {list(EXPOSURE_TYPES)}")
+
+    jobs: list[tuple[str, Callable[[], pd.DataFrame], bool]] = []
+    for exposure, e in exposures.items():
+        e = e or {}
+        for name, o in outcomes.items():
+            o = o or {}
+            binary = bool(o.get("binary", False))
+            model_spec = ModelSpec(outcome=name, exposure=exposure, covariates=covariates,
+                                   exposure_type=e.get("type", "continuous"), study=study,
+                                   outcome_label=o.get("label", name), exposure_label=e.get("label", exposure),
+                                   covariate_set=covariate_set, sample=sample)
+            # prepared before anything is fit, so a data problem (duplicate unit-times, a non-0/1 binary
+            # outcome) stops the stage at once
+            p = prepare_panel(panel, model_spec, layout, outcome=o.get("column", name), binary=binary)
+            for estimator in estimators:
+                if estimator == "conditional_logit" and not binary:
+                    continue
+                jobs.append((f"{estimator} {name} ~ {exposure}",
+                             lambda estimator=estimator, p=p: FITS[estimator](p, options), True))
+            if "fixed_effects" in estimators and "random_effects" in estimators:
+                jobs.append((f"Hausman {name} ~ {exposure}", lambda p=p: hausman(p), False))
+            if "mundlak" in estimators:
+                jobs.append((f"Mundlak test {name} ~ {exposure}", lambda p=p: mundlak_wald(p), False))
+                jobs.append((f"Mundlak test {name} ~ {exposure} alone",
+                             lambda p=p: mundlak_wald(p, exposure_only=True), False))
+
+    records, tests = [], []
+    n_jobs = int(spec.get("n_jobs", 1))  # worker processes; every fit is deterministic, results in job order
+    results = run_jobs([(label, run) for label, run, _ in jobs], desc=f"{study or 'panel'} panel models",
+                       n_jobs=n_jobs, progress=progress)
+    for (_, _, is_record), result in zip(jobs, results):
+        (records if is_record else tests).append(result)
+    return (records_frame(pd.concat(records, ignore_index=True)) if records else records_frame(),
+            panel_tests_frame(tests))
