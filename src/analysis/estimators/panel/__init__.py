@@ -86,6 +86,7 @@ from analysis.estimators.panel.multilevel import GROWTH_STAGES, estimate_growth_
 from analysis.estimators.panel.mundlak import estimate_mundlak, fit_mundlak_model, mundlak_design
 from analysis.estimators.panel.pooled import estimate_pooled_ols, estimate_random_effects
 from analysis.estimators.panel.run import ESTIMATORS, FITS, RECORD_MODELS, run_panel_models
+from analysis.estimators.panel.spec import PanelExposure, PanelOutcome, PanelSpec
 from analysis.estimators.panel.sample import (
     FIT_ERRORS,
     PanelLayout,
@@ -113,7 +114,7 @@ BETWEEN_TERM_LABEL = PanelLayout(entity="", time="").between_label
 __all__ = [
     "ATTENUATION_COLUMNS", "BETWEEN_TERM_LABEL", "COV_TYPES", "DESIGN", "ESTIMATORS", "FITS", "FIT_ERRORS",
     "GROWTH_STAGES", "HAUSMAN_TEST", "KERNELS", "MUNDLAK_EXPOSURE_TEST", "MUNDLAK_TEST", "PANEL_TEST_COLUMNS",
-    "RECORD_MODELS", "TEST_KEYS", "WEIGHTED_DESIGN", "WEIGHTED_ESTIMATORS", "PanelLayout", "PanelOptions",
+    "RECORD_MODELS", "TEST_KEYS", "PanelExposure", "PanelOutcome", "PanelSpec", "WEIGHTED_DESIGN", "WEIGHTED_ESTIMATORS", "PanelLayout", "PanelOptions",
     "PanelSample", "attenuation_table", "default_bandwidth", "fit_conditional_logit", "fit_first_difference",
     "fit_fixed_effects", "fit_growth_mixedlm", "fit_mundlak", "fit_mundlak_model", "fit_panel_multilevel",
     "fit_pooled_ols", "fit_random_effects", "hausman", "multi_wave_rows", "mundlak_design", "mundlak_wald",

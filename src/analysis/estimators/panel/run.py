@@ -13,6 +13,7 @@ from analysis.estimators.panel.multilevel import estimate_growth_multilevel
 from analysis.estimators.panel.mundlak import estimate_mundlak
 from analysis.estimators.panel.pooled import estimate_pooled_ols, estimate_random_effects
 from analysis.estimators.panel.sample import PanelLayout, PanelSample, prepare_panel
+from analysis.estimators.panel.spec import Estimator, PanelSpec
 from analysis.estimators.panel.specification_tests import hausman, mundlak_wald, panel_tests_frame
 from analysis.estimators.records import (
     EXPOSURE_TYPES,
@@ -35,6 +36,7 @@ ESTIMATORS: dict[str, str] = {
     "conditional_logit": "within-unit (conditional logit)",
     "multilevel": "between + within (multilevel growth)",
 }
+assert set(Estimator.__args__) == set(ESTIMATORS), "the schema's estimators and ESTIMATORS differ"
 #: A spec's estimator name -> the record's ``model`` (analysis.estimators.records.MODELS).
 RECORD_MODELS: dict[str, str] = {name: name for name in ESTIMATORS} | {"multilevel": "multilevel_linear"}
 #: The fit of each estimator name, on a prepared sample.
@@ -49,26 +51,16 @@ FITS: dict[str, Callable[[PanelSample, PanelOptions], pd.DataFrame]] = {
 }
 
 
-def require(mapping: dict[str, Any], key: str) -> Any:
-    if not isinstance(mapping, dict) or key not in mapping:
-        raise ValueError(f"panel_models spec needs the key '{key}' (params.yaml <study>.panel_models.{key})")
-    return mapping[key]
-
-
 def run_panel_models(
-    panel: pd.DataFrame, spec: dict[str, Any], *, study: str = "", progress: bool = True,
+    panel: pd.DataFrame, spec: PanelSpec, *, study: str = "", progress: bool = True, n_jobs: int = 1,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Fit every outcome x exposure x estimator of a ``panel_models`` spec; return ``(records, tests)``.
+    """Fit every outcome x exposure x estimator of a panel spec; return ``(records, tests)``.
 
-    ``spec`` is e.g. ``params["gss"]["panel_models"]``. Keys read: ``entity``, ``time``, ``outcomes`` (name ->
-    ``{label, binary}``; the name is the column, or give ``column``), ``exposures`` (name -> ``{label, type}``,
-    type "continuous" (default) or "categorical"), and optionally ``cluster`` (default: ``entity``),
-    ``covariates`` (time-varying, formula right-hand side), ``invariant`` (time-invariant, formula right-hand
-    side), ``covariate_set`` (the name of those covariates: the records' ``covariate_set``), ``estimators``
-    (default: all of :data:`ESTIMATORS`), ``weight`` (restricts the sample to positive weights), ``weighted``
-    (also fit with that weight: :data:`~analysis.estimators.panel.common.WEIGHTED_ESTIMATORS` only), ``sample``
-    (the records' ``sample``, default "main": names a restricted sample such as the completers), ``alpha``
-    (default 0.05) and ``n_jobs``.
+    ``spec`` (:class:`~analysis.estimators.panel.spec.PanelSpec`, e.g. params.yaml ``gss.panel_models``): the
+    entity and time columns, the outcomes (name -> label, binary, column), the exposures (name -> label, type),
+    the time-varying ``covariates`` and time-invariant ``invariant`` formulas and their ``covariate_set`` name,
+    the ``estimators``, an optional ``weight`` (and ``weighted``), the records' ``sample`` and ``alpha``.
+    ``n_jobs`` worker processes share the fits (every fit is deterministic; results come back in job order).
 
     ``records`` has :data:`~analysis.estimators.records.RECORD_COLUMNS`, one row per outcome x exposure x estimator
     x exposure term (plus the Mundlak between-unit term); ``conditional_logit`` is fit for binary outcomes
@@ -78,26 +70,11 @@ def run_panel_models(
     from ``panel``, or an unknown estimator, raises a ValueError before anything is fit; a fit that fails
     numerically gives NaN rows with ``converged`` False and the error in ``note``.
     """
-    layout = PanelLayout(entity=require(spec, "entity"), time=require(spec, "time"), cluster=spec.get("cluster"),
-                         invariant=spec.get("invariant") or "", weight=spec.get("weight"),
-                         weighted=bool(spec.get("weighted", False)))
-    sample = str(spec.get("sample") or MAIN_SAMPLE)
-    covariate_set = str(spec.get("covariate_set") or "")
-    outcomes = require(spec, "outcomes")
-    exposures = require(spec, "exposures")
-    covariates = spec.get("covariates") or ""
-    estimators = list(spec.get("estimators") or ESTIMATORS)
-    options = PanelOptions(alpha=float(spec.get("alpha", 0.05)))
-    unknown = [e for e in estimators if e not in ESTIMATORS]
-    if unknown:
-        raise ValueError(f"panel_models.estimators: {unknown} unknown; use any of {list(ESTIMATORS)}")
-    if not outcomes or not exposures:
-        raise ValueError("panel_models needs at least one outcome and one exposure")
-    if layout.weighted:
-        unweightable = [e for e in estimators if e not in WEIGHTED_ESTIMATORS]
-        if unweightable:
-            raise ValueError(f"panel_models.estimators: {unweightable} have no weighted version; a weighted spec "
-                             f"(weighted: true) can list {list(WEIGHTED_ESTIMATORS)}")
+    layout = PanelLayout(entity=spec.entity, time=spec.time, cluster=spec.cluster, invariant=spec.invariant,
+                         weight=spec.weight, weighted=spec.weighted)
+    sample, covariate_set, covariates = spec.sample or MAIN_SAMPLE, spec.covariate_set, spec.covariates
+    outcomes, exposures, estimators = spec.outcomes, spec.exposures, list(spec.estimators)
+    options = PanelOptions(alpha=spec.alpha)
 
     check_columns(panel, [layout.entity], "panel_models.entity")
     check_columns(panel, [layout.time], "panel_models.time")
@@ -107,26 +84,20 @@ def run_panel_models(
     check_columns(panel, formula_variables(covariates), "panel_models.covariates")
     check_columns(panel, formula_variables(layout.invariant), "panel_models.invariant")
     for name, o in outcomes.items():
-        check_columns(panel, [(o or {}).get("column", name)], f"panel_models.outcomes.{name}")
-    for name, e in exposures.items():
+        check_columns(panel, [o.column or name], f"panel_models.outcomes.{name}")
+    for name in exposures:
         check_columns(panel, [name], f"panel_models.exposures.{name}")
-        kind = (e or {}).get("type", "continuous")
-        if kind not in EXPOSURE_TYPES:
-            raise ValueError(f"panel_models.exposures.{name}.type is '{kind}'; use one of {list(EXPOSURE_TYPES)}")
 
     jobs: list[tuple[str, Callable[[], pd.DataFrame], bool]] = []
     for exposure, e in exposures.items():
-        e = e or {}
         for name, o in outcomes.items():
-            o = o or {}
-            binary = bool(o.get("binary", False))
-            model_spec = ModelSpec(outcome=name, exposure=exposure, covariates=covariates,
-                                   exposure_type=e.get("type", "continuous"), study=study,
-                                   outcome_label=o.get("label", name), exposure_label=e.get("label", exposure),
+            binary = o.binary
+            model_spec = ModelSpec(outcome=name, exposure=exposure, covariates=covariates, exposure_type=e.type,
+                                   study=study, outcome_label=o.label, exposure_label=e.label,
                                    covariate_set=covariate_set, sample=sample)
             # prepared before anything is fit, so a data problem (duplicate unit-times, a non-0/1 binary
             # outcome) stops the stage at once
-            p = prepare_panel(panel, model_spec, layout, outcome=o.get("column", name), binary=binary)
+            p = prepare_panel(panel, model_spec, layout, outcome=o.column or name, binary=binary)
             for estimator in estimators:
                 if estimator == "conditional_logit" and not binary:
                     continue
@@ -140,7 +111,6 @@ def run_panel_models(
                              lambda p=p: mundlak_wald(p, exposure_only=True), False))
 
     records, tests = [], []
-    n_jobs = int(spec.get("n_jobs", 1))  # worker processes; every fit is deterministic, results in job order
     results = run_jobs([(label, run) for label, run, _ in jobs], desc=f"{study or 'panel'} panel models",
                        n_jobs=n_jobs, progress=progress)
     for (_, _, is_record), result in zip(jobs, results):

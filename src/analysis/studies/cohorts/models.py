@@ -85,10 +85,20 @@ from analysis.estimators.weights import cumulative_weights, stabilised_ratio
 from analysis.estimators.within_between import fit_within_between_lmm, predicted_trajectories
 from analysis.studies.cohorts.clean import restricted_studies
 from analysis.studies.cohorts.metrics import cohort_metrics
-from analysis.studies.cohorts.settings import load
+from analysis.studies.cohorts.settings import (
+    CarryForward,
+    CohortModels,
+    Estimator,
+    DepressionModel,
+    HazardOutcome,
+    ModelExposure,
+    Riclpm,
+    load,
+)
 
 ESTIMATORS = ("within_between_lmm", "two_way_fe", "two_way_fe_ipw", "cloglog_hazard", "cloglog_hazard_ipw",
               "cox_time_varying")
+assert set(Estimator.__args__) == set(ESTIMATORS), "the schema's estimators and ESTIMATORS differ"
 CONTINUOUS_ESTIMATORS = ("within_between_lmm", "two_way_fe", "two_way_fe_ipw")
 HAZARD_ESTIMATORS = ("cloglog_hazard", "cloglog_hazard_ipw", "cox_time_varying")
 #: The record (``model``, ``design``) of each spec estimator name (:func:`specification_keys` reads it back).
@@ -163,7 +173,8 @@ def carry_forward(panel: pd.DataFrame, variables: list[str], max_waves: int) -> 
     return out.reindex(panel.index), filled
 
 
-def present_exposures(panel: pd.DataFrame, exposures: dict[str, dict]) -> tuple[dict[str, dict], list[str]]:
+def present_exposures(panel: pd.DataFrame, exposures: dict[str, ModelExposure]
+                      ) -> tuple[dict[str, ModelExposure], list[str]]:
     """The exposures the study measured at least once at an interview, and the ones it lacks altogether."""
     interviewed = panel.loc[panel["interviewed"] == 1]
     have = {e: v for e, v in exposures.items() if interviewed[e].notna().any()}
@@ -209,7 +220,7 @@ def attrition_weights(panel: pd.DataFrame, predictors: str, *, truncate: float =
 class _Fit:
     """Context of one study's fits: the exposures and their labels, the spec pieces, the note prefix."""
 
-    def __init__(self, study: str, label: str, exposures: dict[str, dict], alpha: float, synthetic: bool,
+    def __init__(self, study: str, label: str, exposures: dict[str, ModelExposure], alpha: float, synthetic: bool,
                  note: str = ""):
         self.study, self.label, self.exposures, self.alpha = study, label, exposures, alpha
         self.prefix = "; ".join(x for x in (SYNTHETIC_NOTE if synthetic else "", note) if x)
@@ -219,12 +230,12 @@ class _Fit:
         first = next(iter(self.exposures))
         return ModelSpec(outcome=outcome, exposure=first, covariates=covariates, covariate_set=covariate_set,
                          study=self.label, outcome_label=outcome_label,
-                         exposure_label=self.exposures[first].get("label", first))
+                         exposure_label=self.exposures[first].label)
 
     @property
     def joint(self) -> dict[str, str]:
         """The exposures after the first (column -> label), entered in every model with it."""
-        return {e: v.get("label", e) for e, v in list(self.exposures.items())[1:]}
+        return {e: v.label for e, v in list(self.exposures.items())[1:]}
 
     def noted(self, records: pd.DataFrame, suffix: str = "") -> pd.DataFrame:
         """The records with the study's words around each fitter's note (SYNTHETIC, absent exposures, carry)."""
@@ -254,28 +265,26 @@ def as_float(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def fit_within_between(panel: pd.DataFrame, f: _Fit, depression: dict[str, Any]) -> pd.DataFrame:
+def fit_within_between(panel: pd.DataFrame, f: _Fit, depression: DepressionModel) -> pd.DataFrame:
     """Within-between REML mixed model with a random intercept and slope on time (see the module table), on
     the interviewed person-waves; the records carry the predicted trajectories (``attrs``)."""
-    outcome, time = depression["outcome"], depression.get("time", "wave")
-    spec = f.spec(outcome, depression.get("label", outcome), depression.get("covariates", ""),
-                  depression.get("covariate_set", ""))
+    outcome, time = depression.outcome, depression.time
+    spec = f.spec(outcome, depression.label, depression.covariates, depression.covariate_set)
     fit = fit_within_between_lmm(panel.loc[panel["interviewed"] == 1], spec, entity="person_id", time=time,
                                  joint=f.joint, alpha=f.alpha)
     records = f.noted(fit.records)
     records.attrs["trajectories"] = predicted_trajectories(
-        fit, spec.exposure, levels=depression.get("trajectory_levels", [0, 1, 2, 3, 4]), alpha=f.alpha,
+        fit, spec.exposure, levels=list(depression.trajectory_levels), alpha=f.alpha,
     ).assign(study=f.label)
     return records
 
 
-def fit_two_way_fe(panel: pd.DataFrame, f: _Fit, depression: dict[str, Any], weights: pd.Series | None = None
+def fit_two_way_fe(panel: pd.DataFrame, f: _Fit, depression: DepressionModel, weights: pd.Series | None = None
                    ) -> pd.DataFrame:
     """Two-way (person and wave) fixed effects, SE clustered by person (the panel fitter of
     :mod:`analysis.estimators.panel`); weighted when ``weights`` is given. No covariates: the person effects
     absorb the time-invariant ones."""
-    outcome = depression["outcome"]
-    spec = f.spec(outcome, depression.get("label", outcome), "", depression.get("covariate_set", ""))
+    spec = f.spec(depression.outcome, depression.label, "", depression.covariate_set)
     frame = panel.loc[panel["interviewed"] == 1]
     weighted = weights is not None
     if weighted:
@@ -292,30 +301,29 @@ def fit_two_way_fe(panel: pd.DataFrame, f: _Fit, depression: dict[str, Any], wei
                                        "(attrition_weights): sensitivity analysis"), weights)
 
 
-def fit_cloglog(intervals: pd.DataFrame, f: _Fit, outcome: str, o: dict[str, Any], rhs: str, covariate_set: str,
+def fit_cloglog(intervals: pd.DataFrame, f: _Fit, outcome: str, o: HazardOutcome, rhs: str, covariate_set: str,
                 weights: pd.Series | None = None) -> pd.DataFrame:
     """Discrete-time cloglog hazard with interval dummies and a log-length offset; SE clustered by person
     (:func:`analysis.estimators.discrete_time.fit_cloglog_hazard`)."""
-    spec = f.spec(outcome, o.get("label", outcome), rhs, covariate_set)
+    spec = f.spec(outcome, o.label, rhs, covariate_set)
     data = intervals if weights is None else intervals.assign(_w=weights.reindex(intervals.index))
-    records = fit_cloglog_hazard(data, spec, event=o["event"], interval="interval", length="length_years",
+    records = fit_cloglog_hazard(data, spec, event=o.event, interval="interval", length="length_years",
                                  cluster="person_id", joint=f.joint, weight=None if weights is None else "_w",
                                  alpha=f.alpha)
     if weights is None:
-        return f.noted(records, o.get("events_note", ""))
+        return f.noted(records)
     weighting = "stabilised inverse probability of remaining in the study: sensitivity analysis"
-    return f.weighted(f.noted(records, "; ".join(x for x in (o.get("events_note", ""), weighting) if x)), weights)
+    return f.weighted(f.noted(records, weighting), weights)
 
 
-def fit_cox_tv(intervals: pd.DataFrame, f: _Fit, outcome: str, o: dict[str, Any], rhs: str, covariate_set: str
+def fit_cox_tv(intervals: pd.DataFrame, f: _Fit, outcome: str, o: HazardOutcome, rhs: str, covariate_set: str
                ) -> pd.DataFrame:
     """Cox model with time-varying exposures on (start, stop] rows (months on study since the first
     interview), Efron ties (:func:`analysis.estimators.cox_time_varying.fit_cox_time_varying`)."""
-    spec = f.spec(outcome, o.get("label", outcome), rhs, covariate_set)
-    records = fit_cox_time_varying(intervals, spec, event=o["event"], start="start", stop="stop", entity="person_id",
+    spec = f.spec(outcome, o.label, rhs, covariate_set)
+    records = fit_cox_time_varying(intervals, spec, event=o.event, start="start", stop="stop", entity="person_id",
                                    joint=f.joint, alpha=f.alpha)
-    return f.noted(records, "; ".join(x for x in ("time on study since the first interview (months)",
-                                                  o.get("events_note", "")) if x))
+    return f.noted(records, "time on study since the first interview (months)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -412,18 +420,15 @@ def small_groups_left_out(incidence: pd.DataFrame, restricted: set[str], rule: D
 # The stage
 
 
-def _check_spec(panel: pd.DataFrame, spec: dict[str, Any]) -> None:
-    for key in ("exposures", "depression", "hazards"):
-        if key not in spec:
-            raise ValueError(f"cohort models spec needs the key '{key}' (params.yaml cohorts.models.{key})")
-    check_columns(panel, list(spec["exposures"]), "cohorts.models.exposures")
-    check_columns(panel, [spec["depression"]["outcome"], *formula_variables(spec["depression"].get("covariates", ""))],
-                  "cohorts.models.depression")
-    for name, o in spec["hazards"]["outcomes"].items():
-        check_columns(panel, formula_variables(o.get("covariates", "")), f"cohorts.models.hazards.outcomes.{name}")
-    unknown = [e for e in spec.get("estimators", ESTIMATORS) if e not in ESTIMATORS]
-    if unknown:
-        raise ValueError(f"cohorts.models.estimators: {unknown} unknown; use any of {list(ESTIMATORS)}")
+def _check_panel(panel: pd.DataFrame, spec: CohortModels) -> None:
+    """The columns the spec names must be in the panel (the schema checked the spec itself)."""
+    check_columns(panel, list(spec.exposures), f"params.yaml {spec.key('exposures')}")
+    check_columns(panel, [spec.depression.outcome, *formula_variables(spec.depression.covariates)],
+                  f"params.yaml {spec.key('depression')}")
+    check_columns(panel, formula_variables(spec.hazards.covariates), f"params.yaml {spec.key('hazards', 'covariates')}")
+    for name, o in spec.hazards.outcomes.items():
+        check_columns(panel, formula_variables(o.covariates),
+                      f"params.yaml {spec.key('hazards', 'outcomes', name)}")
 
 
 def _without(formula: str, absent: list[str]) -> str:
@@ -432,10 +437,11 @@ def _without(formula: str, absent: list[str]) -> str:
     return " + ".join(t for t in terms if not set(formula_variables(t)) & set(absent))
 
 
-def _runs(sub: pd.DataFrame, carry: dict[str, Any] | None, sensitivity: bool) -> list[tuple[str, pd.DataFrame, str]]:
+def _runs(sub: pd.DataFrame, carry: CarryForward | None, sensitivity: bool) -> list[tuple[str, pd.DataFrame, str]]:
     """The (model suffix, panel, note) runs of one study: carried forward per ``carry`` (and, with
     ``sensitivity``, again without carrying), or the panel as it is."""
-    variables, max_waves = list((carry or {}).get("variables") or []), int((carry or {}).get("max_waves", 0))
+    carry = carry if carry is not None else CarryForward()
+    variables, max_waves = list(carry.variables), carry.max_waves
     carried, filled = carry_forward(sub, variables, max_waves)
     if not filled:
         return [("", sub, "")]
@@ -465,31 +471,31 @@ def specification_keys(records: pd.DataFrame) -> pd.Series:
     return pd.Series(keys, index=records.index, dtype=object)
 
 
-def run_cohort_models(panel: pd.DataFrame, spec: dict[str, Any], labels: dict[str, str] | None = None, *,
-                      progress: bool = False, carry: dict[str, dict] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Fit every estimator of ``spec`` (``params["cohorts"]["models"]``) in every study of the panel.
+def run_cohort_models(panel: pd.DataFrame, spec: CohortModels, labels: dict[str, str] | None = None, *,
+                      progress: bool = False, carry: dict[str, CarryForward] | None = None
+                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Fit every estimator of ``spec`` (params.yaml ``cohorts.models``) in every study of the panel.
 
     Returns (records, cumulative incidence table). ``labels`` maps a study key to its label (the record
     ``study``); the synthetic study's records carry SYNTHETIC in ``study`` and ``note``. ``carry`` maps a
     study key to its ``carry_forward`` block (``cohorts.studies.<study>.carry_forward``). An exposure the
     study never measured is left out of its models, which say so in ``note``.
     """
-    _check_spec(panel, spec)
-    estimators = list(spec.get("estimators", ESTIMATORS))
-    alpha = float(spec.get("alpha", 0.05))
+    _check_panel(panel, spec)
+    estimators, alpha = list(spec.estimators), spec.alpha
     jobs: list[tuple[str, Callable[[], pd.DataFrame]]] = []
     incidence = []
     runs = []
     for study, sub in panel.groupby("study", sort=False):
         sub = as_float(sub.reset_index(drop=True))
-        for suffix, data, note in _runs(sub, (carry or {}).get(study), bool(spec.get("no_carry_sensitivity", True))):
+        for suffix, data, note in _runs(sub, (carry or {}).get(study), spec.no_carry_sensitivity):
             runs.append((study, suffix, data, note))
     for study, suffix, sub, carry_note in runs:
         synthetic = study == "synthetic"
         label = (labels or {}).get(study, study)
         if synthetic and "SYNTHETIC" not in label.upper():
             label = f"SYNTHETIC {label}"
-        exposures, absent = present_exposures(sub, spec["exposures"])
+        exposures, absent = present_exposures(sub, spec.exposures)
         absent_note = (f"{', '.join(absent)} not measured in this study: fitted without it" if absent else "")
         if not exposures:
             continue
@@ -498,11 +504,10 @@ def run_cohort_models(panel: pd.DataFrame, spec: dict[str, Any], labels: dict[st
         start = len(jobs)
         weights = None
         if any(e.endswith("_ipw") for e in estimators):
-            weights = attrition_weights(sub, _without(spec["attrition"]["predictors"], absent),
-                                        truncate=float(spec["attrition"].get("truncate", 0.01)))
-        dep = spec["depression"]
-        hz = spec["hazards"]
-        hazard_set = hz.get("covariate_set", "")
+            weights = attrition_weights(sub, _without(spec.attrition.predictors, absent),
+                                        truncate=float(spec.attrition.truncate))
+        dep, hz = spec.depression, spec.hazards
+        hazard_set = hz.covariate_set
         for e in estimators:
             if e == "within_between_lmm":
                 jobs.append((f"{study} {e}", lambda s=sub, f=f: fit_within_between(s, f, dep)))
@@ -510,14 +515,14 @@ def run_cohort_models(panel: pd.DataFrame, spec: dict[str, Any], labels: dict[st
                 jobs.append((f"{study} {e}", lambda s=sub, f=f: fit_two_way_fe(s, f, dep)))
             elif e == "two_way_fe_ipw":
                 jobs.append((f"{study} {e}", lambda s=sub, f=f, w=weights: fit_two_way_fe(s, f, dep, w)))
-        for name, o in hz["outcomes"].items():
-            rhs = " + ".join(x for x in (hz.get("covariates", ""), o.get("covariates", "")) if x)
+        for name, o in hz.outcomes.items():
+            rhs = " + ".join(x for x in (hz.covariates, o.covariates) if x)
             # interval weights: the weight at the interval's start; CVD also needs the next interview
             iw = None
             if weights is not None:
                 # the weight of the interval's start; an event known only at the next interview (CVD) takes
                 # the next wave's weight (it also needs that interview)
-                wave = intervals["wave"] + (1 if o.get("needs_next_interview", o["event"] == "cvd_event") else 0)
+                wave = intervals["wave"] + (1 if o.counted_at_next_interview else 0)
                 by_wave = pd.Series(weights.to_numpy(), index=pd.MultiIndex.from_frame(sub[["person_id", "wave"]]))
                 iw = by_wave.reindex(pd.MultiIndex.from_arrays([intervals["person_id"], wave])).set_axis(
                     intervals.index)
@@ -535,8 +540,7 @@ def run_cohort_models(panel: pd.DataFrame, spec: dict[str, Any], labels: dict[st
         if suffix:
             jobs[start:] = [(f"{name}{suffix}", _in_sample(job, NO_CARRY)) for name, job in jobs[start:]]
             continue  # the no-carry run adds model records only (curves and trajectories: the main run)
-        group = spec.get("incidence_group", "isolation_group")
-        incidence.append(cumulative_incidence(intervals, group, horizon_months=float(spec.get("horizon_months", 312)))
+        incidence.append(cumulative_incidence(intervals, spec.incidence_group, horizon_months=float(spec.horizon_months))
                          .assign(study=label))
     out, trajectories = run_jobs(jobs, desc="cohort models", progress=progress), []
     for result in out:
@@ -590,16 +594,16 @@ RICLPM_COLUMNS = ["study", "parameter", "label", "estimate", "std_error", "ci_lo
                   "n_persons", "loglik", "converged", "note"]
 
 
-def run_riclpm(panel: pd.DataFrame, spec: dict[str, Any], labels: dict[str, str] | None = None) -> pd.DataFrame:
-    """RI-CLPM of ``spec["x"]`` (loneliness) and ``spec["y"]`` (depressive symptoms) per study, by FIML.
+def run_riclpm(panel: pd.DataFrame, spec: Riclpm, labels: dict[str, str] | None = None) -> pd.DataFrame:
+    """RI-CLPM of ``spec.x`` (loneliness) and ``spec.y`` (depressive symptoms) per study, by FIML.
 
     ``spec``: ``x``, ``y`` (panel columns), ``waves`` (list, or null for every wave of the study). Only
     interviewed person-waves enter; persons lost to death or attrition contribute their observed waves
     (FIML: missing at random). Returns the structural parameters (:mod:`analysis.estimators.sem`) in a
     tidy table, one block per study.
     """
-    x, y = spec["x"], spec["y"]
-    check_columns(panel, [x, y], "cohorts.models.riclpm")
+    x, y = spec.x, spec.y
+    check_columns(panel, [x, y], f"params.yaml {spec.key()}")
     out = []
     for study, sub in panel.loc[panel["interviewed"] == 1].groupby("study", sort=False):
         sub = as_float(sub)
@@ -609,7 +613,7 @@ def run_riclpm(panel: pd.DataFrame, spec: dict[str, Any], labels: dict[str, str]
                                       "converged": False,
                                       "note": f"{', '.join(lacking)} not measured in this study: no RI-CLPM"}]))
             continue
-        waves = spec.get("waves") or sorted(sub["wave"].unique())
+        waves = spec.waves or sorted(sub["wave"].unique())
         wide, xs, ys = wide_from_long(sub, id="person_id", wave="wave", x=x, y=y, waves=[int(w) for w in waves])
         label = (labels or {}).get(study, study)
         try:
@@ -630,16 +634,16 @@ def run_riclpm(panel: pd.DataFrame, spec: dict[str, Any], labels: dict[str, str]
     return frame.reindex(columns=RICLPM_COLUMNS)
 
 
-def model_outputs(panel: pd.DataFrame, status: pd.DataFrame, spec: dict[str, Any], truth: dict[str, float],
+def model_outputs(panel: pd.DataFrame, status: pd.DataFrame, spec: CohortModels, truth: dict[str, float],
                   rule: DisclosureRule, metrics: Path, *, progress: bool = False,
-                  carry: dict[str, dict] | None = None) -> dict[Path, Any]:
+                  carry: dict[str, CarryForward] | None = None) -> dict[Path, Any]:
     """Every output of the model stage, as ``path -> content`` under ``metrics``: the records, incidence
     curves, RI-CLPM, trajectories, the truth table and cohorts.json, after disclosure control
     (:func:`disclosed`)."""
     labels = dict(zip(status["study"], status["label"]))
     records, incidence = run_cohort_models(panel, spec, labels, progress=progress, carry=carry)
     records, incidence = disclosed(records, incidence, status, rule)
-    riclpm = run_riclpm(panel, spec["riclpm"], labels)
+    riclpm = run_riclpm(panel, spec.riclpm, labels)
     checks = truth_table(records, truth)
     return {metrics / "cohorts_models.csv": records, metrics / "cohorts_incidence.csv": incidence,
             metrics / "cohorts_riclpm.csv": riclpm, metrics / "cohorts_trajectories.csv": incidence.attrs["trajectories"],
@@ -655,9 +659,9 @@ def stage() -> str:
     status = io.read_csv(config.PROCESSED / "cohorts_studies.csv", keep_default_na=False)
     truth = io.read_json(config.RAW / "cohorts" / "synthetic_truth.json")["truth"]
     metrics = config.REPORTS / "metrics"
-    carry = {k: v.carry_forward.model_dump(exclude_none=True) for k, v in params.cohorts.studies.items()}
-    outputs = model_outputs(panel, status, params.cohorts.models.model_dump(exclude_none=True), truth, rule_of(params.disclosure),
-                            metrics, progress=True, carry=carry)
+    carry = {k: v.carry_forward for k, v in params.cohorts.studies.items()}
+    outputs = model_outputs(panel, status, params.cohorts.models, truth, rule_of(params.disclosure), metrics,
+                            progress=True, carry=carry)
     io.write_outputs(outputs)
     records, checks = outputs[metrics / "cohorts_models.csv"], outputs[metrics / "cohorts_truth.csv"]
     return (f"cohort models: {len(records)} records; SYNTHETIC truth covered {int(checks['covered'].sum())}"

@@ -231,6 +231,8 @@ class DepressionModel(Settings):
     time: str = "wave"
     covariates: Formula = ""
     """Mixed model only (the FE model absorbs them)."""
+    covariate_set: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    """The name of ``covariates`` in the records (their ``covariate_set``)."""
     trajectory_levels: Annotated[list[float], Field(min_length=1)] = [0, 1, 2, 3, 4]
     """Isolation-index values of the predicted trajectories."""
 
@@ -250,6 +252,8 @@ class HazardOutcome(Settings):
 
 class Hazards(Settings):
     covariates: Formula = ""
+    covariate_set: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    """The name of ``covariates`` in the records (each outcome adds its own covariates)."""
     outcomes: Annotated[dict[str, HazardOutcome], Field(min_length=1)]
 
 

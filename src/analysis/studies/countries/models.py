@@ -68,7 +68,7 @@ from analysis.core.metrics import clean_number, ecological_metrics
 from analysis.estimators.panel import FITS, KERNELS, PanelLayout, PanelOptions, prepare_panel
 from analysis.estimators.records import ModelSpec, check_columns, formula_variables, records_frame
 from analysis.estimators.runner import run_jobs
-from analysis.studies.countries.settings import load
+from analysis.studies.countries.settings import CountryEstimator, CountryModels, load
 
 #: Estimator name of the spec (``countries.models.estimators``) -> (the panel fitter, its ``cov_type``).
 SPECIFICATIONS: dict[str, tuple[str, str]] = {
@@ -78,6 +78,7 @@ SPECIFICATIONS: dict[str, tuple[str, str]] = {
     "two_way_fe_clustered": ("fixed_effects", "clustered"),
     "two_way_fe_driscoll_kraay": ("fixed_effects", "kernel"),
 }
+assert set(CountryEstimator.__args__) == set(SPECIFICATIONS), "the schema's estimators and SPECIFICATIONS differ"
 #: Estimator name of the spec -> the comparison its exposure coefficient makes.
 ESTIMATORS: dict[str, str] = {
     "pooled_ols": "pooled OLS: between + within countries",
@@ -150,100 +151,62 @@ def study_notes(records: pd.DataFrame, exposure: str, scale: float, sensitivity:
 # The stage
 
 
-def _require(mapping: Any, key: str) -> Any:
-    if not isinstance(mapping, dict) or key not in mapping:
-        raise ValueError(f"country models spec needs the key '{key}' (params.yaml countries.models.{key})")
-    return mapping[key]
-
-
-def _check_spec(panel: pd.DataFrame, spec: dict[str, Any]) -> dict[str, Any]:
-    """Every key read, checked before anything is fit; returns the normalised pieces."""
-    entity, time = _require(spec, "entity"), _require(spec, "time")
-    outcomes, exposures = _require(spec, "outcomes"), _require(spec, "exposures")
-    if not outcomes or not exposures:
-        raise ValueError("country models spec needs at least one outcome and one exposure "
-                         "(countries.models.outcomes, countries.models.exposures)")
-    sets = spec.get("covariate_sets") or {"unadjusted": ""}
-    if not isinstance(sets, dict):
-        raise ValueError("countries.models.covariate_sets must map a name to a formula right-hand side, "
-                         f"e.g. {{gdp: 'log_gdp_per_capita'}}; got {sets!r}")
-    estimators = list(spec.get("estimators") or ESTIMATORS)
-    unknown = [e for e in estimators if e not in ESTIMATORS]
-    if unknown:
-        raise ValueError(f"countries.models.estimators: {unknown} unknown; use any of {list(ESTIMATORS)}")
-    dk = spec.get("driscoll_kraay") or {}
-    kernel = str(dk.get("kernel", "bartlett")).lower()
-    if kernel not in KERNELS:
-        raise ValueError(f"countries.models.driscoll_kraay.kernel is {kernel!r}; use one of {list(KERNELS)}")
-    bandwidth = dk.get("bandwidth")
-    if bandwidth is not None and (not isinstance(bandwidth, (int, float)) or bandwidth < 0):
-        raise ValueError(f"countries.models.driscoll_kraay.bandwidth is {bandwidth!r}; give a number >= 0, or "
-                         "null for the rule of thumb floor(4 (T/100)^(2/9))")
-
-    check_columns(panel, [entity], "countries.models.entity")
-    check_columns(panel, [time], "countries.models.time")
-    for name, o in outcomes.items():
-        check_columns(panel, [(o or {}).get("column", name)], f"countries.models.outcomes.{name}")
-    for name, e in exposures.items():
-        check_columns(panel, [name], f"countries.models.exposures.{name}")
-        scale = (e or {}).get("scale", 1)
-        if not isinstance(scale, (int, float)) or isinstance(scale, bool) or not scale > 0:
-            raise ValueError(f"countries.models.exposures.{name}.scale is {scale!r}; give a number > 0 "
-                             "(e.g. 0.1: the coefficient per 0.1 of the exposure)")
-    for name, rhs in sets.items():
-        check_columns(panel, formula_variables(rhs or ""), f"countries.models.covariate_sets.{name}")
-    repeated = panel.duplicated([entity, time], keep=False)
+def check_panel(panel: pd.DataFrame, spec: CountryModels) -> None:
+    """The columns the spec names, and one row per country and year, checked before anything is fit (the
+    schema, studies/countries/settings.py, checked the spec itself)."""
+    check_columns(panel, [spec.entity], f"params.yaml {spec.key('entity')}")
+    check_columns(panel, [spec.time], f"params.yaml {spec.key('time')}")
+    for name, o in spec.outcomes.items():
+        check_columns(panel, [o.column or name], f"params.yaml {spec.key('outcomes', name)}")
+    for name in spec.exposures:
+        check_columns(panel, [name], f"params.yaml {spec.key('exposures', name)}")
+    for name, rhs in spec.covariate_sets.items():
+        check_columns(panel, formula_variables(rhs), f"params.yaml {spec.key('covariate_sets', name)}")
+    repeated = panel.duplicated([spec.entity, spec.time], keep=False)
     if repeated.any():
         first = panel.loc[repeated].iloc[0]
-        raise ValueError(f"the country panel has {int(repeated.sum())} rows sharing a ({entity}, {time}) pair, "
-                         f"e.g. {entity}={first[entity]!r}, {time}={first[time]!r}: one row per country and year")
-    return {"entity": entity, "time": time, "outcomes": outcomes, "exposures": exposures, "sets": sets,
-            "estimators": estimators, "kernel": kernel, "bandwidth": bandwidth,
-            "alpha": float(spec.get("alpha", 0.05)), "common": bool(spec.get("common_sample", True))}
+        raise ValueError(f"the country panel has {int(repeated.sum())} rows sharing a ({spec.entity}, {spec.time}) "
+                         f"pair, e.g. {spec.entity}={first[spec.entity]!r}, {spec.time}={first[spec.time]!r}: one row "
+                         "per country and year")
 
 
-def run_country_models(panel: pd.DataFrame, spec: dict[str, Any], *, progress: bool = False) -> pd.DataFrame:
+def run_country_models(panel: pd.DataFrame, spec: CountryModels, *, progress: bool = False) -> pd.DataFrame:
     """Fit every outcome x exposure x covariate set x estimator of ``spec``; return records.
 
-    ``spec`` is ``params["countries"]["models"]``. Keys: ``entity`` and ``time`` (columns), ``outcomes``
-    (name -> ``{label}``; the name is the column, or give ``column``), ``exposures`` (name -> ``{label,
-    scale, term_label, sensitivity}``: ``scale`` 0.1 reports per 0.1; ``term_label`` default "per <scale>";
-    ``sensitivity`` a sentence added to the note), ``covariate_sets`` (name -> formula right-hand side; ""
-    for none), ``estimators`` (default all of :data:`ESTIMATORS`), ``driscoll_kraay`` (``kernel``,
-    ``bandwidth``: null = rule of thumb), ``alpha``, ``common_sample`` (default true), ``study``.
+    ``spec`` is params.yaml ``countries.models`` (studies/countries/settings.py: the entity and time columns, the
+    outcomes, the exposures with their ``scale`` (0.1 reports per 0.1), ``term_label`` and ``sensitivity``, the
+    covariate sets, the estimators, the Driscoll-Kraay kernel and bandwidth (null: the rule of thumb), ``alpha``
+    and ``common_sample``).
 
     Returns :data:`~analysis.estimators.records.RECORD_COLUMNS` records, one per outcome x exposure x covariate
     set x estimator (two for ``within_between``: within and between), ``covariate_set`` the set's name,
     ``model`` and ``vcov`` the fitter and its covariance (:data:`SPECIFICATIONS`). A spec naming a missing
-    column or an unknown estimator, or a panel with two rows for one country-year, raises a ValueError before
-    anything is fit; a fit that fails numerically gives NaN records with ``converged`` False and the error in
-    ``note``.
+    column, or a panel with two rows for one country-year, raises a ValueError before anything is fit; a fit
+    that fails numerically gives NaN records with ``converged`` False and the error in ``note``.
     """
-    s = _check_spec(panel, spec)
-    study = str(spec.get("study", "countries"))
-    layout = PanelLayout(entity=s["entity"], time=s["time"], **UNIT_WORDS)
-    union = sorted({v for rhs in s["sets"].values() for v in formula_variables(rhs or "")})
+    check_panel(panel, spec)
+    sets = spec.covariate_sets
+    layout = PanelLayout(entity=spec.entity, time=spec.time, **UNIT_WORDS)
+    union = sorted({v for rhs in sets.values() for v in formula_variables(rhs)})
+    dk = spec.driscoll_kraay
     jobs: list[tuple[str, Callable[[], pd.DataFrame]]] = []
-    for exposure, e in s["exposures"].items():
-        e = e or {}
-        scale = float(e.get("scale", 1))
-        term_label = e.get("term_label") or f"per {scale:g}"
-        for outcome, o in s["outcomes"].items():
-            o = o or {}
-            column = o.get("column", outcome)
-            data = panel.dropna(subset=[column, exposure, *union]) if s["common"] else panel
-            for set_name, rhs in s["sets"].items():
-                model_spec = ModelSpec(outcome=outcome, exposure=exposure, covariates=rhs or "",
-                                       covariate_set=set_name, study=study, outcome_label=o.get("label", outcome),
-                                       exposure_label=e.get("label", exposure))
+    for exposure, e in spec.exposures.items():
+        scale = float(e.scale)
+        term_label = e.term_label or f"per {scale:g}"
+        for outcome, o in spec.outcomes.items():
+            column = o.column or outcome
+            data = panel.dropna(subset=[column, exposure, *union]) if spec.common_sample else panel
+            for set_name, rhs in sets.items():
+                model_spec = ModelSpec(outcome=outcome, exposure=exposure, covariates=rhs, covariate_set=set_name,
+                                       study=spec.study, outcome_label=o.label, exposure_label=e.label)
                 p = prepare_panel(data, model_spec, layout, outcome=column)
-                for estimator in s["estimators"]:
+                for estimator in spec.estimators:
                     fitter, cov_type = SPECIFICATIONS[estimator]
-                    options = PanelOptions(alpha=s["alpha"], cov_type=cov_type, kernel=s["kernel"],
-                                           bandwidth=s["bandwidth"], scale=scale, term_label=term_label)
+                    options = PanelOptions(alpha=spec.alpha, cov_type=cov_type, kernel=dk.kernel,
+                                           bandwidth=dk.bandwidth, scale=scale, term_label=term_label)
                     jobs.append((f"{estimator} {outcome} ~ {exposure} | {set_name}",
-                                 lambda fitter=fitter, p=p, options=options, scale=scale, e=e: study_notes(
-                                     FITS[fitter](p, options), p.spec.exposure, scale, e.get("sensitivity", ""))))
+                                 lambda fitter=fitter, p=p, options=options, scale=scale, note=e.sensitivity:
+                                 study_notes(FITS[fitter](p, options), p.spec.exposure, scale, note)))
     out = run_jobs(jobs, desc="country models", progress=progress)
     return records_frame(pd.concat(out, ignore_index=True)) if out else records_frame()
 
@@ -252,7 +215,7 @@ def stage() -> str:
     """DVC stage ``models_countries``: the country panel models and the metrics."""
     models = load().countries.models
     panel = io.read_parquet(config.PROCESSED / "countries_panel.parquet")
-    records = run_country_models(panel, models.model_dump(exclude_none=True), progress=True)
+    records = run_country_models(panel, models, progress=True)
     sample = {"countries": int(panel["iso3"].nunique()), "country_years": int(len(panel))}
     metrics = ecological_metrics(records, sample, specification_keys(records))
     entity = models.entity

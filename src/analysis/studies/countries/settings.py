@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
+from analysis.estimators.panel import KERNELS
 from analysis.core.settings import Formula, Label, Number, bounded, Probability, Settings, load_study
 
 STUDY = "countries"
@@ -31,7 +32,7 @@ class CountryExposure(Settings):
 
 
 class DriscollKraay(Settings):
-    kernel: Literal["bartlett", "newey-west", "parzen", "gallant", "qs", "quadratic-spectral", "andrews"] = "bartlett"
+    kernel: Literal[KERNELS] = "bartlett"  # type: ignore[valid-type]  (linearmodels' kernels)
     bandwidth: bounded(ge=0) | None = None
     """null: the rule of thumb floor(4 (T/100)^(2/9))."""
 

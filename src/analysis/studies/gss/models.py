@@ -139,11 +139,6 @@ def contact_attenuation(panel: pd.DataFrame, spec: PanelModels, reliabilities) -
     return pd.concat(rows, ignore_index=True)
 
 
-def _library_spec(spec: PanelModels, n_jobs: int) -> dict[str, Any]:
-    """The panel spec as the estimator library reads it (estimators.panel.run_panel_models: a plain mapping)."""
-    return {**spec.model_dump(), "n_jobs": n_jobs}
-
-
 def run_gss_models(panel: pd.DataFrame, table_2020: pd.DataFrame, gss: GssSettings, *,
                    progress: bool = True, n_jobs: Workers = 1) -> dict[str, pd.DataFrame]:
     """Fit the GSS panel models and the 2016-2020 models. Returns tables by name: ``records`` (main and
@@ -156,15 +151,16 @@ def run_gss_models(panel: pd.DataFrame, table_2020: pd.DataFrame, gss: GssSettin
     weighted = [gss.weighted_models(flag) for flag in (False, True)] if gss.panel_weighted else []
     # one outcome at a time: each reads the person-waves of its own ballots
     for outcome, options in spec.outcomes.items():
-        def one(block: PanelModels) -> dict[str, Any]:
-            return {**_library_spec(block, n_jobs), "outcomes": {outcome: options.model_dump()}}
+        def one(block: PanelModels) -> PanelModels:
+            return block.model_copy(update={"outcomes": {outcome: options}})
         data = model_panel(panel, spec, outcome_ballots(spec, outcome))
         for sub in [one(spec)] + ([one(lagged)] if lagged else []):
-            fitted, tested = run_panel_models(data, sub, study=study, progress=progress)
+            fitted, tested = run_panel_models(data, sub, study=study, progress=progress, n_jobs=n_jobs)
             records.append(fitted)
             tests.append(tested)
         for block in weighted:
-            weighted_records.append(run_panel_models(data, one(block), study=study, progress=progress)[0])
+            weighted_records.append(run_panel_models(data, one(block), study=study, progress=progress,
+                                                     n_jobs=n_jobs)[0])
     health = next(iter(spec.outcomes))  # the attenuation is computed on the first outcome's sample
     return {"records": records_frame(pd.concat(records, ignore_index=True)),
             "tests": pd.concat(tests, ignore_index=True),

@@ -11,59 +11,27 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, model_validator
 
 from analysis.core.settings import Formula, Label, Probability, Settings, load_study
+from analysis.estimators.panel.spec import Estimator, PanelExposure, PanelSpec
 from analysis.studies.gss.source import LONG_PANELS
 
 STUDY = "gss"
-PanelEstimator = Literal["pooled_ols", "random_effects", "fixed_effects", "first_difference", "mundlak",
-                         "conditional_logit", "multilevel"]
-#: The estimators that take a weight (a weighted spec holds only these).
-WEIGHTED_ESTIMATORS = ("pooled_ols", "fixed_effects", "first_difference")
 
 
-class PanelOutcome(Settings):
-    label: Label
-    binary: bool = False
-    """0/1 outcome: conditional logit applies, and estimates are percentage points in the linear models."""
-
-
-class PanelExposure(Settings):
-    label: Label
-    type: Literal["continuous", "categorical"] = "continuous"
-
-
-class PanelModels(Settings):
-    """Within-person models of the stacked long panels (estimators/panel.py)."""
+class PanelModels(PanelSpec):
+    """Within-person models of the stacked long panels (the library's panel spec, estimators/panel/spec.py, with
+    the GSS's split ballots)."""
 
     entity: str = "person_id"
     time: str = "wave"
-    cluster: str = "person_id"
-    """SEs clustered by this column (G/(G-1) small-sample factor, estimators/vcov.py)."""
-    outcomes: Annotated[dict[str, PanelOutcome], Field(min_length=1)]
-    exposures: Annotated[dict[str, PanelExposure], Field(min_length=1)]
-    covariates: Formula = ""
-    """Time-varying covariates (absorbed with the person effect when constant)."""
-    invariant: Formula = ""
-    """Time-invariant covariates: pooled, random-effects, Mundlak and multilevel models only."""
-    covariate_set: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
-    """The name of ``covariates`` + ``invariant`` in the records (their ``covariate_set``)."""
-    estimators: Annotated[list[PanelEstimator], Field(min_length=1)] = list(PanelEstimator.__args__)
-    alpha: Probability = 0.05
+    cluster: str | None = "person_id"
     ballots: dict[str, list[Literal["A", "B", "C"]]] = {}
     """Outcome -> the split ballots whose person-waves it uses (an outcome not listed: all)."""
-    weight: str | None = None
-    """Weight column of the weighted fits (panel_weighted.weight)."""
-    weighted: bool = False
-    """Fit with the weight (set by panel_weighted, never in panel_models)."""
-    sample: str = "main"
-    """The records' ``sample``: "main", or the completers' label (set by panel_weighted)."""
 
     @model_validator(mode="after")
     def _ballots_name_outcomes(self) -> PanelModels:
         unknown = [o for o in self.ballots if o not in self.outcomes]
         if unknown:
-            raise ValueError(f"ballots names {unknown}, which are not outcomes {list(self.outcomes)}")
-        if self.weighted and self.weight is None:
-            raise ValueError("a weighted spec needs its weight column")
+            raise ValueError(f"ballots: {unknown} are not outcomes {list(self.outcomes)}")
         return self
 
 
@@ -71,7 +39,7 @@ class PanelLagged(Settings):
     """Lagged exposure: contact at wave t-1, outcome at wave t; keys override panel_models."""
 
     exposures: Annotated[dict[str, PanelExposure], Field(min_length=1)]
-    estimators: Annotated[list[PanelEstimator], Field(min_length=1)]
+    estimators: Annotated[list[Estimator], Field(min_length=1)]
 
 
 class PanelWeighted(Settings):

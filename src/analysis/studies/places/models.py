@@ -109,7 +109,7 @@ from analysis.estimators.records import (
     records_frame,
 )
 from analysis.estimators.runner import run_jobs
-from analysis.studies.places.settings import load
+from analysis.studies.places.settings import CountyModels, CountyPanel, PlacesSettings, load
 
 #: County designs, in the order they are fit and shown.
 COUNTY_DESIGNS: dict[str, str] = {
@@ -278,70 +278,47 @@ def fit_county_panel(
 # The stage
 
 
-def _require(mapping: Any, key: str, where: str) -> Any:
-    if not isinstance(mapping, dict) or key not in mapping or mapping[key] in (None, {}, []):
-        path = f"places.{where}.{key}" if where else f"places.{key}"
-        raise ValueError(f"the places model spec needs the key '{key}' (params.yaml {path})")
-    return mapping[key]
+def _check_block(data: pd.DataFrame, block: CountyModels | CountyPanel, extra: list[str]) -> None:
+    """The columns a block names must be in its table (the schema checked the block itself)."""
+    check_columns(data, [c for c in extra if c], f"params.yaml {block.key()}")
+    for name in block.outcomes:
+        check_columns(data, [name], f"params.yaml {block.key('outcomes', name)}")
+    for name in block.exposures:
+        check_columns(data, [name], f"params.yaml {block.key('exposures', name)}")
+    for set_name, rhs in block.covariate_sets.items():
+        check_columns(data, formula_variables(rhs), f"params.yaml {block.key('covariate_sets', set_name)}")
 
 
-def _sets(block: dict) -> dict[str, str]:
-    sets = block.get("covariate_sets") or {"unadjusted": ""}
-    if not isinstance(sets, dict):
-        raise ValueError("covariate_sets must map a name to a formula right-hand side, e.g. {unadjusted: ''}")
-    return {str(k): " ".join(str(v or "").split()) for k, v in sets.items()}
-
-
-def _check_block(data: pd.DataFrame, block: dict, where: str, extra: list[str]) -> None:
-    check_columns(data, [c for c in extra if c], f"places.{where}")
-    for name in _require(block, "outcomes", where):
-        check_columns(data, [name], f"places.{where}.outcomes")
-    for name in _require(block, "exposures", where):
-        check_columns(data, [name], f"places.{where}.exposures")
-    for set_name, rhs in _sets(block).items():
-        check_columns(data, formula_variables(rhs), f"places.{where}.covariate_sets.{set_name}")
-
-
-def _specs(block: dict, study: str):
-    for exposure, e in block["exposures"].items():
-        for outcome, o in block["outcomes"].items():
-            for set_name, rhs in _sets(block).items():
+def _specs(block: CountyModels | CountyPanel, study: str):
+    for exposure, e in block.exposures.items():
+        for outcome, o in block.outcomes.items():
+            for set_name, rhs in block.covariate_sets.items():
                 yield ModelSpec(outcome=outcome, exposure=exposure, covariates=rhs, covariate_set=set_name,
-                                study=study, outcome_label=(o or {}).get("label", outcome),
-                                exposure_label=(e or {}).get("label", exposure))
+                                study=study, outcome_label=o.label, exposure_label=e.label)
 
 
-def run_places_models(table: pd.DataFrame, panel: pd.DataFrame | None, spec: dict[str, Any], *,
-                      progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Fit the county models and the county panel models of a spec; return ``(records, state_effects)``.
+def run_places_models(table: pd.DataFrame, panel: pd.DataFrame | None, places: PlacesSettings, *,
+                      progress: bool = True, n_jobs: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Fit the county models and the county panel models of ``places`` (params.yaml ``places``, keys in the module
+    docstring); return ``(records, state_effects)``.
 
-    ``spec`` is ``params["places"]`` (keys in the module docstring). ``records`` has
-    :data:`~analysis.estimators.records.RECORD_COLUMNS`; ``state_effects`` :data:`STATE_EFFECT_COLUMNS` (one row
-    per multilevel fit x state x component). A column named in the spec but absent from the tables, or an
-    unknown design, raises a ValueError before anything is fit; a fit that fails numerically gives NaN rows
+    ``records`` has :data:`~analysis.estimators.records.RECORD_COLUMNS`; ``state_effects``
+    :data:`STATE_EFFECT_COLUMNS` (one row per multilevel fit x state x component). A column named in the spec but
+    absent from the tables raises a ValueError before anything is fit; a fit that fails numerically gives NaN rows
     with ``converged`` False and the error in ``note``. ``panel`` may be None when ``panel_models`` is absent.
+    ``n_jobs`` worker processes share the fits (every fit is deterministic; results in job order).
     """
-    study = str(spec.get("study", "US counties"))
-    county = _require(spec, "county_models", "")
-    group = county.get("group", "state")
-    weight = county.get("weight")
-    designs = list(county.get("designs") or COUNTY_DESIGNS)
-    unknown = [d for d in designs if d not in COUNTY_DESIGNS]
-    if unknown:
-        raise ValueError(f"places.county_models.designs: {unknown} unknown; use any of {list(COUNTY_DESIGNS)}")
-    if "weighted" in designs and not weight:
-        raise ValueError("places.county_models.designs has 'weighted' but no weight column "
-                         "(places.county_models.weight)")
-    random_slope = bool(county.get("random_slope", True))
-    alpha = float(county.get("alpha", 0.05))
-    _check_block(table, county, "county_models", [group, weight])
+    study, county = places.study, places.county_models
+    group, weight, designs = county.group, county.weight, list(county.designs)
+    random_slope, alpha = county.random_slope, county.alpha
+    _check_block(table, county, [group, weight])
 
-    panel_block = spec.get("panel_models")
-    if panel_block:
+    panel_block = places.panel_models
+    if panel_block is not None:
         if panel is None:
-            raise ValueError("places.panel_models is set but no county panel table was given")
-        entity, time = panel_block.get("entity", "fips"), panel_block.get("time", "year")
-        _check_block(panel, panel_block, "panel_models", [entity, time])
+            raise ValueError("params.yaml places.panel_models is set but no county panel table was given")
+        entity, time = panel_block.entity, panel_block.time
+        _check_block(panel, panel_block, [entity, time])
 
     jobs = []
     for model_spec in _specs(county, study):
@@ -354,15 +331,14 @@ def run_places_models(table: pd.DataFrame, panel: pd.DataFrame | None, spec: dic
                 jobs.append((f"{design} {model_spec.outcome} ~ {model_spec.exposure} [{model_spec.covariate_set}]",
                              lambda s=model_spec, d=design: (fit_state_fixed_effects(
                                  table, s, group=group, weight=weight, weighted=d == "weighted", alpha=alpha), None)))
-    if panel_block:
-        panel_alpha = float(panel_block.get("alpha", 0.05))
+    if panel_block is not None:
+        panel_alpha = panel_block.alpha
         for model_spec in _specs(panel_block, study):
             jobs.append((f"panel {model_spec.outcome} ~ {model_spec.exposure} [{model_spec.covariate_set}]",
                          lambda s=model_spec: (fit_county_panel(panel, s, entity=entity, time=time,
                                                                 alpha=panel_alpha), None)))
 
     records, effects = [], []
-    n_jobs = int(spec.get("n_jobs", 1))  # worker processes; every fit is deterministic, results in job order
     for rec, eff in run_jobs(jobs, desc="county models", n_jobs=n_jobs, progress=progress):
         records.append(rec)
         if eff is not None and not eff.empty:
@@ -384,12 +360,7 @@ def stage() -> str:
     params = load()
     table = io.read_parquet(config.PROCESSED / "places_county.parquet")
     panel = io.read_parquet(config.PROCESSED / "places_panel.parquet")
-    places = params.places
-    spec = {"study": places.study, "county_models": places.county_models.model_dump(exclude_none=True),
-            "n_jobs": params.compute.n_jobs}
-    if places.panel_models is not None:
-        spec["panel_models"] = places.panel_models.model_dump(exclude_none=True)
-    records, effects = run_places_models(table, panel, spec)
+    records, effects = run_places_models(table, panel, params.places, n_jobs=params.compute.n_jobs)
     sample = {"counties": int(len(table)), "states": int(table["state"].nunique()),
               "counties_with_isolation": int(table["isolation_pct"].notna().sum()),
               "states_with_isolation": int(table.loc[table["isolation_pct"].notna(), "state"].nunique()),
