@@ -19,7 +19,6 @@ Run: ``.venv/bin/python benchmarks/cohort_adapter_real_layout.py [--persons 4000
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
 import platform
@@ -36,14 +35,22 @@ sys.path.insert(0, str(ROOT / "tests" / "studies" / "cohorts"))
 
 from real_layouts import generate_layout, layout_spec, write_layout  # noqa: E402
 
-from analysis.core import config  # noqa: E402
+from analysis.core.settings import read_yaml  # noqa: E402
+from analysis.params import load  # noqa: E402
 from analysis.studies.cohorts.clean import build_study_panel  # noqa: E402
+
+PARAMS = ROOT / "params.yaml"
+
+
+def raw_cohorts() -> dict:
+    """params.yaml's ``cohorts:`` block as plain YAML values: what the layout generator of the tests reads."""
+    return read_yaml(PARAMS)["cohorts"]
 
 
 def adapter_run(main: str, join: str) -> dict:
     """Child process: the adapter on the two files; returns its time and the panel's size."""
-    cohorts = copy.deepcopy(config.load_params()["cohorts"])
-    spec = layout_spec(cohorts, "hrs", {"main": Path(main), "join": Path(join)})
+    cohorts = load(PARAMS).cohorts  # validated, as the clean_cohorts stage passes it
+    spec = layout_spec(raw_cohorts(), "hrs", {"main": Path(main), "join": Path(join)})
     start = time.perf_counter()
     panel, flow, coverage = build_study_panel("hrs", spec, cohorts)
     seconds = time.perf_counter() - start
@@ -60,7 +67,8 @@ def main() -> None:
     if args.child:
         print(json.dumps(adapter_run(*args.child)))
         return
-    cohorts = config.load_params()["cohorts"]
+    load(PARAMS)  # params.yaml must validate before anything is generated
+    cohorts = raw_cohorts()
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         paths = write_layout(generate_layout("hrs", cohorts, n=args.persons, seed=args.seed), Path(tmp), "hrs")

@@ -30,16 +30,16 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from analysis import io  # noqa: E402
+from analysis.core import io  # noqa: E402
 
 TARGETS = {"within_between_lmm": 60.0, "two_way_fe": 60.0}
 
@@ -63,13 +63,13 @@ def main(argv: list[str] | None = None) -> int:
 
         threadpool_limits(args.blas_threads)
 
+    from analysis.params import load
     from analysis.studies.cohorts import models as cm
     from analysis.studies.cohorts.clean import build_cohort_panel
     from analysis.studies.cohorts.synthetic import simulate_cohort, write_synthetic
 
-    params = yaml.safe_load(Path(args.params).read_text())
-    cohorts = params["cohorts"]
-    spec, models = cohorts["synthetic"], cohorts["models"]
+    cohorts = load(args.params).cohorts  # params.yaml validated, the typed settings the stages pass
+    spec, models = cohorts.synthetic, cohorts.models
     seconds: dict[str, float] = {}
     sizes: dict[str, Any] = {}
 
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         return result
 
     load_start = os.getloadavg()
-    print(f"SYNTHETIC cohort, {args.persons or spec['persons']:,} persons x {spec['waves']} waves:")
+    print(f"SYNTHETIC cohort, {args.persons or spec.persons:,} persons x {spec.waves} waves:")
     frame, truth = timed("generator", lambda: simulate_cohort(spec, persons=args.persons))
     with tempfile.TemporaryDirectory(prefix="cohort-fit-times-") as tmp:
         path = Path(tmp) / "synthetic_rand.dta"
@@ -100,27 +100,30 @@ def main(argv: list[str] | None = None) -> int:
 
     # The fits as run_cohort_models calls them (one study, the SYNTHETIC one).
     sub = cm.as_float(panel.loc[panel["study"] == "synthetic"].reset_index(drop=True))
-    f = cm._Fit("synthetic", "SYNTHETIC cohort", models["exposures"], float(models.get("alpha", 0.05)), True)
-    dep, hz = models["depression"], models["hazards"]
+    f = cm._Fit("synthetic", "SYNTHETIC cohort", models.exposures, models.alpha, True)
+    dep, hz = models.depression, models.hazards
     intervals = timed("person_intervals", lambda: cm.person_intervals(sub))
     weights = timed("ipw_attrition_weights", lambda: cm.attrition_weights(
-        sub, models["attrition"]["predictors"], truncate=float(models["attrition"].get("truncate", 0.01))))
+        sub, models.attrition.predictors, truncate=float(models.attrition.truncate)))
     timed("within_between_lmm", lambda: cm.fit_within_between(sub, f, dep))
     timed("two_way_fe", lambda: cm.fit_two_way_fe(sub, f, dep))
     timed("two_way_fe_ipw", lambda: cm.fit_two_way_fe(sub, f, dep, weights))
     key = sub["person_id"].astype(str) + "|" + sub["wave"].astype(int).astype(str)
-    for name, o in hz["outcomes"].items():
-        rhs = " + ".join(x for x in (hz.get("covariates", ""), o.get("covariates", "")) if x)
-        wave = intervals["wave"] + (1 if o.get("needs_next_interview", o["event"] == "cvd_event") else 0)
+    for name, o in hz.outcomes.items():
+        rhs = " + ".join(x for x in (hz.covariates, o.covariates) if x)
+        wave = intervals["wave"] + (1 if o.counted_at_next_interview else 0)
         wanted = intervals["person_id"].astype(str) + "|" + wave.astype(int).astype(str)
         iw = pd.Series(weights.to_numpy(), index=key).reindex(wanted).set_axis(intervals.index)
-        timed(f"cloglog_hazard_{name}", lambda: cm.fit_cloglog(intervals, f, name, o, rhs))
-        timed(f"cloglog_hazard_ipw_{name}", lambda: cm.fit_cloglog(intervals, f, name, o, rhs, iw))
-        timed(f"cox_time_varying_{name}", lambda: cm.fit_cox_time_varying(intervals, f, name, o, rhs))
+        # (each lambda runs at once, inside timed(); the loop variables are bound anyway)
+        timed(f"cloglog_hazard_{name}",
+              lambda n=name, o=o, r=rhs: cm.fit_cloglog(intervals, f, n, o, r, hz.covariate_set))
+        timed(f"cloglog_hazard_ipw_{name}",
+              lambda n=name, o=o, r=rhs, w=iw: cm.fit_cloglog(intervals, f, n, o, r, hz.covariate_set, w))
+        timed(f"cox_time_varying_{name}",
+              lambda n=name, o=o, r=rhs: cm.fit_cox_tv(intervals, f, n, o, r, hz.covariate_set))
     timed("cumulative_incidence", lambda: cm.cumulative_incidence(
-        intervals, models.get("incidence_group", "isolation_group"),
-        horizon_months=float(models.get("horizon_months", 312))))
-    riclpm = timed("riclpm", lambda: cm.run_riclpm(panel, models["riclpm"], {"synthetic": "SYNTHETIC cohort"}))
+        intervals, models.incidence_group, horizon_months=float(models.horizon_months)))
+    riclpm = timed("riclpm", lambda: cm.run_riclpm(panel, models.riclpm, {"synthetic": "SYNTHETIC cohort"}))
     seconds_models = sum(v for k, v in seconds.items()
                          if k not in ("generator", "write_dta", "adapter_build_cohort_panel", "riclpm"))
 

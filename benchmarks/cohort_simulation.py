@@ -53,12 +53,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from analysis import io  # noqa: E402
+from analysis.core import io  # noqa: E402
 
 NOMINAL = 0.95
 #: RI-CLPM truth (as tests/estimators/test_sem.py): reciprocal within-person lags both non-zero.
@@ -77,27 +76,27 @@ def _riclpm_means(waves: int) -> dict[str, list[float]]:
     return {"means_x": [2.0 + 0.1 * t for t in range(waves)], "means_y": [10.0 + 0.5 * t for t in range(waves)]}
 
 
-def one_rep(rep: int, seed: int, params: dict[str, Any], persons: int, riclpm: dict[str, Any]) -> dict[str, Any]:
-    """One replication: the cohort through the adapter and every estimator, then the RI-CLPM."""
+def one_rep(rep: int, seed: int, cohorts: Any, persons: int, riclpm: dict[str, Any]) -> dict[str, Any]:
+    """One replication: the cohort through the adapter and every estimator, then the RI-CLPM. ``cohorts`` is
+    params.yaml's ``cohorts:`` block, validated (:class:`analysis.studies.cohorts.settings.CohortsSettings`)."""
     from analysis.estimators.sem import fit_riclpm, simulate_riclpm
     from analysis.studies.cohorts.clean import build_cohort_panel
     from analysis.studies.cohorts.models import run_cohort_models, truth_table
     from analysis.studies.cohorts.synthetic import simulate_cohort, write_synthetic
 
-    cohorts = params["cohorts"]
     out: dict[str, Any] = {"rep": rep, "seed": seed, "rows": [], "error": "", "seconds": {}}
     start = time.perf_counter()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            frame, truth = simulate_cohort(cohorts["synthetic"], persons=persons, seed=seed)
+            frame, truth = simulate_cohort(cohorts.synthetic, persons=persons, seed=seed)
             with tempfile.TemporaryDirectory(prefix="cohort-sim-") as tmp:
                 path = Path(tmp) / "synthetic_rand.dta"
                 write_synthetic(frame, path)
                 panel, *_ = build_cohort_panel(cohorts, path)
             out["seconds"]["cohort_data"] = time.perf_counter() - start
             t0 = time.perf_counter()
-            records, _ = run_cohort_models(panel, cohorts["models"], {"synthetic": "SYNTHETIC cohort"})
+            records, _ = run_cohort_models(panel, cohorts.models, {"synthetic": "SYNTHETIC cohort"})
             table = truth_table(records, truth["truth"])
             out["seconds"]["cohort_models"] = time.perf_counter() - t0
         out["events"] = {k: truth[k] for k in ("deaths", "cvd_events", "dropouts", "person_waves_interviewed")}
@@ -239,14 +238,16 @@ def main(argv: list[str] | None = None) -> int:
     from joblib import Parallel, delayed
     from tqdm import tqdm
 
-    params = yaml.safe_load(Path(args.params).read_text())
-    spec = params["cohorts"]["synthetic"]
-    base = int(spec["seed"])
+    from analysis.params import load
+
+    cohorts = load(args.params).cohorts  # params.yaml validated, the typed settings the stages pass
+    spec = cohorts.synthetic
+    base = int(spec.seed)
     riclpm = {"persons": args.riclpm_persons, "waves": args.riclpm_waves, "dropout": args.riclpm_dropout}
     load_start = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     start = time.perf_counter()
     results = []
-    tasks = (delayed(one_rep)(rep, base + rep, params, args.persons, riclpm) for rep in range(args.reps))
+    tasks = (delayed(one_rep)(rep, base + rep, cohorts, args.persons, riclpm) for rep in range(args.reps))
     with tqdm(total=args.reps, desc="SYNTHETIC cohort reps", unit="rep") as bar:
         for res in Parallel(n_jobs=args.jobs, return_as="generator_unordered")(tasks):
             results.append(res)
@@ -261,8 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     per_rep = [r["seconds"].get("total", math.nan) for r in results]
     settings = {
         "reps": args.reps, "reps_ok": sum(not r["error"] for r in results), "seed_first": base,
-        "seed_last": base + args.reps - 1, "persons": args.persons, "waves": int(spec["waves"]),
-        "params_persons": int(spec["persons"]),
+        "seed_last": base + args.reps - 1, "persons": args.persons, "waves": int(spec.waves),
+        "params_persons": int(spec.persons),
         "mean_interviews": events["person_waves_interviewed"].mean() if len(events) else math.nan,
         "mean_deaths": events["deaths"].mean() if len(events) else math.nan,
         "mean_cvd": events["cvd_events"].mean() if len(events) else math.nan,

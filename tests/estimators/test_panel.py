@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analysis.core.config import ConfigError
+from analysis.core.settings import validate
 from analysis.estimators.panel import (
     ATTENUATION_COLUMNS,
     BETWEEN_TERM_LABEL,
@@ -21,6 +23,7 @@ from analysis.estimators.panel import (
     PANEL_TEST_COLUMNS,
     RECORD_MODELS,
     PanelLayout,
+    PanelSpec,
     attenuation_table,
     fit_conditional_logit,
     fit_first_difference,
@@ -37,6 +40,7 @@ from analysis.estimators.panel import (
     within_person_variance,
 )
 from analysis.estimators.records import RECORD_COLUMNS, ModelSpec, records_frame
+from conftest import edited
 
 # ---------------------------------------------------------------------------------------------
 # A small panel typed by hand: 6 persons x 3 waves, exposure x, time-varying covariate z, invariant female.
@@ -329,13 +333,15 @@ def test_multilevel_random_slope_recovers_the_fixed_slope():
 # ---------------------------------------------------------------------------------------------
 # The stage: records contract, specification errors.
 
-STAGE_SPEC = {
+#: The spec as a params.yaml block would hold it (plain YAML), and validated as the pipeline validates it.
+STAGE_RAW = {
     "entity": "person_id", "time": "wave", "cluster": "person_id",
     "outcomes": {"case": {"label": "Case", "binary": True}, "y": {"label": "Score", "binary": False}},
     "exposures": {"x": {"label": "Contact", "type": "continuous"}},
     "covariates": "z", "invariant": "female + C(race)", "covariate_set": "z_race",
     "estimators": list(ESTIMATORS),
 }
+STAGE_SPEC = validate(PanelSpec, STAGE_RAW, "panel_models")
 
 
 @pytest.fixture(scope="module")
@@ -407,16 +413,32 @@ def test_categorical_exposure_terms(stage_panel):
     np.testing.assert_allclose(fe["estimate"], records["estimate"].iloc[:2], atol=1e-8)
 
 
+def test_spec_errors_are_schema_errors():
+    """An unknown estimator, a missing key, an unknown exposure type or no outcome is an error of the spec itself:
+    the schema (estimators/panel_spec.py) names the key before any data is read."""
+    with pytest.raises(ConfigError, match=r"panel_models: estimators\[1\] = 'random_forest': Input should be "
+                                          r"'pooled_ols', .* or 'multilevel'"):
+        validate(PanelSpec, {**STAGE_RAW, "estimators": ["fixed_effects", "random_forest"]}, "panel_models")
+    with pytest.raises(ConfigError, match="panel_models: entity: required key missing"):
+        validate(PanelSpec, {k: v for k, v in STAGE_RAW.items() if k != "entity"}, "panel_models")
+    with pytest.raises(ConfigError, match="panel_models: covariate_set: required key missing"):
+        validate(PanelSpec, {k: v for k, v in STAGE_RAW.items() if k != "covariate_set"}, "panel_models")
+    with pytest.raises(ConfigError, match=r"exposures\.x\.type = 'ordinal': Input should be 'continuous' or "
+                                          r"'categorical'"):
+        validate(PanelSpec, {**STAGE_RAW, "exposures": {"x": {"label": "X", "type": "ordinal"}}}, "panel_models")
+    with pytest.raises(ConfigError, match="panel_models: outcomes: Dictionary should have at least 1 item"):
+        validate(PanelSpec, {**STAGE_RAW, "outcomes": {}}, "panel_models")
+
+
 def test_errors_name_what_is_wrong(stage_panel):
-    with pytest.raises(ValueError, match=r"\['random_forest'\] unknown"):
-        run_panel_models(stage_panel, {**STAGE_SPEC, "estimators": ["fixed_effects", "random_forest"]},
-                         progress=False)
     with pytest.raises(ValueError, match=r"column 'log_real_income' \(named in panel_models.covariates\)"):
-        run_panel_models(stage_panel, {**STAGE_SPEC, "covariates": "z + log_real_income"}, progress=False)
+        run_panel_models(stage_panel, edited(STAGE_SPEC, covariates="z + log_real_income"), progress=False)
+    unhappy = validate(PanelSpec, {**STAGE_RAW, "outcomes": {"unhappy": {"label": "Unhappy", "binary": True}}},
+                       "panel_models")
     with pytest.raises(ValueError, match=r"column 'unhappy' \(named in panel_models.outcomes.unhappy\)"):
-        run_panel_models(stage_panel, {**STAGE_SPEC, "outcomes": {"unhappy": {"binary": True}}}, progress=False)
-    with pytest.raises(ValueError, match="needs the key 'entity'"):
-        run_panel_models(stage_panel, {k: v for k, v in STAGE_SPEC.items() if k != "entity"}, progress=False)
+        run_panel_models(stage_panel, unhappy, progress=False)
+    with pytest.raises(ValueError, match=r"column 'household' \(named in panel_models.entity\)"):
+        run_panel_models(stage_panel, edited(STAGE_SPEC, entity="household"), progress=False)
     with pytest.raises(ValueError, match=r"share an \(person_id, wave\) pair"):
         fit_fixed_effects(pd.concat([stage_panel, stage_panel.iloc[[0]]]), ModelSpec(outcome="y", exposure="x"),
                           LAYOUT)
@@ -476,12 +498,19 @@ def test_weighted_spec_needs_a_weight_and_weightable_estimators(confounded):
     with pytest.raises(ValueError, match="needs a weight column"):
         PanelLayout(entity="person_id", time="wave", weighted=True)
     data = confounded.assign(weight=1.0)
-    spec = {"entity": "person_id", "time": "wave", "weight": "weight", "weighted": True,
-            "outcomes": {"y": {}}, "exposures": {"x": {}}, "estimators": ["fixed_effects", "conditional_logit"]}
-    with pytest.raises(ValueError, match="conditional_logit.*no weighted version"):
-        run_panel_models(data, spec, progress=False)
+    spec = {"entity": "person_id", "time": "wave", "weight": "weight", "weighted": True, "covariate_set": "none",
+            "outcomes": {"y": {"label": "Y"}}, "exposures": {"x": {"label": "X"}},
+            "estimators": ["fixed_effects", "conditional_logit"]}
+    # both are errors of the spec itself: the schema (estimators/panel_spec.py) says so before any data is read
+    with pytest.raises(ConfigError, match=r"panel_models: estimators: \['conditional_logit'\] have no weighted "
+                                          r"version"):
+        validate(PanelSpec, spec, "panel_models")
+    with pytest.raises(ConfigError, match="panel_models: weighted: a weighted spec needs its weight column"):
+        validate(PanelSpec, {k: v for k, v in spec.items() if k != "weight"} | {"estimators": ["fixed_effects"]},
+                 "panel_models")
     spec["estimators"] = ["pooled_ols", "fixed_effects"]
-    records, tests = run_panel_models(data, {**spec, "sample": "completers"}, progress=False)
+    records, tests = run_panel_models(data, validate(PanelSpec, {**spec, "sample": "completers"}, "panel_models"),
+                                      progress=False)
     assert set(records["design"]) == {"weighted"} and tests.empty
     assert (records["sample"] == "completers").all() and (records["vcov"] == "cluster").all()
 

@@ -21,7 +21,7 @@ import lzma
 import shutil
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -264,7 +264,7 @@ def fetch_sources(registry: str | Path, raw_dir: str | Path, mirror: Path | None
         for src in tqdm(sources, desc="fetch", unit="file"):
             records.append(fetch_one(src, raw_dir, mirror, timeout, retries))
     # checksums and sizes are taken from the files now in place
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    now = datetime.now(UTC).isoformat(timespec="seconds")
     for rec in records:
         path = Path(rec["path"])
         rec["bytes"] = path.stat().st_size

@@ -12,7 +12,7 @@ Record: model ``cox_time_varying``, design ``unweighted``, vcov ``model_based``,
 from __future__ import annotations
 
 import warnings
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd

@@ -21,7 +21,7 @@ the note, and either makes ``converged`` False (as does IRLS stopping at its ite
 from __future__ import annotations
 
 import warnings
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd

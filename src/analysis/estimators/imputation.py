@@ -41,8 +41,8 @@ the rule of R ``mice::pool`` (``mice:::barnard.rubin``, in the form of mice 3.17
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import pandas as pd

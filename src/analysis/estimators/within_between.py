@@ -14,8 +14,8 @@ Records (one pair per exposure): ``term`` the exposure (within) and ``<exposure>
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import numpy as np
 import pandas as pd

@@ -20,7 +20,7 @@ import html
 import json
 import platform
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
@@ -81,7 +81,7 @@ def provenance(root: Path) -> dict:
                              "installed": ", ".join(versions) if versions else "not installed"})
     return {"commit": commit or "unknown (not a git checkout)", "dirty": dirty, "outputs": outputs,
             "sources": sources, "packages": packages, "python": platform.python_version(),
-            "lock_sha256": lock_sha256, "built": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            "lock_sha256": lock_sha256, "built": datetime.now(UTC).isoformat(timespec="seconds")}
 
 
 def _table(rows: list[dict], columns: list[str]) -> str:

@@ -19,12 +19,12 @@ import pandas as pd
 
 from analysis.core import config, io
 from analysis.core.disclosure import rule_of
+from analysis.core.metrics import estimate_entry
 from analysis.core.settings import DisclosureSettings
 from analysis.params import Params, load
 from analysis.studies.gss.settings import GssSettings, Model2020, Models2020
-from analysis.studies.nhanes.settings import NhanesSettings
-from analysis.core.metrics import estimate_entry
 from analysis.studies.nhanes.schema import NHANES_VARIABLES
+from analysis.studies.nhanes.settings import NhanesSettings
 
 TEMPLATES = Path(__file__).parent / "templates"
 LABELS = {v.name: v.label for v in NHANES_VARIABLES}

@@ -69,8 +69,7 @@ def run(params, raw_params, tmp_path_factory):
     panel, flow, status, _ = build_cohort_panel(settings, synthetic)
     processed, out = root / "processed", root / "reports"
     assert rule_of(DISCLOSURE) == RULE
-    outputs = model_outputs(panel, status, settings.models.model_dump(exclude_none=True), truth["truth"], RULE,
-                            out / "metrics")
+    outputs = model_outputs(panel, status, settings.models, truth["truth"], RULE, out / "metrics")
     io.write_outputs({processed / "cohorts_flow.csv": flow, processed / "cohorts_studies.csv": status,
                       processed / "cohorts_capability.csv": cohort_capability(panel, settings, synthetic), **outputs})
     records, incidence = outputs[out / "metrics/cohorts_models.csv"], outputs[out / "metrics/cohorts_incidence.csv"]

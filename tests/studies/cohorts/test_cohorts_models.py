@@ -24,6 +24,7 @@ from analysis.studies.cohorts import models as mc
 from analysis.studies.cohorts.clean import build_cohort_panel
 from analysis.studies.cohorts.settings import CohortModels, CohortsSettings
 from analysis.studies.cohorts.synthetic import simulate_cohort, write_synthetic
+from conftest import edited
 
 PERSONS = 6000
 CONTINUOUS = {"cesd_isolation": "isolation_index", "cesd_loneliness": "loneliness"}
@@ -35,16 +36,19 @@ CASES = ([(m, p) for m in mc.CONTINUOUS_ESTIMATORS for p in CONTINUOUS]
 
 @pytest.fixture(scope="module")
 def cohorts(raw_params) -> CohortsSettings:
-    """params.yaml ``cohorts:`` with no study file configured, validated."""
+    """params.yaml ``cohorts:`` with no study file configured, validated (messages name the params.yaml keys)."""
     out = copy.deepcopy(raw_params["cohorts"])
     for spec in out["studies"].values():
         spec["path"] = None
-    return validate(CohortsSettings, out, "cohorts")
+    return validate(CohortsSettings, out, "cohorts", root="cohorts")
 
 
-def model_spec(cohorts: CohortsSettings) -> dict:
-    """``cohorts.models`` as the plain mapping the models_cohorts stage passes (a private copy)."""
-    return cohorts.models.model_dump(exclude_none=True)
+def models_with(raw_params: dict, change) -> CohortModels:
+    """params.yaml ``cohorts.models`` (plain YAML values) changed by ``change``, then validated as the
+    pipeline validates it."""
+    raw = copy.deepcopy(raw_params["cohorts"]["models"])
+    change(raw)
+    return validate(CohortModels, raw, "cohorts.models", root="cohorts.models")
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +64,7 @@ def synthetic(cohorts, tmp_path_factory):
 @pytest.fixture(scope="module")
 def fitted(synthetic, cohorts):
     panel, truth = synthetic
-    records, incidence = mc.run_cohort_models(panel, model_spec(cohorts), {"synthetic": "SYNTHETIC cohort"})
+    records, incidence = mc.run_cohort_models(panel, cohorts.models, {"synthetic": "SYNTHETIC cohort"})
     return records, incidence, mc.truth_table(records, truth["truth"])
 
 
@@ -408,7 +412,7 @@ def test_cumulative_incidence_cvd_needs_the_cvd_status_at_the_first_interview():
 
 def test_riclpm_on_the_synthetic_panel(synthetic, cohorts):
     panel, _ = synthetic
-    spec = dict(model_spec(cohorts)["riclpm"], waves=list(range(1, 8)))  # 7 waves: the same model, faster
+    spec = edited(cohorts.models.riclpm, waves=list(range(1, 8)))  # 7 waves: the same model, faster
     table = mc.run_riclpm(panel, spec, {"synthetic": "SYNTHETIC cohort"})
     assert list(table.columns) == mc.RICLPM_COLUMNS
     assert table["parameter"].tolist() == list(PARAMETERS) and len(table) == 13
@@ -426,12 +430,10 @@ def test_riclpm_on_the_synthetic_panel(synthetic, cohorts):
     ("depression", lambda s: s["depression"].update(outcome="phq9"), "phq9"),
     ("hazards", lambda s: s["hazards"]["outcomes"]["death"].update(covariates="cvd_ever + bmi"), "bmi"),
 ])
-def test_spec_naming_a_missing_column_is_an_error(synthetic, cohorts, where, change, name):
+def test_spec_naming_a_missing_column_is_an_error(synthetic, raw_params, where, change, name):
     panel, _ = synthetic
-    spec = model_spec(cohorts)
-    change(spec)
-    with pytest.raises(ValueError, match=rf"'{name}'.*cohorts\.models\.{where}"):
-        mc.run_cohort_models(panel.head(200), spec)
+    with pytest.raises(ValueError, match=rf"'{name}'.*params\.yaml cohorts\.models\.{where}"):
+        mc.run_cohort_models(panel.head(200), models_with(raw_params, change))
 
 
 def test_attrition_predictor_missing_is_named(synthetic):
@@ -440,25 +442,24 @@ def test_attrition_predictor_missing_is_named(synthetic):
         mc.attrition_weights(mc.as_float(panel.head(200)), "age + wealth")
 
 
-def test_unknown_estimator_and_missing_key(synthetic, cohorts, raw_params):
-    panel, _ = synthetic
-    spec = dict(model_spec(cohorts), estimators=["two_way_fe", "gee"])
-    with pytest.raises(ValueError, match="gee"):
-        mc.run_cohort_models(panel.head(200), spec)
-    spec = model_spec(cohorts)
-    del spec["hazards"]
-    with pytest.raises(ValueError, match="'hazards'"):
-        mc.run_cohort_models(panel.head(200), spec)
-    # in params.yaml the schema refuses both before any stage runs, naming the key and what is allowed
+def test_unknown_estimator_and_missing_key(raw_params):
+    """Errors of the spec itself: the schema refuses them before any stage runs, naming the key and what is
+    allowed (the models never see such a spec)."""
     raw = copy.deepcopy(raw_params["cohorts"]["models"])
     with pytest.raises(ConfigError, match=r"estimators\[1\] = 'gee': Input should be 'within_between_lmm'"):
         validate(CohortModels, dict(raw, estimators=["two_way_fe", "gee"]), "cohorts.models")
     del raw["hazards"]
     with pytest.raises(ConfigError, match=r"cohorts\.models: hazards: required key missing"):
         validate(CohortModels, raw, "cohorts.models")
+    # the names of the covariates in the records are required too
+    for block in ("depression", "hazards"):
+        raw = copy.deepcopy(raw_params["cohorts"]["models"])
+        del raw[block]["covariate_set"]
+        with pytest.raises(ConfigError, match=rf"cohorts\.models: {block}\.covariate_set: required key missing"):
+            validate(CohortModels, raw, "cohorts.models")
 
 
-def test_riclpm_missing_column_is_named(synthetic):
+def test_riclpm_missing_column_is_named(synthetic, cohorts):
     panel, _ = synthetic
-    with pytest.raises(ValueError, match="'ucla'"):
-        mc.run_riclpm(panel.head(200), {"x": "ucla", "y": "depression_score", "waves": None})
+    with pytest.raises(ValueError, match=r"'ucla' \(named in params\.yaml cohorts\.models\.riclpm\)"):
+        mc.run_riclpm(panel.head(200), edited(cohorts.models.riclpm, x="ucla", waves=None))

@@ -25,6 +25,7 @@ from analysis.studies.cohorts.clean import (
 from analysis.studies.cohorts.models import NO_CARRY, carry_forward, run_cohort_models, specification_keys
 from analysis.studies.cohorts.settings import CohortStudy
 from analysis.studies.cohorts.source import CohortFileError
+from conftest import edited
 
 STUDIES = ("hrs", "elsa", "share", "charls")
 
@@ -133,10 +134,9 @@ def test_capability_table_states_each_studys_definitions(cohorts, panels):
 
 
 def test_each_layout_fits_and_a_missing_exposure_is_said(cohorts, panels):
-    # the plain mappings the models_cohorts stage passes (the settings dumped)
-    spec = cohorts.models.model_dump(exclude_none=True)
-    spec["estimators"] = ["two_way_fe", "cloglog_hazard"]
-    carry = {k: v.carry_forward.model_dump(exclude_none=True) for k, v in cohorts.studies.items()}
+    # the typed settings the models_cohorts stage passes, cut down to two estimators
+    spec = edited(cohorts.models, estimators=["two_way_fe", "cloglog_hazard"])
+    carry = {k: v.carry_forward for k, v in cohorts.studies.items()}
     panel = pd.concat(list(panels.values()), ignore_index=True)
     records, curves = run_cohort_models(panel, spec, carry=carry)
     # every study has cumulative-incidence curves; HRS (isolation from wave 9) from its first interview with

@@ -31,9 +31,9 @@ def reports(params, raw_params, tmp_path_factory):
     write_synthetic(frame, dta)
     panel, flow, status, _ = build_cohort_panel(cohorts, dta)
     labels = dict(zip(status["study"], status["label"]))
-    spec = cohorts.models.model_dump(exclude_none=True)  # the plain mapping the models_cohorts stage passes
+    spec = cohorts.models  # the typed settings the models_cohorts stage passes
     records, incidence = run_cohort_models(panel, spec, labels)
-    riclpm = run_riclpm(panel, spec["riclpm"], labels)
+    riclpm = run_riclpm(panel, spec.riclpm, labels)
     checks = truth_table(records, truth["truth"])
     processed, out = root / "processed", root / "reports"
     io.write_csv(processed / "cohorts_flow.csv", flow)

@@ -275,7 +275,8 @@ def test_persons_given_to_the_simulation_below_10_is_an_error(spec):
 
 @pytest.mark.parametrize("change, key", [({"waves": 1}, r"waves = 1: Input should be greater than or equal to 2"),
                                          ({"waves": 31}, r"waves = 31: Input should be less than or equal to 30"),
-                                         ({"age_range": [80, 50]}, r"age_range \[80(\.0)?, 50(\.0)?\]: give \[youngest"),
+                                         ({"age_range": [80, 50]},
+                                          r"age_range: \[80(\.0)?, 50(\.0)?\] must be \[youngest, oldest\]"),
                                          ({"age_range": [50]}, r"age_range: List should have at least 2 items")])
 def test_other_invalid_values_are_named(raw_spec, change, key):
     _refused(dict(raw_spec, **change), key)

@@ -199,7 +199,7 @@ def test_year_window_and_lag_from_before_it(raw_dir, built):
 
 
 @pytest.mark.parametrize("years, problem", [
-    ([2019, 2005], r"countries: years \[2019, 2005\]: give \[first, last\]"),
+    ([2019, 2005], r"countries\.years: \[2019, 2005\] must be \[first, last\]"),
     ([2005], r"countries\.years: List should have at least 2 items"),
     ("2005-2019", r"countries\.years = '2005-2019': Input should be a valid list"),
     ([2005.5, 2019], r"countries\.years\[0\] = 2005\.5: Input should be a valid integer"),

@@ -64,6 +64,12 @@ SPEC = {
 }
 
 
+def country_models(**changes) -> CountryModels:
+    """SPEC with ``changes``, validated as the models_countries stage's settings are (params.yaml
+    ``countries.models``: messages name the keys under that path)."""
+    return validate(CountryModels, {**SPEC, **changes}, "countries.models", root="countries.models")
+
+
 @pytest.fixture(scope="module")
 def panel() -> pd.DataFrame:
     return simulate_countries()
@@ -71,8 +77,8 @@ def panel() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def records(panel) -> pd.DataFrame:
-    """SPEC validated and dumped as the models_countries stage passes it (settings -> plain dict)."""
-    return run_country_models(panel, validate(CountryModels, SPEC, "countries.models").model_dump(exclude_none=True))
+    """SPEC validated as the models_countries stage passes it (the typed settings block)."""
+    return run_country_models(panel, country_models())
 
 
 def _rec(records: pd.DataFrame, estimator: str, term: str = "social_support") -> pd.Series:
@@ -143,8 +149,8 @@ def driscoll_kraay_by_hand(frame: pd.DataFrame, y: str, xs: list[str], bandwidth
 
 def test_driscoll_kraay_se_equals_an_independent_numpy_implementation(panel):
     """With a covariate, a bandwidth of 3 given in the spec."""
-    spec = {**SPEC, "covariate_sets": {"gdp": "log_gdp_per_capita"}, "estimators": ["two_way_fe_driscoll_kraay"],
-            "driscoll_kraay": {"kernel": "bartlett", "bandwidth": 3}}
+    spec = country_models(covariate_sets={"gdp": "log_gdp_per_capita"}, estimators=["two_way_fe_driscoll_kraay"],
+                          driscoll_kraay={"kernel": "bartlett", "bandwidth": 3})
     dk = run_country_models(panel, spec).iloc[0]
     frame = panel[panel["iso3"] != "C00"]
     beta, cov = driscoll_kraay_by_hand(frame, "cvd_death_rate", ["social_support", "log_gdp_per_capita"], 3)
@@ -194,8 +200,8 @@ def test_records_contract(records):
 
 
 def test_scale_multiplies_estimate_and_se(panel, records):
-    unscaled = run_country_models(panel, {**SPEC, "exposures": {"social_support": {}},
-                                          "estimators": ["two_way_fe_clustered"]}).iloc[0]
+    unscaled = run_country_models(panel, country_models(exposures={"social_support": {"label": "Social support"}},
+                                                        estimators=["two_way_fe_clustered"])).iloc[0]
     scaled = _rec(records, "two_way_fe_clustered")
     assert scaled["estimate"] == pytest.approx(unscaled["estimate"] * SCALE)
     assert scaled["std_error"] == pytest.approx(unscaled["std_error"] * SCALE)
@@ -205,20 +211,20 @@ def test_scale_multiplies_estimate_and_se(panel, records):
 def test_lagged_exposure_and_common_sample(panel):
     data = panel.copy()
     data.loc[data.index[::10], "log_gdp_per_capita"] = np.nan
-    spec = {**SPEC, "exposures": {"social_support_lag1": {"label": "Social support, previous year", "scale": 0.1,
-                                                          "sensitivity": "sensitivity: lagged exposure"}},
-            "covariate_sets": {"unadjusted": "", "gdp": "log_gdp_per_capita"}, "estimators": ["pooled_ols"]}
-    out = run_country_models(data, spec)
+    changes = {"exposures": {"social_support_lag1": {"label": "Social support, previous year", "scale": 0.1,
+                                                     "sensitivity": "sensitivity: lagged exposure"}},
+               "covariate_sets": {"unadjusted": "", "gdp": "log_gdp_per_capita"}, "estimators": ["pooled_ols"]}
+    out = run_country_models(data, country_models(**changes))
     complete = data[["social_support_lag1", "log_gdp_per_capita", "cvd_death_rate"]].notna().all(axis=1).sum()
     assert list(out["n"]) == [complete, complete]  # unadjusted on the adjusted model's sample
     assert all(note.endswith("sensitivity: lagged exposure") for note in out["note"])
-    separate = run_country_models(data, {**spec, "common_sample": False})
+    separate = run_country_models(data, country_models(**changes, common_sample=False))
     assert separate["n"].iloc[0] > complete
 
 
 def test_a_failed_fit_gives_nan_records_not_an_exception(panel):
     one_year = panel[panel["year"] == 2010]
-    out = run_country_models(one_year, {**SPEC, "estimators": ["two_way_fe_clustered", "within_between"]})
+    out = run_country_models(one_year, country_models(estimators=["two_way_fe_clustered", "within_between"]))
     fe = _rec(out, "two_way_fe_clustered")
     assert not fe["converged"] and np.isnan(fe["estimate"]) and "no country has two or more years" in fe["note"]
 
@@ -228,21 +234,22 @@ def test_a_failed_fit_gives_nan_records_not_an_exception(panel):
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"outcomes": {"cvd_rate": {}}}, r"column 'cvd_rate' \(named in countries.models.outcomes.cvd_rate\)"),
-    ({"covariate_sets": {"gdp": "log_gdp"}}, r"column 'log_gdp' \(named in countries.models.covariate_sets.gdp\)"),
-    ({"estimators": ["fixed_effects"]}, r"countries.models.estimators: \['fixed_effects'\] unknown"),
-    ({"exposures": {"social_support": {"scale": 0}}}, r"exposures.social_support.scale is 0"),
-    ({"driscoll_kraay": {"kernel": "gaussian"}}, r"driscoll_kraay.kernel is 'gaussian'"),
-    ({"driscoll_kraay": {"bandwidth": -1}}, r"driscoll_kraay.bandwidth is -1"),
-    ({"time": "wave"}, r"column 'wave' \(named in countries.models.time\)"),
+    ({"outcomes": {"cvd_rate": {"label": "CVD"}}},
+     r"column 'cvd_rate' \(named in params.yaml countries\.models\.outcomes\.cvd_rate\)"),
+    ({"covariate_sets": {"gdp": "log_gdp"}},
+     r"column 'log_gdp' \(named in params.yaml countries\.models\.covariate_sets\.gdp\)"),
+    ({"time": "wave"}, r"column 'wave' \(named in params.yaml countries\.models\.time\)"),
 ])
 def test_spec_errors_name_the_key(panel, change, message):
+    """A column the spec names but the panel lacks: found by the model stage, before anything is fit (an unknown
+    estimator or kernel, a scale of 0 or a negative bandwidth are schema errors: the next test)."""
     with pytest.raises(ValueError, match=message):
-        run_country_models(panel, {**SPEC, **change})
+        run_country_models(panel, country_models(**change))
 
 
 @pytest.mark.parametrize("change, message", [
     ({"estimators": ["fixed_effects"]}, r"estimators\[0\] = 'fixed_effects': Input should be 'pooled_ols'"),
+    ({"exposures": {}}, r"exposures: Dictionary should have at least 1 item"),
     ({"exposures": {"social_support": {"label": "x", "scale": 0}}},
      r"exposures\.social_support\.scale = 0: Input should be greater than 0"),
     ({"driscoll_kraay": {"kernel": "gaussian"}}, r"driscoll_kraay\.kernel = 'gaussian': Input should be 'bartlett'"),
@@ -255,11 +262,12 @@ def test_schema_refuses_the_same_spec_errors_before_any_stage(change, message):
 
 
 def test_spec_needs_its_keys_and_one_row_per_country_year(panel):
-    with pytest.raises(ValueError, match=r"needs the key 'exposures' \(params.yaml countries.models.exposures\)"):
-        run_country_models(panel, {k: v for k, v in SPEC.items() if k != "exposures"})
+    # a missing key is a schema error (it never reaches the models)
+    with pytest.raises(ConfigError, match=r"countries\.models: exposures: required key missing"):
+        validate(CountryModels, {k: v for k, v in SPEC.items() if k != "exposures"}, "countries.models")
     doubled = pd.concat([panel, panel.iloc[[5]]], ignore_index=True)
     with pytest.raises(ValueError, match=r"2 rows sharing a \(iso3, year\) pair, e.g. iso3='C01'"):
-        run_country_models(doubled, SPEC)
+        run_country_models(doubled, country_models())
 
 
 def test_variation_summary_by_hand():

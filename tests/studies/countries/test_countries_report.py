@@ -37,7 +37,7 @@ def panel() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def records(panel) -> pd.DataFrame:
-    return run_country_models(panel, FULL_SPEC)
+    return run_country_models(panel, validate(CountryModels, FULL_SPEC, "countries.models", root="countries.models"))
 
 
 def name_map() -> pd.DataFrame:

@@ -13,7 +13,7 @@ import pytest
 
 from analysis.core import fetch
 from analysis.core.config import ConfigError
-from analysis.core.contract import validate_table
+from analysis.core.contract import CleaningError, validate_table
 from analysis.core.settings import ReliabilitySettings, validate
 from analysis.studies.gss import clean as clean_gss
 from analysis.studies.gss.schema import (
@@ -293,7 +293,7 @@ def test_schema_violation_is_a_cleaning_error(built):
     panel, _ = built
     bad = panel.copy()
     bad.loc[0, "social_contact_index"] = 9.5
-    with pytest.raises(clean_gss.CleaningError, match="social_contact_index"):
+    with pytest.raises(CleaningError, match="social_contact_index"):
         validate_table(bad, gss_panel_schema(), "panel")
 
 

@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from test_figures import texts
-from test_panel import STAGE_SPEC, simulate_binary
+from test_panel import STAGE_RAW, simulate_binary
 
 from analysis.core.settings import validate
-from analysis.estimators.panel import run_panel_models
+from analysis.estimators.panel import PanelSpec, run_panel_models
 from analysis.report.figures import FigureError, flow_diagram
 from analysis.studies.gss import report
 from analysis.studies.gss.metrics import gss_metrics
@@ -18,7 +18,8 @@ from analysis.studies.gss.models import run_2020_models, run_gss_models
 from analysis.studies.gss.settings import GssSettings, Model2020, Models2020
 from conftest import edited
 
-SPEC = {**STAGE_SPEC, "outcomes": {"case": {"label": "Case", "binary": True}}}
+SPEC_RAW = {**STAGE_RAW, "outcomes": {"case": {"label": "Case", "binary": True}}}
+SPEC = validate(PanelSpec, SPEC_RAW, "panel_models")
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +130,7 @@ def test_gss_models_and_metrics_keys(panel, table_2020, raw_params):
                                        data["person_id"].map(dict(zip(persons, np.linspace(0.5, 2, len(persons))))),
                                        np.nan)
     table = table_2020.assign(mode_2020=pd.Categorical(np.resize(["Web", "Phone"], len(table_2020))))
-    gss = gss_settings(raw_params, panel_models={**SPEC, "ballots": {"case": ["A"]}},
+    gss = gss_settings(raw_params, panel_models={**SPEC_RAW, "ballots": {"case": ["A"]}},
                        panel_lagged={"exposures": {"x_lag": {"label": "x at t-1"}},
                                      "estimators": ["pooled_ols", "fixed_effects"]},
                        panel_weighted={"label": "completers", "weight": "weight_panel123",
@@ -244,7 +245,7 @@ def test_ballot_flow_table_says_which_ballot_informs_which_model(panel, table_20
     data["ballot"] = pd.Categorical(data["person_id"].map(dict(zip(persons, np.resize(["A", "B", "C"], len(persons))))),
                                     categories=["A", "B", "C"])
     data.loc[data["ballot"] == "B", "case"] = np.nan  # the outcome not asked on ballot B
-    gss = gss_settings(raw_params, panel_models={**SPEC, "ballots": {"case": ["A"]}}, panel_lagged=None,
+    gss = gss_settings(raw_params, panel_models={**SPEC_RAW, "ballots": {"case": ["A"]}}, panel_lagged=None,
                        panel_weighted=None, models_2020=MODELS_2020_RAW)
     fits_flow = report.ballot_flow_table(run_gss_models(data, table_2020, gss, progress=False)["ballot_flow"],
                                          {"case": "Case"})

@@ -208,12 +208,19 @@ STAGE = {
 }
 
 
+def places_settings(raw: dict) -> PlacesSettings:
+    """A ``places:`` block validated as the models_places stage's settings are (messages name params.yaml keys)."""
+    return validate(PlacesSettings, raw, "places", root="places")
+
+
+#: STAGE as the models_places stage passes it: the typed settings block.
+STAGE_SETTINGS = places_settings(STAGE)
+
+
 @pytest.fixture(scope="module")
 def stage():
-    """STAGE validated and dumped as the models_places stage passes it (settings -> plain dict + n_jobs)."""
     table, _ = simulate_counties(n_states=15, per_state=30, seed=11)
-    spec = {**validate(PlacesSettings, STAGE, "places").model_dump(exclude_none=True), "n_jobs": 1}
-    return run_places_models(table, simulate_panel(200), spec, progress=False)
+    return run_places_models(table, simulate_panel(200), STAGE_SETTINGS, progress=False, n_jobs=1)
 
 
 def test_stage_fits_every_design_with_ecological_notes(stage):
@@ -237,19 +244,19 @@ def test_stage_fits_every_design_with_ecological_notes(stage):
 def test_stage_errors_name_what_is_wrong(counties):
     table, _ = counties
     bad = {**STAGE, "county_models": {**STAGE["county_models"], "covariate_sets": {"adjusted": "z + poverty_pct"}}}
-    with pytest.raises(ValueError, match=r"column 'poverty_pct' \(named in places.county_models.covariate_sets.adj"):
-        run_places_models(table, simulate_panel(50), bad, progress=False)
+    with pytest.raises(ValueError, match=r"column 'poverty_pct' \(named in params.yaml "
+                                         r"places\.county_models\.covariate_sets\.adjusted\)"):
+        run_places_models(table, simulate_panel(50), places_settings(bad), progress=False)
+    # an unknown design or a missing block is an error of the spec itself: the schema names the key (and the
+    # designs allowed) before any stage reads a table
     bad = {**STAGE, "county_models": {**STAGE["county_models"], "designs": ["multilevel", "bayesian"]}}
-    with pytest.raises(ValueError, match="designs: \\['bayesian'\\] unknown"):
-        run_places_models(table, simulate_panel(50), bad, progress=False)
-    # params.yaml never gets this far: the schema names the key and the designs allowed
     with pytest.raises(ConfigError, match=r"county_models\.designs\[1\] = 'bayesian': Input should be 'weighted', "
                                           r"'unweighted' or 'multilevel'"):
         validate(PlacesSettings, bad, "places")
-    with pytest.raises(ValueError, match="needs the key 'county_models'"):
-        run_places_models(table, None, {"study": "x"}, progress=False)
-    with pytest.raises(ValueError, match="panel_models is set but no county panel"):
-        run_places_models(table, None, STAGE, progress=False)
+    with pytest.raises(ConfigError, match=r"places: county_models: required key missing"):
+        validate(PlacesSettings, {"study": "x"}, "places")
+    with pytest.raises(ValueError, match="places.panel_models is set but no county panel table was given"):
+        run_places_models(table, None, STAGE_SETTINGS, progress=False)
 
 
 def test_primary_county_model_adjusts_for_composition_not_co_outcomes(params):

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from test_figures import texts
-from test_places_models import STAGE, simulate_counties, simulate_panel
+from test_places_models import STAGE, STAGE_SETTINGS, simulate_counties, simulate_panel
 
 from analysis.core.settings import validate
 from analysis.report.figures import FigureError, flow_diagram
@@ -40,7 +40,7 @@ def join_log(n: int, files: tuple[tuple[str, int, int, str], ...] = (("a", 3, 1,
 def outputs():
     table, _ = simulate_counties(n_states=12, per_state=25, seed=5)
     panel = simulate_panel(150)
-    records, effects = run_places_models(table, panel, STAGE, progress=False)
+    records, effects = run_places_models(table, panel, STAGE_SETTINGS, progress=False)
     return table, panel, records, effects
 
 

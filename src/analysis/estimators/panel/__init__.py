@@ -59,7 +59,7 @@ Mundlak Wald tests, in a table of their own.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import pandas as pd
 
@@ -86,7 +86,6 @@ from analysis.estimators.panel.multilevel import GROWTH_STAGES, estimate_growth_
 from analysis.estimators.panel.mundlak import estimate_mundlak, fit_mundlak_model, mundlak_design
 from analysis.estimators.panel.pooled import estimate_pooled_ols, estimate_random_effects
 from analysis.estimators.panel.run import ESTIMATORS, FITS, RECORD_MODELS, run_panel_models
-from analysis.estimators.panel.spec import PanelExposure, PanelOutcome, PanelSpec
 from analysis.estimators.panel.sample import (
     FIT_ERRORS,
     PanelLayout,
@@ -96,6 +95,7 @@ from analysis.estimators.panel.sample import (
     standard_errors,
     with_constant,
 )
+from analysis.estimators.panel_spec import PanelExposure, PanelOutcome, PanelSpec
 from analysis.estimators.panel.specification_tests import (
     HAUSMAN_TEST,
     MUNDLAK_EXPOSURE_TEST,

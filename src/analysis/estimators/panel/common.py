@@ -20,12 +20,14 @@ The conditional logit and the multilevel model have model-based SEs only (record
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import pandas as pd
 
 from analysis.estimators.panel.sample import Coefficient, PanelSample, persons
+from analysis.estimators.panel_spec import WEIGHTED_ESTIMATORS  # the estimators with a weighted version
 from analysis.estimators.records import ModelSpec, error_text, record_row, records_frame
 from analysis.estimators.vcov import with_small_sample_factor
 
@@ -35,8 +37,6 @@ COV_TYPES = ("clustered", "kernel")
 KERNELS = ("bartlett", "newey-west", "parzen", "gallant", "qs", "quadratic-spectral", "andrews")
 #: Record ``vcov`` of each ``cov_type``.
 VCOV_OF = {"clustered": "cluster", "kernel": "driscoll_kraay"}
-#: The estimators that have a weighted version (``PanelLayout.weighted``).
-WEIGHTED_ESTIMATORS = ("pooled_ols", "fixed_effects", "first_difference")
 #: Record ``design`` of an unweighted panel fit, and of a weighted one.
 DESIGN = "unweighted"
 WEIGHTED_DESIGN = "weighted"

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
 
 import pandas as pd
 
-from analysis.estimators.panel.common import WEIGHTED_ESTIMATORS, PanelOptions
+from analysis.estimators.panel.common import PanelOptions
 from analysis.estimators.panel.conditional_logit import estimate_conditional_logit
 from analysis.estimators.panel.fixed_effects import estimate_first_difference, estimate_fixed_effects
 from analysis.estimators.panel.multilevel import estimate_growth_multilevel
 from analysis.estimators.panel.mundlak import estimate_mundlak
 from analysis.estimators.panel.pooled import estimate_pooled_ols, estimate_random_effects
 from analysis.estimators.panel.sample import PanelLayout, PanelSample, prepare_panel
-from analysis.estimators.panel.spec import Estimator, PanelSpec
+from analysis.estimators.panel_spec import Estimator, PanelSpec
 from analysis.estimators.panel.specification_tests import hausman, mundlak_wald, panel_tests_frame
 from analysis.estimators.records import (
-    EXPOSURE_TYPES,
     MAIN_SAMPLE,
     ModelSpec,
     check_columns,
@@ -56,7 +55,7 @@ def run_panel_models(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Fit every outcome x exposure x estimator of a panel spec; return ``(records, tests)``.
 
-    ``spec`` (:class:`~analysis.estimators.panel.spec.PanelSpec`, e.g. params.yaml ``gss.panel_models``): the
+    ``spec`` (:class:`~analysis.estimators.panel_spec.PanelSpec`, e.g. params.yaml ``gss.panel_models``): the
     entity and time columns, the outcomes (name -> label, binary, column), the exposures (name -> label, type),
     the time-varying ``covariates`` and time-invariant ``invariant`` formulas and their ``covariate_set`` name,
     the ``estimators``, an optional ``weight`` (and ``weighted``), the records' ``sample`` and ``alpha``.

@@ -9,8 +9,9 @@ conditional logit drops every unit whose outcome never changes.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd

@@ -34,16 +34,16 @@ import numpy as np
 import pandas as pd
 
 from analysis.core import config, io
-from analysis.core.settings import validate
 from analysis.core.contract import CleaningError, finish_table, validate_table
 from analysis.core.fetch import sha256_of
 from analysis.core.index import at_or_above, build_index, group_index
+from analysis.core.settings import validate
+from analysis.studies.cohorts.inputs import wave_problems
 from analysis.studies.cohorts.schema import (
     cohort_data_dictionary,
     cohort_panel_schema,
     cohort_variables,
 )
-from analysis.studies.cohorts.inputs import wave_problems
 from analysis.studies.cohorts.settings import (
     PERSON_VARIABLES,
     SYNTHETIC,

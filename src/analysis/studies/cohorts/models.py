@@ -58,8 +58,9 @@ with ``cohorts.models.no_carry_sensitivity`` every model of such a study is fitt
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -88,8 +89,8 @@ from analysis.studies.cohorts.metrics import cohort_metrics
 from analysis.studies.cohorts.settings import (
     CarryForward,
     CohortModels,
-    Estimator,
     DepressionModel,
+    Estimator,
     HazardOutcome,
     ModelExposure,
     Riclpm,

@@ -31,6 +31,7 @@ from analysis.core.disclosure import (
     protect,
     rule_of,
 )
+from analysis.core.settings import DisclosureSettings
 from analysis.report import tables
 from analysis.report.figures import (
     PALETTE,
@@ -43,9 +44,8 @@ from analysis.report.figures import (
     write_figure,
 )
 from analysis.studies.cohorts.clean import restricted_studies
-from analysis.core.settings import DisclosureSettings
-from analysis.studies.cohorts.settings import load
 from analysis.studies.cohorts.models import specification_keys
+from analysis.studies.cohorts.settings import load
 
 #: Labels of the spec's estimator names (:func:`analysis.studies.cohorts.models.specification_keys`; the truth
 #: table's ``model`` holds them too).

@@ -59,7 +59,7 @@ equally (record ``design`` ``"unweighted"``).
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
 
 import pandas as pd
 
@@ -68,7 +68,7 @@ from analysis.core.metrics import clean_number, ecological_metrics
 from analysis.estimators.panel import FITS, KERNELS, PanelLayout, PanelOptions, prepare_panel
 from analysis.estimators.records import ModelSpec, check_columns, formula_variables, records_frame
 from analysis.estimators.runner import run_jobs
-from analysis.studies.countries.settings import CountryEstimator, CountryModels, load
+from analysis.studies.countries.settings import CountryEstimator, CountryModels, Kernel, load
 
 #: Estimator name of the spec (``countries.models.estimators``) -> (the panel fitter, its ``cov_type``).
 SPECIFICATIONS: dict[str, tuple[str, str]] = {
@@ -79,6 +79,7 @@ SPECIFICATIONS: dict[str, tuple[str, str]] = {
     "two_way_fe_driscoll_kraay": ("fixed_effects", "kernel"),
 }
 assert set(CountryEstimator.__args__) == set(SPECIFICATIONS), "the schema's estimators and SPECIFICATIONS differ"
+assert set(Kernel.__args__) == set(KERNELS), "the schema's kernels and the library's KERNELS differ"
 #: Estimator name of the spec -> the comparison its exposure coefficient makes.
 ESTIMATORS: dict[str, str] = {
     "pooled_ols": "pooled OLS: between + within countries",

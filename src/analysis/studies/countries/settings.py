@@ -7,12 +7,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from analysis.estimators.panel import KERNELS
-from analysis.core.settings import Formula, Label, Number, bounded, Probability, Settings, load_study
+from analysis.core.settings import Formula, Label, Probability, Settings, bounded, load_study
 
 STUDY = "countries"
 CountryEstimator = Literal["pooled_ols", "random_effects", "within_between", "two_way_fe_clustered",
                            "two_way_fe_driscoll_kraay"]
+#: linearmodels' Driscoll-Kraay kernels (the library's ``KERNELS``: studies/countries/models.py checks they agree;
+#: spelt out here so that loading the settings never imports the estimator library).
+Kernel = Literal["bartlett", "newey-west", "parzen", "gallant", "qs", "quadratic-spectral", "andrews"]
 
 
 class CountryOutcome(Settings):
@@ -32,7 +34,7 @@ class CountryExposure(Settings):
 
 
 class DriscollKraay(Settings):
-    kernel: Literal[KERNELS] = "bartlett"  # type: ignore[valid-type]  (linearmodels' kernels)
+    kernel: Kernel = "bartlett"
     bandwidth: bounded(ge=0) | None = None
     """null: the rule of thumb floor(4 (T/100)^(2/9))."""
 

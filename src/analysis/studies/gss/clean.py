@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.core import config, io
+from analysis.core.contract import data_dictionaries, finish_table, validate_table
 from analysis.core.settings import ReliabilitySettings
-from analysis.core.contract import CleaningError, data_dictionaries, finish_table, validate_table
 from analysis.estimators import reliability
 from analysis.studies.gss import measures
 from analysis.studies.gss import source as src

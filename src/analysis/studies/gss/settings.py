@@ -11,14 +11,14 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, model_validator
 
 from analysis.core.settings import Formula, Label, Probability, Settings, load_study
-from analysis.estimators.panel.spec import Estimator, PanelExposure, PanelSpec
+from analysis.estimators.panel_spec import Estimator, PanelExposure, PanelSpec
 from analysis.studies.gss.source import LONG_PANELS
 
 STUDY = "gss"
 
 
 class PanelModels(PanelSpec):
-    """Within-person models of the stacked long panels (the library's panel spec, estimators/panel/spec.py, with
+    """Within-person models of the stacked long panels (the library's panel spec, estimators/panel_spec.py, with
     the GSS's split ballots)."""
 
     entity: str = "person_id"

@@ -21,8 +21,8 @@ plus ``analysis`` and ``analysis_label``; a joint term's ``exposure`` is its own
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import pandas as pd
 

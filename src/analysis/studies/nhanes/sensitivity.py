@@ -49,14 +49,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from analysis.core import config, io
-from analysis.core.settings import Workers
 from analysis.core.config import ConfigError
+from analysis.core.settings import Workers
 from analysis.estimators.formula import formula_variables
 from analysis.estimators.glm import FAMILIES
 from analysis.estimators.records import (

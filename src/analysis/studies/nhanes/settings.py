@@ -13,7 +13,17 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, model_validator
 
 from analysis.core.index import IndexSpec
-from analysis.core.settings import Formula, Label, Number, bounded, Probability, Settings, formatted, load_study, number_text
+from analysis.core.settings import (
+    Formula,
+    Label,
+    Number,
+    Probability,
+    Settings,
+    bounded,
+    formatted,
+    load_study,
+    number_text,
+)
 from analysis.estimators.formula import formula_variables
 from analysis.studies.nhanes.schema import NHANES_VARIABLES
 from analysis.studies.nhanes.source import CYCLE_SUFFIX

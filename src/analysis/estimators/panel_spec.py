@@ -1,7 +1,8 @@
 """What a panel analysis is asked to fit, typed: the columns, outcomes, exposures, covariates and estimators.
 
-A study's settings block (e.g. ``gss.panel_models`` in params.yaml) is this schema, so the library reads typed
-fields with their defaults here, never a raw mapping.
+A study's settings block (e.g. ``gss.panel_models`` in params.yaml) is this schema, so the library
+(:mod:`analysis.estimators.panel`) reads typed fields with their defaults here, never a raw mapping. A module of
+its own, beside the ``panel`` package, so that a study's settings import the schema without the estimators.
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from analysis.core.settings import Formula, Label, Probability, Settings
-
-from analysis.estimators.panel.common import WEIGHTED_ESTIMATORS
-
+#: The estimators that take a weight (a weighted spec holds only these).
+WEIGHTED_ESTIMATORS = ("pooled_ols", "fixed_effects", "first_difference")
 #: The estimators a spec may list (analysis.estimators.panel.run.ESTIMATORS says what each compares).
 Estimator = Literal["pooled_ols", "random_effects", "fixed_effects", "first_difference", "mundlak",
                     "conditional_logit", "multilevel"]
@@ -36,7 +36,7 @@ class PanelSpec(Settings):
     """Every outcome x exposure x estimator to fit on a unit x time panel."""
 
     entity: str
-    """The unit column (a person, a county)."""
+    """The unit column (a person, an area)."""
     time: str
     """The period column (a wave, a year)."""
     cluster: str | None = None
