@@ -4,8 +4,8 @@ Measures, on this machine, one run each (wall-clock, ``time.perf_counter``), on 
 ``params.yaml cohorts.synthetic`` (20,000 persons x 14 waves by default; ``--persons`` to change):
 
 * the data: the generator (:func:`analysis.studies.cohorts.synthetic.simulate_cohort`), the Stata ``.dta`` write
-  (:func:`analysis.studies.cohorts.synthetic.write_synthetic`, to a temporary folder) and the adapter that reads it into the
-  long panel (:func:`analysis.studies.cohorts.clean.build_cohort_panel`);
+  (:func:`analysis.studies.cohorts.synthetic.write_synthetic`, to a temporary folder) and the adapter that reads it
+  into the long panel (:func:`analysis.studies.cohorts.clean.build_cohort_panel`);
 * the model inputs: person-intervals (:func:`analysis.studies.cohorts.models.person_intervals`) and the
   inverse-probability-of-attrition weights (:func:`analysis.studies.cohorts.models.attrition_weights`);
 * every fit separately, as :func:`analysis.studies.cohorts.models.run_cohort_models` calls it: the within-between

@@ -196,7 +196,8 @@ def markdown(summary: pd.DataFrame, settings: dict[str, Any]) -> str:
         "Coverage of a correct 95% interval does not depend on N for these consistent estimators, so the cohort "
         f"is {s['persons']:,} persons to keep the study affordable. Bias is judged relative to the SE: "
         "`bias MC SE` is the Monte Carlo SE of the bias (SD / sqrt(reps)); `std. bias` = bias / SD. At the "
-        f"{s['params_persons']:,} persons of params.yaml the SE is about sqrt({s['params_persons'] / s['persons']:.3g}) "
+        f"{s['params_persons']:,} persons of params.yaml the SE is about "
+        f"sqrt({s['params_persons'] / s['persons']:.3g}) "
         f"= {math.sqrt(s['params_persons'] / s['persons']):.1f} times smaller, so a bias of 0.3 SD here is about "
         f"{0.3 * math.sqrt(s['params_persons'] / s['persons']):.1f} SD there.",
         "",

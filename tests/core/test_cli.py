@@ -41,7 +41,8 @@ def test_list_prints_the_registry():
 
 @pytest.mark.parametrize("args, message", [
     (("nhanse", "clean"), "no study 'nhanse': the studies are cohorts, countries, gss, nhanes, places (and 'paper')"),
-    (("nhanes", "cleen"), "study 'nhanes' has no step 'cleen'; its steps are fetch, clean, models, impute, exposures, sensitivity, report"),
+    (("nhanes", "cleen"), "study 'nhanes' has no step 'cleen'; its steps are fetch, clean, models, impute, exposures, "
+                          "sensitivity, report"),
 ])
 def test_a_bad_command_is_one_clear_line(args, message):
     out = run(*args)

@@ -71,7 +71,8 @@ def test_lock_pins_every_direct_dependency_at_its_version_with_hashes():
     assert not missing, f"requirements.in names packages the lock lacks: {missing}; run `make lock`"
     moved = {n: (spec, locked[n]) for n, spec in direct.items()
              if spec.startswith("==") and spec[2:].strip() != locked[n]}
-    assert not moved, f"requirements.in pins these at another version than the lock (in, lock): {moved}; run `make lock`"
+    assert not moved, (f"requirements.in pins these at another version than the lock (in, lock): {moved}; "
+                       "run `make lock`")
     assert not lock.unhashed(LOCK), f"locked packages without hashes: {lock.unhashed(LOCK)}"
     assert lock.PROJECT not in locked, "the project itself belongs in the environment, not in the lock"
 

@@ -96,7 +96,8 @@ def test_project_registry_is_complete(root):
     sources = fetch.load_registry(root / "data/sources.yaml")
     nhanes = [s for s in sources.values() if s.study == "nhanes"]
     lmf = [s for s in sources.values() if s.study == "nhanes_mortality"]
-    assert len(lmf) == 5 and len(nhanes) == 57  # DEMO SSQ SMQ BMX BPQ DIQ MCQ HUQ HIQ ALQ PAQ x 5 cycles + DPQ (2005-2008)
+    # DEMO SSQ SMQ BMX BPQ DIQ MCQ HUQ HIQ ALQ PAQ x 5 cycles + DPQ (2005-2008)
+    assert len(lmf) == 5 and len(nhanes) == 57
     for s in nhanes:
         assert s.url == f"https://wwwn.cdc.gov/Nchs/Nhanes/{s.cycle}/{s.table}.XPT"
         assert s.sha256 and len(s.sha256) == 64

@@ -70,7 +70,8 @@ def test_no_private_name_crosses_a_module(path):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "analysis":
             imported_modules |= {a.asname or a.name for a in node.names}
         elif isinstance(node, ast.Import):
-            imported_modules |= {(a.asname or a.name).split(".")[0] for a in node.names if a.name.startswith("analysis")}
+            imported_modules |= {(a.asname or a.name).split(".")[0] for a in node.names
+                                 if a.name.startswith("analysis")}
     for node in ast.walk(tree):
         if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in imported_modules
                 and node.attr.startswith("_") and not node.attr.startswith("__")):

@@ -199,7 +199,7 @@ def test_a_diverging_newton_step_is_retried_with_a_smaller_step(monkeypatch):
     def diverging(self, df, *args, fit_options=None, **kwargs):
         calls.append(dict(fit_options))
         if "step_size" not in fit_options:
-            warnings.warn("overflow encountered in exp", RuntimeWarning)
+            warnings.warn("overflow encountered in exp", RuntimeWarning, stacklevel=2)
             raise ConvergenceError("delta contains nan value(s). Convergence halted.")
         return original(self, df, *args, fit_options=fit_options, **kwargs)
 

@@ -12,8 +12,8 @@ from analysis.paper.index import provenance, render_index
 
 def test_index_links_outputs_and_shows_provenance(tmp_path):
     root, reports = tmp_path, tmp_path / "reports"
-    for rel in ("paper.html", "paper.pdf", "strobe.html", "notebooks/01_x.html", "figures/a/fig.png", "figures/a/fig.svg",
-                "tables/a/t.html", "tables/a/t.csv", "metrics/a.json"):
+    for rel in ("paper.html", "paper.pdf", "strobe.html", "notebooks/01_x.html", "figures/a/fig.png",
+                "figures/a/fig.svg", "tables/a/t.html", "tables/a/t.csv", "metrics/a.json"):
         (reports / rel).parent.mkdir(parents=True, exist_ok=True)
         (reports / rel).write_text("x")
     (root / "dvc.lock").write_text("schema: '2.0'\nstages:\n  clean:\n    cmd: x\n    outs:\n"
@@ -28,8 +28,8 @@ def test_index_links_outputs_and_shows_provenance(tmp_path):
     assert prov["sources"][0]["sha256"] == "f00d" and prov["sources"][0]["retrieved"] == "2026-01-01T00:00:00"
     assert {p["package"]: p["installed"] for p in prov["packages"]}["not-a-real-package"] == "not installed"
     page = render_index(reports, root)
-    for link in ("paper.html", "paper.pdf", "strobe.html", "notebooks/01_x.html", "figures/a/fig.png", "figures/a/fig.svg",
-                 "tables/a/t.html", "tables/a/t.csv", "metrics/a.json"):
+    for link in ("paper.html", "paper.pdf", "strobe.html", "notebooks/01_x.html", "figures/a/fig.png",
+                 "figures/a/fig.svg", "tables/a/t.html", "tables/a/t.csv", "metrics/a.json"):
         assert f"href='{link}'" in page, link
     assert "abc123" in page and "https://example.org/DEMO.XPT" in page
 
@@ -40,8 +40,10 @@ def test_provenance_records_python_and_the_lock_hash(tmp_path):
     reports = tmp_path / "reports"
     reports.mkdir()
     pandas = metadata.version("pandas")
-    lock = (f"# THE LOCK\npandas=={pandas} \\\n    --hash=sha256:aa \\\n    --hash=sha256:bb\n    # via -r requirements.in\n"
-            "ruamel.yaml.clib==0.0.1 \\\n    --hash=sha256:cc\n    # via dvc\nnot-a-real-package==1.0 \\\n    --hash=sha256:dd\n")
+    lock = (f"# THE LOCK\npandas=={pandas} \\\n    --hash=sha256:aa \\\n    --hash=sha256:bb\n"
+            "    # via -r requirements.in\n"
+            "ruamel.yaml.clib==0.0.1 \\\n    --hash=sha256:cc\n    # via dvc\n"
+            "not-a-real-package==1.0 \\\n    --hash=sha256:dd\n")
     (tmp_path / "requirements.txt").write_text(lock)
     prov = provenance(tmp_path)
     digest = hashlib.sha256(lock.encode()).hexdigest()

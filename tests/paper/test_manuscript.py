@@ -157,7 +157,8 @@ def _records() -> tuple[pd.DataFrame, pd.DataFrame]:
                            {"study": "nhanes", "measure": "phq9_score", **cronbach_alpha(ordinal)}])
     long = pd.DataFrame([{"person": i, "wave": w + 1, "score": v}
                          for i, row in enumerate([[2, 3], [4, 6], [6, 7], [8, 8]]) for w, v in enumerate(row)])
-    gss = pd.DataFrame([{"measure": "loneliness_score_2020", "panel": "2016-2020", **cronbach_alpha(ordinal[["a", "b"]])},
+    gss = pd.DataFrame([{"measure": "loneliness_score_2020", "panel": "2016-2020",
+                         **cronbach_alpha(ordinal[["a", "b"]])},
                         {"measure": "social_contact_index", "panel": "all", **icc(long, "person", "wave", "score")}])
     return nhanes, gss
 

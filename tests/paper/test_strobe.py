@@ -109,7 +109,8 @@ def test_write_strobe_writes_markdown_and_html(built):
     markdown = (built / "reports" / "strobe.md").read_text().splitlines()
     rows = [line for line in markdown if line.startswith("| ") and not line.startswith("| Item")]
     assert len(rows) == len(strobe.ITEMS)
-    assert rows[0].startswith("| 1a | S | Do 1a. | [paper.md \u00a7 Methods](paper.html#methods) | Answered 1a \\| here.")
+    assert rows[0].startswith("| 1a | S | Do 1a. | [paper.md \u00a7 Methods](paper.html#methods) "
+                              "| Answered 1a \\| here.")
     assert not [p for p in (built / "reports").iterdir() if p.name.startswith(".")]  # no temporary files
 
 

@@ -46,7 +46,8 @@ def records() -> pd.DataFrame:
                                 ("isolation_category[T.Isolated (2+)]", "Isolated (2+) vs Connected (0)", 0.4)]:
             for k, cs in enumerate(["age_sex", "socioeconomic", "health"]):
                 est, se = b - 0.05 * k, 0.1
-                ratio = np.exp([est, est - 1.96 * se, est + 1.96 * se]) if measure != "Mean difference" else [np.nan] * 3
+                ratio = (np.exp([est, est - 1.96 * se, est + 1.96 * se]) if measure != "Mean difference"
+                         else [np.nan] * 3)
                 rows.append(dict(outcome=outcome, outcome_label=label, exposure="isolation_category",
                                  exposure_label="Isolation category", term=term, term_label=tlabel, estimate=est,
                                  std_error=se, ci_low=est - 1.96 * se, ci_high=est + 1.96 * se, p_value=0.04,

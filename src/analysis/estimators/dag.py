@@ -13,8 +13,8 @@ and checks each candidate covariate set a study fits:
 * ``mediators``: the members that are descendants of the exposure (adjusting for them estimates a controlled
   direct effect, not the total effect, and can open collider paths);
 * the minimal adjustment set (``Adjustment(variant="minimal")``) and every inclusion-minimal adjustment set
-  (those of ``variant="all"`` with no valid proper subset), over measured nodes only: with an unmeasured confounder of exposure and outcome there
-  is none, which the record says.
+  (those of ``variant="all"`` with no valid proper subset), over measured nodes only: with an unmeasured confounder
+  of exposure and outcome there is none, which the record says.
 """
 
 from __future__ import annotations

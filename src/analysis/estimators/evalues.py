@@ -44,7 +44,8 @@ def to_risk_ratio(ratio: float, measure: str, outcome_share: float, rare_below: 
         return math.nan, "no estimate"
     rare = outcome_share < rare_below
     if measure == "RR" or rare:
-        return ratio, "none" if measure == "RR" else f"rare outcome ({100 * outcome_share:.1f}% < {100 * rare_below:g}%): RR ~ {measure}"
+        return ratio, ("none" if measure == "RR" else
+                       f"rare outcome ({100 * outcome_share:.1f}% < {100 * rare_below:g}%): RR ~ {measure}")
     if measure == "OR":
         return math.sqrt(ratio), f"common outcome ({100 * outcome_share:.1f}%): RR ~ sqrt(OR)"
     converted = (1 - 0.5 ** math.sqrt(ratio)) / (1 - 0.5 ** math.sqrt(1 / ratio))

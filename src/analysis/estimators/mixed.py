@@ -1,10 +1,10 @@
 """Multilevel models: participants within PSUs (primary sampling units), a random intercept per PSU, unweighted.
 
 The records carry ``design = "multilevel"``, ``model`` ``multilevel_linear`` or ``multilevel_logistic`` and the
-variance components in ``var_group`` (PSU) and ``var_residual`` (linear model). These fits ignore the survey weights (mixed models with
-sampling weights need weights at every level, which public NHANES does not provide); they answer "is the
-association the same once each PSU has its own baseline level?", not the population-average question the
-design-based fits answer. Whether the weights matter is tested formally by the weight-association test
+variance components in ``var_group`` (PSU) and ``var_residual`` (linear model). These fits ignore the survey
+weights (mixed models with sampling weights need weights at every level, which public NHANES does not provide);
+they answer "is the association the same once each PSU has its own baseline level?", not the population-average
+question the design-based fits answer. Whether the weights matter is tested formally by the weight-association test
 (:mod:`analysis.estimators.weight_test`), not by this model.
 
 **Why no stratum intercept.** Earlier versions gave the (masked) design strata random intercepts too. Strata

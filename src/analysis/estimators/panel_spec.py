@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from analysis.core.settings import Formula, Label, Probability, Settings
+
 #: The estimators that take a weight (a weighted spec holds only these).
 WEIGHTED_ESTIMATORS = ("pooled_ols", "fixed_effects", "first_difference")
 #: The estimators a spec may list (analysis.estimators.panel.run.ESTIMATORS says what each compares).

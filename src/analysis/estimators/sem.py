@@ -60,8 +60,9 @@ gradient at the optimum; Wald intervals ``estimate +- z SE`` and two-sided p-val
 every record of :mod:`analysis.estimators`). A Wald test of a variance against 0 is on the boundary of the
 parameter space and conservative; read the variance rows for their size, not their p-value. With data missing
 at random the *observed* information is the right one (Kenward & Molenberghs 1998); the expected information,
-semopy's default, ignores the missingness mechanism (in one of our checks its SEs were a quarter smaller). ``converged`` is False when the gradient at the optimiser's stopping point is not
-~0 or the information is not positive definite (then the SEs are NaN); ``message`` says why.
+semopy's default, ignores the missingness mechanism (in one of our checks its SEs were a quarter smaller).
+``converged`` is False when the gradient at the optimiser's stopping point is not ~0 or the information is not
+positive definite (then the SEs are NaN); ``message`` says why.
 
 **Fit.** ``chi2`` is the likelihood-ratio test against the saturated model (free means and covariance matrix,
 fitted by FIML on the same patterns - L-BFGS-B over the Cholesky factor, started at the RI-CLPM's implied

@@ -457,7 +457,8 @@ def gss_attenuation(metrics: dict, exposure: str) -> dict:
 def render_markdown(ctx: dict) -> str:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(ratio=fmt_ratio, direction=direction, int=fmt_int, p=fmt_p, pval=fmt_pval, points=fmt_points, linear=fmt_linear)
+    env.filters.update(ratio=fmt_ratio, direction=direction, int=fmt_int, p=fmt_p, pval=fmt_pval, points=fmt_points,
+                       linear=fmt_linear)
     try:
         text = env.get_template("paper.md.j2").render(**ctx)
     except jinja2.UndefinedError as err:

@@ -203,7 +203,8 @@ def render_markdown(checklist: pd.DataFrame, targets: dict[str, list[Target]]) -
 
     lines = ["# STROBE checklist (cohort studies): where this project answers each item", "",
              f"Items and their order: {REFERENCE}. Recommendations are paraphrased briefly. Generated from "
-             "`data/reference/strobe_cohort.csv` by `python -m analysis paper strobe`, which checks that every file and "
+             "`data/reference/strobe_cohort.csv` by `python -m analysis paper strobe`, "
+             "which checks that every file and "
              "heading named here exists in the built reports.", "",
              "| Item | Section | Recommendation | Where | How |", "|---|---|---|---|---|"]
     for row in checklist.itertuples():
@@ -235,7 +236,8 @@ def render_html(checklist: pd.DataFrame, targets: dict[str, list[Target]]) -> st
              "<title>connected-health: STROBE checklist</title>", f"<style>{_CSS}</style></head><body>",
              "<h1>STROBE checklist (cohort studies): where this project answers each item</h1>",
              f"<p class='note'>{e(REFERENCE)}. Recommendations are paraphrased briefly. Generated from "
-             "<code>data/reference/strobe_cohort.csv</code> by <code>python -m analysis paper strobe</code>, which checks "
+             "<code>data/reference/strobe_cohort.csv</code> by <code>python -m analysis paper strobe</code>, "
+             "which checks "
              "that every file and heading linked here exists in the built reports. "
              f"{len(checklist)} items: {e(summary)}.</p>",
              "<p class='note key'><span style='background:#fdf6e3'>partly answered</span>"

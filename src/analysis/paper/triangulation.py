@@ -106,7 +106,7 @@ def project_estimates(nhanes: dict | None, gss: dict | None, params: Params) -> 
     if gss:
         spec = params.gss.panel_models
         for outcome, group in GSS_GROUPS.items():
-            for exposure, by_model in gss["estimates"].get(outcome, {}).items():
+            for _exposure, by_model in gss["estimates"].get(outcome, {}).items():
                 est = by_model.get("conditional_logit")
                 if not est:
                     continue
@@ -215,7 +215,8 @@ def standardised_estimates(metrics: dict[str, dict | None], tables: dict[str, pd
             if est and not est.get("suppressed"):  # a restricted study's estimate on too few events
                 rows.append(_standardised(OUTCOME_DIRECTIONS["depression_score"], exposure, est,
                                           sub[exposure].std(), sub["depression_score"].std(), 1.0, info["label"],
-                                          f"{info['label']} within-person: depressive symptoms ~ {exposure.replace('_', ' ')}",
+                                          f"{info['label']} within-person: depressive symptoms ~ "
+                                          f"{exposure.replace('_', ' ')}",
                                           "reports/metrics/cohorts.json"))
     if cohorts is None:
         missing("Ageing cohorts", "did not run")
@@ -279,7 +280,8 @@ def standardised_figure(table: pd.DataFrame) -> Figure:
                     style="italic")
             continue
         rec = row["rec"]
-        ax.errorbar([rec["estimate"]], [y], xerr=[[rec["estimate"] - rec["ci_low"]], [rec["ci_high"] - rec["estimate"]]],
+        ax.errorbar([rec["estimate"]], [y],
+                    xerr=[[rec["estimate"] - rec["ci_low"]], [rec["ci_high"] - rec["estimate"]]],
                     fmt="o", color=PALETTE[0], markersize=4.5, capsize=2.5, elinewidth=1.3)
         label = rec["label"] if len(rec["label"]) <= 78 else rec["label"][:75] + "..."
         ax.text(0.02, y, label, transform=_fig_x(fig, ax), va="center", fontsize=8, color=PALETTE[0])

@@ -389,7 +389,7 @@ def forest_plot(
     fig = new_figure(8.2, height)
     x_label, x_set, x_est = 0.01, 0.31, 0.80
     top = height - title_h
-    for p, (measure, rows) in enumerate(panels):
+    for _p, (measure, rows) in enumerate(panels):
         ax, fig_x, bottom, rows_h = _panel_axes(fig, top, len(rows), height, (0.50, 0.28), row_h, header_h)
         top = bottom - axis_h - gap_h
         n = len(rows)

@@ -229,7 +229,8 @@ def table1(
     by_label = labels.get(by, by.replace("_", " ").capitalize())
     notes = [
         f"Columns: {by_label}. Counts (n) are unweighted; percentages, means and SDs are survey-weighted "
-        f"({'column ' + weight if weight else 'unweighted'}{'; ' + convention if convention else ''}). Percentages are of "
+        f"({'column ' + weight if weight else 'unweighted'}{'; ' + convention if convention else ''}). "
+        "Percentages are of "
         "participants with a non-missing value; SD as in R survey::svyvar.",
     ]
     by_weight: dict[str, list[str]] = {}
@@ -343,7 +344,7 @@ def regression_table(
     row_key = (["design"] if design is None else []) + ["outcome", "exposure", "term"]
     used_ph = used_nc = False
     rows = []
-    for key, part in recs.groupby(row_key, sort=False):
+    for _key, part in recs.groupby(row_key, sort=False):
         first = part.iloc[0]
         row = {}
         if design is None:
@@ -387,7 +388,8 @@ def regression_table(
                      "mixes adjustment with the selection of the sample.")
     if covariate_sets:
         notes.append("Adjustment: " + "; ".join(
-            f"{headers.get(s, s)}: {' '.join(str(covariate_sets[s]).split())}" for s in sets if s in covariate_sets) + ".")
+            f"{headers.get(s, s)}: {' '.join(str(covariate_sets[s]).split())}"
+            for s in sets if s in covariate_sets) + ".")
     if used_ph:
         notes.append(f"{PH_MARK} Proportional-hazards assumption flagged by the Schoenfeld-residual test.")
     if used_nc:

@@ -1,5 +1,6 @@
 """Write the data of the weighted panel reference (run from the repository root:
-``python tests/reference/panel_weighted/make_data.py``, then ``Rscript tests/reference/panel_weighted/panel_weighted.R``).
+``python tests/reference/panel_weighted/make_data.py``, then
+``Rscript tests/reference/panel_weighted/panel_weighted.R``).
 
 A confounded, unbalanced panel with stated parameters: y = 0.5 x + 0.3 z + trait + 0.2 wave + e, x = trait +
 noise; 300 persons, 3 waves, about 1 in 5 persons missing their last wave. The weight is a person-level

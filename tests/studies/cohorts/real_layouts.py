@@ -62,7 +62,8 @@ def generate_layout(study: str, cohorts: dict[str, Any], n: int = 400, seed: int
     v = {**cohorts["variables"], **spec["variables"]}
     ids = _person_ids(study, n)
     birth = rng.integers(years[waves[0]] - 80, years[waves[0]] - 50, n)
-    main: dict[str, Any] = {v["id"]: ids, "ragender": rng.integers(1, 3, n).astype(float), "rabyear": birth.astype(float)}
+    main: dict[str, Any] = {v["id"]: ids, "ragender": rng.integers(1, 3, n).astype(float),
+                            "rabyear": birth.astype(float)}
     if study == "charls":
         main["raeduc_c"] = rng.integers(1, 11, n).astype(float)
     else:

@@ -14,7 +14,7 @@ from linearmodels import PanelOLS
 from analysis.core.config import ConfigError
 from analysis.core.settings import validate
 from analysis.estimators.panel import default_bandwidth
-from analysis.estimators.records import RECORD_COLUMNS, RECORD_DESIGNS
+from analysis.estimators.records import RECORD_COLUMNS
 from analysis.studies.countries.models import (
     BETWEEN_TERM_LABEL,
     DESCRIPTIVE_NOTE,

@@ -102,7 +102,8 @@ def test_real_rows_measured_as_computed_by_hand(built):
     # 2006-0009, 2010: relatives "Sev Times a Week" (78), friends "Sev Times a Mnth" (36), neighbours
     # "Never" (0), bar "Sev Times a Year" (3); Married; attend "Once a Year" (1.5); numgiven 1; Fair
     r = row.loc[("2006-0009", 3)]
-    assert (r["evenings_relatives"], r["evenings_friends"], r["evenings_neighbours"], r["evenings_bar"]) == (78, 36, 0, 3)
+    assert (r["evenings_relatives"], r["evenings_friends"], r["evenings_neighbours"],
+            r["evenings_bar"]) == (78, 36, 0, 3)
     assert r["social_contact_index"] == pytest.approx(math.log(1 + 78 + 36 + 0))
     assert r["partnered"] == 1 and r["marital_status"] == "Married" and r["religious_attendance"] == 1.5
     assert r["confidants"] == 1 and r["fair_poor_health"] == 1 and r["self_rated_health"] == "Fair"
@@ -172,7 +173,8 @@ def test_2020_table_counts(table_2020):
     assert int(t["reinterviewed_2020"].sum()) == 1823
     assert t["baseline_year"].value_counts().to_dict() == {2016: 2867, 2018: 2348}
     assert t.groupby("baseline_year")["reinterviewed_2020"].sum().to_dict() == {2016: 809, 2018: 1014}
-    assert int((t["released_2020"] == 0).sum()) == 721 and (t.loc[t["released_2020"] == 0, "baseline_year"] == 2016).all()
+    assert int((t["released_2020"] == 0).sum()) == 721
+    assert (t.loc[t["released_2020"] == 0, "baseline_year"] == 2016).all()
     assert t["weight_2020"].notna().sum() == 1823 and t["weight_baseline"].notna().all()
     # 2020 answers only for the re-interviewed; loneliness for nearly all of them
     not_re = t["reinterviewed_2020"] == 0

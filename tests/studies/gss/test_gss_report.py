@@ -263,7 +263,8 @@ def test_lagged_table_and_exposure_records_keep_the_exposures_apart(results):
     assert report.exposure_records(both, ["x"]).equals(records)
     table = report.lagged_table(report.exposure_records(both, ["x_lag"]))
     assert set(table["Exposure"]) == {"x at t-1"}
-    assert "previous wave" in table.attrs["caption"] and table.attrs["footnote"].startswith("Exposure measured at wave t-1")
+    assert "previous wave" in table.attrs["caption"]
+    assert table.attrs["footnote"].startswith("Exposure measured at wave t-1")
 
 
 def test_loneliness_table_one_row_per_model_with_adjustment_and_mode(table_2020):

@@ -10,9 +10,9 @@ from analysis.core import index
 from analysis.core.config import ConfigError
 from analysis.core.index import IndexSpec
 from analysis.core.settings import validate
-from analysis.studies.nhanes.settings import NhanesSettings
 from analysis.studies.nhanes import measures
 from analysis.studies.nhanes import source as src
+from analysis.studies.nhanes.settings import NhanesSettings
 
 nan = np.nan
 

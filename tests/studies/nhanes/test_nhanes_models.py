@@ -284,7 +284,8 @@ def test_weight_tests_are_on_each_models_sample(table, nh, models_params, result
     from analysis.studies.nhanes.sensitivity import weight_test_records
 
     params = edited(nh, **{"models.exposures": {"isolation_index": models_params.exposures["isolation_index"]},
-                           "models.covariate_sets": {k: models_params.covariate_sets[k] for k in ("age_sex", "health")}})
+                           "models.covariate_sets": {k: models_params.covariate_sets[k]
+                                                     for k in ("age_sex", "health")}})
     tests = weight_test_records(table, params, n_jobs=1)
     assert list(tests["covariate_set"]) == ["age_sex"] * 5 + ["health"] * 5  # model order: set, then outcome
     fits, _ = run_nhanes_models(table, params, designs=("unweighted",), progress=False)

@@ -191,7 +191,8 @@ def test_interaction_detected_with_known_truth(nh):
     test = _interaction_row(subgroups, "sex")
     assert (test["df_num"], test["converged"]) == (2, True)
     assert test["p_value"] < 0.001
-    isolated = subgroups[(subgroups["record"] == "subgroup") & (subgroups["term"] == "isolation_category[Isolated (2+)]")]
+    isolated = subgroups[(subgroups["record"] == "subgroup")
+                         & (subgroups["term"] == "isolation_category[Isolated (2+)]")]
     by_sex = isolated[isolated["modifier"] == "sex"].set_index("subgroup")["estimate"]
     assert by_sex["Male"] == pytest.approx(0.6, abs=0.15)
     assert by_sex["Female"] == pytest.approx(0.1, abs=0.15)

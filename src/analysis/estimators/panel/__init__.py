@@ -95,7 +95,6 @@ from analysis.estimators.panel.sample import (
     standard_errors,
     with_constant,
 )
-from analysis.estimators.panel_spec import PanelExposure, PanelOutcome, PanelSpec
 from analysis.estimators.panel.specification_tests import (
     HAUSMAN_TEST,
     MUNDLAK_EXPOSURE_TEST,
@@ -106,6 +105,7 @@ from analysis.estimators.panel.specification_tests import (
     mundlak_wald,
     panel_tests_frame,
 )
+from analysis.estimators.panel_spec import PanelExposure, PanelOutcome, PanelSpec
 from analysis.estimators.records import ModelSpec
 
 #: ``term_label`` of the between-person coefficient of the Mundlak model with the default layout.
@@ -114,7 +114,8 @@ BETWEEN_TERM_LABEL = PanelLayout(entity="", time="").between_label
 __all__ = [
     "ATTENUATION_COLUMNS", "BETWEEN_TERM_LABEL", "COV_TYPES", "DESIGN", "ESTIMATORS", "FITS", "FIT_ERRORS",
     "GROWTH_STAGES", "HAUSMAN_TEST", "KERNELS", "MUNDLAK_EXPOSURE_TEST", "MUNDLAK_TEST", "PANEL_TEST_COLUMNS",
-    "RECORD_MODELS", "TEST_KEYS", "PanelExposure", "PanelOutcome", "PanelSpec", "WEIGHTED_DESIGN", "WEIGHTED_ESTIMATORS", "PanelLayout", "PanelOptions",
+    "RECORD_MODELS", "TEST_KEYS", "PanelExposure", "PanelOutcome", "PanelSpec", "WEIGHTED_DESIGN",
+    "WEIGHTED_ESTIMATORS", "PanelLayout", "PanelOptions",
     "PanelSample", "attenuation_table", "default_bandwidth", "fit_conditional_logit", "fit_first_difference",
     "fit_fixed_effects", "fit_growth_mixedlm", "fit_mundlak", "fit_mundlak_model", "fit_panel_multilevel",
     "fit_pooled_ols", "fit_random_effects", "hausman", "multi_wave_rows", "mundlak_design", "mundlak_wald",

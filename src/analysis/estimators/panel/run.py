@@ -13,8 +13,8 @@ from analysis.estimators.panel.multilevel import estimate_growth_multilevel
 from analysis.estimators.panel.mundlak import estimate_mundlak
 from analysis.estimators.panel.pooled import estimate_pooled_ols, estimate_random_effects
 from analysis.estimators.panel.sample import PanelLayout, PanelSample, prepare_panel
-from analysis.estimators.panel_spec import Estimator, PanelSpec
 from analysis.estimators.panel.specification_tests import hausman, mundlak_wald, panel_tests_frame
+from analysis.estimators.panel_spec import Estimator, PanelSpec
 from analysis.estimators.records import (
     MAIN_SAMPLE,
     ModelSpec,

@@ -262,8 +262,8 @@ def build_study_panel(key: str, spec: CohortStudy, cohorts: CohortsSettings
         "death_month": wide[person_cols["death_month"]] if "death_month" in person_cols else np.nan,
     })
     if "education_years" in person_cols and not spec.education_codes:
-        _check_range(person["education_years"], 0, 30, file_of(person_cols["education_years"]), person_cols["education_years"],
-                     "years of education")
+        _check_range(person["education_years"], 0, 30, file_of(person_cols["education_years"]),
+                     person_cols["education_years"], "years of education")
     _check_range(person["death_month"], 1, 12, file_of(person_cols.get("death_month", "")),
                  person_cols.get("death_month", "death month"), "month")
     education_codes = spec.education_codes
@@ -276,7 +276,7 @@ def build_study_panel(key: str, spec: CohortStudy, cohorts: CohortsSettings
 
     frames = []
     for w in waves:
-        def col(variable: str) -> pd.Series:
+        def col(variable: str, w=w) -> pd.Series:
             column = wave_cols.get((variable, w))
             return wide[column] if column else pd.Series(np.nan, index=wide.index)
 

@@ -25,7 +25,8 @@ def cohort_metrics(records: pd.DataFrame, status: pd.DataFrame, truth: pd.DataFr
         key = f"{name}:between" if str(row.term).endswith(":between") else name
         (estimates.setdefault(row.study, {}).setdefault(row.outcome, {})
          .setdefault(row.exposure, {}))[key] = (
-            {"suppressed": True} if row.study in restricted_labels and (rule.small(row.events) or is_suppressed(row.note))
+            {"suppressed": True}
+            if row.study in restricted_labels and (rule.small(row.events) or is_suppressed(row.note))
             else estimate_entry(row))
     studies = {}
     for row in status.itertuples():
@@ -38,6 +39,7 @@ def cohort_metrics(records: pd.DataFrame, status: pd.DataFrame, truth: pd.DataFr
     if riclpm is not None and len(riclpm):
         for row in riclpm.itertuples():
             lags.setdefault(row.study, {})[row.parameter] = {
-                "estimate": clean_number(row.estimate), "ci_low": clean_number(row.ci_low), "ci_high": clean_number(row.ci_high)}
+                "estimate": clean_number(row.estimate), "ci_low": clean_number(row.ci_low),
+                "ci_high": clean_number(row.ci_high)}
     synthetic = {"checks": int(len(truth)), "covered": int(truth["covered"].sum()) if len(truth) else 0}
     return {"studies": studies, "estimates": estimates, "riclpm": lags, "synthetic_truth": synthetic}

@@ -511,11 +511,11 @@ def run_cohort_models(panel: pd.DataFrame, spec: CohortModels, labels: dict[str,
         hazard_set = hz.covariate_set
         for e in estimators:
             if e == "within_between_lmm":
-                jobs.append((f"{study} {e}", lambda s=sub, f=f: fit_within_between(s, f, dep)))
+                jobs.append((f"{study} {e}", lambda s=sub, f=f, dep=dep: fit_within_between(s, f, dep)))
             elif e == "two_way_fe":
-                jobs.append((f"{study} {e}", lambda s=sub, f=f: fit_two_way_fe(s, f, dep)))
+                jobs.append((f"{study} {e}", lambda s=sub, f=f, dep=dep: fit_two_way_fe(s, f, dep)))
             elif e == "two_way_fe_ipw":
-                jobs.append((f"{study} {e}", lambda s=sub, f=f, w=weights: fit_two_way_fe(s, f, dep, w)))
+                jobs.append((f"{study} {e}", lambda s=sub, f=f, w=weights, dep=dep: fit_two_way_fe(s, f, dep, w)))
         for name, o in hz.outcomes.items():
             rhs = " + ".join(x for x in (hz.covariates, o.covariates) if x)
             # interval weights: the weight at the interval's start; CVD also needs the next interview
@@ -530,18 +530,20 @@ def run_cohort_models(panel: pd.DataFrame, spec: CohortModels, labels: dict[str,
                 iw.attrs["problems"] = list(weights.attrs.get("problems", []))
             for e in estimators:
                 if e == "cloglog_hazard":
-                    jobs.append((f"{study} {e} {name}", lambda f=f, n=name, o=o, r=rhs, iv=intervals:
-                                 fit_cloglog(iv, f, n, o, r, hazard_set)))
+                    jobs.append((f"{study} {e} {name}", lambda f=f, n=name, o=o, r=rhs, iv=intervals, hs=hazard_set:
+                                 fit_cloglog(iv, f, n, o, r, hs)))
                 elif e == "cloglog_hazard_ipw":
-                    jobs.append((f"{study} {e} {name}", lambda f=f, n=name, o=o, r=rhs, iv=intervals, w=iw:
-                                 fit_cloglog(iv, f, n, o, r, hazard_set, w)))
+                    jobs.append((f"{study} {e} {name}",
+                                 lambda f=f, n=name, o=o, r=rhs, iv=intervals, w=iw, hs=hazard_set:
+                                 fit_cloglog(iv, f, n, o, r, hs, w)))
                 elif e == "cox_time_varying":
-                    jobs.append((f"{study} {e} {name}", lambda f=f, n=name, o=o, r=rhs, iv=intervals:
-                                 fit_cox_tv(iv, f, n, o, r, hazard_set)))
+                    jobs.append((f"{study} {e} {name}", lambda f=f, n=name, o=o, r=rhs, iv=intervals, hs=hazard_set:
+                                 fit_cox_tv(iv, f, n, o, r, hs)))
         if suffix:
             jobs[start:] = [(f"{name}{suffix}", _in_sample(job, NO_CARRY)) for name, job in jobs[start:]]
             continue  # the no-carry run adds model records only (curves and trajectories: the main run)
-        incidence.append(cumulative_incidence(intervals, spec.incidence_group, horizon_months=float(spec.horizon_months))
+        incidence.append(cumulative_incidence(intervals, spec.incidence_group,
+                                              horizon_months=float(spec.horizon_months))
                          .assign(study=label))
     out, trajectories = run_jobs(jobs, desc="cohort models", progress=progress), []
     for result in out:
@@ -647,7 +649,8 @@ def model_outputs(panel: pd.DataFrame, status: pd.DataFrame, spec: CohortModels,
     riclpm = run_riclpm(panel, spec.riclpm, labels)
     checks = truth_table(records, truth)
     return {metrics / "cohorts_models.csv": records, metrics / "cohorts_incidence.csv": incidence,
-            metrics / "cohorts_riclpm.csv": riclpm, metrics / "cohorts_trajectories.csv": incidence.attrs["trajectories"],
+            metrics / "cohorts_riclpm.csv": riclpm,
+            metrics / "cohorts_trajectories.csv": incidence.attrs["trajectories"],
             metrics / "cohorts_truth.csv": checks,
             metrics / "cohorts.json": cohort_metrics(records, status, checks, riclpm, rule,
                                                      keys=specification_keys(records))}

@@ -154,7 +154,8 @@ def studies_display(status: pd.DataFrame, rule: DisclosureRule = DisclosureRule(
                                        for i in status.index],
                         "Note": status["note"]})
     out.attrs["caption"] = "Ageing cohorts: which studies ran"
-    out.attrs["footnote"] = ("Restricted files are never in the repository; set params.yaml cohorts.studies.<study>.path "
+    out.attrs["footnote"] = ("Restricted files are never in the repository; "
+                             "set params.yaml cohorts.studies.<study>.path "
                              "to run a study on your copy. Outputs of a restricted study hold no individual-level "
                              "row, and its small cells are suppressed (params.yaml disclosure).")
     return _with_footnote(out, rule, sum(hide.values()))
@@ -394,5 +395,6 @@ def write_cohort_reports(processed: Path, reports: Path, disclosure: DisclosureS
 def stage() -> str:
     """DVC stage ``report_cohorts``: the ageing-cohort tables and figures."""
     params = load()
-    written = write_cohort_reports(config.PROCESSED, config.REPORTS, params.disclosure, tuple(params.reports.figure_formats))
+    written = write_cohort_reports(config.PROCESSED, config.REPORTS, params.disclosure,
+                                   tuple(params.reports.figure_formats))
     return f"cohort reports: {len(written)} files"

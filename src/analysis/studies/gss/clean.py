@@ -129,7 +129,8 @@ def _read_long_panel(raw_dir: Path, label: str, evenings: dict | None) -> pd.Dat
     if wrong.any():
         i = int(np.flatnonzero(wrong.to_numpy())[0])
         raise src.SourceDataError(f"{path}: column year has the value {raw['year'].iloc[i]!r} at wave "
-                                  f"{wave.iloc[i]:g} (firstid {firstid.iloc[i]}); panel {label} expects {expected.iloc[i]:g}")
+                                  f"{wave.iloc[i]:g} (firstid {firstid.iloc[i]}); "
+                                  f"panel {label} expects {expected.iloc[i]:g}")
 
     raw["firstid"] = firstid
     codes = pd.DataFrame({item: src.recode(raw, item, path, id_column="firstid")
@@ -240,7 +241,8 @@ def build_gss_2020(raw_dir: str | Path, gss: GssSettings) -> pd.DataFrame:
     raw = src.read_panel(path, list(dict.fromkeys(columns)))
     raw["yearid"] = raw["yearid"].astype(str)
     if raw["yearid"].duplicated().any():
-        raise src.SourceDataError(f"{path}: yearid {raw.loc[raw['yearid'].duplicated(), 'yearid'].iloc[0]} is duplicated")
+        raise src.SourceDataError(f"{path}: yearid {raw.loc[raw['yearid'].duplicated(), 'yearid'].iloc[0]} "
+                                  "is duplicated")
 
     baseline_year = pd.to_numeric(raw["samptype"], errors="coerce")
     if not baseline_year.isin([2016, 2018]).all():

@@ -149,7 +149,7 @@ def run_gss_models(panel: pd.DataFrame, table_2020: pd.DataFrame, gss: GssSettin
     weighted = [gss.weighted_models(flag) for flag in (False, True)] if gss.panel_weighted else []
     # one outcome at a time: each reads the person-waves of its own ballots
     for outcome, options in spec.outcomes.items():
-        def one(block: PanelModels) -> PanelModels:
+        def one(block: PanelModels, outcome=outcome, options=options) -> PanelModels:
             return block.model_copy(update={"outcomes": {outcome: options}})
         data = model_panel(panel, spec, outcome_ballots(spec, outcome))
         for sub in [one(spec)] + ([one(lagged)] if lagged else []):

@@ -190,7 +190,8 @@ def attrition_display(attrition: pd.DataFrame) -> pd.DataFrame:
     for column in shown.select_dtypes("float").columns:
         shown[column] = shown[column].round(2)
     shown.attrs["caption"] = "Attrition in the GSS panels: interviews per wave and baseline characteristics"
-    shown.attrs["footnote"] = "Baseline (wave 1) characteristics of those interviewed at a later wave and of those lost."
+    shown.attrs["footnote"] = ("Baseline (wave 1) characteristics of those interviewed at a later wave "
+                               "and of those lost.")
     return shown
 
 
@@ -291,9 +292,10 @@ def attenuation_display(attenuation: pd.DataFrame) -> pd.DataFrame:
                                   "lambda_first_difference", "persons", "adjacent_correlations"],
                     "attenuation_display")
     rows = []
-    for (exposure, panel), part in attenuation.groupby(["exposure", "panel"], sort=False):
+    for (_exposure, panel), part in attenuation.groupby(["exposure", "panel"], sort=False):
         first = part.iloc[0]
-        row = {"Panel": "pooled" if panel == "all" else panel, "Persons (3 waves)": tables.format_count(first["persons"]),
+        row = {"Panel": "pooled" if panel == "all" else panel,
+               "Persons (3 waves)": tables.format_count(first["persons"]),
                "Wave-to-wave r": str(first["adjacent_correlations"]),
                "Within-person share": f"{first['within_share']:.2f}"}
         for _, r in part.sort_values("reliability").iterrows():

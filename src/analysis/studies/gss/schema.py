@@ -53,7 +53,8 @@ CONTACT_MAX = math.log1p(3 * EVENINGS_MAX)
 # Measures that exist at every interview: defined once, placed in the panel table as they are and in
 # the 2016-2020 table with a _baseline or _2020 suffix.
 _TIME_VARYING: tuple[Variable, ...] = (
-    Variable("evenings_relatives", "Social evenings with relatives a year", "float", "SOCREL", EVENINGS_RULE, (0, EVENINGS_MAX)),
+    Variable("evenings_relatives", "Social evenings with relatives a year", "float", "SOCREL", EVENINGS_RULE,
+             (0, EVENINGS_MAX)),
     Variable("evenings_friends", "Social evenings with friends (outside the neighbourhood) a year", "float",
              "SOCFREND", EVENINGS_RULE, (0, EVENINGS_MAX)),
     Variable("evenings_neighbours", "Social evenings with neighbours a year", "float", "SOCOMMUN",
@@ -120,7 +121,8 @@ GSS_PANEL_VARIABLES: tuple[Variable, ...] = (
     Variable("weight_panel123", "Panel weight, waves 1-3 (non-response adjusted)", "float", "WTPANNR123",
              "as published; a person constant, present for those interviewed at wave 3", (0, None)),
     Variable("ballot", "Split ballot", "category", "BALLOT",
-             "A, B or C as published for the interview (2 persons changed ballot between waves); HEALTH asked on A and C, the social-evening "
+             "A, B or C as published for the interview (2 persons changed ballot between waves); "
+             "HEALTH asked on A and C, the social-evening "
              "items on A and B: only ballot A has both at every wave", BALLOTS),
     Variable("stratum", "Variance stratum", "int", "VSTRAT", "as published; 2006 and 2010 panels only", (1, None)),
     Variable("psu", "Variance primary sampling unit", "int", "VPSU", "as published (1 or 2); 2006 and 2010 panels only",

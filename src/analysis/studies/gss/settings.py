@@ -22,8 +22,11 @@ class PanelModels(PanelSpec):
     the GSS's split ballots)."""
 
     entity: str = "person_id"
+    """The person column."""
     time: str = "wave"
+    """The wave column (1-3 within each panel)."""
     cluster: str | None = "person_id"
+    """SEs clustered by this column (G/(G-1) small-sample factor, estimators/vcov.py)."""
     ballots: dict[str, list[Literal["A", "B", "C"]]] = {}
     """Outcome -> the split ballots whose person-waves it uses (an outcome not listed: all)."""
 

@@ -170,7 +170,8 @@ _items = [
     Item("lonely3", "How often in the past 4 weeks have you felt that? C. You are left out?",
          LONELY_CODES, {v.title(): k for k, v in LONELY_CODES.items()}),
     Item("ballot", "Split ballot of the interview (NORC's random thirds; a panel member nearly always keeps it "
-         "at the re-interviews: 2 persons of the 2010-2014 panel changed). HEALTH is asked on ballots A and C, the SOCREL-SOCOMMUN-SOCFREND "
+         "at the re-interviews: 2 persons of the 2010-2014 panel changed). "
+         "HEALTH is asked on ballots A and C, the SOCREL-SOCOMMUN-SOCFREND "
          "block on A and B (the 2006 panel's 2010 wave also asked it on C)",
          {1: "ballot a", 2: "ballot b", 3: "ballot c"}, {"Ballot a": 1, "Ballot b": 2, "Ballot c": 3}),
     Item("mode", "Interview mode, 2016-2020 panel (MODE_1A/_1B/_2): 1 in person, 2 over the phone, 4 web. "

@@ -3,8 +3,8 @@
 NHANES 1999-2008: one row per adult who answered the social-support questionnaire (SSQ: asked of
 ages 60+ in 1999-2002 and 40+ in 2003-2008), with design variables, covariates, social-connection
 measures, the indices defined in ``params.yaml`` and the outcomes from the linked mortality file,
-the PHQ-9, the medical-conditions questionnaire and self-rated health (HUQ010). Also the cohort flow (counts at each step) and
-the data dictionary.
+the PHQ-9, the medical-conditions questionnaire and self-rated health (HUQ010). Also the cohort flow (counts at
+each step) and the data dictionary.
 """
 
 from __future__ import annotations
@@ -274,7 +274,8 @@ def reliability_records(table: pd.DataFrame, phq9_items: pd.DataFrame, indices: 
     rows = []
     asked = table["cycle"].isin(PHQ9_CYCLES).to_numpy()
     record = reliability.cronbach_alpha(phq9_items.loc[asked, PHQ9_ITEMS], ci=level, what="NHANES DPQ_D/DPQ_E")
-    rows.append({"study": "nhanes", "measure": "phq9_score", "label": next(v.label for v in NHANES_VARIABLES if v.name == "phq9_score"),
+    rows.append({"study": "nhanes", "measure": "phq9_score",
+                 "label": next(v.label for v in NHANES_VARIABLES if v.name == "phq9_score"),
                  "sample": "SSQ respondents 2005-2008 (ages 40+) with all nine items answered", **record})
     for name, spec in indices.items():
         points = index_points(table, spec)

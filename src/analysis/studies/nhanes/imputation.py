@@ -142,7 +142,7 @@ def _model_list(nh: NhanesSettings) -> list[tuple[str, ModelSpec, dict]]:
     rhs = models.covariate_sets[covariate_set]
     out = []
     for exposure, ex in models.exposures.items():
-        def spec_for(name: str, label: str) -> ModelSpec:
+        def spec_for(name: str, label: str, exposure=exposure, ex=ex) -> ModelSpec:
             return ModelSpec(outcome=name, exposure=exposure, covariates=rhs, exposure_type=ex.type,
                              covariate_set=covariate_set, study=nh.study, outcome_label=label,
                              exposure_label=ex.label)

@@ -122,14 +122,15 @@ def nhanes_jobs(table: pd.DataFrame, nh: NhanesSettings, designs: tuple[str, ...
         # one sample (and weight) per exposure x outcome for all covariate sets, or None: each its own
         samples = {name: row_sample(table, models, exposure, columns) for name, columns in outcomes.items()}
         for set_name, rhs in models.covariate_sets.items():
-            def spec_for(outcome: str, outcome_label: str) -> ModelSpec:
+            def spec_for(outcome: str, outcome_label: str, exposure=exposure, rhs=rhs, exposure_spec=exposure_spec,
+                         set_name=set_name) -> ModelSpec:
                 return ModelSpec(
                     outcome=outcome, exposure=exposure, covariates=rhs, exposure_type=exposure_spec.type,
                     covariate_set=set_name, study=study, outcome_label=outcome_label,
                     exposure_label=exposure_spec.label,
                 )
 
-            def sample_of(name: str, columns: list[str], spec: ModelSpec):
+            def sample_of(name: str, columns: list[str], spec: ModelSpec, samples=samples):
                 """(weight, design-domain mask or None, the rows for the model-based fits)."""
                 if samples[name] is None:
                     # the MEC weight when the model holds a MEC measure (schema.MEC_VARIABLES), else the interview one

@@ -58,10 +58,11 @@ COVARIATE_SET_LABELS: dict[str, str] = {
 }
 
 #: Names of the causal diagram's nodes that are not analysis-table columns (params.yaml dag).
-DAG_LABELS: dict[str, str] = {"isolation": "Social isolation", "death": "Death", "baseline_illness": "Illness before the interview",
+DAG_LABELS: dict[str, str] = {"isolation": "Social isolation", "death": "Death",
+                              "baseline_illness": "Illness before the interview",
                               "income_poverty_ratio": "Income-to-poverty ratio", "race_ethnicity": "Race/ethnicity",
-                              "smoking_status": "Smoking", "bmi": "BMI", "education": "Education", "age": "Age", "sex": "Sex",
-                              "hypertension": "Hypertension", "diabetes": "Diabetes"}
+                              "smoking_status": "Smoking", "bmi": "BMI", "education": "Education", "age": "Age",
+                              "sex": "Sex", "hypertension": "Hypertension", "diabetes": "Diabetes"}
 
 #: Weighting convention named in Table 1's footnote: counts unweighted, shares and means weighted.
 CONVENTION = "NHANES convention"
@@ -96,9 +97,11 @@ def evalues_table(records: pd.DataFrame, nh: NhanesSettings) -> pd.DataFrame:
         share = float(r.events) / float(r.n)
         e = evalues(r.ratio, r.ratio_ci_low, r.ratio_ci_high, r.measure, share)
         rows.append({"Outcome": r.outcome_label, "Exposure": r.exposure_label, "Term": r.term_label,
-                     "Estimate (95% CI)": f"{r.measure} {tables.format_interval(r.ratio, r.ratio_ci_low, r.ratio_ci_high)}",
+                     "Estimate (95% CI)":
+                         f"{r.measure} {tables.format_interval(r.ratio, r.ratio_ci_low, r.ratio_ci_high)}",
                      "Outcome in sample": f"{100 * share:.1f}%", "Risk-ratio scale": e["conversion"],
-                     "E-value (estimate)": f"{e['evalue_estimate']:.2f}", "E-value (CI limit)": f"{e['evalue_ci']:.2f}"})
+                     "E-value (estimate)": f"{e['evalue_estimate']:.2f}",
+                     "E-value (CI limit)": f"{e['evalue_ci']:.2f}"})
     out = pd.DataFrame(rows)
     out.attrs["caption"] = "E-values of the headline hazard and odds ratios (design-based, fullest covariate set)"
     out.attrs["footnote"] = (
@@ -131,7 +134,8 @@ def mi_table(records: pd.DataFrame, mi: pd.DataFrame, nh: NhanesSettings) -> pd.
         key = (r.outcome, r.exposure, r.term)
         cc = complete.loc[key] if key in complete.index else None
         rows.append({"Outcome": r.outcome_label, "Exposure": r.exposure_label, "Term": r.term_label,
-                     "Complete cases (95% CI)": _estimate_text(cc), "N (complete cases)": "" if cc is None else int(cc.n),
+                     "Complete cases (95% CI)": _estimate_text(cc),
+                     "N (complete cases)": "" if cc is None else int(cc.n),
                      "Multiple imputation (95% CI)": _estimate_text(r), "N (imputed)": int(r.n),
                      "FMI": f"{r.fmi:.3f}", "df": f"{r.df:.1f}"})
     out = pd.DataFrame(rows)
@@ -155,7 +159,8 @@ def _p_text(p: float) -> str:
 
 
 def _events_text(n, events) -> str:
-    return f"{tables.format_count(n)}" if pd.isna(events) else f"{tables.format_count(n)} / {tables.format_count(events)}"
+    return (f"{tables.format_count(n)}" if pd.isna(events)
+            else f"{tables.format_count(n)} / {tables.format_count(events)}")
 
 
 def sensitivity_table(sensitivity: pd.DataFrame, block: Sensitivity) -> pd.DataFrame:
@@ -412,5 +417,6 @@ def write_nhanes_reports(processed: Path, reports: Path, nh: NhanesSettings,
 def stage() -> str:
     """DVC stage ``report_nhanes``: the NHANES tables and figures."""
     params = load()
-    written = write_nhanes_reports(config.PROCESSED, config.REPORTS, params.nhanes, tuple(params.reports.figure_formats))
+    written = write_nhanes_reports(config.PROCESSED, config.REPORTS, params.nhanes,
+                                   tuple(params.reports.figure_formats))
     return f"NHANES reports: {len(written)} files"

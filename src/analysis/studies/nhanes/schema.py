@@ -24,7 +24,8 @@ DRINKING_STATUS = ("Lifetime abstainer", "Former", "Current")  # measures.drinki
 
 NHANES_VARIABLES: tuple[Variable, ...] = (
     # design
-    Variable("seqn", "Respondent sequence number", "int", "DEMO.SEQN", "as published; unique across cycles", nullable=False),
+    Variable("seqn", "Respondent sequence number", "int", "DEMO.SEQN", "as published; unique across cycles",
+             nullable=False),
     Variable("cycle", "Survey cycle", "category", "DEMO.SDDSRVYR", "1=1999-2000 ... 5=2007-2008",
              ("1999-2000", "2001-2002", "2003-2004", "2005-2006", "2007-2008"), nullable=False),
     Variable("psu", "Masked variance pseudo-PSU", "int", "DEMO.SDMVPSU", "as published", nullable=False),
@@ -58,7 +59,8 @@ NHANES_VARIABLES: tuple[Variable, ...] = (
              "Never: SMQ020=2 (<100 cigarettes in life); Current: SMQ020=1 and SMQ040 in 1,2 (every/some days); "
              "Former: SMQ020=1 and SMQ040=3; 7/9 missing", SMOKING),
     Variable("bmi", "Body mass index (kg/m2)", "float", "BMX.BMXBMI", "as measured at the exam", (5, 150)),
-    Variable("hypertension", "Told by a doctor: high blood pressure", "binary", "BPQ.BPQ020", "1 yes -> 1, 2 no -> 0; 7/9 missing"),
+    Variable("hypertension", "Told by a doctor: high blood pressure", "binary", "BPQ.BPQ020",
+             "1 yes -> 1, 2 no -> 0; 7/9 missing"),
     Variable("diabetes", "Told by a doctor: diabetes", "binary", "DIQ.DIQ010",
              "1 yes -> 1; 2 no, 3 borderline -> 0; 7/9 missing"),
     Variable("self_rated_health", "Self-rated general health", "category", "HUQ.HUQ010",
@@ -83,12 +85,16 @@ NHANES_VARIABLES: tuple[Variable, ...] = (
     Variable("religious_attendance", "Religious services attended per year (2005-2008)", "float", "SSQ.SSD044",
              "times per year as reported; 77777/99999 missing; not asked before 2005", (0, 2557)),
     # outcomes
-    Variable("mortality_eligible", "Eligible for mortality linkage", "binary", "LMF.ELIGSTAT", "1 eligible -> 1; 3 ineligible -> 0"),
-    Variable("died", "Died by 31 Dec 2019", "binary", "LMF.MORTSTAT", "1 deceased -> 1, 0 assumed alive -> 0; missing if not eligible"),
-    Variable("followup_months", "Follow-up (months)", "float", "LMF.PERMTH_INT (or PERMTH_EXM: params nhanes.followup_variable)",
+    Variable("mortality_eligible", "Eligible for mortality linkage", "binary", "LMF.ELIGSTAT",
+             "1 eligible -> 1; 3 ineligible -> 0"),
+    Variable("died", "Died by 31 Dec 2019", "binary", "LMF.MORTSTAT",
+             "1 deceased -> 1, 0 assumed alive -> 0; missing if not eligible"),
+    Variable("followup_months", "Follow-up (months)", "float",
+             "LMF.PERMTH_INT (or PERMTH_EXM: params nhanes.followup_variable)",
              "person-months from interview to death or 31 Dec 2019", (0, 300)),
     Variable("cvd_death", "Cardiovascular death", "binary", "LMF.UCOD_LEADING",
-             "died with underlying cause in params nhanes.cvd_death_causes (001 heart disease, 005 cerebrovascular) -> 1; "
+             "died with underlying cause in params nhanes.cvd_death_causes "
+             "(001 heart disease, 005 cerebrovascular) -> 1; "
              "alive or other cause -> 0 (cause-specific: other deaths are censored)"),
     Variable("phq9_score", "PHQ-9 score (2005-2008)", "float", "DPQ.DPQ010-DPQ090",
              "sum of the nine items (0-3 each); 7/9 -> missing; score missing if any item missing", (0, 27)),
@@ -158,7 +164,8 @@ def data_dictionary(table: pd.DataFrame, indices: dict[str, IndexSpec], reliabil
         items = "; ".join(f"{it.text} [{it.variable} {it.op} {it.value}]" for it in spec.items)
         rows.append({"name": name, "label": spec.label_or(name), "type": "float",
                      "source": ", ".join(it.variable for it in spec.items),
-                     "rule": f"1 point each: {items}; missing rule: {spec.missing} (params.yaml nhanes.indices.{name})"})
+                     "rule": f"1 point each: {items}; missing rule: {spec.missing} "
+                             f"(params.yaml nhanes.indices.{name})"})
         for column, grouping in spec.groupings_of(name).items():
             groups = ", ".join(f"{g.label} = {g.min}-{g.max}" for g in grouping)
             rows.append({"name": column, "label": f"{spec.label_or(name)}, grouped", "type": "category",

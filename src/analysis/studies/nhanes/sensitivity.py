@@ -122,9 +122,11 @@ def check_table(table: pd.DataFrame, settings: Sensitivity) -> None:
                   f"params.yaml {settings.key('self_rated_health')}")
     check_columns(table, formula_variables(settings.further_confounders),
                   f"params.yaml {settings.key('further_confounders')}")
-    check_columns(table, [settings.prevalent_disease.column], f"params.yaml {settings.key('prevalent_disease', 'column')}")
+    check_columns(table, [settings.prevalent_disease.column],
+                  f"params.yaml {settings.key('prevalent_disease', 'column')}")
     for i, subgroup in enumerate(settings.subgroups):
-        check_columns(table, [subgroup.column], f"params.yaml {settings.key('subgroups', i, 'column')} ({subgroup.name})")
+        check_columns(table, [subgroup.column],
+                      f"params.yaml {settings.key('subgroups', i, 'column')} ({subgroup.name})")
         if subgroup.modifier_column in table.columns:
             raise ConfigError(f"params.yaml {settings.key('subgroups', i)}: the name '{subgroup.name}' makes the "
                               f"column '{subgroup.modifier_column}', which the analysis table already has; rename it")
@@ -166,7 +168,8 @@ def subgroup_labels(table: pd.DataFrame, subgroup: SubgroupSpec) -> pd.Series:
         return pd.Series(pd.Categorical(text, categories=levels), index=table.index, name=subgroup.modifier_column)
     numbers = pd.to_numeric(values, errors="coerce")
     if values.notna().sum() != numbers.notna().sum():
-        raise ValueError(f"column '{subgroup.column}' (params.yaml nhanes.sensitivity.subgroups, {subgroup.name}) is not "
+        raise ValueError(f"column '{subgroup.column}' (params.yaml nhanes.sensitivity.subgroups, {subgroup.name}) "
+                         "is not "
                          "numeric: a 'cut' rule needs numbers")
     below, above = subgroup.labels
     labels = np.where(numbers.isna(), None, np.where(numbers < subgroup.cut, below, above))
@@ -403,7 +406,8 @@ def sensitivity_jobs(table: pd.DataFrame, nh: NhanesSettings) -> list[Job]:
     check_table(table, settings)
     covariates = " ".join(models.covariate_sets[settings.covariate_set].split())
     outcomes = outcomes_of(models)
-    check_columns(table, formula_variables(covariates), f"params.yaml {models.key('covariate_sets', settings.covariate_set)}")
+    check_columns(table, formula_variables(covariates),
+                  f"params.yaml {models.key('covariate_sets', settings.covariate_set)}")
     for exposure in models.exposures:
         check_columns(table, [exposure], f"params.yaml {models.key('exposures', exposure)}")
     for outcome in outcomes:

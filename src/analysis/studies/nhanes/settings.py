@@ -213,7 +213,8 @@ class SubgroupSpec(Settings):
     @classmethod
     def _labels_state_the_cut(cls, data: Any) -> Any:
         """The two subgroups' labels may state the cut as ``{cut}`` ("< {cut}", ">= {cut}")."""
-        if isinstance(data, dict) and isinstance(data.get("labels"), list) and isinstance(data.get("cut"), (int, float)):
+        if (isinstance(data, dict) and isinstance(data.get("labels"), list)
+                and isinstance(data.get("cut"), (int, float))):
             cut = number_text(data["cut"])
             data = {**data, "labels": [formatted(x, "labels", cut=cut) if isinstance(x, str) else x
                                        for x in data["labels"]]}

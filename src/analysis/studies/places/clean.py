@@ -179,7 +179,8 @@ def stage() -> str:
     params = load()
     table, join_log = build_county_table(config.RAW / "places", params.places.clean)
     panel = build_county_panel(config.RAW / "places")
-    dictionary = data_dictionaries({"places_county": (table, COUNTY_VARIABLES), "places_panel": (panel, PANEL_VARIABLES)})
+    dictionary = data_dictionaries({"places_county": (table, COUNTY_VARIABLES),
+                                    "places_panel": (panel, PANEL_VARIABLES)})
     out = config.PROCESSED
     io.write_outputs({out / "places_county.parquet": table, out / "places_panel.parquet": panel,
                       out / "places_join_log.csv": join_log, out / "places_data_dictionary.csv": dictionary})

@@ -2,8 +2,9 @@
 
 Builders are pure functions returning DataFrames or Figures from the county table, the county panel,
 the join log and the model outputs (``reports/metrics/places_models.csv``, ``places_state_effects.csv``);
-they never fit a model. The county flow diagram (STROBE 13a) is drawn from the join log. :func:`write_places_reports` saves them under ``reports/tables/places`` and
-``reports/figures/places`` through the atomic writers, all-or-none.
+they never fit a model. The county flow diagram (STROBE 13a) is drawn from the join log.
+:func:`write_places_reports` saves them under ``reports/tables/places`` and ``reports/figures/places`` through
+the atomic writers, all-or-none.
 
 Every figure and table says that the associations are ecological (counties, not people).
 """
@@ -49,7 +50,8 @@ ECOLOGICAL_FOOTNOTE = ("Ecological associations: each observation is a county, s
 MODEL_FOOTNOTE = ("PLACES values are small-area model predictions (CDC's multilevel regression and post-stratification "
                   "of BRFSS responses to the county's Census population), not tabulations of each county's own "
                   "respondents.")
-PANEL_FOOTNOTE = ("Descriptive, not evidence of an effect: each CHR&R release pools several overlapping BRFSS years, so "
+PANEL_FOOTNOTE = ("Descriptive, not evidence of an effect: "
+                  "each CHR&R release pools several overlapping BRFSS years, so "
                   "a county's change between the 2010 and 2011 releases is mostly a shift of the window, and the "
                   "exposure and the BRFSS outcomes come from the same respondents.")
 _LABELS = {v.name: v.label for v in (*COUNTY_VARIABLES, *PANEL_VARIABLES)}
@@ -270,7 +272,8 @@ def join_flow(join_log: pd.DataFrame, table: pd.DataFrame, exposures: Mapping[st
         with_value = files["matched_with_value"]
         fips = str(first["only_in_source_fips"]) if not pd.isna(first["only_in_source_fips"]) else ""
         reason = str(first["note"]) if not pd.isna(first["note"]) and str(first["note"]).strip() else (
-            f"{count_text(first['only_in_source'], COUNTIES)} only in the file; {count_text(first['only_in_places'], COUNTIES)}"
+            f"{count_text(first['only_in_source'], COUNTIES)} only in the file; "
+            f"{count_text(first['only_in_places'], COUNTIES)}"
             " of PLACES not in it (kept, value missing)")
         if fips and len(fips.split()) <= 10:
             reason += f" (FIPS {fips})"
@@ -494,7 +497,8 @@ def write_places_reports(processed: Path, reports: Path, places: PlacesSettings,
             if (report_designs(records) == design).any():
                 written += tables.write_table(effects_table(records, design, sets if design != PANEL_DESIGN else
                                                             {str(k): v for k, v in
-                                                             (panel_block.covariate_sets if panel_block else {}).items()}),
+                                                             (panel_block.covariate_sets if panel_block
+                                                              else {}).items()}),
                                               tables_dir / f"models_{_slug(design)}")
         written += tables.write_table(designs_table(records, chosen), tables_dir / "designs_compared")
         if not effects.empty:
@@ -523,5 +527,6 @@ def write_places_reports(processed: Path, reports: Path, places: PlacesSettings,
 def stage() -> str:
     """DVC stage ``report_places``: the county tables and figures."""
     params = load()
-    written = write_places_reports(config.PROCESSED, config.REPORTS, params.places, tuple(params.reports.figure_formats))
+    written = write_places_reports(config.PROCESSED, config.REPORTS, params.places,
+                                   tuple(params.reports.figure_formats))
     return f"county reports: {len(written)} files"
