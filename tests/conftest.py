@@ -74,3 +74,18 @@ def edited(settings, **changes):
     for head, sub in nested.items():
         direct[head] = edited(getattr(settings, head), **sub)
     return settings.model_copy(update=direct)
+
+
+def schema_problem(model, block: dict, edit) -> str:
+    """The ConfigError message of ``model`` validated from a copy of ``block`` after ``edit(copy)`` (the test fails
+    if the edited block is accepted)."""
+    import copy
+
+    from analysis.core.config import ConfigError
+    from analysis.core.settings import validate
+
+    data = copy.deepcopy(block)
+    edit(data)
+    with pytest.raises(ConfigError) as err:
+        validate(model, data)
+    return str(err.value)

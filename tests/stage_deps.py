@@ -71,22 +71,22 @@ def uncovered(stage: Stage, files: set[str]) -> list[str]:
     return sorted(f for f in files if not f.startswith(ignored) and not stage.covers(f))
 
 
+def _trace(trace_dir: Path, suffix: str) -> dict[str, set[str]]:
+    """Stage label -> the set of what every process's ``<pid><suffix>`` lists for it (``label<TAB>item`` lines)."""
+    reads: dict[str, set[str]] = {}
+    for log in Path(trace_dir).glob(f"*{suffix}"):
+        for line in log.read_text(encoding="utf-8").splitlines():
+            label, _, item = line.partition("\t")
+            reads.setdefault(label, set()).add(item)
+    return reads
+
+
 def read_trace(trace_dir: Path) -> dict[str, set[str]]:
     """Stage label -> project files read, from every process's ``<pid>.tsv``."""
-    reads: dict[str, set[str]] = {}
-    for log in Path(trace_dir).glob("*.tsv"):
-        for line in log.read_text(encoding="utf-8").splitlines():
-            label, _, path = line.partition("\t")
-            reads.setdefault(label, set()).add(path)
-    return reads
+    return _trace(trace_dir, ".tsv")
 
 
 def read_param_trace(trace_dir: Path) -> dict[str, set[str]]:
     """Stage label -> params keys read through the typed settings (``analysis.core.settings``), from every
     process's ``<pid>.params``."""
-    reads: dict[str, set[str]] = {}
-    for log in Path(trace_dir).glob("*.params"):
-        for line in log.read_text(encoding="utf-8").splitlines():
-            label, _, key = line.partition("\t")
-            reads.setdefault(label, set()).add(key)
-    return reads
+    return _trace(trace_dir, ".params")

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.core.settings import validate
-from analysis.studies.cohorts.settings import CohortsSettings, CohortStudy
+from analysis.studies.cohorts.settings import CohortsSettings
 
 PERSON_COLUMNS = ("hhidpn", "ragender", "rabyear", "raedyrs", "radyear", "radmonth")
 WAVE_COLUMNS = ("iwstat", "iwendy", "iwendm", "agey_e", "mstat", "cesd", "hearte", "stroke", "kcntm", "rcntm",
@@ -80,11 +80,6 @@ def study_block(path: Path | str | None, waves: dict[int, int] = WAVES, **extra:
     """A study block as written in ``params.yaml`` ``cohorts.studies`` for a hand file (plain YAML values)."""
     return {"label": "HAND test study", "path": None if path is None else str(path), "waves": dict(waves),
             "depression": dict(CESD), "variables": {}, **extra}
-
-
-def study_spec(path: Path | str | None, waves: dict[int, int] = WAVES, **extra: Any) -> CohortStudy:
-    """:func:`study_block`, validated as the pipeline validates ``cohorts.studies.<study>``."""
-    return validate(CohortStudy, study_block(path, waves, **extra), "cohorts.studies.hand")
 
 
 def cohorts_params(raw_params: dict[str, Any]) -> dict[str, Any]:

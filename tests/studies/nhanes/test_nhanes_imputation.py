@@ -19,7 +19,7 @@ from analysis.studies.nhanes.imputation import (
     run_multiple_imputation,
 )
 from analysis.studies.nhanes.settings import NhanesSettings
-from conftest import edited
+from conftest import edited, schema_problem
 
 
 @pytest.fixture(scope="module")
@@ -69,11 +69,7 @@ def test_completed_table_fills_only_the_covariates(table, nh):
 def test_settings_are_checked(raw_params):
     """The schema rejects a bad ``nhanes.imputation`` block before anything runs, naming the key."""
     def problem(edit) -> str:
-        nhanes = copy.deepcopy(raw_params["nhanes"])
-        edit(nhanes)
-        with pytest.raises(ConfigError) as err:
-            validate(NhanesSettings, nhanes)
-        return str(err.value)
+        return schema_problem(NhanesSettings, raw_params["nhanes"], edit)
 
     assert "imputation.m = 1: Input should be greater than or equal to 2" in problem(
         lambda r: r["imputation"].__setitem__("m", 1))

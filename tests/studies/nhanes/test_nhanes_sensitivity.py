@@ -13,14 +13,10 @@
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.core.config import ConfigError
-from analysis.core.settings import validate
 from analysis.estimators.records import ModelSpec
 from analysis.estimators.survey import fit_cox_design
 from analysis.studies.nhanes.sensitivity import (
@@ -35,7 +31,7 @@ from analysis.studies.nhanes.sensitivity import (
     without_column_terms,
 )
 from analysis.studies.nhanes.settings import NhanesSettings, SubgroupSpec
-from conftest import edited
+from conftest import edited, schema_problem
 
 GROUPS = ["Connected (0)", "Moderate (1)", "Isolated (2+)"]
 HEALTH = ["Excellent", "Very good", "Good", "Fair", "Poor"]
@@ -230,11 +226,7 @@ def test_missing_self_rated_health_names_column_and_key(nh):
 def test_bad_settings_are_named(nh, raw_params):
     """The schema rejects a bad ``nhanes.sensitivity`` block before anything runs, naming the key."""
     def problem(edit) -> str:
-        nhanes = copy.deepcopy(raw_params["nhanes"])
-        edit(nhanes)
-        with pytest.raises(ConfigError) as err:
-            validate(NhanesSettings, nhanes)
-        return str(err.value)
+        return schema_problem(NhanesSettings, raw_params["nhanes"], edit)
 
     assert "sensitivity.subgroups[1].rule = 'quantiles': Input should be 'levels' or 'cut'" in problem(
         lambda r: r["sensitivity"]["subgroups"][1].__setitem__("rule", "quantiles"))
