@@ -194,6 +194,22 @@ def test_join_file_not_set_is_named(raw_cohorts, cohorts, layouts):
         build_study_panel("hrs", spec, cohorts)
 
 
+def test_waves_that_disagree_with_the_file_stop_the_clean_stage(raw_cohorts, cohorts, layouts):
+    """A wave map that leaves out waves the file has (their interviews would be dropped without a word), or
+    lists waves the file lacks, is an error naming the file, the item and the waves: the same rule as the check
+    before the run (cohorts/inputs.py)."""
+    _, paths = layouts["hrs"]
+    block = layout_block(raw_cohorts, "hrs", paths)
+    block["waves"] = {w: y for w, y in block["waves"].items() if int(w) <= 12}
+    with pytest.raises(CohortFileError, match=r"has waves \[13, 14, 15\] \(r13iwstat, \.\.\.\) that "
+                                              r"cohorts\.studies\.hrs\.waves leaves out"):
+        build_study_panel("hrs", validate(CohortStudy, block, "cohorts.studies.hrs"), cohorts)
+    block["waves"] = {**{w: y for w, y in layout_block(raw_cohorts, "hrs", paths)["waves"].items()}, 16: 2022}
+    with pytest.raises(CohortFileError, match=r"cohorts\.studies\.hrs\.waves lists waves \[16\], but .* has no "
+                                              r"r16iwstat"):
+        build_study_panel("hrs", validate(CohortStudy, block, "cohorts.studies.hrs"), cohorts)
+
+
 def test_wrong_studys_file_says_which_study_it_is(raw_cohorts, cohorts, layouts):
     _, hrs_paths = layouts["hrs"]
     _, elsa_paths = layouts["elsa"]
