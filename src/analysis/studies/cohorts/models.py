@@ -97,9 +97,7 @@ from analysis.studies.cohorts.settings import (
     load,
 )
 
-ESTIMATORS = ("within_between_lmm", "two_way_fe", "two_way_fe_ipw", "cloglog_hazard", "cloglog_hazard_ipw",
-              "cox_time_varying")
-assert set(Estimator.__args__) == set(ESTIMATORS), "the schema's estimators and ESTIMATORS differ"
+ESTIMATORS: tuple[str, ...] = Estimator.__args__  # the schema's list (studies/cohorts/settings.py), in its order
 CONTINUOUS_ESTIMATORS = ("within_between_lmm", "two_way_fe", "two_way_fe_ipw")
 HAZARD_ESTIMATORS = ("cloglog_hazard", "cloglog_hazard_ipw", "cox_time_varying")
 #: The record (``model``, ``design``) of each spec estimator name (:func:`specification_keys` reads it back).

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, model_validator
 
 from analysis.core.settings import Formula, Label, Probability, Settings, load_study
-from analysis.estimators.panel_spec import Estimator, PanelExposure, PanelSpec
+from analysis.estimators.panel_spec import WEIGHTED_ESTIMATORS, Estimator, PanelExposure, PanelSpec
 from analysis.studies.gss.source import LONG_PANELS
 
 STUDY = "gss"
@@ -50,7 +50,8 @@ class PanelWeighted(Settings):
 
     label: Label
     weight: str
-    estimators: Annotated[list[Literal["pooled_ols", "fixed_effects", "first_difference"]], Field(min_length=1)]
+    estimators: Annotated[list[Literal[WEIGHTED_ESTIMATORS]], Field(min_length=1)]  # type: ignore[valid-type]
+    """The estimators with a weighted version (estimators/panel_spec.py)."""
 
 
 class ContactLevels(Settings):
