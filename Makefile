@@ -16,7 +16,7 @@ CHECK_PYTHON := import sys; v = sys.version.split()[0]; sys.exit(0 if sys.versio
 	"Python 3.11.x is needed: the lock (requirements.txt) is resolved for Python 3.11, and {} is Python " + v + \
 	". Install Python 3.11 and run: make setup PYTHON=/path/to/python3.11 (after rm -rf $(VENV) if it exists)")
 
-.PHONY: setup lock audit repro test test-fast bench lint clean-outputs references
+.PHONY: setup lock audit repro test test-fast bench lint clean-outputs references browser
 
 setup: $(VENV)/.installed
 
@@ -40,15 +40,26 @@ repro: setup
 	$(BIN)/python -m analysis check
 	$(BIN)/dvc repro
 
-test: setup
+# The browser tests (tests/test_browser.py, and the pipeline's pages in tests/test_pipeline.py) open pages in
+# Debian's Chromium; `make test` installs it first only when it is missing.
+CHROMIUM := $(shell command -v chromium || command -v chromium-browser)
+NEED_BROWSER := $(if $(CHROMIUM),,browser)
+
+test: setup $(NEED_BROWSER)
 	$(BIN)/python -m pytest
 
 # Unit tests only (skips the end-to-end pipeline run).
-test-fast: setup
+test-fast: setup $(NEED_BROWSER)
 	$(BIN)/python -m pytest -m "not integration"
 
 bench: setup
 	$(BIN)/python benchmarks/run.py
+
+# Debian's Chromium for the browser tests (needs root; Playwright's own browser download does not work offline).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }
+	@chromium --version
 
 # Reference numbers from R (tests/reference/README.md, tests/reference/survey/survey.R): installs R from Debian
 # (needs root) and reruns the R scripts. survey.R also fits the analysis table (data/processed, from `make repro`),

@@ -32,11 +32,13 @@ import seaborn as sns
 from IPython.display import Image, Markdown, display
 
 from analysis.core import io
+from analysis.paper.notebooks import readable_p_values
 from analysis.core.index import index_points
 from analysis.studies.nhanes.settings import load
 
 %matplotlib inline
 pd.set_option("display.max_columns", 40, "display.width", 160)
+readable_p_values()  # every table shows p-values as <0.001 or 0.042 (three decimals)
 nh = load(params_file).nhanes  # params.yaml `nhanes:`, validated (studies/nhanes/settings.py)
 table = io.read_parquet("data/processed/nhanes.parquet")
 flow = pd.read_csv("data/processed/nhanes_flow.csv")

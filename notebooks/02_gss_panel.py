@@ -34,11 +34,13 @@ import yaml
 from IPython.display import Image, Markdown, display
 
 from analysis.core import io
+from analysis.paper.notebooks import readable_p_values
 
 from analysis.studies.gss import measures
 from analysis.studies.gss.settings import load
 
 pd.set_option("display.max_columns", 40, "display.width", 160)
+readable_p_values()  # every table shows p-values as <0.001 or 0.042 (three decimals)
 gss = load(params_file).gss  # params.yaml `gss:`, validated (studies/gss/settings.py)
 panel = io.read_parquet("data/processed/gss_panel.parquet")
 table_2020 = io.read_parquet("data/processed/gss_2020.parquet")

@@ -35,9 +35,11 @@ import pandas as pd
 from IPython.display import Image, Markdown, display
 
 from analysis.core import io
+from analysis.paper.notebooks import readable_p_values
 from analysis.studies.cohorts.settings import load
 
 pd.set_option("display.max_columns", 40, "display.width", 160)
+readable_p_values()  # every table shows p-values as <0.001 or 0.042 (three decimals)
 cohorts = load(params_file).cohorts  # params.yaml `cohorts:`, validated (studies/cohorts/settings.py)
 panel = io.read_parquet("data/processed/cohorts_panel.parquet")
 status = pd.read_csv("data/processed/cohorts_studies.csv", keep_default_na=False)

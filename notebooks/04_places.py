@@ -33,9 +33,11 @@ import yaml
 from IPython.display import Image, Markdown, display
 
 from analysis.core import io
+from analysis.paper.notebooks import readable_p_values
 from analysis.studies.places.settings import load
 
 pd.set_option("display.max_columns", 40, "display.width", 160)
+readable_p_values()  # every table shows p-values as <0.001 or 0.042 (three decimals)
 places = load(params_file).places  # params.yaml `places:`, validated (studies/places/settings.py)
 county = io.read_parquet("data/processed/places_county.parquet")
 join_log = pd.read_csv("data/processed/places_join_log.csv")

@@ -13,9 +13,12 @@ import yaml
 
 #: Files a stage may read without listing them as deps: params.yaml (DVC tracks it through each stage's
 #: ``params``) and dvc.lock (DVC's own record of what ran, shown in the reviewer index's provenance panel:
-#: DVC rewrites it after every stage, so it cannot be a dep of one).
+#: DVC rewrites it after every stage, so it cannot be a dep of one), and dvc.yaml (the pipeline itself, which
+#: DVC refuses as a dep: the reviewer index reads the paper stage's declared outputs from it, and each of those
+#: outputs is also a dep of the index, so a new one reruns it).
 PARAMS = "params.yaml"
 DVC_LOCK = "dvc.lock"
+DVC_YAML = "dvc.yaml"
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,7 @@ class Stage:
 
     def covers(self, path: str) -> bool:
         """True if ``path`` (relative to the project) is a dep, inside a dep folder, or an output."""
-        if (path == PARAMS and self.has_params) or path == DVC_LOCK:
+        if (path == PARAMS and self.has_params) or path in (DVC_LOCK, DVC_YAML):
             return True
         return any(path == p or path.startswith(p.rstrip("/") + "/") for p in (*self.deps, *self.outs))
 

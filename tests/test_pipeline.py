@@ -26,6 +26,7 @@ from canary import canary_strings, write_canary_cohort
 
 from analysis.core.clone import BIN, fresh_clone
 from analysis.core.clone import run as run_command
+from browser import Browser, BrowserNotFound, find_chromium, reviewer_pages
 from stage_deps import load_stages, read_param_trace, read_trace, uncovered
 
 pytestmark = pytest.mark.integration
@@ -157,6 +158,24 @@ def test_reviewer_views(repo):
     assert not re.search(r"<(script|link|img)[^>]+(src|href)=[\"']?https?:", page, re.IGNORECASE)
     for link in ("notebooks/03_cohorts.html", "notebooks/04_places.html", "strobe.html"):
         assert f"href='{link}'" in index, link
+
+
+def test_reviewer_pages_in_a_browser(repo, tmp_path):
+    """The index, the paper (and the supplement, when the paper stage declares it) and a notebook, opened in
+    headless Chromium at 1,280 px: no console error, no request leaving the machine, no broken link or image,
+    no sideways scrolling."""
+    dest, _, _ = repo
+    try:
+        chromium = find_chromium()
+    except BrowserNotFound as err:
+        pytest.fail(str(err))
+    pages = reviewer_pages(dest)
+    assert all(p.is_file() for p in pages), pages
+    with Browser(chromium) as browser:
+        reports = [browser.check(page) for page in pages]
+    problems = [line for report in reports for line in report.problems()]
+    assert not problems, "\n".join(problems)
+    assert all(r.title and r.title != "Notebook" for r in reports), [r.title for r in reports]
 
 
 def test_places_and_countries_outputs(repo):
