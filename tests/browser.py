@@ -54,6 +54,10 @@ _PROBE = """(() => {
 })()"""
 
 
+_SCROLL = """[...document.querySelectorAll('table, h1, h2, h3, h4, p, pre, figcaption')]
+  .find(e => e.textContent.includes(%s))?.scrollIntoView()"""
+
+
 class BrowserNotFound(RuntimeError):
     pass
 
@@ -117,7 +121,7 @@ class Browser:
         args = [self.executable, "--headless", "--no-sandbox", "--remote-debugging-port=0",
                 f"--user-data-dir={self._profile.name}", "--disable-gpu", "--no-first-run",
                 "--no-default-browser-check", "--disable-extensions", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--hide-scrollbars", "--mute-audio",
+                "--disable-component-update", "--disable-sync", "--mute-audio",
                 f"--window-size={VIEWPORT[0]},{VIEWPORT[1]}", "about:blank"]
         self._process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         active = Path(self._profile.name) / "DevToolsActivePort"
@@ -203,9 +207,10 @@ class Browser:
 
     # -- one page ---------------------------------------------------------------------------------------
 
-    def check(self, page: str | Path, screenshot: Path | None = None) -> PageReport:
+    def check(self, page: str | Path, screenshot: Path | None = None, scroll_to: str | None = None) -> PageReport:
         """Load ``page`` (a path or URL) at a 1,280 px window and report its faults; optionally save a PNG of
-        the first screen at that width."""
+        one screen at that width: the first, or the one that starts at the first table, heading or paragraph
+        whose text contains ``scroll_to``."""
         url = Path(page).resolve().as_uri() if not urlsplit(str(page)).scheme else str(page)
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
@@ -224,6 +229,8 @@ class Browser:
             probe = json.loads(self.send("Runtime.evaluate", {"expression": _PROBE, "returnByValue": True},
                                          session=session)["result"]["value"])
             if screenshot is not None:
+                if scroll_to:
+                    self.send("Runtime.evaluate", {"expression": _SCROLL % json.dumps(scroll_to)}, session=session)
                 shot = self.send("Page.captureScreenshot", {"format": "png"}, session=session)
                 Path(screenshot).write_bytes(base64.b64decode(shot["data"]))
             events = [e for e in self._events if e.get("sessionId") == session]

@@ -42,9 +42,10 @@ _CSS = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; max-width: 70rem; margin: 2rem auto;
        padding: 0 1rem; color: #222; line-height: 1.45; }
 h1 { font-size: 1.6rem; } h2 { font-size: 1.2rem; margin-top: 2rem; border-bottom: 1px solid #ddd; }
-table { border-collapse: collapse; font-size: 0.85rem; margin: 0.5rem 0 1rem; width: 100%; table-layout: fixed; }
+table { border-collapse: collapse; font-size: 0.85rem; margin: 0.5rem 0 1rem; max-width: 100%; }
 th, td { border-bottom: 1px solid #eee; padding: 0.2rem 0.6rem; text-align: left; vertical-align: top;
-         overflow-wrap: anywhere; word-break: break-word; }
+         overflow-wrap: break-word; }
+td.long { overflow-wrap: anywhere; min-width: 6rem; } td.hash { font-family: monospace; font-size: 0.75rem; }
 li, figcaption, p { overflow-wrap: anywhere; }
 code { font-size: 0.8rem; } .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(16rem, 1fr));
 gap: 1rem; } .grid figure { margin: 0; } .grid img { width: 100%; border: 1px solid #eee; }
@@ -107,8 +108,12 @@ _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 
 
 def paper_outputs(root: Path, stage: str = "paper") -> list[str]:
-    """The outputs ``dvc.yaml`` declares for the ``paper`` stage (project-relative paths, in declared order)."""
-    spec = yaml.safe_load((Path(root) / "dvc.yaml").read_text(encoding="utf-8")) or {}
+    """The outputs ``dvc.yaml`` declares for the ``paper`` stage (project-relative paths, in declared order); none
+    outside a DVC project (no ``dvc.yaml``)."""
+    pipeline = Path(root) / "dvc.yaml"
+    if not pipeline.is_file():
+        return []
+    spec = yaml.safe_load(pipeline.read_text(encoding="utf-8")) or {}
     outs = ((spec.get("stages") or {}).get(stage) or {}).get("outs") or []
     return [next(iter(o)) if isinstance(o, dict) else str(o) for o in outs]
 
@@ -140,10 +145,15 @@ def _href(path: Path, reports: Path, root: Path) -> str:
     return Path(os.path.relpath(Path(root).resolve() / path, Path(reports).resolve())).as_posix()
 
 
+#: Columns of long unbroken values (hashes, paths, URLs): they wrap anywhere, so the tables fit a 1,280 px window.
+_LONG = {"path": "long", "origin": "long", "publisher": "long", "md5": "long hash", "sha256": "long hash"}
+
+
 def _table(rows: list[dict], columns: list[str]) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(r.get(c, '')))}</td>" for c in columns) + "</tr>"
-                   for r in rows)
+    cells = [f"<td class='{_LONG[c]}'>" if c in _LONG else "<td>" for c in columns]
+    body = "".join("<tr>" + "".join(f"{cell}{html.escape(str(r.get(c, '')))}</td>" for cell, c in zip(cells, columns))
+                   + "</tr>" for r in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
