@@ -6,7 +6,8 @@ Chromium is required: without it the tests fail (not skip), naming `make browser
 
 from __future__ import annotations
 
-import io
+import struct
+import zlib
 
 import pytest
 
@@ -28,11 +29,13 @@ PAGES = {
 
 
 def one_pixel_png() -> bytes:
-    from PIL import Image
+    """A valid 1x1 red PNG, written by hand (signature, IHDR, IDAT, IEND chunks with their CRCs)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
-    out = io.BytesIO()
-    Image.new("RGB", (1, 1), (200, 0, 0)).save(out, format="PNG")
-    return out.getvalue()
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)  # 1x1, 8-bit RGB
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00\xc8\x00\x00"))
+            + chunk(b"IEND", b""))
 
 
 @pytest.fixture(scope="module")
