@@ -118,3 +118,16 @@ def test_long_provenance_values_wrap_in_their_cells(tmp_path):
     page = render_index(tmp_path / "reports", tmp_path)
     assert f"<td class='long hash'>{'f' * 64}</td>" in page
     assert "<td class='long'>https://example.org/" in page and "td.long { overflow-wrap: anywhere" in page
+
+
+def test_the_index_stage_depends_on_every_document_it_reads():
+    """The index reads the paper stage's Markdown and HTML outputs (for the files they cite): each must be a dep
+    of the index stage, so a supplement added to the paper stage is added there too (and reruns the index)."""
+    from conftest import ROOT
+    from stage_deps import load_stages
+
+    stages = load_stages(ROOT)
+    documents = [o for o in stages["paper"].outs if o.endswith((".md", ".html"))]
+    assert documents and all(d in paper_outputs(ROOT) for d in documents)
+    missing = [d for d in documents if d not in stages["index"].deps]
+    assert not missing, f"add {missing} to the deps of the index stage in dvc.yaml (it reads them)"
