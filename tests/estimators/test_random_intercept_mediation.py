@@ -5,6 +5,8 @@ data, against simulated data of stated parameters, and on a hand-computed case (
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -89,3 +91,19 @@ def test_bad_input_is_refused():
         GroupCrossProducts(data, ["y", "nope"], "group")
     with pytest.raises(ValueError, match="complete cases"):
         GroupCrossProducts(data.assign(y=np.nan), ["y", "x"], "group")
+
+
+def test_matches_lmer():
+    """lme4::lmer(y ~ x + c + (1 | state), REML) on tests/reference/random_intercept/data.csv (lmer.R)."""
+    here = Path(__file__).resolve().parents[1] / "reference" / "random_intercept"
+    data = pd.read_csv(here / "data.csv")
+    expected = pd.read_csv(here / "expected.csv", keep_default_na=False)
+    ref = {(q, t): v for q, t, v in expected.itertuples(index=False)}
+    fit = fit_random_intercept(GroupCrossProducts(data, ["y", "x", "c"], "state"), "y", ["x", "c"])
+    for name, r_name in (("const", "(Intercept)"), ("x", "x"), ("c", "c")):
+        estimate, se = fit.coefficient(name)
+        assert estimate == pytest.approx(ref[("estimate", r_name)], abs=1e-6)
+        assert se == pytest.approx(ref[("std_error", r_name)], rel=1e-5)  # sigma^2 (X'V^-1X)^-1, lme4's convention
+    assert fit.var_group == pytest.approx(ref[("variance", "state")], rel=1e-5)
+    assert fit.var_residual == pytest.approx(ref[("variance", "Residual")], rel=1e-6)
+    assert fit.reml_criterion == pytest.approx(ref[("reml_criterion", "")], abs=1e-5)
