@@ -131,35 +131,38 @@ def static_maps(values: pd.DataFrame, measures: dict[str, str], topology: dict):
 
 def vega_lite_spec(values: pd.DataFrame, measures: dict[str, str], topology: dict | None = None) -> dict:
     """The Vega-Lite specification: the county TopoJSON (inline when ``topology`` is given, else the file name)
-    looked up to the county values by FIPS, one map per measure with its own colour scale."""
-    rows = values[["fips", "county", *measures]].rename(columns=measures)
+    looked up to the county values by FIPS (the named dataset ``counties``), one map per measure (stacked), each
+    titled with its label and with its own colour scale; counties without a value grey."""
+    rows = json.loads(values[["fips", "county", *measures]].to_json(orient="records"))
     data = ({"values": topology} if topology is not None else {"url": INTERACTIVE_ATLAS})
-    fields = list(measures.values())
+
+    def view(column: str, label: str) -> dict:
+        return {
+            "width": 640, "height": 380, "title": {"text": label, "anchor": "start", "fontSize": 12},
+            "projection": {"type": "albersUsa"},
+            "layer": [
+                {"mark": {"type": "geoshape", "fill": MISSING_COLOUR, "stroke": "white", "strokeWidth": 0.1}},
+                {"transform": [{"filter": {"field": column, "valid": True}}],
+                 "mark": {"type": "geoshape", "stroke": None},
+                 "encoding": {"color": {"field": column, "type": "quantitative", "scale": {"scheme": "viridis"},
+                                        "title": None},
+                              "tooltip": [{"field": "county", "type": "nominal", "title": "County"},
+                                          {"field": "id", "type": "nominal", "title": "FIPS"},
+                                          {"field": column, "type": "quantitative", "title": label,
+                                           "format": ".1f"}]}},
+            ],
+        }
+
     return {
         "$schema": VEGA_LITE_SCHEMA,
         "title": {"text": "US counties: isolation, lack of support and social infrastructure",
-                  "subtitle": CAPTION, "subtitleFontSize": 10},
+                  "subtitle": [line.strip() + "." for line in CAPTION.rstrip(".").split(". ")],
+                  "subtitleFontSize": 10},
+        "datasets": {"counties": rows},
         "data": {**data, "format": {"type": "topojson", "feature": "counties"}},
-        "transform": [{"lookup": "id", "from": {"data": {"values": json.loads(rows.to_json(orient="records"))},
-                                                "key": "fips", "fields": ["county", *fields]}}],
-        "repeat": fields,
-        "columns": 1,
-        "spec": {
-            "width": 640, "height": 380,
-            "projection": {"type": "albersUsa"},
-            "title": {"text": {"repeat": "repeat"}, "anchor": "start", "fontSize": 12},
-            "layer": [
-                {"mark": {"type": "geoshape", "fill": MISSING_COLOUR, "stroke": None}},
-                {"transform": [{"filter": {"field": {"repeat": "repeat"}, "valid": True}}],
-                 "mark": {"type": "geoshape", "stroke": None},
-                 "encoding": {"color": {"field": {"repeat": "repeat"}, "type": "quantitative",
-                                        "scale": {"scheme": "viridis"}, "title": None},
-                              "tooltip": [{"field": "county", "type": "nominal", "title": "County"},
-                                          {"field": "id", "type": "nominal", "title": "FIPS"},
-                                          {"field": {"repeat": "repeat"}, "type": "quantitative",
-                                           "format": ".1f"}]}},
-            ],
-        },
+        "transform": [{"lookup": "id", "from": {"data": {"name": "counties"}, "key": "fips",
+                                                "fields": ["county", *measures]}}],
+        "vconcat": [view(column, label) for column, label in measures.items()],
         "resolve": {"scale": {"color": "independent"}},
     }
 

@@ -104,5 +104,10 @@ def test_vendored_atlas_is_checked_and_spec_keys_counties_by_fips(tmp_path):
     spec = county_maps.vega_lite_spec(values, {"isolation_pct": "Isolated (%)"})
     assert spec["data"] == {"url": county_maps.INTERACTIVE_ATLAS, "format": {"type": "topojson",
                                                                              "feature": "counties"}}
-    assert spec["transform"][0]["lookup"] == "id" and spec["transform"][0]["from"]["key"] == "fips"
-    assert "Ecological" in spec["title"]["subtitle"] and "no causal claim" in spec["title"]["subtitle"]
+    lookup = spec["transform"][0]
+    assert lookup["lookup"] == "id" and lookup["from"]["key"] == "fips"
+    assert spec["datasets"][lookup["from"]["data"]["name"]] == [
+        {"fips": "01001", "county": "Autauga, AL", "isolation_pct": 33.0}]
+    assert [v["layer"][1]["encoding"]["color"]["field"] for v in spec["vconcat"]] == ["isolation_pct"]
+    subtitle = " ".join(spec["title"]["subtitle"])
+    assert "Ecological" in subtitle and "no causal claim" in subtitle
