@@ -111,3 +111,68 @@ def test_vendored_atlas_is_checked_and_spec_keys_counties_by_fips(tmp_path):
     assert [v["layer"][1]["encoding"]["color"]["field"] for v in spec["vconcat"]] == ["isolation_pct"]
     subtitle = " ".join(spec["title"]["subtitle"])
     assert "Ecological" in subtitle and "no causal claim" in subtitle
+
+
+def simulated_counties(seed: int = 3, n_states: int = 30, per_state: int = 40) -> pd.DataFrame:
+    """Counties in states with a known path: broadband -> isolation (-0.5 per SD) -> depression (+0.4 per point),
+    direct broadband -> depression 0; rural share 0-100 (a third completely rural); state intercepts."""
+    rng = np.random.default_rng(seed)
+    state = np.repeat([f"S{s:02d}" for s in range(n_states)], per_state)
+    n = len(state)
+    codes = np.repeat(np.arange(n_states), per_state)
+    income = rng.normal(size=n)
+    broadband = 80 + 5 * rng.normal(size=n) + 2 * income
+    rural = np.where(rng.random(n) < 1 / 3, 100.0, rng.uniform(0, 99, n))
+    isolation = 34 - 0.5 * (broadband - 80) / 5 + 0.3 * income + rng.normal(0, 1, n_states)[codes] + rng.normal(size=n)
+    depression = 20 + 0.4 * isolation - 0.5 * income + rng.normal(0, 1, n_states)[codes] + rng.normal(size=n)
+    return pd.DataFrame({
+        "fips": [f"{i:05d}" for i in range(n)], "state": state, "county_name": "c", "adult_population": 1000.0,
+        "log_median_income": income, "broadband_pct": broadband, "rural_pct": rural,
+        "isolation_pct": isolation, "isolation_pct_se": 0.5, "depression_pct": depression})
+
+
+def test_study_models_recover_a_known_indirect_association():
+    from analysis.studies.places.infrastructure import (
+        associations_table,
+        group_prevalence,
+        run_infrastructure_models,
+        run_mediation,
+    )
+    from analysis.studies.places.settings import PlacesSettings
+
+    places = PlacesSettings.model_validate({
+        "study": "SIMULATED counties",
+        "county_models": {"outcomes": {"depression_pct": {"label": "Depression (%)"}},
+                          "exposures": {"isolation_pct": {"label": "Isolated"}},
+                          "covariate_sets": {"income": "log_median_income + rural_pct"}},
+        "infrastructure": {
+            "exposures": {"broadband_pct": {"label": "Broadband (%)"}},
+            "mediators": {"isolation_pct": {"label": "Isolated (%)"}}, "outcomes": ["depression_pct"],
+            "covariate_set": "income", "modifier_exposures": ["broadband_pct"], "rurality": RURALITY.model_dump(),
+            "segregation": {"column": "rural_pct", "cuts": [50], "labels": ["a", "b"]},
+            "mediation": {"exposures": ["broadband_pct"], "mediators": ["isolation_pct"],
+                          "outcomes": ["depression_pct"], "n_boot": 30, "seed": 4},
+            "map_exposure": "broadband_pct"}})
+    table = simulated_counties()
+    table["rurality_group"] = assign_groups(table["rural_pct"], RURALITY)
+    table["segregation_group"] = assign_groups(table["rural_pct"], places.infrastructure.segregation)
+    records = run_infrastructure_models(table, places)
+    main = records[(records["sample"] == "main") & (records["term"] == "broadband_pct")].set_index("outcome")
+    sd = table["broadband_pct"].std()
+    # isolation falls 0.5 per 5 points of broadband = 0.1 x SD per SD (SD includes the income part)
+    truth = -0.1 * sd
+    assert main.loc["isolation_pct", "ci_low"] < truth < main.loc["isolation_pct", "ci_high"]
+    assert set(records["sample"]) == {"main", *(f"rurality={s}" for s in
+                                                ("mostly_urban_50_rural", "mostly_rural_50_100_rural",
+                                                 "completely_rural_100_rural"))}
+    assert records["note"].str.contains("ECOLOGICAL").all() and records["note"].str.contains("no causal").all()
+    med_records, mediation = run_mediation(table, places)
+    row = mediation.iloc[0]
+    assert row["indirect_ci_low"] < truth * 0.4 < row["indirect_ci_high"]
+    assert abs(row["direct"]) < 3 * row["direct_se"]
+    assert (med_records["note"].str.contains("ECOLOGICAL")).all()
+    prevalence = group_prevalence(table, places)
+    overall = prevalence[prevalence["grouping"] == "all"].iloc[0]
+    assert overall["prevalence"] == pytest.approx(table["isolation_pct"].mean())  # equal weights
+    assert overall["se_correlated"] == pytest.approx(0.5)
+    assert "Ecological" in associations_table(records, places).attrs["footnote"]
