@@ -95,6 +95,36 @@ display(Image(filename=str(figures / "places" / f"state_slopes_{exposure}.png"))
 display(Markdown((tables / "places" / "models_fixed_effects.md").read_text()))
 
 # %% [markdown]
+# ## 3a. Counties: social infrastructure (ecological, descriptive)
+#
+# Libraries, social associations, broadband and child care, and community context (homeownership, single-parent
+# households, rurality, Black/white segregation; CHR&R 2025) against isolation and lack of support (PLACES) and
+# the health outcomes: counties within states, random state intercept, per 1 SD of the exposure, adjusted for
+# county composition (stage `infrastructure_places`, `src/analysis/studies/places/infrastructure.py`). **These
+# compare counties, not people, and make no causal claim**: a county with more libraries is not shown to make
+# anyone less isolated. The indirect associations (infrastructure -> isolation -> outcome) are decompositions of
+# county associations with a cluster-bootstrap interval by state, not mediated effects.
+
+# %%
+infra_tables = tables / "places_infrastructure"
+infra_records = pd.read_csv("reports/metrics/places_infrastructure_models.csv")
+infra_prevalence = pd.read_csv("reports/metrics/places_infrastructure_prevalence.csv")
+for name in ("associations", "rurality_modification", "mediation", "prevalence_by_group"):
+    display(Markdown((infra_tables / f"{name}.md").read_text()))
+display(Image(filename=str(figures / "places_infrastructure" / "associations.png")))
+widest = infra_prevalence[infra_prevalence["grouping"] != "all"].groupby("measure")["prevalence"].agg(["min", "max"])
+display(Markdown("Spread of the group prevalences (percentage points, max - min): " + ", ".join(
+    f"{m}: {r['max'] - r['min']:.1f}" for m, r in widest.iterrows())))
+
+# %% [markdown]
+# County maps: isolation, lack of support and broadband (`params.yaml places.infrastructure.map_exposure`).
+# The interactive version, `reports/figures/places_maps/county_maps.html`, works offline (Vega-Lite and the
+# us-atlas county TopoJSON are inlined). Grey counties have no estimate.
+
+# %%
+display(Image(filename=str(figures / "places_maps" / "county_maps.png")))
+
+# %% [markdown]
 # ## 4. Countries: the panel and the name map
 #
 # World Happiness Report country names are mapped to ISO codes by an explicit dictionary in

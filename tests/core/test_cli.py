@@ -20,11 +20,12 @@ def run(*args: str) -> subprocess.CompletedProcess:
 def test_registry_lists_every_study_and_the_paper_layer():
     steps = cli.registry()
     assert set(steps) == {"nhanes", "gss", "places", "countries", "cohorts", "paper"}
-    for study in ("gss", "places", "countries"):
+    for study in ("gss", "countries"):
         assert list(steps[study]) == ["fetch", "clean", "models", "report"]
+    assert list(steps["places"]) == ["fetch", "clean", "models", "report", "fetch-infrastructure", "infrastructure"]
     assert list(steps["nhanes"]) == ["fetch", "clean", "models", "impute", "exposures", "sensitivity", "report"]
     assert list(steps["cohorts"]) == ["simulate", "clean", "models", "report"]
-    assert {"triangulation", "notebook", "manuscript", "index", "strobe"} == set(steps["paper"])
+    assert {"triangulation", "notebook", "manuscript", "index", "strobe", "county-maps"} == set(steps["paper"])
 
 
 def test_every_registered_step_resolves_to_a_stage_function():

@@ -6,4 +6,4 @@ Imports point down only: ``paper`` may read any study; no study imports ``paper`
 
 #: ``python -m analysis paper <step>``: step -> module of this folder whose ``stage()`` runs it.
 STEPS = {"triangulation": "triangulation", "notebook": "notebooks", "manuscript": "manuscript",
-         "index": "index", "strobe": "strobe"}
+         "index": "index", "strobe": "strobe", "county-maps": "county_maps"}

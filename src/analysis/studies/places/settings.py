@@ -59,12 +59,81 @@ class Report(Settings):
     """Outcomes of the caterpillar plots (null: all)."""
 
 
+class Grouping(Settings):
+    """Counties cut into ordered groups on one column: ``x < cuts[0]``, ``cuts[0] <= x < cuts[1]``, ...,
+    ``x >= cuts[-1]``; a county with the column missing goes to ``missing_label`` (or is left out when null)."""
+
+    column: str
+    cuts: Annotated[list[float], Field(min_length=1)]
+    labels: Annotated[list[Label], Field(min_length=2)]
+    """One template per group, with ``{low}`` and ``{high}`` for the group's bounds (built from ``cuts``)."""
+    missing_label: Label | None = None
+
+    @model_validator(mode="after")
+    def _sizes(self) -> Grouping:
+        if len(self.labels) != len(self.cuts) + 1:
+            raise ValueError(f"labels: {len(self.labels)} labels for {len(self.cuts)} cuts; give one label more "
+                             "than cuts")
+        if any(b <= a for a, b in zip(self.cuts, self.cuts[1:], strict=False)):
+            raise ValueError(f"cuts: {self.cuts} must increase")
+        return self
+
+
+class Mediation(Settings):
+    """Infrastructure -> mediator -> outcome: product of coefficients, cluster bootstrap by state."""
+
+    exposures: Annotated[list[str], Field(min_length=1)]
+    mediators: Annotated[list[str], Field(min_length=1)]
+    outcomes: Annotated[list[str], Field(min_length=1)]
+    n_boot: Annotated[int, Field(ge=20, le=100_000)] = 200
+    seed: int = 20261207
+
+
+class Infrastructure(Settings):
+    """Social infrastructure and community context of counties (CHR&R) against isolation, lack of support and
+    health (PLACES, CHR&R). ECOLOGICAL and descriptive of counties: no causal claim."""
+
+    exposures: Annotated[dict[str, Labelled], Field(min_length=1)]
+    """County measures (columns of the infrastructure table), each entered per 1 SD across counties."""
+    mediators: Annotated[dict[str, Labelled], Field(min_length=1)]
+    """Isolation and lack of support: outcomes of the first path, mediators of the second."""
+    outcomes: Annotated[list[str], Field(min_length=1)]
+    """Health outcomes, keys of county_models.outcomes (their labels are used)."""
+    covariate_set: str = "composition"
+    """A key of county_models.covariate_sets; an exposure is left out of its own covariates."""
+    group: str = "state"
+    modifier_exposures: list[str] = []
+    """Exposures whose slope is compared across rurality groups (effect modification)."""
+    modifier_step: Annotated[float, Field(gt=0)] = 10.0
+    """The interaction is reported per this many percentage points more rural."""
+    rurality: Grouping
+    segregation: Grouping
+    prevalence_weight: str = "adult_population"
+    """Weight of the group prevalences (PLACES prevalences are of adults)."""
+    mediation: Mediation
+    map_exposure: str
+    """The infrastructure measure drawn on the county maps beside isolation and lack of support."""
+    alpha: Probability = 0.05
+
+    @model_validator(mode="after")
+    def _names(self) -> Infrastructure:
+        for key, names, known in (("modifier_exposures", self.modifier_exposures, self.exposures),
+                                  ("mediation.exposures", self.mediation.exposures, self.exposures),
+                                  ("mediation.mediators", self.mediation.mediators, self.mediators),
+                                  ("map_exposure", [self.map_exposure], self.exposures)):
+            unknown = [n for n in names if n not in known]
+            if unknown:
+                raise ValueError(f"{key}: {unknown} are not among {list(known)}")
+        return self
+
+
 class PlacesSettings(Settings):
     study: Label = "US counties (CDC PLACES 2024, CHR&R)"
     clean: Clean = Clean()
     county_models: CountyModels
     panel_models: CountyPanel | None = None
     report: Report = Report()
+    infrastructure: Infrastructure | None = None
 
     @property
     def report_set(self) -> str:
@@ -81,6 +150,16 @@ class PlacesSettings(Settings):
         if unknown:
             raise ValueError(f"report.caterpillar_outcomes: {unknown} are not outcomes of county_models "
                              f"{list(self.county_models.outcomes)}")
+        if self.infrastructure is not None:
+            block = self.infrastructure
+            if block.covariate_set not in sets:
+                raise ValueError(f"infrastructure.covariate_set: '{block.covariate_set}' is not a key of "
+                                 f"county_models.covariate_sets {list(sets)}")
+            outcomes = [*block.outcomes, *block.mediation.outcomes]
+            unknown = [o for o in outcomes if o not in self.county_models.outcomes]
+            if unknown:
+                raise ValueError(f"infrastructure: outcomes {unknown} are not outcomes of county_models "
+                                 f"{list(self.county_models.outcomes)}")
         return self
 
 

@@ -199,6 +199,52 @@ def read_places(path: str | Path, measures: Iterable[str], *, value: str = "AdjP
     return out.reset_index(drop=True)
 
 
+_INTERVAL = re.compile(r"^\(\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*\)$")
+
+
+def parse_interval(values: pd.Series, path: str | Path, column: str, keys: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """PLACES interval cells ``"( 4.9,  6.3)"`` as (low, high) floats; empty -> NaN; anything else is a
+    SourceDataError naming the file, column, value and county (``keys``: the FIPS of each row)."""
+    text = values.astype(str).str.strip()
+    missing = text.isin(MISSING_TOKENS)
+    parts = text.str.extract(_INTERVAL)
+    bad = ~missing & parts[0].isna()
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise SourceDataError(f"{path}: column {column} has the value {values.iloc[i]!r} (county {keys.iloc[i]}); "
+                              "expected an interval written '(low, high)', or empty for missing")
+    low, high = parts[0].astype("float64"), parts[1].astype("float64")
+    reversed_ = (low > high).fillna(False)
+    if reversed_.any():
+        i = int(np.flatnonzero(reversed_.to_numpy())[0])
+        raise SourceDataError(f"{path}: column {column} has the interval {values.iloc[i]!r} (county {keys.iloc[i]}) "
+                              "whose low end exceeds its high end")
+    return low.rename(f"{column}_low"), high.rename(f"{column}_high")
+
+
+def read_places_intervals(path: str | Path, measures: Iterable[str], *, value: str = "AdjPrev") -> pd.DataFrame:
+    """The 95% intervals PLACES publishes beside each county estimate (``<MEASURE>_Adj95CI``, or
+    ``_Crude95CI`` for ``value="CrudePrev"``): ``fips`` and, per measure, ``<MEASURE>_ci_low`` and
+    ``<MEASURE>_ci_high`` in percent. CDC derives them from the small-area model (Monte Carlo simulation of
+    the multilevel model's parameters; CDC PLACES methodology), so they describe model uncertainty, not the
+    sampling error of a county's own respondents."""
+    path = Path(path)
+    raw = _read_text_csv(path, "CDC PLACES county")
+    suffix = {"AdjPrev": "Adj95CI", "CrudePrev": "Crude95CI"}.get(value)
+    if suffix is None:
+        raise ValueError(f"PLACES value '{value}' unknown; use 'AdjPrev' (age-adjusted) or 'CrudePrev'")
+    measures = list(measures)
+    wanted = [f"{m}_{suffix}" for m in measures]
+    _require_columns(raw, ["CountyFIPS", *wanted], path, " (a PLACES county GIS-friendly file has <MEASURE>_Adj95CI)")
+    fips = check_fips(raw["CountyFIPS"], path, "CountyFIPS")
+    _check_unique(fips, path, "CountyFIPS")
+    out = pd.DataFrame({"fips": fips})
+    for measure, column in zip(measures, wanted, strict=True):
+        low, high = parse_interval(raw[column], path, column, fips)
+        out[f"{measure}_ci_low"], out[f"{measure}_ci_high"] = low.to_numpy(), high.to_numpy()
+    return out.reset_index(drop=True)
+
+
 def places_path(raw_dir: str | Path) -> Path:
     """The fetched PLACES file in ``raw_dir`` (the mirror's ``.csv.xz`` or the publisher's ``.csv``)."""
     for ext in (".csv.xz", ".csv"):
