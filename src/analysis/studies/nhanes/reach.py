@@ -167,7 +167,8 @@ def stage() -> str:
         tables.write_table(_shown(prevalence), tables_dir / "prevalence")
         tables.write_table(shown_tests, tables_dir / "interactions")
         interval_figures.write_interval_panels(
-            _figure_rows(prevalence), figure, tuple(params.reports.figure_formats), axis_label="Weighted prevalence (%)",
+            _figure_rows(prevalence), figure, tuple(params.reports.figure_formats),
+            axis_label="Weighted prevalence (%)",
             title="Who is left out: isolation and its items by group (NHANES 1999-2008, design-based 95% CI)",
             reference=None, series_labels=labels, columns=2)
     return f"NHANES reach: {len(prevalence)} prevalences"
