@@ -41,10 +41,15 @@ def interval_panels(rows: pd.DataFrame, *, axis_label: str, title: str | None = 
     n_rows = int(np.ceil(len(panels) / n_cols))
     heights = [max(len(dict.fromkeys(rows.loc[rows["panel"] == p, "label"])) for p in panels[i::n_rows])
                for i in range(n_rows)]
-    fig = new_figure(4.6 * n_cols + 1.2, 0.9 + sum(0.32 * h + 0.7 for h in heights))
-    grid = fig.add_gridspec(n_rows, n_cols, height_ratios=[h + 1.5 for h in heights], hspace=0.55, wspace=0.9)
     series = rows["series"].astype(int) if "series" in rows else pd.Series(0, index=rows.index)
     n_series = int(series.max()) + 1
+    step = min(0.22, 0.8 / n_series)  # the estimates of one label stay within its row
+    rows_in = sum(0.16 * h * max(n_series, 2) + 0.75 for h in heights)
+    legend_in = 0.45 * int(np.ceil(n_series / 3)) if series_labels else 0.0
+    height = rows_in + 0.75 + legend_in + 0.35
+    fig = new_figure(4.6 * n_cols + 1.8, height)
+    grid = fig.add_gridspec(n_rows, n_cols, height_ratios=[h + 1.5 for h in heights], hspace=0.8, wspace=0.9,
+                            top=1 - 0.75 / height, bottom=(legend_in + 0.55) / height, left=0.2, right=0.97)
     for k, panel in enumerate(panels):
         ax = fig.add_subplot(grid[k % n_rows, k // n_rows])
         part = rows[rows["panel"] == panel]
@@ -52,7 +57,7 @@ def interval_panels(rows: pd.DataFrame, *, axis_label: str, title: str | None = 
         for s in sorted(series[part.index].unique()):
             sub = part[series[part.index] == s]
             y = np.array([len(labels) - 1 - labels.index(label) for label in sub["label"]], dtype=float)
-            y += (s - (n_series - 1) / 2) * 0.22
+            y -= (s - (n_series - 1) / 2) * step
             est, low, high = (sub[c].to_numpy(dtype=float) for c in ("estimate", "low", "high"))
             ax.errorbar(est, y, xerr=np.vstack([est - low, high - est]), fmt=MARKERS[s % len(MARKERS)],
                         color=PALETTE[s % len(PALETTE)], markersize=4, capsize=2, elinewidth=1.2,
@@ -65,9 +70,10 @@ def interval_panels(rows: pd.DataFrame, *, axis_label: str, title: str | None = 
             ax.axvline(reference, color="#888888", linewidth=0.8, linestyle="--")
         ax.grid(axis="x", color="#dddddd", linewidth=0.6)
     if series_labels:
-        fig.legend(loc="lower center", ncol=len(series_labels), frameon=False, fontsize=8.5)
+        fig.legend(loc="lower left", ncol=min(len(series_labels), 3), frameon=False, fontsize=8.5,
+                   bbox_to_anchor=(0.01, 0.01))
     if title:
-        fig.suptitle(title, x=0.01, ha="left", fontweight="bold")
+        fig.suptitle(title, x=0.01, y=1 - 0.12 / height, ha="left", va="top", fontweight="bold")
     return fig
 
 

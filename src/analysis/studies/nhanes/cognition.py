@@ -24,6 +24,8 @@ SSQ, so no MEC weight applies.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
@@ -96,7 +98,7 @@ def dsst_records(data: pd.DataFrame, nh: NhanesSettings) -> tuple[pd.DataFrame, 
                                "(conservative); " + rec["note"])
             rows.append(rec)
         # completion: the exposure with the other completion predictors
-        others = " + ".join(t for t in cog.completion_predictors.split(" + ") if t.strip() != "isolation_index")
+        others = " + ".join(t.strip() for t in cog.completion_predictors.split("+") if t.strip() not in cog.exposures)
         spec = _spec(nh, "dsst_completed", exposure, others, "dsst_completion")
         rows.append(fit_glm_design(data, spec, outcome="dsst_completed", family="binomial", weight=weight,
                                    stratum=STRATUM, psu=PSU, subset=domain, lonely_psu=lonely, alpha=alpha))
@@ -133,7 +135,7 @@ def fine_gray_records(design: pd.DataFrame, spec: ModelSpec, *, duration: str, w
     full = pd.concat([expanded, outside], ignore_index=True)
     fit = cox_design_fit(full, spec.rhs(levels[0] if levels else None), duration=FG_STOP, event=FG_STATUS,
                          weight=FG_WEIGHT, stratum=STRATUM, psu=PSU, lonely_psu=lonely, entry=FG_START)
-    fit = type(fit)(**{**fit.__dict__, "n": int(complete.sum())})
+    fit = replace(fit, n=int(complete.sum()))  # persons, not expanded rows
     note = ("Fine-Gray subdistribution hazard: Cox (Efron ties) on the expanded data (R survival::finegray; "
             "censoring distribution unweighted), weight = survey weight x censoring weight, delayed entry; "
             f"{len(expanded)} expanded rows of {int(complete.sum())} persons; design-based SE by Taylor "
@@ -231,3 +233,11 @@ def stage() -> str:
         io.write_outputs({metrics / "nhanes_cognition.csv": records, metrics / "nhanes_cognition_cif.csv": curves})
         write_cognition_reports(records, curves, completion_table(data, nh), nh, tuple(params.reports.figure_formats))
     return f"NHANES cognition: {len(records)} records, {curves['group'].nunique()} incidence curves"
+
+
+def paper_numbers(reports=config.REPORTS) -> dict:
+    """:func:`cognition_numbers` of the stage's result files (``reports/metrics/nhanes_cognition.csv`` and
+    ``nhanes_cognition_cif.csv``): what the paper's Results paragraph and supplement quote."""
+    metrics = reports / "metrics"
+    return cognition_numbers(pd.read_csv(metrics / "nhanes_cognition.csv"),
+                             pd.read_csv(metrics / "nhanes_cognition_cif.csv"))

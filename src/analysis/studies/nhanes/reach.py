@@ -172,3 +172,11 @@ def stage() -> str:
             title="Who is left out: isolation and its items by group (NHANES 1999-2008, design-based 95% CI)",
             reference=None, series_labels=labels, columns=2)
     return f"NHANES reach: {len(prevalence)} prevalences"
+
+
+def paper_numbers(reports=config.REPORTS) -> dict:
+    """:func:`reach_numbers` of the stage's result files (``reports/metrics/nhanes_reach.csv`` and
+    ``nhanes_reach_interactions.csv``): what the paper's Results paragraph and supplement quote."""
+    metrics = reports / "metrics"
+    return reach_numbers(pd.read_csv(metrics / "nhanes_reach.csv"),
+                         pd.read_csv(metrics / "nhanes_reach_interactions.csv"))
