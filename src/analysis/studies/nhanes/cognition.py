@@ -49,6 +49,7 @@ STRATUM, PSU = "stratum", "psu"
 OUTCOMES = {"dsst_score": "DSST score (symbols correct in 120 s)", "dsst_completed": "Completed the DSST",
             "alzheimer_death": "Alzheimer's disease death"}
 SAMPLES = {"main": "complete case", "ipw": "inverse-probability weighted"}
+MODEL_NAMES = {"linear": "Linear", "logistic": "Logistic", "cox": "Cox, cause-specific", "fine_gray": "Fine-Gray"}
 
 
 def cognition_frame(table: pd.DataFrame, cognition: pd.DataFrame) -> pd.DataFrame:
@@ -196,7 +197,8 @@ def write_cognition_reports(records: pd.DataFrame, curves: pd.DataFrame, status:
     """The tables (reports/tables/nhanes_cognition) and figures (reports/figures/nhanes_cognition) as outputs."""
     tables_dir = config.REPORTS / "tables" / "nhanes_cognition"
     figures_dir = config.REPORTS / "figures" / "nhanes_cognition"
-    shown = records.assign(Estimate=[tables.format_estimate(r) for r in records.to_dict("records")])
+    shown = records.assign(Estimate=[tables.format_estimate(r) for r in records.to_dict("records")],
+                           model=records["model"].map(MODEL_NAMES), sample=records["sample"].map(SAMPLES))
     shown = shown[["outcome_label", "exposure_label", "term_label", "model", "sample", "Estimate", "p_value", "n",
                    "events"]].rename(columns={"outcome_label": "Outcome", "exposure_label": "Exposure",
                                               "term_label": "Term", "model": "Model", "sample": "Sample",
