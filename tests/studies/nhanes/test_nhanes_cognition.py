@@ -121,3 +121,37 @@ def test_alzheimer_records_cox_and_fine_gray(nh):
     # persons, not expanded rows; the same events
     assert per_point.loc["fine_gray", "n"] == per_point.loc["cox", "n"]
     assert per_point.loc["fine_gray", "events"] == per_point.loc["cox", "events"]
+
+
+def test_reach_indicators_follow_the_index_rules(nh):
+    from analysis.studies.nhanes.reach import indicators
+
+    groups = ["Connected (0)", "Moderate (1)", "Isolated (2+)"]
+    table = pd.DataFrame({
+        "partnered": pd.array([1, 0, 0, pd.NA], dtype="Int8"),
+        "close_friends": pd.array([5, 1, 0, 2], dtype="Int64"),
+        "emotional_support": pd.array([1, 1, 0, 1], dtype="Int8"),
+        "financial_support": pd.array([1, 0, 0, 1], dtype="Int8"),
+        "isolation_category": pd.Categorical(["Connected (0)", "Isolated (2+)", "Isolated (2+)", None],
+                                             categories=groups)})
+    got = {name: values.tolist() for name, (_, values) in indicators(table, nh).items()}
+    nan = got["isolated"][3]
+    assert np.isnan(nan) and got["isolated"][:3] == [0.0, 1.0, 1.0]
+    assert got["partnered"][:3] == [0.0, 1.0, 1.0] and np.isnan(got["partnered"][3])  # not partnered: DMDMARTL
+    assert got["close_friends"] == [0.0, 1.0, 1.0, 0.0]  # at most one close friend
+    assert got["emotional_support"] == [0.0, 0.0, 1.0, 0.0]  # nobody for emotional support
+    assert got["financial_support"] == [0.0, 1.0, 1.0, 0.0]
+
+
+def test_interaction_tests_beside_the_prevalences(nh):
+    from analysis.studies.nhanes.reach import interaction_table
+
+    subgroups = pd.DataFrame({
+        "record": ["interaction", "interaction", "subgroup"], "modifier": ["race_ethnicity", "sex", "sex"],
+        "exposure": ["isolation_category"] * 3, "outcome": ["all_cause_death"] * 3, "F": [2.9, 0.3, np.nan],
+        "df_num": [8, 2, np.nan], "df_den": [51, 57, np.nan], "p_value": [0.009, 0.71, 0.5]})
+    tests = interaction_table(subgroups, nh).set_index(["grouping", "outcome"])
+    assert tests.loc[("race_ethnicity", "all_cause_death"), "p_value"] == 0.009
+    assert tests.loc[("sex", "all_cause_death"), "p_value"] == 0.71
+    assert np.isnan(tests.loc[("education", "all_cause_death"), "p_value"])  # no modifier tested
+    assert np.isnan(tests.loc[("sex", "cvd_death"), "p_value"])  # not in the file
