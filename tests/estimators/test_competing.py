@@ -56,6 +56,16 @@ def test_finegray_matches_r(design, expected):
         assert fit.std_errors[ours] == pytest.approx(expected[("finegray_svycoxph_se", r)], rel=1e-5)
 
 
+def test_unweighted_fine_gray_matches_cmprsk_crr(design, expected):
+    """On untied times the expansion + Cox equals Fine and Gray's own estimator (cmprsk::crr)."""
+    dom = design[design["domain"] == 1].assign(one=1.0)
+    fg = finegray_expand(dom, duration="time_exact", status="status", cause=1)
+    fit = cox_design_fit(fg.assign(w=fg["fgwt"]), "x + C(group, Treatment(reference='a'))", duration="fgstop",
+                         event="fgstatus", weight="w", stratum="stratum", psu="psu", entry="fgstart")
+    for ours, r in zip(fit.params.index, ["x", "groupb", "groupc"]):
+        assert fit.params[ours] == pytest.approx(expected[("crr", r)], abs=1e-5)
+
+
 def test_aalen_johansen_by_group_matches_r(design, expected):
     dom = design[design["domain"] == 1]
     curves = grouped_cumulative_incidence(dom, duration="time", status="status", cause=1, group="group",

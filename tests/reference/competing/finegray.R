@@ -47,7 +47,14 @@ for (g in levels(d$group)) {
   ci <- svyciprop(~y, sg, method = "logit", df = degf(sg))
   add("svyciprop_low", g, confint(ci)[1]); add("svyciprop_high", g, confint(ci)[2]); add("degf", g, degf(sg))
 }
+# cmprsk::crr, unweighted, on the untied times: the Fine-Gray estimate by its original implementation
+if (requireNamespace("cmprsk", quietly = TRUE)) {
+  X <- model.matrix(~ x + group, dom)[, -1]
+  crr_fit <- cmprsk::crr(dom$time_exact, dom$status, X, failcode = 1, cencode = 0, gtol = 1e-12, maxiter = 100)
+  for (k in names(crr_fit$coef)) add("crr", k, crr_fit$coef[[k]])
+}
 res <- do.call(rbind, out)
 write.csv(res, file.path(here, "expected.csv"), row.names = FALSE)
-writeLines(c(R.version.string, paste("survival", packageVersion("survival")), paste("survey", packageVersion("survey"))),
+writeLines(c(R.version.string, paste("survival", packageVersion("survival")), paste("survey", packageVersion("survey")),
+             paste("cmprsk", packageVersion("cmprsk"))),
            file.path(here, "versions.txt"))

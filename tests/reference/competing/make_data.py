@@ -3,7 +3,7 @@
 Stated truth: 12 strata x 2 PSUs x 25 persons; x ~ Bernoulli(0.4), group in {a, b, c}; cause-1 hazard
 0.010 * exp(0.5 x), cause-2 hazard 0.020 * exp(0.3 x), uniform censoring on (20, 120); times in whole months
 (ties); weights lognormal; y (0/1) with P = 0.15 + 0.15 x for the prevalences; one PSU's rows outside the domain
-(`domain` 0) so the domain variance keeps an empty PSU. Run from the repository root:
+(`domain` 0) so the domain variance keeps an empty PSU; `time_exact` (untied) for cmprsk::crr. Run from the repository root:
     python tests/reference/competing/make_data.py && Rscript tests/reference/competing/finegray.R
 """
 
@@ -26,14 +26,16 @@ def simulate(seed: int = 20261207) -> pd.DataFrame:
     t1 = rng.exponential(1 / (0.010 * np.exp(0.5 * x)))
     t2 = rng.exponential(1 / (0.020 * np.exp(0.3 * x)))
     c = rng.uniform(20, 120, n)
-    time = np.ceil(np.minimum.reduce([t1, t2, c]))
+    exact = np.minimum.reduce([t1, t2, c])
+    time = np.ceil(exact)
     status = np.where(c <= np.minimum(t1, t2), 0, np.where(t1 < t2, 1, 2))
     weight = np.round(np.exp(rng.normal(0, 0.5, n)) * 1000, 3)
     y = rng.binomial(1, 0.15 + 0.15 * x).astype(float)
     y[rng.random(n) < 0.05] = np.nan
     domain = ~((stratum == 3) & (psu == 2))
     return pd.DataFrame({"stratum": stratum, "psu": psu, "x": x, "group": group, "time": time, "status": status,
-                         "weight": weight, "y": y, "domain": domain.astype(int)})
+                         "weight": weight, "y": y, "domain": domain.astype(int),
+                         "time_exact": np.round(exact, 6)})
 
 
 if __name__ == "__main__":
