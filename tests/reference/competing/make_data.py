@@ -3,7 +3,8 @@
 Stated truth: 12 strata x 2 PSUs x 25 persons; x ~ Bernoulli(0.4), group in {a, b, c}; cause-1 hazard
 0.010 * exp(0.5 x), cause-2 hazard 0.020 * exp(0.3 x), uniform censoring on (20, 120); times in whole months
 (ties); weights lognormal; y (0/1) with P = 0.15 + 0.15 x for the prevalences; one PSU's rows outside the domain
-(`domain` 0) so the domain variance keeps an empty PSU; `time_exact` (untied) for cmprsk::crr. Run from the repository root:
+(`domain` 0) so the domain variance keeps an empty PSU; `time_exact` (untied) for cmprsk::crr.
+Run from the repository root:
     python tests/reference/competing/make_data.py && Rscript tests/reference/competing/finegray.R
 """
 
