@@ -12,7 +12,8 @@ SSQ, so no MEC weight applies.
   logistic model of ``dsst_completed`` on ``cognition.completion_predictors`` fitted on the whole eligible
   sample; :func:`analysis.estimators.weights.completion_weights`). Variance of the IPW estimate: the design-based
   linearisation with the IPW weight taken as fixed (the estimation of P is ignored; for an inverse-probability
-  weighted estimator that ignoring is conservative, Lunceford & Davidian 2004), record ``sample`` "ipw".
+  weighted estimator with a correctly specified, ML-fitted P that ignoring is usually conservative: Robins,
+  Rotnitzky & Zhao 1994; Lunceford & Davidian 2004), record ``sample`` "ipw".
 * **Completion**: the odds ratio of completing the DSST by each exposure (design-weighted logistic model with
   the completion predictors), record outcome ``dsst_completed``.
 * **Alzheimer's disease death** (``alzheimer_death``, UCOD_LEADING 006) on each exposure with the
@@ -96,7 +97,7 @@ def dsst_records(data: pd.DataFrame, nh: NhanesSettings) -> tuple[pd.DataFrame, 
                 rec["note"] = ("IPW: weight = survey weight / P(completed DSST), P from the design-weighted logistic "
                                f"model of completion on {cog.completion_predictors} (eligible sample, "
                                f"{completion_fit.n} rows); the IPW weight taken as fixed in the linearisation "
-                               "(conservative); " + rec["note"])
+                               "(usually conservative); " + rec["note"])
             rows.append(rec)
         # completion: the exposure with the other completion predictors
         others = " + ".join(t.strip() for t in cog.completion_predictors.split("+") if t.strip() not in cog.exposures)
