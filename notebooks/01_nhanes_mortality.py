@@ -173,3 +173,34 @@ headline = pd.DataFrame([
     {"outcome": outcome, "term": term, **est}
     for outcome, terms in metrics["estimates"].items() for term, est in terms.items()])
 display(headline)
+
+# %% [markdown]
+# ## 8. Cognition and dementia (issue 22)
+#
+# The Digit Symbol Substitution Test (DSST; CFQ/CFQ_B, CFDRIGHT = symbols drawn correctly in 120 s, 0-133) was
+# given at the household interview to non-proxy participants aged 60+ in 1999-2002, the same people who answered
+# the social-support questions then; its models use the interview weight. CDC warns that non-completion was high
+# and selective, so completion is modelled and the DSST difference is shown complete-case and
+# inverse-probability weighted (survey weight / P(complete)). Alzheimer's disease death (UCOD_LEADING 006) is a
+# cause-specific Cox outcome beside a Fine-Gray subdistribution hazard, other deaths competing
+# (stage `cognition_nhanes`, `src/analysis/studies/nhanes/cognition.py`).
+
+# %%
+display(Markdown(Path("reports/tables/nhanes_cognition/dsst_completion.md").read_text()))
+display(Markdown(Path("reports/tables/nhanes_cognition/cognition_models.md").read_text()))
+display(Image(filename="reports/figures/nhanes_cognition/dsst_by_isolation.png"))
+display(Image(filename="reports/figures/nhanes_cognition/alzheimer_cif.png"))
+
+# %% [markdown]
+# ## 9. Who is left out (issue 22)
+#
+# The weighted prevalence of isolation (the index's top group), of each of its items and so of having no one to
+# count on for emotional support, by age group, sex, race and ethnicity, income-to-poverty ratio and education,
+# with design-based 95% CIs (logit, t on the design df); beside it, the design-based Wald tests of isolation x
+# the same characteristic on mortality from the sensitivity stage. Descriptive: who lacks connection, not why
+# (stage `reach_nhanes`, `src/analysis/studies/nhanes/reach.py`).
+
+# %%
+display(Markdown(Path("reports/tables/nhanes_reach/prevalence.md").read_text()))
+display(Markdown(Path("reports/tables/nhanes_reach/interactions.md").read_text()))
+display(Image(filename="reports/figures/nhanes_reach/prevalence_gaps.png"))

@@ -127,6 +127,8 @@ MODELS: dict[str, Estimator] = {
     "cloglog_hazard": Estimator("HR", "discrete-time complementary log-log hazard on unit-intervals (grouped-time "
                                       "proportional hazards)"),
     "cox_time_varying": Estimator("HR", "Cox model with time-varying covariates on (start, stop] rows, Efron ties"),
+    "fine_gray": Estimator("HR", "Fine-Gray subdistribution hazards: Cox partial likelihood (Efron ties) on the "
+                                 "censoring-weighted expanded data, competing events kept at risk"),
 }
 #: ``model`` -> ``measure``.
 MEASURES: dict[str, str] = {name: e.measure for name, e in MODELS.items()}

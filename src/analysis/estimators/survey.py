@@ -500,6 +500,55 @@ def fit_glm_design(
     return design_records(spec, fit, levels=levels, model=model_name, note=note, alpha=alpha)
 
 
+# --- means and proportions ----------------------------------------------------------------------------
+
+
+class DesignMean(NamedTuple):
+    """A survey-weighted mean (a proportion for a 0/1 variable) of a domain with its design-based SE."""
+
+    estimate: float
+    std_error: float
+    df: int  # design degrees of freedom of the domain (PSUs - strata holding domain rows)
+    ci_low: float
+    ci_high: float
+    n: int  # domain rows with the variable observed
+
+
+def design_mean(values, weights, strata, psu, *, domain=None, lonely_psu: str = "adjust", alpha: float = 0.05,
+                interval: str = "logit") -> DesignMean:
+    """Weighted mean of ``values`` over the rows of ``domain`` (all rows when None) with a positive weight and
+    an observed value, with its Taylor-linearised variance (R ``svymean(~y, subset(design, domain))``; the
+    influence of the ratio mean is ``w_i (y_i - mean) / sum w``, a domain of the full design).
+
+    ``interval``: "logit" (R ``svyciprop(~y, design, method = "logit")``: Wald on the logit scale with t on the
+    design df, for a proportion: it stays inside (0, 1)) or "t" (mean +/- t * SE). ``strata``, ``psu`` and
+    ``weights`` are columns of the *full* design."""
+    y = pd.to_numeric(pd.Series(np.asarray(values)), errors="coerce").to_numpy(dtype=float)
+    w = pd.to_numeric(pd.Series(np.asarray(weights)), errors="coerce").fillna(0.0).to_numpy(dtype=float)
+    mask = ~np.isnan(y) & (w > 0)
+    if domain is not None:
+        mask &= np.asarray(domain, dtype=bool)
+    if not mask.any():
+        return DesignMean(math.nan, math.nan, 0, math.nan, math.nan, 0)
+    total = w[mask].sum()
+    mean = float((w[mask] * y[mask]).sum() / total)
+    influence = w[mask] * (y[mask] - mean) / total
+    var, df = domain_variance(influence, strata, psu, mask, lonely_psu=lonely_psu)
+    se = float(math.sqrt(var))
+    q = stats.t.ppf(1 - alpha / 2, df) if df >= 1 else math.nan
+    if interval == "logit":
+        if not 0 < mean < 1:
+            low = high = mean
+        else:
+            logit, se_logit = math.log(mean / (1 - mean)), se / (mean * (1 - mean))
+            low, high = (1 / (1 + math.exp(-(logit + s * q * se_logit))) for s in (-1, 1))
+    elif interval == "t":
+        low, high = mean - q * se, mean + q * se
+    else:
+        raise ValueError(f"interval '{interval}' unknown; use 'logit' or 't'")
+    return DesignMean(mean, se, int(df), float(low), float(high), int(mask.sum()))
+
+
 # --- Wald tests of several coefficients ----------------------------------------------------------------
 
 

@@ -17,6 +17,9 @@ import statsmodels.api as sm
 import statsmodels.formula.api as smf
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
 
+from analysis.estimators.formula import design_matrix, formula_variables
+from analysis.estimators.survey import glm_design_fit
+
 
 def stabilised_ratio(data: pd.DataFrame, outcome: str, denominator: str, numerator: str) -> pd.Series:
     """``p_num / p_den`` per row of ``data``: two logistic GLMs of ``outcome`` (0/1) on the right-hand sides
@@ -45,3 +48,31 @@ def cumulative_weights(step: pd.Series, unit: pd.Series, keep: pd.Series, trunca
     weights = np.exp(log_w).where(keep)
     low, high = weights.quantile([truncate, 1 - truncate])
     return weights.clip(low, high)
+
+
+def completion_weights(data: pd.DataFrame, completed: str, rhs: str, *, weight: str, stratum: str, psu: str,
+                       subset=None, lonely_psu: str = "adjust"):
+    """Inverse-probability-of-completion weights for a measure that only some of a survey sample completed.
+
+    A design-weighted logistic model of ``completed`` (0/1) on the right-hand side ``rhs`` is fitted to the
+    rows of ``subset`` (R ``svyglm(completed ~ rhs, subset(design, ...), family = quasibinomial)``,
+    :func:`analysis.estimators.survey.glm_design_fit`); each row gets ``p_i``, its fitted probability of
+    completion, and the weight ``weight_i / p_i`` (Seaman & White 2013: the survey weight times the inverse
+    probability of being a complete case). Returns ``(ipw, p, fit)``: the new weight (NaN where ``p`` cannot be
+    predicted, 0 where ``completed`` is 0), the fitted probabilities and the completion model's
+    :class:`~analysis.estimators.survey.DesignFit`. Under missingness at random given ``rhs`` (and the survey
+    design) a weighted analysis of the completers with ``ipw`` is consistent for the whole sample's estimand,
+    where the complete-case analysis is not when completion depends on the outcome's predictors.
+    """
+    fit = glm_design_fit(data, rhs, outcome=completed, family="binomial", weight=weight, stratum=stratum, psu=psu,
+                         subset=subset, lonely_psu=lonely_psu)
+    needed = formula_variables(rhs)
+    present = data[needed].notna().all(axis=1)
+    if subset is not None:
+        present &= np.asarray(subset, dtype=bool)
+    X = design_matrix(data.loc[present], f"1 + {rhs}")
+    linear = X.to_numpy(dtype=float) @ fit.params.reindex(X.columns).to_numpy(dtype=float)
+    p = pd.Series(np.nan, index=data.index)
+    p.loc[present] = 1.0 / (1.0 + np.exp(-linear))
+    ipw = (data[weight] / p).where(data[completed] == 1, 0.0).where(p.notna())
+    return ipw, p, fit

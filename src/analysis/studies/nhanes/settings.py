@@ -271,6 +271,64 @@ class Reports(Settings):
     """The categorical exposure whose groups the curves draw."""
 
 
+class Cognition(Settings):
+    """Cognition and dementia (issue 22): the Digit Symbol Substitution Test (CFQ, 1999-2002, ages 60+) by
+    isolation, its completion, and Alzheimer's disease death with other deaths competing
+    (stages clean_nhanes_cognition and cognition_nhanes, studies/nhanes/cognition*.py)."""
+
+    cycles: Annotated[list[Cycle], Field(min_length=1)] = ["1999-2000", "2001-2002"]
+    """Cycles with the CFQ (the DSST was given in 1999-2000 and 2001-2002 only)."""
+    exposures: Annotated[list[str], Field(min_length=1)] = ["isolation_category", "isolation_index"]
+    """Keys of models.exposures fitted against every cognition outcome."""
+    dsst_covariates: Formula = "age + C(sex) + C(race_ethnicity) + C(education)"
+    """Adjustment of the DSST model (right-hand side after the exposure)."""
+    completion_predictors: Formula = ("isolation_index + age + C(sex) + C(race_ethnicity) + C(education) "
+                                      "+ fair_poor_health")
+    """Right-hand side of the design-weighted logistic model of DSST completion; its fitted probability p gives
+    the inverse-probability weight (survey weight / p)."""
+    alzheimer_cause: Annotated[str, Field(pattern=r"^0(0[1-9]|10)$")] = "006"
+    """UCOD_LEADING code of Alzheimer's disease as the underlying cause of death."""
+    alzheimer_covariate_set: str = "socioeconomic"
+    """A key of models.covariate_sets: adjustment of the Alzheimer's death models (cause-specific Cox, Fine-Gray)."""
+    cif_exposure: str = "isolation_category"
+    """The categorical exposure whose groups the cumulative-incidence curves draw."""
+    cif_horizon_months: bounded(gt=0, le=600) = 240
+    """Cumulative incidence reported (and drawn) up to this follow-up time."""
+
+
+class ReachGrouping(Settings):
+    """A population group for the prevalence table: the levels of a categorical ``column``, or, with ``cuts``,
+    the intervals [cut_k, cut_k+1) of a numeric one (the last open above)."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    label: Label
+    column: str
+    cuts: Annotated[list[Number], Field(min_length=2)] | None = None
+    modifier: str | None = None
+    """The name of the sensitivity.subgroups effect modifier on the same characteristic, whose interaction test
+    is reported beside the prevalences (null: none tested)."""
+
+    @model_validator(mode="after")
+    def _increasing(self) -> ReachGrouping:
+        if self.cuts is not None and any(b <= a for a, b in zip(self.cuts, self.cuts[1:])):
+            raise ValueError(f"cuts {self.cuts} must increase")
+        return self
+
+
+class Reach(Settings):
+    """Who is left out (issue 22, item 6): the weighted prevalence of isolation, of each of its items and of no
+    emotional support, with design-based CIs, by population group (stage reach_nhanes, studies/nhanes/reach.py)."""
+
+    index: str = "isolation_index"
+    """The index (a key of nhanes.indices) whose items and top group are the indicators."""
+    weight: str = "weight_interview"
+    """The survey weight of the prevalences (the SSQ is part of the household interview)."""
+    groupings: Annotated[list[ReachGrouping], Field(min_length=1)]
+    interaction_outcomes: list[str] = ["all_cause_death", "cvd_death"]
+    """Outcomes (models.survival / models.regression keys) whose interaction tests are shown beside."""
+    interaction_exposure: str = "isolation_category"
+
+
 class NhanesSettings(Settings):
     """Everything NHANES: cycles, weights, indices, models, causal diagram, alternatives, imputation,
     sensitivity analyses and the report's choices."""
@@ -294,6 +352,8 @@ class NhanesSettings(Settings):
     imputation: Imputation = Imputation()
     sensitivity: Sensitivity
     reports: Reports = Reports()
+    cognition: Cognition = Cognition()
+    reach: Reach | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -401,9 +461,44 @@ class NhanesSettings(Settings):
         durations = {s.duration for s in models.survival.values()}
         if len(durations) > 1:
             problems.append(f"models.survival: the curves need one follow-up clock, found {sorted(durations)}")
+        problems += self._reach_problems(check_columns)
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+    def _reach_problems(self, check_columns) -> list[str]:
+        """Cross-checks of the cognition and reach blocks (issue 22)."""
+        problems: list[str] = []
+        cog, models = self.cognition, self.models
+        unknown = [e for e in [*cog.exposures, cog.cif_exposure] if e not in models.exposures]
+        if unknown:
+            problems.append(f"cognition: exposures {unknown} are not keys of models.exposures {list(models.exposures)}")
+        elif models.exposures[cog.cif_exposure].type != "categorical":
+            problems.append(f"cognition.cif_exposure: '{cog.cif_exposure}' is not a categorical exposure")
+        if cog.alzheimer_covariate_set not in models.covariate_sets:
+            problems.append(f"cognition.alzheimer_covariate_set: '{cog.alzheimer_covariate_set}' is not a key of "
+                            f"models.covariate_sets {list(models.covariate_sets)}")
+        outside = [c for c in cog.cycles if c not in self.cycles]
+        if outside:
+            problems.append(f"cognition.cycles: {outside} not among cycles {self.cycles}")
+        check_columns(formula_variables(cog.dsst_covariates), "cognition.dsst_covariates")
+        check_columns(formula_variables(cog.completion_predictors), "cognition.completion_predictors")
+        reach = self.reach
+        if reach is None:
+            return problems
+        if reach.index not in self.indices:
+            problems.append(f"reach.index: '{reach.index}' is not an index of nhanes.indices {list(self.indices)}")
+        check_columns([reach.weight, reach.interaction_exposure], "reach.weight / reach.interaction_exposure")
+        check_columns([g.column for g in reach.groupings], "reach.groupings")
+        modifiers = {s.name for s in self.sensitivity.subgroups}
+        for i, g in enumerate(reach.groupings):
+            if g.modifier is not None and g.modifier not in modifiers:
+                problems.append(f"reach.groupings[{i}].modifier: '{g.modifier}' is not a sensitivity.subgroups name "
+                                f"{sorted(modifiers)}")
+        unknown = [o for o in reach.interaction_outcomes if o not in models.outcome_names()]
+        if unknown:
+            problems.append(f"reach.interaction_outcomes: {unknown} are not outcomes {models.outcome_names()}")
+        return problems
 
 
 def load(path=None) -> Any:
