@@ -260,11 +260,13 @@ def run_reach(panel: pd.DataFrame, table_2020: pd.DataFrame, raw_dir: str | Path
     beside = reach.beside
     records.append(run_beside(long, reach.digital, beside.exposures, beside.covariate_set, beside.estimators,
                               STUDY_2020))
-    return {"records": records_frame(pd.concat(records, ignore_index=True)), "tests": pd.concat(tests, ignore_index=True),
-            "ballot_flow": pd.concat(flows, ignore_index=True),
+    return {"records": records_frame(pd.concat(records, ignore_index=True)),
+            "tests": pd.concat(tests, ignore_index=True), "ballot_flow": pd.concat(flows, ignore_index=True),
             "records_facebook": run_2020_models(wide, reach.facebook, study=STUDY_2020),
-            "reliability": trust_reliability(trust, wide, options), "digital_summary": describe_digital(long, reach.hours_top_code),
-            "trust_panel": trust, "panel_2020_long": long}
+            "reliability": trust_reliability(trust, wide, options),
+            "digital_summary": describe_digital(long, reach.hours_top_code),
+            "trust_panel": trust[["person_id", "panel", "wave", "ballot", *TRUST_COLUMNS, "social_trust_score"]],
+            "panel_2020_long": long}
 
 
 def stage() -> str:
@@ -281,7 +283,9 @@ def stage() -> str:
     tables = {"gss_reach_models.csv": "records", "gss_reach_tests.csv": "tests",
               "gss_reach_ballot_flow.csv": "ballot_flow", "gss_reach_facebook.csv": "records_facebook",
               "gss_reach_reliability.csv": "reliability", "gss_reach_digital_summary.csv": "digital_summary"}
-    with io.staged_outputs():  # one block: the metrics, tables and figure are written all or none
+    with io.staged_outputs():  # one block: the tables, metrics, report tables and figure, all or none
+        io.write_parquet(config.PROCESSED / "gss_reach_trust.parquet", fits["trust_panel"])
+        io.write_parquet(config.PROCESSED / "gss_reach_2020_long.parquet", fits["panel_2020_long"])
         for name, key in tables.items():
             io.write_csv(metrics / name, fits[key])
         io.write_json(metrics / "gss_reach.json", reach_metrics(fits))

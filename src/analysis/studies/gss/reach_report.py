@@ -27,7 +27,7 @@ FIGURE_EXPOSURES: dict[str, str] = {
     "log_web_hours": "Web hours (log)",
     "log_email_hours": "E-mail hours (log)",
     "social_contact_index": "Social evenings (log)",
-    "social_trust_score": "Social trust (0-1)",
+    "social_trust_score": "Social trust (0-1),\n2006-2014 panels",
 }
 #: The figure's estimates: (model, between-person term?, covariate set kind) -> legend label, colour, marker.
 FIGURE_SERIES: list[tuple[str, bool, str, str, str, str]] = [
@@ -225,8 +225,10 @@ def reach_paper_numbers(metrics_dir: str | Path, gss: GssSettings) -> dict:
 
     out: dict = {"within": {}, "beside": {}, "trust": {}, "displacement": {}}
     for outcome in digital.outcomes:
-        out["within"][outcome] = {e: pick(outcome, e, digital.covariate_set, "fixed_effects") for e in digital.exposures}
-        out["beside"][outcome] = {e: pick(outcome, e, beside.covariate_set, "fixed_effects") for e in beside.exposures}
+        out["within"][outcome] = {e: pick(outcome, e, digital.covariate_set, "fixed_effects")
+                                  for e in digital.exposures}
+        out["beside"][outcome] = {e: pick(outcome, e, beside.covariate_set, "fixed_effects")
+                                  for e in beside.exposures}
     for outcome in trust.outcomes:
         for exposure in trust.exposures:
             out["trust"][outcome] = {m: pick(outcome, exposure, trust.covariate_set, m)

@@ -124,7 +124,8 @@ class Reach(Settings):
     def _joint_exposures_known(self) -> Reach:
         unknown = [e for e in self.beside.exposures if e not in self.digital.exposures]
         if unknown:
-            raise ValueError(f"beside.exposures: {unknown} are not exposures of digital ({list(self.digital.exposures)})")
+            raise ValueError(f"beside.exposures: {unknown} are not exposures of digital "
+                             f"({list(self.digital.exposures)})")
         return self
 
 
