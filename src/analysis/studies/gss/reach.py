@@ -33,6 +33,7 @@ from analysis.estimators.records import ModelSpec, records_frame
 from analysis.studies.gss import measures
 from analysis.studies.gss import source as src
 from analysis.studies.gss.models import ballot_flow, model_panel, outcome_ballots, run_2020_models
+from analysis.studies.gss.reach_report import reach_metrics, write_reach_reports
 from analysis.studies.gss.settings import GssSettings, PanelModels, Reach, load
 
 #: The digital and trust items of the 2016-2020 panel, read at every wave (suffixes _1a, _1b, _2).
@@ -272,8 +273,6 @@ def run_reach(panel: pd.DataFrame, table_2020: pd.DataFrame, raw_dir: str | Path
 def stage() -> str:
     """DVC stage ``reach_gss``: digital and in-person connection and social trust (records, tests, reliability,
     metrics, tables, figure)."""
-    from analysis.studies.gss.reach_report import reach_metrics, write_reach_reports
-
     params = load()
     panel = io.read_parquet(config.PROCESSED / "gss_panel.parquet")
     table_2020 = io.read_parquet(config.PROCESSED / "gss_2020.parquet")
