@@ -3,6 +3,7 @@ cases, the person-wave reshaping, and the within-person models on simulated pane
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -202,4 +203,50 @@ def test_run_spec_alone_and_metrics_round_trip(tmp_path):
     metrics = reach_metrics(fits)
     entry = metrics["estimates"]["wellbeing"]["log_web_hours"][spec.covariate_set]["fixed_effects"]
     assert entry["estimate"] == pytest.approx(fe["estimate"], abs=5e-5)  # gss_reach.json keeps 4 decimals
-    assert reach_paper_numbers.__doc__  # the paper reads gss_reach.json written by the stage
+
+
+def test_paper_numbers_pick_the_named_estimates(tmp_path):
+    gss = load().gss
+    r = gss.reach
+
+    def entry(value: float) -> dict:
+        return {"measure": "Mean difference", "estimate": value, "ci_low": value - 1, "ci_high": value + 1,
+                "p_value": 0.5, "n": 10}
+
+    estimates: dict = {}
+    specs = [(r.digital, ["fixed_effects"]), (r.displacement, ["fixed_effects"]),
+             (r.trust, ["pooled_ols", "fixed_effects", "mundlak:between"])]
+    for i, (spec, models) in enumerate(specs):
+        for outcome in spec.outcomes:
+            for exposure in spec.exposures:
+                estimates.setdefault(outcome, {}).setdefault(exposure, {})[spec.covariate_set] = {
+                    m: entry(100 * i + j) for j, m in enumerate(models)}
+    for outcome in r.digital.outcomes:
+        for exposure in r.beside.exposures:
+            estimates[outcome][exposure][r.beside.covariate_set] = {"fixed_effects": entry(-7)}
+    first = next(iter(r.facebook.models))
+    (tmp_path / "gss_reach.json").write_text(json.dumps({
+        "estimates": estimates, "facebook": {first: {"design-based": entry(0.6)}}, "trust_reliability": {},
+        "hours": {}}))
+    numbers = reach_paper_numbers(tmp_path, gss)
+    assert numbers["within"]["unhappy"]["log_web_hours"]["estimate"] == 0
+    assert numbers["beside"]["fair_poor_health"]["social_contact_index"]["estimate"] == -7
+    assert numbers["displacement"]["log_email_hours"]["estimate"] == 100
+    assert numbers["trust"]["unhappy"]["mundlak:between"]["estimate"] == 202
+    assert numbers["facebook"]["estimate"] == 0.6
+
+
+def test_trust_reliability_matches_the_alpha_formula():
+    # 6 persons x 3 items (0 / 0.5 / 1); alpha = k/(k-1) (1 - sum of item variances / variance of the total)
+    items = pd.DataFrame({"trusts_people": [1, 0, 1, 0.5, 0, 1], "people_helpful": [1, 0, 0.5, 1, 0, 1],
+                          "people_fair": [1, 0.5, 1, 0, 0, 0]}, dtype="float64")
+    trust = items.assign(wave=1)
+    wide = items.add_suffix("_baseline")
+    out = reach.trust_reliability(trust, wide, load().reliability)
+    k = 3
+    alpha = k / (k - 1) * (1 - items.var(ddof=1).sum() / items.sum(axis=1).var(ddof=1))
+    middle = out[out["coding"].str.startswith("depends = middle")]
+    assert middle["estimate"].tolist() == pytest.approx([alpha, alpha])
+    binary = items.where(items.isin([0.0, 1.0])).dropna()  # "depends" rows left out
+    kr20 = k / (k - 1) * (1 - binary.var(ddof=1).sum() / binary.sum(axis=1).var(ddof=1))
+    assert out.loc[out["coding"].str.startswith("depends left"), "estimate"].iloc[0] == pytest.approx(kr20)
