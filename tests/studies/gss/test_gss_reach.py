@@ -113,8 +113,9 @@ def test_panel_2020_long_puts_baseline_and_2020_on_rows():
                          "reinterviewed_2020": [1.0, 0.0], "age_baseline": [40.0, 50.0],
                          "female": pd.array([1, 0], dtype="Int8"), "race": ["White", "Black"],
                          "education_years": [12.0, 16.0]})
-    for column in reach.LONG_2020_COLUMNS:
-        wide[f"{column}_baseline"], wide[f"{column}_2020"] = [1.0, 2.0], [3.0, nan]
+    for column in reach.LONG_2020_COLUMNS:  # values every column allows (0/1 items, 0-1 trust scores)
+        wide[f"{column}_baseline"], wide[f"{column}_2020"] = [1.0, 0.0], [0.0, nan]
+    wide["web_hours_baseline"], wide["web_hours_2020"] = [1.0, 2.0], [3.0, nan]
     wide["interview_ballot_baseline"], wide["interview_ballot_2020"] = ["A", "B"], ["A", None]
     long = reach.panel_2020_long(wide)
     assert list(zip(long["person_id"], long["wave"], long["year"])) == [

@@ -25,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.core import config, io
+from analysis.core.contract import finish_table, validate_table
 from analysis.core.settings import ReliabilitySettings
 from analysis.estimators import reliability
 from analysis.estimators.panel import FITS, PanelLayout, prepare_panel, run_panel_models
@@ -34,6 +35,12 @@ from analysis.studies.gss import measures
 from analysis.studies.gss import source as src
 from analysis.studies.gss.models import ballot_flow, model_panel, outcome_ballots, run_2020_models
 from analysis.studies.gss.reach_report import reach_metrics, write_reach_reports
+from analysis.studies.gss.schema import (
+    REACH_2020_LONG_VARIABLES,
+    REACH_TRUST_VARIABLES,
+    reach_2020_long_schema,
+    reach_trust_schema,
+)
 from analysis.studies.gss.settings import GssSettings, PanelModels, Reach, load
 
 #: The digital and trust items of the 2016-2020 panel, read at every wave (suffixes _1a, _1b, _2).
@@ -160,9 +167,9 @@ def panel_2020_long(wide: pd.DataFrame) -> pd.DataFrame:
             frame[column] = part[f"{column}_{when}"].astype("float64")
         frame["ballot"] = pd.Categorical(part[f"interview_ballot_{when}"], categories=["A", "B", "C"])
         rows.append(frame)
-    out = pd.concat(rows, ignore_index=True)
-    out["female"] = out["female"].astype("float64")
-    return out.sort_values(["person_id", "wave"]).reset_index(drop=True)
+    out = pd.concat(rows, ignore_index=True).sort_values(["person_id", "wave"])
+    out = finish_table(out, REACH_2020_LONG_VARIABLES)
+    return validate_table(out, reach_2020_long_schema(), "GSS 2016-2020 person-wave table")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -266,7 +273,9 @@ def run_reach(panel: pd.DataFrame, table_2020: pd.DataFrame, raw_dir: str | Path
             "records_facebook": run_2020_models(wide, reach.facebook, study=STUDY_2020),
             "reliability": trust_reliability(trust, wide, options),
             "digital_summary": describe_digital(long, reach.hours_top_code),
-            "trust_panel": trust[["person_id", "panel", "wave", "ballot", *TRUST_COLUMNS, "social_trust_score"]],
+            "trust_panel": validate_table(finish_table(trust[[v.name for v in REACH_TRUST_VARIABLES]],
+                                                       REACH_TRUST_VARIABLES), reach_trust_schema(),
+                                          "GSS 2006-2014 trust items"),
             "panel_2020_long": long}
 
 
