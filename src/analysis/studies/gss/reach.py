@@ -36,6 +36,7 @@ from analysis.studies.gss import source as src
 from analysis.studies.gss.models import ballot_flow, model_panel, outcome_ballots, run_2020_models
 from analysis.studies.gss.reach_report import reach_metrics, write_reach_reports
 from analysis.studies.gss.schema import (
+    CATEGORY_CODES,
     REACH_2020_LONG_VARIABLES,
     REACH_TRUST_VARIABLES,
     reach_2020_long_schema,
@@ -133,7 +134,7 @@ def table_2020_wide(table_2020: pd.DataFrame, raw_dir: str | Path, reach: Reach)
     for when, codes in (("baseline", baseline), ("2020", waves[src.SUFFIX_2020])):
         block = pd.concat([digital_measures(codes, reach.hours_top_code), trust_measures(codes, reach.trust_depends)],
                           axis=1)
-        block["interview_ballot"] = codes["ballot"].map({1.0: "A", 2.0: "B", 3.0: "C"})
+        block["interview_ballot"] = codes["ballot"].map(CATEGORY_CODES["ballot"])
         block["self_administered"] = (codes["mode"] == 4).astype("float64").where(codes["mode"].notna())
         out = pd.concat([out, block.add_suffix(f"_{when}")], axis=1)
     facebook = src.recode(raw, "facebook_1a", path, id_column="yearid")
