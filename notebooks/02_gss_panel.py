@@ -197,3 +197,58 @@ display(Markdown((tables / "loneliness_2020.md").read_text()))
 print(json.dumps(metrics["sample"], indent=2))
 display(records[["outcome", "model", "design", "vcov", "term_label", "estimate", "ci_low", "ci_high", "ratio", "n",
                  "note"]])
+
+# %% [markdown]
+# ## 12. Digital and in-person connection, and social trust
+#
+# Stage `reach_gss` (`src/analysis/studies/gss/reach.py`, `reach_report.py`; params `gss.reach`). Item wording and
+# codes are in `studies/gss/source.py` CODEBOOK, from the GSS codebook.
+#
+# **Which panel carries what.** Web and e-mail hours (WWWHR/WWWMIN, EMAILHR/EMAILMIN) are in the 2006 and 2010
+# panels at wave 1 only, so they have no within-person change there; the 2016-2020 panel asks them at the
+# 2016/2018 baseline and again in 2020 (ballots A and B), beside the social evenings (A, B), HEALTH (A, C) and
+# HAPPY (all). The digital models therefore use the 2016-2020 panel as person-waves, with year effects and the
+# interview mode (2020 by web or phone) as a time-varying covariate. Hours are hours + minutes/60, 0 for
+# non-users the questionnaire routes past the items (no computer and no mobile internet; "no" to USEWWW for
+# the Web), capped at `gss.reach.hours_top_code` and taken as log(1 + hours): the hours are right-skewed, and a
+# one-unit change is an e-fold change in 1 + hours. Social trust (TRUST, HELPFUL, FAIR) is asked at every wave of
+# the three 2006-2014 panels on ballots B and C, so its models use the stacked long panels. Facebook use is
+# asked in 2016 only and loneliness in 2020 only: that association is prospective, not within-person.
+
+# %%
+reach_tables, reach_figures = Path("reports/tables/gss_reach"), Path("reports/figures/gss_reach")
+reach_metrics = json.loads(Path("reports/metrics/gss_reach.json").read_text())
+display(pd.Series(gss.reach.model_dump(include={"hours_top_code", "trust_depends"}), name="setting").to_frame())
+display(Markdown((reach_tables / "digital_hours.md").read_text()))
+
+# %% [markdown]
+# ### Web and e-mail hours beside social evenings, within persons
+#
+# Each exposure alone, then the three in one model. Health models use ballot A, happiness ballots A and B
+# (the ballot flow tables follow). The displacement check asks whether, within persons, more time online goes
+# with fewer social evenings.
+
+# %%
+display(Markdown((reach_tables / "digital_estimators.md").read_text()))
+display(Markdown((reach_tables / "digital_beside.md").read_text()))
+display(Markdown((reach_tables / "displacement.md").read_text()))
+display(Image(filename=str(reach_figures / "digital_vs_in_person.png")))
+
+# %% [markdown]
+# ### Social trust: score, reliability, within- and between-person estimates
+#
+# Each item is scored 1 for the trusting answer and 0 for the distrusting one (FAIR's codes run the other way
+# round), the volunteered "depends" `gss.reach.trust_depends`; the score is the mean of the three (0-1, all three
+# answered). Internal consistency: Cronbach's alpha of the scored items, and KR-20 with "depends" left out.
+
+# %%
+display(Markdown((reach_tables / "trust_reliability.md").read_text()))
+display(Markdown((reach_tables / "trust_estimators.md").read_text()))
+
+# %% [markdown]
+# ### Facebook in 2016 and loneliness in 2020
+
+# %%
+display(Markdown((reach_tables / "facebook_loneliness.md").read_text()))
+for name in ("digital", "displacement", "trust"):
+    display(Markdown((reach_tables / f"ballot_flow_{name}.md").read_text()))

@@ -3,4 +3,4 @@
 
 #: The study's pipeline steps, ``python -m analysis gss <step>``: step -> module of this folder whose
 #: ``stage()`` runs it (see analysis.cli). The modules are imported only when their step runs.
-STEPS = {"fetch": "source", "clean": "clean", "models": "models", "report": "report"}
+STEPS = {"fetch": "source", "clean": "clean", "models": "models", "report": "report", "reach": "reach"}

@@ -207,3 +207,63 @@ def gss_2020_schema() -> pa.DataFrameSchema:
 def gss_data_dictionary(table: pd.DataFrame, variables: tuple[Variable, ...]) -> pd.DataFrame:
     """Name, label, type, source items, rule and % missing for every column of a GSS table."""
     return data_dictionary(table, variables)
+
+
+# ---------------------------------------------------------------------------------------------
+# Digital connection and social trust (stage reach_gss, studies/gss/reach.py)
+
+HOURS_RULE = ("hours + minutes/60 a week; 0 if the questionnaire skipped the item as not used (COMPUSE and WEBMOB "
+              "no; for the Web also USEWWW no); capped at params.yaml gss.reach.hours_top_code")
+TRUST_RULE = "trusting answer 1, distrusting 0, 'depends' gss.reach.trust_depends (0.5)"
+_REACH_MEASURES: tuple[Variable, ...] = (
+    Variable("internet_non_user", "Uses neither a computer nor mobile internet", "binary", "COMPUSE, WEBMOB",
+             "COMPUSE 2 and WEBMOB 2 -> 1; COMPUSE 1 or WEBMOB 1 -> 0"),
+    Variable("web_hours", "Web hours a week (not e-mail)", "float", "WWWHR, WWWMIN", HOURS_RULE, (0, 168)),
+    Variable("email_hours", "E-mail hours a week", "float", "EMAILHR, EMAILMIN", HOURS_RULE, (0, 168)),
+    Variable("log_web_hours", "Web hours a week, log(1 + hours)", "float", "WWWHR, WWWMIN",
+             "natural log of 1 + web_hours", (0, math.log1p(168))),
+    Variable("log_email_hours", "E-mail hours a week, log(1 + hours)", "float", "EMAILHR, EMAILMIN",
+             "natural log of 1 + email_hours", (0, math.log1p(168))),
+)
+_TRUST: tuple[Variable, ...] = (
+    Variable("trusts_people", "Most people can be trusted", "float", "TRUST",
+             f"1 can be trusted, 2 can't be too careful, 3 depends; {TRUST_RULE}", (0, 1)),
+    Variable("people_helpful", "People try to be helpful", "float", "HELPFUL",
+             f"1 try to be helpful, 2 looking out for themselves, 3 depends; {TRUST_RULE}", (0, 1)),
+    Variable("people_fair", "People would try to be fair", "float", "FAIR",
+             f"2 would try to be fair, 1 would take advantage, 3 depends; {TRUST_RULE}", (0, 1)),
+    Variable("social_trust_score", "Social trust score (0-1)", "float", "TRUST, HELPFUL, FAIR",
+             "mean of trusts_people, people_helpful, people_fair; missing unless all three answered", (0, 1)),
+)
+REACH_TRUST_VARIABLES: tuple[Variable, ...] = (
+    GSS_PANEL_VARIABLES[0], GSS_PANEL_VARIABLES[1], GSS_PANEL_VARIABLES[3],
+    next(v for v in GSS_PANEL_VARIABLES if v.name == "ballot"), *_TRUST,
+)
+REACH_2020_LONG_VARIABLES: tuple[Variable, ...] = (
+    Variable("person_id", "Person", "string", "SAMPTYPE, ID_1A / ID_1B", "as in the 2016-2020 table",
+             nullable=False),
+    Variable("baseline_year", "Baseline interview year", "int", "SAMPTYPE", "2016 or 2018", (2016, 2018),
+             nullable=False),
+    Variable("age_baseline", "Age at baseline (years)", "float", "AGE_1A / AGE_1B", "as published; 89 = 89 or older",
+             (18, 89)),
+    _BY_NAME["female"], _BY_NAME["race"], _BY_NAME["education_years"],
+    Variable("wave", "Wave", "int", "YEAR", "1 the 2016 or 2018 baseline, 2 the 2020 re-interview", (1, 2),
+             nullable=False),
+    Variable("year", "Interview year", "int", "YEAR", "2016, 2018 or 2020", (2016, 2020), nullable=False),
+    *(_BY_NAME[n] for n in ("fair_poor_health", "unhappy", "social_contact_index", "evenings_relatives",
+                            "evenings_friends", "evenings_neighbours", "partnered", "employed", "log_real_income")),
+    *_REACH_MEASURES, *_TRUST,
+    Variable("self_administered", "Self-administered (web) interview", "binary", "MODE_1A / _1B / _2",
+             "4 web -> 1; 1 in person, 2 phone -> 0"),
+    Variable("ballot", "Split ballot of the interview", "category", "BALLOT_1A / _1B / _2", "A, B or C", BALLOTS),
+)
+
+
+def reach_trust_schema() -> pa.DataFrameSchema:
+    """Pandera schema of the trust items of the 2006-2014 person-waves (unique person_id x wave)."""
+    return table_schema(REACH_TRUST_VARIABLES, ["person_id", "wave"])
+
+
+def reach_2020_long_schema() -> pa.DataFrameSchema:
+    """Pandera schema of the 2016-2020 person-wave table (unique person_id x wave)."""
+    return table_schema(REACH_2020_LONG_VARIABLES, ["person_id", "wave"])

@@ -89,6 +89,46 @@ class Models2020(Settings):
     models: Annotated[dict[str, Model2020], Field(min_length=1)]
 
 
+class ReachJoint(Settings):
+    """Exposures entered together in one model ("beside" each other), e.g. Web and e-mail hours beside social
+    evenings: every exposure gets its own record, under ``covariate_set``."""
+
+    exposures: Annotated[list[str], Field(min_length=2)]
+    """Exposures of the digital spec (gss.reach.digital.exposures), entered jointly."""
+    covariate_set: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    """The records' name for the spec's covariates plus the other joint exposures."""
+    estimators: Annotated[list[Estimator], Field(min_length=1)]
+
+
+class Reach(Settings):
+    """Issue 22's GSS parts: digital and in-person connection (2016-2020 panel) and social trust (2006-2014
+    panels and 2016-2020 panel); studies/gss/reach.py."""
+
+    hours_top_code: Annotated[float, Field(gt=0, le=168)] = 84.0
+    """Weekly Web and e-mail hours above this are set to it before log(1 + hours) (84 = 12 hours a day)."""
+    trust_depends: Annotated[float, Field(ge=0, le=1)] = 0.5
+    """Score of the volunteered answer "depends" on TRUST, HELPFUL and FAIR (trusting 1, distrusting 0)."""
+    digital: PanelModels
+    """Within-person models of the 2016-2020 panel (baseline and 2020 person-waves): health and happiness on Web
+    and e-mail hours, social evenings and trust, each alone."""
+    beside: ReachJoint
+    """The digital exposures beside social evenings, in one model."""
+    displacement: PanelModels
+    """Within persons: social evenings on Web and e-mail hours (2016-2020 panel)."""
+    trust: PanelModels
+    """Within-person and between-person models of the 2006-2014 panels with the social trust score."""
+    facebook: Models2020
+    """2016 Facebook use -> 2020 loneliness (Facebook asked in 2016 only, loneliness in 2020 only)."""
+
+    @model_validator(mode="after")
+    def _joint_exposures_known(self) -> Reach:
+        unknown = [e for e in self.beside.exposures if e not in self.digital.exposures]
+        if unknown:
+            raise ValueError(f"beside.exposures: {unknown} are not exposures of digital "
+                             f"({list(self.digital.exposures)})")
+        return self
+
+
 class GssSettings(Settings):
     study: Label = "GSS panels 2006-2014"
     panels: Annotated[list[Literal[tuple(LONG_PANELS)]], Field(min_length=1)] = list(LONG_PANELS)  # type: ignore[misc]
@@ -103,6 +143,8 @@ class GssSettings(Settings):
     """Reliabilities assumed for the regression-dilution factors of the contact index (a sensitivity range)."""
     contact_levels: ContactLevels
     models_2020: Models2020
+    reach: Reach | None = None
+    """Digital and in-person connection, and social trust (issue 22; studies/gss/reach.py)."""
 
     def lagged_models(self) -> PanelModels | None:
         """panel_models with panel_lagged's keys."""

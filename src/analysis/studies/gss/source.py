@@ -174,6 +174,35 @@ _items = [
          "HEALTH is asked on ballots A and C, the SOCREL-SOCOMMUN-SOCFREND "
          "block on A and B (the 2006 panel's 2010 wave also asked it on C)",
          {1: "ballot a", 2: "ballot b", 3: "ballot c"}, {"Ballot a": 1, "Ballot b": 2, "Ballot c": 3}),
+    # Social trust (GSS Q161-163a; gssrdoc help pages TRUST, HELPFUL, FAIR). Note FAIR's codes run the other
+    # way: 1 is the distrusting answer. "Depends" (code 3) is a volunteered answer, not a missing code.
+    Item("trust", "Generally speaking, would you say that most people can be trusted or that you can't be too "
+         "careful in life?", {1: "most people can be trusted", 2: "can't be too careful", 3: "depends"},
+         {"can Trust": 1, "Cannot Trust": 2, "Depends": 3}),
+    Item("helpful", "Would you say that most of the time people try to be helpful, or that they are mostly just "
+         "looking out for themselves?", {1: "try to be helpful", 2: "looking out for themselves", 3: "depends"},
+         {"Helpful": 1, "Lookout for Self": 2, "Depends": 3}),
+    Item("fair", "Do you think most people would try to take advantage of you if they got a chance, or would "
+         "they try to be fair?", {1: "would take advantage of you", 2: "would try to be fair", 3: "depends"},
+         {"Take Advantage": 1, "Fair": 2, "Depends": 3}),
+    # Internet use, 2016-2020 panel (ballots A and B; gssrdoc COMPUSE, WEBMOB, EMAILHR/EMAILMIN, USEWWW,
+    # WWWHR/WWWMIN). Hours 0-168 and minutes 0-59 are counts: 168 = every hour of the week.
+    Item("compuse", "Do you personally ever use a computer at home, at work, or at some other location?",
+         {1: "yes", 2: "no"}),
+    Item("webmob", "Do you have access to the Internet or World Wide Web in your home through an "
+         "Internet-enabled mobile device like a smart phone? (asked if COMPUSE = no)", {1: "yes", 2: "no"}),
+    Item("emailhr", "About how many minutes or hours per week do you spend sending and answering electronic "
+         "mail or e-mail? a. Hours per week", count=(0, 168)),
+    Item("emailmin", "(EMAILHR) b. Minutes per week", count=(0, 59)),
+    Item("usewww", "Other than for e-mail, do you ever use the Internet or World Wide Web? (asked if e-mail "
+         "time is 0)", {1: "yes", 2: "no"}),
+    Item("wwwhr", "Not counting e-mail, about how many minutes or hours per week do you use the Web? (Include "
+         "time you spend visiting regular web sites and time spent using interactive Internet services like "
+         "chat rooms, Usenet groups, discussion forums, bulletin boards, and the like.) a. Hours per week",
+         count=(0, 168)),
+    Item("wwwmin", "(WWWHR) b. Minutes per week", count=(0, 59)),
+    Item("facebook", "Which of the following social networking or social media sites are you a member or "
+         "regular user of? Facebook (2016 only, ballots B and C)", {1: "yes", 2: "no"}),
     Item("mode", "Interview mode, 2016-2020 panel (MODE_1A/_1B/_2): 1 in person, 2 over the phone, 4 web. "
          "Checked on the file: baselines 1 or 2 (93% / 7%); the 2020 re-interview 2 (542, 30%) or 4 (1,281, "
          "70%), the COVID-era push-to-web design with a phone option (gssr's gss_panel20 help page)",
