@@ -132,9 +132,12 @@ def _psu_codes(strata, psu) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if len(strata) != len(psu):
         raise ValueError(f"strata ({len(strata)} rows) and psu ({len(psu)} rows) differ in length")
     stratum_code, stratum_labels = pd.factorize(strata, sort=True)
-    pairs = pd.MultiIndex.from_arrays([stratum_code, pd.factorize(psu, sort=True)[0]])
-    psu_code, psu_pairs = pd.factorize(pairs, sort=True)
-    psu_stratum = np.asarray(psu_pairs.get_level_values(0))
+    within, within_labels = pd.factorize(psu, sort=True)
+    # one integer per (stratum, psu) pair, ordered as the pairs sorted (a MultiIndex factorize built 20,000
+    # Python tuples: 0.8 s of a 1.5 s design-based GLM fit on a busy machine)
+    pair = stratum_code.astype(np.int64) * len(within_labels) + within
+    pairs, psu_code = np.unique(pair, return_inverse=True)
+    psu_stratum = pairs // len(within_labels)
     return psu_code, psu_stratum, np.asarray(stratum_labels)
 
 
