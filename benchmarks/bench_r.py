@@ -235,7 +235,10 @@ def machine() -> dict:
 
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
-    r_version = subprocess.run(["Rscript", "--version"], capture_output=True, text=True).stderr.strip()
+    r_version = subprocess.run(["Rscript", "-e", "cat(R.version.string, paste(sapply(c('survival', 'survey', "
+                                "'lme4', 'plm', 'lavaan'), function(p) paste(p, packageVersion(p))), collapse = ', '), "
+                                "'; BLAS', extSoftVersion()['BLAS'], '; LAPACK', La_library())"],
+                               capture_output=True, text=True).stdout.strip()
     return {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(),
             "python": platform.python_version(), "r": r_version,
             "blas": [{"api": i.get("internal_api"), "threads": i.get("num_threads")} for i in threadpool_info()]}
