@@ -16,7 +16,7 @@ CHECK_PYTHON := import sys; v = sys.version.split()[0]; sys.exit(0 if sys.versio
 	"Python 3.11.x is needed: the lock (requirements.txt) is resolved for Python 3.11, and {} is Python " + v + \
 	". Install Python 3.11 and run: make setup PYTHON=/path/to/python3.11 (after rm -rf $(VENV) if it exists)")
 
-.PHONY: setup lock audit repro test test-fast bench lint clean-outputs references browser
+.PHONY: setup lock audit repro test test-fast bench bench-r lint clean-outputs references browser
 
 setup: $(VENV)/.installed
 
@@ -61,6 +61,14 @@ browser:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }
 	@chromium --version
 
+# Every model family against R on identical data, side by side (benchmarks/bench_r.py; benchmarks/results/bench_r.md).
+# Installs R and its packages from Debian (needs root; skipped when they are already there).
+bench-r: setup
+	Rscript -e 'for (p in c("survival", "survey", "lme4", "plm", "lavaan")) library(p, character.only = TRUE)' \
+	  >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y r-base-core \
+	  r-cran-survival r-cran-survey r-cran-lme4 r-cran-plm r-cran-lavaan; }
+	$(BIN)/python benchmarks/bench_r.py $(BENCH_R_FLAGS)
+
 # Reference numbers from R (tests/reference/README.md, tests/reference/survey/survey.R): installs R from Debian
 # (needs root) and reruns the R scripts. survey.R also fits the analysis table (data/processed, from `make repro`),
 # exported to a temporary folder that is removed afterwards; without the table only its simulated fits are redone.
@@ -77,6 +85,7 @@ references: setup
 	fi
 	$(BIN)/python tests/reference/survey_wald/make_data.py && Rscript tests/reference/survey_wald/wald.R
 	$(BIN)/python tests/reference/survey_entry/make_data.py && Rscript tests/reference/survey_entry/survey_entry.R
+	$(BIN)/python tests/reference/cox_counting/make_data.py && Rscript tests/reference/cox_counting/cox_counting.R
 
 clean-outputs:
 	rm -rf data/raw/* data/interim/* data/processed/* reports/*/* reports/paper.* .dvc/cache

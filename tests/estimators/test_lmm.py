@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 from statsmodels.regression.mixed_linear_model import MixedLM
 
-from analysis.estimators.lmm import LMMResult, fit_lmm
+from analysis.estimators import lmm
+from analysis.estimators.lmm import LMMResult, _Stats, fit_lmm
 
 FE_TOL = 1e-5   # fixed effects, absolute
 VC_TOL = 1e-4   # variance components (cov_re entries and the residual variance), absolute
@@ -126,7 +127,47 @@ def test_counts_and_message(slope_data, slope_fits):
     y, _, _, group = slope_data
     ours, _ = slope_fits
     assert ours.n_obs == len(y) and ours.n_groups == len(np.unique(group)) == 120
-    assert "L-BFGS-B" in ours.message and "Nelder-Mead" in ours.message
+    assert "L-BFGS-B (analytic gradient)" in ours.message
+    assert "Nelder-Mead" not in ours.message  # the gradient converged: no polish
+
+
+@pytest.mark.parametrize("q", [1, 2, 3])
+def test_gradient_matches_finite_differences(slope_data, q):
+    """The analytic gradient of the profiled REML criterion against central differences, at a random point
+    (off-diagonal entries of L negative and positive) for q = 1, 2, 3 random effects."""
+    y, x, z, group = slope_data
+    zq = np.column_stack([z, x["x1"].to_numpy()])[:, :q]
+    stats = _Stats(y, x.to_numpy(), zq, group)
+    for seed in range(3):
+        theta = np.random.default_rng(seed).normal(0.4, 0.4, q * (q + 1) // 2)
+        theta[[i * (i + 3) // 2 for i in range(q)]] = np.abs(theta[[i * (i + 3) // 2 for i in range(q)]])
+        value, gradient = stats.criterion_and_gradient(theta)
+        assert value == pytest.approx(stats.criterion(theta), abs=1e-9)
+        h = 1e-5
+        numeric = [(stats.criterion(theta + h * e) - stats.criterion(theta - h * e)) / (2 * h)
+                   for e in np.eye(len(theta))]
+        np.testing.assert_allclose(gradient, numeric, rtol=1e-6, atol=1e-5)
+
+
+def test_gradient_is_zero_at_the_optimum(slope_data, slope_fits):
+    y, x, z, group = slope_data
+    ours, _ = slope_fits
+    stats = _Stats(y, x.to_numpy(), z, group)
+    low = np.linalg.cholesky(ours.cov_re / ours.scale)
+    value, gradient = stats.criterion_and_gradient(low[np.tril_indices(2)])
+    assert value == pytest.approx(ours.reml_criterion, abs=1e-8)
+    assert np.max(np.abs(gradient)) < 1e-3
+
+
+def test_polish_runs_when_the_gradient_has_not_converged(slope_data, slope_fits, monkeypatch):
+    """A gradient tolerance no fit can meet sends the fit to the Nelder-Mead polish, which keeps the optimum."""
+    y, x, z, group = slope_data
+    ours, _ = slope_fits
+    monkeypatch.setattr(lmm, "GRADIENT_TOL", -1.0)
+    polished = fit_lmm(y, x, z, group)
+    assert "Nelder-Mead polish" in polished.message and polished.converged
+    np.testing.assert_allclose(polished.params.to_numpy(), ours.params.to_numpy(), rtol=0, atol=1e-6)
+    assert polished.reml_criterion <= ours.reml_criterion + 1e-9
 
 
 def test_three_random_effects_match_statsmodels():

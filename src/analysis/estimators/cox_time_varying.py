@@ -1,24 +1,23 @@
-"""Cox model with time-varying covariates on (start, stop] rows, Efron ties (lifelines CoxTimeVaryingFitter).
+"""Cox model with time-varying covariates on (start, stop] rows, Efron ties (:mod:`analysis.estimators.cox_counting`).
 
 One row per unit and interval in counting-process form: the unit is at risk on (start, stop] with the
 covariate values of that row, and the event (if any) happens at ``stop``. Model-based SEs (a unit's intervals
-do not overlap). Checked against R ``coxph(Surv(start, stop, event) ~ ...)`` (../shared/TOOLING.md: identical
-results). lifelines' convergence warnings are recorded in the note and make ``converged`` False, never
-silenced.
+do not overlap). Checked against R ``coxph(Surv(start, stop, event) ~ ...)`` (tests/reference/cox_counting/).
+The fit was lifelines' ``CoxTimeVaryingFitter`` until its Python loop over event times made it 2.5x slower than
+R (benchmarks/bench_r.py); the vectorised fit gives the same estimates to about 1e-9. A fit that does not
+converge says so in the note and has ``converged`` False.
 
 Record: model ``cox_time_varying``, design ``unweighted``, vcov ``model_based``, measure HR.
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
-from lifelines import CoxTimeVaryingFitter
-from lifelines.exceptions import ConvergenceError, ConvergenceWarning
 
+from analysis.estimators.cox_counting import fit_cox_counting
 from analysis.estimators.formula import formula_variables, regressor_matrix
 from analysis.estimators.records import (
     ModelSpec,
@@ -30,8 +29,7 @@ from analysis.estimators.records import (
 )
 
 MODEL = "cox_time_varying"
-FIT_ERRORS = (np.linalg.LinAlgError, ValueError, ZeroDivisionError, FloatingPointError, RuntimeError,
-              ConvergenceError)
+FIT_ERRORS = (np.linalg.LinAlgError, ValueError, ZeroDivisionError, FloatingPointError, RuntimeError)
 
 
 def fit_cox_time_varying(
@@ -52,23 +50,17 @@ def fit_cox_time_varying(
     common = {"model": MODEL, "design": "unweighted", "vcov": "model_based", "n": len(sample), "events": events}
     try:
         x = regressor_matrix(sample, f"{' + '.join(exposures)}{' + ' + rhs if rhs else ''}")
-        frame = pd.concat([sample[[entity, start, stop, event]].reset_index(drop=True), x.reset_index(drop=True)],
-                          axis=1)
-        frame[entity] = pd.factorize(frame[entity])[0]
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            ctv = CoxTimeVaryingFitter(alpha=alpha).fit(frame, event_col=event, start_col=start, stop_col=stop,
-                                                        id_col=entity)
+        fit = fit_cox_counting(x.to_numpy(dtype=float), sample[stop].to_numpy(dtype=float),
+                               sample[event].to_numpy(dtype=float), entry=sample[start].to_numpy(dtype=float))
     except FIT_ERRORS as err:
         return failed_fit_records(specs, err, **common)
-    problems = sorted({str(w.message).splitlines()[0] for w in caught if issubclass(w.category, ConvergenceWarning)})
-    summary = ctv.summary
-    note = (f"Cox model with time-varying exposures (lifelines CoxTimeVaryingFitter, Efron ties) on ({start}, {stop}] "
-            f"rows; covariates '{rhs}'; {len(sample):,} intervals of {sample[entity].nunique():,} units, "
-            f"{events:,.0f} events; SE model-based")
-    if problems:
-        note += f"; lifelines: {'; '.join(problems)}"
-    rows = [record_row(s, s.exposure, "per point", float(summary.loc[s.exposure, "coef"]),
-                       float(summary.loc[s.exposure, "se(coef)"]), converged=not problems, note=note, alpha=alpha,
-                       **common) for s in specs]
+    params = pd.Series(fit.params, index=x.columns)
+    se = pd.Series(np.sqrt(np.diag(fit.variance)), index=x.columns)
+    note = (f"Cox model with time-varying exposures (analysis.estimators.cox_counting, Efron ties; checked against R "
+            f"coxph) on ({start}, {stop}] rows; covariates '{rhs}'; {len(sample):,} intervals of "
+            f"{sample[entity].nunique():,} units, {events:,.0f} events; SE model-based")
+    if not fit.converged:
+        note += f"; {fit.message}"
+    rows = [record_row(s, s.exposure, "per point", float(params[s.exposure]), float(se[s.exposure]),
+                       converged=fit.converged, note=note, alpha=alpha, **common) for s in specs]
     return records_frame(rows)

@@ -12,8 +12,12 @@ sigma^2 I)``, REML) and its estimates are checked against statsmodels MixedLM in
   likelihood evaluation is a batched q x q solve over groups, not a loop.
 * REML criterion with ``sigma^2`` and ``b`` profiled out:
   ``-2 l_R = sum_i log|M_i| + log|X'WX| + (n - p) (1 + log(2 pi r'Wr / (n - p)))``, ``W = sigma^2 V^-1``.
-* The Cholesky factor ``L`` (lower triangular, diagonal >= 0) is optimised with L-BFGS-B (numerical
-  gradient), then polished with Nelder-Mead from that point; the better REML value is kept.
+* The Cholesky factor ``L`` (lower triangular, diagonal >= 0; lme4's ``theta``) is optimised with L-BFGS-B
+  and the *analytic* gradient of the profiled criterion (:meth:`_Stats.criterion_and_gradient`; checked
+  against finite differences in the tests). Only when that does not converge (L-BFGS-B failure, or a
+  projected gradient above :data:`GRADIENT_TOL`) is the point polished with Nelder-Mead and the better REML
+  value kept. On the SYNTHETIC cohort (117k rows, 19.8k groups) this fit is several times faster than
+  ``lme4::lmer`` with the same estimates (benchmarks/bench_r.py).
 * Fixed-effect covariance: ``sigma^2 (X'WX)^-1`` at the estimate, lme4's convention (statsmodels' ``bse_fe``
   inverts the full Hessian with the variance parameters and is about 6% larger, ../shared/TOOLING.md).
 """
@@ -80,30 +84,76 @@ class _Stats:
 
     def parts(self, theta: np.ndarray):
         """X'WX, X'Wy, y'Wy and sum log|M_i| at Cholesky parameters ``theta``."""
+        return self._terms(theta)[:4]
+
+    def _terms(self, theta: np.ndarray):
+        """The criterion's parts and the per-group pieces its gradient reuses (batched over groups)."""
         low = self.lower(theta)
-        m = np.eye(self.q) + np.einsum("ji,gjk,kl->gil", low, self.ztz, low)
+        la = np.matmul(low.T, self.ztz)  # L' Z_i'Z_i
+        m = np.eye(self.q) + np.matmul(la, low)
         minv, logdet = _batched_inverse(m)
-        lzx = np.einsum("ji,gjk->gik", low, self.ztx)  # L' Z'X
-        lzy = np.einsum("ji,gj->gi", low, self.zty)  # L' Z'y
-        mx = np.einsum("gij,gjk->gik", minv, lzx)
-        xwx = self.xtx - np.einsum("gik,gil->kl", lzx, mx)
-        xwy = self.xty - np.einsum("gik,gi->k", mx, lzy)
-        ywy = self.yty - float(np.einsum("gi,gij,gj->", lzy, minv, lzy))
-        return xwx, xwy, ywy, float(logdet.sum())
+        lzx = np.matmul(low.T, self.ztx)  # L' Z'X
+        lzy = self.zty @ low  # L' Z'y, one row per group
+        mx = np.matmul(minv, lzx)
+        xwx = self.xtx - np.einsum("gik,gil->kl", lzx, mx, optimize=True)
+        xwy = self.xty - np.einsum("gik,gi->k", mx, lzy, optimize=True)
+        my = np.einsum("gij,gj->gi", minv, lzy)
+        ywy = self.yty - float(np.einsum("gi,gi->", lzy, my))
+        return xwx, xwy, ywy, float(logdet.sum()), low, la, minv, mx, my
 
     def criterion(self, theta: np.ndarray) -> float:
         """-2 x REML log-likelihood, sigma^2 and the fixed effects profiled out."""
+        return self.criterion_and_gradient(theta, gradient=False)[0]
+
+    def criterion_and_gradient(self, theta: np.ndarray, gradient: bool = True) -> tuple[float, np.ndarray]:
+        """-2 x REML log-likelihood (sigma^2 and the fixed effects profiled out) and its gradient in ``theta``.
+
+        With ``W_i = (I + Z_i L L' Z_i')^-1``, ``G_i = Z_i' W_i X_i = Z_i'X_i - A_i L M_i^-1 L' Z_i'X_i``
+        (``A_i = Z_i'Z_i``), ``s_i = Z_i' W_i r_i`` at the profiled ``beta`` (``r = y - X beta``) and
+        ``dV_i = Z_i (dL L' + L dL') Z_i'``, the derivative in the entry ``L_ab`` is
+        ``2 [sum_i M_i^-1 L' A_i]_ba - 2 [L' sum_i G_i C G_i']_ba - 2 (n - p) / rss [L' sum_i s_i s_i']_ba``
+        with ``C = (X'WX)^-1``: the three terms are ``d log|M|``, ``d log|X'WX|`` and ``(n - p) d log rss``
+        (``beta`` profiled out, so ``d rss = r' dW r``). Every piece is a batch of q x q or q x p products over
+        groups, so one evaluation costs about as much as the criterion itself.
+        """
+        nothing = np.full(len(theta), np.nan)
         try:
-            xwx, xwy, ywy, logdet = self.parts(theta)
+            xwx, xwy, ywy, logdet, low, la, minv, mx, my = self._terms(theta)
             chol = np.linalg.cholesky(xwx)
         except np.linalg.LinAlgError:
-            return np.inf
+            return np.inf, nothing
         beta = np.linalg.solve(xwx, xwy)
         rss = ywy - float(beta @ xwy)
         dof = self.n - self.p
         if rss <= 0:
-            return np.inf
-        return logdet + 2 * float(np.log(np.diagonal(chol)).sum()) + dof * (1 + np.log(2 * np.pi * rss / dof))
+            return np.inf, nothing
+        value = logdet + 2 * float(np.log(np.diagonal(chol)).sum()) + dof * (1 + np.log(2 * np.pi * rss / dof))
+        if not gradient:
+            return value, nothing
+        al = np.swapaxes(la, 1, 2)  # A_i L
+        g = self.ztx - np.matmul(al, mx)  # G_i = Z'W X
+        ze = self.zty - self.ztx @ beta  # Z'r, one row per group
+        s = ze - np.einsum("gij,gj->gi", al, my - (mx @ beta))  # Z'W r
+        cov = np.linalg.inv(xwx)
+        h = np.einsum("gip,pr,gjr->ij", g, cov, g, optimize=True)
+        t = np.einsum("gij,gjk->ik", minv, la)  # sum_i M_i^-1 L' A_i
+        d = 2 * t - 2 * low.T @ h - 2 * dof / rss * (low.T @ (s.T @ s))  # [.]_ba at row b, column a
+        rows, cols = np.tril_indices(self.q)
+        return value, d[cols, rows]
+
+
+#: L-BFGS-B settings: the criterion is of order n, so the relative decrease test is set near machine precision
+#: and the fit stops on the projected gradient instead.
+LBFGSB_OPTIONS = {"ftol": 1e-15, "gtol": 1e-7, "maxiter": 500}
+#: The fit counts as converged without a polish when L-BFGS-B reports success and the largest projected
+#: gradient entry of the REML criterion (-2 log L) is below this.
+GRADIENT_TOL = 1e-3
+
+
+def projected_gradient(theta: np.ndarray, gradient: np.ndarray, bounds) -> np.ndarray:
+    """The gradient with the entries that push against an active lower bound (a diagonal of L at 0) set to 0."""
+    lower = np.array([b[0] if b[0] is not None else -np.inf for b in bounds])
+    return np.where((theta <= lower) & (gradient > 0), 0.0, gradient)
 
 
 def fit_lmm(y, x: pd.DataFrame, z: np.ndarray, groups, *, start: np.ndarray | None = None) -> LMMResult:
@@ -130,10 +180,19 @@ def fit_lmm(y, x: pd.DataFrame, z: np.ndarray, groups, *, start: np.ndarray | No
         start[[i * (i + 3) // 2 for i in range(q)]] = 0.5  # diagonal entries of L, row-major lower triangle
     diag = {i * (i + 3) // 2 for i in range(q)}
     bounds = [(0.0, None) if k in diag else (None, None) for k in range(n_theta)]
-    first = optimize.minimize(stats.criterion, start, method="L-BFGS-B", bounds=bounds)
-    polish = optimize.minimize(stats.criterion, first.x, method="Nelder-Mead",
-                               options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 4000})
-    best = polish if polish.fun <= first.fun else first
+    first = optimize.minimize(stats.criterion_and_gradient, start, jac=True, method="L-BFGS-B", bounds=bounds,
+                              options=LBFGSB_OPTIONS)
+    gradient = projected_gradient(first.x, stats.criterion_and_gradient(first.x)[1], bounds)
+    best, message = first, f"L-BFGS-B (analytic gradient): {first.message}"
+    if not (first.success and np.isfinite(first.fun) and np.max(np.abs(gradient), initial=0.0) <= GRADIENT_TOL):
+        polish = optimize.minimize(stats.criterion, first.x, method="Nelder-Mead",
+                                   options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 4000})
+        best = polish if polish.fun <= first.fun else first
+        message += f"; gradient not converged (max |projected gradient| {np.max(np.abs(gradient)):.2g}), " \
+                   f"Nelder-Mead polish: {polish.message}"
+        first_success = first.success or polish.success
+    else:
+        first_success = True
     # Nelder-Mead is unbounded: a negative diagonal entry of L is fixed by flipping its whole column
     # (L L' is unchanged, so is the fit)
     low = stats.lower(np.array(best.x))
@@ -146,10 +205,10 @@ def fit_lmm(y, x: pd.DataFrame, z: np.ndarray, groups, *, start: np.ndarray | No
     cov = scale * np.linalg.inv(xwx)
     low = stats.lower(theta)
     names = list(x.columns) if isinstance(x, pd.DataFrame) else [f"x{i}" for i in range(xm.shape[1])]
-    converged = bool(np.isfinite(best.fun) and (first.success or polish.success))
+    converged = bool(np.isfinite(best.fun) and first_success)
     return LMMResult(
         params=pd.Series(beta, index=names), bse=pd.Series(np.sqrt(np.diag(cov)), index=names),
         cov_params=pd.DataFrame(cov, index=names, columns=names), cov_re=scale * low @ low.T, scale=float(scale),
         reml_criterion=float(best.fun), converged=converged, n_obs=stats.n, n_groups=stats.g,
-        message=f"L-BFGS-B: {first.message}; Nelder-Mead polish: {polish.message}",
+        message=message,
     )

@@ -76,6 +76,7 @@ from scipy import stats
 from statsmodels.tools.sm_exceptions import ConvergenceWarning as GLMConvergenceWarning
 from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
 
+from analysis.estimators.cox_counting import fit_cox_counting
 from analysis.estimators.formula import design_matrix, formula_variables
 from analysis.estimators.glm import FAMILIES
 from analysis.estimators.records import (
@@ -131,9 +132,12 @@ def _psu_codes(strata, psu) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if len(strata) != len(psu):
         raise ValueError(f"strata ({len(strata)} rows) and psu ({len(psu)} rows) differ in length")
     stratum_code, stratum_labels = pd.factorize(strata, sort=True)
-    pairs = pd.MultiIndex.from_arrays([stratum_code, pd.factorize(psu, sort=True)[0]])
-    psu_code, psu_pairs = pd.factorize(pairs, sort=True)
-    psu_stratum = np.asarray(psu_pairs.get_level_values(0))
+    within, within_labels = pd.factorize(psu, sort=True)
+    # one integer per (stratum, psu) pair, ordered as the pairs sorted (a MultiIndex factorize built 20,000
+    # Python tuples: 0.8 s of a 1.5 s design-based GLM fit on a busy machine)
+    pair = stratum_code.astype(np.int64) * len(within_labels) + within
+    pairs, psu_code = np.unique(pair, return_inverse=True)
+    psu_stratum = pairs // len(within_labels)
     return psu_code, psu_stratum, np.asarray(stratum_labels)
 
 
@@ -300,21 +304,28 @@ def _cox_fit(data: pd.DataFrame, frame: pd.DataFrame, mask: np.ndarray, rhs: str
         bad = np.flatnonzero(~(start < time))[0]
         raise ValueError(f"entry column '{entry}' must be below '{duration}' in every row of the domain; row "
                          f"{frame.index[bad]} enters at {start[bad]:g} and exits at {time[bad]:g}")
-    training = X.copy()
-    training[_T], training[_E], training[_W] = time, died, w
     if start is not None:
-        training[_S] = start
-    cph, caught, retried = fit_efron(training, COX_FIT_OPTIONS, duration_col=_T, event_col=_E, weights_col=_W,
-                                     entry_col=_S if start is not None else None)
-    # lifelines warns that its model-based SEs are wrong for non-integer weights: they are replaced here.
-    problems = _collect(caught, ConvergenceWarning)
-    other = [m for m, c in ((str(x.message).split("\n")[0], x.category) for x in caught)
-             if not issubclass(c, (ConvergenceWarning, StatisticalWarning, DeprecationWarning, FutureWarning))]
-    beta = cph.params_.to_numpy()
-    bread = cph.variance_matrix_.to_numpy()  # inverse of the weighted (Efron) information
+        # delayed entry: the vectorised counting-process fit (lifelines' left-truncated fit loops over event times
+        # in Python, ~3 s per NHANES fit); the same Efron pseudo-likelihood, checked against R svycoxph
+        counting = fit_cox_counting(X.to_numpy(), time, died, entry=start, weights=w)
+        beta, bread = counting.params, counting.variance
+        params = pd.Series(beta, index=X.columns)
+        problems = [] if counting.converged else [counting.message]
+        other, retried = [], ""
+    else:
+        training = X.copy()
+        training[_T], training[_E], training[_W] = time, died, w
+        cph, caught, retried = fit_efron(training, COX_FIT_OPTIONS, duration_col=_T, event_col=_E, weights_col=_W)
+        # lifelines warns that its model-based SEs are wrong for non-integer weights: they are replaced here.
+        problems = _collect(caught, ConvergenceWarning)
+        other = [m for m, c in ((str(x.message).split("\n")[0], x.category) for x in caught)
+                 if not issubclass(c, (ConvergenceWarning, StatisticalWarning, DeprecationWarning, FutureWarning))]
+        params = cph.params_
+        beta = params.to_numpy()
+        bread = cph.variance_matrix_.to_numpy()  # inverse of the weighted (Efron) information
     influence = cox_score_residuals(X.to_numpy(), time, died, beta, weights=w, entry=start) @ bread  # dfbeta
     cov, df = domain_variance(influence, data[stratum], data[psu], mask, lonely_psu=lonely_psu)
-    return _design_fit(cph.params_, cov, df, data, mask, stratum, psu, events=float(died.sum()),
+    return _design_fit(params, cov, df, data, mask, stratum, psu, events=float(died.sum()),
                        converged=not problems, problems="; ".join(problems + sorted(set(other))
                                                                   + ([retried] if retried else [])))
 
@@ -371,9 +382,11 @@ def cox_design_fit(
 
     ``entry`` names a column of delayed-entry times (left truncation, counting-process form: R
     ``svycoxph(Surv(entry, duration, event) ~ rhs, ...)``): a row is at risk at ``t`` when ``entry < t <=
-    duration``, e.g. age as the time scale with entry at the age at interview. lifelines fits it
-    (``entry_col``) and :func:`analysis.estimators.survival.cox_score_residuals` restricts the risk sets the
-    same way. Rows missing the entry leave the domain; an entry not below ``duration`` raises a ValueError.
+    duration``, e.g. age as the time scale with entry at the age at interview. It is fitted with
+    :func:`analysis.estimators.cox_counting.fit_cox_counting` (vectorised; lifelines' ``entry_col`` fit gives the
+    same estimates to about 1e-8 and took ~60x longer), and :func:`analysis.estimators.survival.cox_score_residuals`
+    restricts the risk sets the same way. Rows missing the entry leave the domain; an entry not below
+    ``duration`` raises a ValueError.
     """
     columns = [duration, event, *([entry] if entry else []), *formula_variables(rhs)]
     frame, mask = _design_domain(data, columns, weight=weight, stratum=stratum, psu=psu, subset=subset)

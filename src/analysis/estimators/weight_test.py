@@ -36,6 +36,7 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 
+from analysis.estimators.cox_counting import fit_cox_counting
 from analysis.estimators.formula import design_matrix, formula_variables
 from analysis.estimators.records import check_columns, normalised_weights
 from analysis.estimators.survival import FIT_OPTIONS, fit_efron
@@ -95,6 +96,9 @@ def _sample(data: pd.DataFrame, columns: list[str], weight: str) -> pd.DataFrame
 
 
 def _cox_loglik(X: pd.DataFrame, time, event, entry) -> float:
+    if entry is not None:  # delayed entry: the vectorised fit (lifelines' loops over event times in Python)
+        return fit_cox_counting(X.to_numpy(dtype=float), np.asarray(time, dtype=float),
+                                np.asarray(event, dtype=float), entry=np.asarray(entry, dtype=float)).log_likelihood
     training = X.copy()
     training[_T], training[_E] = np.asarray(time, dtype=float), np.asarray(event, dtype=float)
     if entry is not None:
