@@ -109,7 +109,8 @@ display(Markdown((tables / "estimates.md").read_text()))
 
 # %%
 for path in sorted(figures.glob("trajectories_*.png")):
-    display(Image(str(path)))
+    if not path.name.startswith("trajectories_cognition"):
+        display(Image(str(path)))
 
 # %% [markdown]
 # ## 5. New CVD and death
@@ -121,6 +122,21 @@ for path in sorted(figures.glob("trajectories_*.png")):
 
 # %%
 for path in sorted(figures.glob("incidence_*.png")):
+    display(Image(str(path)))
+
+# %% [markdown]
+# ## 5b. Cognition and dementia
+#
+# Where a study has the cognition items (HRS: the 27-point Langa-Weir score from word recall, serial 7s and
+# backwards counting), the same within-between and fixed-effects models describe how a person's cognition
+# moves with their own isolation and loneliness, and incident dementia (0-6 of 27, or the study's own
+# classification) is a discrete-time hazard beside new CVD and death. In the SYNTHETIC cohort both have stated
+# true effects (params.yaml `cohorts.synthetic.truth.cognition_*`, `dementia_*`), checked in section 6.
+
+# %%
+cognition = records.loc[records["outcome"].isin(["cognition_score", "dementia"])]
+display(cognition[["study", "model", "outcome", "term", "estimate", "ci_low", "ci_high", "n"]])
+for path in sorted(figures.glob("trajectories_cognition*.png")):
     display(Image(str(path)))
 
 # %% [markdown]

@@ -7,7 +7,8 @@ RAND and Gateway codebooks, see the comments there); the values are random. What
   comparable CES-D), ``r{w}iwendy/iwendm``, ``r{w}agey_e``, the Leave-Behind score ``r{w}lblonely3`` (mean of
   3 items, 1-3) from wave 8 for alternating half-samples (even ``hhidpn`` at even waves, odd at odd waves).
   Harmonized HRS: weekly contact ``r{w}kcnt``/``r{w}rfcnt`` (also Leave-Behind: same half-samples) and
-  monthly participation ``r{w}socmn`` from wave 9.
+  monthly participation ``r{w}socmn`` from wave 9. RAND cognition items ``r{w}imrc``, ``r{w}dlrc``, ``r{w}ser7``,
+  ``r{w}bwc20`` from wave 3 (their own random stream, so the other values do not depend on them).
 * **ELSA**: ``idauniq``, ``r{w}iwindy/iwindm``, ``r{w}agey``, ``raedyrs_e``, no ``radmonth``, UCLA items
   ``r{w}complac/leftout/isolate`` (1 hardly ever - 3 often) from wave 2, weekly ``r{w}kcnt/rcnt/fcnt``.
 * **SHARE**: ``mergeid`` (text), waves 1, 2, 4-8, ``r{w}eurod`` (0-12), ``r{w}lnlys3`` from wave 5,
@@ -79,6 +80,8 @@ def generate_layout(study: str, cohorts: dict[str, Any], n: int = 400, seed: int
     stroke = np.zeros(n, bool)
     depression = spec["depression"]
     lone = spec.get("loneliness") or {}
+    cognition = (spec.get("cognition") or {}).get("items", {})
+    rng_cognition = np.random.default_rng([seed, 1])
     for i, w in enumerate(waves):
         alive = i < death_wave
         status = np.where(i < death_wave, np.where(rng.random(n) < 0.9, 1, 4), np.where(i == death_wave, 5, 6))
@@ -112,6 +115,10 @@ def generate_layout(study: str, cohorts: dict[str, Any], n: int = 400, seed: int
         if lone.get("items") and w >= 2:
             for template in lone["items"]:
                 main[template.format(w=w)] = _coded(rng, np.where(iw, rng.integers(1, 4, n), nan))
+        if cognition and w >= 3:  # RAND: the 27-point items from wave 3 (1996)
+            for template, points in cognition.items():
+                main[template.format(w=w)] = _coded(rng_cognition,
+                                                    np.where(iw, rng_cognition.integers(0, points + 1, n), nan))
         del alive
     out = {"main": pd.DataFrame(main)}
     if study == "hrs":

@@ -207,7 +207,8 @@ def test_flow_counts_by_hand(hand_dta, cohorts):
     assert n == {"persons in the file": 5, "persons interviewed at least once": 5, "person-waves interviewed": 12,
                  "person-waves with a depression score": 11, "person-waves with the isolation index": 11,
                  "person-waves with loneliness": 11, "persons free of CVD at their first report": 4,
-                 "new CVD reports": 4, "deaths (any time)": 2}
+                 "new CVD reports": 4, "person-waves with a cognition score": 0,
+                 "new dementia classifications": 0, "deaths (any time)": 2}
     assert coverage["present"].all() and len(coverage) == 3 * 15  # 12 wave variables + 3 loneliness items
 
 
@@ -469,3 +470,45 @@ def test_configured_path_that_does_not_exist_raises(cohorts, tiny_synthetic, tmp
     specs["studies"]["elsa"]["path"] = str(tmp_path / "h_elsa_missing.dta")
     with pytest.raises(CohortFileError, match="h_elsa_missing.dta"):
         build_cohort_panel(cohorts_settings(specs), tiny_synthetic)
+
+
+# ---------------------------------------------------------------------------------------------
+# Cognition (the HRS Langa-Weir items) read from a hand file
+
+
+def _with_cognition(hand_frame: pd.DataFrame) -> pd.DataFrame:
+    """The hand frame with the four RAND cognition items at every wave: 5, 4, 3, 1 (score 13) where the person
+    was interviewed, except person 5050 at wave 2: 2, 1, 2, 1 (score 6, dementia by Langa-Weir)."""
+    frame = hand_frame.copy()
+    interviewed = {w: frame[f"r{w}iwstat"].eq(1) for w in WAVES}
+    for w in WAVES:
+        for name, value in (("imrc", 5.0), ("dlrc", 4.0), ("ser7", 3.0), ("bwc20", 1.0)):
+            frame[f"r{w}{name}"] = np.where(interviewed[w], value, np.nan)
+    frame.loc[frame["hhidpn"] == 5050, ["r2imrc", "r2dlrc", "r2ser7", "r2bwc20"]] = [2.0, 1.0, 2.0, 1.0]
+    return frame
+
+
+HRS_COGNITION = {"items": {"r{w}imrc": 10, "r{w}dlrc": 10, "r{w}ser7": 5, "r{w}bwc20": 2}}
+
+
+def test_cognition_score_and_dementia_from_a_file(cohorts, hand_frame, tmp_path):
+    (panel, flow, _), _ = _build(cohorts, _with_cognition(hand_frame), tmp_path, "cognition.dta",
+                                 cognition=HRS_COGNITION)
+    person = panel.set_index(["person_id", "wave"])
+    assert person.loc[("1010", 1), "cognition_score"] == 13 and person.loc[("1010", 1), "dementia"] == 0
+    assert person.loc[("5050", 2), "cognition_score"] == 6 and person.loc[("5050", 2), "dementia"] == 1
+    assert person.loc[("5050", 2), "incident_dementia"] == 1  # 13 at wave 1, 6 at wave 2: new
+    assert flow.set_index("step").loc["new dementia classifications", "n"] == 1
+
+
+def test_cognition_item_above_its_maximum_is_an_error(cohorts, hand_frame, tmp_path):
+    frame = _with_cognition(hand_frame)
+    frame.loc[frame["hhidpn"] == 1010, "r1bwc20"] = 3.0  # backwards counting scores 0-2
+    with pytest.raises(CleaningError) as err:
+        _build(cohorts, frame, tmp_path, "badcog.dta", cognition=HRS_COGNITION)
+    message = str(err.value)
+    assert "badcog.dta" in message and "r1bwc20" in message and "3" in message
+
+
+def test_study_without_cognition_has_no_score(hand_panel):
+    assert hand_panel["cognition_score"].isna().all() and hand_panel["incident_dementia"].isna().all()

@@ -4,7 +4,8 @@ and hand-built cases for the person-intervals, the attrition weights and the cum
 The synthetic cohort here has 6,000 persons (params.yaml's 20,000 take too long for a unit test) and the
 default seed of params.yaml cohorts.synthetic. Every estimator's 95% CI covers the stated truth with that
 seed; coverage of each interval is 95%, so a different seed can make one of the 18 (correlated) checks miss
-by chance: then change the seed here, say why, and never widen the intervals.
+by chance: then change the seed here, say why, and never widen the intervals. The cognition score
+(within-person LMM and FE) and dementia onset (the hazard models) have stated truths too (synthetic.py, step 6).
 """
 
 from __future__ import annotations
@@ -27,9 +28,12 @@ from analysis.studies.cohorts.synthetic import simulate_cohort, write_synthetic
 from conftest import edited
 
 PERSONS = 6000
-CONTINUOUS = {"cesd_isolation": "isolation_index", "cesd_loneliness": "loneliness"}
+CONTINUOUS = {"cesd_isolation": "isolation_index", "cesd_loneliness": "loneliness",
+              "cognition_isolation": "isolation_index", "cognition_loneliness": "loneliness"}
 HAZARDS = {"death_isolation": ("death", "isolation_index"), "death_loneliness": ("death", "loneliness"),
-           "cvd_isolation": ("cvd", "isolation_index"), "cvd_loneliness": ("cvd", "loneliness")}
+           "cvd_isolation": ("cvd", "isolation_index"), "cvd_loneliness": ("cvd", "loneliness"),
+           "dementia_isolation": ("dementia", "isolation_index"),
+           "dementia_loneliness": ("dementia", "loneliness")}
 CASES = ([(m, p) for m in mc.CONTINUOUS_ESTIMATORS for p in CONTINUOUS]
          + [(m, p) for m in mc.HAZARD_ESTIMATORS for p in HAZARDS])
 

@@ -87,7 +87,9 @@ def _wave_matrix(frame: pd.DataFrame, name: str, spec) -> np.ndarray:
 
 def test_file_has_rand_names_in_rand_order(written, spec):
     _, plain, _, meta = written
-    expected = list(PERSON_VARIABLES) + [f"r{w}{v}" for w in _waves(spec) for v in WAVE_VARIABLES]
+    cognition = [*spec.cognition.items, spec.cognition.dementia_item]  # written after each wave's RAND items
+    expected = list(PERSON_VARIABLES) + [name for w in _waves(spec) for name in
+                                         [f"r{w}{v}" for v in WAVE_VARIABLES] + [t.format(w=w) for t in cognition]]
     assert list(meta.column_names) == expected
     assert list(plain.columns) == expected
     assert len(plain) == PERSONS and plain["hhidpn"].is_unique

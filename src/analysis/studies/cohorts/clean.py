@@ -48,6 +48,7 @@ from analysis.studies.cohorts.settings import (
     PERSON_VARIABLES,
     SYNTHETIC,
     WAVE_VARIABLES,
+    Cognition,
     CohortsSettings,
     CohortStudy,
     LonelinessItems,
@@ -63,7 +64,7 @@ BINARY_ITEMS = ("contact_children", "contact_family", "contact_friends", "contac
 #: The measures of the capability table (share of interviews at which each is observed, per study and wave).
 CAPABILITY_MEASURES = ("depression_score", "loneliness", "isolation_index", "partnered", "contact_children",
                        "contact_family", "contact_friends", "contact_family_friends", "groups", "heart_ever",
-                       "stroke_ever", "age")
+                       "stroke_ever", "age", "cognition_score", "dementia")
 CAPABILITY_COLUMNS = ["study", "measure", "wave", "interviews", "observed", "share_observed", "definition"]
 #: How loneliness is read: 3 UCLA items coded 1 hardly ever - 3 often (Hughes et al. 2004) unless a study
 #: block's ``loneliness`` says otherwise.
@@ -91,7 +92,8 @@ def synthetic_study(cohorts: CohortsSettings, synthetic_path: Path) -> CohortStu
     """The SYNTHETIC cohort as a study block: the base (RAND) layout, a wave every two years."""
     syn = cohorts.synthetic
     return validate(CohortStudy, {"label": syn.label, "path": str(synthetic_path), "restricted": False,
-                                  "waves": syn.wave_years(), "depression": syn.depression.model_dump()},
+                                  "waves": syn.wave_years(), "depression": syn.depression.model_dump(),
+                                  "cognition": syn.cognition.model_dump()},
                     "cohorts.synthetic", root="cohorts.synthetic")
 
 
@@ -111,6 +113,8 @@ def _templates(cohorts: CohortsSettings, spec: CohortStudy) -> dict[str, Any]:
     lone = loneliness_spec(spec, merged)
     merged["loneliness_items"] = list(lone.items) if isinstance(lone, LonelinessItems) else []
     merged["loneliness_score"] = lone.score if isinstance(lone, LonelinessScore) else None
+    merged["cognition_items"] = list(spec.cognition.items) if spec.cognition else []
+    merged["dementia_item"] = spec.cognition.dementia_item if spec.cognition else None
     return {k: v for k, v in merged.items() if v not in (None, "", [])}
 
 
@@ -152,6 +156,9 @@ def _column_plan(templates: dict[str, Any], waves: list[int], available: set[str
     names += [(f"loneliness_item_{i + 1}", str(t)) for i, t in enumerate(lone)]
     if templates.get("loneliness_score"):
         names.append(("loneliness_score", str(templates["loneliness_score"])))
+    names += [(f"cognition_item_{i + 1}", str(t)) for i, t in enumerate(templates.get("cognition_items") or [])]
+    if templates.get("dementia_item"):
+        names.append(("dementia_item", str(templates["dementia_item"])))
     for key, template in names:
         for w in waves:
             column = template.format(w=w)
@@ -307,6 +314,17 @@ def build_study_panel(key: str, spec: CohortStudy, cohorts: CohortsSettings
             _check_range(frame["loneliness_score"], float(lone.min), float(lone.max),
                          file_of(wave_cols[("loneliness_score", w)]), wave_cols[("loneliness_score", w)],
                          "loneliness score")
+        cognition_items = list((spec.cognition.items if spec.cognition else {}).items())
+        for i, (template, points) in enumerate(cognition_items):
+            item = f"cognition_item_{i + 1}"
+            frame[item] = col(item)
+            if (item, w) in wave_cols:
+                _check_range(frame[item], 0, points, file_of(wave_cols[(item, w)]), wave_cols[(item, w)],
+                             f"cognition item ({template}, 0-{points} points)")
+        frame["dementia_item"] = col("dementia_item")
+        if ("dementia_item", w) in wave_cols:
+            _check_codes(frame["dementia_item"], {0.0, 1.0}, file_of(wave_cols[("dementia_item", w)]),
+                         wave_cols[("dementia_item", w)])
         if (("depression", w)) in wave_cols:
             _check_range(frame["depression"], depression.min, depression.max, file_of(wave_cols[("depression", w)]),
                          wave_cols[("depression", w)], depression.label)
@@ -357,6 +375,8 @@ def build_study_panel(key: str, spec: CohortStudy, cohorts: CohortsSettings
     out["cvd_ever"] = np.where(either.eq(1).any(axis=1), 1.0, np.where(either.eq(0).all(axis=1), 0.0, np.nan))
     for condition in ("heart", "stroke", "cvd"):
         out[f"incident_{condition}"] = _incident(out[f"{condition}_ever"], out["person_id"])
+    out["cognition_score"], out["dementia"] = cognition_measures(long, spec.cognition, measured)
+    out["incident_dementia"] = _incident(out["dementia"], out["person_id"])
     out["died"] = long["death_year"].notna().astype(float)
     out["death_months"] = _months(long["death_year"], long["death_month"], first_year)
 
@@ -371,6 +391,8 @@ def build_study_panel(key: str, spec: CohortStudy, cohorts: CohortsSettings
         {"step": "persons free of CVD at their first report", "n": int(
             out.dropna(subset=["cvd_ever"]).groupby("person_id")["cvd_ever"].first().eq(0).sum())},
         {"step": "new CVD reports", "n": int(out["incident_cvd"].eq(1).sum())},
+        {"step": "person-waves with a cognition score", "n": int(out["cognition_score"].notna().sum())},
+        {"step": "new dementia classifications", "n": int(out["incident_dementia"].eq(1).sum())},
         {"step": "deaths (any time)", "n": int(persons["died"].first().sum())},
     ])
     flow.insert(0, "study", key)
@@ -378,12 +400,39 @@ def build_study_panel(key: str, spec: CohortStudy, cohorts: CohortsSettings
     return out, flow, coverage
 
 
+def cognition_measures(long: pd.DataFrame, cognition: Cognition | None, measured) -> tuple[pd.Series, pd.Series]:
+    """The cognition score and the dementia classification of each person-wave (``cohorts.studies.<study>.
+    cognition``; both missing for a study without the block).
+
+    Score: the sum of the items (``cognition_item_1``...; HRS: RAND r{w}imrc + r{w}dlrc + r{w}ser7 + r{w}bwc20,
+    the 27-point Langa-Weir score, RAND's r{w}cogtot), missing when any item is (RAND leaves proxy interviews
+    without items). Dementia: the study's classification item when it has one (``dementia_item``, 0/1), else
+    a score at or below ``dementia_max`` (Langa-Weir: 0-6 of 27; Crimmins et al. 2011), missing when the score is.
+    """
+    nan = pd.Series(np.nan, index=long.index)
+    if cognition is None:
+        return nan, nan.copy()
+    items = [f"cognition_item_{i + 1}" for i in range(len(cognition.items))]
+    score = measured(long[items].sum(axis=1, min_count=len(items)))
+    if cognition.dementia_item:
+        dementia = measured(long["dementia_item"])
+    else:
+        dementia = (score <= cognition.dementia_max).astype(float).where(score.notna())
+    return score, dementia
+
+
 def study_definitions(key: str, spec: CohortStudy, cohorts: CohortsSettings) -> dict[str, str]:
     """How the study built its loneliness score, isolation index and depression score, in words."""
     index_spec = cohorts.isolation_index_of(key, spec)
     return {"loneliness": loneliness_definition(spec, _templates(cohorts, spec)),
             "isolation_index": " ".join((index_spec.contact or index_spec.why).split()),
-            "depression_score": spec.depression.label}
+            "depression_score": spec.depression.label,
+            "cognition_score": (f"{spec.cognition.label}: sum of {', '.join(spec.cognition.items)}"
+                                if spec.cognition else "not harmonised for this study"),
+            "dementia": (("the study's classification item " + spec.cognition.dementia_item
+                          if spec.cognition.dementia_item else
+                          f"score 0-{spec.cognition.dementia_max} (Langa-Weir)") if spec.cognition
+                         else "not harmonised for this study")}
 
 
 def cohort_capability(panel: pd.DataFrame, cohorts: CohortsSettings, synthetic_path: str | Path | None

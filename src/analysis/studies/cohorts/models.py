@@ -130,7 +130,9 @@ def person_intervals(panel: pd.DataFrame, gap_months: dict[int, float] | None = 
     check_columns(panel, ["person_id", "wave", "interviewed", "months", "died", "death_months", "incident_cvd"],
                   "person_intervals")
     p = as_float(panel.sort_values(["person_id", "wave"], kind="stable").reset_index(drop=True))
-    nxt = p.groupby("person_id")[["wave", "interviewed", "months", "incident_cvd"]].shift(-1)
+    if "incident_dementia" not in p:
+        p["incident_dementia"] = np.nan
+    nxt = p.groupby("person_id")[["wave", "interviewed", "months", "incident_cvd", "incident_dementia"]].shift(-1)
     base = p["months"].where(p["interviewed"] == 1).groupby(p["person_id"]).transform("min")
     rows = (p["interviewed"] == 1) & nxt["wave"].notna()
     gap = p["wave"].map(gap_months).fillna(24.0) if gap_months else pd.Series(24.0, index=p.index)
@@ -141,7 +143,8 @@ def person_intervals(panel: pd.DataFrame, gap_months: dict[int, float] | None = 
     stop = np.where(death, np.minimum(death_at, end + 0.5), end)
     out = p.assign(start=p["months"] - base, stop=stop - base, length_years=(end - p["months"]) / 12,
                    next_interviewed=next_iw.astype(float), death=death.astype(float),
-                   cvd_event=nxt["incident_cvd"].where(next_iw).astype("float64"), interval=p["wave"])
+                   cvd_event=nxt["incident_cvd"].where(next_iw).astype("float64"),
+                   dementia_event=nxt["incident_dementia"].where(next_iw).astype("float64"), interval=p["wave"])
     out = out.loc[rows].reset_index(drop=True)
     bad = out["stop"] <= out["start"]
     if bad.any():
@@ -274,7 +277,7 @@ def fit_within_between(panel: pd.DataFrame, f: _Fit, depression: DepressionModel
     records = f.noted(fit.records)
     records.attrs["trajectories"] = predicted_trajectories(
         fit, spec.exposure, levels=list(depression.trajectory_levels), alpha=f.alpha,
-    ).assign(study=f.label)
+    ).assign(study=f.label, outcome=outcome, outcome_label=depression.label)
     return records
 
 
@@ -470,6 +473,21 @@ def specification_keys(records: pd.DataFrame) -> pd.Series:
     return pd.Series(keys, index=records.index, dtype=object)
 
 
+def continuous_models(panel: pd.DataFrame, spec: CohortModels) -> list[DepressionModel]:
+    """The continuous outcomes to fit in one study: depressive symptoms, and cognition when the study has a
+    cognition score (``cohorts.models.cognition``; a study without a ``cognition`` block has none)."""
+    models = [spec.depression]
+    cognition = spec.cognition
+    if cognition is not None and cognition.outcome in panel and panel[cognition.outcome].notna().any():
+        models.append(cognition)
+    return models
+
+
+def _has_outcome(intervals: pd.DataFrame, event: str) -> bool:
+    """Whether the study records the hazard outcome's event at all (column present, some value known)."""
+    return event in intervals and intervals[event].notna().any()
+
+
 def run_cohort_models(panel: pd.DataFrame, spec: CohortModels, labels: dict[str, str] | None = None, *,
                       progress: bool = False, carry: dict[str, CarryForward] | None = None
                       ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -505,16 +523,21 @@ def run_cohort_models(panel: pd.DataFrame, spec: CohortModels, labels: dict[str,
         if any(e.endswith("_ipw") for e in estimators):
             weights = attrition_weights(sub, _without(spec.attrition.predictors, absent),
                                         truncate=float(spec.attrition.truncate))
-        dep, hz = spec.depression, spec.hazards
+        hz = spec.hazards
         hazard_set = hz.covariate_set
-        for e in estimators:
-            if e == "within_between_lmm":
-                jobs.append((f"{study} {e}", lambda s=sub, f=f, dep=dep: fit_within_between(s, f, dep)))
-            elif e == "two_way_fe":
-                jobs.append((f"{study} {e}", lambda s=sub, f=f, dep=dep: fit_two_way_fe(s, f, dep)))
-            elif e == "two_way_fe_ipw":
-                jobs.append((f"{study} {e}", lambda s=sub, f=f, w=weights, dep=dep: fit_two_way_fe(s, f, dep, w)))
+        for dep in continuous_models(sub, spec):
+            tag = "" if dep.outcome == spec.depression.outcome else f" {dep.outcome}"
+            for e in estimators:
+                if e == "within_between_lmm":
+                    jobs.append((f"{study} {e}{tag}", lambda s=sub, f=f, dep=dep: fit_within_between(s, f, dep)))
+                elif e == "two_way_fe":
+                    jobs.append((f"{study} {e}{tag}", lambda s=sub, f=f, dep=dep: fit_two_way_fe(s, f, dep)))
+                elif e == "two_way_fe_ipw":
+                    jobs.append((f"{study} {e}{tag}",
+                                 lambda s=sub, f=f, w=weights, dep=dep: fit_two_way_fe(s, f, dep, w)))
         for name, o in hz.outcomes.items():
+            if not _has_outcome(intervals, o.event):
+                continue  # a study without the measure (no cognition block: no dementia) fits no model of it
             rhs = " + ".join(x for x in (hz.covariates, o.covariates) if x)
             # interval weights: the weight at the interval's start; CVD also needs the next interview
             iw = None
@@ -560,7 +583,10 @@ def run_cohort_models(panel: pd.DataFrame, spec: CohortModels, labels: dict[str,
 TRUTH_MAP = {("depression_score", "isolation_index"): "cesd_isolation",
              ("depression_score", "loneliness"): "cesd_loneliness",
              ("death", "isolation_index"): "death_isolation", ("death", "loneliness"): "death_loneliness",
-             ("cvd", "isolation_index"): "cvd_isolation", ("cvd", "loneliness"): "cvd_loneliness"}
+             ("cvd", "isolation_index"): "cvd_isolation", ("cvd", "loneliness"): "cvd_loneliness",
+             ("cognition_score", "isolation_index"): "cognition_isolation",
+             ("cognition_score", "loneliness"): "cognition_loneliness",
+             ("dementia", "isolation_index"): "dementia_isolation", ("dementia", "loneliness"): "dementia_loneliness"}
 #: Columns of :func:`truth_table`; its ``model`` is the spec's estimator name (:func:`specification_keys`).
 TRUTH_COLUMNS = ["study", "model", "outcome", "exposure", "parameter", "truth", "estimate", "std_error", "ci_low",
                  "ci_high", "bias", "covered"]

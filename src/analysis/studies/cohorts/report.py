@@ -206,7 +206,8 @@ def _flow_steps(counts: pd.Series) -> pd.DataFrame:
 
 
 @styled
-def trajectories_figure(trajectories: pd.DataFrame, title: str) -> Figure:
+def trajectories_figure(trajectories: pd.DataFrame, title: str, ylabel: str = "Predicted depressive-symptom score"
+                        ) -> Figure:
     """Predicted score over waves for persons whose isolation index stays at each level (mixed model)."""
     require_columns(trajectories, ["level", "time", "predicted", "ci_low", "ci_high"], "trajectories")
     fig = new_figure(6.0, 4.0)
@@ -217,7 +218,7 @@ def trajectories_figure(trajectories: pd.DataFrame, title: str) -> Figure:
         ax.plot(sub["time"] + 1, sub["predicted"], color=colour, label=f"index {level:g}")
         ax.fill_between(sub["time"] + 1, sub["ci_low"], sub["ci_high"], color=colour, alpha=0.15, linewidth=0)
     ax.set_xlabel("Wave (biennial)")
-    ax.set_ylabel("Predicted depressive-symptom score")
+    ax.set_ylabel(ylabel)
     ax.set_title(title, loc="left", fontsize=9)
     ax.legend(frameon=False, fontsize=8, loc="upper left", ncols=2, title="isolation held constant",
               title_fontsize=8)
@@ -380,10 +381,18 @@ def write_cohort_reports(processed: Path, reports: Path, disclosure: DisclosureS
                                                  if steps.attrs["hidden"] else "")
             written += write_figure(flow_diagram(steps, title, unit=("person", "persons")),
                                     figures_dir / f"flow_{study}", formats)
-        for study, sub in trajectories.groupby("study", sort=False):
+        if "outcome" not in trajectories:
+            trajectories = trajectories.assign(outcome="depression_score", outcome_label="Depressive symptoms")
+        for (study, outcome), sub in trajectories.groupby(["study", "outcome"], sort=False):
             key = "synthetic" if _synthetic(study) else str(study).split()[0].lower()
-            written += write_figure(trajectories_figure(sub, f"{study}: predicted depressive symptoms by isolation"),
-                                    figures_dir / f"trajectories_{key}", formats)
+            what = str(sub["outcome_label"].iloc[0])
+            prefix = "trajectories" if outcome == "depression_score" else f"trajectories_{outcome}"
+            if outcome == "depression_score":
+                figure = trajectories_figure(sub, f"{study}: predicted depressive symptoms by isolation")
+            else:
+                figure = trajectories_figure(sub, f"{study}: predicted {what.lower()} by isolation",
+                                             f"Predicted {what.lower()}")
+            written += write_figure(figure, figures_dir / f"{prefix}_{key}", formats)
         for study, sub in incidence.groupby("study", sort=False):
             key = "synthetic" if _synthetic(study) else str(study).split()[0].lower()
             title = f"{study}: cumulative incidence by social isolation" + (

@@ -86,6 +86,15 @@ COHORT_VARIABLES: tuple[Variable, ...] = (
     Variable("incident_stroke", "New stroke reported this wave", "binary", "r{w}stroke", "as incident_heart"),
     Variable("incident_cvd", "New heart disease or stroke reported this wave", "binary", "r{w}hearte, r{w}stroke",
              "as incident_heart, on cvd_ever"),
+    Variable("cognition_score", "Cognition score (study scale; HRS: Langa-Weir 0-27)", "float",
+             "r{w}imrc, r{w}dlrc, r{w}ser7, r{w}bwc20 (RAND; their sum is r{w}cogtot)",
+             "sum of cohorts.studies.<study>.cognition.items, missing if any item is missing; each item checked "
+             "against its maximum points", (0, 100)),
+    Variable("dementia", "Dementia (classified)", "binary", "cognition_score, or the study's dementia item",
+             "the study's cognition.dementia_item (0/1) when it has one, else cognition_score <= "
+             "cognition.dementia_max (Langa-Weir: 0-6 of 27, Crimmins et al. 2011)"),
+    Variable("incident_dementia", "New dementia classification this wave", "binary", "dementia",
+             "as incident_heart, on dementia (absorbing: every wave after the first classification is missing)"),
     Variable("died", "Died during follow-up", "binary", "radyear", "1 when radyear is present", nullable=False),
     Variable("death_months", "Death date, months since January of the study's first wave year", "float",
              "radyear, radmonth", "(radyear - first year) x 12 + radmonth - 1; month missing -> 6", (0, 1200)),

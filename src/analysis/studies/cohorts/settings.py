@@ -90,6 +90,47 @@ class LonelinessScore(Settings):
         return self
 
 
+class Cognition(Settings):
+    """The study's cognition score: the sum of test items, each with its maximum points, and the dementia
+    classification. For the HRS this is the 27-point Langa-Weir score (Crimmins et al. 2011; Langa-Weir
+    Classification of Cognitive Function, HRS researcher contribution): immediate word recall (RAND
+    ``r{w}imrc``, 0-10), delayed word recall (``r{w}dlrc``, 0-10), serial 7s (``r{w}ser7``, 0-5) and
+    backwards counting from 20 (``r{w}bwc20``, 0-2). The label may state ``{min}`` and ``{max}``; ``max`` is
+    the sum of the items' maxima (never typed twice)."""
+
+    label: Label = "Cognition score ({min}-{max})"
+    items: Annotated[dict[str, Annotated[int, Field(ge=1, le=100)]], Field(min_length=1)]
+    """Item name template (``{w}`` = wave) -> its maximum points; the score is their sum (all items needed)."""
+    dementia_max: Annotated[int, Field(ge=0)] = 6
+    """A score at or below this is classified dementia (Langa-Weir: 0-6 of 27)."""
+    impairment_max: Annotated[int, Field(ge=0)] = 11
+    """A score above ``dementia_max`` and at or below this is cognitive impairment, not dementia (CIND: 7-11)."""
+    dementia_item: str | None = None
+    """A dementia classification item the study records (0 no / 1 yes, ``{w}`` = wave); null: classified from
+    the score by ``dementia_max``."""
+
+    @property
+    def max(self) -> int:
+        return int(sum(self.items.values()))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_label(cls, data: Any) -> Any:
+        items = data.get("items") if isinstance(data, dict) else None
+        if isinstance(items, dict) and all(isinstance(v, int) and not isinstance(v, bool) for v in items.values()):
+            label = data.get("label", cls.model_fields["label"].default)
+            if isinstance(label, str):
+                data = {**data, "label": formatted(label, "cognition.label", min="0", max=str(sum(items.values())))}
+        return data
+
+    @model_validator(mode="after")
+    def _cut_offs(self) -> Cognition:
+        if not self.dementia_max < self.impairment_max < self.max:
+            raise ValueError(f"dementia_max {self.dementia_max} < impairment_max {self.impairment_max} < the score's "
+                             f"maximum {self.max} (the sum of the items' maxima) must hold")
+        return self
+
+
 class JoinedFile(Settings):
     label: Label
     path: str | None = None
@@ -133,6 +174,8 @@ class CohortStudy(Settings):
     loneliness: LonelinessItems | LonelinessScore | None = None
     """Items with their codes, or a precomputed score; null: not measured. Absent: the base items."""
     isolation_index: StudyIndex | None = None
+    cognition: Cognition | None = None
+    """The study's cognition score and dementia classification; null: not harmonised for this study."""
     carry_forward: CarryForward = CarryForward()
 
     @model_validator(mode="after")
@@ -155,6 +198,12 @@ class SyntheticTruth(Settings):
     death_loneliness: float
     cvd_isolation: float
     cvd_loneliness: float
+    cognition_isolation: float
+    """cognition-score points per isolation-index point, within person."""
+    cognition_loneliness: float
+    dementia_isolation: float
+    """log hazard ratio of dementia onset per isolation-index point."""
+    dementia_loneliness: float
 
 
 class SyntheticNuisance(Settings):
@@ -192,6 +241,17 @@ class SyntheticNuisance(Settings):
     cvd_female: float
     cvd_education: float
     p_heart: Probability
+    cognition_intercept: float
+    cognition_female: float
+    cognition_education: float
+    cognition_age: float
+    cognition_trait: float
+    cognition_intercept_sd: Annotated[float, Field(ge=0)]
+    cognition_slope_sd: Annotated[float, Field(ge=0)]
+    cognition_wave: float
+    dementia_intercept: float
+    dementia_age: float
+    dementia_education: float
     item_missing: Annotated[float, Field(ge=0, lt=1)]
 
 
@@ -205,6 +265,8 @@ class Synthetic(Settings):
     age_range: Annotated[list[bounded(gt=0, le=110)], Field(min_length=2, max_length=2)]
     seed: Annotated[int, Field(ge=0)]
     depression: Depression
+    cognition: Cognition
+    """The cognition items the SYNTHETIC cohort writes and its dementia item (see synthetic.py)."""
     truth: SyntheticTruth
     nuisance: SyntheticNuisance
 
@@ -235,6 +297,10 @@ class DepressionModel(Settings):
     """The name of ``covariates`` in the records (their ``covariate_set``)."""
     trajectory_levels: Annotated[list[float], Field(min_length=1)] = [0, 1, 2, 3, 4]
     """Isolation-index values of the predicted trajectories."""
+
+
+#: The cognition model has the depression model's form (within-between LMM, two-way FE).
+ContinuousModel = DepressionModel
 
 
 class HazardOutcome(Settings):
@@ -278,6 +344,8 @@ class CohortModels(Settings):
     exposures: Annotated[dict[str, ModelExposure], Field(min_length=1)]
     estimators: Annotated[list[Estimator], Field(min_length=1)] = list(Estimator.__args__)
     depression: DepressionModel
+    cognition: ContinuousModel | None = None
+    """Cognition score: the same estimators as ``depression``, in the studies with a ``cognition`` block."""
     hazards: Hazards
     attrition: Attrition
     incidence_group: str = "isolation_group"

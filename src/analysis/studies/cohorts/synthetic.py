@@ -43,6 +43,21 @@ effects the models must recover). Persons enter at wave 1 and are followed every
    a new case is heart disease (``hearte``) with ``p_heart``, else stroke. Baseline CVD: ``expit(-2 +
    0.5 (age0 - 65)/10)``.
 
+6. **Cognition and dementia** (drawn from a second random stream, ``default_rng([seed, 1])``, so adding them
+   left every earlier draw, and every earlier result, unchanged). The four Langa-Weir items of
+   ``cohorts.synthetic.cognition.items`` (immediate and delayed word recall 0-10, serial 7s 0-5, backwards
+   counting 0-2) are Binomial(item maximum, eta_c / 27) with ``eta_c = cognition_intercept +
+   truth.cognition_isolation * index + truth.cognition_loneliness * (loneliness - 3) + cognition_female *
+   female + cognition_education * z + cognition_age * (age0 - 65) / 10 + cognition_trait * T + v0 +
+   (cognition_wave + v1) * (wave - 1)``, ``v0 ~ N(0, cognition_intercept_sd)``, ``v1 ~ N(0,
+   cognition_slope_sd)``: the score (their sum) has E = eta_c exactly (eta_c clipped to [0, 27], the share
+   clipped reported), so the within-person effects are the stated ones. Dementia onset over (w, w + 1] among
+   those alive, still in the study and free of it: probability ``1 - exp(-2 exp(dementia_intercept +
+   dementia_age (age_w - 65)/10 + dementia_education z + truth.dementia_isolation index_w +
+   truth.dementia_loneliness (loneliness_w - 3)))``, reported at w + 1 in the item ``r{w}dementia`` (0/1,
+   absorbing; an item of NO real file, where the classification comes from the score). In this process
+   dementia changes neither the score nor the death hazard: a software check, not a model of dementia.
+
 Because the death hazard is constant within each interval with exposures fixed at its start, the
 discrete-time cloglog model (interval dummies, baseline age) and the Cox model with time-varying
 covariates (counting process, baseline age) both estimate exactly the stated log-hazard ratios.
@@ -114,10 +129,19 @@ def simulate_cohort(spec: Synthetic, *, persons: int | None = None, seed: int | 
     death_month_index = np.full(n, np.nan)  # months since January of first_year
     w_lone = q.lone_innovation_sd / math.sqrt(1 - q.lone_ar ** 2) * rng.standard_normal(n)
 
+    rng_c = np.random.default_rng([int(spec.seed if seed is None else seed), 1])  # cognition's own stream
+    v0 = q.cognition_intercept_sd * rng_c.standard_normal(n)
+    v1 = q.cognition_slope_sd * rng_c.standard_normal(n)
+    demented = np.zeros(n, dtype=bool)
+    cog_items = list(spec.cognition.items.items())
+    cog_max = spec.cognition.max
+    dementia_template = spec.cognition.dementia_item
+    cog_clipped = 0
+
     columns: dict[str, np.ndarray] = {}
     clipped = 0
     observed = 0
-    counts = {"deaths": 0, "cvd_events": 0, "dropouts": 0}
+    counts = {"deaths": 0, "cvd_events": 0, "dropouts": 0, "dementia_onsets": 0}
     for w in range(1, waves + 1):
         iw_month_index = (month0 - 1) + 24 * (w - 1)  # months since January of first_year
         age_w = age0 + 2 * (w - 1)
@@ -166,6 +190,19 @@ def simulate_cohort(spec: Synthetic, *, persons: int | None = None, seed: int | 
                 skip = resp & (rng.random(n) < q.item_missing)
                 column[skip] = rng.choice(MISSING_CODES, size=int(skip.sum()))
             columns[f"r{w}{name}"] = column
+        eta_c = (q.cognition_intercept + t.cognition_isolation * index + t.cognition_loneliness * (lone - 3)
+                 + q.cognition_female * female + q.cognition_education * z + q.cognition_age * (age0 - 65) / 10
+                 + q.cognition_trait * trait + v0 + (q.cognition_wave + v1) * (w - 1))
+        cog_clipped += int(((eta_c < 0) | (eta_c > cog_max))[resp].sum())
+        p_item = np.clip(eta_c, 0, cog_max) / cog_max
+        cognition_values = {template: rng_c.binomial(points, p_item) for template, points in cog_items}
+        if dementia_template:
+            cognition_values[dementia_template] = demented.astype(int)
+        for template, value in cognition_values.items():
+            column = np.where(resp, value.astype(float), np.nan).astype(object)
+            skip = resp & (rng_c.random(n) < q.item_missing)
+            column[skip] = rng_c.choice(MISSING_CODES, size=int(skip.sum()))
+            columns[template.format(w=w)] = column
         if w == waves:
             break
         # --- interval (w, w+1]: death, then attrition and CVD among survivors still in the study
@@ -194,6 +231,12 @@ def simulate_cohort(spec: Synthetic, *, persons: int | None = None, seed: int | 
         heart_ever |= heart_new
         stroke_ever |= new & ~heart_new
         cvd |= new
+        p_dementia = 1 - np.exp(-2 * np.exp(q.dementia_intercept + q.dementia_age * (age_w - 65) / 10
+                                             + q.dementia_education * z + t.dementia_isolation * index
+                                             + t.dementia_loneliness * (lone - 3)))
+        onset = alive & in_study & ~demented & (rng_c.random(n) < p_dementia)
+        counts["dementia_onsets"] += int(onset.sum())
+        demented |= onset
 
     frame = pd.DataFrame({
         "hhidpn": np.arange(1, n + 1, dtype=float) * 1000 + 10,
@@ -209,6 +252,7 @@ def simulate_cohort(spec: Synthetic, *, persons: int | None = None, seed: int | 
         "truth": {k: float(v) for k, v in t.model_dump().items()},
         "persons": n, "waves": waves, "seed": int(spec.seed if seed is None else seed),
         "person_waves_interviewed": observed, "cesd_eta_clipped_share": clipped / max(observed, 1),
+        "cognition_eta_clipped_share": cog_clipped / max(observed, 1),
         **counts,
     }
     return frame, truth
