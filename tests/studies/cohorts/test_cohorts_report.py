@@ -76,12 +76,17 @@ def test_restricted_studies_are_listed_as_not_configured(reports):
     assert studies.count("not configured") >= 4
     metrics = json.loads((out / "metrics/cohorts.json").read_text())
     assert metrics["studies"]["synthetic"]["status"] == "ran"
-    assert metrics["synthetic_truth"]["checks"] == 18
+    # 6 within-person (CES-D, cognition: 3 estimators x 2 exposures each) + 18 hazards (death, CVD, dementia)
+    assert metrics["synthetic_truth"]["checks"] == 30
 
 
 def test_trajectories_rise_with_isolation(reports):
-    """The mixed model's predicted score is higher at every wave for a higher constant isolation level."""
+    """The mixed model's predicted depressive-symptom score is higher at every wave for a higher constant
+    isolation level, and the cognition score lower (the SYNTHETIC truths: +0.20 and -0.30 per point)."""
     out, _ = reports
     traj = pd.read_csv(out / "metrics/cohorts_trajectories.csv")
-    wide = traj.pivot(index="time", columns="level", values="predicted")
-    assert (wide.diff(axis=1).iloc[:, 1:] > 0).all().all()
+    assert set(traj["outcome"]) == {"depression_score", "cognition_score"}
+    for outcome, sign in (("depression_score", 1), ("cognition_score", -1)):
+        wide = traj.loc[traj["outcome"] == outcome].pivot(index="time", columns="level", values="predicted")
+        assert (sign * wide.diff(axis=1).iloc[:, 1:] > 0).all().all(), outcome
+    assert (out / "figures/cohorts/trajectories_cognition_score_synthetic.png").exists()

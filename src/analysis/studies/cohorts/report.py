@@ -114,7 +114,8 @@ def estimates_table(records: pd.DataFrame, restricted: set[str] = frozenset(),
 def truth_display(truth: pd.DataFrame) -> pd.DataFrame:
     """The known-truth check as a display table."""
     out = pd.DataFrame({
-        "Model": truth["model"].map(lambda m: MODEL_LABELS.get(m, m)), "Parameter": truth["parameter"],
+        "Model": truth["model"].map(lambda m: MODEL_LABELS.get(m, m)), "Parameter": truth["parameter"].map(
+            parameter_words),
         "Truth": truth["truth"].map(lambda v: f"{v:.3f}"),
         "Estimate (95% CI)": [tables.format_interval(e, lo, hi, 3)
                               for e, lo, hi in zip(truth["estimate"], truth["ci_low"], truth["ci_high"])],
@@ -122,8 +123,8 @@ def truth_display(truth: pd.DataFrame) -> pd.DataFrame:
                                                                                                   False: "no"}),
     })
     out.attrs["caption"] = "SYNTHETIC cohort: estimates beside the true values of the data-generating process"
-    out.attrs["footnote"] = ("Truth from params.yaml cohorts.synthetic.truth (linear scale: CES-D points; hazards: log "
-                             "hazard ratios). One simulated data set: a 95% CI misses the truth 5% of the time; "
+    out.attrs["footnote"] = ("Truth from params.yaml cohorts.synthetic.truth (linear scales: CES-D points and cognition-"
+                             "score points; hazards: log hazard ratios). One simulated data set: a 95% CI misses the truth 5% of the time; "
                              "bias and coverage over many data sets are in reports/simulation/cohort_coverage.md.")
     return out
 
@@ -253,23 +254,49 @@ def incidence_figure(incidence: pd.DataFrame, title: str) -> Figure:
 
 @styled
 def truth_figure(truth: pd.DataFrame) -> Figure:
-    """Each SYNTHETIC estimate with its 95% CI, and the true value as a cross."""
+    """Each SYNTHETIC estimate with its 95% CI, and the true value as a cross: one panel per scale (CES-D
+    points, cognition-score points, log hazard ratios), rows labelled in words (:func:`parameter_words`)."""
     if truth.empty:
         raise FigureError("no SYNTHETIC records to compare with the truth")
-    fig = new_figure(7.0, 0.35 * len(truth) + 1.2)
-    ax = fig.add_subplot()
-    labels = [f"{p}  ({MODEL_LABELS.get(m, m)})" for p, m in zip(truth["parameter"], truth["model"])]
-    y = np.arange(len(truth))[::-1]
-    colours = np.where(truth["covered"], "#1b6ca8", "#c0392b")
-    ax.hlines(y, truth["ci_low"], truth["ci_high"], color=colours)
-    ax.plot(truth["estimate"], y, "o", color="#1b6ca8", markersize=4, label="estimate (95% CI)")
-    ax.plot(truth["truth"], y, "x", color="black", markersize=6, label="true value")
-    ax.set_yticks(y, labels, fontsize=7)
-    ax.set_xlabel("Estimate (CES-D points, or log hazard ratio per point)")
-    ax.set_title("SYNTHETIC cohort: estimates vs the known truth", loc="left")
-    ax.legend(frameon=False, fontsize=8, loc="lower right")
-    fig.tight_layout()
+    panels = [(scale, truth.loc[truth["parameter"].map(_scale) == scale]) for scale in TRUTH_SCALES]
+    panels = [(scale, rows) for scale, rows in panels if len(rows)]
+    fig = new_figure(7.0, 0.3 * len(truth) + 0.9 * len(panels) + 0.6)
+    axes = fig.subplots(len(panels), 1, squeeze=False, gridspec_kw={"height_ratios": [len(r) for _, r in panels]})
+    for ax, (scale, rows) in zip(axes[:, 0], panels):
+        labels = [f"{parameter_words(p)} ({MODEL_LABELS.get(m, m)})" for p, m in zip(rows["parameter"], rows["model"])]
+        y = np.arange(len(rows))[::-1]
+        colours = np.where(rows["covered"], "#1b6ca8", "#c0392b")
+        ax.hlines(y, rows["ci_low"], rows["ci_high"], color=colours)
+        ax.plot(rows["estimate"], y, "o", color="#1b6ca8", markersize=4, label="estimate (95% CI)")
+        ax.plot(rows["truth"], y, "x", color="black", markersize=6, label="true value")
+        ax.set_yticks(y, labels, fontsize=7)
+        ax.set_ylim(-0.7, len(rows) - 0.3)
+        ax.set_xlabel(scale, fontsize=8)
+    fig.suptitle("SYNTHETIC cohort: estimates vs the known truth", x=0.01, ha="left", fontsize=10)
+    handles, names = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, names, frameon=False, fontsize=7, loc="lower center", ncols=2)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
     return fig
+
+
+#: The x-axis of each panel of :func:`truth_figure`, by the outcome that a truth parameter's name starts with.
+TRUTH_SCALES = {"CES-D points per point of the exposure": ("cesd",),
+                "Cognition-score points per point of the exposure": ("cognition",),
+                "log hazard ratio per point of the exposure": ("death", "cvd", "dementia")}
+_OUTCOME_WORDS = {"cesd": "Depressive symptoms", "cognition": "Cognition score", "death": "Death",
+                  "cvd": "New CVD", "dementia": "Dementia onset"}
+_EXPOSURE_WORDS = {"isolation": "isolation index", "loneliness": "loneliness score"}
+
+
+def _scale(parameter: str) -> str:
+    outcome = parameter.split("_", 1)[0]
+    return next(scale for scale, outcomes in TRUTH_SCALES.items() if outcome in outcomes)
+
+
+def parameter_words(parameter: str) -> str:
+    """ "cognition_isolation" -> "Cognition score ~ isolation index" (the truth keys of cohorts.synthetic)."""
+    outcome, _, exposure = parameter.partition("_")
+    return f"{_OUTCOME_WORDS.get(outcome, outcome)} ~ {_EXPOSURE_WORDS.get(exposure, exposure)}"
 
 
 def capability_shares(capability: pd.DataFrame, restricted: set[str] = frozenset(),
