@@ -1,0 +1,95 @@
+"""What each DVC stage declares (dvc.yaml) and whether a list of files it used is covered by its deps.
+
+Shared by tests/test_stage_deps.py (imports, fast) and tests/test_pipeline.py (every read of a real run).
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+#: Files a stage may read without listing them as deps: params.yaml (DVC tracks it through each stage's
+#: ``params``) and dvc.lock (DVC's own record of what ran, shown in the reviewer index's provenance panel:
+#: DVC rewrites it after every stage, so it cannot be a dep of one), and dvc.yaml (the pipeline itself, which
+#: DVC refuses as a dep: the reviewer index reads the paper stage's declared outputs from it, and each of those
+#: outputs is also a dep of the index, so a new one reruns it).
+PARAMS = "params.yaml"
+DVC_LOCK = "dvc.lock"
+DVC_YAML = "dvc.yaml"
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    cmd: str
+    deps: tuple[str, ...]
+    outs: tuple[str, ...]
+    has_params: bool
+    params: tuple[str, ...] = ()
+
+    @property
+    def words(self) -> list[str]:
+        """``python -m analysis <study> <step> [args]`` -> [study, step, *args]."""
+        parts = shlex.split(self.cmd)
+        assert parts[:3] == ["python", "-m", "analysis"], f"stage {self.name}: command {self.cmd!r}"
+        return parts[3:]
+
+    @property
+    def label(self) -> str:
+        """The name the read trace gives the stage (tests/trace/sitecustomize.py)."""
+        return " ".join(self.words[:3])
+
+    def covers(self, path: str) -> bool:
+        """True if ``path`` (relative to the project) is a dep, inside a dep folder, or an output."""
+        if (path == PARAMS and self.has_params) or path in (DVC_LOCK, DVC_YAML):
+            return True
+        return any(path == p or path.startswith(p.rstrip("/") + "/") for p in (*self.deps, *self.outs))
+
+    def declares(self, key: str) -> bool:
+        """True if the params key ``key`` (``nhanes.models.alpha``, ``nhanes.sensitivity.subgroups[1]``) is one of
+        the stage's ``params:`` entries or lies below one."""
+        return any(key == p or key.startswith(p + ".") or key.startswith(p + "[") for p in self.params)
+
+
+def _paths(entries) -> tuple[str, ...]:
+    out = []
+    for entry in entries or []:
+        out.append(next(iter(entry)) if isinstance(entry, dict) else str(entry))
+    return tuple(out)
+
+
+def load_stages(root: Path) -> dict[str, Stage]:
+    spec = yaml.safe_load((Path(root) / "dvc.yaml").read_text())
+    return {name: Stage(name, s["cmd"], _paths(s.get("deps")), _paths(s.get("outs")) + _paths(s.get("metrics")),
+                        bool(s.get("params")), tuple(str(k) for k in s.get("params") or []))
+            for name, s in spec["stages"].items()}
+
+
+def uncovered(stage: Stage, files: set[str]) -> list[str]:
+    """Project files ``stage`` used that its deps do not cover (ignoring git, DVC and the environment)."""
+    ignored = (".git/", ".dvc/", ".venv/", "tests/trace/")
+    return sorted(f for f in files if not f.startswith(ignored) and not stage.covers(f))
+
+
+def _trace(trace_dir: Path, suffix: str) -> dict[str, set[str]]:
+    """Stage label -> the set of what every process's ``<pid><suffix>`` lists for it (``label<TAB>item`` lines)."""
+    reads: dict[str, set[str]] = {}
+    for log in Path(trace_dir).glob(f"*{suffix}"):
+        for line in log.read_text(encoding="utf-8").splitlines():
+            label, _, item = line.partition("\t")
+            reads.setdefault(label, set()).add(item)
+    return reads
+
+
+def read_trace(trace_dir: Path) -> dict[str, set[str]]:
+    """Stage label -> project files read, from every process's ``<pid>.tsv``."""
+    return _trace(trace_dir, ".tsv")
+
+
+def read_param_trace(trace_dir: Path) -> dict[str, set[str]]:
+    """Stage label -> params keys read through the typed settings (``analysis.core.settings``), from every
+    process's ``<pid>.params``."""
+    return _trace(trace_dir, ".params")
