@@ -1,7 +1,7 @@
 """The cohort adapter on a generated RAND + Harmonized HRS layout of HRS size: time and peak memory.
 
 Generates, with the names, codes and wave coverage of ``params.yaml cohorts.studies.hrs`` (the generator
-of the tests, ``tests/studies/cohorts/real_layouts.py``: RAND core with CES-D from wave 2 and the
+of the tests, ``tests/support/real_layouts.py``: RAND core with CES-D from wave 2 and the
 Leave-Behind loneliness score for alternating half-samples from wave 8, the Harmonized HRS file with weekly
 contact and monthly participation, Stata ``.d .r .m`` missing codes), ``--persons`` persons (default
 40,000) x 15 waves, writes both as Stata ``.dta`` to a temporary folder (not timed), and times
@@ -31,13 +31,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
-sys.path.insert(0, str(ROOT / "tests" / "studies" / "cohorts"))
-
-from real_layouts import generate_layout, layout_spec, write_layout  # noqa: E402
+sys.path.insert(0, str(ROOT / "tests"))
 
 from analysis.core.settings import read_yaml  # noqa: E402
 from analysis.params import load  # noqa: E402
 from analysis.studies.cohorts.clean import build_study_panel  # noqa: E402
+from support.real_layouts import generate_layout, layout_spec, write_layout  # noqa: E402
 
 PARAMS = ROOT / "params.yaml"
 

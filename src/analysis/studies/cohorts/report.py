@@ -123,9 +123,10 @@ def truth_display(truth: pd.DataFrame) -> pd.DataFrame:
                                                                                                   False: "no"}),
     })
     out.attrs["caption"] = "SYNTHETIC cohort: estimates beside the true values of the data-generating process"
-    out.attrs["footnote"] = ("Truth from params.yaml cohorts.synthetic.truth (linear scales: CES-D points and cognition-"
-                             "score points; hazards: log hazard ratios). One simulated data set: a 95% CI misses the truth 5% of the time; "
-                             "bias and coverage over many data sets are in reports/simulation/cohort_coverage.md.")
+    out.attrs["footnote"] = ("Truth from params.yaml cohorts.synthetic.truth (linear scales: CES-D points and "
+                             "cognition-score points; hazards: log hazard ratios). One simulated data set: a 95% CI "
+                             "misses the truth 5% of the time; bias and coverage over many data sets are in "
+                             "reports/simulation/cohort_coverage.md.")
     return out
 
 
