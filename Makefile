@@ -48,9 +48,9 @@ NEED_BROWSER := $(if $(CHROMIUM),,browser)
 test: setup $(NEED_BROWSER)
 	$(BIN)/python -m pytest
 
-# Unit tests only (skips the end-to-end pipeline run).
+# Unit tests only: skips the end-to-end pipeline run and the tests marked slow (over ~20 s on 2 cores).
 test-fast: setup $(NEED_BROWSER)
-	$(BIN)/python -m pytest -m "not integration"
+	$(BIN)/python -m pytest -m "not integration and not slow"
 
 bench: setup
 	$(BIN)/python benchmarks/run.py

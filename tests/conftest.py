@@ -1,20 +1,16 @@
-"""Shared fixtures: the project root, the data mirror, and the validated params.yaml."""
+"""Shared fixtures: the project root, the data mirror, and the validated params.yaml.
+
+Simulators and helpers that several test modules use live in the fixtures package ``tests/support`` (importable as
+``support``: ``pythonpath = ["tests"]`` in pyproject.toml); no test module imports another."""
 
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-
-# Test modules share simulators across folders (a report test draws the data a model test simulates):
-# every test folder is importable by module name, whatever order pytest collects them in.
-for _folder in sorted({p.parent for p in Path(__file__).parent.rglob("test_*.py")}):
-    if str(_folder) not in sys.path:
-        sys.path.insert(0, str(_folder))
+from support.config import ROOT, edited, schema_problem  # noqa: F401 - re-exported for fixtures
 
 
 def mirror_path() -> Path | None:
@@ -56,36 +52,3 @@ def raw_params() -> dict:
     import yaml
 
     return yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
-
-
-def edited(settings, **changes):
-    """A copy of a settings block with fields replaced, without re-validation (a test's cut-down model list).
-
-    Keys may be dotted paths into nested blocks: ``edited(nh, **{"models.common_sample": False})``.
-    """
-    nested: dict[str, dict] = {}
-    direct = {}
-    for key, value in changes.items():
-        head, _, rest = key.partition(".")
-        if rest:
-            nested.setdefault(head, {})[rest] = value
-        else:
-            direct[head] = value
-    for head, sub in nested.items():
-        direct[head] = edited(getattr(settings, head), **sub)
-    return settings.model_copy(update=direct)
-
-
-def schema_problem(model, block: dict, edit) -> str:
-    """The ConfigError message of ``model`` validated from a copy of ``block`` after ``edit(copy)`` (the test fails
-    if the edited block is accepted)."""
-    import copy
-
-    from analysis.core.config import ConfigError
-    from analysis.core.settings import validate
-
-    data = copy.deepcopy(block)
-    edit(data)
-    with pytest.raises(ConfigError) as err:
-        validate(model, data)
-    return str(err.value)

@@ -22,12 +22,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from canary import canary_strings, write_canary_cohort
 
 from analysis.core.clone import BIN, fresh_clone
 from analysis.core.clone import run as run_command
-from browser import Browser, BrowserNotFound, find_chromium, reviewer_pages
-from stage_deps import load_stages, read_param_trace, read_trace, uncovered
+from support.browser import Browser, BrowserNotFound, find_chromium, reviewer_pages
+from support.canary import canary_strings, write_canary_cohort
+from support.stage_deps import load_stages, read_param_trace, read_trace, uncovered
 
 pytestmark = pytest.mark.integration
 
@@ -384,7 +384,7 @@ def test_readme_experiment_runs_as_written_in_a_fresh_shell(repo):
 
 def test_restricted_canary_never_reaches_the_reports(repo):
     """A restricted-layout file with canary ids and a canary value, run by `dvc repro` as the user's HRS file
-    (tests/studies/cohorts/canary.py): no file under reports/ (text, HTML, notebooks, CSV, JSON, SVG, PNG
+    (tests/support/canary.py): no file under reports/ (text, HTML, notebooks, CSV, JSON, SVG, PNG
     metadata) may hold a canary. Runs after the README experiment, on the same clone."""
     dest, env, _ = repo
     params_path = dest / "params.yaml"

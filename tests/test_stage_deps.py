@@ -18,8 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import ROOT
-from stage_deps import load_stages, uncovered
+from support.config import ROOT
+from support.stage_deps import load_stages, uncovered
 
 STAGES = load_stages(ROOT)
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from analysis import cli
-from conftest import ROOT
+from support.config import ROOT
 
 
 def run(*args: str) -> subprocess.CompletedProcess:

@@ -10,7 +10,7 @@ import shlex
 import pytest
 
 from analysis import cli
-from conftest import ROOT
+from support.config import ROOT
 
 SRC = ROOT / "src" / "analysis"
 COMMAND = re.compile(r"python -m analysis((?: [a-z0-9_./-]+)+)")

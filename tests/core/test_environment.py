@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from analysis.paper import lock
-from conftest import ROOT
+from support.config import ROOT
 
 LOCK = ROOT / "requirements.txt"
 DIRECT = ROOT / "requirements.in"

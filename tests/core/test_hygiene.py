@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from support.config import ROOT
 
 SRC = ROOT / "src" / "analysis"
 SOURCES = sorted(p for p in SRC.rglob("*.py"))

@@ -19,7 +19,7 @@ from analysis.core.config import ConfigError
 from analysis.core.settings import load_shared
 from analysis.studies.cohorts.inputs import wave_problems
 from analysis.studies.nhanes.settings import load as load_nhanes
-from conftest import ROOT
+from support.config import ROOT
 
 
 def write(tmp_path: Path, raw: dict, text: str | None = None) -> Path:

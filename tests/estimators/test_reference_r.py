@@ -20,7 +20,7 @@ from analysis.estimators.glm import fit_glm
 from analysis.estimators.mixed import fit_mixed_linear
 from analysis.estimators.records import ModelSpec
 from analysis.estimators.survival import fit_cox
-from conftest import ROOT
+from support.config import ROOT
 
 REFERENCE = ROOT / "tests" / "reference"
 

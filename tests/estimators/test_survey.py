@@ -38,7 +38,7 @@ from analysis.estimators.survey import (
 )
 from analysis.estimators.vcov import cluster_sandwich
 from analysis.studies.nhanes.clean import build_nhanes
-from conftest import ROOT
+from support.config import ROOT
 
 REFERENCE = ROOT / "tests" / "reference" / "survey"
 TABLE = ROOT / "data" / "processed" / "nhanes.parquet"

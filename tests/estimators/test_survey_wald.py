@@ -26,7 +26,7 @@ from analysis.estimators.survey import (
     residual_design_df,
     wald_test,
 )
-from conftest import ROOT
+from support.config import ROOT
 
 REFERENCE = ROOT / "tests" / "reference" / "survey_wald"
 _spec = importlib.util.spec_from_file_location("survey_wald_reference_data", REFERENCE / "make_data.py")

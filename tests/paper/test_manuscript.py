@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_nhanes_models import fake_analysis_table
 
 from analysis.core import io
 from analysis.core.index import build_index, group_index
@@ -26,7 +25,8 @@ from analysis.studies.nhanes.models import run_nhanes_models
 from analysis.studies.nhanes.report import write_nhanes_reports
 from analysis.studies.nhanes.schema import data_dictionary
 from analysis.studies.nhanes.sensitivity import run_sensitivity, weight_test_records
-from conftest import edited
+from support.config import edited
+from support.nhanes import fake_analysis_table
 
 
 @pytest.fixture(scope="module")

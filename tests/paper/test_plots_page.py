@@ -15,7 +15,7 @@ import yaml
 
 from analysis.paper import plots_page
 from analysis.paper.triangulation import COLUMNS as TRIANGULATION_COLUMNS
-from conftest import ROOT
+from support.config import ROOT
 
 REMOTE = re.compile(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}", re.I)
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from analysis.paper import strobe
-from conftest import ROOT
+from support.config import ROOT
 
 CHECKLIST = ROOT / "data" / "reference" / "strobe_cohort.csv"
 

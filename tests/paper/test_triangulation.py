@@ -8,7 +8,7 @@ import pytest
 
 from analysis.paper import triangulation as tri
 from analysis.report.figures import FigureError
-from conftest import ROOT
+from support.config import ROOT
 
 ANCHORS = ROOT / "data" / "reference" / "published_anchors.csv"
 # ``params``: conftest's validated params.yaml (analysis.params.Params), as the triangulation stage loads it.

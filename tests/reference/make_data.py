@@ -13,10 +13,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from test_glm import simulate  # noqa: E402
-from test_mixed import simulate_linear  # noqa: E402
-from test_panel import simulate_binary, simulate_confounded  # noqa: E402
-from test_survival import simulate_cohort  # noqa: E402
+from support.glm import simulate  # noqa: E402
+from support.mixed import simulate_linear  # noqa: E402
+from support.panel import simulate_binary, simulate_confounded  # noqa: E402
+from support.survival import simulate_cohort  # noqa: E402
 
 
 def main() -> None:

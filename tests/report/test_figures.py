@@ -7,15 +7,13 @@ import pandas as pd
 import pytest
 from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure
-from matplotlib.text import Text
 
 from analysis.report import figures as F
+from support.figures import texts
 
 GROUPS = ["Connected (0)", "Moderate (1)", "Isolated (2+)"]
 
 
-def texts(fig: Figure) -> list[str]:
-    return [t.get_text() for t in fig.findobj(Text)]
 
 
 @pytest.fixture(scope="module")

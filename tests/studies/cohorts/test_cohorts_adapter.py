@@ -18,16 +18,6 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from cohorts_fixtures import (
-    WAVES,
-    cohorts_params,
-    cohorts_settings,
-    study_block,
-    wide_frame,
-    with_study,
-    without_codes,
-    write_dta,
-)
 
 from analysis.core.config import ConfigError
 from analysis.studies.cohorts.clean import (
@@ -38,6 +28,16 @@ from analysis.studies.cohorts.clean import (
 )
 from analysis.studies.cohorts.source import CohortFileError, read_wide
 from analysis.studies.cohorts.synthetic import simulate_cohort, write_synthetic
+from support.cohorts_fixtures import (
+    WAVES,
+    cohorts_params,
+    cohorts_settings,
+    study_block,
+    wide_frame,
+    with_study,
+    without_codes,
+    write_dta,
+)
 
 NAN = math.nan
 

@@ -1,6 +1,6 @@
 """Restricted cohort data never reach the reports: no individual row, small cells suppressed.
 
-A tiny restricted "HRS" file (30 persons, canary ids and one canary value, tests/studies/cohorts/canary.py)
+A tiny restricted "HRS" file (30 persons, canary ids and one canary value, tests/support/canary.py)
 runs beside a public SYNTHETIC cohort through the clean, model and report code. Every file written under
 reports/ is scanned for the canaries, and the tiny study's small cells must show the marker. The pipeline
 test (tests/test_pipeline.py) does the same through `dvc repro`, notebooks and paper included.
@@ -13,7 +13,6 @@ import json
 
 import pandas as pd
 import pytest
-from canary import canary_strings, write_canary_cohort
 
 from analysis.core import io
 from analysis.core.disclosure import DisclosureRule, rule_of
@@ -28,6 +27,7 @@ from analysis.studies.cohorts.report import (
 )
 from analysis.studies.cohorts.settings import CohortsSettings
 from analysis.studies.cohorts.synthetic import simulate_cohort, write_synthetic
+from support.canary import canary_strings, write_canary_cohort
 
 WAVES = 6
 DISCLOSURE = DisclosureSettings(min_cell=11)

@@ -25,7 +25,7 @@ from analysis.studies.cohorts import models as mc
 from analysis.studies.cohorts.clean import build_cohort_panel
 from analysis.studies.cohorts.settings import CohortModels, CohortsSettings
 from analysis.studies.cohorts.synthetic import simulate_cohort, write_synthetic
-from conftest import edited
+from support.config import edited
 
 PERSONS = 6000
 CONTINUOUS = {"cesd_isolation": "isolation_index", "cesd_loneliness": "loneliness",

@@ -1,6 +1,6 @@
 """The adapter on files in each real layout (RAND HRS + Harmonized HRS, H_ELSA, H_SHARE, H_CHARLS).
 
-The files are generated (tests/studies/cohorts/real_layouts.py) with the true names, codes, wave
+The files are generated (tests/support/real_layouts.py) with the true names, codes, wave
 coverage, alternating Leave-Behind and Stata missing codes; each is read through the adapter with its
 params.yaml block as shipped (only the paths set) and fitted. Errors name the file, variable and wave.
 """
@@ -12,7 +12,6 @@ import copy
 import numpy as np
 import pandas as pd
 import pytest
-from real_layouts import generate_layout, layout_block, layout_spec, write_layout
 
 from analysis.core.settings import validate
 from analysis.studies.cohorts.clean import (
@@ -25,7 +24,8 @@ from analysis.studies.cohorts.clean import (
 from analysis.studies.cohorts.models import NO_CARRY, carry_forward, run_cohort_models, specification_keys
 from analysis.studies.cohorts.settings import CohortStudy
 from analysis.studies.cohorts.source import CohortFileError
-from conftest import edited
+from support.config import edited
+from support.real_layouts import generate_layout, layout_block, layout_spec, write_layout
 
 STUDIES = ("hrs", "elsa", "share", "charls")
 

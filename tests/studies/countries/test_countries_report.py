@@ -9,8 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.figure import Figure
-from test_countries_models import SPEC, simulate_countries
-from test_figures import texts
 
 from analysis.core import io
 from analysis.core.config import ConfigError
@@ -21,7 +19,9 @@ from analysis.studies.countries.clean import STATUS_JOINED, STATUS_NO_CODE, STAT
 from analysis.studies.countries.models import run_country_models
 from analysis.studies.countries.schema import NAME_MAP_COLUMNS
 from analysis.studies.countries.settings import CountriesSettings, CountryModels
-from conftest import edited
+from support.config import edited
+from support.countries import SPEC, simulate_countries
+from support.figures import texts
 
 FULL_SPEC = {**SPEC,
              "outcomes": {"cvd_death_rate": {"label": "CVD deaths"}, "depression_prevalence": {"label": "Depression"}},

@@ -24,7 +24,7 @@ from analysis.studies.gss.schema import (
 )
 from analysis.studies.gss.settings import GssSettings
 from analysis.studies.gss.source import SourceDataError
-from conftest import edited
+from support.config import edited
 
 
 @pytest.fixture(scope="module")

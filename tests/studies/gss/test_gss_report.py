@@ -6,8 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from test_figures import texts
-from test_panel import STAGE_RAW, simulate_binary
 
 from analysis.core.settings import validate
 from analysis.estimators.panel import PanelSpec, run_panel_models
@@ -16,7 +14,9 @@ from analysis.studies.gss import report
 from analysis.studies.gss.metrics import gss_metrics
 from analysis.studies.gss.models import run_2020_models, run_gss_models
 from analysis.studies.gss.settings import GssSettings, Model2020, Models2020
-from conftest import edited
+from support.config import edited
+from support.figures import texts
+from support.panel import STAGE_RAW, simulate_binary
 
 SPEC_RAW = {**STAGE_RAW, "outcomes": {"case": {"label": "Case", "binary": True}}}
 SPEC = validate(PanelSpec, SPEC_RAW, "panel_models")

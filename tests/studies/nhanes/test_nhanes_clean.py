@@ -19,7 +19,7 @@ from analysis.core.settings import validate
 from analysis.studies.nhanes import clean
 from analysis.studies.nhanes.schema import NHANES_VARIABLES, data_dictionary
 from analysis.studies.nhanes.settings import NhanesSettings, WeightDomain
-from conftest import ROOT
+from support.config import ROOT
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from analysis.studies.nhanes.exposures import (
 )
 from analysis.studies.nhanes.schema import nhanes_schema
 from analysis.studies.nhanes.settings import ExposureAnalysis, NhanesSettings
-from conftest import edited
+from support.config import edited
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ import copy
 import numpy as np
 import pandas as pd
 import pytest
-from test_nhanes_models import fake_analysis_table
 
 from analysis.core.config import ConfigError
 from analysis.core.settings import validate
@@ -19,7 +18,8 @@ from analysis.studies.nhanes.imputation import (
     run_multiple_imputation,
 )
 from analysis.studies.nhanes.settings import NhanesSettings
-from conftest import edited, schema_problem
+from support.config import edited, schema_problem
+from support.nhanes import fake_analysis_table
 
 
 @pytest.fixture(scope="module")

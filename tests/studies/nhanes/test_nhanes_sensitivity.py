@@ -31,7 +31,7 @@ from analysis.studies.nhanes.sensitivity import (
     without_column_terms,
 )
 from analysis.studies.nhanes.settings import NhanesSettings, SubgroupSpec
-from conftest import edited, schema_problem
+from support.config import edited, schema_problem
 
 GROUPS = ["Connected (0)", "Moderate (1)", "Isolated (2+)"]
 HEALTH = ["Excellent", "Very good", "Good", "Fair", "Poor"]

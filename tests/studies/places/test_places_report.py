@@ -6,8 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from test_figures import texts
-from test_places_models import STAGE, STAGE_SETTINGS, simulate_counties, simulate_panel
 
 from analysis.core.settings import validate
 from analysis.report.figures import FigureError, flow_diagram
@@ -15,7 +13,9 @@ from analysis.studies.places import report
 from analysis.studies.places.clean import JOIN_LOG_COLUMNS
 from analysis.studies.places.models import run_places_models
 from analysis.studies.places.settings import PlacesSettings
-from conftest import edited
+from support.config import edited
+from support.figures import texts
+from support.places import STAGE, STAGE_SETTINGS, simulate_counties, simulate_panel
 
 
 def join_log(n: int, files: tuple[tuple[str, int, int, str], ...] = (("a", 3, 1, "09001"),)) -> pd.DataFrame:
