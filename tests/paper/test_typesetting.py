@@ -8,7 +8,7 @@ import pytest
 import typst
 from PIL import Image
 
-from analysis.paper.typesetting import check_pdf, typst_margin_cm
+from analysis.paper.typesetting import check_pdf, page_margins_cm
 
 MARGIN_CM = 2.0
 HEADER = f"#set page(width: 14cm, height: 12cm, margin: {MARGIN_CM}cm, numbering: \"1\")\n#set text(size: 10pt)\n"
@@ -74,10 +74,10 @@ def test_a_table_caption_left_at_the_foot_of_a_page_is_found(tmp_path):
     assert [(p.page, p.kind) for p in problems] == [(1, "caption")]
 
 
-def test_the_margin_is_read_from_the_typst_header(tmp_path):
-    header = tmp_path / "h.typ"
-    header.write_text("#set page(margin: 1.8cm)\n")
-    assert typst_margin_cm(header) == pytest.approx(1.8)
-    header.write_text("#set page(paper: \"a4\")\n")
+def test_the_margins_are_read_from_the_pandoc_page_setup(tmp_path):
+    setup = tmp_path / "page.yaml"
+    setup.write_text("papersize: a4\nmargin:\n  x: 2cm\n  y: 2.2cm\n")
+    assert page_margins_cm(setup) == pytest.approx((2.0, 2.2))
+    setup.write_text("papersize: a4\n")
     with pytest.raises(ValueError, match="margin"):
-        typst_margin_cm(header)
+        page_margins_cm(setup)

@@ -79,8 +79,9 @@ def text_lines(page) -> list[tuple[float, float, str]]:
     return [(ln["top"], ln["bottom"], ln["text"].strip()) for ln in page.extract_text_lines() if ln["text"].strip()]
 
 
-def check_page(page, number: int, margin: float, tolerance: float = 1.5) -> list[Problem]:
-    """The problems of one pdfplumber page; ``margin`` (points) bounds the text block on every side."""
+def check_page(page, number: int, margin: tuple[float, float], tolerance: float = 1.5) -> list[Problem]:
+    """The problems of one pdfplumber page; ``margin`` (x, y in points) bounds the text block (a landscape page
+    keeps its x margins left and right)."""
     problems: list[Problem] = []
     chars = _visible(page.chars)
     seen_lines: set[str] = set()
@@ -91,9 +92,11 @@ def check_page(page, number: int, margin: float, tolerance: float = 1.5) -> list
             problems.append(Problem(number, "overlap", f"{a['text']!r} and {b['text']!r} in {line!r}"))
 
     lines = text_lines(page)
-    left, right = margin - tolerance, page.width - margin + tolerance
+    mx, my = margin
+    # horizontally, Typst hangs line-end punctuation and hyphens up to about 3 pt into the margin on purpose
+    left, right = mx - 2 * tolerance, page.width - mx + 2 * tolerance
     # vertically, a glyph's box reaches its font's ascent and descent, beyond the line the block holds
-    top, bottom = margin - 3 * tolerance, page.height - margin + 3 * tolerance
+    top, bottom = my - 3 * tolerance, page.height - my + 3 * tolerance
     for t, btm, text in lines:
         inside_vertically = t >= top and btm <= bottom
         if not inside_vertically and PAGE_NUMBER.match(text) and btm <= page.height:
@@ -121,20 +124,25 @@ def check_page(page, number: int, margin: float, tolerance: float = 1.5) -> list
     return problems
 
 
-def check_pdf(path: Path | str, margin_cm: float) -> list[Problem]:
-    """Every problem of the PDF at ``path`` whose text block is the page less ``margin_cm`` on each side."""
+def check_pdf(path: Path | str, margin_cm: float | tuple[float, float]) -> list[Problem]:
+    """Every problem of the PDF at ``path`` whose text block is the page less ``margin_cm`` (one value, or x and y)
+    on each side."""
     import pdfplumber
 
+    mx, my = (margin_cm, margin_cm) if isinstance(margin_cm, (int, float)) else margin_cm
     with pdfplumber.open(str(path)) as pdf:
-        return [p for i, page in enumerate(pdf.pages, 1) for p in check_page(page, i, margin_cm * CM)]
+        return [p for i, page in enumerate(pdf.pages, 1) for p in check_page(page, i, (mx * CM, my * CM))]
 
 
-def typst_margin_cm(header: Path) -> float:
-    """The page margin (cm) that a Typst header sets with ``#set page(margin: X.Ycm)``."""
-    hit = re.search(r"#set page\([^)]*margin:\s*([\d.]+)cm", header.read_text(encoding="utf-8"))
-    if not hit:
-        raise ValueError(f"{header}: no '#set page(margin: <n>cm)' line; the check needs the text block")
-    return float(hit.group(1))
+def page_margins_cm(setup: Path) -> tuple[float, float]:
+    """The x and y page margins (cm) of a pandoc metadata file for the Typst writer (``margin: {x: 2cm, y: ..}``)."""
+    import yaml
+
+    margin = (yaml.safe_load(setup.read_text(encoding="utf-8")) or {}).get("margin") or {}
+    try:
+        return tuple(float(str(margin[k]).removesuffix("cm")) for k in ("x", "y"))
+    except (KeyError, ValueError) as err:
+        raise ValueError(f"{setup}: needs 'margin: {{x: <n>cm, y: <n>cm}}'; the check needs the text block") from err
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -143,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from analysis.paper.manuscript import TEMPLATES
 
-    margin = typst_margin_cm(TEMPLATES / "paper-header.typ")
+    margin = page_margins_cm(TEMPLATES / "paper-typst.yaml")
     failed = 0
     for pdf in argv if argv is not None else sys.argv[1:]:
         problems = check_pdf(pdf, margin)
