@@ -47,7 +47,8 @@ def test_overprinted_glyphs_are_found(tmp_path):
 
 
 def test_text_outside_the_text_block_is_found(tmp_path):
-    body = "Inside.\n\n#box(width: 11.5cm)[A line that runs past the right margin of the page, because its box is wider than the text block.]"
+    body = ("Inside.\n\n#box(width: 11.5cm)[A line that runs past the right margin of the page, because its box is "
+            "wider than the text block.]")
     assert kinds(pdf_of(tmp_path, body)) == ["outside"]
 
 

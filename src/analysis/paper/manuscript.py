@@ -31,7 +31,8 @@ from analysis.studies.nhanes.settings import NhanesSettings
 
 TEMPLATES = Path(__file__).parent / "templates"
 LABELS = {v.name: v.label for v in NHANES_VARIABLES}
-A4_WIDTH_CM = 21.0  # paper-typst.yaml: papersize a4
+A4_WIDTH_CM, A4_HEIGHT_CM = 21.0, 29.7  # paper-typst.yaml: papersize a4
+CAPTION_ROOM_IN = 1.0  # below a figure that fills the page: its caption (up to four lines) and the gap
 #: Internal names a table may still carry (formula terms, covariate-set keys), in readers' words.
 TABLE_LABELS = {**LABELS, **{k: v.capitalize() for k, v in COVARIATE_SET_LABELS.items()}}
 
@@ -526,6 +527,24 @@ def build_paper(reports: Path, params: Params) -> list[Path]:
     return [md_path, html_path, pdf_path]
 
 
+_IMAGE = re.compile(r"(!\[[^\]]*\]\(([^)\s]+)\))\{\s*width=(\d+)%\s*\}")
+
+
+def fit_figures_to_page(markdown: str, reports: Path, width_in: float, max_height_in: float) -> str:
+    """Each figure ``{ width=N% }`` that would print taller than ``max_height_in`` at N% of ``width_in`` is given
+    that height instead, so the figure and its caption stay on one page (Typst moves a figure, never splits it).
+    Such a figure prints smaller than it was drawn (its type too): draw it shorter, or split it, to avoid that."""
+    from PIL import Image
+
+    def fitted(match: re.Match) -> str:
+        with Image.open(reports / match.group(2)) as image:
+            w, h = image.size
+        height = width_in * int(match.group(3)) / 100 * h / w
+        return match.group(0) if height <= max_height_in else f"{match.group(1)}{{ height={max_height_in:.2f}in }}"
+
+    return _IMAGE.sub(fitted, markdown)
+
+
 def render_pdf(markdown: str, reports: Path) -> bytes:
     """The manuscript as PDF: pandoc writes Typst, the ``typst`` wheel compiles it (offline, fonts embedded).
 
@@ -534,6 +553,9 @@ def render_pdf(markdown: str, reports: Path) -> bytes:
     import pypandoc
     import typst
 
+    margin_x, margin_y = page_margins_cm(TEMPLATES / "paper-typst.yaml")
+    markdown = fit_figures_to_page(markdown, reports, (A4_WIDTH_CM - 2 * margin_x) / 2.54,
+                                   (A4_HEIGHT_CM - 2 * margin_y) / 2.54 - CAPTION_ROOM_IN)
     source = pypandoc.convert_text(
         markdown, "typst", format="markdown",
         extra_args=["--standalone", f"--include-in-header={TEMPLATES / 'paper-header.typ'}",

@@ -833,7 +833,7 @@ def dag_figure(edges: Sequence[Sequence[str]], *, exposure: str, outcome: str, l
         same_row = parent in row_of and row_of.get(parent) == row_of.get(child)
         if same_row:  # bow outward: above the top row, below the bottom row
             up = row_of[parent][0] == "top"
-            (px0, py0, px1, py1), (cx0, cy0, cx1, cy1) = boxes[parent], boxes[child]
+            (_, py0, _, py1), (_, cy0, _, cy1) = boxes[parent], boxes[child]
             start = (positions[parent][0], (py1 if up else py0) + (0.03 if up else -0.03))
             end = (positions[child][0], (cy1 if up else cy0) + (0.03 if up else -0.03))
             rightward = end[0] > start[0]
