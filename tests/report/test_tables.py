@@ -314,3 +314,12 @@ def test_rendered_typst_table_sets_without_a_typesetting_fault(tmp_path):
     pdf.write_bytes(typst.compile(source.encode()))
     assert check_pdf(pdf, (2.0, 2.2)) == []
     assert "#page(flipped: true)" in body
+
+
+def test_names_a_reader_looks_up_are_set_as_code():
+    assert T.code_spans("see nhanes_subgroups.csv and params.yaml gss.panel_models.ballots, e.g. here") == [
+        ("see ", False), ("nhanes_subgroups.csv", True), (" and ", False), ("params.yaml", True), (" ", False),
+        ("gss.panel_models.ballots", True), (", e.g. here", False)]
+    assert T.code_spans("b_xy") == [("b_xy", True)]
+    assert T.code_spans("Isolated (2+) vs Connected (0)") == [("Isolated (2+) vs Connected (0)", False)]
+    assert T._typst_text("b_xy") == '[#raw("b_xy")]' and T._html_text("a.csv <") == "<code>a.csv</code> &lt;"

@@ -34,7 +34,8 @@ LABELS = {v.name: v.label for v in NHANES_VARIABLES}
 A4_WIDTH_CM, A4_HEIGHT_CM = 21.0, 29.7  # paper-typst.yaml: papersize a4
 CAPTION_ROOM_IN = 1.0  # below a figure that fills the page: its caption (up to four lines) and the gap
 #: Internal names a table may still carry (formula terms, covariate-set keys), in readers' words.
-TABLE_LABELS = {**LABELS, **{k: v.capitalize() for k, v in COVARIATE_SET_LABELS.items()}}
+TABLE_LABELS = {**LABELS, **{k: v.capitalize() for k, v in COVARIATE_SET_LABELS.items()},
+                "depression_score": "depressive symptoms", "latent_edges": "nhanes.dag.latent_edges"}
 
 
 class PaperError(RuntimeError):

@@ -596,6 +596,39 @@ def _typst_str(text: str) -> str:
     return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+#: A name a reader is meant to look up, set as code: a file ("nhanes_subgroups.csv"), a params key
+#: ("gss.panel_models.ballots"), or a cell that is one identifier (a model parameter such as "b_xy").
+_CODE = re.compile(r"\b[a-z][a-z0-9_]*(?:\.[a-z0-9_]+)+\b")
+_CODE_EXTENSIONS = (".csv", ".yaml", ".json", ".html", ".md", ".py")
+
+
+def code_spans(text: str) -> list[tuple[str, bool]]:
+    """``text`` as (segment, is_code) pieces: dotted names with an underscore or a file extension are code, and so
+    is a whole cell that is one snake_case identifier."""
+    if _IDENTIFIER.fullmatch(text.strip()):
+        return [(text, True)]
+    pieces, at = [], 0
+    for m in _CODE.finditer(text):
+        name = m.group(0)
+        if "_" in name or name.endswith(_CODE_EXTENSIONS):
+            pieces += [(text[at:m.start()], False), (name, True)]
+            at = m.end()
+    pieces.append((text[at:], False))
+    return [(t, c) for t, c in pieces if t]
+
+
+def _typst_text(text: str) -> str:
+    """Typst content for ``text``: plain strings, with code names as ``raw``."""
+    pieces = code_spans(str(text))
+    if all(not c for _, c in pieces):
+        return _typst_str(text)
+    return "[" + "".join(f"#raw({_typst_str(t)})" if c else f"#{_typst_str(t)}" for t, c in pieces) + "]"
+
+
+def _html_text(text: str) -> str:
+    return "".join(f"<code>{html.escape(t)}</code>" if c else html.escape(t) for t, c in code_spans(str(text)))
+
+
 #: Average advance of a glyph, in ems, for the widths the layout estimates (Libertinus Serif: digits 0.47 em,
 #: lower-case letters about 0.45 em; bold headings a little wider). The typesetting check verifies the result.
 EM_PER_CHAR = 0.5
@@ -695,11 +728,11 @@ def to_typst(spec: dict, label: str, text_width_pt: float) -> str:
                 left, right = _decimal_parts(value)
                 cells += [_typst_str(left), _typst_str(right)]
             else:
-                cells.append(_typst_str(value))
+                cells.append(_typst_text(value))
         body.append("  " + ", ".join(cells) + ",")
     notes = spec.get("notes")
     note_block = (f"\n#block(width: 100%, above: 0.6em)[#set text(size: {size}pt); #set par(justify: false); "
-                  f"#{_typst_str(notes)}]") if notes else ""
+                  f"#{_typst_text(notes)}]") if notes else ""
     caption = _typst_str(spec.get("caption") or "")
     table = (
         f"#figure(kind: table, supplement: none, numbering: none,\n"
@@ -745,11 +778,11 @@ def to_html_fragment(spec: dict, label: str, csv_href: str | None = None) -> str
                 left, right = _decimal_parts(value)
                 cells.append(f'<td class="int">{esc(left)}</td><td class="frac">{esc(right)}</td>')
             else:
-                cells.append(f"<td>{esc(value)}</td>")
+                cells.append(f"<td>{_html_text(value)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     notes = spec.get("notes")
     link = f' <a href="{esc(csv_href)}">Data (CSV)</a>' if csv_href else ""
-    foot = f'<p class="table-notes">{esc(notes) if notes else ""}{link}</p>' if notes or link else ""
+    foot = f'<p class="table-notes">{_html_text(notes) if notes else ""}{link}</p>' if notes or link else ""
     return (f'<figure class="paper-table" id="{esc(label)}">\n<table>\n'
             f'<caption>{esc(spec.get("caption") or "")}</caption>\n'
             f'<thead><tr>{"".join(head)}</tr></thead>\n<tbody>\n' + "\n".join(rows) +
