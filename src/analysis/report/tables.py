@@ -548,9 +548,9 @@ def write_regression_tables(records: pd.DataFrame, dest_dir: str | Path, **kwarg
 # ---------------------------------------------------------------------------------------------
 # One table object for the paper: a JSON spec, rendered to HTML and to Typst (PDF)
 
-#: A cell a reader reads as a number: an optional measure ("HR"), a sign or bound, digits with separators and
+#: A cell a reader reads as a number: an optional measure ("HR", "diff."), a sign or bound, digits with separators and
 #: decimals, an optional percent, an optional parenthesised interval or percentage, optional marks.
-_NUMBER_CELL = re.compile(r"^(?:[A-Z]{1,3} )?[<>\u2264\u2265]?[-\u2212]?\d[\d,]*(?:\.\d+)?%?"
+_NUMBER_CELL = re.compile(r"^(?:[A-Za-z.]{1,6} )?[<>\u2264\u2265]?[-\u2212]?\d[\d,]*(?:\.\d+)?%?"
                           r"(?: \([^()]*\))?[\u2020\u2021*]*$")
 _DECIMAL_SPLIT = re.compile(r"^(.*?\d)(\.\d.*)$")
 _EMPTY_CELLS = {"", "\u2013", "-", "\u2014"}
@@ -629,45 +629,70 @@ def _html_text(text: str) -> str:
     return "".join(f"<code>{html.escape(t)}</code>" if c else html.escape(t) for t, c in code_spans(str(text)))
 
 
-#: Average advance of a glyph, in ems, for the widths the layout estimates (Libertinus Serif: digits 0.47 em,
-#: lower-case letters about 0.45 em; bold headings a little wider). The typesetting check verifies the result.
-EM_PER_CHAR = 0.5
+#: Advance widths (ems) of Libertinus Serif, Typst's default text font, by kind of character, read from the
+#: glyph positions of a Typst PDF (pdfplumber): figures 0.47 (tabular), lower case about 0.46 (i, l, t, f, r
+#: about 0.3; m, w 0.75), capitals about 0.66, the space 0.25, punctuation about 0.3. Bold adds about 5%.
+#: The layout's widths are estimates from these; the typesetting check verifies the result.
+_NARROW = set("ijlftr.,;:!'()[]-/| ")
+_WIDE = set("mwMW%–—")
+
+
+def text_em(text: str, bold: bool = False) -> float:
+    """The width of ``text`` in ems of Libertinus Serif (an estimate, see above)."""
+    total = 0.0
+    for ch in str(text):
+        if ch == " ":
+            total += 0.25
+        elif ch in _WIDE:
+            total += 0.8
+        elif ch in _NARROW:
+            total += 0.3
+        elif ch.isdigit():
+            total += 0.47
+        elif ch.isupper():
+            total += 0.66
+        else:
+            total += 0.47
+    return total * (1.06 if bold else 1.0)
+
+
 CELL_INSET = 4.0  # pt, left and right of each cell
 LANDSCAPE_GAIN_PT = (29.7 - 21.0) * 72 / 2.54  # A4: a turned page's text block is this much wider
 KEEP_TOGETHER_PT = 400.0  # a table estimated shorter than this is never split from its caption or across pages
 
 
-def _longest_word(texts: Sequence[str]) -> int:
-    return max((len(w) for t in texts for w in str(t).split()), default=1)
+def _longest_word(texts: Sequence[str], bold: bool = False) -> float:
+    """The width (ems) of the widest word of ``texts``."""
+    return max((text_em(w, bold) for t in texts for w in str(t).split()), default=0.5)
 
 
 def column_widths(spec: dict, size: float, available: float, wrap: int = 0) -> tuple[list[float], float]:
     """Explicit widths (pt) of the physical columns (a decimal column is two: integer part, then the rest) and
     the least width the table needs at ``size`` (pt). A decimal column is as wide as its widest integer part
-    plus its widest remainder (never wrapped), or its heading's longest word; a text column at least its longest
+    plus its widest remainder (never wrapped), or its heading's widest word; a text column at least its widest
     word (so no word is broken), the space left shared among text columns in proportion to their text (up to
-    40 characters). With ``wrap`` 1 a decimal cell may break before its interval, "1.27" over "(1.14-1.42)", the
+    40 ems). With ``wrap`` 1 a decimal cell may break before its interval, "1.27" over "(1.14-1.42)", the
     second line starting at the decimal point, with 2 at any space ("(-0.02 to" over "0.01)"): the last resorts
     of a table too wide for a landscape page."""
-    em = EM_PER_CHAR * size
+    slack = 1.5  # pt per cell, for the estimate's error
     widths: list[float | None] = []
     mins: dict[int, float] = {}
     naturals: dict[int, float] = {}
     for j, col in enumerate(spec["columns"]):
         cells = ["" if r[j] is None else str(r[j]) for r in spec["rows"]]
-        heading = 1.1 * _longest_word([col["name"]]) * em + 2 * CELL_INSET
+        heading = _longest_word([col["name"]], bold=True) * size + 2 * CELL_INSET + slack
         if col["align"] == "decimal":
             parts = [_decimal_parts(c) for c in cells]
-            left = max((len(p[0]) for p in parts), default=1) * em + CELL_INSET + 1
             split = {0: lambda t: [t], 1: lambda t: t.split(" (", 1), 2: str.split}[wrap]
-            pieces = [piece for p in parts for piece in split(p[1])]
-            right = max((len(piece) + 2 for piece in pieces), default=0) * em + CELL_INSET + 1
+            left = max((text_em(p[0]) for p in parts), default=0.5) * size + CELL_INSET + slack
+            right = max((text_em(piece) for p in parts for piece in split(p[1])), default=0) * size \
+                + CELL_INSET + slack
             if left + right < heading:
                 left += heading - left - right
             widths += [left, right]
             continue
-        mins[len(widths)] = max(_longest_word(cells) * em + 2 * CELL_INSET + 1, heading)
-        naturals[len(widths)] = min(max((len(c) for c in [*cells, col["name"]]), default=1), 40) * em
+        mins[len(widths)] = max(_longest_word(cells) * size + 2 * CELL_INSET + slack, heading)
+        naturals[len(widths)] = min(max((text_em(c) for c in [*cells, col["name"]]), default=1), 40) * size
         widths.append(None)
     needed = sum(w for w in widths if w is not None) + sum(mins.values())
     rest = max(available - needed, 0.0)
@@ -679,14 +704,13 @@ def column_widths(spec: dict, size: float, available: float, wrap: int = 0) -> t
 def estimated_height(spec: dict, widths: Sequence[float], size: float) -> float:
     """About how tall (pt) the table sets at ``size`` in the physical column ``widths``: each row as many lines as
     its most wrapped cell needs, plus the heading and the notes."""
-    em = EM_PER_CHAR * size
     text_widths, k = [], 0
     for col in spec["columns"]:
         text_widths.append(widths[k] + (widths[k + 1] if col["align"] == "decimal" else 0))
         k += 2 if col["align"] == "decimal" else 1
-    lines = 2 + math.ceil(len(spec.get("notes") or "") * em / max(sum(widths), 1.0))
+    lines = 2 + math.ceil(text_em(spec.get("notes") or "") * size / max(sum(widths), 1.0))
     for row in spec["rows"]:
-        lines += max((math.ceil(len(str(v or "")) * em / max(w - 2 * CELL_INSET, em)) or 1
+        lines += max((math.ceil(text_em(str(v or "")) * size / max(w - 2 * CELL_INSET, size)) or 1
                       for v, w in zip(row, text_widths)), default=1)
     return lines * size * 1.25 + 4 * len(spec["rows"])
 
@@ -737,7 +761,7 @@ def to_typst(spec: dict, label: str, text_width_pt: float) -> str:
     table = (
         f"#figure(kind: table, supplement: none, numbering: none,\n"
         f" caption: figure.caption(position: top, {caption}),\n"
-        f"[#set text(size: {size}pt, hyphenate: false, number-width: \"tabular\")\n"
+        f"[#set text(size: {size}pt, hyphenate: false, number-width: \"tabular\")\n#set align(left)\n"
         f"#set par(justify: false)\n"
         f"#table(columns: ({', '.join(f'{w:.1f}pt' for w in widths)},),\n"
         f" align: (x, y) => ({', '.join(aligns)},).at(x) + top,\n"
