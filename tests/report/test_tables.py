@@ -274,8 +274,8 @@ def test_table_spec_aligns_numbers_and_intervals_on_the_decimal(tmp_path):
     spec = json.loads((paper_table(tmp_path) / "nhanes" / "regression.json").read_text())
     assert [c["align"] for c in spec["columns"]] == ["left", "left", "decimal", "decimal", "decimal"]
     assert spec["rows"][0][2] == "11,230" and spec["caption"] == "Stage caption"
-    assert T._decimal_parts("HR 1.27 (1.14-1.42)") == ("HR 1", ".27 (1.14-1.42)")
-    assert T._decimal_parts("11,230") == ("11,230", "")
+    assert T.decimal_parts("HR 1.27 (1.14-1.42)") == ("HR 1", ".27 (1.14-1.42)")
+    assert T.decimal_parts("11,230") == ("11,230", "")
 
 
 def test_render_table_gives_html_and_typst_with_labels_caption_and_csv_link(tmp_path):
@@ -322,4 +322,4 @@ def test_names_a_reader_looks_up_are_set_as_code():
         ("gss.panel_models.ballots", True), (", e.g. here", False)]
     assert T.code_spans("b_xy") == [("b_xy", True)]
     assert T.code_spans("Isolated (2+) vs Connected (0)") == [("Isolated (2+) vs Connected (0)", False)]
-    assert T._typst_text("b_xy") == '[#raw("b_xy")]' and T._html_text("a.csv <") == "<code>a.csv</code> &lt;"
+    assert T.typst_text("b_xy") == '[#raw("b_xy")]' and T.html_text("a.csv <") == "<code>a.csv</code> &lt;"

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CM = 72 / 2.54  # PDF points per centimetre
+PAGE_SETUP = Path(__file__).parent / "templates" / "paper-typst.yaml"  # the paper's page size and margins
 
 #: snake_case (two or more lower-case parts) or a patsy/formulaic term such as C(sex).
 IDENTIFIER = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b|\bC\([a-z_]+\)")
@@ -149,9 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m analysis.paper.typesetting PDF [PDF ...]``: print each problem; exit 1 if any."""
     import sys
 
-    from analysis.paper.manuscript import TEMPLATES
-
-    margin = page_margins_cm(TEMPLATES / "paper-typst.yaml")
+    margin = page_margins_cm(PAGE_SETUP)
     failed = 0
     for pdf in argv if argv is not None else sys.argv[1:]:
         problems = check_pdf(pdf, margin)

@@ -585,7 +585,7 @@ def relabel(text: str | None, labels: Mapping[str, str]) -> str | None:
     return _IDENTIFIER.sub(lambda m: labels.get(m.group(0), m.group(0)), text)
 
 
-def _decimal_parts(cell: str) -> tuple[str, str]:
+def decimal_parts(cell: str) -> tuple[str, str]:
     """'HR 1.27 (1.14-1.42)' -> ('HR 1', '.27 (1.14-1.42)'); a cell without a decimal point is all integer part,
     so it ends where the column's decimal points are."""
     hit = _DECIMAL_SPLIT.match(cell)
@@ -617,7 +617,7 @@ def code_spans(text: str) -> list[tuple[str, bool]]:
     return [(t, c) for t, c in pieces if t]
 
 
-def _typst_text(text: str) -> str:
+def typst_text(text: str) -> str:
     """Typst content for ``text``: plain strings, with code names as ``raw``."""
     pieces = code_spans(str(text))
     if all(not c for _, c in pieces):
@@ -625,7 +625,7 @@ def _typst_text(text: str) -> str:
     return "[" + "".join(f"#raw({_typst_str(t)})" if c else f"#{_typst_str(t)}" for t, c in pieces) + "]"
 
 
-def _html_text(text: str) -> str:
+def html_text(text: str) -> str:
     return "".join(f"<code>{html.escape(t)}</code>" if c else html.escape(t) for t, c in code_spans(str(text)))
 
 
@@ -682,7 +682,7 @@ def column_widths(spec: dict, size: float, available: float, wrap: int = 0) -> t
         cells = ["" if r[j] is None else str(r[j]) for r in spec["rows"]]
         heading = _longest_word([col["name"]], bold=True) * size + 2 * CELL_INSET + slack
         if col["align"] == "decimal":
-            parts = [_decimal_parts(c) for c in cells]
+            parts = [decimal_parts(c) for c in cells]
             split = {0: lambda t: [t], 1: lambda t: t.split(" (", 1), 2: str.split}[wrap]
             left = max((text_em(p[0]) for p in parts), default=0.5) * size + CELL_INSET + slack
             right = max((text_em(piece) for p in parts for piece in split(p[1])), default=0) * size \
@@ -749,14 +749,14 @@ def to_typst(spec: dict, label: str, text_width_pt: float) -> str:
         for col, value in zip(spec["columns"], row):
             value = "" if value is None else str(value)
             if col["align"] == "decimal":
-                left, right = _decimal_parts(value)
+                left, right = decimal_parts(value)
                 cells += [_typst_str(left), _typst_str(right)]
             else:
-                cells.append(_typst_text(value))
+                cells.append(typst_text(value))
         body.append("  " + ", ".join(cells) + ",")
     notes = spec.get("notes")
     note_block = (f"\n#block(width: 100%, above: 0.6em)[#set text(size: {size}pt); #set par(justify: false); "
-                  f"#{_typst_text(notes)}]") if notes else ""
+                  f"#{typst_text(notes)}]") if notes else ""
     caption = _typst_str(spec.get("caption") or "")
     table = (
         f"#figure(kind: table, supplement: none, numbering: none,\n"
@@ -799,14 +799,14 @@ def to_html_fragment(spec: dict, label: str, csv_href: str | None = None) -> str
         for col, value in zip(spec["columns"], row):
             value = "" if value is None else str(value)
             if col["align"] == "decimal":
-                left, right = _decimal_parts(value)
+                left, right = decimal_parts(value)
                 cells.append(f'<td class="int">{esc(left)}</td><td class="frac">{esc(right)}</td>')
             else:
-                cells.append(f"<td>{_html_text(value)}</td>")
+                cells.append(f"<td>{html_text(value)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     notes = spec.get("notes")
     link = f' <a href="{esc(csv_href)}">Data (CSV)</a>' if csv_href else ""
-    foot = f'<p class="table-notes">{_html_text(notes) if notes else ""}{link}</p>' if notes or link else ""
+    foot = f'<p class="table-notes">{html_text(notes) if notes else ""}{link}</p>' if notes or link else ""
     return (f'<figure class="paper-table" id="{esc(label)}">\n<table>\n'
             f'<caption>{esc(spec.get("caption") or "")}</caption>\n'
             f'<thead><tr>{"".join(head)}</tr></thead>\n<tbody>\n' + "\n".join(rows) +
