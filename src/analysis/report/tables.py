@@ -551,7 +551,7 @@ def write_regression_tables(records: pd.DataFrame, dest_dir: str | Path, **kwarg
 #: A cell a reader reads as a number: an optional measure ("HR", "diff."), a sign or bound, digits with separators and
 #: decimals, an optional percent, an optional parenthesised interval or percentage, optional marks.
 _NUMBER_CELL = re.compile(r"^(?:[A-Za-z.]{1,6} )?[<>\u2264\u2265]?[-\u2212]?\d[\d,]*(?:\.\d+)?%?"
-                          r"(?: \([^()]*\))?[\u2020\u2021*]*$")
+                          r"(?: \([^()]*\))? ?[\u2020\u2021*]*$")
 _DECIMAL_SPLIT = re.compile(r"^(.*?\d)(\.\d.*)$")
 _EMPTY_CELLS = {"", "\u2013", "-", "\u2014"}
 
