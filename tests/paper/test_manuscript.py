@@ -145,6 +145,19 @@ def test_build_paper_writes_markdown_html_and_pdf(reports, params):
     assert "<table" in html
 
 
+def test_paper_pdf_sets_its_tables_and_figures_without_a_layout_fault(reports, params):
+    """The simulated paper's PDF: no overlapping glyphs, nothing outside the text block, no caption parted from
+    its figure (the running text's words are the template's; the pipeline test checks those on the real paper)."""
+    from analysis.paper.typesetting import check_pdf, page_margins_cm
+
+    paper.build_paper(reports, params)
+    margins = page_margins_cm(paper.TEMPLATES / "paper-typst.yaml")
+    layout = [str(p) for p in check_pdf(reports / "paper.pdf", margins) if p.kind != "identifier"]
+    assert layout == []
+    html = (reports / "paper.html").read_text()
+    assert '<td class="frac">' in html and 'href="tables/nhanes/regression_design_based.csv"' in html
+
+
 # ---------------------------------------------------------------------------------------------
 # The Methods sentence on measurement reliability quotes the clean stages' reliability files (same project
 # fixture: building it takes half a minute)

@@ -21,13 +21,21 @@ from analysis.core import config, io
 from analysis.core.disclosure import rule_of
 from analysis.core.metrics import estimate_entry
 from analysis.core.settings import DisclosureSettings
+from analysis.paper.typesetting import CM, page_margins_cm
 from analysis.params import Params, load
+from analysis.report.tables import render_table
 from analysis.studies.gss.settings import GssSettings, Model2020, Models2020
+from analysis.studies.nhanes.report import COVARIATE_SET_LABELS
 from analysis.studies.nhanes.schema import NHANES_VARIABLES
 from analysis.studies.nhanes.settings import NhanesSettings
 
 TEMPLATES = Path(__file__).parent / "templates"
 LABELS = {v.name: v.label for v in NHANES_VARIABLES}
+A4_WIDTH_CM, A4_HEIGHT_CM = 21.0, 29.7  # paper-typst.yaml: papersize a4
+CAPTION_ROOM_IN = 1.0  # below a figure that fills the page: its caption (up to four lines) and the gap
+#: Internal names a table may still carry (formula terms, covariate-set keys), in readers' words.
+TABLE_LABELS = {**LABELS, **{k: v.capitalize() for k, v in COVARIATE_SET_LABELS.items()},
+                "depression_score": "depressive symptoms", "latent_edges": "nhanes.dag.latent_edges"}
 
 
 class PaperError(RuntimeError):
@@ -138,6 +146,7 @@ def context(reports: Path, params: Params) -> dict:
     tables = reports / "tables" / "nhanes"
     return {
         "params": params,
+        "tables_dir": reports / "tables",
         "m": metrics,
         "est": metrics["estimates"],
         "h": headline(metrics, params.nhanes),
@@ -459,6 +468,13 @@ def render_markdown(ctx: dict) -> str:
                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(ratio=fmt_ratio, direction=direction, int=fmt_int, p=fmt_p, pval=fmt_pval, points=fmt_points,
                        linear=fmt_linear)
+    margin_x, _ = page_margins_cm(TEMPLATES / "paper-typst.yaml")
+    width = (A4_WIDTH_CM - 2 * margin_x) * CM - 2  # 2 pt to spare for the estimate of each column's width
+
+    def table(name: str, number: str, title: str | None = None) -> str:
+        return render_table(ctx["tables_dir"], name, number, title=title, labels=TABLE_LABELS, text_width_pt=width)
+
+    env.globals["table"] = table
     try:
         text = env.get_template("paper.md.j2").render(**ctx)
     except jinja2.UndefinedError as err:
@@ -470,7 +486,13 @@ def render_markdown(ctx: dict) -> str:
 _PLACEHOLDERS = re.compile(r"\{\{|\}\}|\{%|\bnan\b|\bNone\b|\bTODO\b|\bXXX\b|\?\?", re.IGNORECASE)
 
 
+_RAW_TYPST = re.compile(r"^```\{=typst\}\n.*?^```$", re.M | re.S)
+
+
 def check_no_placeholders(text: str) -> None:
+    """Fail on a template placeholder or a missing value left in the text. Raw Typst blocks are skipped: Typst's
+    ``none`` is a keyword, and each table's cells are checked in its HTML twin."""
+    text = _RAW_TYPST.sub(lambda m: "\n" * m.group(0).count("\n"), text)
     for lineno, line in enumerate(text.splitlines(), 1):
         hit = _PLACEHOLDERS.search(line)
         if hit:
@@ -506,6 +528,24 @@ def build_paper(reports: Path, params: Params) -> list[Path]:
     return [md_path, html_path, pdf_path]
 
 
+_IMAGE = re.compile(r"(!\[[^\]]*\]\(([^)\s]+)\))\{\s*width=(\d+)%\s*\}")
+
+
+def fit_figures_to_page(markdown: str, reports: Path, width_in: float, max_height_in: float) -> str:
+    """Each figure ``{ width=N% }`` that would print taller than ``max_height_in`` at N% of ``width_in`` is given
+    that height instead, so the figure and its caption stay on one page (Typst moves a figure, never splits it).
+    Such a figure prints smaller than it was drawn (its type too): draw it shorter, or split it, to avoid that."""
+    from PIL import Image
+
+    def fitted(match: re.Match) -> str:
+        with Image.open(reports / match.group(2)) as image:
+            w, h = image.size
+        height = width_in * int(match.group(3)) / 100 * h / w
+        return match.group(0) if height <= max_height_in else f"{match.group(1)}{{ height={max_height_in:.2f}in }}"
+
+    return _IMAGE.sub(fitted, markdown)
+
+
 def render_pdf(markdown: str, reports: Path) -> bytes:
     """The manuscript as PDF: pandoc writes Typst, the ``typst`` wheel compiles it (offline, fonts embedded).
 
@@ -514,9 +554,13 @@ def render_pdf(markdown: str, reports: Path) -> bytes:
     import pypandoc
     import typst
 
+    margin_x, margin_y = page_margins_cm(TEMPLATES / "paper-typst.yaml")
+    markdown = fit_figures_to_page(markdown, reports, (A4_WIDTH_CM - 2 * margin_x) / 2.54,
+                                   (A4_HEIGHT_CM - 2 * margin_y) / 2.54 - CAPTION_ROOM_IN)
     source = pypandoc.convert_text(
         markdown, "typst", format="markdown",
-        extra_args=["--standalone", f"--include-in-header={TEMPLATES / 'paper-header.typ'}"])
+        extra_args=["--standalone", f"--include-in-header={TEMPLATES / 'paper-header.typ'}",
+                    f"--metadata-file={TEMPLATES / 'paper-typst.yaml'}"])
     try:
         return typst.compile(source.encode("utf-8"), root=str(reports), timestamp=0)
     except Exception as err:  # typst raises its own error type with the offending line
