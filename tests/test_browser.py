@@ -1,4 +1,4 @@
-"""The browser driver (tests/browser.py) finds each fault it is meant to find, on tiny pages that hold it.
+"""The browser driver (tests/support/browser.py) finds each fault it is meant to find, on tiny pages that hold it.
 
 Every page but the clean one holds exactly one fault, so each check is shown both to fire and to stay quiet.
 Chromium is required: without it the tests fail (not skip), naming `make browser`.
@@ -11,7 +11,7 @@ import zlib
 
 import pytest
 
-from browser import Browser, BrowserNotFound, find_chromium
+from support.browser import Browser, BrowserNotFound, find_chromium
 
 PAGES = {
     "clean": "<h1 id='top'>ok</h1><a href='clean.html'>self</a> <a href='#top'>top</a> "
@@ -90,6 +90,6 @@ def test_a_page_wider_than_the_window_is_found(reports):
 def test_missing_chromium_fails_naming_make_browser(monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     monkeypatch.delenv("CHROMIUM", raising=False)
-    monkeypatch.setattr("browser.CANDIDATES", ("chromium-not-here",))
+    monkeypatch.setattr("support.browser.CANDIDATES", ("chromium-not-here",))
     with pytest.raises(BrowserNotFound, match="make browser"):
         find_chromium()
