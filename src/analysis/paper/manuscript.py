@@ -177,8 +177,8 @@ RULES = {
                  "otherwise 'no clear difference in'.",
     "attenuation": "the change of the log hazard ratio from one covariate set to the next, in per cent of the "
                    "first: 'attenuated' when it shrinks towards the null, 'strengthened' when it moves away.",
-    "dominance": "an item 'carries the association' when, with the items mutually adjusted, its CI excludes 1 "
-                 "and every other item's CI includes 1.",
+    "dominance": "an item 'carries most of the association' when, with the items mutually adjusted, its CI "
+                 "excludes 1 and its log hazard ratio is at least twice that of every other item.",
     "measurement_error": "a within-person estimate is 'within the range that measurement error alone would give' "
                          "when its ratio to the pooled estimate lies inside the regression-dilution factors of "
                          "the assumed reliabilities; 'smaller than' when below the smallest factor.",
@@ -243,7 +243,7 @@ def _kr20(path: Path, nh: NhanesSettings) -> dict | None:
 
 def _multiplicity_context(reports: Path, nh: NhanesSettings) -> dict | None:
     """Per family of secondary estimates its size and the counts below the rate (``multiplicity.csv``, report stage),
-    and the q-value of every interaction test by (outcome label, modifier label). None when absent."""
+    and the q-value of every interaction test by (outcome label, exposure label, modifier label). None when absent."""
     path = reports / "tables" / "nhanes" / "multiplicity.csv"
     if not path.exists():
         return None
@@ -253,7 +253,7 @@ def _multiplicity_context(reports: Path, nh: NhanesSettings) -> dict | None:
                  "p_below": int((part["p_value"] < rate).sum()), "q_below": int((part["q_value"] < rate).sum())}
                 for name, part in table.groupby("family", sort=False)]
     tests = table[table["family"] == "interactions"]
-    q = {(r.outcome_label, r.what.removeprefix("x ")): float(r.q_value) for r in tests.itertuples()}
+    q = {(r.outcome_label, r.exposure_label, r.what.removeprefix("x ")): float(r.q_value) for r in tests.itertuples()}
     return {"rate": rate, "families": families, "interaction_q": q,
             "total": sum(f["n"] for f in families)}
 
@@ -622,7 +622,7 @@ def environment(reports: Path, document: str) -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(ratio=fmt_ratio, direction=direction, int=fmt_int, p=fmt_p, pval=fmt_pval, points=fmt_points,
-                       linear=fmt_linear, ci=fmt_ci, attenuation=attenuation_words, agrees=agrees)
+                       linear=fmt_linear, ci=fmt_ci, attenuation=attenuation_words, agrees=agrees, log=math.log)
     env.tests.update(agrees=agrees)
     env.globals.update(table=make_table(reports), figure=make_figure(reports), ref=make_ref(document),
                        sections=sections, document=document, strobe_table=strobe_table)
@@ -697,8 +697,9 @@ def draw_sample_flow(reports: Path, params: Params) -> list[Path]:
 
     flow = pd.read_csv(reports / "tables" / "nhanes" / "cohort_flow.csv")
     steps = flow["step"].astype(int).tolist()
-    uses = {steps[-3]: ["Table 1"], steps[-2]: ["Figure 2 (Kaplan-Meier)"],
-            steps[-1]: ["Table 2", "the NHANES models of the supplement"]}
+    # from the last step back: the models, the Kaplan-Meier figure (linked), Table 1 (complete index)
+    items = [["Table 2", "the NHANES models of the supplement"], ["Figure 2 (Kaplan-Meier)"], ["Table 1"]]
+    uses = dict(zip(reversed(steps), items))
     return write_sample_flow(flow, reports / FLOW_FIGURE, tuple(params.reports.figure_formats), uses=uses,
                              title=f"{params.nhanes.study}: the sample of each display item")
 
@@ -753,7 +754,8 @@ def render_pdf(markdown: str, reports: Path) -> bytes:
 
     source = pypandoc.convert_text(
         markdown, "typst", format=READER,
-        extra_args=["--standalone", *_pandoc_args(reports), f"--include-in-header={TEMPLATES / 'paper-header.typ'}"])
+        extra_args=["--standalone", *_pandoc_args(reports), f"--include-in-header={TEMPLATES / 'paper-header.typ'}",
+                    f"--include-in-header={TEMPLATES / 'numbering.typ'}"])
     try:
         return typst.compile(source.encode("utf-8"), root=str(reports), timestamp=0)
     except Exception as err:  # typst raises its own error type with the offending line

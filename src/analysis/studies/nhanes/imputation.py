@@ -66,7 +66,8 @@ def _safe(name: str) -> str:
 
 
 def imputed_set(nh: NhanesSettings) -> str:
-    """The covariate set whose missing values are imputed (``imputation.covariate_set``, null: the primary estimate's)."""
+    """The covariate set whose missing values are imputed (``imputation.covariate_set``; null: the primary
+    estimate's)."""
     return nh.covariate_set(nh.imputation.covariate_set)
 
 

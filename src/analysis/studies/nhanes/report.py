@@ -104,7 +104,8 @@ def evalues_table(records: pd.DataFrame, nh: NhanesSettings) -> pd.DataFrame:
                      "E-value (estimate)": f"{e['evalue_estimate']:.2f}",
                      "E-value (CI limit)": f"{e['evalue_ci']:.2f}"})
     out = pd.DataFrame(rows)
-    out.attrs["caption"] = "E-values of the headline hazard and odds ratios (design-based, the primary estimate's covariate set)"
+    out.attrs["caption"] = ("E-values of the headline hazard and odds ratios (design-based, the primary estimate's "
+                            "covariate set)")
     out.attrs["footnote"] = (
         "E-value (VanderWeele & Ding 2017): the minimum strength of association, on the risk-ratio scale, that an "
         "unmeasured confounder would need with both the exposure and the outcome, beyond the measured covariates, "
@@ -233,7 +234,8 @@ def subgroup_table(subgroups: pd.DataFrame) -> pd.DataFrame:
         "constant in the subgroup, such as sex among men, left out). Interaction test: design-based Wald test that "
         "every exposure x modifier coefficient is 0 in the main model with the modifier and those terms added, F "
         f"on (number of coefficients, design df - model coefficients + 1) as R survey::regTermTest; q: the "
-        f"Benjamini-Hochberg q-value (false discovery rate) over the {n_tests} tests. {tables.NONCONVERGED_MARK} the fit did not converge (sparse "
+        f"Benjamini-Hochberg q-value (false discovery rate) over the {n_tests} tests. "
+        f"{tables.NONCONVERGED_MARK} the fit did not converge (sparse "
         "subgroup; see nhanes_subgroups.csv).")
     return out
 
@@ -366,7 +368,8 @@ def exposure_definitions_table(records: pd.DataFrame) -> pd.DataFrame:
             row[outcome] = _estimate_text(next(hit.itertuples())) if len(hit) else ""
         rows.append(row)
     out = pd.DataFrame(rows)
-    out.attrs["caption"] = "The isolation exposure defined in other ways (design-based, the primary estimate's covariate set)"
+    out.attrs["caption"] = ("The isolation exposure defined in other ways (design-based, the primary estimate's "
+                            "covariate set)")
     out.attrs["footnote"] = (
         "Each cell: one survey-weighted model (Taylor-linearised variance, PSUs in strata, t intervals on the "
         "design df). Items and the structural and functional scores are entered jointly, so each estimate is "

@@ -1,7 +1,8 @@
 """NHANES sensitivity analyses (reverse causation, baseline disease) and effect modification.
 
 Every model here is the **design-based** fit of the main analysis - the covariate set ``sensitivity.covariate_set``
-(null: the primary estimate's, ``models.primary.covariate_set``, as the headline), every exposure of ``models.exposures`` and every
+(null: the primary estimate's, ``models.primary.covariate_set``, as the headline), every exposure of
+``models.exposures`` and every
 outcome of ``models.survival`` (Cox, Efron ties) and ``models.regression`` (logistic or linear) - changed one
 way at a time. Every change of sample is a **domain** of the full survey design (R ``subset(design, ...)``,
 the ``subset=`` mask of :mod:`analysis.estimators.survey`): the rows outside it keep their stratum and PSU,
