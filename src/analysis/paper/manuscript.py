@@ -635,8 +635,15 @@ def render_markdown(ctx: dict, reports: Path | None = None, document: str = "pap
         text = env.get_template(DOCUMENTS[document]).render(**ctx)
     except jinja2.UndefinedError as err:
         raise PaperError(f"the {document} template needs a value the results do not have: {err}") from err
+    text = separate_blocks(text)
     check_no_placeholders(text, document)
     return text
+
+
+def separate_blocks(markdown: str) -> str:
+    """A blank line before every heading and every run-in bold paragraph ("**Limitations.** ..."): Jinja's
+    whitespace control can leave a block glued to the line before it, which pandoc would read as one paragraph."""
+    return re.sub(r"(?m)^(?!\|)(.+)\n(?=#{1,6} |\*\*[^*\n]+\.\*\* )", r"\1\n\n", markdown)
 
 
 def fmt_ci(est: dict | None) -> str:
