@@ -65,3 +65,11 @@ def test_word_rules():
     assert paper.agrees({"estimate": 1.42}, primary) and not paper.agrees({"estimate": 1.6}, primary)
     assert paper.direction({**primary, "measure": "HR"}) == "higher"
     assert paper.direction({"measure": "HR", "estimate": 0.9, "ci_low": 0.8, "ci_high": 1.01}) == "no clear difference in"
+
+
+def test_a_reference_to_an_item_that_did_not_render_is_an_error():
+    docs = {"paper": "see [Table 2](#table-2) and [Table S4](supplement.html#table-s4)\n::: {#table-2 .x}\n",
+            "supplement": "::: {#table-s4 .x}\n[Table 2](paper.html#table-2)\n"}
+    paper.check_cross_references(docs)
+    with pytest.raises(paper.PaperError, match="refers to #figure-3 in paper"):
+        paper.check_cross_references({**docs, "paper": docs["paper"] + "[Figure 3](#figure-3)"})

@@ -608,7 +608,8 @@ def strobe_table(number: str) -> str:
     """The STROBE checklist (``data/reference/strobe_cohort.csv``) as the supplement's table ``number``."""
     from analysis.paper.strobe import read_checklist, supplement_markdown
 
-    return supplement_markdown(read_checklist(config.REFERENCE / "strobe_cohort.csv"), number)
+    table = supplement_markdown(read_checklist(config.REFERENCE / "strobe_cohort.csv"), number)
+    return f"::: {{#{anchor(number)} .display-table}}\n{table}\n:::\n"
 
 
 def sections(kind: str) -> list[str]:
@@ -697,6 +698,19 @@ def check_citations(markdowns: dict[str, str], bib: Path = BIBLIOGRAPHY) -> None
             raise PaperError(f"{name}.md cites {missing}, which {bib} does not hold; add the entries (with DOIs)")
 
 
+def check_cross_references(markdowns: dict[str, str]) -> None:
+    """Every link to a display item (``](#table-2)``, ``](supplement.html#table-s4)``) has its target in the
+    document it names; a reference to an item that did not render (its study did not run) is an error here, not a
+    failed Typst compile."""
+    defined = {name: set(re.findall(r"\{#([\w.-]+)", text)) for name, text in markdowns.items()}
+    for name, text in markdowns.items():
+        for page, ident in re.findall(r"\]\((\w*?)(?:\.html)?#((?:table|figure)-s?\d+)\)", text):
+            target = page or name
+            if target in defined and ident not in defined[target]:
+                raise PaperError(f"{name}.md refers to #{ident} in {target}, which has no such display item; "
+                                 "guard the reference with the condition that draws the item")
+
+
 def draw_sample_flow(reports: Path, params: Params) -> list[Path]:
     """The NHANES sample flow with the display items that use each sample (Table 1, the Kaplan-Meier figure, the
     models): :mod:`analysis.report.flow`."""
@@ -733,6 +747,7 @@ def build_paper(reports: Path, params: Params) -> list[Path]:
         ctx = context(reports, params)
         markdowns = {name: render_markdown(ctx, reports, name) for name in DOCUMENTS}
         check_citations(markdowns)
+        check_cross_references(markdowns)
         css = TEMPLATES / "paper.css"
         for name, markdown in markdowns.items():
             for ref in referenced_files(markdown):
