@@ -47,6 +47,7 @@ def test_figure_must_exist_and_carries_its_number(tmp_path):
         "![**Figure S3.** Caption.](figures/x.png){#figure-s3 width=80%}\n")
     assert paper.referenced_files("![**Figure 1.** see [Table 2](#table-2).](figures/x.png){#figure-1}") == [
         "figures/x.png"]
+    assert paper.referenced_files("a link to [the flow](figures/gss/flow.png) embeds nothing") == []
 
 
 def test_blocks_are_kept_apart_and_hooks_are_listed():

@@ -668,8 +668,9 @@ def check_no_placeholders(text: str, document: str = "paper") -> None:
 
 
 def referenced_files(markdown: str) -> list[str]:
-    """The image files a document embeds (``![...](path.png)``, captions may hold links)."""
-    return re.findall(r"\]\(([^)\s#]+\.(?:png|svg|jpe?g))\)", markdown)
+    """The image files a document embeds: every image goes through the template's ``figure()``, which writes
+    ``![caption](path.png){#figure-...}`` (a caption may hold links; a plain link to a PNG is not embedded)."""
+    return re.findall(r"\]\(([^)\s#]+\.(?:png|svg|jpe?g))\)\{#", markdown)
 
 
 #: The bibliography (every work cited, and the published anchors' ``bib_key``) and the vendored citation style.
