@@ -65,7 +65,8 @@ def test_word_rules():
     primary = {"estimate": 1.35, "ci_low": 1.20, "ci_high": 1.52}
     assert paper.agrees({"estimate": 1.42}, primary) and not paper.agrees({"estimate": 1.6}, primary)
     assert paper.direction({**primary, "measure": "HR"}) == "higher"
-    assert paper.direction({"measure": "HR", "estimate": 0.9, "ci_low": 0.8, "ci_high": 1.01}) == "no clear difference in"
+    null = {"measure": "HR", "estimate": 0.9, "ci_low": 0.8, "ci_high": 1.01}
+    assert paper.direction(null) == "no clear difference in"
 
 
 def test_a_reference_to_an_item_that_did_not_render_is_an_error():
@@ -74,3 +75,11 @@ def test_a_reference_to_an_item_that_did_not_render_is_an_error():
     paper.check_cross_references(docs)
     with pytest.raises(paper.PaperError, match="refers to #figure-3 in paper"):
         paper.check_cross_references({**docs, "paper": docs["paper"] + "[Figure 3](#figure-3)"})
+
+
+def test_a_link_to_a_section_that_did_not_render_becomes_text():
+    text = ("# S3. NHANES: more\n\n[Supplement \u00a7 S3. NHANES: more](#s3.-nhanes-more); [S4](#s4.-gss); "
+            "[Table S2](#table-s2)\n")
+    out = paper.unlink_missing_sections(text)
+    assert "[Supplement \u00a7 S3. NHANES: more](#s3.-nhanes-more)" in out  # the heading exists: kept
+    assert "; S4;" in out and "[Table S2](#table-s2)" in out  # a missing section unlinked; display items left

@@ -636,9 +636,24 @@ def render_markdown(ctx: dict, reports: Path | None = None, document: str = "pap
         text = env.get_template(DOCUMENTS[document]).render(**ctx)
     except jinja2.UndefinedError as err:
         raise PaperError(f"the {document} template needs a value the results do not have: {err}") from err
-    text = separate_blocks(text)
+    text = unlink_missing_sections(separate_blocks(text))
     check_no_placeholders(text, document)
     return text
+
+
+def unlink_missing_sections(markdown: str) -> str:
+    """A link to a section of the same document (``[Supplement \u00a7 S4. ...](#s4.-...)``, the STROBE table) whose
+    heading did not render (its study did not run) becomes plain text: Typst would refuse the dangling label.
+    Links to display items are checked, not unlinked (:func:`check_cross_references`)."""
+    from analysis.paper.strobe import pandoc_id
+
+    ids = set(re.findall(r"\{#([\w.-]+)", markdown))
+    ids |= {pandoc_id(re.sub(r"\s*\{[^}]*\}\s*$", "", h)) for h in re.findall(r"(?m)^#{1,6}\s+(.+?)\s*$", markdown)}
+
+    def keep(match: re.Match) -> str:
+        text, ident = match.group(1), match.group(2)
+        return match.group(0) if ident in ids or re.fullmatch(r"(?:table|figure)-s?\d+", ident) else text
+    return re.sub(r"\[([^\]]+)\]\(#([^)\s]+)\)", keep, markdown)
 
 
 def separate_blocks(markdown: str) -> str:

@@ -54,7 +54,7 @@ TABLE1_DECIMALS: dict[str, int] = {"income_poverty_ratio": 2}
 # listed here is shown as "Model k (<name>)".
 COVARIATE_SET_LABELS: dict[str, str] = {
     "age_sex": "age, sex",
-    "socioeconomic": "+ socioeconomic (total effect)",
+    "socioeconomic": "+ socioeconomic",
     "health": "+ health (secondary: direct effect)",
 }
 
