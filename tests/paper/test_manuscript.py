@@ -149,6 +149,7 @@ def test_paper_refuses_placeholders_and_missing_results(reports, params, tmp_pat
         paper.context(tmp_path, params)
 
 
+@pytest.mark.slow
 def test_build_paper_writes_markdown_html_and_pdf(reports, params):
     written = paper.build_paper(reports, params)
     assert [p.name for p in written] == ["sample_flow.png", "paper.md", "paper.html", "paper.pdf", "supplement.md",
