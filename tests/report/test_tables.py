@@ -200,7 +200,7 @@ def test_regression_table_marks_ph_and_convergence():
     table = T.regression_table(records, ph_tests=ph, covariate_sets={"age_sex": "age + C(sex)"},
                                covariate_set_labels=COVARIATE_SET_LABELS)
     assert table.iloc[0]["Model 1 (age, sex)"] == "HR 1.45 (1.20-1.75)" + T.PH_MARK
-    assert table.iloc[0]["Model 2 (+ health (possible mediators))"].endswith(T.NONCONVERGED_MARK)
+    assert table.iloc[0]["Model 2 (+ health (secondary: direct effect))"].endswith(T.NONCONVERGED_MARK)
     note = table.attrs["footnote"]
     assert "Schoenfeld" in note and "did not converge" in note and "age + C(sex)" in note
 

@@ -83,6 +83,41 @@ class RegressionOutcome(Settings):
     family: Literal["binomial", "gaussian"]
 
 
+class Primary(Settings):
+    """The one estimate named before the results were read (issue 21): outcome, exposure contrast, adjustment
+    set and design. Every headline companion (E-values, imputation, sensitivity, subgroups, triangulation) is
+    computed for this covariate set first; every other estimate is secondary."""
+
+    outcome: str = "all_cause_death"
+    """A key of models.survival or models.regression."""
+    exposure: str = "isolation_category"
+    """A categorical key of models.exposures: its last group against its reference."""
+    covariate_set: str
+    """A key of models.covariate_sets: the adjustment set the causal diagram gives for the total effect."""
+    design: Literal["design-based"] = "design-based"
+    """Survey-weighted, Taylor-linearised variance (the population-average estimate)."""
+
+
+class Family(Settings):
+    """A family of secondary estimates, within which the false discovery rate is controlled."""
+
+    label: Label
+    source: Literal["models", "exposures", "sensitivity", "interactions"]
+    """Which records: models = every design-based estimate of nhanes_models.csv except the primary;
+    exposures = nhanes_exposures.csv; sensitivity = nhanes_sensitivity.csv (analyses other than the main);
+    interactions = the interaction tests of nhanes_subgroups.csv."""
+
+
+class Multiplicity(Settings):
+    """False-discovery-rate control within each family of secondary estimates (Benjamini & Hochberg 1995)."""
+
+    method: Literal["fdr_bh"] = "fdr_bh"
+    """statsmodels multipletests method: Benjamini-Hochberg step-up."""
+    q: Probability = 0.05
+    """The false discovery rate controlled within each family."""
+    families: dict[str, Family] = {}
+
+
 class Models(Settings):
     """The NHANES models: exposures x nested covariate sets x outcomes x designs."""
 
@@ -105,6 +140,16 @@ class Models(Settings):
     """1 - confidence level of every interval."""
     ph_test_alpha: Probability = 0.01
     """Schoenfeld-test p below this is flagged in the tables."""
+    primary: Primary
+    """The primary estimate, named in advance."""
+    multiplicity: Multiplicity = Multiplicity()
+    """The families of secondary estimates and their FDR control."""
+
+    @property
+    def headline_set(self) -> str:
+        """The primary estimate's covariate set: the default of the blocks that use one set (headline tables,
+        E-values, imputation, sensitivity, subgroups, triangulation)."""
+        return self.primary.covariate_set
 
     @property
     def fullest_set(self) -> str:
@@ -153,7 +198,7 @@ class ExposureAnalysis(Settings):
 
 class ExposureDefinitions(Settings):
     covariate_set: str | None = None
-    """A key of models.covariate_sets; null: the fullest."""
+    """A key of models.covariate_sets; null: the primary estimate's."""
     analyses: dict[str, ExposureAnalysis] = {}
 
 
@@ -168,7 +213,7 @@ class Imputation(Settings):
     k_pmm: Annotated[int, Field(ge=1, le=1000)] = 20
     """Donors for predictive mean matching."""
     covariate_set: str | None = None
-    """A key of models.covariate_sets; null: the fullest."""
+    """A key of models.covariate_sets; null: the primary estimate's."""
     auxiliary: list[str] = []
     """Further columns in the imputation model (not imputed for the analysis)."""
     design_strata: bool = True
@@ -235,8 +280,8 @@ class SubgroupSpec(Settings):
 class Sensitivity(Settings):
     """Sensitivity analyses and effect modification of the main design-based model."""
 
-    covariate_set: str
-    """The main analysis's covariate set (a key of models.covariate_sets)."""
+    covariate_set: str | None = None
+    """The main analysis's covariate set (a key of models.covariate_sets); null: the primary estimate's."""
     exclude_early_death_years: bounded(ge=0, le=20) = 2
     """Follow-up starts this many years after the interview (reverse causation)."""
     prevalent_disease: PrevalentDisease
@@ -387,8 +432,8 @@ class NhanesSettings(Settings):
         return TABLE_COLUMNS | set(self.index_columns())
 
     def covariate_set(self, name: str | None) -> str:
-        """A covariate set by name (null: the fullest)."""
-        return self.models.fullest_set if name is None else name
+        """A covariate set by name (null: the primary estimate's, ``models.primary.covariate_set``)."""
+        return self.models.headline_set if name is None else name
 
     @model_validator(mode="after")
     def _cross_checks(self) -> NhanesSettings:
@@ -422,6 +467,16 @@ class NhanesSettings(Settings):
             check_columns([s.duration, s.event], f"models.survival.{name}")
         for name, s in models.regression.items():
             check_columns([s.outcome], f"models.regression.{name}")
+        primary = models.primary
+        if primary.outcome not in models.outcome_names():
+            problems.append(f"models.primary.outcome: '{primary.outcome}' is not an outcome of models.survival or "
+                            f"models.regression {models.outcome_names()}")
+        if getattr(models.exposures.get(primary.exposure), "type", None) != "categorical":
+            problems.append(f"models.primary.exposure: '{primary.exposure}' is not a categorical exposure of "
+                            f"models.exposures {list(models.exposures)}")
+        if primary.covariate_set not in models.covariate_sets:
+            problems.append(f"models.primary.covariate_set: '{primary.covariate_set}' is not a key of "
+                            f"models.covariate_sets {list(models.covariate_sets)}")
         latent = set(self.dag.latent)
         nodes = {n for edge in [*self.dag.edges, *self.dag.latent_edges] for n in edge}
         check_columns(sorted(nodes - latent - {self.dag.exposure, self.dag.outcome}), "dag.edges")
