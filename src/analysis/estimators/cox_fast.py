@@ -130,10 +130,11 @@ def _loglik_grad_info(layout: _Layout, x: np.ndarray, beta: np.ndarray):
     return loglik, grad, info
 
 
-def efron_cox(X, time, event, weights=None, strata=None, *, tol: float = 1e-12, max_iter: int = 100) -> CoxFit:
+def efron_cox(X, time, event, weights=None, strata=None, *, tol: float = 1e-16, max_iter: int = 100) -> CoxFit:
     """Weighted (case weights), optionally stratified, Efron-ties Cox fit by Newton-Raphson with step halving.
 
-    Stops when the Newton decrement ``g' I^-1 g`` falls below ``tol`` (lifelines' default criterion, tighter);
+    Stops when the Newton decrement ``g' I^-1 g`` falls below ``tol`` (lifelines' criterion, tighter) or the
+    Newton step below 1e-13 in every coefficient (rounding floor);
     ``converged`` is False when ``max_iter`` is reached. Raises numpy's LinAlgError on a singular information
     (e.g. a covariate constant in the sample).
     """
@@ -142,10 +143,11 @@ def efron_cox(X, time, event, weights=None, strata=None, *, tol: float = 1e-12, 
     beta = np.zeros(x.shape[1])
     loglik, grad, info = _loglik_grad_info(layout, x, beta)
     converged, iterations = False, 0
-    for iterations in range(1, max_iter + 1):
+    while iterations < max_iter:
+        iterations += 1
         step = np.linalg.solve(info, grad)
         decrement = float(grad @ step)
-        if decrement < tol:
+        if decrement < tol or np.max(np.abs(step), initial=0.0) < 1e-13:
             converged = True
             break
         scale = 1.0

@@ -22,6 +22,7 @@ bits in this process and on any worker: results are identical for any number of 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -83,7 +84,7 @@ def dask_client(n_jobs: int = 1, scheduler: str | None = None, *, processes: boo
             client.close()
         return
     with LocalCluster(n_workers=n_jobs, threads_per_worker=1, processes=processes, dashboard_address=None,
-                      silence_logs="error") as cluster, Client(cluster) as client:
+                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
         yield client
 
 

@@ -38,7 +38,7 @@ import hashlib
 import json
 import math
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -48,7 +48,7 @@ from scipy import stats
 
 from analysis.estimators.cox_fast import efron_cox, efron_score_residuals
 from analysis.estimators.formula import design_matrix
-from analysis.estimators.imputation import pool
+from analysis.estimators.imputation import impute_once, pool
 from analysis.estimators.records import (
     ModelSpec,
     exposure_coefficients,
@@ -56,7 +56,6 @@ from analysis.estimators.records import (
     normalised_weights,
     record_row,
 )
-from analysis.estimators.survey import domain_variance
 from analysis.estimators.vcov import cluster_sandwich
 
 DESIGNS = ("design-based", "unweighted", "multilevel")
@@ -89,7 +88,7 @@ class CoxSpecification:
         if self.design not in DESIGNS:
             raise ValueError(f"design '{self.design}' unknown; use one of {list(DESIGNS)}")
 
-    def columns(self, imputed_columns: Iterable[str] = ()) -> list[str]:
+    def columns(self) -> list[str]:
         """The columns the fit reads (for the data hash of the cache)."""
         return list(dict.fromkeys([self.duration, self.event, *self.spec.variables(), self.weight, self.stratum,
                                    self.psu, self.cluster]))
@@ -114,14 +113,70 @@ def _domain(table: pd.DataFrame, cs: CoxSpecification) -> np.ndarray:
     return mask
 
 
-def _one_table(table: pd.DataFrame, cs: CoxSpecification, psu_code: np.ndarray, n_psu: int):
-    """(coefficient, covariance matrix, design df or None, n, events, n_groups, PSU influence, note, levels)."""
+class _Design:
+    """The survey design of a table, coded once: each row's PSU code, each PSU's stratum code and each stratum's
+    number of PSUs in the full design (PSUs nested in strata, ``nest = TRUE``)."""
+
+    def __init__(self, table: pd.DataFrame, stratum: str, psu: str):
+        pairs = pd.DataFrame({"s": pd.factorize(table[stratum], sort=True)[0],
+                              "p": pd.factorize(table[psu], sort=True)[0]})
+        self.psu_code = pairs.groupby(["s", "p"], sort=True).ngroup().to_numpy()
+        first = pairs.drop_duplicates().sort_values(["s", "p"])
+        self.psu_stratum = first["s"].to_numpy()
+        self.n_design = np.bincount(self.psu_stratum)
+        self.n_psu = len(self.psu_stratum)
+
+    def domain_variance(self, psu_total: np.ndarray, mask: np.ndarray, lonely_psu: str) -> tuple[float, int, int]:
+        """``(variance, df, PSUs in the domain)`` of one estimate from its influence summed by PSU: the
+        formula of :func:`analysis.estimators.survey.domain_variance` (R's subset design; checked equal in
+        tests/estimators/test_specification_curve.py), without recoding the design for every fit."""
+        present = np.zeros(self.n_psu, dtype=bool)
+        present[np.unique(self.psu_code[mask])] = True
+        strata = np.unique(self.psu_stratum[present])
+        h_of = self.psu_stratum
+        n_h = self.n_design
+        totals = np.bincount(h_of, weights=psu_total, minlength=len(n_h))
+        centre = totals / n_h
+        dev = np.where(present, psu_total - centre[h_of], 0.0)
+        ss = np.bincount(h_of, weights=dev ** 2, minlength=len(n_h))
+        n_present = np.bincount(h_of[present], minlength=len(n_h))
+        ss = ss + (n_h - n_present) * centre ** 2
+        variance = 0.0
+        grand = psu_total[present].sum() / n_h[strata].sum()
+        for h in strata:
+            if n_h[h] > 1:
+                variance += n_h[h] / (n_h[h] - 1) * ss[h]
+            elif lonely_psu == "adjust":
+                variance += float(((psu_total[present & (h_of == h)] - grand) ** 2).sum())
+            elif lonely_psu == "fail":
+                raise ValueError("a stratum has a single PSU (lonely_psu 'fail')")
+        return float(variance), int(present.sum() - len(strata)), int(present.sum())
+
+
+_MATRICES: dict = {}
+
+
+def _design_matrix(table: pd.DataFrame, frame: pd.DataFrame, rhs: str, mask: np.ndarray) -> pd.DataFrame:
+    """The Cox design matrix (no intercept) of ``frame`` (the rows ``mask`` of ``table``), memoised per worker
+    for the specifications that share a table, a right-hand side and a domain (the designs and outcomes of one
+    sample). The memo holds the table itself, so its ``id`` cannot be reused by another table meanwhile."""
+    key = (id(table), rhs, hashlib.sha1(np.packbits(mask).tobytes()).hexdigest())
+    entry = _MATRICES.get(key)
+    if entry is None or entry[0] is not table:
+        if len(_MATRICES) > 32:
+            _MATRICES.clear()
+        entry = _MATRICES[key] = (table, design_matrix(frame, rhs).drop(columns="Intercept", errors="ignore"))
+    return entry[1]
+
+
+def _one_table(table: pd.DataFrame, cs: CoxSpecification, design: _Design):
+    """(coefficient, variance, design df or None, n, events, n_groups, PSU influence, converged, term, label)."""
     mask = _domain(table, cs)
     frame = table.loc[mask]
     spec = cs.spec
     levels = exposure_levels(frame[spec.exposure]) if spec.exposure_type == "categorical" else None
     rhs = spec.rhs(levels[0] if levels else None)
-    X = design_matrix(frame, rhs).drop(columns="Intercept", errors="ignore")
+    X = _design_matrix(table, frame, rhs, mask)
     names = list(X.columns)
     coefficients = exposure_coefficients(spec, levels)
     chosen = [c for c in coefficients if cs.contrast is None or c[1] == f"{spec.exposure}[{cs.contrast}]"]
@@ -133,19 +188,18 @@ def _one_table(table: pd.DataFrame, cs: CoxSpecification, psu_code: np.ndarray, 
     weights = normalised_weights(frame[cs.weight]) if cs.design == "design-based" else None
     strata = frame[cs.cluster].to_numpy() if cs.design == "multilevel" else None
     fit = efron_cox(x, time, died, weights, strata)
-    influence = efron_score_residuals(x, time, died, fit.params, weights, strata) @ fit.covariance
     j = names.index(coefficient)
+    influence = efron_score_residuals(x, time, died, fit.params, weights, strata) @ fit.covariance[:, j]
+    psu_total = np.bincount(design.psu_code[mask], weights=influence, minlength=design.n_psu)
     df = None
     if cs.design == "design-based":
-        cov, df = domain_variance(influence, table[cs.stratum], table[cs.psu], mask, lonely_psu=cs.lonely_psu)
-        n_groups = len(np.unique(psu_code[mask]))
+        variance, df, n_groups = design.domain_variance(psu_total, mask, cs.lonely_psu)
     elif cs.design == "multilevel":
-        cov = cluster_sandwich(influence, frame[cs.cluster].to_numpy())
+        variance = float(cluster_sandwich(influence[:, None], frame[cs.cluster].to_numpy())[0, 0])
         n_groups = frame[cs.cluster].nunique()
     else:
-        cov, n_groups = fit.covariance, math.nan
-    psu_total = np.bincount(psu_code[mask], weights=influence[:, j], minlength=n_psu)
-    return (fit.params[j], cov[j, j], df, int(mask.sum()), float(died.sum()), n_groups, psu_total, fit.converged,
+        variance, n_groups = float(fit.covariance[j, j]), math.nan
+    return (fit.params[j], variance, df, int(mask.sum()), float(died.sum()), n_groups, psu_total, fit.converged,
             term, term_label)
 
 
@@ -160,25 +214,25 @@ def _note(cs: CoxSpecification, m: int) -> str:
     return f"Efron ties (vectorised fit, estimators/cox_fast.py); {design}; {missing}{early}"
 
 
-def fit_specification(tables: Sequence[pd.DataFrame], cs: CoxSpecification) -> SpecificationFit:
-    """Fit one specification: on ``tables[0]`` (complete cases) or, when ``cs.imputed``, on every table of
-    ``tables`` (the completed tables, same rows) pooled by Rubin's rules. Every table is the full survey
+def fit_specification(tables: Sequence[pd.DataFrame], cs: CoxSpecification, design: _Design | None = None
+                      ) -> SpecificationFit:
+    """Fit one specification: on ``tables[0]`` (the observed table: complete cases) or, when ``cs.imputed``, on
+    every table after it (the completed tables, same rows) pooled by Rubin's rules. Every table is the full survey
     design (the domain is taken inside, as R ``subset(design, ...)``). A failed fit gives a record with NaN
     estimates, ``converged`` False and the error in ``note``."""
-    used = list(tables) if cs.imputed else [tables[0]]
+    used = list(tables[1:]) if cs.imputed else [tables[0]]
     if cs.imputed and len(used) < 2:
-        raise ValueError(f"an imputed specification needs at least 2 completed tables, got {len(used)}")
-    base = used[0]
-    psu_code = pd.factorize(pd.MultiIndex.from_arrays([base[cs.stratum], base[cs.psu]]), sort=True)[0]
-    n_psu = int(psu_code.max()) + 1
+        raise ValueError(f"an imputed specification needs at least 2 completed tables after the observed one, got "
+                         f"{len(used)}")
+    design = _Design(used[0], cs.stratum, cs.psu) if design is None else design
     model = "stratified_cox" if cs.design == "multilevel" else "cox"
     vcov = {"design-based": "linearisation", "unweighted": "model_based", "multilevel": "cluster"}[cs.design]
     try:
-        fits = [_one_table(t, cs, psu_code, n_psu) for t in used]
+        fits = [_one_table(t, cs, design) for t in used]
     except (np.linalg.LinAlgError, ValueError, KeyError) as err:
         record = record_row(cs.spec, cs.spec.exposure, "", math.nan, math.nan, model=model, design=cs.design,
                             vcov=vcov, n=0, events=math.nan, converged=False, note=f"Cox fit failed: {err}")
-        return SpecificationFit(record, [0.0] * n_psu)
+        return SpecificationFit(record, [0.0] * design.n_psu)
     estimate, variance, df, n, events, n_groups, _, converged, term, term_label = fits[0]
     influence = np.mean([f[6] for f in fits], axis=0)
     if cs.imputed:
@@ -195,7 +249,21 @@ def fit_specification(tables: Sequence[pd.DataFrame], cs: CoxSpecification) -> S
 def fit_specifications(specifications: Sequence[CoxSpecification], tables: Sequence[pd.DataFrame]
                        ) -> list[SpecificationFit]:
     """:func:`fit_specification` for each, in order (one task of the job runner)."""
-    return [fit_specification(tables, cs) for cs in specifications]
+    designs: dict = {}
+    out = []
+    for cs in specifications:
+        key = (cs.stratum, cs.psu)
+        if key not in designs:
+            designs[key] = _Design(tables[0], cs.stratum, cs.psu)
+        out.append(fit_specification(tables, cs, designs[key]))
+    return out
+
+
+def impute_chains(chains: Sequence[int], frame: pd.DataFrame, seed: int, burn_in: int, k_pmm: int
+                  ) -> list[pd.DataFrame]:
+    """Imputation chains ``j`` of ``frame`` (:func:`analysis.estimators.imputation.impute_once` seeded
+    ``(seed, j)``, as ``chained_imputations``), one job-runner task each."""
+    return [impute_once(frame, seed=(int(seed), int(j)), burn_in=burn_in, k_pmm=k_pmm) for j in chains]
 
 
 # --- the curve ---------------------------------------------------------------------------------------------
@@ -356,10 +424,3 @@ def cached_fits(keys: Sequence[str], specifications: Sequence[CoxSpecification],
             found[i] = fit
     return [found[i] for i in range(len(keys))], len(missing)
 
-
-def records_of(fits: Iterable[SpecificationFit]) -> list[dict]:
-    return [f.record for f in fits]
-
-
-def as_mapping(fit: SpecificationFit) -> Mapping:
-    return asdict(fit)

@@ -307,7 +307,7 @@ class SpecificationCurve(Settings):
     missing: Annotated[list[MissingRule], Field(min_length=1)]
     outcomes: Annotated[list[str], Field(min_length=1)]
     """Keys of models.survival."""
-    imputations: Annotated[int, Field(ge=2, le=1000)] = 5
+    imputations: Annotated[int, Field(ge=2, le=1000)] = 3
     """Completed tables of the multiple-imputation options: the first chains of ``nhanes.imputation`` (same
     seed, so the same imputations as the mi_nhanes stage's first ones)."""
     bootstrap_draws: Annotated[int, Field(ge=100, le=100000)] = 2000

@@ -44,7 +44,6 @@ import analysis.estimators.specification_curve as curve_code
 import analysis.estimators.survey as survey_code
 from analysis.core import config, io
 from analysis.core.index import build_index, group_index
-from analysis.estimators.imputation import chained_imputations
 from analysis.estimators.records import ModelSpec, records_frame
 from analysis.estimators.runner import run_chunks
 from analysis.estimators.specification_curve import (
@@ -55,16 +54,17 @@ from analysis.estimators.specification_curve import (
     content_hash,
     curve_summary,
     fit_specifications,
+    impute_chains,
     null_bootstrap,
     source_hash,
     variance_shares,
 )
 from analysis.report.specification_curve import curve_figure
 from analysis.studies.nhanes import source
-from analysis.studies.nhanes.imputation import completed_table, imputation_frame, imputed_set
+from analysis.studies.nhanes.imputation import completed_table, imputation_frame
 from analysis.studies.nhanes.schema import model_weight
-from analysis.studies.nhanes.settings import NhanesSettings, SpecificationCurve, load
 from analysis.studies.nhanes.settings import STUDY as STUDY_KEY
+from analysis.studies.nhanes.settings import NhanesSettings, SpecificationCurve, load
 
 #: The choices, in the order of the specification table and the figure's panel.
 CHOICES = ("exposure", "covariate_set", "design", "clock", "early_deaths", "missing", "outcome")
@@ -154,23 +154,25 @@ def specifications(nh: NhanesSettings, choices: pd.DataFrame) -> list[CoxSpecifi
     return out
 
 
-def completed_tables(table: pd.DataFrame, nh: NhanesSettings, cache_dir: Path) -> list[pd.DataFrame]:
+def completed_tables(table: pd.DataFrame, nh: NhanesSettings, cache_dir: Path, *, n_jobs: int = 1,
+                     scheduler: str | None = None, client=None) -> list[pd.DataFrame]:
     """The curve's completed tables: the first ``specification_curve.imputations`` chains of
-    ``nhanes.imputation`` (seeds ``(seed, j)``, the mi_nhanes stage's chains), cached by the hash of the
-    imputation model's data, its settings and the imputation code."""
+    ``nhanes.imputation`` (seeds ``(seed, j)``, the mi_nhanes stage's chains). Each chain is cached by the hash
+    of the imputation model's data, its settings, its number ``j`` and the imputation code, so raising
+    ``imputations`` imputes only the new chains; missing chains run on the job runner, one task per chain."""
     settings, m = nh.imputation, nh.specification_curve.imputations
     frame, categories = imputation_frame(table, nh)
-    key = content_hash({"frame": column_hashes(frame), "settings": settings.model_dump(), "m": m,
-                        "code": source_hash([imputation_code.__file__])})
-    path = cache_dir / "imputations" / f"{key}.parquet"
-    if path.exists():
-        imputed = io.read_parquet(path)
-        draws = [imputed[imputed["__imputation"] == j].drop(columns="__imputation").set_index(frame.index)
-                 for j in range(m)]
-    else:
-        draws = chained_imputations(frame, m=m, seed=settings.seed, burn_in=settings.burn_in, k_pmm=settings.k_pmm)
-        stacked = pd.concat([d.assign(__imputation=j) for j, d in enumerate(draws)], ignore_index=True)
-        io.write_parquet(path, stacked)
+    common = {"frame": column_hashes(frame), "settings": settings.model_dump(),
+              "code": source_hash([imputation_code.__file__])}
+    paths = [cache_dir / "imputations" / f"{content_hash({**common, 'chain': j})}.parquet" for j in range(m)]
+    missing = [j for j in range(m) if not paths[j].exists()]
+    if missing:
+        done = run_chunks(impute_chains, [[j] for j in missing], shared=[frame, settings.seed, settings.burn_in,
+                                                                         settings.k_pmm],
+                          desc="NHANES imputations", n_jobs=n_jobs, scheduler=scheduler, client=client)
+        for j, (draw,) in zip(missing, done):
+            io.write_parquet(paths[j], draw)
+    draws = [io.read_parquet(path).set_index(frame.index) for path in paths]
     covariates = [c for c in frame.columns if c in table.columns]
     return [completed_table(table, d, categories, covariates) for d in draws]
 
@@ -202,7 +204,7 @@ def run_specification_curve(table: pd.DataFrame, clocks: pd.DataFrame, nh: Nhane
     specs = specifications(nh, choices)
     tables = [base]
     if "multiple_imputation" in curve.missing:
-        tables += completed_tables(base, nh, cache_dir)
+        tables += completed_tables(base, nh, cache_dir, n_jobs=n_jobs, scheduler=scheduler, client=client)
     keys = _fit_keys(specs, tables)
     size = curve.chunk_size
 
@@ -235,7 +237,8 @@ def curve_metrics(result: dict, nh: NhanesSettings) -> dict:
             "median_hr": float(np.exp(result["summary"]["median_estimate"])),
             "null_test": result["null_test"],
             "variance_shares": dict(zip(result["variance_shares"]["choice"], result["variance_shares"]["share"])),
-            "n_min": int(choices["n"].min()), "n_median": float(choices["n"].median()), "n_max": int(choices["n"].max()),
+            "n_min": int(choices["n"].min()), "n_median": float(choices["n"].median()),
+            "n_max": int(choices["n"].max()),
             "choices": {c: list(dict.fromkeys(choices[c])) for c in CHOICES}}
 
 
@@ -269,14 +272,13 @@ def stage() -> str:
     result = run_specification_curve(table, clocks, nh, cache_dir=Path(nh.specification_curve.cache_dir),
                                      n_jobs=params.compute.n_jobs, scheduler=params.compute.scheduler)
     seconds = time.perf_counter() - start
-    figures = config.REPORTS / "figures" / "nhanes"
     metrics = config.REPORTS / "metrics"
     fig = curve_figure(result["choices"], list(CHOICES), labels={
         "exposure": {k: v.label for k, v in nh.specification_curve.exposures.items()}}, measure="HR")
     with io.staged_outputs():
         io.write_outputs({metrics / "nhanes_specifications.csv": result["records"],
-                          config.REPORTS / "tables" / "nhanes" / "specification_choices.csv": result["choices"],
+                          metrics / "nhanes_specification_choices.csv": result["choices"],
                           metrics / "nhanes_specification_curve.json": curve_metrics(result, nh)})
-        io.save_figure(fig, figures / "specification_curve", formats=("png",))
+        io.save_figure(fig, config.REPORTS / "figures" / "nhanes_specification_curve", formats=("png",))
     return (f"NHANES specification curve: {len(result['records'])} specifications, {result['fitted']} fitted now "
             f"({seconds:.1f} s), the rest from the cache")
