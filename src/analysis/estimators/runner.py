@@ -36,18 +36,20 @@ BACKENDS = ("joblib", "dask")
 
 
 def run_jobs(jobs: Sequence[tuple[str, Callable[[], T]]], *, desc: str, n_jobs: int = 1,
-             progress: bool = True, backend: str = "joblib", scheduler: str | None = None) -> list[T]:
+             progress: bool = True, backend: str = "joblib", scheduler: str | None = None,
+             processes: bool = True) -> list[T]:
     """Run every ``(label, callable)`` of ``jobs``; return their results in job order.
 
     A tqdm bar named ``desc`` counts the fits and shows the label of the last one finished
-    (``progress=False`` hides it). ``backend`` "dask" runs them on a Dask cluster (module docstring).
+    (``progress=False`` hides it). ``backend`` "dask" runs them on a Dask cluster (module docstring; one task
+    per job, ``processes=False`` starts the local cluster's workers as threads).
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend '{backend}' unknown; use one of {list(BACKENDS)}")
     calls = [run for _, run in jobs]
     if backend == "dask":
         results = run_chunks(_call_each, [[c] for c in calls], desc=desc, n_jobs=n_jobs, scheduler=scheduler,
-                             progress=progress, chunk_size=1)
+                             progress=progress, processes=processes)
         return [r[0] for r in results]
     results = (Parallel(n_jobs=n_jobs, return_as="generator")(delayed(call)() for call in calls) if n_jobs > 1
                else (call() for call in calls))
@@ -90,12 +92,12 @@ def dask_client(n_jobs: int = 1, scheduler: str | None = None, *, processes: boo
 
 def run_chunks(func: Callable[..., list[T]], chunks: Sequence[Sequence], *, shared: Sequence[Any] = (),
                desc: str, n_jobs: int = 1, scheduler: str | None = None, progress: bool = True,
-               chunk_size: int | None = None, processes: bool = True, client=None) -> list[list[T]]:
+               processes: bool = True, client=None) -> list[list[T]]:
     """``func(chunk, *shared)`` for every chunk of items; the results in chunk order.
 
     In this process when ``n_jobs == 1`` and no ``scheduler`` or ``client`` is given; otherwise on Dask
     (``client``, an open ``distributed.Client``, else :func:`dask_client`), with ``shared`` scattered to every
-    worker once. The bar counts items (``chunk_size`` per chunk unless given by the chunks' lengths).
+    worker once. The bar counts items (the chunks' lengths).
     """
     sizes = [len(c) for c in chunks]
     with tqdm(total=sum(sizes), desc=desc, unit="fit", leave=False, disable=not progress) as bar:
