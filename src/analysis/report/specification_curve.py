@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import NullFormatter
 
 from analysis.report.figures import humanize, new_figure
 
@@ -39,6 +40,10 @@ def curve_figure(choices: pd.DataFrame, choice_columns: Sequence[str], *,
     top.axhline(1.0, color="black", linewidth=0.6)
     top.axhline(float(np.exp(np.median(np.log(frame["ratio"])))), color="black", linewidth=0.6, linestyle="--")
     top.set_yscale("log")
+    ticks = [t for t in (0.5, 0.67, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0) if frame["ratio_ci_low"].min() <= t * 1.2
+             and t / 1.2 <= frame["ratio_ci_high"].max()]
+    top.set_yticks(ticks, labels=[f"{t:g}" for t in ticks])
+    top.yaxis.set_minor_formatter(NullFormatter())
     top.set_ylabel(f"{measure} (95% CI), log scale")
     top.set_xlim(-1, len(frame))
     top.set_xticks([])
