@@ -19,6 +19,7 @@ from analysis.estimators.specification_curve import (
     fit_specification,
     fit_specifications,
     null_bootstrap,
+    source_hash,
     variance_shares,
 )
 from analysis.estimators.survey import fit_cox_design
@@ -163,3 +164,13 @@ def test_dask_two_workers_give_the_same_records(data):
     pd.testing.assert_frame_equal(pd.DataFrame([f.record for c in one for f in c]),
                                   pd.DataFrame([f.record for c in two for f in c]), check_exact=True)
     assert [f.psu_influence for c in one for f in c] == [f.psu_influence for c in two for f in c]
+
+
+def test_code_hash_ignores_docstrings_and_comments(tmp_path):
+    base = tmp_path / "a.py"
+    base.write_text('"""Doc."""\n\ndef f(x):\n    """What."""\n    return x + 1\n')
+    reworded = tmp_path / "b.py"
+    reworded.write_text('"""Other words."""\n\n\ndef f(x):  # a comment\n    """Why."""\n    return x + 1\n')
+    changed = tmp_path / "c.py"
+    changed.write_text('"""Doc."""\n\ndef f(x):\n    """What."""\n    return x + 2\n')
+    assert source_hash([base]) == source_hash([reworded]) != source_hash([changed])

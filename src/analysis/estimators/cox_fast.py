@@ -22,8 +22,10 @@ cumulative sum and a few matrix products over all rows at once:
 without its loops, so the design-based (:func:`analysis.estimators.survey.domain_variance`) and cluster-robust
 variances of the existing estimators apply unchanged. tests/estimators/test_cox_fast.py checks coefficients,
 information and residuals against lifelines and those estimators to 1e-8 on simulated data with ties,
-weights and strata; the specification stage's records of the headline specifications are checked against
-``fit_cox_design``/``fit_cox`` on the NHANES table (tests/studies/nhanes/test_specifications.py).
+weights and strata, tests/estimators/test_specification_curve.py the curve's records against ``fit_cox_design``
+and ``fit_cox`` (every design); on the NHANES table 54 specifications agree with them to 1.1e-9 (estimates) and
+3.4e-9 (relative SE) (benchmarks/speccurve_check_nhanes.py). A single design-based fit costs about 0.04 s
+here against lifelines' 0.1 s, a fit stratified by PSU 0.05 s against 1.5 s (2026-12-07, loaded machine).
 """
 
 from __future__ import annotations

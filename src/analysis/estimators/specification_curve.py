@@ -34,6 +34,7 @@ each specification's SE, not in the draws).
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import math
@@ -371,11 +372,23 @@ def column_hashes(table: pd.DataFrame) -> dict[str, str]:
                                    ).hexdigest() for column in table.columns}
 
 
+def _code_only(text: str) -> str:
+    """A Python source's syntax tree without docstrings (comments and layout are not in the tree)."""
+    tree = ast.parse(text)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree)
+
+
 def source_hash(paths: Iterable[str | Path]) -> str:
-    """sha256 of the fitting code's source files: a change of the code that fits invalidates every fit."""
+    """sha256 of the fitting code: a change of the code that fits invalidates every fit, while an edit of a
+    docstring, a comment or the layout does not (the hash is of the syntax tree without docstrings)."""
     digest = hashlib.sha256()
     for path in sorted(str(p) for p in paths):
-        digest.update(Path(path).read_bytes())
+        digest.update(_code_only(Path(path).read_text(encoding="utf-8")).encode())
     return digest.hexdigest()
 
 
