@@ -309,6 +309,74 @@ class Sensitivity(Settings):
         return self
 
 
+class CurveExposure(Settings):
+    """One option of the specification curve's exposure choice: an exposure column of the analysis table
+    (``column``), or an index built for the curve (``index``: its items, cut-offs, missing rule and groups,
+    the syntax of ``nhanes.indices``)."""
+
+    label: Label
+    column: str | None = None
+    index: IndexSpec | None = None
+    type: Literal["categorical", "continuous"]
+    """categorical: the groups (an index's ``groups``), the curve shows ``contrast`` vs the first group;
+    continuous: per point of the column or of the index's score."""
+    contrast: str | None = None
+    """Categorical: the level compared with the reference (first) level; null: the last level."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> CurveExposure:
+        if (self.column is None) == (self.index is None):
+            raise ValueError("give exactly one of 'column' (a table column) or 'index' (an index built here)")
+        if self.index is not None and self.type == "categorical" and not self.index.groups:
+            raise ValueError("a categorical 'index' option needs its 'groups'")
+        return self
+
+
+Clock = Literal["PERMTH_INT", "PERMTH_EXM"]
+MissingRule = Literal["complete_case", "multiple_imputation"]
+CurveDesign = Literal["design-based", "unweighted", "multilevel"]
+
+
+class SpecificationCurve(Settings):
+    """The choices of the NHANES mortality specification curve and their options: every combination is one
+    Cox model (stage specifications_nhanes, src/analysis/studies/nhanes/specifications.py)."""
+
+    exposures: Annotated[dict[str, CurveExposure], Field(min_length=1)]
+    covariate_sets: Annotated[list[str], Field(min_length=1)]
+    """Keys of models.covariate_sets."""
+    designs: Annotated[list[CurveDesign], Field(min_length=1)]
+    clocks: Annotated[list[Clock], Field(min_length=1)]
+    """Follow-up clock of the linked mortality file: months from interview (PERMTH_INT) or from exam."""
+    exclude_early_death_years: Annotated[list[bounded(ge=0, le=20)], Field(min_length=1)]
+    """Follow-up starts this many years after baseline (0: nobody excluded); rows with less follow-up leave."""
+    missing: Annotated[list[MissingRule], Field(min_length=1)]
+    outcomes: Annotated[list[str], Field(min_length=1)]
+    """Keys of models.survival."""
+    imputations: Annotated[int, Field(ge=2, le=1000)] = 3
+    """Completed tables of the multiple-imputation options: the first chains of ``nhanes.imputation`` (same
+    seed, so the same imputations as the mi_nhanes stage's first ones)."""
+    bootstrap_draws: Annotated[int, Field(ge=100, le=100000)] = 2000
+    """Draws of the joint test under the null."""
+    seed: Annotated[int, Field(ge=0)] = 20261207
+    """Seed of the null bootstrap."""
+    cache_dir: str = ".cache/specifications"
+    """Content-addressed cache of the fits (not a DVC output; README "The specification curve")."""
+    chunk_size: Annotated[int, Field(ge=1, le=10000)] = 24
+    """Specifications per task sent to a worker."""
+
+    @model_validator(mode="after")
+    def _unique_options(self) -> SpecificationCurve:
+        for name in ("covariate_sets", "designs", "clocks", "exclude_early_death_years", "missing", "outcomes"):
+            values = getattr(self, name)
+            if len(set(values)) != len(values):
+                raise ValueError(f"{name} repeats an option: {values}")
+        return self
+
+    def n_specifications(self) -> int:
+        return (len(self.exposures) * len(self.covariate_sets) * len(self.designs) * len(self.clocks)
+                * len(self.exclude_early_death_years) * len(self.missing) * len(self.outcomes))
+
+
 class Reports(Settings):
     km_horizon_months: bounded(gt=0, le=600) = 240
     """Kaplan-Meier curves: horizon in months."""
@@ -396,6 +464,7 @@ class NhanesSettings(Settings):
     exposure_definitions: ExposureDefinitions = ExposureDefinitions()
     imputation: Imputation = Imputation()
     sensitivity: Sensitivity
+    specification_curve: SpecificationCurve | None = None
     reports: Reports = Reports()
     cognition: Cognition = Cognition()
     reach: Reach | None = None
@@ -509,6 +578,20 @@ class NhanesSettings(Settings):
             if s.modifier_column in columns:
                 problems.append(f"sensitivity.subgroups[{i}]: the name '{s.name}' makes the column "
                                 f"'{s.modifier_column}', which the analysis table already has; rename it")
+        curve = self.specification_curve
+        if curve is not None:
+            for name in curve.covariate_sets:
+                if name not in models.covariate_sets:
+                    problems.append(f"specification_curve.covariate_sets: '{name}' is not a key of "
+                                    f"models.covariate_sets {list(models.covariate_sets)}")
+            for name in curve.outcomes:
+                if name not in models.survival:
+                    problems.append(f"specification_curve.outcomes: '{name}' is not a key of models.survival "
+                                    f"{list(models.survival)}")
+            for name, option in curve.exposures.items():
+                where = f"specification_curve.exposures.{name}"
+                check_columns([option.column] if option.column else [], f"{where}.column")
+                check_columns([i.variable for i in option.index.items] if option.index else [], f"{where}.index")
         exposure = models.exposures.get(self.reports.km_exposure)
         if exposure is None or exposure.type != "categorical":
             problems.append(f"reports.km_exposure: '{self.reports.km_exposure}' is not a categorical exposure of "
