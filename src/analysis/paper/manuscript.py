@@ -21,6 +21,7 @@ from analysis.core import config, io
 from analysis.core.disclosure import rule_of
 from analysis.core.metrics import estimate_entry
 from analysis.core.settings import DisclosureSettings
+from analysis.paper import reach
 from analysis.paper.typesetting import CM, page_margins_cm
 from analysis.params import Params, load
 from analysis.report.tables import render_table
@@ -175,6 +176,11 @@ def context(reports: Path, params: Params) -> dict:
         "multiplicity": _multiplicity_context(reports, params.nhanes),
         "rules": RULES,
         "flow_figure": FLOW_FIGURE + ".png",
+        "cognition": reach.cognition_context(reports),
+        "left_out": reach.left_out_context(reports, params),
+        "gss_reach": reach.gss_reach_context(reports, params),
+        "infrastructure": reach.infrastructure_context(reports, params),
+        "specifications": reach.specification_context(reports),
     }
 
 
