@@ -413,3 +413,18 @@ def test_restricted_canary_never_reaches_the_reports(repo):
             hits[str(path.relative_to(dest))] = found[:3]
     assert not hits, f"restricted canaries in the reports: {hits}"
     assert "HRS" in (dest / "reports/notebooks/03_cohorts.html").read_text()
+
+
+def test_every_pdf_of_the_paper_stage_typesets_cleanly(repo):
+    """Every PDF the paper stage outputs (dvc.yaml), read glyph by glyph: no overlapping glyphs, no text outside
+    the text block, no snake_case name in the running text, no caption parted from its figure."""
+    from analysis.paper.manuscript import TEMPLATES
+    from analysis.paper.typesetting import check_pdf, page_margins_cm
+
+    outs = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]["paper"]["outs"]
+    pdfs = [o if isinstance(o, str) else next(iter(o)) for o in outs]
+    pdfs = [p for p in pdfs if p.endswith(".pdf")]
+    assert pdfs, "the paper stage outputs no PDF"
+    margins = page_margins_cm(TEMPLATES / "paper-typst.yaml")
+    problems = {pdf: [str(p) for p in check_pdf(repo / pdf, margins)] for pdf in pdfs}
+    assert problems == {pdf: [] for pdf in pdfs}

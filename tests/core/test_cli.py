@@ -23,8 +23,9 @@ def test_registry_lists_every_study_and_the_paper_layer():
     for study in ("gss", "countries"):
         assert list(steps[study]) == ["fetch", "clean", "models", "report"]
     assert list(steps["places"]) == ["fetch", "clean", "models", "report", "fetch-infrastructure", "infrastructure"]
-    assert list(steps["nhanes"]) == ["fetch", "clean", "models", "impute", "exposures", "sensitivity", "report",
-                                     "fetch-cognition", "clean-cognition", "cognition", "reach"]
+    assert list(steps["nhanes"]) == ["fetch", "clean", "models", "impute", "exposures", "sensitivity",
+                                     "specifications", "report", "fetch-cognition", "clean-cognition", "cognition",
+                                     "reach"]
     assert list(steps["cohorts"]) == ["simulate", "clean", "models", "report"]
     assert {"triangulation", "notebook", "manuscript", "index", "strobe", "county-maps"} == set(steps["paper"])
 

@@ -12,7 +12,7 @@ import pytest
 from statsmodels.regression.mixed_linear_model import MixedLM
 
 from analysis.estimators import lmm
-from analysis.estimators.lmm import LMMResult, _Stats, fit_lmm
+from analysis.estimators.lmm import GroupStats, LMMResult, fit_lmm
 
 FE_TOL = 1e-5   # fixed effects, absolute
 VC_TOL = 1e-4   # variance components (cov_re entries and the residual variance), absolute
@@ -137,7 +137,7 @@ def test_gradient_matches_finite_differences(slope_data, q):
     (off-diagonal entries of L negative and positive) for q = 1, 2, 3 random effects."""
     y, x, z, group = slope_data
     zq = np.column_stack([z, x["x1"].to_numpy()])[:, :q]
-    stats = _Stats(y, x.to_numpy(), zq, group)
+    stats = GroupStats(y, x.to_numpy(), zq, group)
     for seed in range(3):
         theta = np.random.default_rng(seed).normal(0.4, 0.4, q * (q + 1) // 2)
         theta[[i * (i + 3) // 2 for i in range(q)]] = np.abs(theta[[i * (i + 3) // 2 for i in range(q)]])
@@ -152,7 +152,7 @@ def test_gradient_matches_finite_differences(slope_data, q):
 def test_gradient_is_zero_at_the_optimum(slope_data, slope_fits):
     y, x, z, group = slope_data
     ours, _ = slope_fits
-    stats = _Stats(y, x.to_numpy(), z, group)
+    stats = GroupStats(y, x.to_numpy(), z, group)
     low = np.linalg.cholesky(ours.cov_re / ours.scale)
     value, gradient = stats.criterion_and_gradient(low[np.tril_indices(2)])
     assert value == pytest.approx(ours.reml_criterion, abs=1e-8)

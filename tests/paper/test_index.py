@@ -125,7 +125,7 @@ def test_the_index_stage_depends_on_every_document_it_reads():
     of the index stage, so a supplement added to the paper stage is added there too (and reruns the index)."""
     from stage_deps import load_stages
 
-    from conftest import ROOT
+    from support.config import ROOT
 
     stages = load_stages(ROOT)
     documents = [o for o in stages["paper"].outs if o.endswith((".md", ".html"))]

@@ -34,6 +34,7 @@ def params(params):
     """The validated params.yaml (conftest's ``params``) cut down: one NHANES covariate set, PNG figures only."""
     sets = params.nhanes.models.covariate_sets
     return edited(params, **{"nhanes.models.covariate_sets": {"age_sex": sets["age_sex"]},
+                             "nhanes.models.primary.covariate_set": "age_sex",
                              "nhanes.sensitivity.covariate_set": "age_sex", "reports.figure_formats": ["png"]})
 
 
@@ -76,6 +77,7 @@ def reports(tmp_path_factory, params) -> Path:
     io.write_csv(reports / "metrics" / "nhanes_weight_tests.csv", weight_test_records(table, nh))
     io.write_csv(reports / "metrics" / "nhanes_subgroups.csv", subgroups)
     write_nhanes_reports(processed, reports, nh, tuple(params.reports.figure_formats))
+    paper.draw_sample_flow(reports, params)  # the paper stage draws it before rendering
     return reports
 
 
@@ -83,7 +85,8 @@ def test_report_stage_writes_every_table_and_figure(reports, params):
     tables, figures = reports / "tables" / "nhanes", reports / "figures" / "nhanes"
     for stem in ("table1", "regression_design_based", "regression_multilevel", "regression_unweighted",
                  "ph_tests", "cohort_flow_table", "data_dictionary", "evalues", "multiple_imputation",
-                 "exposure_definitions", "weight_tests", "dag_adjustment_sets_table"):
+                 "exposure_definitions", "weight_tests", "dag_adjustment_sets_table", "multiplicity_summary",
+                 "multiplicity_table"):
         for ext in ("csv", "md", "html", "tex"):
             assert (tables / f"{stem}.{ext}").stat().st_size > 0, f"{stem}.{ext}"
     for stem in ("km_curves", "forest_design_based", "forest_multilevel", "cohort_flow"):
@@ -91,10 +94,10 @@ def test_report_stage_writes_every_table_and_figure(reports, params):
     assert not list(figures.glob("*.svg"))  # reports.figure_formats is respected
     ph = pd.read_csv(tables / "ph_tests.csv")
     assert len(ph) == len(pd.read_csv(reports / "metrics" / "nhanes_ph_tests.csv"))
-    # one E-value row per headline HR/OR (design-based, fullest covariate set), each >= 1
+    # one E-value row per headline HR/OR (design-based, the primary estimate's covariate set), each >= 1
     records = pd.read_csv(reports / "metrics" / "nhanes_models.csv")
-    fullest = list(params.nhanes.models.covariate_sets)[-1]
-    headline = records[(records["design"] == "design-based") & (records["covariate_set"] == fullest)
+    primary = params.nhanes.models.primary.covariate_set
+    headline = records[(records["design"] == "design-based") & (records["covariate_set"] == primary)
                        & records["measure"].isin(["HR", "OR"])]
     ev = pd.read_csv(tables / "evalues.csv")
     assert len(ev) == len(headline) and (ev["E-value (estimate)"] >= 1).all() and (ev["E-value (CI limit)"] >= 1).all()
@@ -102,29 +105,41 @@ def test_report_stage_writes_every_table_and_figure(reports, params):
 
 def test_paper_quotes_the_metrics_file(reports, params):
     metrics = json.loads((reports / "metrics" / "nhanes.json").read_text())
-    text = paper.render_markdown(paper.context(reports, params))
+    text = paper.render_markdown(paper.context(reports, params), reports)
     est = metrics["estimates"]["all_cause_death"]["isolation_category:Isolated (2+) vs Connected (0)"]
     assert f"HR {est['estimate']:.2f} (95% CI {est['ci_low']:.2f}-{est['ci_high']:.2f})" in text
-    assert f"{metrics['sample']['deaths']:,} died" in text
-    assert f"{metrics['sample']['analytic']:,} had complete data" in text
+    assert f"{metrics['sample']['deaths']:,} of {metrics['sample']['analytic']:,} participants died" in text
+    assert "primary estimate: HR" in text and "named in advance" in text
 
 
-def test_paper_changes_when_a_metric_changes(reports, params):
-    before = paper.render_markdown(paper.context(reports, params))
-    path = reports / "metrics" / "nhanes.json"
-    original = path.read_text()
-    metrics = json.loads(original)
-    key = "isolation_category:Isolated (2+) vs Connected (0)"
-    metrics["estimates"]["all_cause_death"][key].update(estimate=3.21, ci_low=2.5, ci_high=4.1)
+def test_paper_changes_when_a_result_changes(reports, params):
+    """The primary estimate and its words follow nhanes_models.csv; the deaths follow nhanes.json."""
+    before = paper.render_markdown(paper.context(reports, params), reports)
+    models_path, metrics_path = reports / "metrics" / "nhanes_models.csv", reports / "metrics" / "nhanes.json"
+    models_original, metrics_original = models_path.read_text(), metrics_path.read_text()
+    records = pd.read_csv(models_path)
+    primary = params.nhanes.models.primary
+    row = ((records["design"] == primary.design) & (records["outcome"] == primary.outcome)
+           & (records["covariate_set"] == primary.covariate_set)
+           & (records["term"] == "isolation_category[Isolated (2+)]"))
+    assert row.sum() == 1
+    records.loc[row, ["ratio", "ratio_ci_low", "ratio_ci_high"]] = [3.21, 2.5, 4.1]
+    metrics = json.loads(metrics_original)
     metrics["sample"]["deaths"] = 98_765
     try:
-        path.write_text(json.dumps(metrics))
-        after = paper.render_markdown(paper.context(reports, params))
+        records.to_csv(models_path, index=False)
+        metrics_path.write_text(json.dumps(metrics))
+        after = paper.render_markdown(paper.context(reports, params), reports)
+        records.loc[row, ["ratio", "ratio_ci_low", "ratio_ci_high"]] = [0.5, 0.4, 0.6]
+        records.to_csv(models_path, index=False)
+        lower = paper.render_markdown(paper.context(reports, params), reports)
     finally:
-        path.write_text(original)
+        models_path.write_text(models_original)
+        metrics_path.write_text(metrics_original)
     assert "HR 3.21 (95% CI 2.50-4.10)" in after and "HR 3.21" not in before
-    assert "98,765 died" in after
-    assert "higher all-cause mortality" in after
+    assert "98,765 of" in after
+    assert "had higher all-cause mortality (primary estimate: HR 3.21" in after
+    assert "had lower all-cause mortality (primary estimate: HR 0.50" in lower  # the words follow the CI
 
 
 def test_paper_refuses_placeholders_and_missing_results(reports, params, tmp_path):
@@ -134,15 +149,34 @@ def test_paper_refuses_placeholders_and_missing_results(reports, params, tmp_pat
         paper.context(tmp_path, params)
 
 
+@pytest.mark.slow
 def test_build_paper_writes_markdown_html_and_pdf(reports, params):
     written = paper.build_paper(reports, params)
-    assert [p.name for p in written] == ["paper.md", "paper.html", "paper.pdf"]
+    assert [p.name for p in written] == ["sample_flow.png", "paper.md", "paper.html", "paper.pdf", "supplement.md",
+                                         "supplement.html", "supplement.pdf"]
     pdf = (reports / "paper.pdf").read_bytes()
     assert pdf.startswith(b"%PDF") and len(pdf) > 50_000
     assert paper.build_paper(reports, params) and (reports / "paper.pdf").read_bytes() == pdf  # reproducible
     html = (reports / "paper.html").read_text()
     assert "data:image/png;base64" in html  # figures embedded: one file for reviewers
-    assert "<table" in html
+    assert "<table" in html and 'id="table-2"' in html and 'href="tables/nhanes/regression_design_based.csv"' in html
+    assert 'id="TOC"' in html  # a table of contents
+    supplement = (reports / "supplement.html").read_text()
+    assert 'id="table-s7"' in supplement and 'href="supplement.html#table-s7"' in html  # cross-reference resolves
+    assert "doi.org/10.7326/M16-2607" in supplement  # citeproc: the bibliography with DOIs
+
+
+def test_paper_pdf_sets_its_tables_and_figures_without_a_layout_fault(reports, params):
+    """The simulated paper's PDF: no overlapping glyphs, nothing outside the text block, no caption parted from
+    its figure (the running text's words are the template's; the pipeline test checks those on the real paper)."""
+    from analysis.paper.typesetting import check_pdf, page_margins_cm
+
+    paper.build_paper(reports, params)
+    margins = page_margins_cm(paper.TEMPLATES / "paper-typst.yaml")
+    layout = [str(p) for p in check_pdf(reports / "paper.pdf", margins) if p.kind != "identifier"]
+    assert layout == []
+    html = (reports / "paper.html").read_text()
+    assert '<td class="frac">' in html and 'href="tables/nhanes/regression_design_based.csv"' in html
 
 
 # ---------------------------------------------------------------------------------------------
@@ -168,22 +202,23 @@ def test_methods_quote_the_reliability_files(reports, params):
     nhanes, gss = _records()
     io.write_csv(processed / "nhanes_reliability.csv", nhanes)
     try:
-        text = paper.render_markdown(paper.context(reports, params))
+        text = paper.render_markdown(paper.context(reports, params), reports, "supplement")
         kr20 = nhanes.iloc[0]
         assert (f"was KR-20 0.75 (95% CI {kr20['ci_low']:.2f} to {kr20['ci_high']:.2f}; n = 4) for the 4 "
                 "isolation-index items and Cronbach's alpha 0.94") in text
         assert "in the GSS" not in text  # no GSS file: no GSS clause
+        assert "(KR-20 0.75, n = 4)" in paper.render_markdown(paper.context(reports, params), reports)  # main text
         io.write_csv(processed / "gss_reliability.csv", gss)
-        text = paper.render_markdown(paper.context(reports, params))
+        text = paper.render_markdown(paper.context(reports, params), reports, "supplement")
         assert "social contact index had ICC(A,1) 0.88" in text and "two-way, absolute agreement, single wave" in text
         # a changed file changes the text
         nhanes.loc[0, "estimate"] = 0.4321
         io.write_csv(processed / "nhanes_reliability.csv", nhanes)
-        assert "was KR-20 0.43 " in paper.render_markdown(paper.context(reports, params))
+        assert "was KR-20 0.43 " in paper.render_markdown(paper.context(reports, params), reports, "supplement")
     finally:
         for name in ("nhanes_reliability.csv", "gss_reliability.csv"):
             (processed / name).unlink(missing_ok=True)
-    assert "Internal consistency" not in paper.render_markdown(paper.context(reports, params))
+    assert "Internal consistency" not in paper.render_markdown(paper.context(reports, params), reports, "supplement")
 
 
 def test_gss_file_without_the_pooled_icc_is_an_error(tmp_path):

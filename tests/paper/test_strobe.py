@@ -28,7 +28,7 @@ def test_the_checklist_has_every_cohort_item_and_sub_item():
         targets = [t.strip() for t in row.where.split(";") if t.strip()]
         assert targets or row.how.startswith(strobe.UNANSWERED), row.item
         assert all(t.startswith("reports/") for t in targets), row.item
-    assert set(checklist.loc[checklist["where"] == "", "item"]) == {"6b", "12b", "22"}
+    assert set(checklist.loc[checklist["where"] == "", "item"]) == {"6b"}  # no matching: the one item not answered
 
 
 def write(path: Path, text: str) -> None:
@@ -109,7 +109,7 @@ def test_write_strobe_writes_markdown_and_html(built):
     markdown = (built / "reports" / "strobe.md").read_text().splitlines()
     rows = [line for line in markdown if line.startswith("| ") and not line.startswith("| Item")]
     assert len(rows) == len(strobe.ITEMS)
-    assert rows[0].startswith("| 1a | S | Do 1a. | [paper.md \u00a7 Methods](paper.html#methods) "
+    assert rows[0].startswith("| 1a | S | Do 1a. | [paper.html \u00a7 Methods](paper.html#methods) "
                               "| Answered 1a \\| here.")
     assert not [p for p in (built / "reports").iterdir() if p.name.startswith(".")]  # no temporary files
 
@@ -126,3 +126,26 @@ def test_pandoc_ids_match_pandoc():
     titles = ["The GSS panels: within-person analysis", "1. Data (x), y", "Places: counties & countries (ecological)"]
     rendered = pypandoc.convert_text("\n\n".join(f"## {t}" for t in titles), "html", format="markdown")
     assert re.findall(r'id="([^"]+)"', rendered) == [strobe.pandoc_id(t) for t in titles]
+
+
+def test_an_analysis_that_ran_is_never_not_applicable(built):
+    """12b (subgroups) says 'Not applicable' while its results file exists: an error naming the item and the file."""
+    path = checklist_file(built)
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame.loc[frame["item"] == "12b", ["where", "how"]] = ["", "Not applicable: no subgroup analyses."]
+    frame.to_csv(path, index=False)
+    checklist = strobe.read_checklist(path)
+    strobe.check_checklist(checklist, built)  # no results file: the item may say so
+    write(built / strobe.RAN["12b"], "record,p_value\n")
+    with pytest.raises(strobe.StrobeError, match="item 12b: says 'Not applicable', but the analysis ran"):
+        strobe.check_checklist(checklist, built)
+
+
+def test_the_supplement_table_links_match_their_targets():
+    checklist = strobe.read_checklist(CHECKLIST)
+    text = strobe.supplement_markdown(checklist, "Table S25")
+    assert text.startswith("**Table S25. STROBE checklist")
+    assert "[Main paper \u00a7 Abstract](paper.html#abstract)" in text
+    assert "(#s3.-nhanes-imputation-sensitivity-subgroups-e-values-and-multiplicity)" in text  # the supplement's own
+    assert "[figures/gss/flow.png](figures/gss/flow.png)" in text
+    assert text.count("\n| ") == len(strobe.ITEMS) + 1

@@ -9,6 +9,7 @@ from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure
 
 from analysis.report import figures as F
+from analysis.report.figure_check import problems
 from support.figures import texts
 
 GROUPS = ["Connected (0)", "Moderate (1)", "Isolated (2+)"]
@@ -247,3 +248,39 @@ def test_writers_save_png_and_svg(tmp_path, cohort, records, flow):
         else:
             assert b"<svg" in data[:2000]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
+
+
+# ---------------------------------------------------------------------------------------------
+# Legible at print size: no type under 7 pt at the paper's text width, no label on a mark or another label
+
+
+def test_forest_plot_reads_at_print_size(records):
+    long_labels = {"health": "+ health (possible mediators: smoking, body mass index, blood pressure, diabetes)"}
+    fig = F.forest_plot(records, covariate_set_labels=long_labels)
+    assert problems(fig, F.PRINT_WIDTH_IN) == []
+
+
+def test_grouped_forest_plot_wraps_long_labels_without_overlap():
+    rows = pd.DataFrame({
+        "panel": ["All-cause death"] * 3, "group": ["Isolated (2+) vs Connected (0)"] * 3,
+        "label": ["Main analysis", "Follow-up from 2 years after the interview (earlier deaths excluded), "
+                  "with restricted cubic splines for every continuous covariate", "+ self-rated health"],
+        "ratio": [1.27, 1.25, 1.17], "ratio_ci_low": [1.14, 1.11, 1.03], "ratio_ci_high": [1.42, 1.42, 1.33],
+        "detail": ["11,230 / 4,325", "10,824 / 3,919", "11,222 / 4,321"]})
+    fig = F.grouped_forest_plot(rows, title="Sensitivity analyses", label_header="Analysis",
+                                estimate_header="HR (95% CI)", detail_header="N / deaths")
+    assert problems(fig, F.PRINT_WIDTH_IN) == []
+    assert any("\n" in t for t in texts(fig))  # the long label was wrapped, not left to run into the axis
+
+
+def test_dag_figure_reads_at_print_size():
+    confounders = ["age", "sex", "race_ethnicity", "education", "income_poverty_ratio"]
+    mediators = ["smoking_status", "bmi", "diabetes", "hypertension"]
+    edges = [(c, t) for c in confounders for t in ("social_isolation", "death")]
+    edges += [("age", "income_poverty_ratio"), ("education", "income_poverty_ratio")]
+    edges += [("social_isolation", m) for m in mediators] + [(m, "death") for m in mediators]
+    edges += [("bmi", "diabetes"), ("bmi", "hypertension"), ("social_isolation", "death")]
+    fig = F.dag_figure(edges, exposure="social_isolation", outcome="death", latents=["illness"],
+                       latent_edges=[("illness", "social_isolation"), ("illness", "death")], title="Causal diagram")
+    assert problems(fig, F.PRINT_WIDTH_IN) == []
+    assert fig.get_figwidth() == F.PRINT_WIDTH_IN

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -198,7 +200,7 @@ def test_regression_table_marks_ph_and_convergence():
     table = T.regression_table(records, ph_tests=ph, covariate_sets={"age_sex": "age + C(sex)"},
                                covariate_set_labels=COVARIATE_SET_LABELS)
     assert table.iloc[0]["Model 1 (age, sex)"] == "HR 1.45 (1.20-1.75)" + T.PH_MARK
-    assert table.iloc[0]["Model 2 (+ health (possible mediators))"].endswith(T.NONCONVERGED_MARK)
+    assert table.iloc[0]["Model 2 (+ health (secondary: direct effect))"].endswith(T.NONCONVERGED_MARK)
     note = table.attrs["footnote"]
     assert "Schoenfeld" in note and "did not converge" in note and "age + C(sex)" in note
 
@@ -212,12 +214,12 @@ def test_regression_table_unknown_design():
 # Writers
 
 
-def test_write_table_writes_four_formats_atomically(tmp_path):
+def test_write_table_writes_every_format_atomically(tmp_path):
     frame = pd.DataFrame({"Characteristic": ["Age_years", "Women | men"], "Overall": ["1,234 (45.6%)", "62.3 (11.2)"],
                           "n": [1234, 12]})
     written = T.write_table(frame, tmp_path / "t1", caption="Table 1 & friends", footnote="Weighted %.")
-    assert sorted(p.name for p in written) == ["t1.csv", "t1.html", "t1.md", "t1.tex"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["t1.csv", "t1.html", "t1.md", "t1.tex"]  # no temp files
+    assert sorted(p.name for p in written) == ["t1.csv", "t1.html", "t1.json", "t1.md", "t1.tex"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t1.csv", "t1.html", "t1.json", "t1.md", "t1.tex"]
     assert pd.read_csv(tmp_path / "t1.csv")["n"].tolist() == [1234, 12]
     md = (tmp_path / "t1.md").read_text()
     assert md.startswith("**Table 1 & friends**")
@@ -248,3 +250,76 @@ def test_write_table1_and_regression_tables(tmp_path, six_rows):
     assert "table1_long.csv" in names and "table1.tex" in names
     assert "regression_design_based.md" in names and "regression_multilevel.html" in names
     assert not [n for n in names if n.startswith(".")]
+
+
+# ---------------------------------------------------------------------------------------------
+# The paper's table: one JSON spec, rendered to HTML and to Typst (PDF)
+
+
+def paper_table(tmp_path) -> Path:
+    """A regression-style table under ``tmp_path/tables/nhanes``: long text, numbers, intervals, a formula."""
+    frame = pd.DataFrame({
+        "Outcome": ["All-cause death", "Cardiovascular death", "Depression (PHQ-9 >= 10)"],
+        "Term": ["Isolated (2+) vs Connected (0)", "Isolated (2+) vs Connected (0)", "per point"],
+        "N": [11230, 11230, 5527],
+        "Model 1 (age, sex)": ["HR 1.58 (1.41-1.77)", "HR 1.62 (1.32-1.99)", "OR 12.21 (8.82-17.10)"],
+        "Model 3 (+ health (possible mediators))": ["HR 1.27 (1.14-1.42)", "HR 1.30 (1.05-1.61)\u2020", ""],
+    })
+    T.write_table(frame, tmp_path / "tables" / "nhanes" / "regression", caption="Stage caption",
+                  footnote="Adjustment: age + C(sex) + income_poverty_ratio.")
+    return tmp_path / "tables"
+
+
+def test_table_spec_aligns_numbers_and_intervals_on_the_decimal(tmp_path):
+    spec = json.loads((paper_table(tmp_path) / "nhanes" / "regression.json").read_text())
+    assert [c["align"] for c in spec["columns"]] == ["left", "left", "decimal", "decimal", "decimal"]
+    assert spec["rows"][0][2] == "11,230" and spec["caption"] == "Stage caption"
+    assert T.decimal_parts("HR 1.27 (1.14-1.42)") == ("HR 1", ".27 (1.14-1.42)")
+    assert T.decimal_parts("11,230") == ("11,230", "")
+
+
+def test_render_table_gives_html_and_typst_with_labels_caption_and_csv_link(tmp_path):
+    labels = {"sex": "Sex", "income_poverty_ratio": "Family income-to-poverty ratio"}
+    md = T.render_table(paper_table(tmp_path), "nhanes/regression", "Table 2", title="Design-based estimates",
+                        labels=labels)
+    html_block = md.split("```{=html}\n")[1].split("\n```")[0]
+    typst_block = md.split("```{=typst}\n")[1].split("\n```")[0]
+    assert "<caption>Table 2. Design-based estimates.</caption>" in html_block
+    assert '<a href="tables/nhanes/regression.csv">' in html_block
+    assert '<td class="int">HR 1</td><td class="frac">.27 (1.14-1.42)</td>' in html_block
+    assert "age + Sex + Family income-to-poverty ratio." in html_block and "C(sex)" not in md
+    assert "income_poverty_ratio" not in md
+    assert "hyphenate: false" in typst_block and "position: top" in typst_block
+    assert T.render_table(tmp_path / "tables", "nhanes/regression", "Table 2").count("Stage caption") == 2
+    with pytest.raises(T.TableError, match="nhanes/absent"):
+        T.render_table(tmp_path / "tables", "nhanes/absent", "Table 9")
+
+
+def test_rendered_typst_table_sets_without_a_typesetting_fault(tmp_path):
+    """Compiled by Typst (A4, 2 cm margins as the paper), the table passes the typesetting check: every column fits,
+    no glyph overlaps, nothing leaves the text block; a table too wide for the page turns it landscape."""
+    typst = pytest.importorskip("typst")
+    from analysis.paper.typesetting import check_pdf
+
+    tables = paper_table(tmp_path)
+    wide = pd.DataFrame({f"Estimator {k} with a long name": ["-0.013 (-0.024 to -0.001)"] * 4 for k in range(10)})
+    wide.insert(0, "Outcome", ["Fair or poor self-rated health", "Not too happy", "Lonely", "Depressed"])
+    T.write_table(wide, tables / "gss" / "wide", caption="Too wide for a portrait page", footnote="Notes.")
+    labels = {"sex": "Sex", "income_poverty_ratio": "Income"}
+    rendered = [T.render_table(tables, name, f"Table {k}", text_width_pt=480, labels=labels)
+                for k, name in enumerate(["nhanes/regression", "gss/wide"], 1)]
+    body = "\n\n".join(md.split("```{=typst}\n")[1].split("\n```")[0] for md in rendered)
+    source = '#set page(paper: "a4", margin: (x: 2cm, y: 2.2cm))\n#set text(size: 10pt)\n' + body
+    pdf = tmp_path / "t.pdf"
+    pdf.write_bytes(typst.compile(source.encode()))
+    assert check_pdf(pdf, (2.0, 2.2)) == []
+    assert "#page(flipped: true)" in body
+
+
+def test_names_a_reader_looks_up_are_set_as_code():
+    assert T.code_spans("see nhanes_subgroups.csv and params.yaml gss.panel_models.ballots, e.g. here") == [
+        ("see ", False), ("nhanes_subgroups.csv", True), (" and ", False), ("params.yaml", True), (" ", False),
+        ("gss.panel_models.ballots", True), (", e.g. here", False)]
+    assert T.code_spans("b_xy") == [("b_xy", True)]
+    assert T.code_spans("Isolated (2+) vs Connected (0)") == [("Isolated (2+) vs Connected (0)", False)]
+    assert T.typst_text("b_xy") == '[#raw("b_xy")]' and T.html_text("a.csv <") == "<code>a.csv</code> &lt;"

@@ -200,6 +200,10 @@ class ComputeSettings(Settings):
     n_jobs: Workers = 2
     """Worker processes for the model fits and the imputations. Every fit is deterministic and results come
     back in job order, so any value gives the same records up to floating-point rounding."""
+    scheduler: Annotated[str, Field(pattern=r"^(tcp|tls|inproc|ucx)://\S+$")] | None = None
+    """Dask: null starts a LocalCluster of ``n_jobs`` workers on this machine for the stages that run on Dask
+    (the specification curve); an address such as ``"tcp://host:8786"`` sends their work to a running
+    ``dask.distributed`` scheduler (README "Running on a cluster")."""
 
 
 class DisclosureSettings(Settings):

@@ -1,31 +1,56 @@
-"""One runner for many independent fits: in order, optionally in worker processes, with a progress bar.
+"""One runner for many independent fits: in order, in this process, in joblib workers or on a Dask cluster.
 
 Every model stage fits a list of independent jobs (exposure x covariate set x outcome x design...). Each
 job is ``(label, callable)``; the callables take no arguments and return data (records). Results come
-back in job order whatever ``n_jobs`` is, and every fit is deterministic, so two runs give identical
-tables; ``n_jobs > 1`` runs them in joblib worker processes (loky), which pays off when single fits are
-long (a BLAS-threaded fit would compete with the other workers for the cores).
+back in job order whatever the backend and the number of workers, and every fit is deterministic, so two
+runs give identical tables.
+
+Backends:
+
+* ``"joblib"`` (the default, every model stage): ``n_jobs > 1`` runs the jobs in joblib worker processes
+  (loky), which pays off when single fits are long.
+* ``"dask"``: a ``dask.distributed`` cluster. ``scheduler=None`` starts a ``LocalCluster`` of ``n_jobs``
+  single-threaded worker processes on this machine for the duration of the call; ``scheduler="tcp://host:8786"``
+  sends the same work to a running cluster (``params.yaml`` ``compute.scheduler``; README "Running on a
+  cluster"). Its workers need this package and its dependencies importable (the same environment).
+
+:func:`run_chunks` is the form for thousands of short fits that share large inputs (a specification curve):
+the shared inputs are sent to every worker once (``Client.scatter(..., broadcast=True)``), the items go in
+chunks, and a tqdm bar counts the items done. Every call runs with one BLAS thread, so a fit gives the same
+bits in this process and on any worker: results are identical for any number of workers.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 from joblib import Parallel, delayed
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 T = TypeVar("T")
+BACKENDS = ("joblib", "dask")
 
 
 def run_jobs(jobs: Sequence[tuple[str, Callable[[], T]]], *, desc: str, n_jobs: int = 1,
-             progress: bool = True) -> list[T]:
+             progress: bool = True, backend: str = "joblib", scheduler: str | None = None,
+             processes: bool = True) -> list[T]:
     """Run every ``(label, callable)`` of ``jobs``; return their results in job order.
 
     A tqdm bar named ``desc`` counts the fits and shows the label of the last one finished
-    (``progress=False`` hides it).
+    (``progress=False`` hides it). ``backend`` "dask" runs them on a Dask cluster (module docstring; one task
+    per job, ``processes=False`` starts the local cluster's workers as threads).
     """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend '{backend}' unknown; use one of {list(BACKENDS)}")
     calls = [run for _, run in jobs]
+    if backend == "dask":
+        results = run_chunks(_call_each, [[c] for c in calls], desc=desc, n_jobs=n_jobs, scheduler=scheduler,
+                             progress=progress, processes=processes)
+        return [r[0] for r in results]
     results = (Parallel(n_jobs=n_jobs, return_as="generator")(delayed(call)() for call in calls) if n_jobs > 1
                else (call() for call in calls))
     out: list[T] = []
@@ -35,3 +60,65 @@ def run_jobs(jobs: Sequence[tuple[str, Callable[[], T]]], *, desc: str, n_jobs: 
             bar.set_postfix_str(label, refresh=False)
             out.append(result)
     return out
+
+
+def _call_each(calls: list[Callable[[], T]]) -> list[T]:
+    return [call() for call in calls]
+
+
+def _single_threaded(func: Callable, chunk: Sequence, *shared: Any) -> list:
+    with threadpool_limits(limits=1):
+        return func(chunk, *shared)
+
+
+@contextmanager
+def dask_client(n_jobs: int = 1, scheduler: str | None = None, *, processes: bool = True):
+    """A ``distributed.Client``: connected to ``scheduler`` (an address such as ``"tcp://host:8786"``) or to a
+    ``LocalCluster`` of ``n_jobs`` single-threaded workers started here (processes, or threads when
+    ``processes=False``, as the tests use) and closed on exit. No dashboard is started."""
+    from distributed import Client, LocalCluster
+
+    if scheduler is not None:
+        client = Client(scheduler)
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    with LocalCluster(n_workers=n_jobs, threads_per_worker=1, processes=processes, dashboard_address=None,
+                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+        yield client
+
+
+def run_chunks(func: Callable[..., list[T]], chunks: Sequence[Sequence], *, shared: Sequence[Any] = (),
+               desc: str, n_jobs: int = 1, scheduler: str | None = None, progress: bool = True,
+               processes: bool = True, client=None) -> list[list[T]]:
+    """``func(chunk, *shared)`` for every chunk of items; the results in chunk order.
+
+    In this process when ``n_jobs == 1`` and no ``scheduler`` or ``client`` is given; otherwise on Dask
+    (``client``, an open ``distributed.Client``, else :func:`dask_client`), with ``shared`` scattered to every
+    worker once. The bar counts items (the chunks' lengths).
+    """
+    sizes = [len(c) for c in chunks]
+    with tqdm(total=sum(sizes), desc=desc, unit="fit", leave=False, disable=not progress) as bar:
+        if client is None and n_jobs == 1 and scheduler is None:
+            out = []
+            for chunk, size in zip(chunks, sizes):
+                out.append(_single_threaded(func, chunk, *shared))
+                bar.update(size)
+            return out
+        if client is not None:
+            return _on_dask(client, func, chunks, sizes, shared, bar)
+        with dask_client(n_jobs, scheduler, processes=processes) as own:
+            return _on_dask(own, func, chunks, sizes, shared, bar)
+
+
+def _on_dask(client, func, chunks, sizes, shared, bar) -> list:
+    from distributed import as_completed
+
+    shared_futures = [client.scatter(value, broadcast=True) for value in shared]
+    futures = [client.submit(_single_threaded, func, chunk, *shared_futures, pure=False) for chunk in chunks]
+    size_of = {f.key: s for f, s in zip(futures, sizes)}
+    for future in as_completed(futures):
+        bar.update(size_of[future.key])
+    return client.gather(futures)

@@ -21,13 +21,22 @@ from analysis.core import config, io
 from analysis.core.disclosure import rule_of
 from analysis.core.metrics import estimate_entry
 from analysis.core.settings import DisclosureSettings
+from analysis.paper import reach
+from analysis.paper.typesetting import CM, page_margins_cm
 from analysis.params import Params, load
+from analysis.report.tables import render_table
 from analysis.studies.gss.settings import GssSettings, Model2020, Models2020
+from analysis.studies.nhanes.report import COVARIATE_SET_LABELS
 from analysis.studies.nhanes.schema import NHANES_VARIABLES
 from analysis.studies.nhanes.settings import NhanesSettings
 
 TEMPLATES = Path(__file__).parent / "templates"
 LABELS = {v.name: v.label for v in NHANES_VARIABLES}
+A4_WIDTH_CM, A4_HEIGHT_CM = 21.0, 29.7  # paper-typst.yaml: papersize a4
+CAPTION_ROOM_IN = 1.0  # below a figure that fills the page: its caption (up to four lines) and the gap
+#: Internal names a table may still carry (formula terms, covariate-set keys), in readers' words.
+TABLE_LABELS = {**LABELS, **{k: v.capitalize() for k, v in COVARIATE_SET_LABELS.items()},
+                "depression_score": "depressive symptoms", "latent_edges": "nhanes.dag.latent_edges"}
 
 
 class PaperError(RuntimeError):
@@ -162,7 +171,105 @@ def context(reports: Path, params: Params) -> dict:
         "dag": _dag_context(reports),
         "weight_tests": (_read_table_md(tables / "weight_tests.md") if (tables / "weight_tests.md").exists()
                          else None),
+        "primary": primary_context(records, params.nhanes),
+        "kr20": _kr20(reports.parent / "data" / "processed" / "nhanes_reliability.csv", params.nhanes),
+        "multiplicity": _multiplicity_context(reports, params.nhanes),
+        "rules": RULES,
+        "flow_figure": FLOW_FIGURE + ".png",
+        "cognition": reach.cognition_context(reports),
+        "left_out": reach.left_out_context(reports, params),
+        "gss_reach": reach.gss_reach_context(reports, params),
+        "infrastructure": reach.infrastructure_context(reports, params),
+        "specifications": reach.specification_context(reports),
     }
+
+
+#: The rules that choose the words of the Results and Discussion from the numbers (stated in the supplement, so
+#: that a reader can check them): each key is a rule the template applies through a filter or a context value.
+RULES = {
+    "direction": "'higher' / 'lower' when the 95% CI excludes the null (1 for ratios, 0 for differences), "
+                 "otherwise 'no clear difference in'.",
+    "attenuation": "the change of the log hazard ratio from one covariate set to the next, in per cent of the "
+                   "first: 'attenuated' when it shrinks towards the null, 'strengthened' when it moves away.",
+    "dominance": "an item 'carries most of the association' when, with the items mutually adjusted, its CI "
+                 "excludes 1 and its log hazard ratio is at least twice that of every other item.",
+    "measurement_error": "a within-person estimate is 'within the range that measurement error alone would give' "
+                         "when its ratio to the pooled estimate lies inside the regression-dilution factors of "
+                         "the assumed reliabilities; 'smaller than' when below the smallest factor.",
+    "fdr": "a secondary finding 'survives' false-discovery-rate control when its Benjamini-Hochberg q is below "
+           "the rate named in params.yaml (nhanes.models.multiplicity.q).",
+    "stability": "a companion estimate (imputation, sensitivity) 'agrees' with the primary estimate when it lies "
+                 "inside the primary estimate's 95% CI.",
+}
+
+
+def attenuation(first: dict, second: dict) -> float:
+    """Per cent of the log ratio of ``first`` that is gone in ``second`` (positive: towards the null)."""
+    a, b = math.log(first["estimate"]), math.log(second["estimate"])
+    return 100.0 * (a - b) / a if a else 0.0
+
+
+def attenuation_words(first: dict, second: dict) -> str:
+    """'attenuated by 12%' or 'strengthened by 5%' (rule ``attenuation``)."""
+    pct = attenuation(first, second)
+    return f"{'attenuated' if pct >= 0 else 'strengthened'} by {abs(pct):.0f}%"
+
+
+def agrees(est: dict, reference: dict) -> bool:
+    """Rule ``stability``: ``est`` lies inside the 95% CI of ``reference``."""
+    return reference["ci_low"] <= est["estimate"] <= reference["ci_high"]
+
+
+def primary_context(records: pd.DataFrame, nh: NhanesSettings) -> dict:
+    """The primary estimate (``nhanes.models.primary``) and, for it and for cardiovascular death, the same contrast
+    under every covariate set (design-based, ``nhanes_models.csv``): ``by_set[outcome][set]`` metrics entries, so
+    the text can state the attenuation from the age-sex to the total-effect to the direct-effect model."""
+    primary = nh.models.primary
+    rows = records[(records["design"] == primary.design) & (records["exposure"] == primary.exposure)]
+    if rows.empty:
+        raise PaperError(f"nhanes_models.csv has no {primary.design} rows of {primary.exposure}; rerun models_nhanes")
+    last = list(dict.fromkeys(rows["term"]))[-1]
+    top = rows[rows["term"] == last]
+    by_set: dict = {}
+    for row in top.itertuples():
+        by_set.setdefault(row.outcome, {})[row.covariate_set] = {**estimate_entry(row), "label": row.term_label,
+                                                                 "events": None if pd.isna(row.events)
+                                                                 else int(row.events)}
+    if primary.outcome not in by_set or primary.covariate_set not in by_set[primary.outcome]:
+        raise PaperError(f"nhanes_models.csv has no primary estimate ({primary.outcome}, {last}, "
+                         f"{primary.covariate_set}); rerun models_nhanes")
+    sets = list(nh.models.covariate_sets)
+    return {"spec": primary, "term_label": top["term_label"].iloc[0], "estimate": by_set[primary.outcome][
+        primary.covariate_set], "by_set": by_set, "sets": sets, "first_set": sets[0],
+            "secondary_set": sets[-1] if sets[-1] != primary.covariate_set else None}
+
+
+def _kr20(path: Path, nh: NhanesSettings) -> dict | None:
+    """The isolation index's KR-20 (``data/processed/nhanes_reliability.csv``) as numbers, or None."""
+    if not path.exists():
+        return None
+    rows = pd.read_csv(path)
+    name = next(iter(nh.indices))
+    row = rows[rows["measure"] == name]
+    return None if row.empty else {"estimate": float(row["estimate"].iloc[0]), "n": int(row["n"].iloc[0]),
+                                   "statistic": str(row["statistic"].iloc[0])}
+
+
+def _multiplicity_context(reports: Path, nh: NhanesSettings) -> dict | None:
+    """Per family of secondary estimates its size and the counts below the rate (``multiplicity.csv``, report stage),
+    and the q-value of every interaction test by (outcome label, exposure label, modifier label). None when absent."""
+    path = reports / "tables" / "nhanes" / "multiplicity.csv"
+    if not path.exists():
+        return None
+    table = pd.read_csv(path)
+    rate = nh.models.multiplicity.q
+    families = [{"name": name, "label": part["family_label"].iloc[0], "n": int(part["p_value"].notna().sum()),
+                 "p_below": int((part["p_value"] < rate).sum()), "q_below": int((part["q_value"] < rate).sum())}
+                for name, part in table.groupby("family", sort=False)]
+    tests = table[table["family"] == "interactions"]
+    q = {(r.outcome_label, r.exposure_label, r.what.removeprefix("x ")): float(r.q_value) for r in tests.itertuples()}
+    return {"rate": rate, "families": families, "interaction_q": q,
+            "total": sum(f["n"] for f in families)}
 
 
 def _dag_context(reports: Path) -> dict | None:
@@ -454,69 +561,288 @@ def gss_attenuation(metrics: dict, exposure: str) -> dict:
                          "first_difference": v["lambda_first_difference"]} for rho, v in entries]}
 
 
-def render_markdown(ctx: dict) -> str:
+#: The two documents: template, output stem, and the page that holds the other's cross-references.
+DOCUMENTS = {"paper": "paper.md.j2", "supplement": "supplement.md.j2"}
+
+
+def anchor(number: str) -> str:
+    """The HTML/Typst id of a display item from its label: "Table S4" -> "table-s4"."""
+    return re.sub(r"[^a-z0-9]+", "-", number.lower()).strip("-")
+
+
+def _table_title(markdown: str) -> tuple[str, str]:
+    """(title, rest) of a report table's Markdown: the first line's bold caption, then the table and notes."""
+    first, _, rest = markdown.partition("\n")
+    match = re.fullmatch(r"\*\*(.+?)\*\*|#\s+(.+)", first.strip())
+    if not match:
+        return "", markdown
+    # a report with its own headings (the coverage simulation) keeps them as bold run-in lines, not sections
+    rest = re.sub(r"(?m)^#{1,6}\s+(.+?)\s*$", r"**\1.**", rest.strip())
+    return match.group(1) or match.group(2), rest
+
+
+def make_table(reports: Path):
+    """The template's ``table(name, number, sample=None)``: the report table ``reports/tables/<name>`` (its JSON
+    spec, written by the report stage beside the CSV) set by :func:`analysis.report.tables.render_table` as one
+    raw HTML block and one raw Typst block (explicit column widths, decimal-aligned numbers, caption above and
+    notes below, internal names replaced by labels, a link to the CSV), in a block whose id is :func:`anchor` of
+    ``number`` so cross-references reach it; the analytic ``sample``, when given, ends the caption."""
+    margin_x, _ = page_margins_cm(TEMPLATES / "paper-typst.yaml")
+    width = (A4_WIDTH_CM - 2 * margin_x) * CM - 2  # 2 pt to spare for the estimate of each column's width
+
+    def table(name: str, number: str, sample: str | None = None) -> str:
+        spec = reports / "tables" / f"{name}.json"
+        if not spec.exists():
+            raise PaperError(f"{spec}: the table's spec is missing; rerun the report stage that writes {name}")
+        if not (reports / "tables" / f"{name}.csv").exists():
+            raise PaperError(f"{reports / 'tables' / name}.csv: the table's CSV is missing; rerun the report stage")
+        title = (json.loads(spec.read_text(encoding="utf-8")).get("caption") or "").strip().rstrip(".")
+        if sample:
+            title = f"{title}. Sample: {sample}"
+        body = render_table(reports / "tables", name, number, title=title, labels=TABLE_LABELS, text_width_pt=width)
+        return f"::: {{#{anchor(number)} .display-table}}\n{body}\n:::\n"
+    return table
+
+
+def make_figure(reports: Path):
+    """The template's ``figure(path, number, caption, width="100%")``: an image under ``reports`` with its number
+    and caption (an implicit pandoc figure, id :func:`anchor` of ``number``)."""
+    def figure(path: str, number: str, caption: str, width: str = "100%") -> str:
+        if not (reports / path).exists():
+            raise PaperError(f"{reports / path}: figure not found; run the stage that draws it")
+        return f"![**{number}.** {caption.strip()}]({path}){{#{anchor(number)} width={width}}}\n"
+    return figure
+
+
+def make_ref(document: str):
+    """The template's ``ref(number)``: a link to a display item, to the other document when it lives there (the
+    supplement's items are numbered S1, S2 ...)."""
+    def ref(number: str, text: str | None = None) -> str:
+        in_supplement = bool(re.search(r"\bS\d", number))
+        page = "supplement.html" if in_supplement and document == "paper" else (
+            "paper.html" if not in_supplement and document == "supplement" else "")
+        return f"[{text or number}]({page}#{anchor(number)})"
+    return ref
+
+
+def strobe_table(number: str) -> str:
+    """The STROBE checklist (``data/reference/strobe_cohort.csv``) as the supplement's table ``number``."""
+    from analysis.paper.strobe import read_checklist, supplement_markdown
+
+    table = supplement_markdown(read_checklist(config.REFERENCE / "strobe_cohort.csv"), number)
+    return f"::: {{#{anchor(number)} .display-table}}\n{table}\n:::\n"
+
+
+def sections(kind: str) -> list[str]:
+    """Templates ``sections/<kind>/*.md.j2`` in name order: the hooks where an added analysis puts its Methods,
+    Results or supplement section (``kind``: methods, results, discussion, supplement)."""
+    folder = TEMPLATES / "sections" / kind
+    return sorted(f"sections/{kind}/{p.name}" for p in folder.glob("*.md.j2")) if folder.is_dir() else []
+
+
+def environment(reports: Path, document: str) -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(ratio=fmt_ratio, direction=direction, int=fmt_int, p=fmt_p, pval=fmt_pval, points=fmt_points,
-                       linear=fmt_linear)
+                       linear=fmt_linear, ci=fmt_ci, attenuation=attenuation_words, agrees=agrees, log=math.log)
+    env.tests.update(agrees=agrees)
+    env.globals.update(table=make_table(reports), figure=make_figure(reports), ref=make_ref(document),
+                       sections=sections, document=document, strobe_table=strobe_table)
+    return env
+
+
+def render_markdown(ctx: dict, reports: Path | None = None, document: str = "paper") -> str:
+    env = environment(Path(reports) if reports is not None else Path("reports"), document)
     try:
-        text = env.get_template("paper.md.j2").render(**ctx)
+        text = env.get_template(DOCUMENTS[document]).render(**ctx)
     except jinja2.UndefinedError as err:
-        raise PaperError(f"the manuscript template needs a value the results do not have: {err}") from err
-    check_no_placeholders(text)
+        raise PaperError(f"the {document} template needs a value the results do not have: {err}") from err
+    text = unlink_missing_sections(separate_blocks(text))
+    check_no_placeholders(text, document)
     return text
+
+
+def unlink_missing_sections(markdown: str) -> str:
+    """A link to a section of the same document (``[Supplement \u00a7 S4. ...](#s4.-...)``, the STROBE table) whose
+    heading did not render (its study did not run) becomes plain text: Typst would refuse the dangling label.
+    Links to display items are checked, not unlinked (:func:`check_cross_references`)."""
+    from analysis.paper.strobe import pandoc_id
+
+    ids = set(re.findall(r"\{#([\w.-]+)", markdown))
+    ids |= {pandoc_id(re.sub(r"\s*\{[^}]*\}\s*$", "", h)) for h in re.findall(r"(?m)^#{1,6}\s+(.+?)\s*$", markdown)}
+
+    def keep(match: re.Match) -> str:
+        text, ident = match.group(1), match.group(2)
+        return match.group(0) if ident in ids or re.fullmatch(r"(?:table|figure)-s?\d+", ident) else text
+    return re.sub(r"\[([^\]]+)\]\(#([^)\s]+)\)", keep, markdown)
+
+
+def separate_blocks(markdown: str) -> str:
+    """A blank line before every heading and every run-in bold paragraph ("**Limitations.** ..."): Jinja's
+    whitespace control can leave a block glued to the line before it, which pandoc would read as one paragraph."""
+    return re.sub(r"(?m)^(?!\|)(.+)\n(?=#{1,6} |\*\*[^*\n]+\.\*\* )", r"\1\n\n", markdown)
+
+
+def fmt_ci(est: dict | None) -> str:
+    """'1.35 (1.20-1.52)' from a metrics entry (ratio, no measure name)."""
+    if not est:
+        raise PaperError("an estimate the manuscript needs is missing from the results files")
+    return f"{est['estimate']:.2f} ({est['ci_low']:.2f}-{est['ci_high']:.2f})"
 
 
 _PLACEHOLDERS = re.compile(r"\{\{|\}\}|\{%|\bnan\b|\bNone\b|\bTODO\b|\bXXX\b|\?\?", re.IGNORECASE)
 
 
-def check_no_placeholders(text: str) -> None:
+_RAW_TYPST = re.compile(r"^```\{=typst\}\n.*?^```$", re.M | re.S)
+
+
+def check_no_placeholders(text: str, document: str = "paper") -> None:
+    """No template placeholder or missing value in the rendered text; table rows (lines starting with "|", read
+    from the report stages' tables, whose cells may say "none") are left to those stages, and raw Typst blocks
+    are skipped (Typst's ``none`` is a keyword; each table's cells are checked in its HTML twin)."""
+    text = _RAW_TYPST.sub(lambda m: "\n" * m.group(0).count("\n"), text)
     for lineno, line in enumerate(text.splitlines(), 1):
-        hit = _PLACEHOLDERS.search(line)
+        hit = None if line.startswith("|") else _PLACEHOLDERS.search(line)
         if hit:
-            raise PaperError(f"paper.md line {lineno}: placeholder '{hit.group(0)}' survived rendering: {line[:120]}")
+            raise PaperError(f"{document}.md line {lineno}: placeholder '{hit.group(0)}' survived rendering: "
+                             f"{line[:120]}")
 
 
 def referenced_files(markdown: str) -> list[str]:
-    return re.findall(r"!\[[^\]]*\]\(([^)\s]+)", markdown)
+    """The image files a document embeds: every image goes through the template's ``figure()``, which writes
+    ``![caption](path.png){#figure-...}`` (a caption may hold links; a plain link to a PNG is not embedded)."""
+    return re.findall(r"\]\(([^)\s#]+\.(?:png|svg|jpe?g))\)\{#", markdown)
+
+
+#: The bibliography (every work cited, and the published anchors' ``bib_key``) and the vendored citation style.
+BIBLIOGRAPHY = config.REFERENCE / "references.bib"
+CSL = TEMPLATES / "csl" / "the-lancet.csl"
+#: The sample-flow figure the paper stage draws (numbered by the template, so drawn here, not in a study stage).
+FLOW_FIGURE = "figures/paper/sample_flow"
+
+
+def citations(markdown: str) -> set[str]:
+    """The citation keys of pandoc Markdown (``[@key]``, ``@key``, ``[@a; @b]``), e-mail addresses excluded."""
+    return set(re.findall(r"(?<![\w.])@([A-Za-z][\w:-]*[A-Za-z0-9])", markdown))
+
+
+def bibliography_keys(path: Path = BIBLIOGRAPHY) -> set[str]:
+    """The entry keys of a BibTeX file."""
+    return set(re.findall(r"^@\w+\{([^,\s]+),", Path(path).read_text(encoding="utf-8"), flags=re.M))
+
+
+def check_citations(markdowns: dict[str, str], bib: Path = BIBLIOGRAPHY) -> None:
+    """Every key cited is in the bibliography; raises PaperError naming the missing keys and the document."""
+    keys = bibliography_keys(bib)
+    for name, text in markdowns.items():
+        missing = sorted(citations(text) - keys)
+        if missing:
+            raise PaperError(f"{name}.md cites {missing}, which {bib} does not hold; add the entries (with DOIs)")
+
+
+def check_cross_references(markdowns: dict[str, str]) -> None:
+    """Every link to a display item (``](#table-2)``, ``](supplement.html#table-s4)``) has its target in the
+    document it names; a reference to an item that did not render (its study did not run) is an error here, not a
+    failed Typst compile."""
+    defined = {name: set(re.findall(r"\{#([\w.-]+)", text)) for name, text in markdowns.items()}
+    for name, text in markdowns.items():
+        for page, ident in re.findall(r"\]\((\w*?)(?:\.html)?#((?:table|figure)-s?\d+)\)", text):
+            target = page or name
+            if target in defined and ident not in defined[target]:
+                raise PaperError(f"{name}.md refers to #{ident} in {target}, which has no such display item; "
+                                 "guard the reference with the condition that draws the item")
+
+
+def draw_sample_flow(reports: Path, params: Params) -> list[Path]:
+    """The NHANES sample flow with the display items that use each sample (Table 1, the Kaplan-Meier figure, the
+    models): :mod:`analysis.report.flow`."""
+    from analysis.report.flow import write_sample_flow
+
+    flow = pd.read_csv(reports / "tables" / "nhanes" / "cohort_flow.csv")
+    steps = flow["step"].astype(int).tolist()
+    # from the last step back: the models, the Kaplan-Meier figure (linked), Table 1 (complete index)
+    items = [["Table 2", "the NHANES models of the supplement"], ["Figure 2 (Kaplan-Meier)"], ["Table 1"]]
+    uses = dict(zip(reversed(steps), items))
+    return write_sample_flow(flow, reports / FLOW_FIGURE, tuple(params.reports.figure_formats), uses=uses,
+                             title=f"{params.nhanes.study}: the sample of each display item")
+
+
+#: pandoc's Markdown without raw HTML: the tables' "<0.001" and "< 65" cells made the raw-HTML scanner backtrack
+#: (the supplement took 150 s to read; 5 s without it). The documents hold no HTML.
+READER = "markdown-raw_html"
+
+
+def _pandoc_args(reports: Path) -> list[str]:
+    return ["--citeproc", f"--bibliography={BIBLIOGRAPHY}", f"--csl={CSL}", "--metadata=link-citations:true",
+            f"--resource-path={reports}"]
 
 
 def build_paper(reports: Path, params: Params) -> list[Path]:
-    """Render ``paper.md``, a self-contained ``paper.html`` (figures embedded) and ``paper.pdf`` under ``reports``."""
+    """Render the main paper and the supplement: ``paper.md``/``.html``/``.pdf`` and ``supplement.md``/``.html``/
+    ``.pdf`` under ``reports`` (HTML self-contained, figures embedded; PDF by Typst), with the sample-flow figure."""
     import pypandoc
 
     reports = Path(reports)
-    markdown = render_markdown(context(reports, params))
-    for ref in referenced_files(markdown):
-        if not (reports / ref).exists():
-            raise PaperError(f"paper.md refers to {ref}, which is not in {reports}")
-    css = TEMPLATES / "paper.css"
+    # the flow figure first (the documents embed it, so it must exist before they render); each file atomic
+    written: list[Path] = draw_sample_flow(reports, params)
     with io.staged_outputs():
-        md_path = io.write_text(reports / "paper.md", markdown)
+        ctx = context(reports, params)
+        markdowns = {name: render_markdown(ctx, reports, name) for name in DOCUMENTS}
+        check_citations(markdowns)
+        check_cross_references(markdowns)
+        css = TEMPLATES / "paper.css"
+        for name, markdown in markdowns.items():
+            for ref in referenced_files(markdown):
+                if not (reports / ref).exists():
+                    raise PaperError(f"{name}.md refers to {ref}, which is not in {reports}")
+            written.append(io.write_text(reports / f"{name}.md", markdown))
 
-        def to_html(tmp: Path) -> None:
-            pypandoc.convert_text(
-                markdown, "html5", format="markdown", outputfile=str(tmp),
-                extra_args=["--standalone", "--embed-resources", f"--resource-path={reports}",
-                            f"--css={css}", "--metadata=lang:en", "--toc", "--toc-depth=2"],
-            )
+            def to_html(tmp: Path, markdown=markdown) -> None:
+                pypandoc.convert_text(
+                    markdown, "html5", format=READER, outputfile=str(tmp),
+                    extra_args=["--standalone", "--embed-resources", *_pandoc_args(reports), f"--css={css}",
+                                "--metadata=lang:en", "--toc", "--toc-depth=2"])
 
-        html_path = io.write_atomic(reports / "paper.html", to_html)
-        pdf_path = io.write_bytes(reports / "paper.pdf", render_pdf(markdown, reports))
-    return [md_path, html_path, pdf_path]
+            written.append(io.write_atomic(reports / f"{name}.html", to_html))
+            written.append(io.write_bytes(reports / f"{name}.pdf", render_pdf(markdown, reports)))
+    return written
+
+
+_IMAGE = re.compile(r"(!\[[^\]]*\]\(([^)\s]+)\))\{\s*(#[^\s}]+\s+)?width=(\d+)%\s*\}")
+
+
+def fit_figures_to_page(markdown: str, reports: Path, width_in: float, max_height_in: float) -> str:
+    """Each figure ``{ width=N% }`` that would print taller than ``max_height_in`` at N% of ``width_in`` is given
+    that height instead, so the figure and its caption stay on one page (Typst moves a figure, never splits it).
+    Such a figure prints smaller than it was drawn (its type too): draw it shorter, or split it, to avoid that."""
+    from PIL import Image
+
+    def fitted(match: re.Match) -> str:
+        with Image.open(reports / match.group(2)) as image:
+            w, h = image.size
+        height = width_in * int(match.group(4)) / 100 * h / w
+        ident = match.group(3) or ""
+        return match.group(0) if height <= max_height_in else f"{match.group(1)}{{{ident}height={max_height_in:.2f}in}}"
+
+    return _IMAGE.sub(fitted, markdown)
 
 
 def render_pdf(markdown: str, reports: Path) -> bytes:
-    """The manuscript as PDF: pandoc writes Typst, the ``typst`` wheel compiles it (offline, fonts embedded).
+    """A document as PDF: pandoc writes Typst, the ``typst`` wheel compiles it (offline, fonts embedded).
 
     Figures resolve relative to ``reports``; ``timestamp=0`` keeps the PDF byte-identical across runs.
     """
     import pypandoc
     import typst
 
+    margin_x, margin_y = page_margins_cm(TEMPLATES / "paper-typst.yaml")
+    markdown = fit_figures_to_page(markdown, reports, (A4_WIDTH_CM - 2 * margin_x) / 2.54,
+                                   (A4_HEIGHT_CM - 2 * margin_y) / 2.54 - CAPTION_ROOM_IN)
     source = pypandoc.convert_text(
-        markdown, "typst", format="markdown",
-        extra_args=["--standalone", f"--include-in-header={TEMPLATES / 'paper-header.typ'}"])
+        markdown, "typst", format=READER,
+        extra_args=["--standalone", *_pandoc_args(reports), f"--include-in-header={TEMPLATES / 'paper-header.typ'}",
+                    f"--include-in-header={TEMPLATES / 'numbering.typ'}",
+                    f"--metadata-file={TEMPLATES / 'paper-typst.yaml'}"])
     try:
         return typst.compile(source.encode("utf-8"), root=str(reports), timestamp=0)
     except Exception as err:  # typst raises its own error type with the offending line
@@ -524,6 +850,6 @@ def render_pdf(markdown: str, reports: Path) -> bytes:
 
 
 def stage() -> str:
-    """DVC stage ``paper``: the manuscript (Markdown, HTML, PDF) from the metrics files."""
+    """DVC stage ``paper``: the manuscript and its supplement (Markdown, HTML, PDF) from the results files."""
     written = build_paper(config.REPORTS, load())
     return "manuscript: " + ", ".join(str(p) for p in written)

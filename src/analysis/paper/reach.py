@@ -1,5 +1,5 @@
 """The paper's numbers for connection's further reach (issue 22): cognition and dementia, who is left out, digital
-ties and trust, the social infrastructure of counties.
+ties and trust, the social infrastructure of counties; and for the specification curve (issue 23).
 
 Each function reads one stage's result files through that study's own ``paper_numbers``-style function and
 returns what the template fragments under ``templates/sections/`` quote, shaped for the template's filters
@@ -12,6 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from analysis.params import Params
+from analysis.studies.gss.reach_report import reach_paper_numbers
+from analysis.studies.nhanes import cognition, reach, specifications
+from analysis.studies.places.infrastructure import infrastructure_numbers
 
 
 def _entry(row: dict) -> dict:
@@ -27,9 +30,7 @@ def cognition_context(reports: Path) -> dict | None:
     term, complete case and IPW; completion; cause-specific and Fine-Gray hazard ratios; cumulative incidence."""
     if not (reports / "metrics" / "nhanes_cognition.csv").exists():
         return None
-    from analysis.studies.nhanes.cognition import paper_numbers
-
-    numbers = paper_numbers(reports)
+    numbers = cognition.paper_numbers(reports)
     out: dict = {}
     for row in numbers["terms"]:
         kind = "point" if "[" not in row["term"] else "top"
@@ -56,9 +57,7 @@ def left_out_context(reports: Path, params: Params) -> dict | None:
     each grouping (labels from ``nhanes.reach.groupings``), and the interaction tests beside them."""
     if not (reports / "metrics" / "nhanes_reach.csv").exists():
         return None
-    from analysis.studies.nhanes.reach import paper_numbers
-
-    numbers = paper_numbers(reports)
+    numbers = reach.paper_numbers(reports)
     labels = {g.name: g.label for g in params.nhanes.reach.groupings}
     gaps = [{**gap, "grouping": name, "label": labels.get(name, name)} for name, gap in numbers["gaps"].items()]
     return {"overall": numbers["overall"], "gaps": sorted(gaps, key=lambda g: -g["gap_points"]),
@@ -69,8 +68,6 @@ def gss_reach_context(reports: Path, params: Params) -> dict | None:
     """GSS digital ties, displacement, Facebook and trust (stage ``reach_gss``)."""
     if not (reports / "metrics" / "gss_reach.json").exists():
         return None
-    from analysis.studies.gss.reach_report import reach_paper_numbers
-
     numbers = reach_paper_numbers(reports / "metrics", params.gss)
     entries = lambda block: {o: {k: _entry(v) for k, v in d.items()} for o, d in block.items()}  # noqa: E731
     alpha = next((v for k, v in numbers["trust_alpha"].items() if k.startswith("2006-2014")
@@ -88,8 +85,6 @@ def infrastructure_context(reports: Path, params: Params) -> dict | None:
     ``places.infrastructure``."""
     if not (reports / "metrics" / "places_infrastructure_models.csv").exists():
         return None
-    from analysis.studies.places.infrastructure import infrastructure_numbers
-
     numbers = infrastructure_numbers(reports)
     block = params.places.infrastructure
     assoc = numbers["associations"]
@@ -101,3 +96,16 @@ def infrastructure_context(reports: Path, params: Params) -> dict | None:
     return {**numbers, "labels": {k: v.label for k, v in block.exposures.items()},
             "mediator_labels": {k: v.label for k, v in block.mediators.items()}, "clear": clear,
             "mediation_clear": mediation, "mediators": mediators}
+
+
+def specification_context(reports: Path) -> dict | None:
+    """The NHANES specification curve (stage ``specifications_nhanes``): its summary and joint test, with p-values
+    of 0 stated as below 1/draws (the bootstrap cannot resolve smaller)."""
+    path = reports / "metrics" / "nhanes_specification_curve.json"
+    if not path.exists():
+        return None
+    numbers = specifications.paper_numbers(path)
+    floor = 1 / numbers["bootstrap_draws"]
+    p_text = {k: (f"p < {floor:.4f}" if numbers[k] < floor else f"p = {numbers[k]:.3f}")
+              for k in ("p_median", "p_significant", "p_stouffer")}
+    return {**numbers, "p_text": p_text, "top_choice_words": numbers["top_choice"].replace("_", " ")}

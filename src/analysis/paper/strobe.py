@@ -44,6 +44,12 @@ COLUMNS = ("item", "section", "recommendation", "where", "how")
 #: How an item that the project does not answer begins (then a colon and the reason).
 UNANSWERED = ("Not applicable", "Not reported")
 SEPARATOR = " ; "
+#: Items answered by an analysis that leaves a results file: when the file exists, the item may not say "Not
+#: applicable" or "Not reported" (the checklist is held to what ran).
+RAN: dict[str, str] = {"12b": "reports/metrics/nhanes_subgroups.csv", "12c": "reports/metrics/nhanes_mi.csv",
+                       "12e": "reports/metrics/nhanes_sensitivity.csv"}
+#: How the supplement names the documents a target points into.
+DOCUMENT_NAMES = {"reports/paper.md": "Main paper", "reports/supplement.md": "Supplement"}
 _FRAGMENT_SAFE = "-._~:()!,;=+@"  # left as they are in a link's #fragment (RFC 3986); others percent-encoded
 
 
@@ -173,6 +179,11 @@ def check_checklist(checklist: pd.DataFrame, root: str | Path = ".", reports: st
     """Every item's targets resolved; one StrobeError listing every item whose file or heading is missing."""
     resolved: dict[str, list[Target]] = {}
     problems: list[str] = []
+    for item, path in RAN.items():
+        how = checklist.loc[checklist["item"] == item, "how"]
+        if (Path(root) / path).is_file() and not how.empty and how.iloc[0].startswith(UNANSWERED):
+            problems.append(f"STROBE item {item}: says {how.iloc[0].split(':')[0]!r}, but the analysis ran ({path} "
+                            "exists); point it at the section that reports it")
     for row in checklist.itertuples():
         resolved[row.item] = []
         for target in filter(None, (t.strip() for t in row.where.split(SEPARATOR.strip()))):
@@ -193,7 +204,33 @@ def _status(how: str) -> str:
 
 
 def _label(target: Target) -> str:
-    return f"{target.path.removeprefix('reports/')}" + (f" \u00a7 {target.heading}" if target.heading else "")
+    """The link text: the file the link opens (not the source it was checked in), and the heading."""
+    return target.href.split("#")[0] + (f" \u00a7 {target.heading}" if target.heading else "")
+
+
+def supplement_markdown(checklist: pd.DataFrame, number: str) -> str:
+    """The checklist as a Markdown table for the supplement (rendered before the reports it points into exist, so
+    the links are built from the targets' text; the ``strobe`` stage checks them against the built reports)."""
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    def link(target: str) -> str:
+        file_part, _, heading = (t.strip() for t in target.partition("#"))
+        name = DOCUMENT_NAMES.get(file_part)
+        if name is None:
+            href = file_part.removeprefix("reports/")
+            return f"[{href}]({href}{'#' + pandoc_id(heading) if heading else ''})"
+        page = "" if file_part == "reports/supplement.md" else "paper.html"
+        return f"[{name} \u00a7 {heading}]({page}#{pandoc_id(heading)})" if heading else f"[{name}]({page or '#'})"
+
+    lines = [f"**{number}. STROBE checklist for cohort studies: where the paper and the supplement answer each "
+             f"item.** Items: von Elm et al. [@vonelm2007]; recommendations paraphrased.", "",
+             "| Item | Recommendation | Where | How |", "|---|---|---|---|"]
+    for row in checklist.itertuples():
+        targets = [t.strip() for t in row.where.split(SEPARATOR.strip()) if t.strip()]
+        where = "; ".join(link(t) for t in targets) or "-"
+        lines.append(f"| {row.item} | {cell(row.recommendation)} | {where} | {cell(row.how)} |")
+    return "\n".join(lines) + "\n"
 
 
 def render_markdown(checklist: pd.DataFrame, targets: dict[str, list[Target]]) -> str:

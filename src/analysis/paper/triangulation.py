@@ -52,7 +52,7 @@ from analysis.report.figures import PALETTE, FigureError, new_figure, styled, wr
 from analysis.report.tables import format_interval
 
 ANCHOR_COLUMNS = ["anchor_id", "outcome_group", "exposure", "comparison", "measure", "estimate", "ci_low",
-                  "ci_high", "studies", "citation", "doi", "note"]
+                  "ci_high", "studies", "citation", "doi", "bib_key", "note"]
 CVD_DEATH = "Cardiovascular death"
 CVD_INCIDENT = "Incident cardiovascular disease"
 CVD_PREVALENT = "Prevalent cardiovascular disease (cross-sectional)"
@@ -307,7 +307,8 @@ def triangulation_table(project: pd.DataFrame, anchors: pd.DataFrame) -> pd.Data
         "label": anchors["citation"].str.split(",").str[0].str.rsplit(" ", n=1).str[0] + " et al. "
         + anchors["citation"].str.extract(r"(\d{4});", expand=False) + ": " + anchors["comparison"],
         "measure": anchors["measure"], "estimate": anchors["estimate"], "ci_low": anchors["ci_low"],
-        "ci_high": anchors["ci_high"], "citation": anchors["citation"] + " doi:" + anchors["doi"]})
+        "ci_high": anchors["ci_high"], "citation": anchors["citation"] + " doi:" + anchors["doi"],
+        "bib_key": anchors["bib_key"]})
     table = pd.concat([project, published], ignore_index=True)
     table["outcome_group"] = pd.Categorical(table["outcome_group"], categories=list(GROUPS))
     table["_source"] = (table["source"] != "this project").astype(int)

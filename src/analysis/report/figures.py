@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.patches import FancyBboxPatch
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from matplotlib.ticker import FixedLocator, NullLocator
 
 from analysis.core import io
@@ -321,37 +321,148 @@ def _forest_rows(recs: pd.DataFrame) -> list[dict]:
     return rows
 
 
-def _panel_axes(fig: Figure, top: float, n_rows: int, height: float, span: tuple[float, float], row_h: float,
-                header_h: float):
-    """The axes of one panel of a stacked forest plot: ``n_rows`` rows of ``row_h`` inches below a header of
-    ``header_h`` under ``top`` (inches from the bottom), ``span`` = (left, width) in figure fractions; returns
-    ``(ax, fig_x, bottom, rows_h)``, ``fig_x`` placing text at figure x and data y."""
-    rows_h = row_h * (n_rows + 0.4)
-    bottom = top - header_h - rows_h
-    ax = fig.add_axes((span[0], bottom / height, span[1], rows_h / height))
-    return ax, mtransforms.blended_transform_factory(fig.transFigure, ax.transData), bottom, rows_h
+#: The paper's text width (A4 less 2 cm margins, inches): forest plots are drawn at this width, so their type
+#: prints at the size set here.
+PRINT_WIDTH_IN = 6.6
+ROW_TEXT_PT = 8.0  # rows of a forest plot; 8 pt prints as 8 pt
 
 
-def _ratio_axis(ax, kinds: Sequence[str], values: list[float], axis_label: str, ticks) -> None:
-    """The ratio axis of one forest-plot panel: rows top to bottom of ``kinds`` (a light guide line at each
-    "estimate" row), a log x axis spanning ``values`` and 1 with ``ticks(lo, hi)`` labelled, the null line."""
-    n = len(kinds)
-    ax.set_ylim(-0.7, n - 0.3)
-    ax.set_yticks([])
-    ax.spines["left"].set_visible(False)
-    ax.set_xscale("log")
-    lo_lim = min(values + [1.0]) / 1.15
-    hi_lim = max(values + [1.0]) * 1.15
-    ax.set_xlim(lo_lim, hi_lim)
-    chosen = ticks(lo_lim, hi_lim)
-    ax.xaxis.set_major_locator(FixedLocator(chosen))
-    ax.xaxis.set_minor_locator(NullLocator())
-    ax.set_xticklabels([f"{t:g}" for t in chosen])
-    ax.axvline(1.0, color="#555555", linestyle="--", linewidth=0.9, zorder=0)
-    ax.set_xlabel(f"{axis_label} (95% CI), log scale")
-    for y in range(n):  # light guide lines help the eye from label to estimate
-        if kinds[n - 1 - y] == "estimate":
-            ax.axhline(y, color="#eeeeee", linewidth=0.6, zorder=0)
+def _text_width_in(fig: Figure, text: str, **style) -> float:
+    """The width (inches) ``text`` takes in ``fig`` with ``style`` (fontsize, fontweight, ...), measured."""
+    probe = fig.text(0, 0, text, **style)
+    width = probe.get_window_extent(fig.canvas.get_renderer()).width / fig.dpi
+    probe.remove()
+    return width
+
+
+def _fit(fig: Figure, text: str, width_in: float, **style) -> str:
+    """``text`` wrapped at word boundaries so that it is at most ``width_in`` wide (each line measured)."""
+    if _text_width_in(fig, text, **style) <= width_in:
+        return text
+    for chars in range(max(len(text) - 1, 1), 5, -1):
+        wrapped = textwrap.fill(text, chars, break_long_words=False)
+        if all(_text_width_in(fig, line, **style) <= width_in for line in wrapped.split("\n")):
+            return wrapped
+    return textwrap.fill(text, 6, break_long_words=False)
+
+
+def _cell(value) -> tuple[str, str | None]:
+    return (value, None) if isinstance(value, str) else (str(value[0]), value[1])
+
+
+def forest_layout(fig: Figure, panels: Sequence[tuple[str | None, list[dict]]], *, left_headers: Sequence[str],
+                  right_headers: Sequence[str], axis_label: str, title: str | None,
+                  min_axis_in: float = 1.8) -> Figure:
+    """Lay out a forest plot from measured text: the left columns (labels), the ratio axis, the right columns
+    (estimates, counts), each as wide as its widest text, so no label reaches the axis and no number reaches a
+    bar; the widest left column wraps to make room for an axis of ``min_axis_in``. Rows are as tall as their
+    wrapped text, so wrapped labels never run into the next row.
+
+    ``panels``: (title, lines); a line is ``{"kind": "header", "text", "note", "style"}`` (bold across the left
+    columns, its note in the first right column) or ``{"kind": "row", "left": [...], "right": [...],
+    "mark": (ratio, low, high) or None, "series": k}`` where a cell is a text or (text, colour)."""
+    width = fig.get_figwidth()
+    gap, pad, line_in = 0.12, 0.04, ROW_TEXT_PT * 1.22 / 72
+    row_style = {"fontsize": ROW_TEXT_PT}
+    head_style = {"fontsize": ROW_TEXT_PT, "fontweight": "bold"}
+    rows = [ln for _, lines in panels for ln in lines if ln["kind"] == "row"]
+    headers = [ln for _, lines in panels for ln in lines if ln["kind"] == "header"]
+    n_left, n_right = len(left_headers), len(right_headers)
+
+    def widest(texts, style) -> float:
+        return max((_text_width_in(fig, line, **style) for t in texts for line in str(t).split("\n") if line),
+                   default=0.0)
+
+    right_w = [max(widest([_cell(r["right"][j])[0] for r in rows], row_style),
+                   widest([right_headers[j]], head_style)) for j in range(n_right)]
+    if headers and n_right:
+        right_w[0] = max(right_w[0], widest([h.get("note", "") for h in headers], {**row_style, "style": "italic"}))
+    left_w = [max(widest([_cell(r["left"][j])[0] for r in rows], row_style),
+                  widest([left_headers[j]], head_style)) for j in range(n_left)]
+    budget = width - 2 * pad - min_axis_in - gap * (n_left + n_right) - sum(right_w)
+    if sum(left_w) > budget:  # wrap the widest left column until the axis has its room
+        j = int(np.argmax(left_w))
+        left_w[j] = max(budget - (sum(left_w) - left_w[j]), 0.8)
+        for r in rows:
+            text, colour = _cell(r["left"][j])
+            r["left"][j] = (_fit(fig, text, left_w[j], **row_style), colour)
+    left_total = sum(left_w) + gap * n_left
+    for h in headers:
+        h["text"] = _fit(fig, h["text"], left_total - gap, **head_style)
+    axis_x0 = pad + left_total
+    axis_w = width - axis_x0 - pad - sum(right_w) - gap * n_right
+    x_left = [pad + sum(left_w[:j]) + gap * j for j in range(n_left)]
+    x_right = [axis_x0 + axis_w + gap * (j + 1) + sum(right_w[:j]) for j in range(n_right)]
+
+    def lines_of(line) -> int:
+        cells = [line["text"]] if line["kind"] == "header" else [*line["left"], *line["right"]]
+        return max(_cell(c)[0].count("\n") + 1 for c in cells)
+
+    title_h = 0.35 if title else 0.05
+    panel_title_h, head_h, axis_h, gap_h = 0.25, line_in + 0.12, 0.5, 0.2
+    heights = [(panel_title_h if name else 0) + head_h + sum(lines_of(ln) * line_in + 0.045 for ln in lines) + 0.1
+               + axis_h for name, lines in panels]
+    height = title_h + sum(heights) + gap_h * (len(panels) - 1)
+    fig.set_size_inches(width, height)
+    top = height - title_h
+    values = [v for r in rows if r.get("mark") for v in r["mark"] if np.isfinite(v) and v > 0]
+    lo_lim, hi_lim = min(values + [1.0]) / 1.12, max(values + [1.0]) * 1.12
+    for (name, lines), panel_h in zip(panels, heights):
+        if name:
+            fig.text(pad / width, (top - 0.02) / height, name, fontweight="bold", va="top", fontsize=9)
+        rows_h = panel_h - axis_h - (panel_title_h if name else 0) - head_h
+        bottom = top - panel_h + axis_h
+        ax = fig.add_axes((axis_x0 / width, bottom / height, axis_w / width, rows_h / height))
+        fig_x = mtransforms.blended_transform_factory(fig.transFigure, ax.transData)
+        y = rows_h - 0.05
+        for line in lines:
+            h = lines_of(line) * line_in + 0.045
+            mid = y - h / 2
+            if line["kind"] == "header":
+                ax.text(x_left[0] / width, mid, line["text"], transform=fig_x, va="center",
+                        **{**head_style, **line.get("style", {})})
+                if line.get("note") and n_right:
+                    ax.text(x_right[0] / width, mid, line["note"], transform=fig_x, va="center", style="italic",
+                            **row_style)
+            else:
+                for j, c in enumerate(line["left"]):
+                    text, colour = _cell(c)
+                    ax.text(x_left[j] / width, mid, text, transform=fig_x, va="center", color=colour or "#222222",
+                            **row_style)
+                for j, c in enumerate(line["right"]):
+                    text, colour = _cell(c)
+                    ax.text(x_right[j] / width, mid, text, transform=fig_x, va="center", color=colour or "#222222",
+                            **row_style)
+                if line.get("mark"):
+                    ratio, low, high = line["mark"]
+                    k = line.get("series", 0)
+                    ax.axhline(mid, color="#eeeeee", linewidth=0.6, zorder=0)
+                    ax.errorbar([ratio], [mid], xerr=np.array([[ratio - low], [high - ratio]]),
+                                fmt=MARKERS[k % len(MARKERS)], color=PALETTE[k % len(PALETTE)], markersize=4,
+                                capsize=2.5, elinewidth=1.2, markeredgewidth=1)
+            y -= h
+        for xs, headers_ in ((x_left, left_headers), (x_right, right_headers)):
+            for x, text in zip(xs, headers_):
+                if text:
+                    ax.text(x / width, rows_h + 0.04, text, transform=fig_x, va="bottom", color="#444444",
+                            **head_style)
+        ax.set_ylim(0, rows_h)
+        ax.set_yticks([])
+        ax.spines["left"].set_visible(False)
+        ax.set_xscale("log")
+        ax.set_xlim(lo_lim, hi_lim)
+        ticks = spaced_ticks(lo_lim, hi_lim, max_ticks=max(int(axis_w / 0.42), 3))
+        ax.xaxis.set_major_locator(FixedLocator(ticks))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xticklabels([f"{t:g}" for t in ticks])
+        ax.tick_params(labelsize=ROW_TEXT_PT)
+        ax.axvline(1.0, color="#555555", linestyle="--", linewidth=0.9, zorder=0)
+        ax.set_xlabel(f"{axis_label} (95% CI), log scale", fontsize=ROW_TEXT_PT)
+        top -= panel_h + gap_h
+    if title:
+        fig.text(pad / width, 1 - 0.06 / height, _fit(fig, title, width - 2 * pad, fontsize=9.5, fontweight="bold"),
+                 fontsize=9.5, fontweight="bold", va="top")
+    return fig
 
 
 @styled
@@ -380,51 +491,36 @@ def forest_plot(
                           f"measures: {sorted(records['measure'].unique())})")
     sets = list(dict.fromkeys(recs["covariate_set"]))
     set_names = [covariate_set_header(i + 1, s, covariate_set_labels) for i, s in enumerate(sets)]
-    panels = [(m, _forest_rows(recs[recs["measure"] == m])) for m in measures if (recs["measure"] == m).any()]
-
-    # vertical layout in inches: title, then per panel a column header, the rows, the x axis
-    row_h, title_h, header_h, axis_h, gap_h = 0.21, 0.45, 0.25, 0.55, 0.25
-    panel_h = [header_h + row_h * (len(rows) + 0.4) + axis_h for _, rows in panels]
-    height = title_h + sum(panel_h) + gap_h * (len(panels) - 1) + 0.1
-    fig = new_figure(8.2, height)
-    x_label, x_set, x_est = 0.01, 0.31, 0.80
-    top = height - title_h
-    for _p, (measure, rows) in enumerate(panels):
-        ax, fig_x, bottom, rows_h = _panel_axes(fig, top, len(rows), height, (0.50, 0.28), row_h, header_h)
-        top = bottom - axis_h - gap_h
-        n = len(rows)
-        values = []
-        for i, row in enumerate(rows):
-            y = n - 1 - i
+    panels = []
+    for measure in measures:
+        if not (recs["measure"] == measure).any():
+            continue
+        lines = []
+        for row in _forest_rows(recs[recs["measure"] == measure]):
             if row["kind"] == "outcome":
-                ax.text(x_label, y, row["text"].replace(">=", "\u2265"), transform=fig_x, fontweight="bold",
-                        va="center", fontsize=9.5)
-                continue
-            if row["kind"] == "exposure":
-                ax.text(x_label + 0.012, y, row["text"], transform=fig_x, style="italic", va="center")
-                continue
-            rec = row["record"]
-            k = row["set_index"]
-            colour = PALETTE[k % len(PALETTE)]
-            ratio, lo, hi = (float(rec["ratio"]), float(rec["ratio_ci_low"]), float(rec["ratio_ci_high"]))
-            err = np.array([[ratio - lo], [hi - ratio]])
-            ax.errorbar([ratio], [y], xerr=err, fmt=MARKERS[k % len(MARKERS)], color=colour, markersize=4.5,
-                        capsize=2.5, elinewidth=1.3, markeredgewidth=1)
-            values += [v for v in (ratio, lo, hi) if np.isfinite(v) and v > 0]
-            if row["text"]:
-                ax.text(x_label + (0.024 if row["indent"] else 0.012), y, row["text"], transform=fig_x, va="center")
-            ax.text(x_set, y, set_names[k], transform=fig_x, va="center", color=colour, fontsize=8.5)
-            converged = rec.get("converged", True)
-            mark = "" if pd.isna(converged) or bool(converged) else " \u2021"
-            ax.text(x_est, y, format_interval(ratio, lo, hi) + mark, transform=fig_x, va="center", fontsize=8.5)
-        # column headers
-        for x, text in ((x_label, "Outcome and exposure"), (x_set, "Model"), (x_est, f"{measure} (95% CI)")):
-            ax.text(x, n - 0.1, text, transform=fig_x, fontweight="bold", va="bottom", fontsize=8.5, color="#444444")
-        _ratio_axis(ax, [row["kind"] for row in rows], values, f"{MEASURE_AXIS.get(measure, measure)}",
-                    lambda lo, hi: [t for t in _NICE_TICKS if lo <= t <= hi])
-        ax.tick_params(labelsize=FONT_SIZE)
-    fig.suptitle(title or f"Social isolation and outcomes ({design} models)", x=0.01, ha="left",
-                 y=1 - 0.1 / height, va="top", fontweight="bold")
+                lines.append({"kind": "header", "text": row["text"].replace(">=", "\u2265")})
+            elif row["kind"] == "exposure":
+                lines.append({"kind": "header", "text": row["text"], "style": {"fontweight": "normal",
+                                                                              "style": "italic"}})
+            else:
+                rec, k = row["record"], row["set_index"]
+                ratio, lo, hi = (float(rec["ratio"]), float(rec["ratio_ci_low"]), float(rec["ratio_ci_high"]))
+                converged = rec.get("converged", True)
+                mark = "" if pd.isna(converged) or bool(converged) else " \u2021"
+                lines.append({"kind": "row", "left": [row["text"], (set_names[k], PALETTE[k % len(PALETTE)])],
+                              "right": [format_interval(ratio, lo, hi) + mark], "mark": (ratio, lo, hi),
+                              "series": k})
+        panels.append((None, lines, measure))
+    fig = new_figure(PRINT_WIDTH_IN, 8)
+    forest_layout(fig, [(name, lines) for name, lines, _ in panels], left_headers=["Outcome and exposure", "Model"],
+                  right_headers=[f"{'/'.join(m for *_, m in panels)} (95% CI)"],
+                  axis_label=" or ".join(MEASURE_AXIS.get(m, m).lower() for *_, m in panels).capitalize(),
+                  title=title or f"Social isolation and outcomes ({design} models)")
+    for ax, (*_, measure) in zip(fig.axes, panels):  # each panel says its own measure
+        ax.set_xlabel(f"{MEASURE_AXIS.get(measure, measure)} (95% CI), log scale", fontsize=ROW_TEXT_PT)
+        for text in ax.texts:
+            if text.get_text().endswith("(95% CI)") and text.get_fontweight() == "bold":
+                text.set_text(f"{measure} (95% CI)")
     return fig
 
 
@@ -612,59 +708,29 @@ def grouped_forest_plot(rows: pd.DataFrame, *, axis_label: str = "Hazard ratio",
     require_columns(rows, GROUPED_FOREST_COLUMNS, "grouped_forest_plot")
     if rows.empty:
         raise FigureError("grouped_forest_plot: no rows to draw")
+    has_detail = "detail" in rows.columns and rows["detail"].notna().any()
     panels = []
     for panel, part in rows.groupby("panel", sort=False):
         lines: list[dict] = []
         for group, members in part.groupby("group", sort=False):
             note = members["group_note"].iloc[0] if "group_note" in members else ""
-            lines.append({"kind": "group", "text": str(group), "note": "" if pd.isna(note) else str(note)})
-            lines += [{"kind": "estimate", "record": rec} for _, rec in members.iterrows()]
-        panels.append((panel, lines))
-
-    row_h, title_h, header_h, axis_h, gap_h = 0.21, 0.45, 0.45, 0.55, 0.25
-    panel_h = [header_h + row_h * (len(lines) + 0.4) + axis_h for _, lines in panels]
-    height = title_h + sum(panel_h) + gap_h * (len(panels) - 1) + 0.1
-    fig = new_figure(8.6, height)
-    x_label, x_est, x_detail = 0.01, 0.70, 0.86
-    top = height - title_h
-    for panel, lines in panels:
-        ax, fig_x, bottom, rows_h = _panel_axes(fig, top, len(lines), height, (0.38, 0.30), row_h, header_h)
-        fig.text(x_label, (bottom + rows_h + header_h - 0.05) / height, str(panel), fontweight="bold", va="top",
-                 fontsize=10)
-        top = bottom - axis_h - gap_h
-        n = len(lines)
-        values = []
-        for i, line in enumerate(lines):
-            y = n - 1 - i
-            if line["kind"] == "group":
-                ax.text(x_label, y, line["text"], transform=fig_x, fontweight="bold", va="center", fontsize=9)
-                if line["note"]:
-                    ax.text(x_est, y, line["note"], transform=fig_x, va="center", fontsize=8.5, style="italic")
-                continue
-            rec = line["record"]
-            k = int(rec["series"]) if "series" in rec and not pd.isna(rec["series"]) else 0
-            colour = PALETTE[k % len(PALETTE)]
-            ratio, lo, hi = (float(rec["ratio"]), float(rec["ratio_ci_low"]), float(rec["ratio_ci_high"]))
-            ax.text(x_label + 0.015, y, _wrap(rec["label"], 48), transform=fig_x, va="center", fontsize=8.5)
-            drawable = all(np.isfinite(v) and v > 0 for v in (ratio, lo, hi))
-            if drawable:
-                ax.errorbar([ratio], [y], xerr=np.array([[ratio - lo], [hi - ratio]]), fmt=MARKERS[k % len(MARKERS)],
-                            color=colour, markersize=4.5, capsize=2.5, elinewidth=1.3, markeredgewidth=1)
-                values += [ratio, lo, hi]
-            converged = rec.get("converged", True)
-            mark = "" if pd.isna(converged) or bool(converged) else " \u2021"
-            ax.text(x_est, y, (format_interval(ratio, lo, hi) if drawable else "\u2013") + mark, transform=fig_x,
-                    va="center", fontsize=8.5)
-            if "detail" in rec and not pd.isna(rec["detail"]):
-                ax.text(x_detail, y, str(rec["detail"]), transform=fig_x, va="center", fontsize=8, color="#444444")
-        for x, text in ((x_label, label_header), (x_est, estimate_header), (x_detail, detail_header)):
-            if text:
-                ax.text(x, n - 0.1, text, transform=fig_x, fontweight="bold", va="bottom", fontsize=8.5,
-                        color="#444444")
-        _ratio_axis(ax, [line["kind"] for line in lines], values, axis_label, spaced_ticks)
-    if title:
-        fig.suptitle(title, x=0.01, ha="left", y=1 - 0.1 / height, va="top", fontweight="bold")
-    return fig
+            lines.append({"kind": "header", "text": str(group), "note": "" if pd.isna(note) else str(note)})
+            for _, rec in members.iterrows():
+                k = int(rec["series"]) if "series" in rec and not pd.isna(rec["series"]) else 0
+                ratio, lo, hi = (float(rec["ratio"]), float(rec["ratio_ci_low"]), float(rec["ratio_ci_high"]))
+                drawable = all(np.isfinite(v) and v > 0 for v in (ratio, lo, hi))
+                converged = rec.get("converged", True)
+                mark = "" if pd.isna(converged) or bool(converged) else " \u2021"
+                right = [(format_interval(ratio, lo, hi) if drawable else "\u2013") + mark]
+                if has_detail:
+                    right.append(("" if pd.isna(rec.get("detail")) else str(rec["detail"]), "#444444"))
+                lines.append({"kind": "row", "left": ["  " + str(rec["label"])], "right": right,
+                              "mark": (ratio, lo, hi) if drawable else None, "series": k})
+        panels.append((str(panel), lines))
+    fig = new_figure(PRINT_WIDTH_IN, 8)
+    return forest_layout(fig, panels, left_headers=[label_header],
+                         right_headers=[estimate_header] + ([detail_header] if has_detail else []),
+                         axis_label=axis_label, title=title)
 
 
 def write_grouped_forest_plot(rows: pd.DataFrame, dest_stem: str | Path, formats: Sequence[str] = ("png", "svg"),
@@ -677,44 +743,110 @@ def write_grouped_forest_plot(rows: pd.DataFrame, dest_stem: str | Path, formats
 # Causal diagrams
 
 
+def _dag_roles(graph: nx.DiGraph, exposure: str, outcome: str) -> tuple[list[str], list[str]]:
+    """The diagram's other nodes by role: (causes and confounders: not descendants of the exposure; mediators and
+    other descendants of the exposure), each in causal order then by name."""
+    order = {node: i for i, layer in enumerate(nx.topological_generations(graph)) for node in layer}
+    after = nx.descendants(graph, exposure)
+    rest = sorted((n for n in graph if n not in (exposure, outcome)), key=lambda n: (order[n], n))
+    return [n for n in rest if n not in after], [n for n in rest if n in after]
+
+
+def _leave_box(start: tuple[float, float], end: tuple[float, float], box: tuple[float, float, float, float],
+          margin: float = 0.03) -> tuple[float, float]:
+    """Where the segment from ``start`` (inside ``box`` = x0, y0, x1, y1) towards ``end`` leaves the box (plus
+    ``margin``): an arrow then starts or ends at the frame of its node's label, never under the text."""
+    (x, y), (ex, ey) = start, end
+    dx, dy = ex - x, ey - y
+    x0, y0, x1, y1 = box[0] - margin, box[1] - margin, box[2] + margin, box[3] + margin
+    ts = [t for t in ((x1 - x) / dx if dx > 0 else (x0 - x) / dx if dx < 0 else math.inf,
+                      (y1 - y) / dy if dy > 0 else (y0 - y) / dy if dy < 0 else math.inf)]
+    t = min(ts)
+    return x + t * dx, y + t * dy
+
+
 @styled
 def dag_figure(edges: Sequence[Sequence[str]], *, exposure: str, outcome: str, latents: Sequence[str] = (),
                latent_edges: Sequence[Sequence[str]] = (), labels: Mapping[str, str] | None = None,
                title: str | None = None) -> Figure:
-    """A causal diagram drawn left to right by causal order (networkx topological generations): exposure and
-    outcome highlighted, unmeasured nodes dashed, edges from them dashed."""
+    """A causal diagram laid out by role, at the paper's text width so its labels print at 8 pt: causes and
+    confounders of the exposure on a row above, the exposure (left) and outcome (right) in the middle, mediators
+    and other consequences of the exposure on a row below between them. Arrows run between the frames of the
+    labels (clipped at each frame), so none passes under a label; an arrow between two nodes of one row bows
+    away from the diagram. Exposure and outcome are filled, unmeasured nodes and their arrows dashed."""
     labels = dict(labels or {})
     all_edges = [tuple(e) for e in edges] + [tuple(e) for e in latent_edges]
     graph = nx.DiGraph(all_edges)
     if not nx.is_directed_acyclic_graph(graph):
         raise FigureError(f"dag_figure: the diagram has a cycle: {nx.find_cycle(graph)}")
-    layers = [sorted(nodes) for nodes in nx.topological_generations(graph)]
-    positions = {node: (float(x), (len(nodes) - 1) / 2 - i)
-                 for x, nodes in enumerate(layers) for i, node in enumerate(nodes)}
-    tallest = max(len(nodes) for nodes in layers)
-    fig = new_figure(1.0 + 1.55 * len(layers), 1.3 + 0.85 * tallest)
-    ax = fig.add_axes((0.02, 0.02, 0.96, 0.88 if title else 0.96))
+    for node in (exposure, outcome):
+        if node not in graph:
+            raise FigureError(f"dag_figure: the {'exposure' if node == exposure else 'outcome'} {node!r} is in no edge")
+    causes, consequences = _dag_roles(graph, exposure, outcome)
+    width = PRINT_WIDTH_IN
+    row_gap = 1.05
+    top_rows = [causes[i::2] for i in range(2)] if len(causes) > 5 else [causes]
+    title_h = 0.35 if title else 0.1
+    # y of each row (inches from the bottom): consequences, exposure/outcome, causes (one or two staggered rows)
+    y_bottom = 0.95 if consequences else 0.4  # room below for the arcs between consequences
+    y_mid = y_bottom + (row_gap if consequences else 0.0)
+    y_tops = [y_mid + row_gap * (1.3 + 0.55 * i) for i in range(len(top_rows))][::-1]
+    height = (y_tops[0] if causes else y_mid) + 0.55 + title_h
+    fig = new_figure(width, height)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(0, width)
+    ax.set_ylim(0, height)
     ax.set_axis_off()
+
+    def spread(nodes, x0, x1):
+        if len(nodes) == 1:
+            return [(x0 + x1) / 2]
+        return [x0 + (x1 - x0) * i / (len(nodes) - 1) for i in range(len(nodes))]
+
+    positions = {exposure: (0.75, y_mid), outcome: (width - 0.75, y_mid)}
+    for k, row in enumerate(top_rows):
+        offset = 0.35 * k
+        positions.update({n: (x, y_tops[k]) for n, x in zip(row, spread(row, 0.75 + offset, width - 0.75 - offset))})
+    positions.update({n: (x, y_bottom) for n, x in zip(consequences, spread(consequences, 2.0, width - 2.0))})
     latent = set(latents)
+    texts = {}
+    for node, (x, y) in positions.items():
+        key = node in (exposure, outcome)
+        face = PALETTE[0] if node == exposure else (PALETTE[1] if node == outcome else "white")
+        texts[node] = ax.text(x, y, _wrap(labels.get(node, humanize(node)), 16), ha="center", va="center",
+                              fontsize=8, color="white" if key else "#222222", fontweight="bold" if key else "normal",
+                              bbox=dict(boxstyle="round,pad=0.3", facecolor=face, edgecolor="#555555",
+                                        linestyle="--" if node in latent else "-", linewidth=0.8), zorder=3)
+    fig.canvas.draw()
+    to_data = ax.transData.inverted()
+    boxes = {}
+    for node, text in texts.items():
+        extent = text.get_bbox_patch().get_window_extent()
+        (x0, y0), (x1, y1) = to_data.transform([(extent.x0, extent.y0), (extent.x1, extent.y1)])
+        boxes[node] = (x0, y0, x1, y1)
+    row_of = {n: ("top", k) for k, row in enumerate(top_rows) for n in row}
+    row_of.update({n: ("bottom", 0) for n in consequences})
     latent_pairs = {tuple(e) for e in latent_edges}
     for parent, child in graph.edges:
         dashed = parent in latent or (parent, child) in latent_pairs
-        ax.annotate("", xy=positions[child], xytext=positions[parent],
-                    arrowprops=dict(arrowstyle="-|>", color="#888888" if dashed else "#555555", lw=0.8,
-                                    linestyle="--" if dashed else "-", shrinkA=14, shrinkB=14,
-                                    connectionstyle="arc3,rad=0.12"))
-    for node, (x, y) in positions.items():
-        key = node == exposure or node == outcome
-        face = PALETTE[0] if node == exposure else (PALETTE[1] if node == outcome else "white")
-        ax.text(x, y, _wrap(labels.get(node, humanize(node)), 16), ha="center", va="center", fontsize=8,
-                color="white" if key else "#222222", fontweight="bold" if key else "normal",
-                bbox=dict(boxstyle="round,pad=0.35", facecolor=face, edgecolor="#555555",
-                          linestyle="--" if node in latent else "-", linewidth=0.8))
-    xs, ys = zip(*positions.values())
-    ax.set_xlim(min(xs) - 0.5, max(xs) + 0.5)
-    ax.set_ylim(min(ys) - 0.5, max(ys) + 0.5)
+        style = {"color": "#999999" if dashed else "#555555", "linestyle": "--" if dashed else "-"}
+        same_row = parent in row_of and row_of.get(parent) == row_of.get(child)
+        if same_row:  # bow outward: above the top row, below the bottom row
+            up = row_of[parent][0] == "top"
+            (_, py0, _, py1), (_, cy0, _, cy1) = boxes[parent], boxes[child]
+            start = (positions[parent][0], (py1 if up else py0) + (0.03 if up else -0.03))
+            end = (positions[child][0], (cy1 if up else cy0) + (0.03 if up else -0.03))
+            rightward = end[0] > start[0]
+            rad = (-0.35 if rightward else 0.35) * (1 if up else -1)
+            connection = f"arc3,rad={rad}"
+        else:
+            start = _leave_box(positions[parent], positions[child], boxes[parent])
+            end = _leave_box(positions[child], positions[parent], boxes[child])
+            connection = "arc3,rad=0"
+        ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=8, lw=0.7, shrinkA=0, shrinkB=0,
+                                     connectionstyle=connection, zorder=2, **style))
     if title:
-        fig.suptitle(title, x=0.01, ha="left", y=0.98, va="top", fontweight="bold")
+        fig.text(0.08 / width, 1 - 0.06 / height, title, fontsize=9.5, fontweight="bold", va="top")
     return fig
 
 

@@ -14,7 +14,9 @@ Labels, types and study conventions are passed in by the study: nothing here kno
 from __future__ import annotations
 
 import html
+import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -499,10 +501,12 @@ def to_latex(frame: pd.DataFrame, caption: str | None = None, footnote: str | No
 
 def write_table(frame: pd.DataFrame, dest_stem: str | Path, caption: str | None = None,
                 footnote: str | None = None) -> list[Path]:
-    """Write ``frame`` as ``<stem>.csv``, ``.md``, ``.html`` and ``.tex``; return the paths.
+    """Write ``frame`` as ``<stem>.csv``, ``.md``, ``.html``, ``.tex`` and ``.json``; return the paths.
 
-    All four are rendered in memory first, then written atomically, so a rendering error leaves
-    no file behind.  ``caption``/``footnote`` default to ``frame.attrs``.
+    The ``.json`` is the structured table (:func:`table_spec`) from which the paper's HTML and PDF
+    tables are both rendered (:func:`render_table`).  All are rendered in memory first, then written
+    atomically, so a rendering error leaves no file behind.  ``caption``/``footnote`` default to
+    ``frame.attrs``.
     """
     stem = Path(dest_stem)
     caption = caption if caption is not None else frame.attrs.get("caption")
@@ -511,6 +515,7 @@ def write_table(frame: pd.DataFrame, dest_stem: str | Path, caption: str | None 
         ".md": to_markdown(frame, caption, footnote),
         ".html": to_html(frame, caption, footnote),
         ".tex": to_latex(frame, caption, footnote, label=f"tab:{stem.name}"),
+        ".json": json.dumps(table_spec(frame, caption, footnote), indent=1, ensure_ascii=False) + "\n",
     }
     written = [io.write_csv(stem.with_suffix(".csv"), frame)]
     for suffix, text in rendered.items():
@@ -538,3 +543,298 @@ def write_regression_tables(records: pd.DataFrame, dest_dir: str | Path, **kwarg
     for design, frame in regression_tables(records, **kwargs).items():
         written += write_table(frame, dest_dir / f"regression_{_slug(design)}")
     return written
+
+
+# ---------------------------------------------------------------------------------------------
+# One table object for the paper: a JSON spec, rendered to HTML and to Typst (PDF)
+
+#: A cell a reader reads as a number: an optional measure ("HR", "diff."), a sign or bound, digits with separators and
+#: decimals, an optional percent, an optional parenthesised interval or percentage, optional marks.
+_NUMBER_CELL = re.compile(r"^(?:[A-Za-z.]{1,6} )?[<>\u2264\u2265]?[-\u2212]?\d[\d,]*(?:\.\d+)?%?"
+                          r"(?: \([^()]*\))? ?[\u2020\u2021*]*$")
+_DECIMAL_SPLIT = re.compile(r"^(.*?\d)(\.\d.*)$")
+_EMPTY_CELLS = {"", "\u2013", "-", "\u2014"}
+
+
+def _is_decimal_column(cells: Sequence[str]) -> bool:
+    shown = [c for c in cells if c.strip() not in _EMPTY_CELLS]
+    return bool(shown) and all(_NUMBER_CELL.match(c.strip()) for c in shown)
+
+
+def table_spec(frame: pd.DataFrame, caption: str | None = None, footnote: str | None = None) -> dict:
+    """The structured table: caption, notes, columns (name, ``align`` "decimal" or "left") and rows of the cells'
+    text as readers see it (:func:`display_frame`). A column whose every cell is a number, or a number with its
+    interval (``HR 1.27 (1.14-1.42)``), is aligned on the decimal point."""
+    shown = display_frame(frame)
+    rows = shown.to_numpy(dtype=object).tolist()
+    columns = [{"name": name, "align": "decimal" if _is_decimal_column(shown[name].tolist()) else "left"}
+               for name in shown.columns]
+    return {"caption": caption, "notes": footnote, "columns": columns, "rows": rows}
+
+
+_FORMULA_TERM = re.compile(r"\bC\(([A-Za-z_][A-Za-z0-9_]*)\)")
+_IDENTIFIER = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
+
+
+def relabel(text: str | None, labels: Mapping[str, str]) -> str | None:
+    """Internal names in ``text`` replaced by their labels: a formula term ``C(sex)`` by the label of ``sex``, a
+    snake_case name by its label; a name without a label is left as it is (the typesetting check reports it)."""
+    if not text or not labels:
+        return text
+    text = _FORMULA_TERM.sub(lambda m: labels.get(m.group(1), m.group(1)), text)
+    return _IDENTIFIER.sub(lambda m: labels.get(m.group(0), m.group(0)), text)
+
+
+def decimal_parts(cell: str) -> tuple[str, str]:
+    """'HR 1.27 (1.14-1.42)' -> ('HR 1', '.27 (1.14-1.42)'); a cell without a decimal point is all integer part,
+    so it ends where the column's decimal points are."""
+    hit = _DECIMAL_SPLIT.match(cell)
+    return (hit.group(1), hit.group(2)) if hit else (cell, "")
+
+
+def _typst_str(text: str) -> str:
+    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+#: A name a reader is meant to look up, set as code: a file ("nhanes_subgroups.csv"), a params key
+#: ("gss.panel_models.ballots"), or a cell that is one identifier (a model parameter such as "b_xy").
+_CODE = re.compile(r"\b[a-z][a-z0-9_]*(?:\.[a-z0-9_]+)+\b")
+_CODE_EXTENSIONS = (".csv", ".yaml", ".json", ".html", ".md", ".py")
+
+
+def code_spans(text: str) -> list[tuple[str, bool]]:
+    """``text`` as (segment, is_code) pieces: dotted names with an underscore or a file extension are code, and so
+    is a whole cell that is one snake_case identifier."""
+    if _IDENTIFIER.fullmatch(text.strip()):
+        return [(text, True)]
+    pieces, at = [], 0
+    for m in _CODE.finditer(text):
+        name = m.group(0)
+        if "_" in name or name.endswith(_CODE_EXTENSIONS):
+            pieces += [(text[at:m.start()], False), (name, True)]
+            at = m.end()
+    pieces.append((text[at:], False))
+    return [(t, c) for t, c in pieces if t]
+
+
+def typst_text(text: str) -> str:
+    """Typst content for ``text``: plain strings, with code names as ``raw``."""
+    pieces = code_spans(str(text))
+    if all(not c for _, c in pieces):
+        return _typst_str(text)
+    return "[" + "".join(f"#raw({_typst_str(t)})" if c else f"#{_typst_str(t)}" for t, c in pieces) + "]"
+
+
+def html_text(text: str) -> str:
+    return "".join(f"<code>{html.escape(t)}</code>" if c else html.escape(t) for t, c in code_spans(str(text)))
+
+
+#: Advance widths (ems) of Libertinus Serif, Typst's default text font, by kind of character, read from the
+#: glyph positions of a Typst PDF (pdfplumber): figures 0.47 (tabular), lower case about 0.46 (i, l, t, f, r
+#: about 0.3; m, w 0.75), capitals about 0.66, the space 0.25, punctuation about 0.3. Bold adds about 5%.
+#: The layout's widths are estimates from these; the typesetting check verifies the result.
+_NARROW = set("ijlftr.,;:!'()[]-/| ")
+_WIDE = set("mwMW%–—")
+
+
+def text_em(text: str, bold: bool = False) -> float:
+    """The width of ``text`` in ems of Libertinus Serif (an estimate, see above)."""
+    total = 0.0
+    for ch in str(text):
+        if ch == " ":
+            total += 0.25
+        elif ch in _WIDE:
+            total += 0.8
+        elif ch in _NARROW:
+            total += 0.3
+        elif ch.isdigit():
+            total += 0.47
+        elif ch.isupper():
+            total += 0.66
+        else:
+            total += 0.47
+    return total * (1.06 if bold else 1.0)
+
+
+CELL_INSET = 4.0  # pt, left and right of each cell
+LANDSCAPE_GAIN_PT = (29.7 - 21.0) * 72 / 2.54  # A4: a turned page's text block is this much wider
+KEEP_TOGETHER_PT = 400.0  # a table estimated shorter than this is never split from its caption or across pages
+
+
+def _longest_word(texts: Sequence[str], bold: bool = False) -> float:
+    """The width (ems) of the widest word of ``texts``."""
+    return max((text_em(w, bold) for t in texts for w in str(t).split()), default=0.5)
+
+
+def column_widths(spec: dict, size: float, available: float, wrap: int = 0) -> tuple[list[float], float]:
+    """Explicit widths (pt) of the physical columns (a decimal column is two: integer part, then the rest) and
+    the least width the table needs at ``size`` (pt). A decimal column is as wide as its widest integer part
+    plus its widest remainder (never wrapped), or its heading's widest word; a text column at least its widest
+    word (so no word is broken), the space left shared among text columns in proportion to their text (up to
+    40 ems). With ``wrap`` 1 a decimal cell may break before its interval, "1.27" over "(1.14-1.42)", the
+    second line starting at the decimal point, with 2 at any space ("(-0.02 to" over "0.01)"): the last resorts
+    of a table too wide for a landscape page."""
+    slack = 1.5  # pt per cell, for the estimate's error
+    widths: list[float | None] = []
+    mins: dict[int, float] = {}
+    naturals: dict[int, float] = {}
+    for j, col in enumerate(spec["columns"]):
+        cells = ["" if r[j] is None else str(r[j]) for r in spec["rows"]]
+        heading = _longest_word([col["name"]], bold=True) * size + 2 * CELL_INSET + slack
+        if col["align"] == "decimal":
+            parts = [decimal_parts(c) for c in cells]
+            split = {0: lambda t: [t], 1: lambda t: t.split(" (", 1), 2: str.split}[wrap]
+            left = max((text_em(p[0]) for p in parts), default=0.5) * size + CELL_INSET + slack
+            right = max((text_em(piece) for p in parts for piece in split(p[1])), default=0) * size \
+                + CELL_INSET + slack
+            if left + right < heading:
+                left += heading - left - right
+            widths += [left, right]
+            continue
+        mins[len(widths)] = max(_longest_word(cells) * size + 2 * CELL_INSET + slack, heading)
+        naturals[len(widths)] = min(max((text_em(c) for c in [*cells, col["name"]]), default=1), 40) * size
+        widths.append(None)
+    needed = sum(w for w in widths if w is not None) + sum(mins.values())
+    rest = max(available - needed, 0.0)
+    total = sum(naturals.values()) or 1.0
+    out = [w if w is not None else mins[i] + rest * naturals[i] / total for i, w in enumerate(widths)]
+    return out, needed
+
+
+def estimated_height(spec: dict, widths: Sequence[float], size: float) -> float:
+    """About how tall (pt) the table sets at ``size`` in the physical column ``widths``: each row as many lines as
+    its most wrapped cell needs, plus the heading and the notes."""
+    text_widths, k = [], 0
+    for col in spec["columns"]:
+        text_widths.append(widths[k] + (widths[k + 1] if col["align"] == "decimal" else 0))
+        k += 2 if col["align"] == "decimal" else 1
+    lines = 2 + math.ceil(text_em(spec.get("notes") or "") * size / max(sum(widths), 1.0))
+    for row in spec["rows"]:
+        lines += max((math.ceil(text_em(str(v or "")) * size / max(w - 2 * CELL_INSET, size)) or 1
+                      for v, w in zip(row, text_widths)), default=1)
+    return lines * size * 1.25 + 4 * len(spec["rows"])
+
+
+def to_typst(spec: dict, label: str, text_width_pt: float) -> str:
+    """The table as Typst: a figure with the caption above, a booktabs-style table with explicit column widths
+    (text columns never narrower than their longest word, decimal columns split at the decimal point and set in
+    tabular figures), no hyphenation, and the notes below in normal weight. The type shrinks from 8 pt to 7 pt,
+    then the page turns landscape, when the columns need it."""
+    flipped = False
+    for size in (8.0, 7.5, 7.0):
+        widths, needed = column_widths(spec, size, text_width_pt)
+        if needed <= text_width_pt:
+            break
+    else:  # landscape: the text block is as wide as the A4 page is long, less the same margins
+        flipped = True
+        wide = text_width_pt + (LANDSCAPE_GAIN_PT if text_width_pt else 0)
+        widths, needed = column_widths(spec, size, wide)
+        for wrap in (1, 2):
+            if needed > wide:
+                widths, needed = column_widths(spec, size, wide, wrap=wrap)
+    aligns, insets, header = [], [], []
+    for col in spec["columns"]:
+        name = _typst_str(col["name"])
+        if col["align"] == "decimal":
+            aligns += ["right", "left"]
+            insets += [f"(left: {CELL_INSET}pt, right: 0pt, y: 2pt)", f"(left: 0pt, right: {CELL_INSET}pt, y: 2pt)"]
+            header.append(f"table.cell(colspan: 2, align: right + bottom, strong({name}))")
+        else:
+            aligns.append("left")
+            insets.append(f"(x: {CELL_INSET}pt, y: 2pt)")
+            header.append(f"table.cell(align: left + bottom, strong({name}))")
+    body = []
+    for row in spec["rows"]:
+        cells = []
+        for col, value in zip(spec["columns"], row):
+            value = "" if value is None else str(value)
+            if col["align"] == "decimal":
+                left, right = decimal_parts(value)
+                cells += [_typst_str(left), _typst_str(right)]
+            else:
+                cells.append(typst_text(value))
+        body.append("  " + ", ".join(cells) + ",")
+    notes = spec.get("notes")
+    note_block = (f"\n#block(width: 100%, above: 0.6em)[#set text(size: {size}pt); #set par(justify: false); "
+                  f"#{typst_text(notes)}]") if notes else ""
+    caption = _typst_str(spec.get("caption") or "")
+    table = (
+        f"#figure(kind: table, supplement: none, numbering: none,\n"
+        f" caption: figure.caption(position: top, {caption}),\n"
+        f"[#set text(size: {size}pt, hyphenate: false, number-width: \"tabular\")\n#set align(left)\n"
+        f"#set par(justify: false)\n"
+        f"#table(columns: ({', '.join(f'{w:.1f}pt' for w in widths)},),\n"
+        f" align: (x, y) => ({', '.join(aligns)},).at(x) + top,\n"
+        f" inset: (x, y) => ({', '.join(insets)},).at(x),\n"
+        f" stroke: none,\n"
+        f" table.hline(stroke: 0.8pt),\n"
+        f" table.header({', '.join(header)}, table.hline(stroke: 0.5pt)),\n"
+        + "\n".join(body) + "\n"
+        f" table.hline(stroke: 0.8pt))"
+        f"{note_block}]) <{label}>"
+    )
+    if estimated_height(spec, widths, size) <= KEEP_TOGETHER_PT:
+        table = f"#block(breakable: false)[{table}]"
+    else:  # a long table breaks between rows, but its caption keeps its heading and first rows: "need space"
+        need = f"{12 * size * 1.3:.0f}pt"
+        table = f"#block(breakable: false, height: {need}, width: 100%)[]\n#v(-{need})\n{table}"
+    return f"#page(flipped: true)[{table}]" if flipped else table
+
+
+def to_html_fragment(spec: dict, label: str, csv_href: str | None = None) -> str:
+    """The table as an HTML fragment for the paper: caption above, decimal columns split at the decimal point
+    (two cells under one heading), notes below, and a link to the CSV."""
+    esc = html.escape
+    head, ncols = [], 0
+    for col in spec["columns"]:
+        if col["align"] == "decimal":
+            head.append(f'<th colspan="2" class="num">{esc(col["name"])}</th>')
+            ncols += 2
+        else:
+            head.append(f"<th>{esc(col['name'])}</th>")
+            ncols += 1
+    rows = []
+    for row in spec["rows"]:
+        cells = []
+        for col, value in zip(spec["columns"], row):
+            value = "" if value is None else str(value)
+            if col["align"] == "decimal":
+                left, right = decimal_parts(value)
+                cells.append(f'<td class="int">{esc(left)}</td><td class="frac">{esc(right)}</td>')
+            else:
+                cells.append(f"<td>{html_text(value)}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    notes = spec.get("notes")
+    link = f' <a href="{esc(csv_href)}">Data (CSV)</a>' if csv_href else ""
+    foot = f'<p class="table-notes">{html_text(notes) if notes else ""}{link}</p>' if notes or link else ""
+    return (f'<figure class="paper-table" id="{esc(label)}">\n<table>\n'
+            f'<caption>{esc(spec.get("caption") or "")}</caption>\n'
+            f'<thead><tr>{"".join(head)}</tr></thead>\n<tbody>\n' + "\n".join(rows) +
+            f"\n</tbody>\n</table>\n{foot}\n</figure>")
+
+
+def render_table(tables_dir: Path, name: str, number: str, *, title: str | None = None,
+                 labels: Mapping[str, str] | None = None, text_width_pt: float = 480.0) -> str:
+    """Markdown for the paper holding table ``name`` (its path stem under ``tables_dir``, e.g.
+    "nhanes/regression_design_based") as a raw HTML block and a raw Typst block, which pandoc passes to the
+    HTML and PDF writers respectively; captioned "<number>. <title>" (``title`` defaults to the table's own
+    caption). ``labels`` (internal name -> label) replace internal names left in the cells, headings and notes.
+    The HTML links the table's CSV, relative to the folder that holds ``tables_dir``. ``text_width_pt`` is the
+    PDF's text width (A4 less 2 cm margins: 482 pt)."""
+    tables_dir = Path(tables_dir)
+    path = tables_dir / f"{name}.json"
+    if not path.exists():
+        raise TableError(f"{path}: table not found; run the report stage that writes {name}")
+    spec = json.loads(path.read_text(encoding="utf-8"))
+    labels = dict(labels or {})
+    caption = (title or spec.get("caption") or "").strip()
+    spec = {
+        "caption": (f"{number}. " if number else "") + (relabel(caption, labels) or "").rstrip(". ") + ".",
+        "notes": relabel(spec.get("notes"), labels),
+        "columns": [{**c, "name": relabel(c["name"], labels)} for c in spec["columns"]],
+        "rows": [[relabel("" if v is None else str(v), labels) for v in row] for row in spec["rows"]],
+    }
+    label = "tbl-" + _slug(number or name)
+    csv_href = f"{tables_dir.name}/{name}.csv"
+    return (f"```{{=html}}\n{to_html_fragment(spec, label, csv_href)}\n```\n\n"
+            f"```{{=typst}}\n{to_typst(spec, label, text_width_pt)}\n```\n")

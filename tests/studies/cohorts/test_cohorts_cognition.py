@@ -15,7 +15,7 @@ import pytest
 
 from analysis.core.config import ConfigError
 from analysis.core.settings import validate
-from analysis.studies.cohorts.clean import _incident, cognition_measures
+from analysis.studies.cohorts.clean import cognition_measures, incident_reports
 from analysis.studies.cohorts.settings import Cognition
 
 HRS_ITEMS = {"r{w}imrc": 10, "r{w}dlrc": 10, "r{w}ser7": 5, "r{w}bwc20": 2}
@@ -62,7 +62,7 @@ def test_incident_dementia_is_the_first_classification_after_one_without():
     dementia = pd.Series([0, 0, 1, 0, 1, 1, 0], dtype=float)
     # a: first known answer missing, still free, new, then absorbing (missing after the first); b: prevalent at
     # its first answer (never incident)
-    out = _incident(dementia, person)
+    out = incident_reports(dementia, person)
     assert out.iloc[:4].tolist()[1:3] == [0, 1] and np.isnan(out.iloc[0]) and np.isnan(out.iloc[3])
     assert out.iloc[4:].isna().all()
 

@@ -59,7 +59,8 @@ def simulated(nh, n: int = 4000, seed: int = 3) -> pd.DataFrame:
 
 def small_params(nh, **changes):
     """The real ``nhanes:`` settings with one covariate set and one outcome (``conftest.edited``)."""
-    return edited(nh, **{"models.covariate_sets": {"age_sex": "age + C(sex)"}, "models.regression": {},
+    return edited(nh, **{"models.covariate_sets": {"age_sex": "age + C(sex)"},
+                         "models.primary.covariate_set": "age_sex", "models.regression": {},
                          "models.survival": {"all_cause_death": nh.models.survival["all_cause_death"]}, **changes})
 
 

@@ -38,7 +38,7 @@ def test_frame_holds_covariates_outcomes_exposure_and_design(table, nh):
     assert frame.index.equals(table.index)
     assert all(pd.api.types.is_numeric_dtype(frame[c]) for c in frame)
     # incomplete categorical covariates are imputed as codes, complete ones enter as indicators
-    assert set(categories) == {"education", "smoking_status"}
+    assert set(categories) == {"education"}  # the primary (socioeconomic) set: no smoking status
     assert set(frame["education"].dropna()) <= set(range(len(categories["education"])))
     assert "education" in frame and "sex" not in frame and any(c.startswith("sex__") for c in frame)
     # survival outcomes: the event and the Nelson-Aalen cumulative hazard; exposure index; design
@@ -55,7 +55,7 @@ def test_frame_holds_covariates_outcomes_exposure_and_design(table, nh):
 def test_completed_table_fills_only_the_covariates(table, nh):
     frame, categories = imputation_frame(table, nh)
     imputed = frame.fillna(0.0)  # stand-in imputation: code 0 / value 0
-    covariates = formula_variables(nh.models.covariate_sets["health"])
+    covariates = formula_variables(nh.models.covariate_sets[nh.models.headline_set])  # the set imputed
     done = completed_table(table, imputed, categories, covariates)
     assert done[covariates].notna().all().all()
     assert (done.loc[table["education"].isna(), "education"] == categories["education"][0]).all()
@@ -80,10 +80,11 @@ def test_settings_are_checked(raw_params):
     assert "imputation.covariate_set: 'nope' is not a key of models.covariate_sets" in problem(
         lambda r: r["imputation"].__setitem__("covariate_set", "nope"))
     assert "imputation.n_jobs: unknown key" in problem(lambda r: r["imputation"].__setitem__("n_jobs", 2))
-    # the block is optional: without it, the defaults (m = 20, the fullest covariate set)
+    # the block is optional: without it, the defaults (m = 20, the primary estimate's covariate set)
     nhanes = {k: v for k, v in raw_params["nhanes"].items() if k != "imputation"}
     settings = validate(NhanesSettings, nhanes)
-    assert settings.imputation.m == 20 and settings.covariate_set(settings.imputation.covariate_set) == "health"
+    assert settings.imputation.m == 20
+    assert settings.covariate_set(settings.imputation.covariate_set) == settings.models.primary.covariate_set
 
 
 def test_missing_auxiliary_column_is_named(table, nh, raw_params):
@@ -105,14 +106,14 @@ def test_pooled_records_one_per_headline_term(table, nh):
     n_outcomes = len(models.survival) + len(models.regression)
     assert len(out) == n_terms * n_outcomes
     assert (out["analysis"] == "multiple imputation").all() and (out["m"] == 3).all()
-    assert (out["covariate_set"] == list(models.covariate_sets)[-1]).all()
+    assert (out["covariate_set"] == models.primary.covariate_set).all()  # the primary estimate's set
     assert out["estimate"].notna().all() and (out["std_error"] > 0).all()
     assert ((out["fmi"] > 0) & (out["fmi"] < 1)).all()
     # n: respondents with the outcome, the exposure, follow-up and a weight (covariates imputed)
     death = out[(out["outcome"] == "all_cause_death") & (out["exposure"] == "isolation_index")].iloc[0]
-    # the health set holds BMI (a MEC measure): MEC weight, so the unexamined (weight 0) are outside the domain
+    # the primary (socioeconomic) set holds no MEC measure: the interview weight, everyone interviewed in the domain
     expected = table[["isolation_index", "followup_months", "died"]].notna().all(axis=1) & \
-        (table["weight_exam"] > 0)
+        (table["weight_interview"] > 0)
     assert death["n"] == int(expected.sum())
     # the simulated truth: isolation raises the hazard (log-HR 0.15 per point)
     assert 0.0 < death["estimate"] < 0.35

@@ -184,7 +184,7 @@ def _check_range(values: pd.Series, low: float, high: float, path: Path, column:
                             f"{what} range {low:g}-{high:g}")
 
 
-def _incident(ever: pd.Series, person: pd.Series) -> pd.Series:
+def incident_reports(ever: pd.Series, person: pd.Series) -> pd.Series:
     """1 at the first report after an earlier known 'no', 0 while still 'no' after one, else missing.
 
     ``ever`` must be sorted by person and wave. The previous known answer is carried over waves where the
@@ -374,9 +374,9 @@ def build_study_panel(key: str, spec: CohortStudy, cohorts: CohortsSettings
     either = out[["heart_ever", "stroke_ever"]]
     out["cvd_ever"] = np.where(either.eq(1).any(axis=1), 1.0, np.where(either.eq(0).all(axis=1), 0.0, np.nan))
     for condition in ("heart", "stroke", "cvd"):
-        out[f"incident_{condition}"] = _incident(out[f"{condition}_ever"], out["person_id"])
+        out[f"incident_{condition}"] = incident_reports(out[f"{condition}_ever"], out["person_id"])
     out["cognition_score"], out["dementia"] = cognition_measures(long, spec.cognition, measured)
-    out["incident_dementia"] = _incident(out["dementia"], out["person_id"])
+    out["incident_dementia"] = incident_reports(out["dementia"], out["person_id"])
     out["died"] = long["death_year"].notna().astype(float)
     out["death_months"] = _months(long["death_year"], long["death_month"], first_year)
 

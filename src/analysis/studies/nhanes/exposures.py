@@ -2,7 +2,7 @@
 carries the association, and whether it is a slope or a step.
 
 The headline models score one isolation index (params.yaml ``nhanes.indices.isolation_index``). A reviewer asks what
-is inside it: this stage fits the headline model (design-based, the fullest covariate set of
+is inside it: this stage fits the headline model (design-based, the primary estimate's covariate set of
 ``models.covariate_sets`` or ``exposure_definitions.covariate_set``, every outcome of ``models.survival`` and
 ``models.regression``) with the exposure defined in each way that ``params.yaml exposure_definitions.analyses``
 lists:

@@ -1,13 +1,13 @@
 """Multiple imputation of the missing NHANES covariates (stage ``mi_nhanes``): the headline models on
 every respondent with the outcome and the exposure, instead of on complete cases only.
 
-Every headline model (the fullest covariate set of ``models.covariate_sets``, every exposure and outcome,
+Every headline model (the primary estimate's covariate set of ``models.covariate_sets``, every exposure and outcome,
 design-based) drops the rows missing any covariate: 17% of the mortality sample, mostly the
 income-to-poverty ratio (INDFMPIR, 9% missing) and BMI (BMXBMI, 10%: no exam). Complete-case estimates are
 unbiased only if missingness does not depend on the outcome given the covariates; multiple imputation
 needs only that it is missing at random given what the imputation model holds.
 
-**What is imputed.** The covariates of the fullest set that have missing values (``imputation.covariate_set``;
+**What is imputed.** The covariates of the primary set that have missing values (``imputation.covariate_set``;
 a categorical one is imputed as its category code by predictive mean matching, so it keeps observed
 categories; ordered as the schema orders its levels). Outcomes and exposures are **not** imputed for the
 analysis: a row missing them is outside the analytic domain, as in the complete-case fits (their imputed
@@ -66,7 +66,8 @@ def _safe(name: str) -> str:
 
 
 def imputed_set(nh: NhanesSettings) -> str:
-    """The covariate set whose missing values are imputed (``imputation.covariate_set``, null: the fullest)."""
+    """The covariate set whose missing values are imputed (``imputation.covariate_set``; null: the primary
+    estimate's)."""
     return nh.covariate_set(nh.imputation.covariate_set)
 
 

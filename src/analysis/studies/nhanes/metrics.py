@@ -1,6 +1,7 @@
-"""NHANES headline numbers (``reports/metrics/nhanes.json``): the design-based fit with the fullest
-covariate set (the last one in ``models.covariate_sets``), for every outcome and exposure term, and the
-analytic sample of the headline survival models."""
+"""NHANES headline numbers (``reports/metrics/nhanes.json``): the design-based fit with the primary estimate's
+covariate set (``models.primary.covariate_set``, the total-effect set of the causal diagram), for every outcome
+and exposure term, and the analytic sample of the headline survival models (with ``common_sample``, the complete
+cases of the fullest set, which every nested set shares)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from analysis.studies.nhanes.settings import NhanesSettings
 
 
 def headline_records(records: pd.DataFrame, nh: NhanesSettings, design: str = "design-based") -> pd.DataFrame:
-    return records[(records["design"] == design) & (records["covariate_set"] == nh.models.fullest_set)]
+    """The design-based records of the primary estimate's covariate set: every outcome, exposure and term."""
+    return records[(records["design"] == design) & (records["covariate_set"] == nh.models.headline_set)]
 
 
 def analytic_sample(table: pd.DataFrame, nh: NhanesSettings) -> pd.DataFrame:
@@ -50,5 +52,8 @@ def headline_metrics(records: pd.DataFrame, table: pd.DataFrame, nh: NhanesSetti
     for row in headline_records(records, nh).itertuples():
         est = {**estimate_entry(row), "events": None if pd.isna(row.events) else int(row.events)}
         estimates.setdefault(row.outcome, {})[f"{row.exposure}:{row.term_label}"] = est
-    return {"study": nh.study, "covariate_set": nh.models.fullest_set,
+    primary = nh.models.primary
+    return {"study": nh.study, "covariate_set": nh.models.headline_set,
+            "primary": {"outcome": primary.outcome, "exposure": primary.exposure,
+                        "covariate_set": primary.covariate_set, "design": primary.design},
             "sample": sample, "estimates": estimates}

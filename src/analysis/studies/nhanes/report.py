@@ -25,6 +25,7 @@ import pandas as pd
 
 from analysis.core import config, io
 from analysis.estimators.evalues import evalues
+from analysis.estimators.multiplicity import adjusted_p, q_values
 from analysis.report import figures, tables
 from analysis.studies.nhanes.dag import dag_adjustment_table, dag_table_for_readers
 from analysis.studies.nhanes.metrics import headline_records
@@ -54,7 +55,7 @@ TABLE1_DECIMALS: dict[str, int] = {"income_poverty_ratio": 2}
 COVARIATE_SET_LABELS: dict[str, str] = {
     "age_sex": "age, sex",
     "socioeconomic": "+ socioeconomic",
-    "health": "+ health (possible mediators)",
+    "health": "+ health (secondary: direct effect)",
 }
 
 #: Names of the causal diagram's nodes that are not analysis-table columns (params.yaml dag).
@@ -87,7 +88,7 @@ def ph_tests_table(ph_tests: pd.DataFrame) -> pd.DataFrame:
 
 
 def evalues_table(records: pd.DataFrame, nh: NhanesSettings) -> pd.DataFrame:
-    """E-values of every headline hazard and odds ratio (design-based fit, fullest covariate set): for the
+    """E-values of every headline hazard and odds ratio (design-based fit, the primary covariate set): for the
     estimate and for the CI limit closest to 1, with the conversion to the risk-ratio scale that the
     outcome's frequency in the analytic sample (events / n) calls for (:mod:`analysis.estimators.evalues`)."""
     rows = []
@@ -103,7 +104,8 @@ def evalues_table(records: pd.DataFrame, nh: NhanesSettings) -> pd.DataFrame:
                      "E-value (estimate)": f"{e['evalue_estimate']:.2f}",
                      "E-value (CI limit)": f"{e['evalue_ci']:.2f}"})
     out = pd.DataFrame(rows)
-    out.attrs["caption"] = "E-values of the headline hazard and odds ratios (design-based, fullest covariate set)"
+    out.attrs["caption"] = ("E-values of the headline hazard and odds ratios (design-based, the primary estimate's "
+                            "covariate set)")
     out.attrs["footnote"] = (
         "E-value (VanderWeele & Ding 2017): the minimum strength of association, on the risk-ratio scale, that an "
         "unmeasured confounder would need with both the exposure and the outcome, beyond the measured covariates, "
@@ -125,7 +127,7 @@ def _estimate_text(record) -> str:
 
 def mi_table(records: pd.DataFrame, mi: pd.DataFrame, nh: NhanesSettings) -> pd.DataFrame:
     """Complete cases beside multiple imputation, for every headline estimate: the design-based fit with the
-    fullest covariate set on its complete cases (``nhanes_models.csv``) and the same model on every
+    primary covariate set on its complete cases (``nhanes_models.csv``) and the same model on every
     respondent with the outcome and exposure, covariates imputed (``nhanes_mi.csv``,
     :mod:`analysis.studies.nhanes.imputation`), with the fraction of missing information."""
     complete = headline_records(records, nh).set_index(["outcome", "exposure", "term"])
@@ -142,7 +144,8 @@ def mi_table(records: pd.DataFrame, mi: pd.DataFrame, nh: NhanesSettings) -> pd.
     m = int(mi["m"].iloc[0]) if len(mi) else 0
     out.attrs["caption"] = "Complete-case and multiple-imputation estimates of the headline models (design-based)"
     out.attrs["footnote"] = (
-        f"Both: survey-weighted, Taylor-linearised variance with PSUs in strata, fullest covariate set. Multiple "
+        f"Both: survey-weighted, Taylor-linearised variance with PSUs in strata, the '{nh.models.headline_set}' "
+        f"covariate set (primary). Multiple "
         f"imputation: m = {m} imputations of the missing covariates by chained equations with predictive mean "
         "matching (outcomes, exposure index, event indicators with the Nelson-Aalen cumulative hazard, log weight "
         "and strata in the imputation model), design-based variance within each imputation, Rubin's rules, t "
@@ -175,9 +178,10 @@ def sensitivity_table(sensitivity: pd.DataFrame, block: Sensitivity) -> pd.DataF
                      "p": _p_text(r.p_value), "N / events": _events_text(r.n, r.events)})
     out = pd.DataFrame(rows)
     years, prevalent = block.exclude_early_death_years, block.prevalent_disease
+    main_set = sensitivity["covariate_set"].iloc[0] if len(sensitivity) else block.covariate_set
     out.attrs["caption"] = "Sensitivity analyses for reverse causation and baseline disease (design-based)"
     out.attrs["footnote"] = (
-        f"Main analysis: survey-weighted models with the '{block.covariate_set}' covariate set, Taylor-"
+        f"Main analysis: survey-weighted models with the '{main_set}' covariate set, Taylor-"
         f"linearised variance (PSUs in strata), t intervals on the design df. Follow-up from {years:g} years: "
         f"everyone followed less than {12 * years:g} months (nearly all of them early deaths) left out, survival "
         f"outcomes only. {prevalent.label}: the models of "
@@ -199,13 +203,16 @@ def _interaction_tests(subgroups: pd.DataFrame) -> pd.DataFrame:
 def _interaction_text(test) -> str:
     if test is None or pd.isna(test["p_value"]):
         return "not estimable"
-    return f"F {test['F']:.2f} on {int(test['df_num'])}, {int(test['df_den'])} df; p {_p_text(test['p_value'])}"
+    return (f"F {test['F']:.2f} on {int(test['df_num'])}, {int(test['df_den'])} df; p {_p_text(test['p_value'])}; "
+            f"q {_p_text(test['q_value'])}")
 
 
 def subgroup_table(subgroups: pd.DataFrame) -> pd.DataFrame:
     """Subgroup estimates of every outcome x exposure term x modifier, with the design-based Wald test of the
-    exposure x modifier interaction (all of the exposure's terms jointly) on the first row of each modifier."""
+    exposure x modifier interaction (all of the exposure's terms jointly) on the first row of each modifier, and
+    its Benjamini-Hochberg q-value over every interaction test (the family ``interactions``)."""
     tests = _interaction_tests(subgroups)
+    tests = tests.assign(q_value=adjusted_p(tests["p_value"].to_numpy()))
     rows = []
     shown: set = set()
     for r in subgroups[subgroups["record"] == "subgroup"].itertuples():
@@ -226,8 +233,9 @@ def subgroup_table(subgroups: pd.DataFrame) -> pd.DataFrame:
         "Each subgroup: the main model within the subgroup, a domain of the full survey design (a covariate "
         "constant in the subgroup, such as sex among men, left out). Interaction test: design-based Wald test that "
         "every exposure x modifier coefficient is 0 in the main model with the modifier and those terms added, F "
-        f"on (number of coefficients, design df - model coefficients + 1) as R survey::regTermTest; {n_tests} "
-        f"tests, not corrected for multiplicity. {tables.NONCONVERGED_MARK} the fit did not converge (sparse "
+        f"on (number of coefficients, design df - model coefficients + 1) as R survey::regTermTest; q: the "
+        f"Benjamini-Hochberg q-value (false discovery rate) over the {n_tests} tests. "
+        f"{tables.NONCONVERGED_MARK} the fit did not converge (sparse "
         "subgroup; see nhanes_subgroups.csv).")
     return out
 
@@ -288,6 +296,64 @@ def write_sensitivity_reports(reports: Path, nh: NhanesSettings, tables_dir: Pat
     return written
 
 
+def multiplicity_records(models_records: pd.DataFrame, exposures: pd.DataFrame, sensitivity: pd.DataFrame,
+                         subgroups: pd.DataFrame, nh: NhanesSettings) -> pd.DataFrame:
+    """Every secondary estimate, in its family of ``models.multiplicity.families``, with its Benjamini-Hochberg
+    q-value within the family. The primary estimate (``models.primary``: outcome, exposure, its last term,
+    covariate set, design) belongs to no family."""
+    primary = nh.models.primary
+    design_based = models_records[models_records["design"] == primary.design]
+    last = _headline_term(design_based, primary.exposure)
+    is_primary = ((design_based["outcome"] == primary.outcome) & (design_based["exposure"] == primary.exposure)
+                  & (design_based["term"] == last) & (design_based["covariate_set"] == primary.covariate_set))
+    sources = {
+        "models": design_based[~is_primary].assign(what=design_based["covariate_set"]),
+        "exposures": exposures.assign(what=exposures["analysis_label"]),
+        "sensitivity": sensitivity[sensitivity["analysis"] != "main"].assign(what=sensitivity["analysis_label"]),
+        "interactions": subgroups[subgroups["record"] == "interaction"].assign(
+            what="x " + subgroups["modifier_label"].astype(str), term_label="all terms (Wald F)"),
+    }
+    parts = []
+    for name, family in nh.models.multiplicity.families.items():
+        rows = sources[family.source]
+        parts.append(pd.DataFrame({
+            "family": name, "family_label": family.label, "outcome_label": rows["outcome_label"],
+            "exposure_label": rows["exposure_label"], "term_label": rows["term_label"], "what": rows["what"],
+            "estimate": [tables.format_estimate(r) if not pd.isna(r["estimate"]) else ""
+                         for r in rows.to_dict("records")],
+            "p_value": rows["p_value"].astype("float64")}))
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=["family", "family_label", "outcome_label", "exposure_label", "term_label", "what", "estimate",
+                 "p_value"])
+    out["q_value"] = q_values(out, method=nh.models.multiplicity.method) if len(out) else []
+    return out
+
+
+def multiplicity_summary(records: pd.DataFrame, nh: NhanesSettings) -> pd.DataFrame:
+    """Per family: its size, and how many estimates have p and q below the stated rate."""
+    rate = nh.models.multiplicity.q
+    rows = [{"Family": part["family_label"].iloc[0], "Estimates": int(part["p_value"].notna().sum()),
+             f"p < {rate:g}": int((part["p_value"] < rate).sum()), f"q < {rate:g}": int((part["q_value"] < rate).sum())}
+            for _, part in records.groupby("family", sort=False)]
+    out = pd.DataFrame(rows)
+    out.attrs["caption"] = "Families of secondary estimates and the false discovery rate within each"
+    out.attrs["footnote"] = (f"q: Benjamini-Hochberg adjusted p-value within the family; q < {rate:g} keeps the "
+                             f"expected share of false discoveries among those estimates at {rate:g}. The primary "
+                             "estimate belongs to no family. Every estimate with its p and q: multiplicity.csv.")
+    return out
+
+
+def multiplicity_table(records: pd.DataFrame) -> pd.DataFrame:
+    """Every secondary estimate with p and q, for readers (the supplement)."""
+    out = pd.DataFrame({"Family": records["family_label"], "Outcome": records["outcome_label"],
+                        "Exposure": records["exposure_label"], "Term": records["term_label"],
+                        "Model or analysis": records["what"], "Estimate (95% CI)": records["estimate"],
+                        "p": records["p_value"].map(_p_text), "q": records["q_value"].map(_p_text)})
+    out.attrs["caption"] = "Secondary estimates with p and Benjamini-Hochberg q within each family"
+    out.attrs["footnote"] = "Design-based estimates. q: false-discovery-rate adjusted p-value within the family."
+    return out
+
+
 def exposure_definitions_table(records: pd.DataFrame) -> pd.DataFrame:
     """The headline models with each exposure definition of ``exposure_definitions`` (stage
     ``exposures_nhanes``): a row per analysis and exposure term, a column per outcome (ratio or mean
@@ -302,7 +368,8 @@ def exposure_definitions_table(records: pd.DataFrame) -> pd.DataFrame:
             row[outcome] = _estimate_text(next(hit.itertuples())) if len(hit) else ""
         rows.append(row)
     out = pd.DataFrame(rows)
-    out.attrs["caption"] = "The isolation exposure defined in other ways (design-based, fullest covariate set)"
+    out.attrs["caption"] = ("The isolation exposure defined in other ways (design-based, the primary estimate's "
+                            "covariate set)")
     out.attrs["footnote"] = (
         "Each cell: one survey-weighted model (Taylor-linearised variance, PSUs in strata, t intervals on the "
         "design df). Items and the structural and functional scores are entered jointly, so each estimate is "
@@ -411,6 +478,13 @@ def write_nhanes_reports(processed: Path, reports: Path, nh: NhanesSettings,
                                                  covariate_set_labels=COVARIATE_SET_LABELS)
         written += figures.write_flow_diagram(flow, figures_dir / "cohort_flow", formats)
         written += write_sensitivity_reports(reports, nh, tables_dir, figures_dir, formats)
+        sensitivity = pd.read_csv(reports / "metrics" / "nhanes_sensitivity.csv")
+        subgroups = pd.read_csv(reports / "metrics" / "nhanes_subgroups.csv", keep_default_na=False,
+                                na_values=[""])
+        multiplicity = multiplicity_records(records, exposure_records, sensitivity, subgroups, nh)
+        written.append(io.write_csv(tables_dir / "multiplicity.csv", multiplicity))
+        written += tables.write_table(multiplicity_summary(multiplicity, nh), tables_dir / "multiplicity_summary")
+        written += tables.write_table(multiplicity_table(multiplicity), tables_dir / "multiplicity_table")
     return written
 
 

@@ -1,7 +1,8 @@
 """NHANES sensitivity analyses (reverse causation, baseline disease) and effect modification.
 
 Every model here is the **design-based** fit of the main analysis - the covariate set ``sensitivity.covariate_set``
-(the fullest of ``models.covariate_sets``, as the headline), every exposure of ``models.exposures`` and every
+(null: the primary estimate's, ``models.primary.covariate_set``, as the headline), every exposure of
+``models.exposures`` and every
 outcome of ``models.survival`` (Cox, Efron ties) and ``models.regression`` (logistic or linear) - changed one
 way at a time. Every change of sample is a **domain** of the full survey design (R ``subset(design, ...)``,
 the ``subset=`` mask of :mod:`analysis.estimators.survey`): the rows outside it keep their stratum and PSU,
@@ -401,13 +402,14 @@ def sensitivity_jobs(table: pd.DataFrame, nh: NhanesSettings) -> list[Job]:
     """Every fit, in output order: the sensitivity analyses (exposure x outcome x analysis), then per
     modifier, exposure and outcome the subgroup fits and the interaction test."""
     settings, models = nh.sensitivity, nh.models
+    set_name = nh.covariate_set(settings.covariate_set)
     weight, exam_weight = models.weight, models.exam_weight
     check_columns(table, [weight, STRATUM, PSU], f"params.yaml {models.key('weight')} and the survey design")
     check_table(table, settings)
-    covariates = " ".join(models.covariate_sets[settings.covariate_set].split())
+    covariates = " ".join(models.covariate_sets[set_name].split())
     outcomes = outcomes_of(models)
     check_columns(table, formula_variables(covariates),
-                  f"params.yaml {models.key('covariate_sets', settings.covariate_set)}")
+                  f"params.yaml {models.key('covariate_sets', set_name)}")
     for exposure in models.exposures:
         check_columns(table, [exposure], f"params.yaml {models.key('exposures', exposure)}")
     for outcome in outcomes:
@@ -442,7 +444,7 @@ def sensitivity_jobs(table: pd.DataFrame, nh: NhanesSettings) -> list[Job]:
         for outcome in outcomes:
             def spec(rhs: str, outcome=outcome, exposure=exposure, exposure_spec=exposure_spec) -> ModelSpec:
                 return ModelSpec(outcome=outcome.name, exposure=exposure, covariates=rhs,
-                                 exposure_type=exposure_spec.type, covariate_set=settings.covariate_set, study=study,
+                                 exposure_type=exposure_spec.type, covariate_set=set_name, study=study,
                                  outcome_label=outcome.label, exposure_label=exposure_spec.label)
 
             main = spec(covariates)

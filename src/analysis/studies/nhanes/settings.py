@@ -83,6 +83,41 @@ class RegressionOutcome(Settings):
     family: Literal["binomial", "gaussian"]
 
 
+class Primary(Settings):
+    """The one estimate named before the results were read (issue 21): outcome, exposure contrast, adjustment
+    set and design. Every headline companion (E-values, imputation, sensitivity, subgroups, triangulation) is
+    computed for this covariate set first; every other estimate is secondary."""
+
+    outcome: str = "all_cause_death"
+    """A key of models.survival or models.regression."""
+    exposure: str = "isolation_category"
+    """A categorical key of models.exposures: its last group against its reference."""
+    covariate_set: str
+    """A key of models.covariate_sets: the adjustment set the causal diagram gives for the total effect."""
+    design: Literal["design-based"] = "design-based"
+    """Survey-weighted, Taylor-linearised variance (the population-average estimate)."""
+
+
+class Family(Settings):
+    """A family of secondary estimates, within which the false discovery rate is controlled."""
+
+    label: Label
+    source: Literal["models", "exposures", "sensitivity", "interactions"]
+    """Which records: models = every design-based estimate of nhanes_models.csv except the primary;
+    exposures = nhanes_exposures.csv; sensitivity = nhanes_sensitivity.csv (analyses other than the main);
+    interactions = the interaction tests of nhanes_subgroups.csv."""
+
+
+class Multiplicity(Settings):
+    """False-discovery-rate control within each family of secondary estimates (Benjamini & Hochberg 1995)."""
+
+    method: Literal["fdr_bh"] = "fdr_bh"
+    """statsmodels multipletests method: Benjamini-Hochberg step-up."""
+    q: Probability = 0.05
+    """The false discovery rate controlled within each family."""
+    families: dict[str, Family] = {}
+
+
 class Models(Settings):
     """The NHANES models: exposures x nested covariate sets x outcomes x designs."""
 
@@ -105,6 +140,16 @@ class Models(Settings):
     """1 - confidence level of every interval."""
     ph_test_alpha: Probability = 0.01
     """Schoenfeld-test p below this is flagged in the tables."""
+    primary: Primary
+    """The primary estimate, named in advance."""
+    multiplicity: Multiplicity = Multiplicity()
+    """The families of secondary estimates and their FDR control."""
+
+    @property
+    def headline_set(self) -> str:
+        """The primary estimate's covariate set: the default of the blocks that use one set (headline tables,
+        E-values, imputation, sensitivity, subgroups, triangulation)."""
+        return self.primary.covariate_set
 
     @property
     def fullest_set(self) -> str:
@@ -153,7 +198,7 @@ class ExposureAnalysis(Settings):
 
 class ExposureDefinitions(Settings):
     covariate_set: str | None = None
-    """A key of models.covariate_sets; null: the fullest."""
+    """A key of models.covariate_sets; null: the primary estimate's."""
     analyses: dict[str, ExposureAnalysis] = {}
 
 
@@ -168,7 +213,7 @@ class Imputation(Settings):
     k_pmm: Annotated[int, Field(ge=1, le=1000)] = 20
     """Donors for predictive mean matching."""
     covariate_set: str | None = None
-    """A key of models.covariate_sets; null: the fullest."""
+    """A key of models.covariate_sets; null: the primary estimate's."""
     auxiliary: list[str] = []
     """Further columns in the imputation model (not imputed for the analysis)."""
     design_strata: bool = True
@@ -235,8 +280,8 @@ class SubgroupSpec(Settings):
 class Sensitivity(Settings):
     """Sensitivity analyses and effect modification of the main design-based model."""
 
-    covariate_set: str
-    """The main analysis's covariate set (a key of models.covariate_sets)."""
+    covariate_set: str | None = None
+    """The main analysis's covariate set (a key of models.covariate_sets); null: the primary estimate's."""
     exclude_early_death_years: bounded(ge=0, le=20) = 2
     """Follow-up starts this many years after the interview (reverse causation)."""
     prevalent_disease: PrevalentDisease
@@ -262,6 +307,74 @@ class Sensitivity(Settings):
                 raise ValueError(f"splines.{column}: the term {term!r} must be a spline of {column}, e.g. "
                                  f"\"cr({column}, df=4, constraints='center')\"")
         return self
+
+
+class CurveExposure(Settings):
+    """One option of the specification curve's exposure choice: an exposure column of the analysis table
+    (``column``), or an index built for the curve (``index``: its items, cut-offs, missing rule and groups,
+    the syntax of ``nhanes.indices``)."""
+
+    label: Label
+    column: str | None = None
+    index: IndexSpec | None = None
+    type: Literal["categorical", "continuous"]
+    """categorical: the groups (an index's ``groups``), the curve shows ``contrast`` vs the first group;
+    continuous: per point of the column or of the index's score."""
+    contrast: str | None = None
+    """Categorical: the level compared with the reference (first) level; null: the last level."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> CurveExposure:
+        if (self.column is None) == (self.index is None):
+            raise ValueError("give exactly one of 'column' (a table column) or 'index' (an index built here)")
+        if self.index is not None and self.type == "categorical" and not self.index.groups:
+            raise ValueError("a categorical 'index' option needs its 'groups'")
+        return self
+
+
+Clock = Literal["PERMTH_INT", "PERMTH_EXM"]
+MissingRule = Literal["complete_case", "multiple_imputation"]
+CurveDesign = Literal["design-based", "unweighted", "multilevel"]
+
+
+class SpecificationCurve(Settings):
+    """The choices of the NHANES mortality specification curve and their options: every combination is one
+    Cox model (stage specifications_nhanes, src/analysis/studies/nhanes/specifications.py)."""
+
+    exposures: Annotated[dict[str, CurveExposure], Field(min_length=1)]
+    covariate_sets: Annotated[list[str], Field(min_length=1)]
+    """Keys of models.covariate_sets."""
+    designs: Annotated[list[CurveDesign], Field(min_length=1)]
+    clocks: Annotated[list[Clock], Field(min_length=1)]
+    """Follow-up clock of the linked mortality file: months from interview (PERMTH_INT) or from exam."""
+    exclude_early_death_years: Annotated[list[bounded(ge=0, le=20)], Field(min_length=1)]
+    """Follow-up starts this many years after baseline (0: nobody excluded); rows with less follow-up leave."""
+    missing: Annotated[list[MissingRule], Field(min_length=1)]
+    outcomes: Annotated[list[str], Field(min_length=1)]
+    """Keys of models.survival."""
+    imputations: Annotated[int, Field(ge=2, le=1000)] = 3
+    """Completed tables of the multiple-imputation options: the first chains of ``nhanes.imputation`` (same
+    seed, so the same imputations as the mi_nhanes stage's first ones)."""
+    bootstrap_draws: Annotated[int, Field(ge=100, le=100000)] = 2000
+    """Draws of the joint test under the null."""
+    seed: Annotated[int, Field(ge=0)] = 20261207
+    """Seed of the null bootstrap."""
+    cache_dir: str = ".cache/specifications"
+    """Content-addressed cache of the fits (not a DVC output; README "The specification curve")."""
+    chunk_size: Annotated[int, Field(ge=1, le=10000)] = 24
+    """Specifications per task sent to a worker."""
+
+    @model_validator(mode="after")
+    def _unique_options(self) -> SpecificationCurve:
+        for name in ("covariate_sets", "designs", "clocks", "exclude_early_death_years", "missing", "outcomes"):
+            values = getattr(self, name)
+            if len(set(values)) != len(values):
+                raise ValueError(f"{name} repeats an option: {values}")
+        return self
+
+    def n_specifications(self) -> int:
+        return (len(self.exposures) * len(self.covariate_sets) * len(self.designs) * len(self.clocks)
+                * len(self.exclude_early_death_years) * len(self.missing) * len(self.outcomes))
 
 
 class Reports(Settings):
@@ -351,6 +464,7 @@ class NhanesSettings(Settings):
     exposure_definitions: ExposureDefinitions = ExposureDefinitions()
     imputation: Imputation = Imputation()
     sensitivity: Sensitivity
+    specification_curve: SpecificationCurve | None = None
     reports: Reports = Reports()
     cognition: Cognition = Cognition()
     reach: Reach | None = None
@@ -387,8 +501,8 @@ class NhanesSettings(Settings):
         return TABLE_COLUMNS | set(self.index_columns())
 
     def covariate_set(self, name: str | None) -> str:
-        """A covariate set by name (null: the fullest)."""
-        return self.models.fullest_set if name is None else name
+        """A covariate set by name (null: the primary estimate's, ``models.primary.covariate_set``)."""
+        return self.models.headline_set if name is None else name
 
     @model_validator(mode="after")
     def _cross_checks(self) -> NhanesSettings:
@@ -422,6 +536,16 @@ class NhanesSettings(Settings):
             check_columns([s.duration, s.event], f"models.survival.{name}")
         for name, s in models.regression.items():
             check_columns([s.outcome], f"models.regression.{name}")
+        primary = models.primary
+        if primary.outcome not in models.outcome_names():
+            problems.append(f"models.primary.outcome: '{primary.outcome}' is not an outcome of models.survival or "
+                            f"models.regression {models.outcome_names()}")
+        if getattr(models.exposures.get(primary.exposure), "type", None) != "categorical":
+            problems.append(f"models.primary.exposure: '{primary.exposure}' is not a categorical exposure of "
+                            f"models.exposures {list(models.exposures)}")
+        if primary.covariate_set not in models.covariate_sets:
+            problems.append(f"models.primary.covariate_set: '{primary.covariate_set}' is not a key of "
+                            f"models.covariate_sets {list(models.covariate_sets)}")
         latent = set(self.dag.latent)
         nodes = {n for edge in [*self.dag.edges, *self.dag.latent_edges] for n in edge}
         check_columns(sorted(nodes - latent - {self.dag.exposure, self.dag.outcome}), "dag.edges")
@@ -454,6 +578,20 @@ class NhanesSettings(Settings):
             if s.modifier_column in columns:
                 problems.append(f"sensitivity.subgroups[{i}]: the name '{s.name}' makes the column "
                                 f"'{s.modifier_column}', which the analysis table already has; rename it")
+        curve = self.specification_curve
+        if curve is not None:
+            for name in curve.covariate_sets:
+                if name not in models.covariate_sets:
+                    problems.append(f"specification_curve.covariate_sets: '{name}' is not a key of "
+                                    f"models.covariate_sets {list(models.covariate_sets)}")
+            for name in curve.outcomes:
+                if name not in models.survival:
+                    problems.append(f"specification_curve.outcomes: '{name}' is not a key of models.survival "
+                                    f"{list(models.survival)}")
+            for name, option in curve.exposures.items():
+                where = f"specification_curve.exposures.{name}"
+                check_columns([option.column] if option.column else [], f"{where}.column")
+                check_columns([i.variable for i in option.index.items] if option.index else [], f"{where}.index")
         exposure = models.exposures.get(self.reports.km_exposure)
         if exposure is None or exposure.type != "categorical":
             problems.append(f"reports.km_exposure: '{self.reports.km_exposure}' is not a categorical exposure of "

@@ -1,0 +1,99 @@
+"""Is a figure legible at print size? Text sizes at the printed width, and text that overlaps text or marks.
+
+A referee of the 2026-12-07 draft found forest-plot labels running over the null line and the CI bars, wrapped
+labels running into the next row, causal-diagram edges crossing node labels, and labels of about 3 pt once a wide
+figure was shrunk to the text width. Each is a fact about the drawn figure, so it is tested here from matplotlib's
+own geometry (after a draw, every artist knows its extent in display pixels):
+
+- :func:`smallest_print_size`: the smallest font of the figure, in points, once the figure is printed
+  ``print_width_in`` wide (a figure drawn 11 in wide and printed 6.6 in wide shrinks 8 pt text to 4.8 pt);
+- :func:`overlaps`: pairs of texts whose boxes intersect, and texts crossed by a line, an error bar or an arrow
+  (a diagram's arrows may touch the boxes they join, never another label).
+
+:func:`problems` returns both as readable strings, empty when the figure is sound.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import FancyArrowPatch
+from matplotlib.text import Text
+from matplotlib.transforms import Bbox
+
+#: Smallest type a journal prints (points, at the final size).
+MIN_PRINT_PT = 7.0
+
+
+def _texts(fig: Figure) -> list[Text]:
+    found = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip() and t.figure is fig]
+    return [t for t in found if t.get_window_extent().width > 0]
+
+
+def smallest_print_size(fig: Figure, print_width_in: float) -> tuple[float, str]:
+    """The smallest font size (pt) of ``fig``'s visible texts when it is printed ``print_width_in`` wide, and the
+    text that has it."""
+    fig.canvas.draw()
+    scale = print_width_in / fig.get_figwidth()
+    sizes = [(t.get_fontsize() * scale, t.get_text()) for t in _texts(fig)]
+    return min(sizes) if sizes else (float("inf"), "")
+
+
+def _box(text: Text, shrink: float = 1.0) -> Bbox:
+    """The text's extent (its frame, when it has one), shrunk by ``shrink`` pixels on each side, so touching is
+    not overlapping."""
+    patch = text.get_bbox_patch()
+    box = patch.get_window_extent() if patch is not None else text.get_window_extent()
+    return Bbox.from_extents(box.x0 + shrink, box.y0 + shrink, box.x1 - shrink, box.y1 - shrink)
+
+
+def _marks(fig: Figure) -> Iterable[tuple[str, object]]:
+    """(description, path in display coordinates) of every data line, error bar and arrow."""
+    for ax in fig.axes:
+        for line in ax.lines:
+            if isinstance(line, Line2D) and line.get_visible() and line.get_linestyle() not in ("None", " ", ""):
+                yield f"line {line.get_label()!r}", line.get_transform().transform_path(line.get_path())
+            if isinstance(line, Line2D) and line.get_marker() not in (None, "None", "", " "):
+                for x, y in line.get_transform().transform(line.get_xydata()):
+                    yield "marker", Bbox.from_extents(x - 2, y - 2, x + 2, y + 2)
+        for coll in ax.collections:
+            if isinstance(coll, LineCollection) and coll.get_visible():
+                for path in coll.get_paths():
+                    yield "error bar", coll.get_transform().transform_path(path)
+        for patch in [*ax.patches, *fig.patches]:
+            if isinstance(patch, FancyArrowPatch) and patch.get_visible():
+                yield "arrow", patch.get_path()  # already in display coordinates
+        for child in ax.get_children():
+            if isinstance(child, Text) and getattr(child, "arrow_patch", None) is not None:
+                yield "arrow", child.arrow_patch.get_path()
+
+
+def overlaps(fig: Figure) -> list[str]:
+    """Texts that overlap another text, or that a line, error bar, marker or arrow crosses."""
+    fig.canvas.draw()
+    texts = _texts(fig)
+    boxes = [(t, _box(t)) for t in texts]
+    found = []
+    for i, (a, box_a) in enumerate(boxes):
+        for b, box_b in boxes[i + 1:]:
+            if box_a.overlaps(box_b) and box_a.width > 0 and box_b.width > 0:
+                found.append(f"text {a.get_text()[:40]!r} overlaps text {b.get_text()[:40]!r}")
+    for what, path in _marks(fig):
+        for t, box in boxes:
+            if box.width <= 0 or box.height <= 0:
+                continue
+            hit = box.overlaps(path) if isinstance(path, Bbox) else path.intersects_bbox(box, filled=False)
+            if hit:
+                found.append(f"{what} crosses text {t.get_text()[:40]!r}")
+    return found
+
+
+def problems(fig: Figure, print_width_in: float, min_pt: float = MIN_PRINT_PT) -> list[str]:
+    """Everything that keeps ``fig`` from reading at print size: type under ``min_pt`` and overlaps."""
+    size, text = smallest_print_size(fig, print_width_in)
+    found = [f"text {text[:40]!r} prints at {size:.1f} pt (< {min_pt:g} pt) at {print_width_in:g} in wide"] \
+        if size < min_pt else []
+    return found + overlaps(fig)

@@ -1,0 +1,28 @@
+"""The job runner: the same results, in job order, in this process, in joblib workers and on Dask."""
+
+import pytest
+
+from analysis.estimators.runner import run_chunks, run_jobs
+
+
+def _square_each(chunk, offset):
+    return [x * x + offset for x in chunk]
+
+
+def test_backends_agree_in_job_order():
+    jobs = [(f"job {i}", lambda i=i: i * i) for i in range(6)]
+    expected = [i * i for i in range(6)]
+    assert run_jobs(jobs, desc="t", progress=False) == expected
+    assert run_jobs(jobs, desc="t", progress=False, backend="dask", n_jobs=2, processes=False) == expected
+
+
+def test_chunks_with_shared_inputs():
+    chunks = [[1, 2], [3], [4, 5, 6]]
+    here = run_chunks(_square_each, chunks, shared=[10], desc="t", progress=False)
+    assert here == [[11, 14], [19], [26, 35, 46]]
+    assert run_chunks(_square_each, chunks, shared=[10], desc="t", n_jobs=2, processes=False, progress=False) == here
+
+
+def test_unknown_backend():
+    with pytest.raises(ValueError, match="backend 'spark' unknown"):
+        run_jobs([], desc="t", backend="spark")
