@@ -123,9 +123,8 @@ def test_long_provenance_values_wrap_in_their_cells(tmp_path):
 def test_the_index_stage_depends_on_every_document_it_reads():
     """The index reads the paper stage's Markdown and HTML outputs (for the files they cite): each must be a dep
     of the index stage, so a supplement added to the paper stage is added there too (and reruns the index)."""
-    from stage_deps import load_stages
-
     from support.config import ROOT
+    from support.stage_deps import load_stages
 
     stages = load_stages(ROOT)
     documents = [o for o in stages["paper"].outs if o.endswith((".md", ".html"))]
