@@ -267,7 +267,7 @@ class Browser:
 def reviewer_pages(root: Path, notebook: str = "reports/notebooks/01_nhanes_mortality.html") -> list[Path]:
     """The pages a reviewer opens: the index, every HTML document the ``paper`` stage declares in dvc.yaml (the
     paper and, once declared, the supplement) and one executed notebook."""
-    from stage_deps import load_stages
+    from support.stage_deps import load_stages
 
     documents = [o for o in load_stages(root)["paper"].outs if o.endswith(".html")]
     return [Path(root) / p for p in ("reports/index.html", *documents, notebook)]
