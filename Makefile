@@ -45,12 +45,15 @@ repro: setup
 CHROMIUM := $(shell command -v chromium || command -v chromium-browser)
 NEED_BROWSER := $(if $(CHROMIUM),,browser)
 
+# On both cores (pytest-xdist): each test module runs whole on one worker (--dist loadscope), so the end-to-end
+# module (tests/test_pipeline.py) builds its clone of the pipeline once while the other modules run beside it.
+TEST_WORKERS ?= 2
 test: setup $(NEED_BROWSER)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope
 
 # Unit tests only: skips the end-to-end pipeline run and the tests marked slow (over ~20 s on 2 cores).
 test-fast: setup $(NEED_BROWSER)
-	$(BIN)/python -m pytest -m "not integration and not slow"
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope -m "not integration and not slow"
 
 bench: setup
 	$(BIN)/python benchmarks/run.py

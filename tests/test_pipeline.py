@@ -371,15 +371,16 @@ def test_readme_experiment_runs_as_written_in_a_fresh_shell(repo):
     block = readme_block((dest / "README.md").read_text(), "experiment")
     shell_env, bash = fresh_shell(env)
     params_before = (dest / "params.yaml").read_bytes()
-    outputs_before = _sha(dest / "reports/metrics/nhanes.json")
+    outputs_before = _sha(dest / "data/processed/cohorts_panel.parquet")
     result = run_command([bash, "-e", "-c", block], dest, shell_env)  # raises, with its output, if a line fails
-    assert "Running stage 'clean_nhanes'" in result.stdout, result.stdout[-2000:]
+    assert "Running stage 'clean_cohorts'" in result.stdout, result.stdout[-2000:]
+    assert "Running stage 'clean_nhanes'" not in result.stdout, result.stdout[-2000:]  # only what depends on it
     shown = result.stdout
-    assert "nhanes.phq9_cutoff" in shown and ",15," in shown, shown[-2000:]
+    assert "cohorts.loneliness_lonely_cutoff" in shown and ",7," in shown, shown[-2000:]
     assert re.search(r"age_baseline \+ female \+ C\(race\)(?! \+ education_years)", shown), shown[-2000:]
     # --temp: the student's file (comments, flow lists) and the workspace's results are as they were
     assert (dest / "params.yaml").read_bytes() == params_before
-    assert _sha(dest / "reports/metrics/nhanes.json") == outputs_before
+    assert _sha(dest / "data/processed/cohorts_panel.parquet") == outputs_before
 
 
 def test_restricted_canary_never_reaches_the_reports(repo):

@@ -4,6 +4,7 @@ blocks kept apart, the section hooks, and the word rules."""
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from analysis.paper import manuscript as paper
@@ -19,21 +20,31 @@ def test_anchor_and_ref_point_at_the_right_document():
 
 
 def test_table_has_number_title_sample_notes_and_csv(tmp_path):
+    """The template's table(): the report stage's structured table set as raw HTML (id = the item's anchor, caption
+    with the number, title and sample above, notes below, a CSV link) and raw Typst (labelled for references)."""
+    import json
+
+    from analysis.report.tables import table_spec
+
     folder = tmp_path / "tables" / "nhanes"
     folder.mkdir(parents=True)
-    (folder / "evalues.md").write_text("**E-values of the headline ratios**\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n"
-                                       "Notes below.\n")
+    frame = pd.DataFrame({"Outcome": ["Death"], "E-value": ["1.77"]})
+    spec = table_spec(frame, "E-values of the headline ratios", "Notes below.")
+    (folder / "evalues.json").write_text(json.dumps(spec))
     table = paper.make_table(tmp_path)
     with pytest.raises(paper.PaperError, match="CSV is missing"):
         table("nhanes/evalues", "Table S9")
-    (folder / "evalues.csv").write_text("a,b\n1,2\n")
+    (folder / "evalues.csv").write_text("Outcome,E-value\nDeath,1.77\n")
     text = table("nhanes/evalues", "Table S9", "the 11,230 participants")
-    lines = text.splitlines()
-    assert lines[0] == "::: {#table-s9 .display-table}"
-    assert lines[1] == ("**Table S9. E-values of the headline ratios.** Sample: the 11,230 participants. "
-                        "[CSV](tables/nhanes/evalues.csv)")
-    assert text.index("| 1 | 2 |") < text.index("Notes below.") < text.rindex(":::")
-    with pytest.raises(paper.PaperError, match="table not found"):
+    html = text[text.index("```{=html}"):text.index("```{=typst}")]
+    typst = text[text.index("```{=typst}"):]
+    assert 'id="table-s9"' in html and "<table-s9>" in typst  # the anchor ref() links to, in both renderings
+    assert "Table S9. E-values of the headline ratios. Sample: the 11,230 participants." in html
+    assert html.index("Table S9.") < html.index("Death") < html.index("Notes below.")
+    assert 'href="tables/nhanes/evalues.csv"' in html
+    assert "{#table-s9}" in text  # recorded for the cross-reference check
+    with pytest.raises(paper.PaperError, match="spec is missing"):
+        (folder / "absent.csv").write_text("a\n1\n")
         table("nhanes/absent", "Table S1")
 
 
@@ -83,3 +94,19 @@ def test_a_link_to_a_section_that_did_not_render_becomes_text():
     out = paper.unlink_missing_sections(text)
     assert "[Supplement \u00a7 S3. NHANES: more](#s3.-nhanes-more)" in out  # the heading exists: kept
     assert "; S4;" in out and "[Table S2](#table-s2)" in out  # a missing section unlinked; display items left
+
+
+def test_a_figure_taller_than_the_page_is_fitted_to_it_caption_links_and_all(tmp_path):
+    """A figure that would print taller than the page gets the page's height (so its caption stays with it), also
+    when its caption holds a link; a short figure keeps its width."""
+    from PIL import Image
+
+    from analysis.paper.manuscript import fit_figures_to_page
+
+    Image.new("RGB", (100, 400)).save(tmp_path / "tall.png")
+    Image.new("RGB", (400, 100)).save(tmp_path / "wide.png")
+    markdown = ("![**Figure S5.** Tall; sample as [Table 2](paper.html#table-2).](tall.png){#figure-s5 width=100%}\n"
+                "![**Figure S6.** Wide.](wide.png){#figure-s6 width=100%}\n")
+    out = fit_figures_to_page(markdown, tmp_path, width_in=6.0, max_height_in=9.0).splitlines()
+    assert out[0].endswith("(tall.png){#figure-s5 height=9.00in}")  # 6 in wide would be 24 in tall
+    assert out[1].endswith("(wide.png){#figure-s6 width=100%}")

@@ -29,14 +29,17 @@ from analysis.studies.gss.settings import GssSettings, Model2020, Models2020
 from analysis.studies.nhanes.report import COVARIATE_SET_LABELS
 from analysis.studies.nhanes.schema import NHANES_VARIABLES
 from analysis.studies.nhanes.settings import NhanesSettings
+from analysis.studies.places.schema import COUNTY_VARIABLES
 
 TEMPLATES = Path(__file__).parent / "templates"
 LABELS = {v.name: v.label for v in NHANES_VARIABLES}
 A4_WIDTH_CM, A4_HEIGHT_CM = 21.0, 29.7  # paper-typst.yaml: papersize a4
-CAPTION_ROOM_IN = 1.0  # below a figure that fills the page: its caption (up to four lines) and the gap
+CAPTION_ROOM_IN = 1.5  # below a figure that fills the page: its caption (up to six lines) and the gap
 #: Internal names a table may still carry (formula terms, covariate-set keys), in readers' words.
-TABLE_LABELS = {**LABELS, **{k: v.capitalize() for k, v in COVARIATE_SET_LABELS.items()},
-                "depression_score": "depressive symptoms", "latent_edges": "nhanes.dag.latent_edges"}
+TABLE_LABELS = {**LABELS, **{v.name: v.label for v in COUNTY_VARIABLES},
+                **{k: v.capitalize() for k, v in COVARIATE_SET_LABELS.items()},
+                "depression_score": "depressive symptoms", "latent_edges": "nhanes.dag.latent_edges",
+                "pct_missing": "% missing", "df_num": "df (numerator)", "df_den": "df (denominator)"}
 
 
 class PaperError(RuntimeError):
@@ -592,15 +595,20 @@ def make_table(reports: Path):
 
     def table(name: str, number: str, sample: str | None = None) -> str:
         spec = reports / "tables" / f"{name}.json"
+        csv = reports / "tables" / f"{name}.csv"
+        if not csv.exists():
+            raise PaperError(f"{csv}: the table's CSV is missing; rerun the report stage that writes {name}")
         if not spec.exists():
             raise PaperError(f"{spec}: the table's spec is missing; rerun the report stage that writes {name}")
-        if not (reports / "tables" / f"{name}.csv").exists():
-            raise PaperError(f"{reports / 'tables' / name}.csv: the table's CSV is missing; rerun the report stage")
         title = (json.loads(spec.read_text(encoding="utf-8")).get("caption") or "").strip().rstrip(".")
         if sample:
             title = f"{title}. Sample: {sample}"
-        body = render_table(reports / "tables", name, number, title=title, labels=TABLE_LABELS, text_width_pt=width)
-        return f"::: {{#{anchor(number)} .display-table}}\n{body}\n:::\n"
+        # no wrapping block: a table too wide for the page sets its own landscape page, which Typst allows only
+        # outside containers; the id is the table's own (HTML id, Typst label), and the marker below records it
+        # for the cross-reference check
+        body = render_table(reports / "tables", name, number, title=title, labels=TABLE_LABELS, text_width_pt=width,
+                            label=anchor(number))
+        return f"<!-- {{#{anchor(number)}}} -->\n{body}"
     return table
 
 
@@ -693,13 +701,13 @@ def fmt_ci(est: dict | None) -> str:
 _PLACEHOLDERS = re.compile(r"\{\{|\}\}|\{%|\bnan\b|\bNone\b|\bTODO\b|\bXXX\b|\?\?", re.IGNORECASE)
 
 
-_RAW_TYPST = re.compile(r"^```\{=typst\}\n.*?^```$", re.M | re.S)
+_RAW_TYPST = re.compile(r"^```\{=(?:typst|html)\}\n.*?^```$", re.M | re.S)
 
 
 def check_no_placeholders(text: str, document: str = "paper") -> None:
     """No template placeholder or missing value in the rendered text; table rows (lines starting with "|", read
-    from the report stages' tables, whose cells may say "none") are left to those stages, and raw Typst blocks
-    are skipped (Typst's ``none`` is a keyword; each table's cells are checked in its HTML twin)."""
+    from the report stages' tables, whose cells may say "none") are left to those stages, and so are the raw
+    HTML and Typst blocks of the set tables (a cell may say "none"; Typst's ``none`` is a keyword)."""
     text = _RAW_TYPST.sub(lambda m: "\n" * m.group(0).count("\n"), text)
     for lineno, line in enumerate(text.splitlines(), 1):
         hit = None if line.startswith("|") else _PLACEHOLDERS.search(line)
@@ -808,7 +816,8 @@ def build_paper(reports: Path, params: Params) -> list[Path]:
     return written
 
 
-_IMAGE = re.compile(r"(!\[[^\]]*\]\(([^)\s]+)\))\{\s*(#[^\s}]+\s+)?width=(\d+)%\s*\}")
+# an image line: its caption may hold links ("as [Table 2](paper.html#table-2)"), so the path is the last "](...)"
+_IMAGE = re.compile(r"(!\[.*\]\(([^)\s]+\.(?:png|svg|jpe?g))\))\{\s*(#[^\s}]+\s+)?width=(\d+)%\s*\}")
 
 
 def fit_figures_to_page(markdown: str, reports: Path, width_in: float, max_height_in: float) -> str:

@@ -94,7 +94,7 @@ def infrastructure_context(reports: Path, params: Params) -> dict | None:
     mediation = [r for r in numbers["mediation"]
                  if r["indirect_ci_low"] > 0 or r["indirect_ci_high"] < 0]
     return {**numbers, "labels": {k: v.label for k, v in block.exposures.items()},
-            "mediator_labels": {k: v.label for k, v in block.mediators.items()}, "clear": clear,
+            "mediator_labels": {k: v.label for k, v in block.mediators.items()}, "clear_by": clear,
             "mediation_clear": mediation, "mediators": mediators}
 
 

@@ -814,13 +814,15 @@ def to_html_fragment(spec: dict, label: str, csv_href: str | None = None) -> str
 
 
 def render_table(tables_dir: Path, name: str, number: str, *, title: str | None = None,
-                 labels: Mapping[str, str] | None = None, text_width_pt: float = 480.0) -> str:
+                 labels: Mapping[str, str] | None = None, text_width_pt: float = 480.0,
+                 label: str | None = None) -> str:
     """Markdown for the paper holding table ``name`` (its path stem under ``tables_dir``, e.g.
     "nhanes/regression_design_based") as a raw HTML block and a raw Typst block, which pandoc passes to the
     HTML and PDF writers respectively; captioned "<number>. <title>" (``title`` defaults to the table's own
     caption). ``labels`` (internal name -> label) replace internal names left in the cells, headings and notes.
     The HTML links the table's CSV, relative to the folder that holds ``tables_dir``. ``text_width_pt`` is the
-    PDF's text width (A4 less 2 cm margins: 482 pt)."""
+    PDF's text width (A4 less 2 cm margins: 482 pt). ``label`` is the table's HTML id and Typst label (default
+    "tbl-" and the number), so cross-references can reach it."""
     tables_dir = Path(tables_dir)
     path = tables_dir / f"{name}.json"
     if not path.exists():
@@ -834,7 +836,7 @@ def render_table(tables_dir: Path, name: str, number: str, *, title: str | None 
         "columns": [{**c, "name": relabel(c["name"], labels)} for c in spec["columns"]],
         "rows": [[relabel("" if v is None else str(v), labels) for v in row] for row in spec["rows"]],
     }
-    label = "tbl-" + _slug(number or name)
+    label = label or "tbl-" + _slug(number or name)
     csv_href = f"{tables_dir.name}/{name}.csv"
     return (f"```{{=html}}\n{to_html_fragment(spec, label, csv_href)}\n```\n\n"
             f"```{{=typst}}\n{to_typst(spec, label, text_width_pt)}\n```\n")

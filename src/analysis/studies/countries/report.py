@@ -115,7 +115,7 @@ def estimator_table(records: pd.DataFrame, covariate_set_labels: Mapping[str, st
         "exposure: social support the previous calendar year. A Driscoll-Kraay interval much narrower than the "
         "clustered one signals within-country persistence beyond its bandwidth (the GBD series are smooth): "
         "then the country-clustered interval is the safer one. DESCRIPTIVE: GBD's series are smoothed model "
-        "estimates that barely vary within a country (see panel_summary), so the within-country estimates "
+        "estimates that barely vary within a country (see the panel summary table), so the within-country estimates "
         "describe the smoothing as much as the countries; they are not evidence of an effect.")
     return frame
 
