@@ -42,7 +42,7 @@ def test_table_has_number_title_sample_notes_and_csv(tmp_path):
     assert "Table S9. E-values of the headline ratios. Sample: the 11,230 participants." in html
     assert html.index("Table S9.") < html.index("Death") < html.index("Notes below.")
     assert 'href="tables/nhanes/evalues.csv"' in html
-    assert "{#table-s9}" in text  # recorded for the cross-reference check
+    assert paper.defined_ids(text) == {"table-s9"}  # found by the cross-reference check
     with pytest.raises(paper.PaperError, match="spec is missing"):
         (folder / "absent.csv").write_text("a\n1\n")
         table("nhanes/absent", "Table S1")

@@ -604,11 +604,10 @@ def make_table(reports: Path):
         if sample:
             title = f"{title}. Sample: {sample}"
         # no wrapping block: a table too wide for the page sets its own landscape page, which Typst allows only
-        # outside containers; the id is the table's own (HTML id, Typst label), and the marker below records it
-        # for the cross-reference check
+        # outside containers; the id is the table's own (HTML id and Typst label: defined_ids finds it)
         body = render_table(reports / "tables", name, number, title=title, labels=TABLE_LABELS, text_width_pt=width,
                             label=anchor(number))
-        return f"<!-- {{#{anchor(number)}}} -->\n{body}"
+        return body
     return table
 
 
@@ -676,7 +675,7 @@ def unlink_missing_sections(markdown: str) -> str:
     Links to display items are checked, not unlinked (:func:`check_cross_references`)."""
     from analysis.paper.strobe import pandoc_id
 
-    ids = set(re.findall(r"\{#([\w.-]+)", markdown))
+    ids = defined_ids(markdown)
     ids |= {pandoc_id(re.sub(r"\s*\{[^}]*\}\s*$", "", h)) for h in re.findall(r"(?m)^#{1,6}\s+(.+?)\s*$", markdown)}
 
     def keep(match: re.Match) -> str:
@@ -748,11 +747,17 @@ def check_citations(markdowns: dict[str, str], bib: Path = BIBLIOGRAPHY) -> None
             raise PaperError(f"{name}.md cites {missing}, which {bib} does not hold; add the entries (with DOIs)")
 
 
+def defined_ids(markdown: str) -> set[str]:
+    """The ids a document defines: pandoc's ``{#id}`` (figures, sections) and the ``id="..."`` of the set tables'
+    raw HTML (each table's Typst twin carries the same label)."""
+    return set(re.findall(r"\{#([\w.-]+)", markdown)) | set(re.findall(r'\bid="([\w.-]+)"', markdown))
+
+
 def check_cross_references(markdowns: dict[str, str]) -> None:
     """Every link to a display item (``](#table-2)``, ``](supplement.html#table-s4)``) has its target in the
     document it names; a reference to an item that did not render (its study did not run) is an error here, not a
     failed Typst compile."""
-    defined = {name: set(re.findall(r"\{#([\w.-]+)", text)) for name, text in markdowns.items()}
+    defined = {name: defined_ids(text) for name, text in markdowns.items()}
     for name, text in markdowns.items():
         for page, ident in re.findall(r"\]\((\w*?)(?:\.html)?#((?:table|figure)-s?\d+)\)", text):
             target = page or name
