@@ -20,8 +20,8 @@ def run(*args: str) -> subprocess.CompletedProcess:
 def test_registry_lists_every_study_and_the_paper_layer():
     steps = cli.registry()
     assert set(steps) == {"nhanes", "gss", "places", "countries", "cohorts", "paper"}
-    for study in ("gss", "countries"):
-        assert list(steps[study]) == ["fetch", "clean", "models", "report"]
+    assert list(steps["countries"]) == ["fetch", "clean", "models", "report"]
+    assert list(steps["gss"]) == ["fetch", "clean", "models", "report", "reach"]
     assert list(steps["places"]) == ["fetch", "clean", "models", "report", "fetch-infrastructure", "infrastructure"]
     assert list(steps["nhanes"]) == ["fetch", "clean", "models", "impute", "exposures", "sensitivity",
                                      "specifications", "report", "fetch-cognition", "clean-cognition", "cognition",
@@ -39,14 +39,15 @@ def test_every_registered_step_resolves_to_a_stage_function():
 def test_list_prints_the_registry():
     out = run("--list")
     assert out.returncode == 0
-    assert ("nhanes: fetch, clean, models, impute, exposures, sensitivity, report, fetch-cognition, clean-cognition, "
+    assert ("nhanes: fetch, clean, models, impute, exposures, sensitivity, specifications, report, fetch-cognition, "
+            "clean-cognition, "
             "cognition, reach") in out.stdout
 
 
 @pytest.mark.parametrize("args, message", [
     (("nhanse", "clean"), "no study 'nhanse': the studies are cohorts, countries, gss, nhanes, places (and 'paper')"),
     (("nhanes", "cleen"), "study 'nhanes' has no step 'cleen'; its steps are fetch, clean, models, impute, exposures, "
-                          "sensitivity, report, fetch-cognition, clean-cognition, cognition, reach"),
+                          "sensitivity, specifications, report, fetch-cognition, clean-cognition, cognition, reach"),
 ])
 def test_a_bad_command_is_one_clear_line(args, message):
     out = run(*args)

@@ -69,8 +69,10 @@ def load_stages(root: Path) -> dict[str, Stage]:
 
 
 def uncovered(stage: Stage, files: set[str]) -> list[str]:
-    """Project files ``stage`` used that its deps do not cover (ignoring git, DVC and the environment)."""
-    ignored = (".git/", ".dvc/", ".venv/", "tests/trace/")
+    """Project files ``stage`` used that its deps do not cover (ignoring git, DVC, the environment and the
+    specification curve's fit cache, ``.cache/``: content-addressed by the hash of what each fit reads, so an entry
+    is never stale and DVC need not track it; README "The specification curve")."""
+    ignored = (".git/", ".dvc/", ".venv/", "tests/trace/", ".cache/")
     return sorted(f for f in files if not f.startswith(ignored) and not stage.covers(f))
 
 

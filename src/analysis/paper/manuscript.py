@@ -22,8 +22,10 @@ from analysis.core.disclosure import rule_of
 from analysis.core.metrics import estimate_entry
 from analysis.core.settings import DisclosureSettings
 from analysis.paper import reach
+from analysis.paper.strobe import pandoc_id, read_checklist, supplement_markdown
 from analysis.paper.typesetting import CM, page_margins_cm
 from analysis.params import Params, load
+from analysis.report.flow import write_sample_flow
 from analysis.report.tables import render_table
 from analysis.studies.gss.settings import GssSettings, Model2020, Models2020
 from analysis.studies.nhanes.report import COVARIATE_SET_LABELS
@@ -634,7 +636,6 @@ def make_ref(document: str):
 
 def strobe_table(number: str) -> str:
     """The STROBE checklist (``data/reference/strobe_cohort.csv``) as the supplement's table ``number``."""
-    from analysis.paper.strobe import read_checklist, supplement_markdown
 
     table = supplement_markdown(read_checklist(config.REFERENCE / "strobe_cohort.csv"), number)
     return f"::: {{#{anchor(number)} .display-table}}\n{table}\n:::\n"
@@ -673,7 +674,6 @@ def unlink_missing_sections(markdown: str) -> str:
     """A link to a section of the same document (``[Supplement \u00a7 S4. ...](#s4.-...)``, the STROBE table) whose
     heading did not render (its study did not run) becomes plain text: Typst would refuse the dangling label.
     Links to display items are checked, not unlinked (:func:`check_cross_references`)."""
-    from analysis.paper.strobe import pandoc_id
 
     ids = defined_ids(markdown)
     ids |= {pandoc_id(re.sub(r"\s*\{[^}]*\}\s*$", "", h)) for h in re.findall(r"(?m)^#{1,6}\s+(.+?)\s*$", markdown)}
@@ -769,7 +769,6 @@ def check_cross_references(markdowns: dict[str, str]) -> None:
 def draw_sample_flow(reports: Path, params: Params) -> list[Path]:
     """The NHANES sample flow with the display items that use each sample (Table 1, the Kaplan-Meier figure, the
     models): :mod:`analysis.report.flow`."""
-    from analysis.report.flow import write_sample_flow
 
     flow = pd.read_csv(reports / "tables" / "nhanes" / "cohort_flow.csv")
     steps = flow["step"].astype(int).tolist()

@@ -134,7 +134,8 @@ def test_write_country_reports_writes_every_table_and_figure(tmp_path, panel, re
     stems = ["estimators", "name_map", "name_map_exceptions", "panel_summary"]
     figures = ("coefficients", "country_means", "trajectories", "flow")
     assert names == sorted([f"figures/countries/{f}.png" for f in figures] + ["tables/countries/flow.csv"]
-                           + [f"tables/countries/{s}.{ext}" for s in stems for ext in ("csv", "md", "html", "tex")])
+                           + [f"tables/countries/{s}.{ext}" for s in stems
+                              for ext in ("csv", "md", "html", "tex", "json")])
     assert all(p.stat().st_size > 0 for p in written)
     shown = pd.read_csv(reports / "tables/countries/name_map.csv", keep_default_na=False)
     assert shown.loc[0, "whr_name"] == "Somaliland region" and shown.loc[0, "iso3"] == ""
