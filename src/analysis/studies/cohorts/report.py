@@ -315,25 +315,31 @@ def capability_shares(capability: pd.DataFrame, restricted: set[str] = frozenset
 
 def capability_display(capability: pd.DataFrame, labels: dict[str, str], restricted: set[str] = frozenset(),
                        rule: DisclosureRule = DisclosureRule()) -> pd.DataFrame:
-    """Study x measure rows, one column per wave: the % of interviews with the measure observed, with the
-    study's definition of loneliness, the isolation index and the depression score (disclosure-safe)."""
+    """Study x measure rows, one column per wave: the % of interviews with the measure observed (disclosure-safe).
+    Each study's definitions of loneliness, the isolation index and the depression score are stated beside it
+    (the supplement's text, the capability CSV of the clean stage), not in a column: with a real study's 15 waves
+    a definition column would push the table past even a landscape page."""
     shares = capability_shares(capability, restricted, rule)
-    shares["cell"] = [SUPPRESSED if h else ("" if pd.isna(v) else f"{100 * v:.0f}%")
+    # a hidden share shows the rule's marker ("<11": it rests on fewer interviews), short enough for 15 wave columns
+    shares["cell"] = [rule.marker if h else ("" if pd.isna(v) else f"{100 * v:.0f}%")
                       for h, v in zip(shares["hidden"], shares["share_observed"])]
     wide = shares.pivot_table(index=["study", "measure"], columns="wave", values="cell", aggfunc="first",
                               sort=False).reset_index()
-    wide.columns = [c if isinstance(c, str) else f"Wave {c}" for c in wide.columns]
-    definitions = shares.groupby(["study", "measure"], sort=False)["definition"].first()
-    wide.insert(2, "Definition", [definitions.get((a, b), "") for a, b in zip(wide["study"], wide["measure"])])
+    wide.columns = [c if isinstance(c, str) else f"W{c}" for c in wide.columns]  # W1 = wave 1 (narrow columns)
     wide = wide.fillna("").rename(columns={"measure": "Measure"})
     wide["study"] = wide["study"].map(lambda k: labels.get(k, k))
     wide = wide.rename(columns={"study": "Study"})
-    wide.attrs["caption"] = _titled("Study capability: % of interviews at which each measure is observed, by wave",
+    wide.attrs["caption"] = _titled("Study capability: % of interviews at which each measure is observed, by wave "
+                                    "(W1 = wave 1)",
                                     wide["Study"])
     wide.attrs["footnote"] = ("A blank wave is not in the study's wave map; 0% means the study's files lack the "
                               "measure at that wave (missing there, not an error). Contact is weekly or monthly as "
-                              "each study's definition says.")
-    return _with_footnote(wide, rule, int(shares["hidden"].sum()))
+                              "each study's definition says (data/processed/cohorts_capability.csv).")
+    hidden = int(shares["hidden"].sum())
+    if hidden:
+        wide.attrs["footnote"] += (f" A share resting on fewer than {rule.min_cell} interviews is shown as "
+                                   f"\"{rule.marker}\".")
+    return _with_footnote(wide, rule, hidden)
 
 
 def capability_figure(capability: pd.DataFrame, labels: dict[str, str], restricted: set[str] = frozenset(),
