@@ -76,8 +76,14 @@ def main() -> int:
         rest, log_rest = timed([dvc, "repro"], dest, env)
         cold, log = spine + rest, log_spine + log_rest
         stages: dict[str, float] = {}
-        for m in re.finditer(r"\[([^\]]+)\] done in ([\d.]+) s", log):  # commands run more than once add up
+        memory: dict[str, dict[str, float]] = {}
+        for m in re.finditer(r"\[([^\]]+)\] done in ([\d.]+) s(?:, peak memory (\d+) MB \(workers (\d+) MB\))?",
+                             log):  # commands run more than once (the notebooks) add up
             stages[m.group(1)] = round(stages.get(m.group(1), 0.0) + float(m.group(2)), 1)
+            if m.group(3):
+                old = memory.get(m.group(1), {"process_mb": 0.0, "workers_mb": 0.0})
+                memory[m.group(1)] = {"process_mb": max(old["process_mb"], float(m.group(3))),
+                                      "workers_mb": max(old["workers_mb"], float(m.group(4)))}
         noop, _ = timed([dvc, "repro"], dest, env)
         validate, check = config_seconds(dest, env)
         params = dest / "params.yaml"
@@ -88,6 +94,7 @@ def main() -> int:
         "cold_spine_seconds": round(spine, 1),
         "cold_repro_seconds": round(cold, 1),
         "stage_seconds": stages,
+        "stage_peak_memory": memory,
         "noop_repro_seconds": round(noop, 2),
         "config_validate_seconds": round(validate, 4),
         "check_command_seconds": round(check, 2),

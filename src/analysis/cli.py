@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         return run_check(args.traceback)
     if not args.study or not args.step:
         parser.error("name a study and a step, e.g. `python -m analysis nhanes clean` (--list shows them all)")
-    label = f"{args.study} {args.step}"
+    label = " ".join([args.study, args.step, *args.args])  # the notebook stages differ only in their argument
     start = time.perf_counter()
     try:
         message = resolve(args.study, args.step)(*args.args)
@@ -106,5 +106,15 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if message:
         print(message)
-    print(f"[{label}] done in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    print(f"[{label}] done in {time.perf_counter() - start:.1f} s, {peak_memory()}", file=sys.stderr)
     return 0
+
+
+def peak_memory() -> str:
+    """The stage's peak resident memory (this process, and the largest of its worker processes), for the log line
+    that ``benchmarks/run.py`` reads: ``peak memory 412 MB (workers 380 MB)``."""
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports kilobytes
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return f"peak memory {own:.0f} MB (workers {workers:.0f} MB)"
