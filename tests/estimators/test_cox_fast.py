@@ -58,3 +58,17 @@ def test_hand_computed_two_deaths():
     x = np.array([[1.0], [0.0], [1.0], [0.0]])
     fit = efron_cox(x, np.array([1.0, 2.0, 3.0, 3.0]), np.array([1.0, 1.0, 0.0, 0.0]))
     np.testing.assert_allclose(fit.params, [np.log(2.0) / 2], atol=1e-10)
+
+
+def test_group_sums_are_np_add_at_bit_for_bit():
+    from analysis.estimators.cox_fast import group_sums
+
+    rng = np.random.default_rng(7)
+    group = rng.integers(0, 50, 2000)
+    values = rng.standard_normal((2000, 3)) * 10.0 ** rng.integers(-8, 8, (2000, 1))
+    expected = np.zeros((50, 3))
+    np.add.at(expected, group, values)
+    assert np.array_equal(group_sums(group, values, 50), expected)
+    flat = np.zeros(50)
+    np.add.at(flat, group, values[:, 0])
+    assert np.array_equal(group_sums(group, values[:, 0], 50), flat)

@@ -26,3 +26,27 @@ def test_chunks_with_shared_inputs():
 def test_unknown_backend():
     with pytest.raises(ValueError, match="backend 'spark' unknown"):
         run_jobs([], desc="t", backend="spark")
+
+
+def test_a_shared_cluster_starts_once_and_only_when_there_is_work(monkeypatch):
+    import analysis.estimators.runner as runner
+
+    started = []
+    real = runner.dask_client
+
+    def counting(*args, **kwargs):
+        started.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "dask_client", counting)
+    chunks = [[1, 2], [3]]
+    with runner.SharedCluster(2, processes=False) as shared:
+        assert run_chunks(_square_each, [], shared=[0], desc="t", client=shared, progress=False) == []
+        assert started == []  # nothing to run: no cluster
+        first = run_chunks(_square_each, chunks, shared=[0], desc="t", client=shared, progress=False)
+        second = run_chunks(_square_each, chunks, shared=[1], desc="t", client=shared, progress=False)
+    assert (first, second) == ([[1, 4], [9]], [[2, 5], [10]])
+    assert len(started) == 1  # one cluster for both calls
+    with runner.SharedCluster(1) as here:  # one worker, no scheduler: in this process, no cluster
+        assert run_chunks(_square_each, chunks, shared=[0], desc="t", client=here, progress=False) == first
+    assert len(started) == 1

@@ -30,7 +30,7 @@ here against lifelines' 0.1 s, a fit stratified by PSU 0.05 s against 1.5 s (202
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -46,6 +46,8 @@ class CoxFit:
     loglik: float
     iterations: int
     converged: bool
+    #: the sorted rows and tie groups of the fit, for :func:`efron_score_residuals` of the same data
+    layout: _Layout | None = field(default=None, repr=False, compare=False)
 
 
 class _Layout:
@@ -72,7 +74,8 @@ class _Layout:
         # first tie group of each row's stratum, for cumulative sums over event times restarted per stratum
         first_group_of_stratum = self.group[stratum_start]
         self.stratum_first_group = np.repeat(first_group_of_stratum, np.diff(np.r_[stratum_start, n]))
-        dead_group = self.group[self.d]
+        dead_group = self.dead_group = self.group[self.d]
+        self.single_stratum = len(stratum_start) <= 1
         self.n_dead = np.bincount(dead_group, minlength=n_groups).astype(float)
         self.w_dead = np.bincount(dead_group, weights=self.w[self.d], minlength=n_groups)
         self.event_groups = np.flatnonzero(self.n_dead > 0)
@@ -86,20 +89,32 @@ class _Layout:
     def risk_sums(self, values: np.ndarray) -> np.ndarray:
         """``sum_{j in stratum, t_j >= t_i} values_j`` for every sorted row ``i`` (values: n or n x p)."""
         tail = np.cumsum(values[::-1], axis=0)[::-1]
+        if self.single_stratum:  # nothing to subtract (the end of every row's stratum is past the last row)
+            return tail
         tail = np.concatenate([tail, np.zeros((1, *values.shape[1:]))])
         return tail[:-1] - tail[self.stratum_end_of_row]
 
     def dead_sums(self, values: np.ndarray) -> np.ndarray:
         """Sum of ``values`` over the deaths of each tie group (n_groups rows)."""
-        out = np.zeros((self.n_groups, *values.shape[1:]))
-        np.add.at(out, self.group[self.d], values[self.d])
-        return out
+        return group_sums(self.dead_group, values[self.d], self.n_groups)
 
     def per_row_cumulative(self, per_group: np.ndarray) -> np.ndarray:
         """For each sorted row, the sum of ``per_group`` over the tie groups of its stratum at or before its time."""
         cum = np.cumsum(per_group, axis=0)
         before = np.concatenate([np.zeros((1, *per_group.shape[1:])), cum])
         return cum[self.group] - before[self.stratum_first_group]
+
+
+def group_sums(group: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
+    """``out[g] = sum of values[i] over i with group[i] == g`` (values: n or n x p), added in row order: the sums of
+    ``np.add.at`` bit for bit (each is one running double sum per group), but with ``np.bincount``, which is
+    many times faster than ``np.add.at``."""
+    if values.ndim == 1:
+        return np.bincount(group, weights=values, minlength=n_groups)
+    out = np.empty((n_groups, values.shape[1]))
+    for j in range(values.shape[1]):
+        out[:, j] = np.bincount(group, weights=values[:, j], minlength=n_groups)
+    return out
 
 
 def _terms(layout: _Layout, x: np.ndarray, lp: np.ndarray):
@@ -119,15 +134,16 @@ def _loglik_grad_info(layout: _Layout, x: np.ndarray, beta: np.ndarray):
     lp = x @ beta
     r, wr, s0, s1, dl = _terms(layout, x, lp)
     d, w = layout.d, layout.w
+    xd = x[d]
     shift = lp.max()
     loglik = float(np.sum(w[d] * lp[d]) - np.sum(layout.term_wbar * (np.log(s0) + shift)))
-    grad = (w[d, None] * x[d]).sum(axis=0) - dl @ s1
+    grad = (w[d, None] * xd).sum(axis=0) - dl @ s1
     g = layout.term_group
     A = np.bincount(g, weights=dl, minlength=layout.n_groups)
     Af = np.bincount(g, weights=dl * layout.term_frac, minlength=layout.n_groups)
     cumA = layout.per_row_cumulative(A)
     xbar_part = s1 * np.sqrt(dl / s0)[:, None]
-    info = (x.T @ (x * (wr * cumA)[:, None]) - x[d].T @ (x[d] * (wr[d] * Af[layout.group[d]])[:, None])
+    info = (x.T @ (x * (wr * cumA)[:, None]) - xd.T @ (xd * (wr[d] * Af[layout.dead_group])[:, None])
             - xbar_part.T @ xbar_part)
     return loglik, grad, info
 
@@ -162,17 +178,19 @@ def efron_cox(X, time, event, weights=None, strata=None, *, tol: float = 1e-16, 
         beta, (loglik, grad, info) = trial, new
     covariance = np.linalg.inv(info)
     return CoxFit(params=beta, information=info, covariance=covariance, loglik=loglik, iterations=iterations,
-                  converged=converged)
+                  converged=converged, layout=layout)
 
 
-def efron_score_residuals(X, time, event, beta, weights=None, strata=None) -> np.ndarray:
+def efron_score_residuals(X, time, event, beta, weights=None, strata=None, *, layout: _Layout | None = None
+                          ) -> np.ndarray:
     """Weighted Efron score residuals, one row per subject in the input order: the same quantity as
     :func:`analysis.estimators.survival.cox_score_residuals` (``ties="efron"``, no delayed entry), vectorised.
 
     ``U_i = w_i [delta_i (x_i - mean_k xbar_k(t_i)) - r_i sum_{t <= t_i} sum_k c_ik (x_i - xbar_k) dL_k]``,
-    ``c_ik = 1 - k/d`` for the deaths at ``t`` and 1 otherwise (that function's docstring).
+    ``c_ik = 1 - k/d`` for the deaths at ``t`` and 1 otherwise (that function's docstring). ``layout``: the
+    ``CoxFit.layout`` of a fit on the same ``time``, ``event``, ``weights`` and ``strata`` (saves sorting again).
     """
-    layout = _Layout(time, event, weights, strata)
+    layout = _Layout(time, event, weights, strata) if layout is None else layout
     x = np.asarray(X, dtype=float)[layout.order]
     r, _, s0, s1, dl = _terms(layout, x, x @ np.asarray(beta, dtype=float))
     g, f = layout.term_group, layout.term_frac
@@ -180,9 +198,7 @@ def efron_score_residuals(X, time, event, beta, weights=None, strata=None) -> np
     n_groups, p = layout.n_groups, x.shape[1]
 
     def by_group(values):
-        out = np.zeros((n_groups, *values.shape[1:]))
-        np.add.at(out, g, values)
-        return out
+        return group_sums(g, values, n_groups)
 
     A, B = by_group(dl), by_group(dl[:, None] * xbar)
     A_dead, B_dead = by_group((1 - f) * dl), by_group(((1 - f) * dl)[:, None] * xbar)

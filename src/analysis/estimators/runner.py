@@ -90,15 +90,48 @@ def dask_client(n_jobs: int = 1, scheduler: str | None = None, *, processes: boo
         yield client
 
 
+class SharedCluster:
+    """One Dask client for several :func:`run_chunks` calls of a stage, started on first use and closed on exit:
+    a stage that imputes and then fits pays for one cluster (its start-up and every worker's imports), and a
+    rerun that finds everything cached starts none. With ``n_jobs == 1`` and no ``scheduler`` it starts nothing
+    and :func:`run_chunks` runs in this process."""
+
+    def __init__(self, n_jobs: int = 1, scheduler: str | None = None, *, processes: bool = True):
+        self.n_jobs, self.scheduler, self.processes = n_jobs, scheduler, processes
+        self._context = None
+        self._client = None
+
+    def client(self):
+        """The open client (started now if needed), or None when the work runs in this process."""
+        if self.n_jobs == 1 and self.scheduler is None:
+            return None
+        if self._context is None:
+            self._context = dask_client(self.n_jobs, self.scheduler, processes=self.processes)
+            self._client = self._context.__enter__()
+        return self._client
+
+    def __enter__(self) -> SharedCluster:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._context is not None:
+            self._context.__exit__(*exc)
+            self._context = self._client = None
+
+
 def run_chunks(func: Callable[..., list[T]], chunks: Sequence[Sequence], *, shared: Sequence[Any] = (),
                desc: str, n_jobs: int = 1, scheduler: str | None = None, progress: bool = True,
                processes: bool = True, client=None) -> list[list[T]]:
     """``func(chunk, *shared)`` for every chunk of items; the results in chunk order.
 
     In this process when ``n_jobs == 1`` and no ``scheduler`` or ``client`` is given; otherwise on Dask
-    (``client``, an open ``distributed.Client``, else :func:`dask_client`), with ``shared`` scattered to every
-    worker once. The bar counts items (the chunks' lengths).
+    (``client``, an open ``distributed.Client`` or a :class:`SharedCluster`, else :func:`dask_client`), with
+    ``shared`` scattered to every worker once. The bar counts items (the chunks' lengths).
     """
+    if isinstance(client, SharedCluster):
+        if not chunks:
+            return []
+        n_jobs, scheduler, processes, client = client.n_jobs, client.scheduler, client.processes, client.client()
     sizes = [len(c) for c in chunks]
     with tqdm(total=sum(sizes), desc=desc, unit="fit", leave=False, disable=not progress) as bar:
         if client is None and n_jobs == 1 and scheduler is None:

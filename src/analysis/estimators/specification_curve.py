@@ -170,10 +170,16 @@ def _design_matrix(table: pd.DataFrame, frame: pd.DataFrame, rhs: str, mask: np.
     return entry[1]
 
 
+def _used_columns(table: pd.DataFrame, cs: CoxSpecification) -> list[str]:
+    """The columns of ``table`` one fit reads (the specification's, in the table's order, without repeats)."""
+    wanted = {cs.duration, cs.event, *cs.spec.variables(), cs.weight, cs.stratum, cs.psu, cs.cluster}
+    return [c for c in table.columns if c in wanted]
+
+
 def _one_table(table: pd.DataFrame, cs: CoxSpecification, design: _Design):
     """(coefficient, variance, design df or None, n, events, n_groups, PSU influence, converged, term, label)."""
     mask = _domain(table, cs)
-    frame = table.loc[mask]
+    frame = table.loc[mask, _used_columns(table, cs)]  # not every column of the (wide) table: a copy of each
     spec = cs.spec
     levels = exposure_levels(frame[spec.exposure]) if spec.exposure_type == "categorical" else None
     rhs = spec.rhs(levels[0] if levels else None)
@@ -190,7 +196,8 @@ def _one_table(table: pd.DataFrame, cs: CoxSpecification, design: _Design):
     strata = frame[cs.cluster].to_numpy() if cs.design == "multilevel" else None
     fit = efron_cox(x, time, died, weights, strata)
     j = names.index(coefficient)
-    influence = efron_score_residuals(x, time, died, fit.params, weights, strata) @ fit.covariance[:, j]
+    influence = efron_score_residuals(x, time, died, fit.params, weights, strata, layout=fit.layout
+                                      ) @ fit.covariance[:, j]
     psu_total = np.bincount(design.psu_code[mask], weights=influence, minlength=design.n_psu)
     df = None
     if cs.design == "design-based":

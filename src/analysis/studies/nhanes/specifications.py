@@ -45,7 +45,7 @@ import analysis.estimators.survey as survey_code
 from analysis.core import config, io
 from analysis.core.index import build_index, group_index
 from analysis.estimators.records import ModelSpec, records_frame
-from analysis.estimators.runner import run_chunks
+from analysis.estimators.runner import SharedCluster, run_chunks
 from analysis.estimators.specification_curve import (
     CoxSpecification,
     FitCache,
@@ -198,6 +198,11 @@ def run_specification_curve(table: pd.DataFrame, clocks: pd.DataFrame, nh: Nhane
     """Fit (or read from the cache) every specification and summarise the curve. Returns a dict: ``records``
     (the record contract, one row per specification), ``choices`` (the specification table with n, events and
     the estimate), ``summary``, ``variance_shares``, ``null_test`` and ``fitted`` (fits run now)."""
+    if client is None:  # one cluster for the imputations and the fits, started only if something is missing
+        with SharedCluster(n_jobs, scheduler, processes=processes) as shared:
+            return run_specification_curve(table, clocks, nh, cache_dir=cache_dir, n_jobs=n_jobs,
+                                           scheduler=scheduler, progress=progress, processes=processes,
+                                           client=shared)
     curve, models = nh.specification_curve, nh.models
     base = curve_table(table, clocks, curve, (models.weight, models.exam_weight))
     choices = specification_table(curve)
