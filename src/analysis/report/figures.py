@@ -15,6 +15,7 @@ line styles and markers as a second cue so a grey-scale print still reads; 8-11 
 from __future__ import annotations
 
 import functools
+import json
 import math
 import textwrap
 from collections.abc import Mapping, Sequence
@@ -36,6 +37,7 @@ from analysis.estimators.incidence import (
     weighted_cumulative_incidence,
     weighted_kaplan_meier,
 )
+from analysis.report import figure_check
 from analysis.report.tables import covariate_set_header, format_interval
 
 # Okabe & Ito (2008), "Color Universal Design": blue, orange, bluish green, vermillion,
@@ -651,9 +653,35 @@ def flow_diagram(flow: pd.DataFrame, title: str | None = "Selection of participa
 # Writers
 
 
-def write_figure(fig: Figure, dest_stem: str | Path, formats: Sequence[str] = ("png", "svg")) -> list[Path]:
-    """Save ``fig`` as ``<dest_stem>.png`` and ``.svg`` (params ``reports.figure_formats``), atomically."""
-    return io.save_figure(fig, dest_stem, tuple(formats))
+#: The PNG text chunk that holds a saved figure's print-size measurement (:func:`figure_check.measure`, as JSON).
+LEGIBILITY_KEY = "Legibility"
+#: Resolution of the saved PNG (that of analysis.core.io.save_figure).
+PNG_DPI = 200
+
+
+def write_figure(fig: Figure, dest_stem: str | Path, formats: Sequence[str] = ("png", "svg"),
+                 print_width_in: float | None = PRINT_WIDTH_IN) -> list[Path]:
+    """Save ``fig`` as ``<dest_stem>.png`` and ``.svg`` (params ``reports.figure_formats``), atomically, once it
+    reads at print size: measured (:func:`figure_check.measure`) as it would print ``print_width_in`` wide, it
+    must have no type under 7 pt and no label on another label or on a mark, else :class:`FigureError` names the
+    figure and the offending text and nothing is written. The measurement goes into the PNG (text chunk
+    ``Legibility``), where the paper stage reads it to check the width each figure is actually printed at.
+
+    ``print_width_in=None`` marks a figure that only the notebooks and the reviewer index show (on screen): it is
+    measured at the text width and recorded, not refused; the paper stage refuses it if a PDF ever prints it
+    with a fault."""
+    report = figure_check.measure(fig, print_width_in or PRINT_WIDTH_IN)
+    if report["problems"] and print_width_in is not None:
+        raise FigureError(f"{Path(dest_stem).name}: does not read at print size ({print_width_in:g} in wide): "
+                          + "; ".join(report["problems"][:8])
+                          + ("" if len(report["problems"]) <= 8 else f"; and {len(report['problems']) - 8} more"))
+    meta = {"Software": None, LEGIBILITY_KEY: json.dumps(report, sort_keys=True, ensure_ascii=True)}
+    written = []
+    for fmt in formats:  # the PNG with its measurement; the others as analysis.core.io.save_figure writes them
+        written += [io.write_atomic(Path(dest_stem).with_suffix(".png"), lambda path: fig.savefig(
+            path, format="png", dpi=PNG_DPI, bbox_inches="tight", metadata=meta))] if fmt == "png" \
+            else io.save_figure(fig, dest_stem, (fmt,))
+    return written
 
 
 def write_km_curves(table: pd.DataFrame, dest_stem: str | Path, formats: Sequence[str] = ("png", "svg"),
