@@ -222,9 +222,10 @@ def km_curves(
     ticks = np.arange(0, horizon_months + 1e-9, at_risk_every_months)
 
     n_panels = len(events)
-    fig = new_figure(4.4 * n_panels + 0.5, 5.0)
-    grid = fig.add_gridspec(2, n_panels, height_ratios=[4.0, 1.0], hspace=0.5, wspace=0.3,
-                            left=0.2 if n_panels == 1 else 0.11, right=0.98, top=0.85, bottom=0.08)
+    # two panels share the text width (type prints at its size); more panels widen the figure
+    fig = new_figure(max(PRINT_WIDTH_IN, 3.3 * n_panels), 5.0)
+    grid = fig.add_gridspec(2, n_panels, height_ratios=[4.0, 1.0], hspace=0.55, wspace=0.38,
+                            left=0.2 if n_panels == 1 else 0.14, right=0.98, top=0.84, bottom=0.09)
     risk_cols = [weight] if weight else []
     for p, ev in enumerate(events):
         curves, kind = survival_curves(table, duration, ev, group, weight, death, competing_risks)
@@ -241,7 +242,7 @@ def km_curves(
         ax.set_xlim(0, horizon_months / scale)
         ax.xaxis.set_major_locator(FixedLocator(ticks / scale))
         ax.set_xlabel(f"{'Years' if scale == 12 else 'Months'} since interview")
-        ax.set_title(titles.get(ev, humanize(ev)), loc="left", pad=16)
+        ax.set_title(titles.get(ev, humanize(ev)), loc="left", pad=26)
         if kind == "survival":
             ax.set_ylim(0, 100)
             ax.set_ylabel("Survival (%)")
@@ -254,7 +255,8 @@ def km_curves(
             method = ("Weighted Aalen-Johansen; other deaths as competing events" if kind == "cif"
                       else "1 - Kaplan-Meier, other deaths censored")
             legend_loc = "upper left"
-        ax.text(0, 1.015, method, transform=ax.transAxes, fontsize=8, color="#444444", ha="left", va="bottom")
+        ax.text(0, 1.015, textwrap.fill(method, 38), transform=ax.transAxes, fontsize=7.5, color="#444444",
+                ha="left", va="bottom", linespacing=1.0)
         ax.grid(axis="y", color="#dddddd", linewidth=0.6)
         ax.set_axisbelow(True)
         ax.tick_params(labelsize=FONT_SIZE)
@@ -269,10 +271,10 @@ def km_curves(
         for i, (g, counts) in enumerate(risk.iterrows()):
             colour = PALETTE[groups.index(g) % len(PALETTE)] if g in groups else "#000000"
             for t, n in zip(ticks / scale, counts):
-                rax.text(t, i, f"{n:,}", ha="center", va="center", fontsize=8, color=colour)
+                rax.text(t, i, f"{n:,}", ha="center", va="center", fontsize=7.5, color=colour)
         rax.yaxis.set_major_locator(FixedLocator(range(len(risk))))
         if p == 0:  # group names once, at the left; the colours carry them across panels
-            rax.set_yticklabels(list(risk.index), fontsize=8)
+            rax.set_yticklabels(list(risk.index), fontsize=7.5)
             for i, label in enumerate(rax.get_yticklabels()):
                 g = risk.index[i]
                 label.set_color(PALETTE[groups.index(g) % len(PALETTE)] if g in groups else "#000000")
@@ -288,7 +290,7 @@ def km_curves(
     fig.suptitle(f"Survival by {group_label.lower()}, survey-weighted", x=0.01, ha="left", fontweight="bold")
     note = ("Shaded bands: pointwise 95% CI (weights scaled to the Kish effective sample size; "
             "clustering and strata not accounted for).")
-    fig.text(0.01, 0.005, textwrap.fill(note, 140 if n_panels > 1 else 75), fontsize=7.5, color="#444444",
+    fig.text(0.01, 0.005, textwrap.fill(note, 100 if n_panels > 1 else 75), fontsize=7.5, color="#444444",
              ha="left", va="bottom")
     return fig
 
