@@ -54,7 +54,7 @@ def interval_panels(rows: pd.DataFrame, *, axis_label: str, title: str | None = 
     label_in = 0.065 * max(len(str(label)) for label in rows["label"]) + 0.2
     panel_in = (PRINT_WIDTH_IN - 0.15 - n_cols * label_in) / n_cols
     fig = new_figure(PRINT_WIDTH_IN, height)
-    grid = fig.add_gridspec(n_rows, n_cols, height_ratios=[h + 1.5 for h in heights], hspace=0.55,
+    grid = fig.add_gridspec(n_rows, n_cols, height_ratios=[h + 1.5 for h in heights], hspace=0.8,
                             wspace=label_in / panel_in, top=1 - 0.75 / height, bottom=(legend_in + 0.55) / height,
                             left=label_in / PRINT_WIDTH_IN, right=1 - 0.15 / PRINT_WIDTH_IN)
     for k, panel in enumerate(panels):
