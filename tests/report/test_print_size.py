@@ -99,8 +99,9 @@ def test_interval_panels_in_two_columns_read_at_the_text_width():
     rows = pd.DataFrame([{"panel": p, "label": g, "series": s, "estimate": 10 + 5 * s, "low": 8 + 5 * s,
                           "high": 12 + 5 * s} for p, labels in groups.items() for g in labels for s in range(5)])
     fig = interval_panels(rows, axis_label="Weighted prevalence (%)", reference=None, columns=2,
-                          series_labels=["Isolated (2+)", "Not married or living with a partner", "0 or 1 close friends",
-                                         "No one to count on for emotional support", "No one to count on for money"],
+                          series_labels=["Isolated (2+)", "Not married or living with a partner",
+                                         "0 or 1 close friends", "No one to count on for emotional support",
+                                         "No one to count on for money"],
                           title="Who is left out: isolation and its items by group (NHANES 1999-2008, design-based "
                                 "95% CI)")
     assert problems(fig, F.PRINT_WIDTH_IN, drawn_width_in=saved_width_in(fig)) == []
