@@ -114,7 +114,10 @@ def overlaps(fig: Figure) -> list[str]:
         for t, box in boxes:
             if box.width <= 0 or box.height <= 0:
                 continue
-            hit = box.overlaps(path) if isinstance(path, Bbox) else path.intersects_bbox(box, filled=False)
+            # a path only crosses a box its extent overlaps (and an arrow head's closing vertex made
+            # intersects_bbox report boxes far from the arrow)
+            hit = box.overlaps(path) if isinstance(path, Bbox) else (
+                path.get_extents().overlaps(box) and path.intersects_bbox(box, filled=False))
             if hit:
                 found.append(f"{what} crosses text {t.get_text()[:40]!r}")
     return found

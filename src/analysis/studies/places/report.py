@@ -432,7 +432,7 @@ def caterpillar_figure(
     n_states = data.groupby("outcome")["state"].nunique().max()
     # the text width; state labels at 7 pt alternate left and right, so each side has one every other row
     fig = _grid_figure(PRINT_WIDTH_IN, 0.064 * n_states + 0.3, nrows, top=1.0, bottom=0.6, gap=1.05)
-    fig.subplots_adjust(left=0.05, right=0.95, wspace=0.42)
+    fig.subplots_adjust(left=0.05, right=0.94, wspace=0.44)
     axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
     for ax, outcome in zip(axes, names):
         part = data[data["outcome"] == outcome].sort_values("deviation", kind="stable").reset_index(drop=True)
@@ -442,11 +442,11 @@ def caterpillar_figure(
         ax.hlines(y, part["ci_low"], part["ci_high"], colors=colours, linewidth=1.2)
         ax.scatter(part["deviation"], y, s=12, c=colours, zorder=3)
         ax.axvline(0.0, color="#555555", linestyle="--", linewidth=0.9, zorder=0)
-        ax.set_yticks(y[::2], part["state"][::2], fontsize=7)
+        ax.set_yticks(y[::2], part["state"][::2], fontsize=7.2)
         ax.set_ylim(-0.8, len(part) - 0.2)
         right = ax.twinx()
         right.set_ylim(ax.get_ylim())
-        right.set_yticks(y[1::2], part["state"][1::2], fontsize=7)
+        right.set_yticks(y[1::2], part["state"][1::2], fontsize=7.2)
         right.spines["right"].set_visible(False)
         right.tick_params(axis="y", length=2, pad=1)
         ax.tick_params(axis="y", length=2, pad=1)
