@@ -148,3 +148,49 @@ def test_triangulation_figures_read_at_the_text_width():
         assert fig.get_figwidth() == F.PRINT_WIDTH_IN
         assert problems(fig, F.PRINT_WIDTH_IN, drawn_width_in=saved_width_in(fig)) == []
         assert any("\n" in t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text")))  # wrapped
+
+
+# ---------------------------------------------------------------------------------------------
+# A figure taller than a printed page is printed in parts
+
+
+def test_the_tallest_printed_figure_fits_the_page_with_its_caption():
+    from analysis.paper.manuscript import A4_HEIGHT_CM, A4_WIDTH_CM, CAPTION_ROOM_IN, TEMPLATES
+    from analysis.paper.typesetting import page_margins_cm
+
+    margin_x, margin_y = page_margins_cm(TEMPLATES / "paper-typst.yaml")
+    text_width, max_height = (A4_WIDTH_CM - 2 * margin_x) / 2.54, (A4_HEIGHT_CM - 2 * margin_y) / 2.54 - CAPTION_ROOM_IN
+    # a figure drawn PRINT_WIDTH_IN wide (its saved image up to 0.15 in wider) prints without being shrunk
+    assert F.PRINT_MAX_HEIGHT_IN * text_width / F.PRINT_WIDTH_IN <= max_height
+    assert F.PRINT_MAX_HEIGHT_IN * text_width / (F.PRINT_WIDTH_IN + 0.15) >= max_height - 0.4  # and not far below
+
+
+def _tall_rows(panels: int) -> pd.DataFrame:
+    return pd.DataFrame([{"panel": f"Outcome {p}", "group": f"Exposure {g}", "label": f"Analysis {k}",
+                          "ratio": 1.2, "ratio_ci_low": 1.0, "ratio_ci_high": 1.4}
+                         for p in range(panels) for g in range(3) for k in range(4)])
+
+
+def test_a_tall_figure_is_written_whole_for_the_screen_and_in_parts_for_print(tmp_path):
+    written = F.write_grouped_forest_plot(_tall_rows(3), tmp_path / "tall", ("png",))
+    names = [p.name for p in written]
+    assert names[0] == "tall.png" and len(names) >= 3 and names[1:] == [f"tall_part{k}.png" for k in
+                                                                          range(1, len(names))]
+    for path in written[1:]:
+        with Image.open(path) as image:
+            assert image.size[1] / F.PNG_DPI <= F.PRINT_MAX_HEIGHT_IN + 0.01
+            assert json.loads(image.text[F.LEGIBILITY_KEY])["problems"] == []
+    short = F.write_grouped_forest_plot(_tall_rows(1), tmp_path / "short", ("png",))
+    assert [p.name for p in short] == ["short.png"]
+
+
+def test_the_paper_prints_the_parts_with_their_number_and_continued(tmp_path):
+    from analysis.paper.manuscript import make_figure
+
+    (tmp_path / "figures").mkdir()
+    F.write_grouped_forest_plot(_tall_rows(3), tmp_path / "figures" / "tall", ("png",))
+    out = make_figure(tmp_path)("figures/tall.png", "Figure S3", "Sensitivity analyses.")
+    lines = [line for line in out.splitlines() if line]
+    assert lines[0] == "![**Figure S3.** Sensitivity analyses.](figures/tall_part1.png){#figure-s3 width=100%}"
+    assert lines[1] == "![**Figure S3 (continued).**](figures/tall_part2.png){#figure-s3-2 width=100%}"
+    check_print_sizes(out, tmp_path, width_in=6.69, max_height_in=8.46)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import sys
 from pathlib import Path
 
 import jinja2
@@ -618,11 +617,22 @@ def make_table(reports: Path):
 
 def make_figure(reports: Path):
     """The template's ``figure(path, number, caption, width="100%")``: an image under ``reports`` with its number
-    and caption (an implicit pandoc figure, id :func:`anchor` of ``number``)."""
+    and caption (an implicit pandoc figure, id :func:`anchor` of ``number``). A figure too tall for a printed
+    page was also saved in parts (``<stem>_part1.png`` ..., :func:`analysis.report.figures.write_in_parts`):
+    the parts are printed instead, the first with the number and caption, the others "(continued)"."""
     def figure(path: str, number: str, caption: str, width: str = "100%") -> str:
         if not (reports / path).exists():
             raise PaperError(f"{reports / path}: figure not found; run the stage that draws it")
-        return f"![**{number}.** {caption.strip()}]({path}){{#{anchor(number)} width={width}}}\n"
+        stem = Path(path)
+        parts = sorted((reports / stem.parent).glob(f"{stem.stem}_part*{stem.suffix}"),
+                       key=lambda p: int(re.sub(r"\D", "", p.stem.rsplit("_part", 1)[1]) or 0))
+        if not parts:
+            return f"![**{number}.** {caption.strip()}]({path}){{#{anchor(number)} width={width}}}\n"
+        shown = [str(part.relative_to(reports)) for part in parts]
+        return "\n".join(
+            f"![**{number}.** {caption.strip()}]({shown[0]}){{#{anchor(number)} width={width}}}\n" if k == 0 else
+            f"![**{number} (continued).**]({part}){{#{anchor(number)}-{k + 1} width={width}}}\n"
+            for k, part in enumerate(shown))
     return figure
 
 
@@ -860,15 +870,8 @@ def print_sizes(markdown: str, reports: Path, width_in: float, max_height_in: fl
     return sizes
 
 
-#: Issue 21, still open: tall forest plots the PDF shrinks to the page's height, so their type prints under 7 pt
-#: (measured 2026-12-07: 5.7, 6.3, 4.6 and 5.0 pt). Each must be split or drawn shorter; until then the check
-#: names them on stderr instead of failing the stage. Nothing else may be added here.
-PRINT_SIZE_PENDING = frozenset({"figures/nhanes/forest_design_based.png", "figures/nhanes/exposure_definitions.png",
-                                "figures/nhanes/sensitivity_forest.png", "figures/nhanes_reach/prevalence_gaps.png"})
-
-
 def check_print_sizes(markdown: str, reports: Path, width_in: float, max_height_in: float,
-                      min_pt: float = MIN_PRINT_PT, pending: frozenset[str] = PRINT_SIZE_PENDING) -> None:
+                      min_pt: float = MIN_PRINT_PT) -> None:
     """Issue 21: every figure the PDF prints reads at its printed size. Raises :class:`PaperError` naming each
     figure that prints type under ``min_pt``, has overlapping labels, or carries no measurement (not saved
     through ``write_figure``), with the text at fault and what to do."""
@@ -877,8 +880,6 @@ def check_print_sizes(markdown: str, reports: Path, width_in: float, max_height_
         if size["measurement"] is None:
             bad.append(f"{path}: no print-size measurement in the PNG (save it with "
                        "analysis.report.figures.write_figure)")
-        elif size["smallest_pt"] < min_pt and path in pending:
-            print(f"issue 21, pending: {path} prints type at {size['smallest_pt']:.1f} pt", file=sys.stderr)
         elif size["smallest_pt"] < min_pt:
             bad.append(f"{path}: {size['measurement']['smallest_text'][:40]!r} prints at {size['smallest_pt']:.1f} "
                        f"pt at {size['printed_width_in']:.2f} in wide (< {min_pt:g} pt): draw the figure at that "

@@ -60,6 +60,13 @@ def saved_width_in(fig: Figure) -> float:
     return box.width + 2 * float(matplotlib.rcParams["savefig.pad_inches"])
 
 
+def saved_height_in(fig: Figure) -> float:
+    """The height (inches) of the image ``savefig(bbox_inches="tight")`` writes (as :func:`saved_width_in`)."""
+    fig.canvas.draw()
+    box = fig.get_tightbbox(fig.canvas.get_renderer())
+    return box.height + 2 * float(matplotlib.rcParams["savefig.pad_inches"])
+
+
 def smallest_print_size(fig: Figure, print_width_in: float,
                         drawn_width_in: float | None = None) -> tuple[float, str]:
     """The smallest font size (pt) of ``fig``'s visible texts when it is printed ``print_width_in`` wide, and the

@@ -328,6 +328,10 @@ def _forest_rows(recs: pd.DataFrame) -> list[dict]:
 #: The paper's text width (A4 less 2 cm margins, inches): forest plots are drawn at this width, so their type
 #: prints at the size set here.
 PRINT_WIDTH_IN = 6.6
+#: The tallest figure the paper prints at that width with its caption on the same page (A4 less 2.2 cm margins,
+#: less the caption's room, analysis.paper.manuscript.CAPTION_ROOM_IN, scaled to PRINT_WIDTH_IN): a taller one
+#: would be shrunk to the page's height, its type too. A test checks it against the manuscript's page set-up.
+PRINT_MAX_HEIGHT_IN = 8.3
 ROW_TEXT_PT = 8.0  # rows of a forest plot; 8 pt prints as 8 pt
 
 
@@ -686,6 +690,30 @@ def write_figure(fig: Figure, dest_stem: str | Path, formats: Sequence[str] = ("
     return written
 
 
+def write_in_parts(draw, frame: pd.DataFrame, by: str, dest_stem: str | Path,
+                   formats: Sequence[str] = ("png", "svg"), max_height_in: float = PRINT_MAX_HEIGHT_IN) -> list[Path]:
+    """``draw(frame)`` saved as ``<dest_stem>``; when it is taller than a printed page holds (``max_height_in``
+    at the text width), that whole figure is for the screen (notebooks, reviewer index) and the PDF prints it in
+    parts, ``<dest_stem>_part1``, ``_part2`` ..., each ``draw`` of consecutive values of ``frame[by]`` (its
+    panels, in order) and each short enough to print at its drawn size (the paper's ``figure()`` finds them)."""
+    whole = draw(frame)
+    if figure_check.saved_height_in(whole) <= max_height_in:
+        return write_figure(whole, dest_stem, formats)
+    written = write_figure(whole, dest_stem, formats, print_width_in=None)
+    parts: list[list] = []
+    current: list = []
+    for key in dict.fromkeys(frame[by]):
+        trial = [*current, key]
+        if current and figure_check.saved_height_in(draw(frame[frame[by].isin(trial)])) > max_height_in:
+            parts.append(current)
+            trial = [key]
+        current = trial
+    parts.append(current)
+    for k, keys in enumerate(parts, 1):
+        written += write_figure(draw(frame[frame[by].isin(keys)]), f"{dest_stem}_part{k}", formats)
+    return written
+
+
 def write_km_curves(table: pd.DataFrame, dest_stem: str | Path, formats: Sequence[str] = ("png", "svg"),
                     **kwargs) -> list[Path]:
     """``km_curves(table, **kwargs)`` saved as ``<dest_stem>.png/.svg``."""
@@ -694,8 +722,9 @@ def write_km_curves(table: pd.DataFrame, dest_stem: str | Path, formats: Sequenc
 
 def write_forest_plot(records: pd.DataFrame, dest_stem: str | Path, formats: Sequence[str] = ("png", "svg"),
                       **kwargs) -> list[Path]:
-    """``forest_plot(records, **kwargs)`` saved as ``<dest_stem>.png/.svg``."""
-    return write_figure(forest_plot(records, **kwargs), dest_stem, formats)
+    """``forest_plot(records, **kwargs)`` saved as ``<dest_stem>.png/.svg``, in parts by outcome when it is
+    taller than a printed page (:func:`write_in_parts`)."""
+    return write_in_parts(lambda part: forest_plot(part, **kwargs), records, "outcome", dest_stem, formats)
 
 
 def write_flow_diagram(flow: pd.DataFrame, dest_stem: str | Path, formats: Sequence[str] = ("png", "svg"),
@@ -765,8 +794,9 @@ def grouped_forest_plot(rows: pd.DataFrame, *, axis_label: str = "Hazard ratio",
 
 def write_grouped_forest_plot(rows: pd.DataFrame, dest_stem: str | Path, formats: Sequence[str] = ("png", "svg"),
                               **kwargs) -> list[Path]:
-    """``grouped_forest_plot(rows, **kwargs)`` saved as ``<dest_stem>.png/.svg``."""
-    return write_figure(grouped_forest_plot(rows, **kwargs), dest_stem, formats)
+    """``grouped_forest_plot(rows, **kwargs)`` saved as ``<dest_stem>.png/.svg``, in parts by panel when it is
+    taller than a printed page (:func:`write_in_parts`)."""
+    return write_in_parts(lambda part: grouped_forest_plot(part, **kwargs), rows, "panel", dest_stem, formats)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from analysis.report.figures import (
     require_columns,
     styled,
     write_figure,
+    write_in_parts,
 )
 
 INTERVAL_COLUMNS = ["panel", "label", "estimate", "low", "high"]
@@ -113,8 +114,9 @@ def cumulative_incidence_curves(curves: pd.DataFrame, *, title: str | None = Non
 
 def write_interval_panels(rows: pd.DataFrame, dest_stem: str | Path, formats: Sequence[str] = ("png", "svg"),
                           **kwargs) -> list[Path]:
-    """``interval_panels(rows, **kwargs)`` saved as ``<dest_stem>.png/.svg``."""
-    return write_figure(interval_panels(rows, **kwargs), dest_stem, formats)
+    """``interval_panels(rows, **kwargs)`` saved as ``<dest_stem>.png/.svg``, in parts by panel when it is taller
+    than a printed page (:func:`analysis.report.figures.write_in_parts`)."""
+    return write_in_parts(lambda part: interval_panels(part, **kwargs), rows, "panel", dest_stem, formats)
 
 
 def write_cumulative_incidence(curves: pd.DataFrame, dest_stem: str | Path, formats: Sequence[str] = ("png", "svg"),
