@@ -165,32 +165,44 @@ def test_the_tallest_printed_figure_fits_the_page_with_its_caption():
     assert F.PRINT_MAX_HEIGHT_IN * text_width / (F.PRINT_WIDTH_IN + 0.15) >= max_height - 0.4  # and not far below
 
 
-def _tall_rows(panels: int) -> pd.DataFrame:
+TALL_IN = 3.6  # a page this tall holds one panel of _rows, not two
+
+
+def _rows(panels: int) -> pd.DataFrame:
     return pd.DataFrame([{"panel": f"Outcome {p}", "group": f"Exposure {g}", "label": f"Analysis {k}",
                           "ratio": 1.2, "ratio_ci_low": 1.0, "ratio_ci_high": 1.4}
-                         for p in range(panels) for g in range(3) for k in range(4)])
+                         for p in range(panels) for g in range(2) for k in range(3)])
 
 
-def test_a_tall_figure_is_written_whole_for_the_screen_and_in_parts_for_print(tmp_path):
-    written = F.write_grouped_forest_plot(_tall_rows(3), tmp_path / "tall", ("png",))
-    names = [p.name for p in written]
-    assert names[0] == "tall.png" and len(names) >= 3 and names[1:] == [f"tall_part{k}.png" for k in
-                                                                          range(1, len(names))]
+def _write(rows: pd.DataFrame, stem) -> list:
+    return F.write_in_parts(F.grouped_forest_plot, rows, "panel", stem, ("png",), max_height_in=TALL_IN)
+
+
+@pytest.fixture(scope="module")
+def tall(tmp_path_factory):
+    reports = tmp_path_factory.mktemp("reports")
+    (reports / "figures").mkdir()
+    return reports, _write(_rows(2), reports / "figures" / "tall")
+
+
+def test_a_tall_figure_is_written_whole_for_the_screen_and_in_parts_for_print(tall, tmp_path):
+    _, written = tall
+    assert [p.name for p in written] == ["tall.png", "tall_part1.png", "tall_part2.png"]
+    with Image.open(written[0]) as image:
+        assert image.size[1] / F.PNG_DPI > TALL_IN  # the whole, for the screen
     for path in written[1:]:
         with Image.open(path) as image:
-            assert image.size[1] / F.PNG_DPI <= F.PRINT_MAX_HEIGHT_IN + 0.01
+            assert image.size[1] / F.PNG_DPI <= TALL_IN + 0.01
             assert json.loads(image.text[F.LEGIBILITY_KEY])["problems"] == []
-    short = F.write_grouped_forest_plot(_tall_rows(1), tmp_path / "short", ("png",))
-    assert [p.name for p in short] == ["short.png"]
+    assert [p.name for p in _write(_rows(1), tmp_path / "short")] == ["short.png"]
 
 
-def test_the_paper_prints_the_parts_with_their_number_and_continued(tmp_path):
+def test_the_paper_prints_the_parts_with_their_number_and_continued(tall):
     from analysis.paper.manuscript import make_figure
 
-    (tmp_path / "figures").mkdir()
-    F.write_grouped_forest_plot(_tall_rows(3), tmp_path / "figures" / "tall", ("png",))
-    out = make_figure(tmp_path)("figures/tall.png", "Figure S3", "Sensitivity analyses.")
+    reports, _ = tall
+    out = make_figure(reports)("figures/tall.png", "Figure S3", "Sensitivity analyses.")
     lines = [line for line in out.splitlines() if line]
-    assert lines[0] == "![**Figure S3.** Sensitivity analyses.](figures/tall_part1.png){#figure-s3 width=100%}"
-    assert lines[1] == "![**Figure S3 (continued).**](figures/tall_part2.png){#figure-s3-2 width=100%}"
-    check_print_sizes(out, tmp_path, width_in=6.69, max_height_in=8.46)
+    assert lines == ["![**Figure S3.** Sensitivity analyses.](figures/tall_part1.png){#figure-s3 width=100%}",
+                     "![**Figure S3 (continued).**](figures/tall_part2.png){#figure-s3-2 width=100%}"]
+    check_print_sizes(out, reports, width_in=6.69, max_height_in=8.46)
