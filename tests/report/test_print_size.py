@@ -16,7 +16,7 @@ from PIL import Image
 from analysis.paper.manuscript import PaperError, check_print_sizes, print_sizes
 from analysis.paper.triangulation import standardised_figure, triangulation_figure
 from analysis.report import figures as F
-from analysis.report.figure_check import problems, saved_width_in
+from analysis.report.figure_check import problems, saved_height_in, saved_width_in
 from analysis.report.interval_figures import cumulative_incidence_curves, interval_panels
 from analysis.report.specification_curve import curve_figure
 
@@ -206,3 +206,66 @@ def test_the_paper_prints_the_parts_with_their_number_and_continued(tall):
     assert lines == ["![**Figure S3.** Sensitivity analyses.](figures/tall_part1.png){#figure-s3 width=100%}",
                      "![**Figure S3 (continued).**](figures/tall_part2.png){#figure-s3-2 width=100%}"]
     check_print_sizes(out, reports, width_in=6.69, max_height_in=8.46)
+
+
+# ---------------------------------------------------------------------------------------------
+# The printed figures the study stages' tests do not write (their writers run in tests/studies and
+# tests/paper, through write_figure: places, countries, cohorts, the sample flow)
+
+
+def _interval_records(exposures, outcomes, models) -> pd.DataFrame:
+    rows = []
+    for k, (exposure, outcome, (model, term, covariate_set)) in enumerate(
+            (e, o, m) for e in exposures for o in outcomes for m in models):
+        est = 0.02 * ((k % 5) - 2)
+        rows.append({"outcome": outcome, "outcome_label": outcome.replace("_", " ").capitalize(),
+                     "exposure": exposure, "term": term.format(exposure=exposure), "model": model,
+                     "covariate_set": covariate_set, "measure": "Mean difference", "estimate": est,
+                     "ci_low": est - 0.03, "ci_high": est + 0.03, "sample": "main"})
+    return pd.DataFrame(rows)
+
+
+def test_gss_digital_figure_reads_at_the_text_width():
+    from analysis.params import load
+    from analysis.studies.gss.reach_report import FIGURE_EXPOSURES, digital_figure
+
+    reach = load().gss.reach
+    outcomes = [*reach.digital.outcomes, *reach.displacement.outcomes]
+    models = [("fixed_effects", "{exposure}", reach.digital.covariate_set),
+              ("fixed_effects", "{exposure}", reach.beside.covariate_set),
+              ("mundlak", "{exposure}:between", reach.digital.covariate_set)]
+    records = _interval_records(list(FIGURE_EXPOSURES), outcomes, models)
+    fig = digital_figure(records, load().gss)
+    assert sum(len(ax.containers) for ax in fig.axes) == len(records)  # every estimate drawn
+    assert problems(fig, F.PRINT_WIDTH_IN, drawn_width_in=saved_width_in(fig)) == []
+
+
+def test_county_infrastructure_figure_reads_at_the_text_width():
+    from analysis.params import load
+    from analysis.studies.places.infrastructure import associations_figure
+
+    places = load().places
+    block = places.infrastructure
+    records = _interval_records(list(block.exposures), list(block.mediators), [("multilevel", "{exposure}", "")])
+    fig = associations_figure(records.assign(term=records["exposure"]), places)
+    assert len(fig.axes[0].containers) == len(block.mediators)  # one series per mediator
+    assert problems(fig, F.PRINT_WIDTH_IN, drawn_width_in=saved_width_in(fig)) == []
+
+
+def test_county_maps_read_at_the_text_width():
+    from analysis.paper.county_maps import static_maps
+
+    # two square counties and their state in the Albers plane of the vendored atlas (quantised, delta-encoded)
+    square = [[[100, 100], [200, 0], [0, 200], [-200, 0], [0, -200]]]
+    topology = {"transform": {"scale": [1.0, 1.0], "translate": [0, 0]},
+                "arcs": [square[0], [[400, 100], [200, 0], [0, 200], [-200, 0], [0, -200]]],
+                "objects": {"counties": {"geometries": [{"type": "Polygon", "arcs": [[0]], "id": "01001"},
+                                                        {"type": "Polygon", "arcs": [[1]], "id": "01003"}]},
+                            "states": {"geometries": [{"type": "Polygon", "arcs": [[0]], "id": "01"}]}}}
+    values = pd.DataFrame({"fips": ["01001", "01003"], "isolation_pct": [30.0, 38.0],
+                           "emotional_support_lacking_pct": [20.0, np.nan], "broadband_pct": [70.0, 90.0]})
+    fig = static_maps(values, {"isolation_pct": "Feeling socially isolated (%)",
+                               "emotional_support_lacking_pct": "Lacking social and emotional support (%)",
+                               "broadband_pct": "Households with broadband (%)"}, topology)
+    assert problems(fig, F.PRINT_WIDTH_IN, drawn_width_in=saved_width_in(fig)) == []
+    assert saved_height_in(fig) <= F.PRINT_MAX_HEIGHT_IN  # not shrunk to the page's height
