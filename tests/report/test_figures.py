@@ -172,7 +172,7 @@ def test_km_curves_draws_one_line_per_group_per_panel(cohort):
     assert [t.get_text() for t in panels[0].get_legend().get_texts()] == GROUPS
     assert "Cumulative incidence" in panels[1].get_ylabel()
     drawn = texts(fig)
-    assert "Weighted Aalen-Johansen; other deaths as competing events" in drawn
+    assert "Weighted Aalen-Johansen; other deaths as competing events" in [t.replace("\n", " ") for t in drawn]
     sizes = cohort["isolation_category"].value_counts()
     for group in GROUPS:  # numbers at risk at time 0 are the unweighted group sizes
         assert f"{sizes[group]:,}" in drawn

@@ -19,6 +19,7 @@ The maps describe counties (ecological): a caption on both says so, and that the
 from __future__ import annotations
 
 import json
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -28,10 +29,11 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.collections import PathCollection
 from matplotlib.colors import Normalize
 from matplotlib.path import Path as MplPath
+from matplotlib.ticker import MaxNLocator
 
 from analysis.core import config, io
 from analysis.paper.plots_page import SCRIPTS, VendorError, checked_scripts, listed_files, sha256
-from analysis.report.figures import new_figure, styled, write_figure
+from analysis.report.figures import PRINT_WIDTH_IN, new_figure, styled, write_figure
 from analysis.studies.places.settings import load
 
 ATLAS = Path(__file__).parent / "templates" / "vendor" / "us-atlas"
@@ -103,11 +105,14 @@ def static_maps(values: pd.DataFrame, measures: dict[str, str], topology: dict):
     counties = feature_rings(topology, "counties")
     states = feature_rings(topology, "states")
     paths = {fips: _compound_path(rings) for fips, rings in counties.items() if rings}
-    fig = new_figure(7.0, 3.3 * len(measures) + 0.5)
+    # the text width, and short enough not to be shrunk to the page's height: type prints at its size
+    caption_in, map_in = 0.45, 2.55
+    total = map_in * len(measures) + caption_in
+    fig = new_figure(PRINT_WIDTH_IN, total)
     indexed = values.set_index("fips")
-    height = 1.0 / len(measures)
+    height = map_in / total
     for k, (column, label) in enumerate(measures.items()):
-        ax = fig.add_axes((0.0, 1 - (k + 1) * height + 0.02, 0.86, height - 0.06))
+        ax = fig.add_axes((0.0, 1 - (k + 1) * height + 0.02, 0.86, height - 0.07))
         series = indexed[column].reindex(list(paths))
         finite = series.dropna()
         norm = Normalize(*np.percentile(finite, [2, 98])) if len(finite) else Normalize(0, 1)
@@ -123,9 +128,10 @@ def static_maps(values: pd.DataFrame, measures: dict[str, str], topology: dict):
         ax.set_aspect("equal")
         ax.axis("off")
         ax.set_title(label, fontsize=9, loc="left")
-        bar = fig.add_axes((0.87, 1 - (k + 1) * height + 0.08, 0.02, height - 0.18))
-        fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), cax=bar)
-    fig.text(0.01, 0.005, CAPTION, fontsize=6.5, wrap=True)
+        bar = fig.add_axes((0.87, 1 - (k + 1) * height + 0.06, 0.02, height - 0.14))
+        fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), cax=bar, ticks=MaxNLocator(4))
+        bar.tick_params(labelsize=8)
+    fig.text(0.01, 0.005, textwrap.fill(CAPTION, 105), fontsize=7.5)
     return fig
 
 

@@ -25,6 +25,8 @@ from analysis.paper import reach
 from analysis.paper.strobe import pandoc_id, read_checklist, supplement_markdown
 from analysis.paper.typesetting import CM, page_margins_cm
 from analysis.params import Params, load
+from analysis.report.figure_check import MIN_PRINT_PT
+from analysis.report.figures import LEGIBILITY_KEY, PNG_DPI
 from analysis.report.flow import write_sample_flow
 from analysis.report.tables import render_table
 from analysis.studies.gss.settings import GssSettings, Model2020, Models2020
@@ -615,11 +617,22 @@ def make_table(reports: Path):
 
 def make_figure(reports: Path):
     """The template's ``figure(path, number, caption, width="100%")``: an image under ``reports`` with its number
-    and caption (an implicit pandoc figure, id :func:`anchor` of ``number``)."""
+    and caption (an implicit pandoc figure, id :func:`anchor` of ``number``). A figure too tall for a printed
+    page was also saved in parts (``<stem>_part1.png`` ..., :func:`analysis.report.figures.write_in_parts`):
+    the parts are printed instead, the first with the number and caption, the others "(continued)"."""
     def figure(path: str, number: str, caption: str, width: str = "100%") -> str:
         if not (reports / path).exists():
             raise PaperError(f"{reports / path}: figure not found; run the stage that draws it")
-        return f"![**{number}.** {caption.strip()}]({path}){{#{anchor(number)} width={width}}}\n"
+        stem = Path(path)
+        parts = sorted((reports / stem.parent).glob(f"{stem.stem}_part*{stem.suffix}"),
+                       key=lambda p: int(re.sub(r"\D", "", p.stem.rsplit("_part", 1)[1]) or 0))
+        if not parts:
+            return f"![**{number}.** {caption.strip()}]({path}){{#{anchor(number)} width={width}}}\n"
+        shown = [str(part.relative_to(reports)) for part in parts]
+        return "\n".join(
+            f"![**{number}.** {caption.strip()}]({shown[0]}){{#{anchor(number)} width={width}}}\n" if k == 0 else
+            f"![**{number} (continued).**]({part}){{#{anchor(number)}-{k + 1} width={width}}}\n"
+            for k, part in enumerate(shown))
     return figure
 
 
@@ -840,6 +853,42 @@ def fit_figures_to_page(markdown: str, reports: Path, width_in: float, max_heigh
     return _IMAGE.sub(fitted, markdown)
 
 
+def print_sizes(markdown: str, reports: Path, width_in: float, max_height_in: float) -> dict[str, dict]:
+    """Each figure of ``markdown`` as the PDF prints it: its printed width (N% of ``width_in``, less when
+    :func:`fit_figures_to_page` gives it the page's height) and its smallest type there, from the measurement
+    :func:`analysis.report.figures.write_figure` wrote into the PNG (``None`` for a figure saved without one)."""
+    from PIL import Image
+
+    sizes = {}
+    for match in _IMAGE.finditer(markdown):
+        with Image.open(reports / match.group(2)) as image:
+            (w, h), text = image.size, getattr(image, "text", {}).get(LEGIBILITY_KEY)
+        printed = min(width_in * int(match.group(4)) / 100, max_height_in * w / h)
+        found = json.loads(text) if text else None
+        sizes[match.group(2)] = {"printed_width_in": printed, "measurement": found, "smallest_pt": None if not found
+                                 else found["smallest_drawn_pt"] * printed / (w / PNG_DPI)}
+    return sizes
+
+
+def check_print_sizes(markdown: str, reports: Path, width_in: float, max_height_in: float,
+                      min_pt: float = MIN_PRINT_PT) -> None:
+    """Issue 21: every figure the PDF prints reads at its printed size. Raises :class:`PaperError` naming each
+    figure that prints type under ``min_pt``, has overlapping labels, or carries no measurement (not saved
+    through ``write_figure``), with the text at fault and what to do."""
+    bad = []
+    for path, size in print_sizes(markdown, reports, width_in, max_height_in).items():
+        if size["measurement"] is None:
+            bad.append(f"{path}: no print-size measurement in the PNG (save it with "
+                       "analysis.report.figures.write_figure)")
+        elif size["smallest_pt"] < min_pt:
+            bad.append(f"{path}: {size['measurement']['smallest_text'][:40]!r} prints at {size['smallest_pt']:.1f} "
+                       f"pt at {size['printed_width_in']:.2f} in wide (< {min_pt:g} pt): draw the figure at that "
+                       "width, or shorter so that it is not shrunk to the page's height")
+        bad += [f"{path}: {fault}" for fault in (size["measurement"] or {}).get("overlaps", [])]
+    if bad:
+        raise PaperError("figures that do not read at print size:\n  " + "\n  ".join(bad))
+
+
 def render_pdf(markdown: str, reports: Path) -> bytes:
     """A document as PDF: pandoc writes Typst, the ``typst`` wheel compiles it (offline, fonts embedded).
 
@@ -849,8 +898,9 @@ def render_pdf(markdown: str, reports: Path) -> bytes:
     import typst
 
     margin_x, margin_y = page_margins_cm(TEMPLATES / "paper-typst.yaml")
-    markdown = fit_figures_to_page(markdown, reports, (A4_WIDTH_CM - 2 * margin_x) / 2.54,
-                                   (A4_HEIGHT_CM - 2 * margin_y) / 2.54 - CAPTION_ROOM_IN)
+    text_block = (A4_WIDTH_CM - 2 * margin_x) / 2.54, (A4_HEIGHT_CM - 2 * margin_y) / 2.54 - CAPTION_ROOM_IN
+    check_print_sizes(markdown, reports, *text_block)
+    markdown = fit_figures_to_page(markdown, reports, *text_block)
     source = pypandoc.convert_text(
         markdown, "typst", format=READER,
         extra_args=["--standalone", *_pandoc_args(reports), f"--include-in-header={TEMPLATES / 'paper-header.typ'}",

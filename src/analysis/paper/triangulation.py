@@ -36,19 +36,20 @@ people: it is never drawn beside the literature.
 from __future__ import annotations
 
 import json
+import textwrap
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from matplotlib import transforms
 from matplotlib.figure import Figure
-from matplotlib.ticker import FixedLocator, NullLocator
+from matplotlib.ticker import FixedLocator, MaxNLocator, NullLocator
 
 from analysis.core import config, io
 from analysis.paper.manuscript import headline
 from analysis.params import Params
 from analysis.params import load as load_params
-from analysis.report.figures import PALETTE, FigureError, new_figure, styled, write_figure
+from analysis.report.figures import PALETTE, PRINT_WIDTH_IN, FigureError, new_figure, styled, write_figure
 from analysis.report.tables import format_interval
 
 ANCHOR_COLUMNS = ["anchor_id", "outcome_group", "exposure", "comparison", "measure", "estimate", "ci_low",
@@ -257,6 +258,45 @@ def _grouped_rows(table: pd.DataFrame) -> list[dict]:
     return rows
 
 
+#: Layout at the text width (inches): the labels' column, the axis, the estimates' column; one 8 pt line.
+LABEL_CHARS, NOTE_CHARS, LINE_IN, ROW_GAP_IN = 50, 56, 0.135, 0.09
+AXIS_BOX = (0.53, 0.24)  # the axis's left edge and width, as fractions of the figure's width
+ESTIMATE_X = 0.79
+
+
+def _row_layout(rows: list[dict]) -> tuple[list[str], np.ndarray, float]:
+    """Each row's text wrapped to the labels' column, its centre (inches above the axis's bottom) and the rows'
+    total height: a wrapped row is as tall as its lines, so no label runs into the next."""
+    texts = []
+    for row in rows:
+        text = row["text"] if row["kind"] != "row" else row["rec"]["label"]
+        texts.append(textwrap.fill(str(text), NOTE_CHARS if row["kind"] == "note" else LABEL_CHARS,
+                                   break_long_words=False))
+    heights = np.array([(t.count("\n") + 1) * LINE_IN + ROW_GAP_IN for t in texts])
+    total = float(heights.sum())
+    return texts, total - (np.cumsum(heights) - heights / 2), total
+
+
+def _forest_frame(rows: list[dict], title: str) -> tuple[Figure, object, list[str], np.ndarray]:
+    """The figure (text width) and axis of a forest plot of ``rows``, with every row's wrapped text and y."""
+    texts, ys, total = _row_layout(rows)
+    height = total + 1.35
+    fig = new_figure(PRINT_WIDTH_IN, height)
+    ax = fig.add_axes((AXIS_BOX[0], 0.8 / height, AXIS_BOX[1], total / height))
+    ax.set_ylim(0, total)
+    ax.set_yticks([])
+    ax.spines["left"].set_visible(False)
+    fig.suptitle(textwrap.fill(title, 72), x=0.01, ha="left", y=1 - 0.06 / height, va="top", fontweight="bold",
+                 fontsize=10)
+    for row, text, y in zip(rows, texts, ys):
+        if row["kind"] == "header":
+            ax.text(0.01, y, text, transform=_fig_x(fig, ax), fontweight="bold", va="center", fontsize=8.5)
+        elif row["kind"] == "note":
+            ax.text(0.02, y, text, transform=_fig_x(fig, ax), va="center", fontsize=7.5, color="#777777",
+                    style="italic", linespacing=1.0)
+    return fig, ax, texts, ys
+
+
 @styled
 def standardised_figure(table: pd.DataFrame) -> Figure:
     """Standardised coefficients by outcome group (studies that did not run listed as text)."""
@@ -265,38 +305,31 @@ def standardised_figure(table: pd.DataFrame) -> Figure:
     if drawn.empty:
         raise FigureError("standardised_figure: no estimates to draw")
     rows = _grouped_rows(drawn)
-    n = len(rows)
-    height = 0.25 * n + 1.5 + 0.18 * len(notes)
-    fig = new_figure(9.5, height)
-    bottom = (0.8 + 0.18 * len(notes)) / height
-    ax = fig.add_axes((0.56, bottom, 0.28, (height - 1.3 - 0.18 * len(notes)) / height))
-    for i, row in enumerate(rows):
-        y = n - 1 - i
-        if row["kind"] == "header":
-            ax.text(0.01, y, row["text"], transform=_fig_x(fig, ax), fontweight="bold", va="center")
-            continue
-        if row["kind"] == "note":
-            ax.text(0.02, y, row["text"], transform=_fig_x(fig, ax), va="center", fontsize=7.5, color="#777777",
-                    style="italic")
+    fig, ax, texts, ys = _forest_frame(rows, "Triangulation across designs: standardised associations (individual, "
+                                             "within-person, ecological)")
+    height = fig.get_figheight()
+    extra = 0.2 * len(notes)  # the studies not drawn, listed beneath
+    if extra:
+        fig.set_figheight(height + extra)
+        box = ax.get_position()
+        ax.set_position((box.x0, (0.8 + extra) / (height + extra), box.width, box.height * height / (height + extra)))
+    for row, text, y in zip(rows, texts, ys):
+        if row["kind"] != "row":
             continue
         rec = row["rec"]
         ax.errorbar([rec["estimate"]], [y],
                     xerr=[[rec["estimate"] - rec["ci_low"]], [rec["ci_high"] - rec["estimate"]]],
                     fmt="o", color=PALETTE[0], markersize=4.5, capsize=2.5, elinewidth=1.3)
-        label = rec["label"] if len(rec["label"]) <= 78 else rec["label"][:75] + "..."
-        ax.text(0.02, y, label, transform=_fig_x(fig, ax), va="center", fontsize=8, color=PALETTE[0])
-        ax.text(0.855, y, format_interval(rec["estimate"], rec["ci_low"], rec["ci_high"]),
+        ax.text(0.02, y, text, transform=_fig_x(fig, ax), va="center", fontsize=8, color=PALETTE[0], linespacing=1.0)
+        ax.text(ESTIMATE_X, y, format_interval(rec["estimate"], rec["ci_low"], rec["ci_high"]),
                 transform=_fig_x(fig, ax), va="center", fontsize=8)
     ax.axvline(0.0, color="#555555", linestyle="--", linewidth=0.9, zorder=0)
-    ax.set_ylim(-0.7, n - 0.3)
-    ax.set_yticks([])
-    ax.spines["left"].set_visible(False)
-    ax.set_xlabel("SD change in the outcome per SD less social connection (positive = worse)")
+    ax.xaxis.set_major_locator(MaxNLocator(4))
+    ax.set_xlabel(textwrap.fill("SD change in the outcome per SD less social connection (positive = worse)", 40),
+                  fontsize=8.5)
     for k, note in enumerate(notes):
-        fig.text(0.01, (0.12 + 0.18 * (len(notes) - 1 - k)) / height, f"Not shown: {note}", fontsize=8,
-                 color="#777777", style="italic")
-    fig.suptitle("Triangulation across designs: standardised associations (individual, within-person, ecological)",
-                 x=0.01, ha="left", y=1 - 0.12 / height, va="top", fontweight="bold")
+        fig.text(0.01, (0.1 + 0.2 * (len(notes) - 1 - k)) / fig.get_figheight(),
+                 textwrap.shorten(f"Not shown: {note}", 110), fontsize=7.5, color="#777777", style="italic")
     return fig
 
 
@@ -324,20 +357,11 @@ def triangulation_figure(table: pd.DataFrame) -> Figure:
     if table.empty:
         raise FigureError("triangulation_figure: no estimates to draw")
     rows = _grouped_rows(table)
-    n = len(rows)
-    height = 0.25 * n + 1.3
-    fig = new_figure(9.5, height)
-    ax = fig.add_axes((0.56, 0.8 / height, 0.26, (height - 1.3) / height))
+    fig, ax, texts, ys = _forest_frame(rows, "Triangulation: this project's estimates (blue) beside published "
+                                             "meta-analyses (grey)")
     values = []
-    for i, row in enumerate(rows):
-        y = n - 1 - i
-        if row["kind"] == "header":
-            ax.text(0.01, y, row["text"], transform=_fig_x(fig, ax), fontweight="bold",
-                    va="center")
-            continue
-        if row["kind"] == "note":
-            ax.text(0.02, y, row["text"], transform=_fig_x(fig, ax), va="center", fontsize=7.5, color="#777777",
-                    style="italic")
+    for row, text, y in zip(rows, texts, ys):
+        if row["kind"] != "row":
             continue
         rec = row["rec"]
         ours = rec["source"] == "this project"
@@ -346,25 +370,19 @@ def triangulation_figure(table: pd.DataFrame) -> Figure:
         ax.errorbar([rec["estimate"]], [y], xerr=err, fmt="o" if ours else "D", color=colour, markersize=4.5,
                     mfc=colour if ours else "white", capsize=2.5, elinewidth=1.3)
         values += [rec["ci_low"], rec["ci_high"]]
-        label = rec["label"] if len(rec["label"]) <= 78 else rec["label"][:75] + "..."
-        ax.text(0.02, y, label, transform=_fig_x(fig, ax), va="center", fontsize=8, color=colour)
+        ax.text(0.02, y, text, transform=_fig_x(fig, ax), va="center", fontsize=8, color=colour, linespacing=1.0)
         measure = MEASURE_SHORT.get(rec["measure"], rec["measure"])
-        ax.text(0.835, y, f"{measure} {format_interval(rec['estimate'], rec['ci_low'], rec['ci_high'])}",
+        ax.text(ESTIMATE_X, y, f"{measure} {format_interval(rec['estimate'], rec['ci_low'], rec['ci_high'])}",
                 transform=_fig_x(fig, ax), va="center", fontsize=8)
     ax.set_xscale("log")
     lo, hi = min(values + [1.0]) / 1.1, max(values + [1.0]) * 1.1
     ax.set_xlim(lo, hi)
-    ticks = [t for t in (0.5, 0.67, 0.8, 1, 1.25, 1.5, 2, 3, 4) if lo <= t <= hi]
+    ticks = [t for t in (0.5, 1, 1.5, 2, 3, 4) if lo <= t <= hi]  # spaced for a 1.6 in axis
     ax.xaxis.set_major_locator(FixedLocator(ticks))
     ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xticklabels([f"{t:g}" for t in ticks])
     ax.axvline(1.0, color="#555555", linestyle="--", linewidth=0.9, zorder=0)
-    ax.set_ylim(-0.7, n - 0.3)
-    ax.set_yticks([])
-    ax.spines["left"].set_visible(False)
-    ax.set_xlabel("Ratio (95% CI), less vs more social connection, log scale")
-    fig.suptitle("Triangulation: this project's estimates (blue) beside published meta-analyses (grey)",
-                 x=0.01, ha="left", y=1 - 0.12 / height, va="top", fontweight="bold")
+    ax.set_xlabel(textwrap.fill("Ratio (95% CI), less vs more social connection, log scale", 36), fontsize=8.5)
     return fig
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import matplotlib
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -28,16 +29,51 @@ from matplotlib.transforms import Bbox
 MIN_PRINT_PT = 7.0
 
 
+def _undrawn_tick_labels(fig: Figure) -> set[int]:
+    """Tick labels matplotlib keeps but does not draw: those of ticks outside the axis's view interval (a
+    locator's ticks beyond the limits keep a stale position)."""
+    skipped = set()
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            low, high = sorted(axis.get_view_interval())
+            span = (high - low) * 1e-9
+            for tick in [*axis.majorTicks, *axis.minorTicks]:
+                loc = tick.get_loc()
+                if loc is None or not low - span <= loc <= high + span:
+                    skipped |= {id(tick.label1), id(tick.label2)}
+    return skipped
+
+
 def _texts(fig: Figure) -> list[Text]:
-    found = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip() and t.figure is fig]
+    skipped = _undrawn_tick_labels(fig)
+    found = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip() and t.figure is fig
+             and id(t) not in skipped]
     return [t for t in found if t.get_window_extent().width > 0]
 
 
-def smallest_print_size(fig: Figure, print_width_in: float) -> tuple[float, str]:
-    """The smallest font size (pt) of ``fig``'s visible texts when it is printed ``print_width_in`` wide, and the
-    text that has it."""
+def saved_width_in(fig: Figure) -> float:
+    """The width (inches) of the image ``savefig(bbox_inches="tight")`` writes: the drawn texts' and artists'
+    extent plus the padding, which is what a document scales to its printed width (not the figure's own width,
+    which text outside the canvas widens and empty margins narrow)."""
     fig.canvas.draw()
-    scale = print_width_in / fig.get_figwidth()
+    box = fig.get_tightbbox(fig.canvas.get_renderer())
+    return box.width + 2 * float(matplotlib.rcParams["savefig.pad_inches"])
+
+
+def saved_height_in(fig: Figure) -> float:
+    """The height (inches) of the image ``savefig(bbox_inches="tight")`` writes (as :func:`saved_width_in`)."""
+    fig.canvas.draw()
+    box = fig.get_tightbbox(fig.canvas.get_renderer())
+    return box.height + 2 * float(matplotlib.rcParams["savefig.pad_inches"])
+
+
+def smallest_print_size(fig: Figure, print_width_in: float,
+                        drawn_width_in: float | None = None) -> tuple[float, str]:
+    """The smallest font size (pt) of ``fig``'s visible texts when it is printed ``print_width_in`` wide, and the
+    text that has it. ``drawn_width_in`` is the width that is printed at that width: the figure's own width by
+    default, :func:`saved_width_in` for a figure saved with a tight bounding box."""
+    fig.canvas.draw()
+    scale = print_width_in / (drawn_width_in or fig.get_figwidth())
     sizes = [(t.get_fontsize() * scale, t.get_text()) for t in _texts(fig)]
     return min(sizes) if sizes else (float("inf"), "")
 
@@ -85,15 +121,34 @@ def overlaps(fig: Figure) -> list[str]:
         for t, box in boxes:
             if box.width <= 0 or box.height <= 0:
                 continue
-            hit = box.overlaps(path) if isinstance(path, Bbox) else path.intersects_bbox(box, filled=False)
+            # a path only crosses a box its extent overlaps (and an arrow head's closing vertex made
+            # intersects_bbox report boxes far from the arrow)
+            hit = box.overlaps(path) if isinstance(path, Bbox) else (
+                path.get_extents().overlaps(box) and path.intersects_bbox(box, filled=False))
             if hit:
                 found.append(f"{what} crosses text {t.get_text()[:40]!r}")
     return found
 
 
-def problems(fig: Figure, print_width_in: float, min_pt: float = MIN_PRINT_PT) -> list[str]:
+def problems(fig: Figure, print_width_in: float, min_pt: float = MIN_PRINT_PT,
+             drawn_width_in: float | None = None) -> list[str]:
     """Everything that keeps ``fig`` from reading at print size: type under ``min_pt`` and overlaps."""
-    size, text = smallest_print_size(fig, print_width_in)
+    size, text = smallest_print_size(fig, print_width_in, drawn_width_in)
     found = [f"text {text[:40]!r} prints at {size:.1f} pt (< {min_pt:g} pt) at {print_width_in:g} in wide"] \
         if size < min_pt else []
     return found + overlaps(fig)
+
+
+def measure(fig: Figure, print_width_in: float, min_pt: float = MIN_PRINT_PT) -> dict:
+    """What a saved figure records about itself (the PNG's ``Legibility`` text, read back by the paper stage):
+    the width of the saved image, its smallest type as drawn (so any printed width can be checked later), that
+    type at ``print_width_in``, the text that has it, and the overlaps; ``problems`` lists what fails."""
+    width = saved_width_in(fig)
+    drawn_pt, text = smallest_print_size(fig, width, width)
+    found = overlaps(fig)
+    printed = drawn_pt * print_width_in / width
+    small = [f"text {text[:40]!r} prints at {printed:.1f} pt (< {min_pt:g} pt) at {print_width_in:g} in wide "
+             f"(drawn {width:.2f} in wide)"] if printed < min_pt else []
+    return {"saved_width_in": round(width, 3), "smallest_drawn_pt": round(drawn_pt, 2), "smallest_text": text,
+            "print_width_in": print_width_in, "smallest_print_pt": round(printed, 2), "overlaps": found,
+            "problems": small + found}

@@ -15,6 +15,7 @@ line styles and markers as a second cue so a grey-scale print still reads; 8-11 
 from __future__ import annotations
 
 import functools
+import json
 import math
 import textwrap
 from collections.abc import Mapping, Sequence
@@ -36,6 +37,7 @@ from analysis.estimators.incidence import (
     weighted_cumulative_incidence,
     weighted_kaplan_meier,
 )
+from analysis.report import figure_check
 from analysis.report.tables import covariate_set_header, format_interval
 
 # Okabe & Ito (2008), "Color Universal Design": blue, orange, bluish green, vermillion,
@@ -220,9 +222,10 @@ def km_curves(
     ticks = np.arange(0, horizon_months + 1e-9, at_risk_every_months)
 
     n_panels = len(events)
-    fig = new_figure(4.4 * n_panels + 0.5, 5.0)
-    grid = fig.add_gridspec(2, n_panels, height_ratios=[4.0, 1.0], hspace=0.5, wspace=0.3,
-                            left=0.2 if n_panels == 1 else 0.11, right=0.98, top=0.85, bottom=0.08)
+    # two panels share the text width (type prints at its size); more panels widen the figure
+    fig = new_figure(max(PRINT_WIDTH_IN, 3.3 * n_panels), 5.0)
+    grid = fig.add_gridspec(2, n_panels, height_ratios=[4.0, 1.0], hspace=0.55, wspace=0.38,
+                            left=0.2 if n_panels == 1 else 0.14, right=0.98, top=0.84, bottom=0.09)
     risk_cols = [weight] if weight else []
     for p, ev in enumerate(events):
         curves, kind = survival_curves(table, duration, ev, group, weight, death, competing_risks)
@@ -239,7 +242,7 @@ def km_curves(
         ax.set_xlim(0, horizon_months / scale)
         ax.xaxis.set_major_locator(FixedLocator(ticks / scale))
         ax.set_xlabel(f"{'Years' if scale == 12 else 'Months'} since interview")
-        ax.set_title(titles.get(ev, humanize(ev)), loc="left", pad=16)
+        ax.set_title(titles.get(ev, humanize(ev)), loc="left", pad=26)
         if kind == "survival":
             ax.set_ylim(0, 100)
             ax.set_ylabel("Survival (%)")
@@ -252,7 +255,8 @@ def km_curves(
             method = ("Weighted Aalen-Johansen; other deaths as competing events" if kind == "cif"
                       else "1 - Kaplan-Meier, other deaths censored")
             legend_loc = "upper left"
-        ax.text(0, 1.015, method, transform=ax.transAxes, fontsize=8, color="#444444", ha="left", va="bottom")
+        ax.text(0, 1.015, textwrap.fill(method, 38), transform=ax.transAxes, fontsize=7.5, color="#444444",
+                ha="left", va="bottom", linespacing=1.0)
         ax.grid(axis="y", color="#dddddd", linewidth=0.6)
         ax.set_axisbelow(True)
         ax.tick_params(labelsize=FONT_SIZE)
@@ -267,10 +271,10 @@ def km_curves(
         for i, (g, counts) in enumerate(risk.iterrows()):
             colour = PALETTE[groups.index(g) % len(PALETTE)] if g in groups else "#000000"
             for t, n in zip(ticks / scale, counts):
-                rax.text(t, i, f"{n:,}", ha="center", va="center", fontsize=8, color=colour)
+                rax.text(t, i, f"{n:,}", ha="center", va="center", fontsize=7.5, color=colour)
         rax.yaxis.set_major_locator(FixedLocator(range(len(risk))))
         if p == 0:  # group names once, at the left; the colours carry them across panels
-            rax.set_yticklabels(list(risk.index), fontsize=8)
+            rax.set_yticklabels(list(risk.index), fontsize=7.5)
             for i, label in enumerate(rax.get_yticklabels()):
                 g = risk.index[i]
                 label.set_color(PALETTE[groups.index(g) % len(PALETTE)] if g in groups else "#000000")
@@ -286,7 +290,7 @@ def km_curves(
     fig.suptitle(f"Survival by {group_label.lower()}, survey-weighted", x=0.01, ha="left", fontweight="bold")
     note = ("Shaded bands: pointwise 95% CI (weights scaled to the Kish effective sample size; "
             "clustering and strata not accounted for).")
-    fig.text(0.01, 0.005, textwrap.fill(note, 140 if n_panels > 1 else 75), fontsize=7.5, color="#444444",
+    fig.text(0.01, 0.005, textwrap.fill(note, 100 if n_panels > 1 else 75), fontsize=7.5, color="#444444",
              ha="left", va="bottom")
     return fig
 
@@ -324,6 +328,10 @@ def _forest_rows(recs: pd.DataFrame) -> list[dict]:
 #: The paper's text width (A4 less 2 cm margins, inches): forest plots are drawn at this width, so their type
 #: prints at the size set here.
 PRINT_WIDTH_IN = 6.6
+#: The tallest figure the paper prints at that width with its caption on the same page (A4 less 2.2 cm margins,
+#: less the caption's room, analysis.paper.manuscript.CAPTION_ROOM_IN, scaled to PRINT_WIDTH_IN): a taller one
+#: would be shrunk to the page's height, its type too. A test checks it against the manuscript's page set-up.
+PRINT_MAX_HEIGHT_IN = 8.3
 ROW_TEXT_PT = 8.0  # rows of a forest plot; 8 pt prints as 8 pt
 
 
@@ -651,9 +659,59 @@ def flow_diagram(flow: pd.DataFrame, title: str | None = "Selection of participa
 # Writers
 
 
-def write_figure(fig: Figure, dest_stem: str | Path, formats: Sequence[str] = ("png", "svg")) -> list[Path]:
-    """Save ``fig`` as ``<dest_stem>.png`` and ``.svg`` (params ``reports.figure_formats``), atomically."""
-    return io.save_figure(fig, dest_stem, tuple(formats))
+#: The PNG text chunk that holds a saved figure's print-size measurement (:func:`figure_check.measure`, as JSON).
+LEGIBILITY_KEY = "Legibility"
+#: Resolution of the saved PNG (that of analysis.core.io.save_figure).
+PNG_DPI = 200
+
+
+def write_figure(fig: Figure, dest_stem: str | Path, formats: Sequence[str] = ("png", "svg"),
+                 print_width_in: float | None = PRINT_WIDTH_IN) -> list[Path]:
+    """Save ``fig`` as ``<dest_stem>.png`` and ``.svg`` (params ``reports.figure_formats``), atomically, once it
+    reads at print size: measured (:func:`figure_check.measure`) as it would print ``print_width_in`` wide, it
+    must have no type under 7 pt and no label on another label or on a mark, else :class:`FigureError` names the
+    figure and the offending text and nothing is written. The measurement goes into the PNG (text chunk
+    ``Legibility``), where the paper stage reads it to check the width each figure is actually printed at.
+
+    ``print_width_in=None`` marks a figure that only the notebooks and the reviewer index show (on screen): it is
+    measured at the text width and recorded, not refused; the paper stage refuses it if a PDF ever prints it
+    with a fault."""
+    report = figure_check.measure(fig, print_width_in or PRINT_WIDTH_IN)
+    if report["problems"] and print_width_in is not None:
+        raise FigureError(f"{Path(dest_stem).name}: does not read at print size ({print_width_in:g} in wide): "
+                          + "; ".join(report["problems"][:8])
+                          + ("" if len(report["problems"]) <= 8 else f"; and {len(report['problems']) - 8} more"))
+    meta = {"Software": None, LEGIBILITY_KEY: json.dumps(report, sort_keys=True, ensure_ascii=True)}
+    written = []
+    for fmt in formats:  # the PNG with its measurement; the others as analysis.core.io.save_figure writes them
+        written += [io.write_atomic(Path(dest_stem).with_suffix(".png"), lambda path: fig.savefig(
+            path, format="png", dpi=PNG_DPI, bbox_inches="tight", metadata=meta))] if fmt == "png" \
+            else io.save_figure(fig, dest_stem, (fmt,))
+    return written
+
+
+def write_in_parts(draw, frame: pd.DataFrame, by: str, dest_stem: str | Path,
+                   formats: Sequence[str] = ("png", "svg"), max_height_in: float = PRINT_MAX_HEIGHT_IN) -> list[Path]:
+    """``draw(frame)`` saved as ``<dest_stem>``; when it is taller than a printed page holds (``max_height_in``
+    at the text width), that whole figure is for the screen (notebooks, reviewer index) and the PDF prints it in
+    parts, ``<dest_stem>_part1``, ``_part2`` ..., each ``draw`` of consecutive values of ``frame[by]`` (its
+    panels, in order) and each short enough to print at its drawn size (the paper's ``figure()`` finds them)."""
+    whole = draw(frame)
+    if figure_check.saved_height_in(whole) <= max_height_in:
+        return write_figure(whole, dest_stem, formats)
+    written = write_figure(whole, dest_stem, formats, print_width_in=None)
+    parts: list[list] = []
+    current: list = []
+    for key in dict.fromkeys(frame[by]):
+        trial = [*current, key]
+        if current and figure_check.saved_height_in(draw(frame[frame[by].isin(trial)])) > max_height_in:
+            parts.append(current)
+            trial = [key]
+        current = trial
+    parts.append(current)
+    for k, keys in enumerate(parts, 1):
+        written += write_figure(draw(frame[frame[by].isin(keys)]), f"{dest_stem}_part{k}", formats)
+    return written
 
 
 def write_km_curves(table: pd.DataFrame, dest_stem: str | Path, formats: Sequence[str] = ("png", "svg"),
@@ -664,8 +722,9 @@ def write_km_curves(table: pd.DataFrame, dest_stem: str | Path, formats: Sequenc
 
 def write_forest_plot(records: pd.DataFrame, dest_stem: str | Path, formats: Sequence[str] = ("png", "svg"),
                       **kwargs) -> list[Path]:
-    """``forest_plot(records, **kwargs)`` saved as ``<dest_stem>.png/.svg``."""
-    return write_figure(forest_plot(records, **kwargs), dest_stem, formats)
+    """``forest_plot(records, **kwargs)`` saved as ``<dest_stem>.png/.svg``, in parts by outcome when it is
+    taller than a printed page (:func:`write_in_parts`)."""
+    return write_in_parts(lambda part: forest_plot(part, **kwargs), records, "outcome", dest_stem, formats)
 
 
 def write_flow_diagram(flow: pd.DataFrame, dest_stem: str | Path, formats: Sequence[str] = ("png", "svg"),
@@ -735,8 +794,9 @@ def grouped_forest_plot(rows: pd.DataFrame, *, axis_label: str = "Hazard ratio",
 
 def write_grouped_forest_plot(rows: pd.DataFrame, dest_stem: str | Path, formats: Sequence[str] = ("png", "svg"),
                               **kwargs) -> list[Path]:
-    """``grouped_forest_plot(rows, **kwargs)`` saved as ``<dest_stem>.png/.svg``."""
-    return write_figure(grouped_forest_plot(rows, **kwargs), dest_stem, formats)
+    """``grouped_forest_plot(rows, **kwargs)`` saved as ``<dest_stem>.png/.svg``, in parts by panel when it is
+    taller than a printed page (:func:`write_in_parts`)."""
+    return write_in_parts(lambda part: grouped_forest_plot(part, **kwargs), rows, "panel", dest_stem, formats)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ function takes data and returns a Figure; the ``write_*`` functions save it.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,11 +17,13 @@ from analysis.report.figures import (
     LINESTYLES,
     MARKERS,
     PALETTE,
+    PRINT_WIDTH_IN,
     FigureError,
     new_figure,
     require_columns,
     styled,
     write_figure,
+    write_in_parts,
 )
 
 INTERVAL_COLUMNS = ["panel", "label", "estimate", "low", "high"]
@@ -45,11 +48,16 @@ def interval_panels(rows: pd.DataFrame, *, axis_label: str, title: str | None = 
     n_series = int(series.max()) + 1
     step = min(0.22, 0.8 / n_series)  # the estimates of one label stay within its row
     rows_in = sum(0.16 * h * max(n_series, 2) + 0.75 for h in heights)
-    legend_in = 0.45 * int(np.ceil(n_series / 3)) if series_labels else 0.0
+    legend_cols = min(n_series, 2)  # two columns of series names fit the text width
+    legend_in = 0.2 * int(np.ceil(n_series / legend_cols)) + 0.15 if series_labels else 0.0
     height = rows_in + 0.75 + legend_in + 0.35
-    fig = new_figure(4.6 * n_cols + 1.8, height)
-    grid = fig.add_gridspec(n_rows, n_cols, height_ratios=[h + 1.5 for h in heights], hspace=0.8, wspace=0.9,
-                            top=1 - 0.75 / height, bottom=(legend_in + 0.55) / height, left=0.2, right=0.97)
+    # drawn at the text width: each column of panels keeps room for its row labels (8.5 pt, ~0.065 in a character)
+    label_in = 0.065 * max(len(str(label)) for label in rows["label"]) + 0.2
+    panel_in = (PRINT_WIDTH_IN - 0.15 - n_cols * label_in) / n_cols
+    fig = new_figure(PRINT_WIDTH_IN, height)
+    grid = fig.add_gridspec(n_rows, n_cols, height_ratios=[h + 1.5 for h in heights], hspace=0.8,
+                            wspace=label_in / panel_in, top=1 - 0.75 / height, bottom=(legend_in + 0.55) / height,
+                            left=label_in / PRINT_WIDTH_IN, right=1 - 0.15 / PRINT_WIDTH_IN)
     for k, panel in enumerate(panels):
         ax = fig.add_subplot(grid[k % n_rows, k // n_rows])
         part = rows[rows["panel"] == panel]
@@ -70,10 +78,11 @@ def interval_panels(rows: pd.DataFrame, *, axis_label: str, title: str | None = 
             ax.axvline(reference, color="#888888", linewidth=0.8, linestyle="--")
         ax.grid(axis="x", color="#dddddd", linewidth=0.6)
     if series_labels:
-        fig.legend(loc="lower left", ncol=min(len(series_labels), 3), frameon=False, fontsize=8.5,
+        fig.legend(loc="lower left", ncol=legend_cols, frameon=False, fontsize=8.5,
                    bbox_to_anchor=(0.01, 0.01))
     if title:
-        fig.suptitle(title, x=0.01, y=1 - 0.12 / height, ha="left", va="top", fontweight="bold")
+        fig.suptitle(textwrap.fill(title, 72), x=0.01, y=1 - 0.08 / height, ha="left", va="top", fontweight="bold",
+                     fontsize=10)
     return fig
 
 
@@ -86,7 +95,7 @@ def cumulative_incidence_curves(curves: pd.DataFrame, *, title: str | None = Non
     require_columns(curves, CURVE_COLUMNS, "cumulative_incidence_curves")
     if curves.empty:
         raise FigureError("cumulative_incidence_curves: no curve to draw")
-    fig = new_figure(6.4, 4.2)
+    fig = new_figure(PRINT_WIDTH_IN, 4.2)
     ax = fig.add_subplot(1, 1, 1)
     for k, (group, curve) in enumerate(curves.groupby("group", sort=False)):
         colour = PALETTE[k % len(PALETTE)]
@@ -105,8 +114,9 @@ def cumulative_incidence_curves(curves: pd.DataFrame, *, title: str | None = Non
 
 def write_interval_panels(rows: pd.DataFrame, dest_stem: str | Path, formats: Sequence[str] = ("png", "svg"),
                           **kwargs) -> list[Path]:
-    """``interval_panels(rows, **kwargs)`` saved as ``<dest_stem>.png/.svg``."""
-    return write_figure(interval_panels(rows, **kwargs), dest_stem, formats)
+    """``interval_panels(rows, **kwargs)`` saved as ``<dest_stem>.png/.svg``, in parts by panel when it is taller
+    than a printed page (:func:`analysis.report.figures.write_in_parts`)."""
+    return write_in_parts(lambda part: interval_panels(part, **kwargs), rows, "panel", dest_stem, formats)
 
 
 def write_cumulative_incidence(curves: pd.DataFrame, dest_stem: str | Path, formats: Sequence[str] = ("png", "svg"),

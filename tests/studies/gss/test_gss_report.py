@@ -9,7 +9,8 @@ import pytest
 
 from analysis.core.settings import validate
 from analysis.estimators.panel import PanelSpec, run_panel_models
-from analysis.report.figures import FigureError, flow_diagram
+from analysis.report.figure_check import problems, saved_width_in
+from analysis.report.figures import PRINT_WIDTH_IN, FigureError, flow_diagram
 from analysis.studies.gss import report
 from analysis.studies.gss.metrics import gss_metrics
 from analysis.studies.gss.models import run_2020_models, run_gss_models
@@ -107,7 +108,9 @@ def test_figures_draw_every_estimate(results, panel):
     summary = report.outcome_by_contact(panel, {"case": "Case"}, "x", [-0.5, 0.5], ["low", "mid", "high"])
     assert set(summary["contact_level"]) == {"low", "mid", "high"}
     assert summary["n"].sum() == panel["x"].notna().sum()
-    report.outcome_by_contact_figure(summary, {"case"})
+    by_contact = report.outcome_by_contact_figure(summary, {"case"})
+    for drawn in (fig, by_contact):  # issue 21: legible at the paper's text width
+        assert problems(drawn, PRINT_WIDTH_IN, drawn_width_in=saved_width_in(drawn)) == []
     with pytest.raises(ValueError, match="3 labels"):
         report.contact_levels(panel["x"], [0, 1], ["a", "b"])
 

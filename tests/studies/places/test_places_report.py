@@ -67,11 +67,13 @@ def test_designs_table_and_variance_components(outputs):
 def test_caterpillar_sorts_states_and_rejects_unknown_sets(outputs):
     _, _, _, effects = outputs
     fig = report.caterpillar_figure(effects, "isolation_pct", "adjusted", outcomes=["outcome_pct"])
-    ax = fig.axes[0]
-    labels = [t.get_text() for t in ax.get_yticklabels()]
+    left, right = fig.axes[0], fig.axes[1]  # state labels alternate: left axis, then the right one
+    ticks = sorted([(t, label.get_text()) for ax in (left, right)
+                    for t, label in zip(ax.get_yticks(), ax.get_yticklabels())])
     part = effects[(effects["outcome"] == "outcome_pct") & (effects["covariate_set"] == "adjusted")
                    & (effects["component"] == "intercept")].sort_values("deviation")
-    assert labels == list(part["state"])
+    assert [label for _, label in ticks] == list(part["state"])
+    assert [t for t, _ in ticks] == list(range(len(part)))
     with pytest.raises(FigureError, match="covariate set 'full'"):
         report.caterpillar_figure(effects, "isolation_pct", "full")
 

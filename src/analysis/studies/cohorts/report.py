@@ -15,6 +15,7 @@ silently.
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,7 @@ from analysis.core.settings import DisclosureSettings
 from analysis.report import tables
 from analysis.report.figures import (
     PALETTE,
+    PRINT_WIDTH_IN,
     FigureError,
     flow_diagram,
     flow_table,
@@ -212,7 +214,7 @@ def trajectories_figure(trajectories: pd.DataFrame, title: str, ylabel: str = "P
                         ) -> Figure:
     """Predicted score over waves for persons whose isolation index stays at each level (mixed model)."""
     require_columns(trajectories, ["level", "time", "predicted", "ci_low", "ci_high"], "trajectories")
-    fig = new_figure(6.0, 4.0)
+    fig = new_figure(4.9, 3.8)  # with its legend beside, printed at 80% of the text width
     ax = fig.add_subplot()
     colours = PALETTE if len(PALETTE) >= trajectories["level"].nunique() else None
     for i, (level, sub) in enumerate(trajectories.groupby("level")):
@@ -222,9 +224,9 @@ def trajectories_figure(trajectories: pd.DataFrame, title: str, ylabel: str = "P
     ax.set_xlabel("Wave (biennial)")
     ax.set_ylabel(ylabel)
     ax.set_title(title, loc="left", fontsize=9)
-    ax.legend(frameon=False, fontsize=8, loc="upper left", ncols=2, title="isolation held constant",
-              title_fontsize=8)
-    ax.margins(y=0.25)
+    ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), title="isolation\nheld constant",
+              title_fontsize=8)  # beside the axes: no label on a line
+    ax.margins(y=0.1)
     return fig
 
 
@@ -233,7 +235,7 @@ def incidence_figure(incidence: pd.DataFrame, title: str) -> Figure:
     """Cumulative incidence of new CVD (death competing) and of death by isolation group (the groups a
     restricted study holds too few persons in are already left out of ``incidence``)."""
     require_columns(incidence, ["outcome", "group", "time_months", "estimate", "ci_low", "ci_high"], "incidence")
-    fig = new_figure(9.0, 3.8)
+    fig = new_figure(PRINT_WIDTH_IN, 4.0)  # the text width: type prints at its size
     axes = fig.subplots(1, 2, sharey=False)
     names = {"cvd": "New heart disease or stroke\n(death as competing event)", "death": "Death (1 - Kaplan-Meier)"}
     for ax, outcome in zip(axes, ("cvd", "death")):
@@ -243,13 +245,16 @@ def incidence_figure(incidence: pd.DataFrame, title: str) -> Figure:
             ax.step(g["time_months"] / 12, g["estimate"], where="post", color=colour, label=group)
             ax.fill_between(g["time_months"] / 12, g["ci_low"], g["ci_high"], step="post", color=colour, alpha=0.15,
                             linewidth=0)
-        ax.set_title(names[outcome], loc="left", fontsize=9)
-        ax.set_xlabel("Years since the first interview")
+        ax.set_title(names[outcome], loc="left", fontsize=8.5)
+        ax.set_xlabel("Years since the first interview", fontsize=8.5)
+        ax.tick_params(labelsize=8)
         ax.set_ylim(0, None)
-    axes[0].set_ylabel("Cumulative incidence")
-    axes[1].legend(frameon=False, fontsize=8, title="At the first interview", title_fontsize=8)
-    fig.suptitle(title, x=0.01, ha="left", fontsize=10)
-    fig.tight_layout()
+    axes[0].set_ylabel("Cumulative incidence", fontsize=8.5)
+    handles, labels = axes[1].get_legend_handles_labels()
+    fig.legend(handles, labels, frameon=False, fontsize=8, title="At the first interview", title_fontsize=8,
+               loc="lower center", ncols=min(4, len(labels)))  # below the panels: no label on a curve
+    fig.suptitle(textwrap.fill(title, 80), x=0.01, ha="left", fontsize=10)
+    fig.tight_layout(rect=(0, 0.14, 1, 1))
     return fig
 
 
@@ -261,7 +266,7 @@ def truth_figure(truth: pd.DataFrame) -> Figure:
         raise FigureError("no SYNTHETIC records to compare with the truth")
     panels = [(scale, truth.loc[truth["parameter"].map(_scale) == scale]) for scale in TRUTH_SCALES]
     panels = [(scale, rows) for scale, rows in panels if len(rows)]
-    fig = new_figure(7.0, 0.3 * len(truth) + 0.9 * len(panels) + 0.6)
+    fig = new_figure(PRINT_WIDTH_IN, 0.17 * len(truth) + 0.65 * len(panels) + 0.6)  # the text width
     axes = fig.subplots(len(panels), 1, squeeze=False, gridspec_kw={"height_ratios": [len(r) for _, r in panels]})
     for ax, (scale, rows) in zip(axes[:, 0], panels):
         labels = [f"{parameter_words(p)} ({MODEL_LABELS.get(m, m)})" for p, m in zip(rows["parameter"], rows["model"])]
@@ -270,12 +275,13 @@ def truth_figure(truth: pd.DataFrame) -> Figure:
         ax.hlines(y, rows["ci_low"], rows["ci_high"], color=colours)
         ax.plot(rows["estimate"], y, "o", color="#1b6ca8", markersize=4, label="estimate (95% CI)")
         ax.plot(rows["truth"], y, "x", color="black", markersize=6, label="true value")
-        ax.set_yticks(y, labels, fontsize=7)
+        ax.set_yticks(y, labels, fontsize=7.5)
         ax.set_ylim(-0.7, len(rows) - 0.3)
         ax.set_xlabel(scale, fontsize=8)
+        ax.tick_params(axis="x", labelsize=7.5)
     fig.suptitle("SYNTHETIC cohort: estimates vs the known truth", x=0.01, ha="left", fontsize=10)
     handles, names = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, names, frameon=False, fontsize=7, loc="lower center", ncols=2)
+    fig.legend(handles, names, frameon=False, fontsize=7.5, loc="lower center", ncols=2)
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     return fig
 
@@ -402,7 +408,7 @@ def write_cohort_reports(processed: Path, reports: Path, disclosure: DisclosureS
         written += tables.write_table(capability_display(capability, study_labels, restricted, rule),
                                       tables_dir / "capability")
         written += write_figure(capability_figure(capability, study_labels, restricted, rule),
-                                figures_dir / "capability", formats)
+                                figures_dir / "capability", formats, print_width_in=None)  # on screen only
         if len(truth):
             written += tables.write_table(truth_display(truth), tables_dir / "truth")
             written += write_figure(truth_figure(truth), figures_dir / "truth", formats)
@@ -414,7 +420,7 @@ def write_cohort_reports(processed: Path, reports: Path, disclosure: DisclosureS
             title = f"{label}: participants" + (f" ({rule.marker}: suppressed, restricted data)"
                                                  if steps.attrs["hidden"] else "")
             written += write_figure(flow_diagram(steps, title, unit=("person", "persons")),
-                                    figures_dir / f"flow_{study}", formats)
+                                    figures_dir / f"flow_{study}", formats, print_width_in=None)  # on screen only
         if "outcome" not in trajectories:
             trajectories = trajectories.assign(outcome="depression_score", outcome_label="Depressive symptoms")
         for (study, outcome), sub in trajectories.groupby(["study", "outcome"], sort=False):
@@ -426,7 +432,9 @@ def write_cohort_reports(processed: Path, reports: Path, disclosure: DisclosureS
             else:
                 figure = trajectories_figure(sub, f"{study}: predicted {what.lower()} by isolation",
                                              f"Predicted {what.lower()}")
-            written += write_figure(figure, figures_dir / f"{prefix}_{key}", formats)
+            # the supplement prints the depressive-symptom paths at 80% of the text width; the others on screen
+            written += write_figure(figure, figures_dir / f"{prefix}_{key}", formats,
+                                    print_width_in=0.8 * PRINT_WIDTH_IN if outcome == "depression_score" else None)
         for study, sub in incidence.groupby("study", sort=False):
             key = "synthetic" if _synthetic(study) else str(study).split()[0].lower()
             title = f"{study}: cumulative incidence by social isolation" + (

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from scipy import stats
 
 from analysis.core import config, io
@@ -26,6 +27,7 @@ from analysis.report import tables
 from analysis.report.figures import (
     MARKERS,
     PALETTE,
+    PRINT_WIDTH_IN,
     FigureError,
     count_text,
     flow_diagram,
@@ -247,7 +249,7 @@ def trajectories_figure(panel: pd.DataFrame, outcomes: Mapping[str, str], exposu
     one (last year). Shows at once how far apart countries are (between) and how little each moves (within)."""
     require_columns(panel, [entity, time, name, exposure, *outcomes], "trajectories_figure")
     chosen = _highlighted(panel, highlight, entity)
-    fig = new_figure(5.0 * len(outcomes) + 0.4, 4.9)
+    fig = new_figure(max(PRINT_WIDTH_IN, 3.3 * len(outcomes)), 4.9)  # two outcomes: the text width
     axes = fig.subplots(1, len(outcomes), squeeze=False)[0]
     for ax, (outcome, label) in zip(axes, outcomes.items(), strict=True):
         data = panel[[entity, time, name, exposure, outcome]].dropna().sort_values([entity, time])
@@ -266,22 +268,23 @@ def trajectories_figure(panel: pd.DataFrame, outcomes: Mapping[str, str], exposu
             ax.plot(path[exposure].iloc[-1], path[outcome].iloc[-1], MARKERS[i % len(MARKERS)], color=colour,
                     markersize=5, zorder=4,
                     label=f"{path[name].iloc[0]} ({int(path[time].iloc[0])}-{int(path[time].iloc[-1])})")
-        ax.set_xlabel(exposure_label)
-        ax.set_ylabel(textwrap.fill(label, 36))
+        ax.set_xlabel(textwrap.fill(exposure_label, 32), fontsize=8.5)
+        ax.set_ylabel(textwrap.fill(label, 36), fontsize=8.5)
+        ax.tick_params(labelsize=8)
         ax.grid(color="#eeeeee", linewidth=0.6)
         ax.set_axisbelow(True)
     handles, labels = axes[0].get_legend_handles_labels()
     if handles:
-        fig.legend(handles, labels, frameon=False, loc="upper center", bbox_to_anchor=(0.5, 0.17),
-                   ncol=min(3, len(handles)), fontsize=8.5)
+        fig.legend(handles, labels, frameon=False, loc="upper center", bbox_to_anchor=(0.5, 0.225),
+                   ncol=min(2, len(handles)), fontsize=8)
     years = panel[time]
     fig.suptitle(f"Country paths through social support and health, {int(years.min())}-{int(years.max())}",
-                 x=0.01, ha="left", fontweight="bold")
+                 x=0.01, ha="left", fontweight="bold", fontsize=10)
     note = ("Each grey line is one country's path over the years; coloured: selected countries, open marker = "
             "first year, filled = last. Social support: WHR 2024 (Gallup World Poll); outcomes: IHME GBD 2019 via "
             "Our World in Data, age-standardised. Country-level (ecological) data.")
-    fig.text(0.01, 0.005, textwrap.fill(note, 150), fontsize=7.5, color="#444444", ha="left", va="bottom")
-    fig.subplots_adjust(left=0.09, right=0.98, top=0.9, bottom=0.3, wspace=0.28)
+    fig.text(0.01, 0.005, textwrap.fill(note, 105), fontsize=7.5, color="#444444", ha="left", va="bottom")
+    fig.subplots_adjust(left=0.11, right=0.98, top=0.91, bottom=0.36, wspace=0.38)
     return fig
 
 
@@ -347,7 +350,9 @@ def coefficient_figure(records: pd.DataFrame, covariate_set: str | None = None,
     exposures = list(dict.fromkeys(recs["exposure"]))
     order = [m for m in ESTIMATOR_HEADERS if m in set(recs["estimator"])]
     rows_per_panel = len(recs) / len(outcomes)
-    fig = new_figure(3.9 * len(outcomes) + 3.2, 0.3 * rows_per_panel + 0.4 * len(exposures) + 2.2)
+    # two outcomes: the text width (type prints at its size), row labels wrapped
+    fig = new_figure(max(PRINT_WIDTH_IN, 2.3 * len(outcomes) + 2.0),
+                     0.36 * rows_per_panel + 0.4 * len(exposures) + 2.6)
     axes = fig.subplots(1, len(outcomes), sharey=True, squeeze=False)[0]
     for ax, outcome in zip(axes, outcomes, strict=True):
         part = recs[recs["outcome"] == outcome]
@@ -367,17 +372,22 @@ def coefficient_figure(records: pd.DataFrame, covariate_set: str | None = None,
                     y += 1
             y += 0.6  # a gap between exposures
         ax.axvline(0.0, color="#555555", linestyle="--", linewidth=0.9, zorder=0)
-        ax.set_yticks(ticks, labels, fontsize=8)
+        ax.set_yticks(ticks, [textwrap.fill(label, 34) for label in labels], fontsize=7.5, linespacing=1.0)
         ax.set_ylim(y - 0.6 - 0.5, -0.5)
-        ax.set_title(textwrap.fill(part["outcome_label"].iloc[0], 42), loc="left", fontsize=9.5)
-        ax.set_xlabel(textwrap.fill(f"Change {part['term_label'].iloc[0]} (95% CI)", 42))
+        ax.set_title(textwrap.fill(part["outcome_label"].iloc[0], 30), loc="left", fontsize=8.5)
+        ax.set_xlabel(textwrap.fill(f"Change {part['term_label'].iloc[0]} (95% CI)", 30), fontsize=8)
+        ax.tick_params(axis="x", labelsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(4))
         ax.grid(axis="x", color="#eeeeee", linewidth=0.6)
-    fig.suptitle("Social support and health across countries: estimators side by side, descriptive "
-                 f"(adjusted for: {covariate_set_label or chosen})", x=0.01, ha="left", fontweight="bold")
+    fig.suptitle(textwrap.fill("Social support and health across countries: estimators side by side, descriptive "
+                               f"(adjusted for: {covariate_set_label or chosen})", 72), x=0.01, ha="left",
+                 fontweight="bold", fontsize=10)
     fig.text(0.01, 0.005, textwrap.fill(ECOLOGICAL_FOOTNOTE + " Grey: the between-country coefficient of the "
-                                        "within-between model.", 170), fontsize=7.5, color="#444444", ha="left",
+                                        "within-between model.", 105), fontsize=7.5, color="#444444", ha="left",
              va="bottom")
-    fig.subplots_adjust(left=0.32, right=0.98, top=0.85, bottom=0.18, wspace=0.1)
+    height = fig.get_figheight()
+    fig.subplots_adjust(left=2.0 / fig.get_figwidth(), right=0.97, top=1 - 1.2 / height, bottom=1.25 / height,
+                        wspace=0.12)
     return fig
 
 
@@ -420,12 +430,13 @@ def write_country_reports(processed: Path, reports: Path, countries: CountriesSe
                                 figures_dir / "trajectories", formats)
         written += write_figure(country_means_figure(panel, outcomes, exposure, exposure_label, highlight,
                                                      scale=float(exposure_spec.scale)),
-                                figures_dir / "country_means", formats)
+                                figures_dir / "country_means", formats, print_width_in=None)  # on screen only
         written += write_figure(coefficient_figure(records, main_set, set_labels.get(main_set)),
                                 figures_dir / "coefficients", formats)
         written.append(io.write_csv(tables_dir / "flow.csv", flow))
         written += write_figure(flow_diagram(flow, "Countries: World Happiness Report joined to GBD 2019",
-                                             unit=("country-year", "country-years")), figures_dir / "flow", formats)
+                                             unit=("country-year", "country-years")), figures_dir / "flow", formats,
+                                print_width_in=None)  # on screen only
     return written
 
 

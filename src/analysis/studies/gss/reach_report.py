@@ -8,17 +8,19 @@ read back from the results files.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from analysis.core import io
 from analysis.core.metrics import clean_number, estimate_entry
 from analysis.report import tables
-from analysis.report.figures import FigureError, new_figure, require_columns, styled, write_figure
+from analysis.report.figures import PRINT_WIDTH_IN, FigureError, new_figure, require_columns, styled, write_figure
 from analysis.studies.gss.report import ballot_flow_table, estimator_table, loneliness_table
 from analysis.studies.gss.settings import GssSettings
 
@@ -54,7 +56,7 @@ def digital_figure(records: pd.DataFrame, gss: GssSettings) -> Figure:
     recs = records[records["estimate"].notna() & (records["measure"] != "OR")]
     if recs.empty:
         raise FigureError("digital_figure: no linear-scale records to draw")
-    fig = new_figure(3.0 * len(outcomes) + 1.8, 3.8)
+    fig = new_figure(PRINT_WIDTH_IN, 4.3)  # the text width: type prints at its size
     axes = fig.subplots(1, len(outcomes), sharey=True, squeeze=False)[0]
     rows = list(FIGURE_EXPOSURES)
     for ax, outcome in zip(axes, outcomes):
@@ -74,18 +76,22 @@ def digital_figure(records: pd.DataFrame, gss: GssSettings) -> Figure:
         ax.set_yticks(range(len(rows)), [FIGURE_EXPOSURES[e] for e in rows])
         ax.set_ylim(len(rows) - 0.5, -0.5)
         title = part["outcome_label"].iloc[0] if not part.empty else outcome
-        ax.set_title(title if outcome not in reach.displacement.outcomes else f"{title}\n(displacement check)",
-                     fontsize=9)
-        ax.set_xlabel("Difference per unit of the exposure\n(probability for binary outcomes; 95% CI)")
+        ax.set_title(textwrap.fill(title, 20) + ("\n(displacement check)" if outcome in reach.displacement.outcomes
+                     else ""), fontsize=8.5)
         ax.grid(axis="x", color="#eeeeee", linewidth=0.6)
+        ax.xaxis.set_major_locator(MaxNLocator(3))
+        ax.tick_params(labelsize=8)
+    fig.supxlabel("Difference per unit of the exposure (probability for binary outcomes; 95% CI)", fontsize=8.5,
+                  x=0.6, y=0.19)
     legend: dict = {}
     for ax in axes:  # one legend entry per series, whichever panel drew it first
         for handle, label in zip(*ax.get_legend_handles_labels()):
             legend.setdefault(label, handle)
-    fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=len(legend), frameon=False, fontsize=8)
-    fig.suptitle("Digital and in-person connection, and social trust: within- and between-person estimates",
-                 x=0.01, ha="left", fontweight="bold")
-    fig.subplots_adjust(left=0.15, right=0.98, top=0.83, bottom=0.3, wspace=0.1)
+    fig.legend(list(legend.values()), list(legend), loc="lower left", ncol=2, frameon=False, fontsize=8,
+               bbox_to_anchor=(0.0, 0.0))
+    fig.suptitle(textwrap.fill("Digital and in-person connection, and social trust: within- and between-person "
+                               "estimates", 72), x=0.01, ha="left", fontweight="bold", fontsize=10)
+    fig.subplots_adjust(left=0.22, right=0.97, top=0.78, bottom=0.3, wspace=0.12)
     return fig
 
 

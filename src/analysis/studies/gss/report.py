@@ -10,12 +10,14 @@ through the atomic writers, all-or-none.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from analysis.core import config, io
 from analysis.estimators.formula import formula_variables
@@ -23,6 +25,7 @@ from analysis.report import tables
 from analysis.report.figures import (
     MARKERS,
     PALETTE,
+    PRINT_WIDTH_IN,
     FigureError,
     flow_diagram,
     flow_table,
@@ -95,7 +98,7 @@ def coefficient_plot(records: pd.DataFrame, title: str | None = None) -> Figure:
     if recs.empty:
         raise FigureError("coefficient_plot: no linear-scale panel records to draw")
     outcomes = list(dict.fromkeys(recs["outcome"]))
-    fig = new_figure(3.3 * len(outcomes) + 1.6, 3.6)
+    fig = new_figure(max(PRINT_WIDTH_IN, 2.5 * len(outcomes) + 1.6), 3.8)  # two outcomes: the text width
     axes = fig.subplots(1, len(outcomes), sharey=True, squeeze=False)[0]
     order = [m for m in ESTIMATOR_HEADERS if m in set(recs["model"])]
     for ax, outcome in zip(axes, outcomes):
@@ -116,11 +119,13 @@ def coefficient_plot(records: pd.DataFrame, title: str | None = None) -> Figure:
         ax.set_ylim(len(labels) - 0.5, -0.5)
         ax.set_title(part["outcome_label"].iloc[0], fontsize=9.5)
         unit = "difference in probability" if outcome in _binary(records) else "outcome units"
-        ax.set_xlabel(f"Per unit of {part['exposure_label'].iloc[0].lower()}\n({unit}, 95% CI)")
+        ax.set_xlabel(textwrap.fill(f"Per unit of {part['exposure_label'].iloc[0].lower()} ({unit}, 95% CI)", 34),
+                      fontsize=8.5)
         ax.grid(axis="x", color="#eeeeee", linewidth=0.6)
-    fig.suptitle(title or "Social contact and health: pooled, within-person and between-person estimates",
-                 x=0.01, ha="left", fontweight="bold")
-    fig.subplots_adjust(left=0.2, right=0.98, top=0.84, bottom=0.22, wspace=0.12)
+        ax.xaxis.set_major_locator(MaxNLocator(4))
+    fig.suptitle(textwrap.fill(title or "Social contact and health: pooled, within-person and between-person "
+                               "estimates", 70), x=0.01, ha="left", fontweight="bold", fontsize=10)
+    fig.subplots_adjust(left=1.6 / fig.get_figwidth(), right=0.97, top=0.82, bottom=0.24, wspace=0.12)
     return fig
 
 
@@ -432,7 +437,7 @@ def write_gss_reports(processed: Path, reports: Path, gss: GssSettings,
                                 figures_dir / "outcome_by_contact", formats)
         written += write_figure(flow_diagram(flow, "GSS panels 2006-2014: persons interviewed at each wave",
                                              unit=("person", "persons"), highlight_last=False),
-                                figures_dir / "flow", formats)
+                                figures_dir / "flow", formats, print_width_in=None)  # on screen only
     return written
 
 

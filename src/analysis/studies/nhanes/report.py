@@ -476,7 +476,8 @@ def write_nhanes_reports(processed: Path, reports: Path, nh: NhanesSettings,
             slug = design.replace("-", "_")
             written += figures.write_forest_plot(records, figures_dir / f"forest_{slug}", formats, design=design,
                                                  covariate_set_labels=COVARIATE_SET_LABELS)
-        written += figures.write_flow_diagram(flow, figures_dir / "cohort_flow", formats)
+        written += figures.write_figure(figures.flow_diagram(flow), figures_dir / "cohort_flow", formats,
+                                        print_width_in=None)  # on screen only: the paper prints the sample flow
         written += write_sensitivity_reports(reports, nh, tables_dir, figures_dir, formats)
         sensitivity = pd.read_csv(reports / "metrics" / "nhanes_sensitivity.csv")
         subgroups = pd.read_csv(reports / "metrics" / "nhanes_subgroups.csv", keep_default_na=False,

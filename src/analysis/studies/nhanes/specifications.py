@@ -59,6 +59,7 @@ from analysis.estimators.specification_curve import (
     source_hash,
     variance_shares,
 )
+from analysis.report.figures import write_figure
 from analysis.report.specification_curve import curve_figure
 from analysis.studies.nhanes import source
 from analysis.studies.nhanes.imputation import completed_table, imputation_frame
@@ -284,6 +285,6 @@ def stage() -> str:
         io.write_outputs({metrics / "nhanes_specifications.csv": result["records"],
                           metrics / "nhanes_specification_choices.csv": result["choices"],
                           metrics / "nhanes_specification_curve.json": curve_metrics(result, nh)})
-        io.save_figure(fig, config.REPORTS / "figures" / "nhanes_specification_curve", formats=("png",))
+        write_figure(fig, config.REPORTS / "figures" / "nhanes_specification_curve", formats=("png",))
     return (f"NHANES specification curve: {len(result['records'])} specifications, {result['fitted']} fitted now "
             f"({seconds:.1f} s), the rest from the cache")

@@ -48,6 +48,7 @@ county counts once; model-based SEs, lme4's convention), adjusted for the named 
 from __future__ import annotations
 
 import math
+import textwrap
 from dataclasses import replace
 from pathlib import Path
 
@@ -61,7 +62,7 @@ from analysis.estimators.mediation import bootstrap_mediation
 from analysis.estimators.random_intercept import GroupCrossProducts, fit_random_intercept
 from analysis.estimators.records import ModelSpec, formula_variables, record_row, records_frame
 from analysis.report import tables
-from analysis.report.figures import PALETTE, new_figure, styled, write_figure
+from analysis.report.figures import PALETTE, PRINT_WIDTH_IN, new_figure, styled, write_figure
 from analysis.studies.places import source as src
 from analysis.studies.places.models import ECOLOGICAL, MODEL_BASED, without_terms
 from analysis.studies.places.schema import CHR_DOCUMENTATION, ChrMeasure
@@ -455,8 +456,9 @@ def associations_figure(records: pd.DataFrame, places: PlacesSettings):
     block = places.infrastructure
     main = records[(records["sample"] == "main") & (records["term"] == records["exposure"])]
     exposures = list(block.exposures)
-    fig = new_figure(7.0, 0.42 * len(exposures) + 1.6)
-    ax = fig.add_axes((0.36, 0.2, 0.6, 0.68))
+    height = 0.42 * len(exposures) + 1.8
+    fig = new_figure(PRINT_WIDTH_IN, height)  # the text width: type prints at its size
+    ax = fig.add_axes((0.38, 0.75 / height, 0.58, 1 - 1.3 / height))
     offsets = np.linspace(-0.15, 0.15, len(block.mediators))
     for k, (mediator, m) in enumerate(block.mediators.items()):
         part = main[main["outcome"] == mediator].set_index("exposure").reindex(exposures)
@@ -464,11 +466,13 @@ def associations_figure(records: pd.DataFrame, places: PlacesSettings):
         ax.errorbar(part["estimate"], y, xerr=[part["estimate"] - part["ci_low"], part["ci_high"] - part["estimate"]],
                     fmt="os"[k % 2], color=PALETTE[k], ms=4, capsize=2, lw=1, label=m.label)
     ax.axvline(0, color="#777777", lw=0.8)
-    ax.set_yticks(np.arange(len(exposures))[::-1], [block.exposures[e].label for e in exposures])
+    ax.set_yticks(np.arange(len(exposures))[::-1], [textwrap.fill(block.exposures[e].label, 34) for e in exposures],
+                  fontsize=8, linespacing=1.0)
     ax.set_xlabel("Difference in county prevalence (percentage points) per 1 SD")
     ax.legend(loc="lower center", bbox_to_anchor=(0.35, 1.0), ncol=2, frameon=False)
-    fig.text(0.01, 0.02, "Ecological: counties within states (random state intercept), adjusted for composition; "
-             "associations between counties, no causal claim.", fontsize=7)
+    fig.text(0.01, 0.02, textwrap.fill("Ecological: counties within states (random state intercept), adjusted for "
+                                       "composition; associations between counties, no causal claim.", 100),
+             fontsize=7.5)
     return fig
 
 

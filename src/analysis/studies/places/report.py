@@ -12,6 +12,7 @@ Every figure and table says that the associations are ecological (counties, not 
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -19,12 +20,13 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import StrMethodFormatter
+from matplotlib.ticker import MaxNLocator, StrMethodFormatter
 
 from analysis.core import config, io
 from analysis.report import tables
 from analysis.report.figures import (
     PALETTE,
+    PRINT_WIDTH_IN,
     FigureError,
     count_text,
     flow_diagram,
@@ -348,7 +350,9 @@ def scatter_figure(
     names = list(outcomes)
     ncols = min(ncols, len(names))
     nrows = math.ceil(len(names) / ncols)
-    fig = _grid_figure(3.4 * ncols + 0.3, 2.5, nrows, top=0.55, bottom=1.0, gap=0.9)
+    # drawn at the text width (type prints at its size): three 1.8 in panels a row
+    fig = _grid_figure(PRINT_WIDTH_IN, 1.9, nrows, top=0.9, bottom=1.35, gap=1.05)
+    fig.subplots_adjust(left=0.06, wspace=0.38)
     axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
     xlabel = exposure_label or _LABELS.get(exposure, exposure)
     for ax, outcome in zip(axes, names):
@@ -375,8 +379,11 @@ def scatter_figure(
             r = float(np.corrcoef(x, y)[0, 1])
             ax.text(0.03, 0.97, f"r = {r:.2f}\n{len(x):,} counties", transform=ax.transAxes, va="top", ha="left",
                     fontsize=8, bbox=dict(boxstyle="round,pad=0.25", facecolor="white", edgecolor="none", alpha=0.8))
-        ax.set_title(outcomes[outcome], fontsize=9.5)
-        ax.set_xlabel(xlabel)
+        ax.set_title(textwrap.fill(outcomes[outcome], 26), fontsize=8.5)
+        ax.set_xlabel(textwrap.fill(xlabel, 28), fontsize=8)
+        ax.tick_params(labelsize=7.5)
+        ax.xaxis.set_major_locator(MaxNLocator(4))
+        ax.yaxis.set_major_locator(MaxNLocator(5))
         if np.nanmax(np.abs(y)) >= 1000:
             ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
         ax.grid(color="#eeeeee", linewidth=0.6, zorder=0)
@@ -388,10 +395,10 @@ def scatter_figure(
                Line2D([], [], color="#111111", linestyle="--", linewidth=1.6, label="Least squares, all counties")]
     handles += [Line2D([], [], color=PALETTE[i % len(PALETTE)], marker="o", markersize=4, linewidth=1.6,
                        label=f"{state}: counties and within-state line") for i, state in enumerate(highlight)]
-    fig.legend(handles=handles, loc="lower center", ncol=min(4, len(handles)), frameon=False, fontsize=8)
-    fig.suptitle(f"{xlabel} and health across US counties (ecological, unadjusted; PLACES values are small-area "
-                 "model predictions)", x=0.01,
-                 y=1 - 0.1 / fig.get_figheight(), ha="left", va="top", fontweight="bold")
+    fig.legend(handles=handles, loc="lower center", ncol=min(2, len(handles)), frameon=False, fontsize=8)
+    fig.suptitle(textwrap.fill(f"{xlabel} and health across US counties (ecological, unadjusted; PLACES values "
+                               "are small-area model predictions)", 72), x=0.01,
+                 y=1 - 0.08 / fig.get_figheight(), ha="left", va="top", fontweight="bold", fontsize=10)
     return fig
 
 
@@ -423,7 +430,9 @@ def caterpillar_figure(
     ncols = min(ncols, len(names))
     nrows = math.ceil(len(names) / ncols)
     n_states = data.groupby("outcome")["state"].nunique().max()
-    fig = _grid_figure(3.0 * ncols + 0.4, 0.14 * n_states + 0.4, nrows, top=1.05, bottom=0.55, gap=0.85)
+    # the text width; state labels at 7 pt alternate left and right, so each side has one every other row
+    fig = _grid_figure(PRINT_WIDTH_IN, 0.064 * n_states + 0.3, nrows, top=1.0, bottom=0.6, gap=1.05)
+    fig.subplots_adjust(left=0.05, right=0.94, wspace=0.44)
     axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
     for ax, outcome in zip(axes, names):
         part = data[data["outcome"] == outcome].sort_values("deviation", kind="stable").reset_index(drop=True)
@@ -433,11 +442,19 @@ def caterpillar_figure(
         ax.hlines(y, part["ci_low"], part["ci_high"], colors=colours, linewidth=1.2)
         ax.scatter(part["deviation"], y, s=12, c=colours, zorder=3)
         ax.axvline(0.0, color="#555555", linestyle="--", linewidth=0.9, zorder=0)
-        ax.set_yticks(y, part["state"], fontsize=6.5)
+        ax.set_yticks(y[::2], part["state"][::2], fontsize=7.2)
         ax.set_ylim(-0.8, len(part) - 0.2)
-        ax.set_title(part["outcome_label"].iloc[0], fontsize=9.5)
-        ax.set_xlabel("Difference from the average state" if component == "intercept"
-                      else "Slope difference (per 1 point)")
+        right = ax.twinx()
+        right.set_ylim(ax.get_ylim())
+        right.set_yticks(y[1::2], part["state"][1::2], fontsize=7.2)
+        right.spines["right"].set_visible(False)
+        right.tick_params(axis="y", length=2, pad=1)
+        ax.tick_params(axis="y", length=2, pad=1)
+        ax.tick_params(axis="x", labelsize=7.5)
+        ax.xaxis.set_major_locator(MaxNLocator(3))
+        ax.set_title(textwrap.fill(part["outcome_label"].iloc[0], 24), fontsize=8.5)
+        ax.set_xlabel("Difference from\nthe average state" if component == "intercept"
+                      else "Slope difference\n(per 1 point)", fontsize=8)
         ax.grid(axis="x", color="#eeeeee", linewidth=0.6)
         if np.nanmax(np.abs(part[["ci_low", "ci_high"]].to_numpy(float))) >= 1000:
             ax.xaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
@@ -446,8 +463,8 @@ def caterpillar_figure(
     label = _LABELS.get(exposure, data["exposure_label"].iloc[0])
     what = ("State random intercepts: each state's level at the average exposure" if component == "intercept"
             else "State random slopes: each state's deviation from the average slope")
-    fig.suptitle(f"{what}\n{label}; covariate set '{covariate_set}' (BLUP and 95% interval; blue: excludes 0; "
-                 "PLACES values are small-area model predictions)",
+    fig.suptitle(textwrap.fill(f"{what}. {label}; covariate set '{covariate_set}' (BLUP and 95% interval; blue: "
+                               "excludes 0; PLACES values are small-area model predictions)", 80),
                  x=0.01, y=1 - 0.1 / fig.get_figheight(), ha="left", va="top", fontweight="bold", fontsize=10)
     return fig
 
@@ -509,7 +526,8 @@ def write_places_reports(processed: Path, reports: Path, places: PlacesSettings,
         written += tables.write_table(join_log_display(join_log), tables_dir / "join_log")
         written.append(io.write_csv(tables_dir / "flow.csv", flow))
         written += write_figure(flow_diagram(flow, "US counties: PLACES 2024 joined to County Health Rankings",
-                                             unit=COUNTIES), figures_dir / "flow", formats)
+                                             unit=COUNTIES), figures_dir / "flow", formats,
+                                print_width_in=None)  # on screen only
         for exposure in exposures:
             written += write_figure(scatter_figure(table, exposure, outcomes,
                                                    highlight_states=options.highlight_states),
