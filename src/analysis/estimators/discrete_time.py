@@ -25,7 +25,8 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
+from statsmodels.genmod import families
+from statsmodels.genmod.generalized_linear_model import GLM
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
 
 from analysis.estimators.formula import formula_variables, regressor_matrix
@@ -66,8 +67,8 @@ def fit_cloglog_hazard(
     try:
         exog = pd.concat([regressor_matrix(sample, f"{' + '.join(exposures)}{' + ' + rhs if rhs else ''}"),
                           pd.get_dummies(sample[interval], prefix=interval, dtype=float)], axis=1)
-        glm = sm.GLM(sample[event].to_numpy(float), exog,
-                     family=sm.families.Binomial(link=sm.families.links.CLogLog()),
+        glm = GLM(sample[event].to_numpy(float), exog,
+                     family=families.Binomial(link=families.links.CLogLog()),
                      offset=np.log(sample[length].to_numpy(float)),
                      var_weights=None if weight is None else sample[weight].to_numpy(float))
         groups = pd.factorize(sample[cluster])[0]

@@ -34,8 +34,8 @@ import warnings
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
-import statsmodels.formula.api as smf
+from statsmodels.genmod import families
+from statsmodels.genmod.generalized_linear_model import GLM
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
 
 from analysis.estimators.records import (
@@ -48,7 +48,7 @@ from analysis.estimators.records import (
 )
 from analysis.estimators.vcov import with_small_sample_factor
 
-FAMILIES = {"binomial": ("logistic", sm.families.Binomial), "gaussian": ("linear", sm.families.Gaussian)}
+FAMILIES = {"binomial": ("logistic", families.Binomial), "gaussian": ("linear", families.Gaussian)}
 
 
 def survey_glm(
@@ -61,7 +61,7 @@ def survey_glm(
     """
     _, family_class = FAMILIES[family]
     codes = pd.factorize(np.asarray(clusters), sort=True)[0]
-    model = smf.glm(formula, frame, family=family_class(), var_weights=np.asarray(weights, dtype=float))
+    model = GLM.from_formula(formula, frame, family=family_class(), var_weights=np.asarray(weights, dtype=float))
     result = model.fit(cov_type="cluster", cov_kwds={"groups": codes, "use_correction": False})
     cov, _ = with_small_sample_factor(result.cov_params(), codes)
     return result.params, cov, bool(result.converged)
@@ -112,7 +112,7 @@ def fit_glm(
                 note = (f"survey-weighted pseudo-ML (statsmodels GLM var_weights = {weight} normalised to mean 1); "
                         f"cluster-robust sandwich SE by stratum x PSU ({g} clusters, factor G/(G-1))")
             else:
-                result = smf.glm(formula, frame, family=family_class()).fit()
+                result = GLM.from_formula(formula, frame, family=family_class()).fit()
                 params, se, converged = result.params, result.bse, bool(result.converged)
                 note = "unweighted ML; model-based SE" + (
                     " (residual variance on n - k df)" if family == "gaussian" else "")

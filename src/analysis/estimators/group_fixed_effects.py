@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import statsmodels.formula.api as smf
+from statsmodels.regression.linear_model import OLS, WLS
 
 from analysis.estimators.records import (
     ModelSpec,
@@ -64,9 +64,9 @@ def fit_group_fixed_effects(
     codes = pd.factorize(frame[group], sort=True)[0]
     try:
         if weighted:
-            model = smf.wls(formula, frame, weights=normalised_weights(frame[weight]))
+            model = WLS.from_formula(formula, frame, weights=normalised_weights(frame[weight]))
         else:
-            model = smf.ols(formula, frame)
+            model = OLS.from_formula(formula, frame)
         result = model.fit(cov_type="cluster", cov_kwds={"groups": codes, "use_correction": False})
         cov, g = with_small_sample_factor(result.cov_params(), codes)
     except (np.linalg.LinAlgError, ValueError) as err:

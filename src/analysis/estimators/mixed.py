@@ -38,8 +38,8 @@ import warnings
 
 import numpy as np
 import pandas as pd
-import statsmodels.formula.api as smf
 from scipy import stats
+from statsmodels.regression.mixed_linear_model import MixedLM
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
 from analysis.estimators.formula import design_matrix
@@ -68,7 +68,8 @@ def fit_mixedlm(frame: pd.DataFrame, formula: str, group: str, vc_formula: dict[
     convergence at a lower likelihood; Nelder-Mead matched bfgs at interior optima, Powell stopped slightly
     short of them (hence both, best kept).
     """
-    return best_reml_fit(lambda: smf.mixedlm(formula, frame, groups=group, re_formula="1", vc_formula=vc_formula),
+    return best_reml_fit(lambda: MixedLM.from_formula(formula, frame, groups=group, re_formula="1",
+                                                      vc_formula=vc_formula),
                          MIXEDLM_METHODS, (MIXEDLM_FALLBACK,))
 
 
@@ -289,7 +290,7 @@ def fit_random_slope_linear(
     re_formula = f"~{spec.exposure}" if random_slope else "1"
     try:
         result, optimizer = best_reml_fit(
-            lambda: smf.mixedlm(formula, frame, groups=group, re_formula=re_formula), RANDOM_SLOPE_METHODS,
+            lambda: MixedLM.from_formula(formula, frame, groups=group, re_formula=re_formula), RANDOM_SLOPE_METHODS,
             RANDOM_SLOPE_FALLBACK)
     except (np.linalg.LinAlgError, ValueError) as err:
         text = str(err).splitlines()[0] if str(err) else type(err).__name__

@@ -72,9 +72,9 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from lifelines.exceptions import ConvergenceError
 from scipy import stats
+from statsmodels.genmod.generalized_linear_model import GLM
 from statsmodels.tools.sm_exceptions import ConvergenceWarning as GLMConvergenceWarning
 from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
 
@@ -332,7 +332,7 @@ def _glm_fit(data: pd.DataFrame, frame: pd.DataFrame, mask: np.ndarray, rhs: str
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         # IRLS to a change in the coefficients below 1e-10 (statsmodels' default stops on the deviance).
-        result = sm.GLM(y, X, family=glm_family, var_weights=w).fit(tol=1e-10, tol_criterion="params",
+        result = GLM(y, X, family=glm_family, var_weights=w).fit(tol=1e-10, tol_criterion="params",
                                                                     maxiter=200)
     problems = _collect(caught, (GLMConvergenceWarning, PerfectSeparationWarning))
     separated = any(issubclass(x.category, PerfectSeparationWarning) for x in caught)

@@ -33,8 +33,10 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy import stats
+from statsmodels.genmod import families
+from statsmodels.genmod.generalized_linear_model import GLM
+from statsmodels.regression.linear_model import OLS
 
 from analysis.estimators.cox_counting import fit_cox_counting
 from analysis.estimators.formula import design_matrix, formula_variables
@@ -143,13 +145,13 @@ def dumouchel_duncan(
     augmented = pd.concat([X, added], axis=1)
     if model == "gaussian":
         y = frame[outcome].to_numpy(dtype=float)
-        small, big = sm.OLS(y, X).fit(), sm.OLS(y, augmented).fit()
+        small, big = OLS(y, X).fit(), OLS(y, augmented).fit()
         df_den = float(big.df_resid)
         F = ((small.ssr - big.ssr) / q) / (big.ssr / df_den)
         return WeightTest("F", float(F), q, df_den, float(stats.f.sf(F, q, df_den)), n, q)
     if model == "binomial":
         y = frame[outcome].to_numpy(dtype=float)
-        fits = [sm.GLM(y, design, family=sm.families.Binomial()).fit(tol=1e-10, maxiter=200)
+        fits = [GLM(y, design, family=families.Binomial()).fit(tol=1e-10, maxiter=200)
                 for design in (X, augmented)]
         lr = 2 * (fits[1].llf - fits[0].llf)
     else:

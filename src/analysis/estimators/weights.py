@@ -13,8 +13,8 @@ import warnings
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
-import statsmodels.formula.api as smf
+from statsmodels.genmod import families
+from statsmodels.genmod.generalized_linear_model import GLM
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
 
 from analysis.estimators.formula import design_matrix, formula_variables
@@ -28,8 +28,8 @@ def stabilised_ratio(data: pd.DataFrame, outcome: str, denominator: str, numerat
     result's ``attrs["problems"]`` (an empty list when there are none), never silenced."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        den = smf.glm(f"{outcome} ~ {denominator}", data, family=sm.families.Binomial()).fit()
-        num = smf.glm(f"{outcome} ~ {numerator}", data, family=sm.families.Binomial()).fit()
+        den = GLM.from_formula(f"{outcome} ~ {denominator}", data, family=families.Binomial()).fit()
+        num = GLM.from_formula(f"{outcome} ~ {numerator}", data, family=families.Binomial()).fit()
     problems = sorted({str(w.message).splitlines()[0] for w in caught
                        if issubclass(w.category, (ConvergenceWarning, PerfectSeparationWarning))})
     problems += [f"the {name} model did not converge" for name, fit in (("denominator", den), ("numerator", num))
