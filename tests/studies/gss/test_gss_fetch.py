@@ -55,10 +55,10 @@ def test_rda_check_accepts_a_file_written_for_r(tmp_path):
 
 
 @pytest.mark.parametrize("content, message", [
-    (gzip.compress(WORKSPACE)[:300], "truncated or corrupt"),
+    (gzip.compress(WORKSPACE, mtime=0)[:300], "truncated or corrupt"),
     (lzma.compress(WORKSPACE)[:200], "truncated or corrupt"),
     (b"<html>404 Not Found</html>", "not an R data file"),
-    (gzip.compress(b"PK\x03\x04 a zip, not a workspace"), "not an R workspace"),
+    (gzip.compress(b"PK\x03\x04 a zip, not a workspace", mtime=0), "not an R workspace"),
 ])
 def test_rda_check_rejects_bad_files(tmp_path, content, message):
     path = tmp_path / "bad.rda"
