@@ -53,6 +53,11 @@ reach each person every other wave: :func:`carry_forward` links the last measure
 when it is at most ``max_waves`` waves old (``params.yaml cohorts.studies.<study>.carry_forward``), and
 with ``cohorts.models.no_carry_sensitivity`` every model of such a study is fitted again without carrying
 (record ``sample`` :data:`NO_CARRY`; its spec name ends ``_no_carry``).
+
+**Speed.** The stage runs with one BLAS thread (``threadpoolctl``): OpenBLAS's two threads on the tall,
+narrow least-squares and SVD calls of the GLM fits (n x ~20) spent about five times the CPU of one thread on
+our shared 2-core machine (issue 23; benchmarks/results/), and the results are the same bytes. The records
+are validated once, when the fitter builds them and again over the whole table, not after each note is added.
 """
 
 from __future__ import annotations
@@ -64,6 +69,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from analysis.core import config, io
 from analysis.core.disclosure import SUPPRESSED_NOTE, DisclosureRule, rule_of
@@ -242,7 +248,7 @@ class _Fit:
     def noted(self, records: pd.DataFrame, suffix: str = "") -> pd.DataFrame:
         """The records with the study's words around each fitter's note (SYNTHETIC, absent exposures, carry)."""
         notes = ["; ".join(x for x in (self.prefix, note, suffix) if x) for note in records["note"]]
-        return records_frame(records.assign(note=notes))
+        return records.assign(note=notes)  # the fitter validated the records; run_cohort_models validates all
 
     def weighted(self, records: pd.DataFrame, weights: pd.Series) -> pd.DataFrame:
         """An attrition-weighted fit's records: not converged, and said so, when the attrition model was not."""
@@ -250,7 +256,7 @@ class _Fit:
         if not problems:
             return records
         notes = [f"{note}; attrition model: {'; '.join(problems)}" for note in records["note"]]
-        return records_frame(records.assign(note=notes, converged=False))
+        return records.assign(note=notes, converged=False)
 
     def failed(self, spec: ModelSpec, model: str, design: str, vcov: str, err: BaseException) -> pd.DataFrame:
         """NaN records (one per exposure) of a fit that could not start (its sample could not be built)."""
@@ -259,12 +265,15 @@ class _Fit:
 
 
 def as_float(frame: pd.DataFrame) -> pd.DataFrame:
-    """Nullable integer columns (the schema's 0/1 ``Int8``) as float64 with NaN, for numpy and the fitters."""
-    out = frame.copy()
-    for c in out.columns:
-        if pd.api.types.is_extension_array_dtype(out[c].dtype) and pd.api.types.is_numeric_dtype(out[c].dtype):
-            out[c] = out[c].astype("float64")
-    return out
+    """Nullable integer columns (the schema's 0/1 ``Int8``) as float64 with NaN, for numpy and the fitters.
+
+    A new frame only when a column changes (the unchanged columns shared, copy-on-write); a frame already
+    converted comes back as the same object, so callers that modify the result pass a frame of their own (a
+    sorted or filtered one). The stage so holds no needless copy of the panel.
+    """
+    nullable = {c: "float64" for c, dtype in frame.dtypes.items()
+                if pd.api.types.is_extension_array_dtype(dtype) and pd.api.types.is_numeric_dtype(dtype)}
+    return frame.astype(nullable) if nullable else frame
 
 
 def fit_within_between(panel: pd.DataFrame, f: _Fit, depression: DepressionModel) -> pd.DataFrame:
@@ -460,7 +469,7 @@ def _in_sample(job: Callable[[], pd.DataFrame], sample: str) -> Callable[[], pd.
     def run() -> pd.DataFrame:
         out = job()
         out.attrs.pop("trajectories", None)
-        return records_frame(out.assign(sample=sample))
+        return out.assign(sample=sample)
     return run
 
 
@@ -688,8 +697,9 @@ def stage() -> str:
     truth = io.read_json(config.RAW / "cohorts" / "synthetic_truth.json")["truth"]
     metrics = config.REPORTS / "metrics"
     carry = {k: v.carry_forward for k, v in params.cohorts.studies.items()}
-    outputs = model_outputs(panel, status, params.cohorts.models, truth, rule_of(params.disclosure), metrics,
-                            progress=True, carry=carry)
+    with threadpool_limits(limits=1):  # one BLAS thread: tall-skinny solves ran 5x the CPU with two (module doc)
+        outputs = model_outputs(panel, status, params.cohorts.models, truth, rule_of(params.disclosure), metrics,
+                                progress=True, carry=carry)
     io.write_outputs(outputs)
     records, checks = outputs[metrics / "cohorts_models.csv"], outputs[metrics / "cohorts_truth.csv"]
     return (f"cohort models: {len(records)} records; SYNTHETIC truth covered {int(checks['covered'].sum())}"
