@@ -135,9 +135,9 @@ def person_intervals(panel: pd.DataFrame, gap_months: dict[int, float] | None = 
     """
     check_columns(panel, ["person_id", "wave", "interviewed", "months", "died", "death_months", "incident_cvd"],
                   "person_intervals")
-    p = as_float(panel.sort_values(["person_id", "wave"], kind="stable").reset_index(drop=True))
+    p = as_float(by_person_wave(panel).reset_index(drop=True))
     if "incident_dementia" not in p:
-        p["incident_dementia"] = np.nan
+        p = p.assign(incident_dementia=np.nan)
     nxt = p.groupby("person_id")[["wave", "interviewed", "months", "incident_cvd", "incident_dementia"]].shift(-1)
     base = p["months"].where(p["interviewed"] == 1).groupby(p["person_id"]).transform("min")
     rows = (p["interviewed"] == 1) & nxt["wave"].notna()
@@ -147,17 +147,26 @@ def person_intervals(panel: pd.DataFrame, gap_months: dict[int, float] | None = 
     death_at = p["death_months"] + 0.5  # mid-month
     death = p["died"].eq(1) & (death_at > p["months"]) & (death_at <= end + 0.5)
     stop = np.where(death, np.minimum(death_at, end + 0.5), end)
-    out = p.assign(start=p["months"] - base, stop=stop - base, length_years=(end - p["months"]) / 12,
-                   next_interviewed=next_iw.astype(float), death=death.astype(float),
-                   cvd_event=nxt["incident_cvd"].where(next_iw).astype("float64"),
-                   dementia_event=nxt["incident_dementia"].where(next_iw).astype("float64"), interval=p["wave"])
-    out = out.loc[rows].reset_index(drop=True)
+    added = {"start": p["months"] - base, "stop": stop - base, "length_years": (end - p["months"]) / 12,
+             "next_interviewed": next_iw.astype(float), "death": death.astype(float),
+             "cvd_event": nxt["incident_cvd"].where(next_iw).astype("float64"),
+             "dementia_event": nxt["incident_dementia"].where(next_iw).astype("float64"), "interval": p["wave"]}
+    keep = rows.to_numpy()  # the interval rows taken before the new columns join (no copy of the whole panel)
+    out = p.loc[keep].assign(**{k: v[keep] for k, v in added.items()}).reset_index(drop=True)
     bad = out["stop"] <= out["start"]
     if bad.any():
         first = out.loc[bad].iloc[0]
         raise ValueError(f"person {first['person_id']}: the interval from wave {first['wave']} ends at or before "
                          "it starts (an interview dated after the death date?); check the interview and death dates")
     return out
+
+
+def by_person_wave(panel: pd.DataFrame) -> pd.DataFrame:
+    """``panel`` in person and wave order (a stable sort); the frame itself when it is in that order already (the
+    clean stage writes it so), which spares a copy of the whole panel."""
+    order = panel[["person_id", "wave"]].reset_index(drop=True).sort_values(["person_id", "wave"], kind="stable")
+    positions = order.index.to_numpy()
+    return panel if (positions == np.arange(len(panel))).all() else panel.take(positions)
 
 
 def carry_forward(panel: pd.DataFrame, variables: list[str], max_waves: int) -> tuple[pd.DataFrame, int]:
@@ -201,7 +210,7 @@ def attrition_weights(panel: pd.DataFrame, predictors: str, *, truncate: float =
     where the person was not interviewed; ``attrs["problems"]`` lists the attrition models' convergence
     problems (empty when they converged).
     """
-    p = as_float(panel.sort_values(["person_id", "wave"], kind="stable"))
+    p = as_float(by_person_wave(panel)).copy(deep=False)  # its own object: the predictors are filled below
     nxt = p.groupby("person_id")[["wave", "interviewed"]].shift(-1)
     alive_next = ~(p["died"].eq(1) & (p["death_months"] + 0.5 <= p["months"] + 24.5))
     variables = formula_variables(predictors)
