@@ -319,6 +319,32 @@ def test_person_intervals_nominal_gap():
     assert (q2["stop"], q2["death"]) == (35.5, 1.0)
 
 
+def test_person_intervals_in_any_row_order_and_leaves_the_panel_alone():
+    """The speed path (rows taken before the new columns join; no sort copy of an ordered panel) gives the same
+    intervals for a shuffled panel with the schema's nullable columns, and never modifies the caller's frame."""
+    panel = HAND_PANEL.astype({"interviewed": "Int8", "died": "Int8"})
+    shuffled = panel.sample(frac=1.0, random_state=3)
+    before = shuffled.copy()
+    pd.testing.assert_frame_equal(mc.person_intervals(shuffled), mc.person_intervals(panel))
+    pd.testing.assert_frame_equal(shuffled, before)
+    assert "incident_dementia" not in shuffled
+
+
+def test_by_person_wave_is_pandas_stable_sort():
+    shuffled = HAND_PANEL.sample(frac=1.0, random_state=5).set_index(pd.Index([7] * len(HAND_PANEL)))  # dup labels
+    pd.testing.assert_frame_equal(mc.by_person_wave(shuffled),
+                                  shuffled.sort_values(["person_id", "wave"], kind="stable"))
+    assert mc.by_person_wave(HAND_PANEL) is HAND_PANEL  # in order already: no copy
+
+
+def test_as_float_converts_nullable_columns_only_and_copies_only_then():
+    panel = HAND_PANEL.astype({"died": "Int8"})
+    got = mc.as_float(panel)
+    assert got["died"].dtype == "float64" and got["died"].tolist() == panel["died"].astype(float).tolist()
+    assert panel["died"].dtype == "Int8"
+    assert mc.as_float(got) is got
+
+
 def test_interval_ending_before_it_starts_is_rejected():
     bad = HAND_PANEL.copy()
     bad.loc[(bad["person_id"] == "q") & (bad["wave"] == 2), "months"] = 4.0  # dated before wave 1's 5

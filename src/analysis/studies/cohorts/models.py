@@ -53,6 +53,11 @@ reach each person every other wave: :func:`carry_forward` links the last measure
 when it is at most ``max_waves`` waves old (``params.yaml cohorts.studies.<study>.carry_forward``), and
 with ``cohorts.models.no_carry_sensitivity`` every model of such a study is fitted again without carrying
 (record ``sample`` :data:`NO_CARRY`; its spec name ends ``_no_carry``).
+
+**Speed.** The stage runs with one BLAS thread (``threadpoolctl``): OpenBLAS's two threads on the tall,
+narrow least-squares and SVD calls of the GLM fits (n x ~20) spent about five times the CPU of one thread on
+our shared 2-core machine (issue 23; benchmarks/results/), and the results are the same bytes. The records
+are validated once, when the fitter builds them and again over the whole table, not after each note is added.
 """
 
 from __future__ import annotations
@@ -64,6 +69,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from analysis.core import config, io
 from analysis.core.disclosure import SUPPRESSED_NOTE, DisclosureRule, rule_of
@@ -129,9 +135,9 @@ def person_intervals(panel: pd.DataFrame, gap_months: dict[int, float] | None = 
     """
     check_columns(panel, ["person_id", "wave", "interviewed", "months", "died", "death_months", "incident_cvd"],
                   "person_intervals")
-    p = as_float(panel.sort_values(["person_id", "wave"], kind="stable").reset_index(drop=True))
+    p = as_float(by_person_wave(panel).reset_index(drop=True))
     if "incident_dementia" not in p:
-        p["incident_dementia"] = np.nan
+        p = p.assign(incident_dementia=np.nan)
     nxt = p.groupby("person_id")[["wave", "interviewed", "months", "incident_cvd", "incident_dementia"]].shift(-1)
     base = p["months"].where(p["interviewed"] == 1).groupby(p["person_id"]).transform("min")
     rows = (p["interviewed"] == 1) & nxt["wave"].notna()
@@ -141,17 +147,26 @@ def person_intervals(panel: pd.DataFrame, gap_months: dict[int, float] | None = 
     death_at = p["death_months"] + 0.5  # mid-month
     death = p["died"].eq(1) & (death_at > p["months"]) & (death_at <= end + 0.5)
     stop = np.where(death, np.minimum(death_at, end + 0.5), end)
-    out = p.assign(start=p["months"] - base, stop=stop - base, length_years=(end - p["months"]) / 12,
-                   next_interviewed=next_iw.astype(float), death=death.astype(float),
-                   cvd_event=nxt["incident_cvd"].where(next_iw).astype("float64"),
-                   dementia_event=nxt["incident_dementia"].where(next_iw).astype("float64"), interval=p["wave"])
-    out = out.loc[rows].reset_index(drop=True)
+    added = {"start": p["months"] - base, "stop": stop - base, "length_years": (end - p["months"]) / 12,
+             "next_interviewed": next_iw.astype(float), "death": death.astype(float),
+             "cvd_event": nxt["incident_cvd"].where(next_iw).astype("float64"),
+             "dementia_event": nxt["incident_dementia"].where(next_iw).astype("float64"), "interval": p["wave"]}
+    keep = rows.to_numpy()  # the interval rows taken before the new columns join (no copy of the whole panel)
+    out = p.loc[keep].assign(**{k: v[keep] for k, v in added.items()}).reset_index(drop=True)
     bad = out["stop"] <= out["start"]
     if bad.any():
         first = out.loc[bad].iloc[0]
         raise ValueError(f"person {first['person_id']}: the interval from wave {first['wave']} ends at or before "
                          "it starts (an interview dated after the death date?); check the interview and death dates")
     return out
+
+
+def by_person_wave(panel: pd.DataFrame) -> pd.DataFrame:
+    """``panel`` in person and wave order (a stable sort); the frame itself when it is in that order already (the
+    clean stage writes it so), which spares a copy of the whole panel."""
+    order = panel[["person_id", "wave"]].reset_index(drop=True).sort_values(["person_id", "wave"], kind="stable")
+    positions = order.index.to_numpy()
+    return panel if (positions == np.arange(len(panel))).all() else panel.take(positions)
 
 
 def carry_forward(panel: pd.DataFrame, variables: list[str], max_waves: int) -> tuple[pd.DataFrame, int]:
@@ -195,7 +210,7 @@ def attrition_weights(panel: pd.DataFrame, predictors: str, *, truncate: float =
     where the person was not interviewed; ``attrs["problems"]`` lists the attrition models' convergence
     problems (empty when they converged).
     """
-    p = as_float(panel.sort_values(["person_id", "wave"], kind="stable"))
+    p = as_float(by_person_wave(panel)).copy(deep=False)  # its own object: the predictors are filled below
     nxt = p.groupby("person_id")[["wave", "interviewed"]].shift(-1)
     alive_next = ~(p["died"].eq(1) & (p["death_months"] + 0.5 <= p["months"] + 24.5))
     variables = formula_variables(predictors)
@@ -242,7 +257,7 @@ class _Fit:
     def noted(self, records: pd.DataFrame, suffix: str = "") -> pd.DataFrame:
         """The records with the study's words around each fitter's note (SYNTHETIC, absent exposures, carry)."""
         notes = ["; ".join(x for x in (self.prefix, note, suffix) if x) for note in records["note"]]
-        return records_frame(records.assign(note=notes))
+        return records.assign(note=notes)  # the fitter validated the records; run_cohort_models validates all
 
     def weighted(self, records: pd.DataFrame, weights: pd.Series) -> pd.DataFrame:
         """An attrition-weighted fit's records: not converged, and said so, when the attrition model was not."""
@@ -250,7 +265,7 @@ class _Fit:
         if not problems:
             return records
         notes = [f"{note}; attrition model: {'; '.join(problems)}" for note in records["note"]]
-        return records_frame(records.assign(note=notes, converged=False))
+        return records.assign(note=notes, converged=False)
 
     def failed(self, spec: ModelSpec, model: str, design: str, vcov: str, err: BaseException) -> pd.DataFrame:
         """NaN records (one per exposure) of a fit that could not start (its sample could not be built)."""
@@ -259,12 +274,15 @@ class _Fit:
 
 
 def as_float(frame: pd.DataFrame) -> pd.DataFrame:
-    """Nullable integer columns (the schema's 0/1 ``Int8``) as float64 with NaN, for numpy and the fitters."""
-    out = frame.copy()
-    for c in out.columns:
-        if pd.api.types.is_extension_array_dtype(out[c].dtype) and pd.api.types.is_numeric_dtype(out[c].dtype):
-            out[c] = out[c].astype("float64")
-    return out
+    """Nullable integer columns (the schema's 0/1 ``Int8``) as float64 with NaN, for numpy and the fitters.
+
+    A new frame only when a column changes (the unchanged columns shared, copy-on-write); a frame already
+    converted comes back as the same object, so callers that modify the result pass a frame of their own (a
+    sorted or filtered one). The stage so holds no needless copy of the panel.
+    """
+    nullable = {c: "float64" for c, dtype in frame.dtypes.items()
+                if pd.api.types.is_extension_array_dtype(dtype) and pd.api.types.is_numeric_dtype(dtype)}
+    return frame.astype(nullable) if nullable else frame
 
 
 def fit_within_between(panel: pd.DataFrame, f: _Fit, depression: DepressionModel) -> pd.DataFrame:
@@ -460,7 +478,7 @@ def _in_sample(job: Callable[[], pd.DataFrame], sample: str) -> Callable[[], pd.
     def run() -> pd.DataFrame:
         out = job()
         out.attrs.pop("trajectories", None)
-        return records_frame(out.assign(sample=sample))
+        return out.assign(sample=sample)
     return run
 
 
@@ -688,8 +706,9 @@ def stage() -> str:
     truth = io.read_json(config.RAW / "cohorts" / "synthetic_truth.json")["truth"]
     metrics = config.REPORTS / "metrics"
     carry = {k: v.carry_forward for k, v in params.cohorts.studies.items()}
-    outputs = model_outputs(panel, status, params.cohorts.models, truth, rule_of(params.disclosure), metrics,
-                            progress=True, carry=carry)
+    with threadpool_limits(limits=1):  # one BLAS thread: tall-skinny solves ran 5x the CPU with two (module doc)
+        outputs = model_outputs(panel, status, params.cohorts.models, truth, rule_of(params.disclosure), metrics,
+                                progress=True, carry=carry)
     io.write_outputs(outputs)
     records, checks = outputs[metrics / "cohorts_models.csv"], outputs[metrics / "cohorts_truth.csv"]
     return (f"cohort models: {len(records)} records; SYNTHETIC truth covered {int(checks['covered'].sum())}"
