@@ -62,6 +62,7 @@ import math
 from collections.abc import Callable
 
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from analysis.core import config, io
 from analysis.core.metrics import clean_number, ecological_metrics
@@ -141,11 +142,14 @@ def variation_summary(panel: pd.DataFrame, columns: list[str], entity: str = "is
 
 def study_notes(records: pd.DataFrame, exposure: str, scale: float, sensitivity: str) -> pd.DataFrame:
     """The records with the study's words around each fitter's note: ecological, descriptive, the scale of the
-    exposure and (for a sensitivity exposure) what it changes."""
+    exposure and (for a sensitivity exposure) what it changes.
+
+    ``records`` is a fitter's validated records frame and only its text column ``note`` changes, so the frame
+    is not validated again here: :func:`run_country_models` validates all records once."""
     scale_text = f"estimate per {scale:g} units of {exposure}" if scale != 1 else f"estimate per unit of {exposure}"
     notes = ["; ".join(part for part in (ECOLOGICAL_NOTE, DESCRIPTIVE_NOTE, note, scale_text, sensitivity) if part)
              for note in records["note"]]
-    return records_frame(records.assign(note=notes))
+    return records.assign(note=notes)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -208,7 +212,11 @@ def run_country_models(panel: pd.DataFrame, spec: CountryModels, *, progress: bo
                     jobs.append((f"{estimator} {outcome} ~ {exposure} | {set_name}",
                                  lambda fitter=fitter, p=p, options=options, scale=scale, note=e.sensitivity:
                                  study_notes(FITS[fitter](p, options), p.spec.exposure, scale, note)))
-    out = run_jobs(jobs, desc="country models", progress=progress)
+    # One BLAS thread: the fits are small (a few thousand rows, ~30 columns), and with OpenBLAS's default of one
+    # thread per core the threads of every SVD and least-squares solve wait on each other (the stage took 3x the
+    # CPU time on a busy 2-core machine); joblib workers and runner.run_chunks run single-threaded already.
+    with threadpool_limits(limits=1):
+        out = run_jobs(jobs, desc="country models", progress=progress)
     return records_frame(pd.concat(out, ignore_index=True)) if out else records_frame()
 
 

@@ -199,7 +199,7 @@ def fit_state_multilevel(
                                                alpha=alpha)
     suffix = (f"; counties within states, per 1 percentage point; the population-weighted analogue is the "
               f"'weighted' design{_dropped_text(dropped)}; {MODEL_BASED}; {ECOLOGICAL}")
-    records = records_frame(records.assign(note=records["note"] + suffix))
+    records = records.assign(note=records["note"] + suffix)
     renamed = effects.rename(columns={"group": "state", "n": "n_counties", "value": "state_value",
                                       "var_group": "state_intercept_var", "var_slope": "state_slope_var",
                                       "corr_group_slope": "intercept_slope_corr", "var_residual": "residual_var"})
@@ -239,7 +239,7 @@ def fit_state_fixed_effects(
     records = fit_group_fixed_effects(data, spec, group=group, weight=weight, weighted=weighted, alpha=alpha)
     primary = "PRIMARY design (population-weighted); " if weighted else ""
     suffix = f"; {primary}counties, per 1 percentage point{_dropped_text(dropped_terms)}; {MODEL_BASED}; {ECOLOGICAL}"
-    return records_frame(records.assign(note=records["note"] + suffix))
+    return records.assign(note=records["note"] + suffix)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -270,7 +270,7 @@ def fit_county_panel(
                               events=math.nan, note=f"{_first_line(err)}; {ECOLOGICAL}")
     records = FITS["fixed_effects"](p, PanelOptions(alpha=alpha))
     suffix = f"; per 1 percentage point{_dropped_text(dropped_terms)}; {ECOLOGICAL}"
-    return records_frame(records.assign(note=PANEL_DESCRIPTIVE + "; " + records["note"] + suffix))
+    return records.assign(note=PANEL_DESCRIPTIVE + "; " + records["note"] + suffix)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -305,7 +305,9 @@ def run_places_models(table: pd.DataFrame, panel: pd.DataFrame | None, places: P
     :data:`STATE_EFFECT_COLUMNS` (one row per multilevel fit x state x component). A column named in the spec but
     absent from the tables raises a ValueError before anything is fit; a fit that fails numerically gives NaN rows
     with ``converged`` False and the error in ``note``. ``panel`` may be None when ``panel_models`` is absent.
-    ``n_jobs`` worker processes share the fits (every fit is deterministic; results in job order).
+    ``n_jobs`` worker processes share the fits (every fit is deterministic; results in job order). The per-fit
+    functions return their fitter's validated records with a longer ``note`` (text only), so the records are
+    validated once, here.
     """
     study, county = places.study, places.county_models
     group, weight, designs = county.group, county.weight, list(county.designs)
