@@ -98,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     label = " ".join([args.study, args.step, *args.args])  # the notebook stages differ only in their argument
     start = time.perf_counter()
     try:
-        message = resolve(args.study, args.step)(*args.args)
+        with one_blas_thread():
+            message = resolve(args.study, args.step)(*args.args)
     except Exception as err:  # one clear line for the user; the traceback on request
         if args.traceback:
             raise
@@ -108,6 +109,16 @@ def main(argv: list[str] | None = None) -> int:
         print(message)
     print(f"[{label}] done in {time.perf_counter() - start:.1f} s, {peak_memory()}", file=sys.stderr)
     return 0
+
+
+def one_blas_thread():
+    """The stage's own process does its linear algebra on one BLAS thread, as the worker processes do
+    (``estimators/runner.py``): OpenBLAS's second thread, on the small and tall matrices of these models, cost
+    3-5 times the CPU of one (threads waiting on each other, worse on a loaded machine; measured on the cohort,
+    country and NHANES model stages, 2026-12-07) and made a fit's bits depend on where it ran."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1)
 
 
 def peak_memory() -> str:

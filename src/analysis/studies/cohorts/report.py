@@ -223,7 +223,8 @@ def trajectories_figure(trajectories: pd.DataFrame, title: str, ylabel: str = "P
         ax.fill_between(sub["time"] + 1, sub["ci_low"], sub["ci_high"], color=colour, alpha=0.15, linewidth=0)
     ax.set_xlabel("Wave (biennial)")
     ax.set_ylabel(ylabel)
-    ax.set_title(title, loc="left", fontsize=9)
+    # wrapped: a long study label (a restricted study's) would otherwise widen the saved figure past its print width
+    ax.set_title("\n".join(textwrap.wrap(title, 58)), loc="left", fontsize=9)
     ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), title="isolation\nheld constant",
               title_fontsize=8)  # beside the axes: no label on a line
     ax.margins(y=0.1)
