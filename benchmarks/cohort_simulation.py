@@ -1,6 +1,7 @@
 """Bias and 95% CI coverage of the cohort estimators over many SYNTHETIC cohorts (a Monte Carlo study).
 
-What is measured. For ``rep = 0 .. reps - 1`` with seed ``params.yaml cohorts.synthetic.seed + rep``:
+What is measured. For ``rep = first .. first + reps - 1`` (``--first-rep``, default 0) with seed
+``params.yaml cohorts.synthetic.seed + rep``:
 
 1. the SYNTHETIC ageing cohort is simulated (:func:`analysis.studies.cohorts.synthetic.simulate_cohort`, ``--persons``
    persons x the waves of ``params.yaml``), written to a temporary Stata ``.dta`` with
@@ -257,6 +258,9 @@ TRUTH_PARAMETERS = ("cesd_isolation", "cesd_loneliness", "death_isolation", "dea
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=200, help="replications (default 200)")
+    ap.add_argument("--first-rep", type=int, default=0,
+                    help="index of the first rep (default 0): a run with --first-rep 200 is an independent "
+                         "replication on the next seeds (write it to another --out)")
     ap.add_argument("--persons", type=int, default=2000,
                     help="persons per SYNTHETIC cohort (default 2000; coverage does not depend on N)")
     ap.add_argument("--jobs", type=int, default=2, help="joblib processes (default 2)")
@@ -280,7 +284,9 @@ def main(argv: list[str] | None = None) -> int:
     load_start = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     start = time.perf_counter()
     results = []
-    tasks = (delayed(one_rep)(rep, base + rep, cohorts, args.persons, riclpm) for rep in range(args.reps))
+    first = int(args.first_rep)
+    tasks = (delayed(one_rep)(rep, base + rep, cohorts, args.persons, riclpm)
+             for rep in range(first, first + args.reps))
     with tqdm(total=args.reps, desc="SYNTHETIC cohort reps", unit="rep") as bar:
         for res in Parallel(n_jobs=args.jobs, return_as="generator_unordered")(tasks):
             results.append(res)
@@ -294,8 +300,8 @@ def main(argv: list[str] | None = None) -> int:
     events = pd.DataFrame([r["events"] for r in results if "events" in r])
     per_rep = [r["seconds"].get("total", math.nan) for r in results]
     settings = {
-        "reps": args.reps, "reps_ok": sum(not r["error"] for r in results), "seed_first": base,
-        "seed_last": base + args.reps - 1, "persons": args.persons, "waves": int(spec.waves),
+        "reps": args.reps, "reps_ok": sum(not r["error"] for r in results), "seed_first": base + first,
+        "seed_last": base + first + args.reps - 1, "persons": args.persons, "waves": int(spec.waves),
         "params_persons": int(spec.persons),
         "mean_interviews": events["person_waves_interviewed"].mean() if len(events) else math.nan,
         "mean_deaths": events["deaths"].mean() if len(events) else math.nan,
