@@ -63,6 +63,8 @@ sys.path.insert(0, str(ROOT / "src"))
 from analysis.core import io  # noqa: E402
 
 NOMINAL = 0.95
+#: Chance that a row of nominal coverage falls outside the +/- 2 Monte Carlo SE band (normal approximation).
+FLAG_RATE = 0.0455
 #: RI-CLPM truth (as tests/estimators/test_sem.py): reciprocal within-person lags both non-zero.
 RICLPM_TRUTH: dict[str, Any] = {
     "a_x": 0.30, "a_y": 0.40, "b_xy": 0.15, "b_yx": 0.10,
@@ -205,7 +207,7 @@ def markdown(summary: pd.DataFrame, settings: dict[str, Any]) -> str:
         f"{0.3 * math.sqrt(s['params_persons'] / s['persons']):.1f} SD there.",
         "",
         "`flag`: coverage outside 0.95 +/- 2 sqrt(0.95 x 0.05 / reps) (Monte Carlo SE under nominal coverage). "
-        f"With {len(summary)} rows, about {0.0455 * len(summary):.1f} flags are expected by chance.",
+        f"With {len(summary)} rows, about {FLAG_RATE * len(summary):.1f} flags are expected by chance.",
         "",
         "| model | parameter | truth | reps | mean est. | bias | rel. bias | bias MC SE | std. bias | SD | mean SE "
         "| SE/SD | coverage | cov. MC SE | flag |",
@@ -246,7 +248,9 @@ def coverage_spec(summary: pd.DataFrame) -> dict:
     caption = "SYNTHETIC cohort: bias and 95% CI coverage of the longitudinal estimators"
     return table_spec(frame, caption, "SYNTHETIC data simulated from params.yaml cohorts.synthetic (stated true "
                       "parameters), not real people; MC SE: Monte Carlo standard error; Flag: coverage outside 0.95 "
-                      "+/- 2 Monte Carlo SE. Settings in cohort_coverage.md.")
+                      f"+/- 2 Monte Carlo SE (with {len(summary)} rows, about {FLAG_RATE * len(summary):.1f} flags "
+                      "are expected by chance; the estimators of one parameter are fitted to the same simulated "
+                      "cohorts, so their flags come together). Settings in cohort_coverage.md.")
 
 
 #: The truth keys of the SYNTHETIC cohort (their rows are named in words; the RI-CLPM's parameters stay as named).
