@@ -120,11 +120,15 @@ def test_estimator_recovers_the_truth_within_its_95_ci(fitted, model, parameter)
         f"(estimate {row['estimate']:.4f})")
 
 
+@pytest.mark.parametrize("outcome", ["depression_score", "cognition_score"])
 @pytest.mark.parametrize("exposure", ["isolation_index", "loneliness"])
-def test_within_person_lmm_and_fixed_effects_agree(fitted, exposure):
+def test_within_person_lmm_and_fixed_effects_agree(fitted, outcome, exposure):
+    """Same within-person coefficient, and the LMM's model-based SE near the FE's person-clustered one (an LMM
+    SE that missed the within-person dependence would fall below it; tests/estimators/test_within_person_se.py
+    checks both against the spread over repeated samples)."""
     records, _, _ = fitted
-    lmm = _record(records, "within_between_lmm", "depression_score", exposure)
-    fe = _record(records, "two_way_fe", "depression_score", exposure)
+    lmm = _record(records, "within_between_lmm", outcome, exposure)
+    fe = _record(records, "two_way_fe", outcome, exposure)
     assert abs(lmm["estimate"] - fe["estimate"]) < 0.2 * fe["std_error"]
     assert math.isclose(lmm["std_error"], fe["std_error"], rel_tol=0.15)
 
