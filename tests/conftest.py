@@ -9,8 +9,13 @@ import os
 from pathlib import Path
 
 import pytest
+from threadpoolctl import threadpool_limits
 
 from support.config import ROOT, edited, schema_problem  # noqa: F401 - re-exported for fixtures
+
+#: The tests fit on one BLAS thread, as every stage and worker does (analysis.cli, estimators/runner.py): with two
+#: xdist workers on two cores, OpenBLAS's extra threads only wait on each other.
+ONE_BLAS_THREAD = threadpool_limits(limits=1)
 
 
 def mirror_path() -> Path | None:
