@@ -29,6 +29,13 @@ from matplotlib.transforms import Bbox
 MIN_PRINT_PT = 7.0
 
 
+def _draw(fig: Figure) -> None:
+    """Lay ``fig`` out, unless it is already laid out and unchanged since (``fig.stale`` False): drawing is what
+    measuring costs, and the measures of one figure all read the same layout."""
+    if fig.stale or getattr(fig.canvas, "renderer", None) is None:
+        fig.canvas.draw()
+
+
 def _undrawn_tick_labels(fig: Figure) -> set[int]:
     """Tick labels matplotlib keeps but does not draw: those of ticks outside the axis's view interval (a
     locator's ticks beyond the limits keep a stale position)."""
@@ -55,14 +62,14 @@ def saved_width_in(fig: Figure) -> float:
     """The width (inches) of the image ``savefig(bbox_inches="tight")`` writes: the drawn texts' and artists'
     extent plus the padding, which is what a document scales to its printed width (not the figure's own width,
     which text outside the canvas widens and empty margins narrow)."""
-    fig.canvas.draw()
+    _draw(fig)
     box = fig.get_tightbbox(fig.canvas.get_renderer())
     return box.width + 2 * float(matplotlib.rcParams["savefig.pad_inches"])
 
 
 def saved_height_in(fig: Figure) -> float:
     """The height (inches) of the image ``savefig(bbox_inches="tight")`` writes (as :func:`saved_width_in`)."""
-    fig.canvas.draw()
+    _draw(fig)
     box = fig.get_tightbbox(fig.canvas.get_renderer())
     return box.height + 2 * float(matplotlib.rcParams["savefig.pad_inches"])
 
@@ -72,7 +79,7 @@ def smallest_print_size(fig: Figure, print_width_in: float,
     """The smallest font size (pt) of ``fig``'s visible texts when it is printed ``print_width_in`` wide, and the
     text that has it. ``drawn_width_in`` is the width that is printed at that width: the figure's own width by
     default, :func:`saved_width_in` for a figure saved with a tight bounding box."""
-    fig.canvas.draw()
+    _draw(fig)
     scale = print_width_in / (drawn_width_in or fig.get_figwidth())
     sizes = [(t.get_fontsize() * scale, t.get_text()) for t in _texts(fig)]
     return min(sizes) if sizes else (float("inf"), "")
@@ -109,7 +116,7 @@ def _marks(fig: Figure) -> Iterable[tuple[str, object]]:
 
 def overlaps(fig: Figure) -> list[str]:
     """Texts that overlap another text, or that a line, error bar, marker or arrow crosses."""
-    fig.canvas.draw()
+    _draw(fig)
     texts = _texts(fig)
     boxes = [(t, _box(t)) for t in texts]
     found = []
