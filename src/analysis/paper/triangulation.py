@@ -49,7 +49,15 @@ from analysis.core import config, io
 from analysis.paper.manuscript import headline
 from analysis.params import Params
 from analysis.params import load as load_params
-from analysis.report.figures import PALETTE, PRINT_WIDTH_IN, FigureError, new_figure, styled, write_figure
+from analysis.report.figures import (
+    PALETTE,
+    PRINT_WIDTH_IN,
+    FigureError,
+    new_figure,
+    styled,
+    write_figure,
+    write_in_parts,
+)
 from analysis.report.tables import format_interval
 
 ANCHOR_COLUMNS = ["anchor_id", "outcome_group", "exposure", "comparison", "measure", "estimate", "ci_low",
@@ -423,8 +431,13 @@ def write_triangulation(reports: Path, anchors_path: Path, params: Params,
         written = [io.write_csv(out / "triangulation.csv", table)]
         written += write_figure(triangulation_figure(table), out / "triangulation", formats)
         written.append(io.write_csv(out / "standardised.csv", standardised))
-        if (standardised["status"] == "ran").any():
-            written += write_figure(standardised_figure(standardised), out / "standardised", formats)
+        ran = standardised.loc[standardised["status"] == "ran"]
+        if len(ran):
+            # every study that ran adds rows (a user's restricted cohorts too): past a page's height the PDF prints
+            # it in parts by outcome group, each with the list of studies not shown
+            not_shown = standardised.loc[standardised["status"] != "ran"]
+            written += write_in_parts(lambda part: standardised_figure(pd.concat([part, not_shown])), ran,
+                                      "outcome_group", out / "standardised", formats)
     return written
 
 

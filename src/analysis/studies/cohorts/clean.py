@@ -139,10 +139,15 @@ def loneliness_definition(spec: CohortStudy, templates: dict[str, Any] | None = 
     if isinstance(lone, LonelinessScore):
         times = f" x {lone.n_items} (mean of items -> 3-9 sum scale)" if lone.scale == "mean" else ""
         return f"precomputed score {lone.score} ({lone.min:g}-{lone.max:g}, {lone.scale}){times}"
-    codes = lone.codes
-    reversed_ = any(int(k) != int(v) for k, v in codes.items())
-    return (f"sum of {', '.join(lone.items)} ({'reversed: ' if reversed_ else ''}codes "
-            f"{ {int(k): int(v) for k, v in codes.items()} } -> 1 hardly ever ... 3 often)")
+    codes = {int(k): int(v) for k, v in lone.codes.items()}
+    if all(k == v for k, v in codes.items()):
+        coding = "each item as coded: 1 hardly ever, 2 some of the time, 3 often"
+    else:  # e.g. the Harmonized HRS items, 1 often ... 3 hardly ever: reversed
+        low, high = min(codes), max(codes)
+        how = "reversed" if all(v == low + high - k for k, v in codes.items()) else "recoded"
+        coding = (f"each item {how}, " + ", ".join(f"{k} read as {v}" for k, v in sorted(codes.items()))
+                  + ", to 1 hardly ever ... 3 often")
+    return f"sum of {', '.join(lone.items)} ({coding})"
 
 
 def _column_plan(templates: dict[str, Any], waves: list[int], available: set[str]
