@@ -127,8 +127,9 @@ def peak_memory() -> str:
     import resource
 
     pool = sys.modules.get("joblib.externals.loky.reusable_executor")
-    if pool is not None and pool._executor is not None:  # joblib's worker pool: stop it, so its workers count
-        pool._executor.shutdown(wait=True)
+    executor = getattr(pool, "_executor", None)  # loky's module-level pool (private: absent, nothing is stopped)
+    if executor is not None:  # joblib's worker pool: stop it, so its workers count
+        executor.shutdown(wait=True)
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports kilobytes
     workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return f"peak memory {own:.0f} MB (workers {workers:.0f} MB)"
