@@ -72,3 +72,11 @@ def test_group_sums_are_np_add_at_bit_for_bit():
     flat = np.zeros(50)
     np.add.at(flat, group, values[:, 0])
     assert np.array_equal(group_sums(group, values[:, 0], 50), flat)
+
+
+def test_a_fit_stopped_early_says_so():
+    x, t, e, w, s = _data()
+    assert efron_cox(x, t, e, w, s).problem == ""
+    stopped = efron_cox(x, t, e, w, s, max_iter=1)
+    assert not stopped.converged
+    assert stopped.problem == "Newton-Raphson did not converge in 1 iterations"

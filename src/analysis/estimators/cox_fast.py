@@ -1,4 +1,6 @@
-"""A vectorised Cox fit (Efron ties, case weights, strata) for the many small fits of a specification curve.
+"""The project's Cox fit (Efron ties, case weights, strata), vectorised: the NHANES models, the design-based fits
+(:func:`analysis.estimators.survey.cox_design_fit` without delayed entry), :func:`analysis.estimators.survival.fit_cox`
+and the specification curve all fit with it.
 
 **Why hand-written.** A specification curve fits the same Cox model thousands of times on one table. The
 library fits cost 0.3-1 s each on the NHANES table (lifelines' Newton-Raphson recomputes pandas-level risk
@@ -48,6 +50,11 @@ class CoxFit:
     converged: bool
     #: the sorted rows and tie groups of the fit, for :func:`efron_score_residuals` of the same data
     layout: _Layout | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def problem(self) -> str:
+        """"" for a converged fit, else what a record's note says about it."""
+        return "" if self.converged else f"Newton-Raphson did not converge in {self.iterations} iterations"
 
 
 class _Layout:

@@ -313,7 +313,7 @@ def _cox_fit(data: pd.DataFrame, frame: pd.DataFrame, mask: np.ndarray, rhs: str
         fit = efron_cox(x, time, died, w)
         params = pd.Series(fit.params, index=X.columns)
         beta, bread = fit.params, fit.covariance  # bread: inverse of the weighted (Efron) information
-        problems = [] if fit.converged else ["Newton-Raphson did not converge in 100 iterations"]
+        problems = [fit.problem] if fit.problem else []
         other, retried = [], ""
         influence = efron_score_residuals(x, time, died, beta, w, layout=fit.layout) @ bread  # dfbeta
     cov, df = domain_variance(influence, data[stratum], data[psu], mask, lonely_psu=lonely_psu)

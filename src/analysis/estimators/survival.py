@@ -296,8 +296,7 @@ def fit_cox(
         fit = efron_cox(x, time, died, w, strata)
     except (np.linalg.LinAlgError, ValueError) as err:
         return failed_records(spec, note=f"Cox fit failed: {str(err).splitlines()[0]}", **common)
-    converged = fit.converged and bool(np.all(np.isfinite(fit.params)))
-    problems = "" if converged else "Newton-Raphson did not converge in 100 iterations"
+    converged, problems = fit.converged, fit.problem
 
     params = pd.Series(fit.params, index=X.columns)
     if design == "unweighted":

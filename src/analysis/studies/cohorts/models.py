@@ -54,7 +54,7 @@ when it is at most ``max_waves`` waves old (``params.yaml cohorts.studies.<study
 with ``cohorts.models.no_carry_sensitivity`` every model of such a study is fitted again without carrying
 (record ``sample`` :data:`NO_CARRY`; its spec name ends ``_no_carry``).
 
-**Speed.** The stage runs with one BLAS thread (``threadpoolctl``): OpenBLAS's two threads on the tall,
+**Speed.** The stage runs with one BLAS thread (as every stage, ``analysis.cli``): OpenBLAS's two threads on the tall,
 narrow least-squares and SVD calls of the GLM fits (n x ~20) spent about five times the CPU of one thread on
 our shared 2-core machine (issue 23; benchmarks/results/), and the results are the same bytes. The records
 are validated once, when the fitter builds them and again over the whole table, not after each note is added.
@@ -69,7 +69,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
 
 from analysis.core import config, io
 from analysis.core.disclosure import SUPPRESSED_NOTE, DisclosureRule, rule_of
@@ -706,9 +705,8 @@ def stage() -> str:
     truth = io.read_json(config.RAW / "cohorts" / "synthetic_truth.json")["truth"]
     metrics = config.REPORTS / "metrics"
     carry = {k: v.carry_forward for k, v in params.cohorts.studies.items()}
-    with threadpool_limits(limits=1):  # one BLAS thread: tall-skinny solves ran 5x the CPU with two (module doc)
-        outputs = model_outputs(panel, status, params.cohorts.models, truth, rule_of(params.disclosure), metrics,
-                                progress=True, carry=carry)
+    outputs = model_outputs(panel, status, params.cohorts.models, truth, rule_of(params.disclosure), metrics,
+                            progress=True, carry=carry)
     io.write_outputs(outputs)
     records, checks = outputs[metrics / "cohorts_models.csv"], outputs[metrics / "cohorts_truth.csv"]
     return (f"cohort models: {len(records)} records; SYNTHETIC truth covered {int(checks['covered'].sum())}"

@@ -62,7 +62,6 @@ import math
 from collections.abc import Callable
 
 import pandas as pd
-from threadpoolctl import threadpool_limits
 
 from analysis.core import config, io
 from analysis.core.metrics import clean_number, ecological_metrics
@@ -212,11 +211,7 @@ def run_country_models(panel: pd.DataFrame, spec: CountryModels, *, progress: bo
                     jobs.append((f"{estimator} {outcome} ~ {exposure} | {set_name}",
                                  lambda fitter=fitter, p=p, options=options, scale=scale, note=e.sensitivity:
                                  study_notes(FITS[fitter](p, options), p.spec.exposure, scale, note)))
-    # One BLAS thread: the fits are small (a few thousand rows, ~30 columns), and with OpenBLAS's default of one
-    # thread per core the threads of every SVD and least-squares solve wait on each other (the stage took 3x the
-    # CPU time on a busy 2-core machine); joblib workers and runner.run_chunks run single-threaded already.
-    with threadpool_limits(limits=1):
-        out = run_jobs(jobs, desc="country models", progress=progress)
+    out = run_jobs(jobs, desc="country models", progress=progress)  # on one BLAS thread, as every stage (cli)
     return records_frame(pd.concat(out, ignore_index=True)) if out else records_frame()
 
 
