@@ -170,6 +170,55 @@ def test_polish_runs_when_the_gradient_has_not_converged(slope_data, slope_fits,
     assert polished.reml_criterion <= ours.reml_criterion + 1e-9
 
 
+def _theta(result: LMMResult) -> np.ndarray:
+    """lme4's theta (the lower triangle of L, Psi = L L') of a fit."""
+    low = np.linalg.cholesky(result.cov_re / result.scale)
+    return low[np.tril_indices(low.shape[0])]
+
+
+def test_newton_refinement_finishes_a_fit_that_stopped_short(slope_data, slope_fits, monkeypatch):
+    """L-BFGS-B cut off after two iterations (as when its line search fails on the SYNTHETIC cohort's cognition
+    model): Newton steps reach the same optimum, with no Nelder-Mead polish."""
+    y, x, z, group = slope_data
+    ours, _ = slope_fits
+    monkeypatch.setattr(lmm, "LBFGSB_OPTIONS", {**lmm.LBFGSB_OPTIONS, "maxiter": 2})
+    short = fit_lmm(y, x, z, group)
+    assert "Newton refinement" in short.message and ": converged" in short.message, short.message
+    assert "Nelder-Mead" not in short.message and short.converged
+    np.testing.assert_allclose(short.params.to_numpy(), ours.params.to_numpy(), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(_theta(short), _theta(ours), rtol=0, atol=1e-5)
+    assert short.reml_criterion == pytest.approx(ours.reml_criterion, abs=1e-8)
+
+
+def test_newton_refinement_from_a_perturbed_point(slope_data, slope_fits):
+    """From 0.05 off the optimum in every direction, a handful of Newton steps bring the projected gradient
+    under the tolerance at the fit's optimum; at the optimum itself no step is taken."""
+    y, x, z, group = slope_data
+    ours, _ = slope_fits
+    stats = GroupStats(y, x.to_numpy(), z, group)
+    bounds = [(0.0, None), (None, None), (0.0, None)]
+    theta, value, steps, converged = lmm.newton_refine(stats.criterion_and_gradient, _theta(ours) + 0.05, bounds)
+    assert converged and 1 <= steps <= 8
+    np.testing.assert_allclose(theta, _theta(ours), rtol=0, atol=1e-5)
+    assert np.max(np.abs(stats.criterion_and_gradient(theta)[1])) <= lmm.GRADIENT_TOL
+    assert lmm.newton_refine(stats.criterion_and_gradient, theta, bounds)[2] == 0
+
+
+def test_newton_refinement_keeps_an_active_bound():
+    """A hand-made case: f = 3 (a - 1)^2 + (a - 1)(b + 2) + 2 (b + 2)^2 with b >= 0. The unconstrained minimum
+    (1, -2) is outside the bound, so b stays at 0 (its gradient there, 8, pushes against the bound) and a
+    solves df/da = 6 (a - 1) + 2 = 0: a = 2/3."""
+    def fun_and_gradient(theta):
+        a, b = theta
+        value = 3 * (a - 1) ** 2 + (a - 1) * (b + 2) + 2 * (b + 2) ** 2
+        return value, np.array([6 * (a - 1) + (b + 2), (a - 1) + 4 * (b + 2)])
+
+    theta, _, steps, converged = lmm.newton_refine(fun_and_gradient, np.array([0.2, 0.0]), [(None, None), (0.0, None)],
+                                                   tol=1e-10)
+    assert converged and steps == 1
+    np.testing.assert_allclose(theta, [2 / 3, 0.0], rtol=0, atol=1e-10)  # the Hessian by differences
+
+
 def test_three_random_effects_match_statsmodels():
     """q = 3 (intercept, slope on t, slope on x1): the Cholesky parameters' lower-triangle indexing."""
     y, x, t, group = simulate(groups=150, seed=11)
