@@ -700,17 +700,23 @@ def write_in_parts(draw, frame: pd.DataFrame, by: str, dest_stem: str | Path,
     if figure_check.saved_height_in(whole) <= max_height_in:
         return write_figure(whole, dest_stem, formats)
     written = write_figure(whole, dest_stem, formats, print_width_in=None)
-    parts: list[list] = []
+    # each part grows while it fits; the last trial that fitted is the part's figure, written as drawn (drawing
+    # a figure again for writing doubled the cost: layout and measurement are most of a forest plot's time)
+    parts: list[tuple[list, Figure | None]] = []
     current: list = []
+    current_fig: Figure | None = None  # the drawing of ``current`` (None: not drawn yet)
     for key in dict.fromkeys(frame[by]):
-        trial = [*current, key]
-        if current and figure_check.saved_height_in(draw(frame[frame[by].isin(trial)])) > max_height_in:
-            parts.append(current)
-            trial = [key]
-        current = trial
-    parts.append(current)
-    for k, keys in enumerate(parts, 1):
-        written += write_figure(draw(frame[frame[by].isin(keys)]), f"{dest_stem}_part{k}", formats)
+        trial, trial_fig = [*current, key], None
+        if current:
+            trial_fig = draw(frame[frame[by].isin(trial)])
+            if figure_check.saved_height_in(trial_fig) > max_height_in:
+                parts.append((current, current_fig))
+                trial, trial_fig = [key], None
+        current, current_fig = trial, trial_fig
+    parts.append((current, current_fig))
+    for k, (keys, fig) in enumerate(parts, 1):
+        fig = draw(frame[frame[by].isin(keys)]) if fig is None else fig
+        written += write_figure(fig, f"{dest_stem}_part{k}", formats)
     return written
 
 
