@@ -343,13 +343,15 @@ def _text_width_in(fig: Figure, text: str, **style) -> float:
     return width
 
 
-def _fit(fig: Figure, text: str, width_in: float, **style) -> str:
-    """``text`` wrapped at word boundaries so that it is at most ``width_in`` wide (each line measured)."""
-    if _text_width_in(fig, text, **style) <= width_in:
+def _fit(fig: Figure, text: str, width_in: float, measure=None, **style) -> str:
+    """``text`` wrapped at word boundaries so that it is at most ``width_in`` wide (each line measured, by
+    ``measure(text, **style)``: :func:`_text_width_in` in ``fig`` by default)."""
+    measure = measure or functools.partial(_text_width_in, fig)
+    if measure(text, **style) <= width_in:
         return text
     for chars in range(max(len(text) - 1, 1), 5, -1):
         wrapped = textwrap.fill(text, chars, break_long_words=False)
-        if all(_text_width_in(fig, line, **style) <= width_in for line in wrapped.split("\n")):
+        if all(measure(line, **style) <= width_in for line in wrapped.split("\n")):
             return wrapped
     return textwrap.fill(text, 6, break_long_words=False)
 
@@ -376,10 +378,16 @@ def forest_layout(fig: Figure, panels: Sequence[tuple[str | None, list[dict]]], 
     rows = [ln for _, lines in panels for ln in lines if ln["kind"] == "row"]
     headers = [ln for _, lines in panels for ln in lines if ln["kind"] == "header"]
     n_left, n_right = len(left_headers), len(right_headers)
+    widths: dict = {}  # a text's width is measured once per style: rows repeat labels and wrapping re-measures
+
+    def measure(text: str, **style) -> float:
+        key = (text, tuple(sorted(style.items())))
+        if key not in widths:
+            widths[key] = _text_width_in(fig, text, **style)
+        return widths[key]
 
     def widest(texts, style) -> float:
-        return max((_text_width_in(fig, line, **style) for t in texts for line in str(t).split("\n") if line),
-                   default=0.0)
+        return max((measure(line, **style) for t in texts for line in str(t).split("\n") if line), default=0.0)
 
     right_w = [max(widest([_cell(r["right"][j])[0] for r in rows], row_style),
                    widest([right_headers[j]], head_style)) for j in range(n_right)]
@@ -393,10 +401,10 @@ def forest_layout(fig: Figure, panels: Sequence[tuple[str | None, list[dict]]], 
         left_w[j] = max(budget - (sum(left_w) - left_w[j]), 0.8)
         for r in rows:
             text, colour = _cell(r["left"][j])
-            r["left"][j] = (_fit(fig, text, left_w[j], **row_style), colour)
+            r["left"][j] = (_fit(fig, text, left_w[j], measure, **row_style), colour)
     left_total = sum(left_w) + gap * n_left
     for h in headers:
-        h["text"] = _fit(fig, h["text"], left_total - gap, **head_style)
+        h["text"] = _fit(fig, h["text"], left_total - gap, measure, **head_style)
     axis_x0 = pad + left_total
     axis_w = width - axis_x0 - pad - sum(right_w) - gap * n_right
     x_left = [pad + sum(left_w[:j]) + gap * j for j in range(n_left)]
@@ -468,7 +476,8 @@ def forest_layout(fig: Figure, panels: Sequence[tuple[str | None, list[dict]]], 
         ax.set_xlabel(f"{axis_label} (95% CI), log scale", fontsize=ROW_TEXT_PT)
         top -= panel_h + gap_h
     if title:
-        fig.text(pad / width, 1 - 0.06 / height, _fit(fig, title, width - 2 * pad, fontsize=9.5, fontweight="bold"),
+        fig.text(pad / width, 1 - 0.06 / height,
+                 _fit(fig, title, width - 2 * pad, measure, fontsize=9.5, fontweight="bold"),
                  fontsize=9.5, fontweight="bold", va="top")
     return fig
 
