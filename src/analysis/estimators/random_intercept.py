@@ -79,26 +79,42 @@ class GroupCrossProducts:
         return self.sizes[draw], self.blocks[draw]
 
 
-def _reml(theta: float, sizes: np.ndarray, blocks: np.ndarray, yi: int, xi: list[int]) -> tuple[float, tuple]:
-    lam = theta * theta
-    c = lam / (1.0 + lam * sizes)
-    s = blocks[:, 0, :]  # per-group column sums (Z_g'1)
-    total = blocks.sum(axis=0) - np.einsum("g,gi,gj->ij", c, s, s)
-    xwx = total[np.ix_(xi, xi)]
-    xwy = total[xi, yi]
-    ywy = total[yi, yi]
-    try:
-        chol = np.linalg.cholesky(xwx)
-    except np.linalg.LinAlgError:
-        return np.inf, ()
-    beta = np.linalg.solve(xwx, xwy)
-    rss = ywy - float(beta @ xwy)
-    n, p = float(sizes.sum()), len(xi)
-    if rss <= 0 or n <= p:
-        return np.inf, ()
-    value = (float(np.log1p(lam * sizes).sum()) + 2 * float(np.log(np.diagonal(chol)).sum())
-             + (n - p) * (1 + np.log(2 * np.pi * rss / (n - p))))
-    return value, (beta, xwx, rss, n, p, lam)
+class _Reml:
+    """The profiled REML criterion of one sample (``sizes``, ``blocks``) and regression (``yi`` on ``xi``) as a
+    function of theta. What does not depend on theta (the blocks' sum, the group sums, the index grid, n and p) is
+    computed once per fit, not at each of the 25-30 evaluations of the search (the same numbers: the arithmetic
+    of an evaluation is unchanged)."""
+
+    def __init__(self, sizes: np.ndarray, blocks: np.ndarray, yi: int, xi: list[int]):
+        self.sizes, self.yi, self.xi = sizes, yi, xi
+        self.summed = blocks.sum(axis=0)
+        self.s = blocks[:, 0, :]  # per-group column sums (Z_g'1)
+        self.grid = np.ix_(xi, xi)
+        self.n, self.p = float(sizes.sum()), len(xi)
+
+    def __call__(self, theta: float) -> tuple[float, tuple]:
+        lam = theta * theta
+        sizes = self.sizes
+        c = lam / (1.0 + lam * sizes)
+        # c_g s_g s_g' summed over groups, with the products c_g s_gi formed first: the same products and the same
+        # order of summation as einsum("g,gi,gj->ij", c, s, s) (equal to the bit on 3,000 random cases and on every
+        # fit of the places stage), at half its cost
+        total = self.summed - np.einsum("gi,gj->ij", c[:, None] * self.s, self.s)
+        xwx = total[self.grid]
+        xwy = total[self.xi, self.yi]
+        ywy = total[self.yi, self.yi]
+        try:
+            chol = np.linalg.cholesky(xwx)
+        except np.linalg.LinAlgError:
+            return np.inf, ()
+        beta = np.linalg.solve(xwx, xwy)
+        rss = ywy - float(beta @ xwy)
+        n, p = self.n, self.p
+        if rss <= 0 or n <= p:
+            return np.inf, ()
+        value = (float(np.log1p(lam * sizes).sum()) + 2 * float(np.log(np.diagonal(chol)).sum())
+                 + (n - p) * (1 + np.log(2 * np.pi * rss / (n - p))))
+        return value, (beta, xwx, rss, n, p, lam)
 
 
 def fit_random_intercept(cross: GroupCrossProducts, outcome: str, regressors: list[str], *,
@@ -117,13 +133,14 @@ def fit_random_intercept(cross: GroupCrossProducts, outcome: str, regressors: li
         raise ValueError("fit_random_intercept: fewer than two groups")
     yi = names.index(outcome)
     xi = [0, *(names.index(r) for r in regressors)]
-    result = optimize.minimize_scalar(lambda t: _reml(t, sizes, blocks, yi, xi)[0], bounds=(0.0, THETA_MAX),
+    reml = _Reml(sizes, blocks, yi, xi)
+    result = optimize.minimize_scalar(lambda t: reml(t)[0], bounds=(0.0, THETA_MAX),
                                       method="bounded", options={"xatol": 1e-7})
     theta = float(result.x)
-    at_zero = _reml(0.0, sizes, blocks, yi, xi)[0]  # the boundary (no group variance) is checked explicitly
+    at_zero = reml(0.0)[0]  # the boundary (no group variance) is checked explicitly
     if at_zero <= result.fun:
         theta = 0.0
-    value, (beta, xwx, rss, n, p, lam) = _reml(theta, sizes, blocks, yi, xi)
+    value, (beta, xwx, rss, n, p, lam) = reml(theta)
     scale = rss / (n - p)
     cov = scale * np.linalg.inv(xwx)
     return RandomInterceptFit(

@@ -30,6 +30,7 @@ from analysis.report.figures import LEGIBILITY_KEY, PNG_DPI
 from analysis.report.flow import write_sample_flow
 from analysis.report.tables import render_table
 from analysis.studies.gss.settings import GssSettings, Model2020, Models2020
+from analysis.studies.nhanes.metrics import headline
 from analysis.studies.nhanes.report import COVARIATE_SET_LABELS
 from analysis.studies.nhanes.schema import NHANES_VARIABLES
 from analysis.studies.nhanes.settings import NhanesSettings
@@ -121,27 +122,6 @@ def _read_table_md(path: Path) -> str:
     if not path.exists():
         raise PaperError(f"{path}: table not found; run the report stage first")
     return path.read_text(encoding="utf-8").strip()
-
-
-def headline(metrics: dict, nh: NhanesSettings) -> dict:
-    """Per outcome: the most-isolated group vs the reference, and the per-point estimate.
-
-    The exposures are the first categorical and the first continuous one in ``models.exposures``;
-    their terms are looked up by prefix, so renaming groups in params.yaml needs no template edit.
-    """
-    exposures = nh.models.exposures
-    cat = next((k for k, v in exposures.items() if v.type == "categorical"), None)
-    cont = next((k for k, v in exposures.items() if v.type == "continuous"), None)
-    out = {}
-    for outcome, terms in metrics["estimates"].items():
-        cat_terms = [(k, v) for k, v in terms.items() if cat and k.startswith(f"{cat}:")]
-        cont_terms = [v for k, v in terms.items() if cont and k.startswith(f"{cont}:")]
-        out[outcome] = {
-            "top_label": cat_terms[-1][0].split(":", 1)[1] if cat_terms else "",
-            "top": cat_terms[-1][1] if cat_terms else None,
-            "per_point": cont_terms[0] if cont_terms else None,
-        }
-    return out
 
 
 def context(reports: Path, params: Params) -> dict:

@@ -46,7 +46,6 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, MaxNLocator, NullLocator
 
 from analysis.core import config, io
-from analysis.paper.manuscript import headline
 from analysis.params import Params
 from analysis.params import load as load_params
 from analysis.report.figures import (
@@ -59,6 +58,7 @@ from analysis.report.figures import (
     write_in_parts,
 )
 from analysis.report.tables import format_interval
+from analysis.studies.nhanes.metrics import headline
 
 ANCHOR_COLUMNS = ["anchor_id", "outcome_group", "exposure", "comparison", "measure", "estimate", "ci_low",
                   "ci_high", "studies", "citation", "doi", "bib_key", "note"]

@@ -20,10 +20,10 @@ import math
 import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib
 import matplotlib.transforms as mtransforms
-import networkx as nx
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -39,6 +39,9 @@ from analysis.estimators.incidence import (
 )
 from analysis.report import figure_check
 from analysis.report.tables import covariate_set_header, format_interval
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 # Okabe & Ito (2008), "Color Universal Design": blue, orange, bluish green, vermillion,
 # reddish purple, sky blue, black.
@@ -343,13 +346,15 @@ def _text_width_in(fig: Figure, text: str, **style) -> float:
     return width
 
 
-def _fit(fig: Figure, text: str, width_in: float, **style) -> str:
-    """``text`` wrapped at word boundaries so that it is at most ``width_in`` wide (each line measured)."""
-    if _text_width_in(fig, text, **style) <= width_in:
+def _fit(fig: Figure, text: str, width_in: float, measure=None, **style) -> str:
+    """``text`` wrapped at word boundaries so that it is at most ``width_in`` wide (each line measured, by
+    ``measure(text, **style)``: :func:`_text_width_in` in ``fig`` by default)."""
+    measure = measure or functools.partial(_text_width_in, fig)
+    if measure(text, **style) <= width_in:
         return text
     for chars in range(max(len(text) - 1, 1), 5, -1):
         wrapped = textwrap.fill(text, chars, break_long_words=False)
-        if all(_text_width_in(fig, line, **style) <= width_in for line in wrapped.split("\n")):
+        if all(measure(line, **style) <= width_in for line in wrapped.split("\n")):
             return wrapped
     return textwrap.fill(text, 6, break_long_words=False)
 
@@ -376,10 +381,16 @@ def forest_layout(fig: Figure, panels: Sequence[tuple[str | None, list[dict]]], 
     rows = [ln for _, lines in panels for ln in lines if ln["kind"] == "row"]
     headers = [ln for _, lines in panels for ln in lines if ln["kind"] == "header"]
     n_left, n_right = len(left_headers), len(right_headers)
+    widths: dict = {}  # a text's width is measured once per style: rows repeat labels and wrapping re-measures
+
+    def measure(text: str, **style) -> float:
+        key = (text, tuple(sorted(style.items())))
+        if key not in widths:
+            widths[key] = _text_width_in(fig, text, **style)
+        return widths[key]
 
     def widest(texts, style) -> float:
-        return max((_text_width_in(fig, line, **style) for t in texts for line in str(t).split("\n") if line),
-                   default=0.0)
+        return max((measure(line, **style) for t in texts for line in str(t).split("\n") if line), default=0.0)
 
     right_w = [max(widest([_cell(r["right"][j])[0] for r in rows], row_style),
                    widest([right_headers[j]], head_style)) for j in range(n_right)]
@@ -393,10 +404,10 @@ def forest_layout(fig: Figure, panels: Sequence[tuple[str | None, list[dict]]], 
         left_w[j] = max(budget - (sum(left_w) - left_w[j]), 0.8)
         for r in rows:
             text, colour = _cell(r["left"][j])
-            r["left"][j] = (_fit(fig, text, left_w[j], **row_style), colour)
+            r["left"][j] = (_fit(fig, text, left_w[j], measure, **row_style), colour)
     left_total = sum(left_w) + gap * n_left
     for h in headers:
-        h["text"] = _fit(fig, h["text"], left_total - gap, **head_style)
+        h["text"] = _fit(fig, h["text"], left_total - gap, measure, **head_style)
     axis_x0 = pad + left_total
     axis_w = width - axis_x0 - pad - sum(right_w) - gap * n_right
     x_left = [pad + sum(left_w[:j]) + gap * j for j in range(n_left)]
@@ -468,7 +479,8 @@ def forest_layout(fig: Figure, panels: Sequence[tuple[str | None, list[dict]]], 
         ax.set_xlabel(f"{axis_label} (95% CI), log scale", fontsize=ROW_TEXT_PT)
         top -= panel_h + gap_h
     if title:
-        fig.text(pad / width, 1 - 0.06 / height, _fit(fig, title, width - 2 * pad, fontsize=9.5, fontweight="bold"),
+        fig.text(pad / width, 1 - 0.06 / height,
+                 _fit(fig, title, width - 2 * pad, measure, fontsize=9.5, fontweight="bold"),
                  fontsize=9.5, fontweight="bold", va="top")
     return fig
 
@@ -700,17 +712,23 @@ def write_in_parts(draw, frame: pd.DataFrame, by: str, dest_stem: str | Path,
     if figure_check.saved_height_in(whole) <= max_height_in:
         return write_figure(whole, dest_stem, formats)
     written = write_figure(whole, dest_stem, formats, print_width_in=None)
-    parts: list[list] = []
+    # each part grows while it fits; the last trial that fitted is the part's figure, written as drawn (drawing
+    # a figure again for writing doubled the cost: layout and measurement are most of a forest plot's time)
+    parts: list[tuple[list, Figure | None]] = []
     current: list = []
+    current_fig: Figure | None = None  # the drawing of ``current`` (None: not drawn yet)
     for key in dict.fromkeys(frame[by]):
-        trial = [*current, key]
-        if current and figure_check.saved_height_in(draw(frame[frame[by].isin(trial)])) > max_height_in:
-            parts.append(current)
-            trial = [key]
-        current = trial
-    parts.append(current)
-    for k, keys in enumerate(parts, 1):
-        written += write_figure(draw(frame[frame[by].isin(keys)]), f"{dest_stem}_part{k}", formats)
+        trial, trial_fig = [*current, key], None
+        if current:
+            trial_fig = draw(frame[frame[by].isin(trial)])
+            if figure_check.saved_height_in(trial_fig) > max_height_in:
+                parts.append((current, current_fig))
+                trial, trial_fig = [key], None
+        current, current_fig = trial, trial_fig
+    parts.append((current, current_fig))
+    for k, (keys, fig) in enumerate(parts, 1):
+        fig = draw(frame[frame[by].isin(keys)]) if fig is None else fig
+        written += write_figure(fig, f"{dest_stem}_part{k}", formats)
     return written
 
 
@@ -806,6 +824,8 @@ def write_grouped_forest_plot(rows: pd.DataFrame, dest_stem: str | Path, formats
 def _dag_roles(graph: nx.DiGraph, exposure: str, outcome: str) -> tuple[list[str], list[str]]:
     """The diagram's other nodes by role: (causes and confounders: not descendants of the exposure; mediators and
     other descendants of the exposure), each in causal order then by name."""
+    import networkx as nx  # here: only the causal diagrams need it (importing it cost every figure stage 0.1 s)
+
     order = {node: i for i, layer in enumerate(nx.topological_generations(graph)) for node in layer}
     after = nx.descendants(graph, exposure)
     rest = sorted((n for n in graph if n not in (exposure, outcome)), key=lambda n: (order[n], n))
@@ -834,6 +854,8 @@ def dag_figure(edges: Sequence[Sequence[str]], *, exposure: str, outcome: str, l
     and other consequences of the exposure on a row below between them. Arrows run between the frames of the
     labels (clipped at each frame), so none passes under a label; an arrow between two nodes of one row bows
     away from the diagram. Exposure and outcome are filled, unmeasured nodes and their arrows dashed."""
+    import networkx as nx  # as in _dag_roles
+
     labels = dict(labels or {})
     all_edges = [tuple(e) for e in edges] + [tuple(e) for e in latent_edges]
     graph = nx.DiGraph(all_edges)

@@ -57,3 +57,24 @@ def headline_metrics(records: pd.DataFrame, table: pd.DataFrame, nh: NhanesSetti
             "primary": {"outcome": primary.outcome, "exposure": primary.exposure,
                         "covariate_set": primary.covariate_set, "design": primary.design},
             "sample": sample, "estimates": estimates}
+
+
+def headline(metrics: dict, nh: NhanesSettings) -> dict:
+    """Per outcome: the most-isolated group vs the reference, and the per-point estimate.
+
+    The exposures are the first categorical and the first continuous one in ``models.exposures``;
+    their terms are looked up by prefix, so renaming groups in params.yaml needs no template edit.
+    """
+    exposures = nh.models.exposures
+    cat = next((k for k, v in exposures.items() if v.type == "categorical"), None)
+    cont = next((k for k, v in exposures.items() if v.type == "continuous"), None)
+    out = {}
+    for outcome, terms in metrics["estimates"].items():
+        cat_terms = [(k, v) for k, v in terms.items() if cat and k.startswith(f"{cat}:")]
+        cont_terms = [v for k, v in terms.items() if cont and k.startswith(f"{cont}:")]
+        out[outcome] = {
+            "top_label": cat_terms[-1][0].split(":", 1)[1] if cat_terms else "",
+            "top": cat_terms[-1][1] if cat_terms else None,
+            "per_point": cont_terms[0] if cont_terms else None,
+        }
+    return out
