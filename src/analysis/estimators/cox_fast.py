@@ -108,7 +108,7 @@ class _Layout:
         """``sum_{j in stratum, t_j >= t_i} values_j`` for the first sorted row ``i`` of every tie group (values:
         n or n x p; the risk set of the group's time). The reverse cumulative sum runs over every row (the same
         running sum, bit for bit, as a sum for every row); the stratum's end is subtracted at the groups only."""
-        tail = np.cumsum(values[::-1], axis=0)[::-1]
+        tail = reverse_cumsum(values)
         at_first = tail[self.group_first]
         if self.single_stratum:  # nothing to subtract (the end of every row's stratum is past the last row)
             return at_first
@@ -128,6 +128,31 @@ class _Layout:
             return cum[self.group]
         before = np.concatenate([np.zeros((1, *per_group.shape[1:])), cum])
         return cum[self.group] - before[self.stratum_first_group]
+
+
+def reverse_cumsum(values: np.ndarray) -> np.ndarray:
+    """``out[i] = values[i] + out[i + 1]`` down the rows (values: n or n x p), the running sums of
+    ``np.cumsum(values[::-1], axis=0)[::-1]`` bit for bit.
+
+    A cumulative sum waits for each addition before the next (it runs at the latency of one addition per
+    element, about 3.5 ns here, whatever the layout). Two columns viewed as one complex column run two of these
+    chains in one instruction: complex addition adds the real and the imaginary parts, each exactly the double
+    addition of its column, so the result is the same to the last bit at half the time (0.34 against 0.67 ms for
+    12,000 x 12, measured 2026-12-07; tests/estimators/test_cox_fast.py checks the bits)."""
+    if values.ndim != 2 or values.shape[1] < 2:
+        return np.cumsum(values[::-1], axis=0)[::-1]
+    n, p = values.shape
+    paired = values if p % 2 == 0 and values.flags.c_contiguous else _even_columns(values)
+    tail = np.cumsum(paired.view(np.complex128)[::-1], axis=0)[::-1]
+    return tail.view(np.float64)[:, :p]
+
+
+def _even_columns(values: np.ndarray) -> np.ndarray:
+    """A C-ordered copy of ``values`` (n x p) with a column of zeros added when p is odd."""
+    n, p = values.shape
+    out = np.zeros((n, p + p % 2))
+    out[:, :p] = values
+    return out
 
 
 def group_sums(group: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
@@ -155,12 +180,14 @@ class _Terms:
     cum_a: np.ndarray
 
 
-def _terms(layout: _Layout, x: np.ndarray, lp: np.ndarray) -> _Terms:
+def _terms(layout: _Layout, x: np.ndarray, lp: np.ndarray, x_even: np.ndarray | None = None) -> _Terms:
+    x_even = _even_columns(x) if x_even is None else x_even
     r = np.exp(lp - lp.max())
     wr = layout.w * r
-    wrx = wr[:, None] * x
-    s0_first, s1_first = layout.risk_sums(wr), layout.risk_sums(wrx)
-    s0_dead, s1_dead = layout.dead_sums(wr), layout.dead_sums(wrx)
+    p = x.shape[1]
+    wrx = wr[:, None] * x_even  # x with an even number of columns (a zero column added), for reverse_cumsum
+    s0_first, s1_first = layout.risk_sums(wr), layout.risk_sums(wrx)[:, :p]
+    s0_dead, s1_dead = layout.dead_sums(wr), layout.dead_sums(wrx[:, :p])
     g, f = layout.term_group, layout.term_frac
     s0 = s0_first[g] - f * s0_dead[g]
     s1 = s1_first[g] - f[:, None] * s1_dead[g]
@@ -174,13 +201,14 @@ class _Problem:
 
     def __init__(self, layout: _Layout, x: np.ndarray):
         self.layout, self.x = layout, x
+        self.x_even = _even_columns(x)
         self.xd = x[layout.dead]
         self.wxd_sum = (layout.w_d[:, None] * self.xd).sum(axis=0)
 
     def loglik_grad_info(self, beta: np.ndarray):
         layout, x, xd = self.layout, self.x, self.xd
         lp = x @ beta
-        terms = _terms(layout, x, lp)
+        terms = _terms(layout, x, lp, self.x_even)
         wr, s0, s1, dl = terms.wr, terms.s0, terms.s1, terms.dl
         dead = layout.dead
         shift = lp.max()
