@@ -80,3 +80,27 @@ def test_a_fit_stopped_early_says_so():
     stopped = efron_cox(x, t, e, w, s, max_iter=1)
     assert not stopped.converged
     assert stopped.problem == "Newton-Raphson did not converge in 1 iterations"
+
+
+@pytest.mark.parametrize("p", [1, 2, 3, 6])
+def test_reverse_cumsum_is_numpy_bit_for_bit(p):
+    from analysis.estimators.cox_fast import reverse_cumsum
+
+    rng = np.random.default_rng(p)
+    values = rng.standard_normal((3000, p)) * 10.0 ** rng.integers(-8, 8, (3000, 1))
+    for v in (values, values[:, 0], values[::2], np.asfortranarray(values)):  # 2-d, 1-d, strided, F-ordered
+        assert np.array_equal(reverse_cumsum(v), np.cumsum(v[::-1], axis=0)[::-1])
+
+
+@pytest.mark.parametrize("stratified", [False, True])
+def test_residuals_from_the_fit_are_the_recomputed_bit_for_bit(stratified):
+    # efron_score_residuals reuses the fit's last evaluation when given the very X and the estimate: the same bits
+    x, t, e, w, s = _data()
+    s = s if stratified else None
+    fit = efron_cox(x, t, e, w, s)
+    reused = efron_score_residuals(x, t, e, fit.params, w, s, layout=fit.layout)
+    fresh_layout = efron_score_residuals(x.copy(), t, e, fit.params, w, s, layout=fit.layout)
+    no_layout = efron_score_residuals(x, t, e, fit.params.copy() + 0.0, w, s)
+    assert np.array_equal(reused, fresh_layout) and np.array_equal(reused, no_layout)
+    moved = efron_score_residuals(x, t, e, fit.params + 0.01, w, s, layout=fit.layout)  # another beta: recomputed
+    assert not np.allclose(moved, reused)

@@ -19,6 +19,13 @@ cumulative sum and a few matrix products over all rows at once:
   minus the tied deaths' Efron share ``X_D' diag(w r Af) X_D``, so no n x p x p array is built;
 * Newton-Raphson with step halving on the log partial likelihood, to a Newton decrement below ``tol``.
 
+The hot loop (profiled on the specification curve, issue 23): a reverse cumulative sum waits for each addition
+before the next, so :func:`reverse_cumsum` runs two columns per instruction (a complex view); the risk sums are
+kept at the tie groups' first rows only; the deaths' rows and their weighted sum are taken once per fit, not
+once per iteration; and the score residuals start from the fit's last evaluation. Every one of these gives
+the same bits as the plain form (checked on 189 NHANES fits and in tests/estimators/test_cox_fast.py), so the
+results did not move; a fit costs about 30% less CPU than before.
+
 :func:`efron_score_residuals` gives the same weighted score residuals as
 :func:`analysis.estimators.survival.cox_score_residuals` (R's ``resid(coxph, "score")`` for Efron ties)
 without its loops, so the design-based (:func:`analysis.estimators.survey.domain_variance`) and cluster-robust
@@ -65,26 +72,35 @@ class _Layout:
         self.time = np.asarray(time, dtype=float)
         self.event = np.asarray(event, dtype=float) > 0
         self.weights = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
-        codes = np.zeros(n, dtype=np.int64) if strata is None else np.unique(np.asarray(strata), return_inverse=True)[1]
-        self.order = np.lexsort((self.time, codes))
+        if strata is None:  # the permutation of lexsort((time, zeros)): a stable sort by time
+            codes = np.zeros(n, dtype=np.int64)
+            self.order = np.argsort(self.time, kind="stable")
+        else:
+            codes = np.unique(np.asarray(strata), return_inverse=True)[1]
+            self.order = np.lexsort((self.time, codes))
         t, g = self.time[self.order], codes[self.order]
         self.d = self.event[self.order]
+        self.dead = np.flatnonzero(self.d)  # the sorted rows of the deaths (indexing by position, not by mask)
         self.w = self.weights[self.order]
+        self.w_d = self.w[self.dead]
         new_group = np.r_[True, (t[1:] != t[:-1]) | (g[1:] != g[:-1])]
         self.group = np.cumsum(new_group) - 1  # tie group of each sorted row
         n_groups = int(self.group[-1]) + 1 if n else 0
         new_stratum = np.r_[True, g[1:] != g[:-1]]
         stratum_start = np.flatnonzero(new_stratum)
         stratum_end = np.r_[stratum_start[1:], n]  # one past the stratum's last row
-        self.stratum_end_of_row = np.repeat(stratum_end, np.diff(np.r_[stratum_start, n]))
         self.group_first = np.flatnonzero(new_group)
+        self.single_stratum = len(stratum_start) <= 1
+        # one past the last row of the stratum of each group's first row, where its reverse cumulative sum stops
+        stratum_end_of_row = np.repeat(stratum_end, np.diff(np.r_[stratum_start, n]))
+        self.first_end = stratum_end_of_row[self.group_first]
+        self.first_end_inside = np.flatnonzero(self.first_end < n)
         # first tie group of each row's stratum, for cumulative sums over event times restarted per stratum
         first_group_of_stratum = self.group[stratum_start]
         self.stratum_first_group = np.repeat(first_group_of_stratum, np.diff(np.r_[stratum_start, n]))
-        dead_group = self.dead_group = self.group[self.d]
-        self.single_stratum = len(stratum_start) <= 1
+        dead_group = self.dead_group = self.group[self.dead]
         self.n_dead = np.bincount(dead_group, minlength=n_groups).astype(float)
-        self.w_dead = np.bincount(dead_group, weights=self.w[self.d], minlength=n_groups)
+        self.w_dead = np.bincount(dead_group, weights=self.w_d, minlength=n_groups)
         self.event_groups = np.flatnonzero(self.n_dead > 0)
         counts = self.n_dead[self.event_groups].astype(np.int64)
         self.term_group = np.repeat(self.event_groups, counts)  # Efron terms: d per event group
@@ -92,24 +108,58 @@ class _Layout:
         self.term_frac = k / np.repeat(counts, counts)
         self.term_wbar = (self.w_dead / np.maximum(self.n_dead, 1))[self.term_group]
         self.n_groups = n_groups
+        #: the last evaluation of a fit on this layout: (sorted X, the X given, beta, _Terms), for the residuals
+        self.last = None
 
     def risk_sums(self, values: np.ndarray) -> np.ndarray:
-        """``sum_{j in stratum, t_j >= t_i} values_j`` for every sorted row ``i`` (values: n or n x p)."""
-        tail = np.cumsum(values[::-1], axis=0)[::-1]
+        """``sum_{j in stratum, t_j >= t_i} values_j`` for the first sorted row ``i`` of every tie group (values:
+        n or n x p; the risk set of the group's time). The reverse cumulative sum runs over every row (the same
+        running sum, bit for bit, as a sum for every row); the stratum's end is subtracted at the groups only."""
+        tail = reverse_cumsum(values)
+        at_first = tail[self.group_first]
         if self.single_stratum:  # nothing to subtract (the end of every row's stratum is past the last row)
-            return tail
-        tail = np.concatenate([tail, np.zeros((1, *values.shape[1:]))])
-        return tail[:-1] - tail[self.stratum_end_of_row]
+            return at_first
+        past = np.zeros_like(at_first)
+        inside = self.first_end_inside
+        past[inside] = tail[self.first_end[inside]]
+        return at_first - past
 
     def dead_sums(self, values: np.ndarray) -> np.ndarray:
         """Sum of ``values`` over the deaths of each tie group (n_groups rows)."""
-        return group_sums(self.dead_group, values[self.d], self.n_groups)
+        return group_sums(self.dead_group, values[self.dead], self.n_groups)
 
     def per_row_cumulative(self, per_group: np.ndarray) -> np.ndarray:
         """For each sorted row, the sum of ``per_group`` over the tie groups of its stratum at or before its time."""
         cum = np.cumsum(per_group, axis=0)
+        if self.single_stratum:  # the stratum's first group is group 0: nothing before it to subtract
+            return cum[self.group]
         before = np.concatenate([np.zeros((1, *per_group.shape[1:])), cum])
         return cum[self.group] - before[self.stratum_first_group]
+
+
+def reverse_cumsum(values: np.ndarray) -> np.ndarray:
+    """``out[i] = values[i] + out[i + 1]`` down the rows (values: n or n x p), the running sums of
+    ``np.cumsum(values[::-1], axis=0)[::-1]`` bit for bit.
+
+    A cumulative sum waits for each addition before the next (it runs at the latency of one addition per
+    element, about 3.5 ns here, whatever the layout). Two columns viewed as one complex column run two of these
+    chains in one instruction: complex addition adds the real and the imaginary parts, each exactly the double
+    addition of its column, so the result is the same to the last bit at half the time (0.34 against 0.67 ms for
+    12,000 x 12, measured 2026-12-07; tests/estimators/test_cox_fast.py checks the bits)."""
+    if values.ndim != 2 or values.shape[1] < 2:
+        return np.cumsum(values[::-1], axis=0)[::-1]
+    n, p = values.shape
+    paired = values if p % 2 == 0 and values.flags.c_contiguous else _even_columns(values)
+    tail = np.cumsum(paired.view(np.complex128)[::-1], axis=0)[::-1]
+    return tail.view(np.float64)[:, :p]
+
+
+def _even_columns(values: np.ndarray) -> np.ndarray:
+    """A C-ordered copy of ``values`` (n x p) with a column of zeros added when p is odd."""
+    n, p = values.shape
+    out = np.zeros((n, p + p % 2))
+    out[:, :p] = values
+    return out
 
 
 def group_sums(group: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
@@ -124,35 +174,58 @@ def group_sums(group: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarr
     return out
 
 
-def _terms(layout: _Layout, x: np.ndarray, lp: np.ndarray):
-    """Per Efron term: s0, s1 (terms x p) and the hazard increment dL = wbar / s0, with risk scores ``r``."""
+@dataclass(frozen=True)
+class _Terms:
+    """Per Efron term at one ``beta``: s0, s1 (terms x p), the hazard increment dL = wbar / s0; per row the risk
+    scores ``r`` (and ``w r``) and the summed increments ``cumA`` of the event times at or before its time."""
+
+    r: np.ndarray
+    wr: np.ndarray
+    s0: np.ndarray
+    s1: np.ndarray
+    dl: np.ndarray
+    cum_a: np.ndarray
+
+
+def _terms(layout: _Layout, x: np.ndarray, lp: np.ndarray, x_even: np.ndarray | None = None) -> _Terms:
+    x_even = _even_columns(x) if x_even is None else x_even
     r = np.exp(lp - lp.max())
     wr = layout.w * r
-    s0_row, s1_row = layout.risk_sums(wr), layout.risk_sums(wr[:, None] * x)
-    first = layout.group_first
-    s0_dead, s1_dead = layout.dead_sums(wr), layout.dead_sums(wr[:, None] * x)
+    p = x.shape[1]
+    wrx = wr[:, None] * x_even  # x with an even number of columns (a zero column added), for reverse_cumsum
+    s0_first, s1_first = layout.risk_sums(wr), layout.risk_sums(wrx)[:, :p]
+    s0_dead, s1_dead = layout.dead_sums(wr), layout.dead_sums(wrx[:, :p])
     g, f = layout.term_group, layout.term_frac
-    s0 = s0_row[first][g] - f * s0_dead[g]
-    s1 = s1_row[first][g] - f[:, None] * s1_dead[g]
-    return r, wr, s0, s1, layout.term_wbar / s0
+    s0 = s0_first[g] - f * s0_dead[g]
+    s1 = s1_first[g] - f[:, None] * s1_dead[g]
+    dl = layout.term_wbar / s0
+    cum_a = layout.per_row_cumulative(np.bincount(g, weights=dl, minlength=layout.n_groups))
+    return _Terms(r, wr, s0, s1, dl, cum_a)
 
 
-def _loglik_grad_info(layout: _Layout, x: np.ndarray, beta: np.ndarray):
-    lp = x @ beta
-    r, wr, s0, s1, dl = _terms(layout, x, lp)
-    d, w = layout.d, layout.w
-    xd = x[d]
-    shift = lp.max()
-    loglik = float(np.sum(w[d] * lp[d]) - np.sum(layout.term_wbar * (np.log(s0) + shift)))
-    grad = (w[d, None] * xd).sum(axis=0) - dl @ s1
-    g = layout.term_group
-    A = np.bincount(g, weights=dl, minlength=layout.n_groups)
-    Af = np.bincount(g, weights=dl * layout.term_frac, minlength=layout.n_groups)
-    cumA = layout.per_row_cumulative(A)
-    xbar_part = s1 * np.sqrt(dl / s0)[:, None]
-    info = (x.T @ (x * (wr * cumA)[:, None]) - xd.T @ (xd * (wr[d] * Af[layout.dead_group])[:, None])
-            - xbar_part.T @ xbar_part)
-    return loglik, grad, info
+class _Problem:
+    """One fit's sorted data and what stays fixed over the Newton iterations (the deaths' rows and weighted sum)."""
+
+    def __init__(self, layout: _Layout, x: np.ndarray):
+        self.layout, self.x = layout, x
+        self.x_even = _even_columns(x)
+        self.xd = x[layout.dead]
+        self.wxd_sum = (layout.w_d[:, None] * self.xd).sum(axis=0)
+
+    def loglik_grad_info(self, beta: np.ndarray):
+        layout, x, xd = self.layout, self.x, self.xd
+        lp = x @ beta
+        terms = _terms(layout, x, lp, self.x_even)
+        wr, s0, s1, dl = terms.wr, terms.s0, terms.s1, terms.dl
+        dead = layout.dead
+        shift = lp.max()
+        loglik = float(np.sum(layout.w_d * lp[dead]) - np.sum(layout.term_wbar * (np.log(s0) + shift)))
+        grad = self.wxd_sum - dl @ s1
+        Af = np.bincount(layout.term_group, weights=dl * layout.term_frac, minlength=layout.n_groups)
+        xbar_part = s1 * np.sqrt(dl / s0)[:, None]
+        info = (x.T @ (x * (wr * terms.cum_a)[:, None]) - xd.T @ (xd * (wr[dead] * Af[layout.dead_group])[:, None])
+                - xbar_part.T @ xbar_part)
+        return loglik, grad, info, terms
 
 
 def efron_cox(X, time, event, weights=None, strata=None, *, tol: float = 1e-16, max_iter: int = 100) -> CoxFit:
@@ -164,9 +237,9 @@ def efron_cox(X, time, event, weights=None, strata=None, *, tol: float = 1e-16, 
     (e.g. a covariate constant in the sample).
     """
     layout = _Layout(time, event, weights, strata)
-    x = np.asarray(X, dtype=float)[layout.order]
-    beta = np.zeros(x.shape[1])
-    loglik, grad, info = _loglik_grad_info(layout, x, beta)
+    problem = _Problem(layout, np.asarray(X, dtype=float)[layout.order])
+    beta = np.zeros(problem.x.shape[1])
+    loglik, grad, info, terms = problem.loglik_grad_info(beta)
     converged, iterations = False, 0
     while iterations < max_iter:
         iterations += 1
@@ -178,12 +251,14 @@ def efron_cox(X, time, event, weights=None, strata=None, *, tol: float = 1e-16, 
         scale = 1.0
         while True:
             trial = beta + scale * step
-            new = _loglik_grad_info(layout, x, trial)
+            new = problem.loglik_grad_info(trial)
             if np.isfinite(new[0]) and new[0] >= loglik - 1e-12 * abs(loglik) or scale < 1e-8:
                 break
             scale /= 2
-        beta, (loglik, grad, info) = trial, new
+        beta, (loglik, grad, info, terms) = trial, new
     covariance = np.linalg.inv(info)
+    # the last evaluation was at the returned beta: the score residuals of this fit start from it
+    layout.last = (problem.x, X, beta.copy(), terms)
     return CoxFit(params=beta, information=info, covariance=covariance, loglik=loglik, iterations=iterations,
                   converged=converged, layout=layout)
 
@@ -195,11 +270,19 @@ def efron_score_residuals(X, time, event, beta, weights=None, strata=None, *, la
 
     ``U_i = w_i [delta_i (x_i - mean_k xbar_k(t_i)) - r_i sum_{t <= t_i} sum_k c_ik (x_i - xbar_k) dL_k]``,
     ``c_ik = 1 - k/d`` for the deaths at ``t`` and 1 otherwise (that function's docstring). ``layout``: the
-    ``CoxFit.layout`` of a fit on the same ``time``, ``event``, ``weights`` and ``strata`` (saves sorting again).
+    ``CoxFit.layout`` of a fit on the same ``time``, ``event``, ``weights`` and ``strata`` (saves sorting again;
+    when ``X`` is the very array that fit was given, unchanged, and ``beta`` its estimate, the fit's last
+    evaluation is reused instead of recomputed: the same numbers, bit for bit).
     """
     layout = _Layout(time, event, weights, strata) if layout is None else layout
-    x = np.asarray(X, dtype=float)[layout.order]
-    r, _, s0, s1, dl = _terms(layout, x, x @ np.asarray(beta, dtype=float))
+    beta = np.asarray(beta, dtype=float)
+    last = layout.last
+    if last is not None and last[1] is X and np.array_equal(last[2], beta):
+        x, terms = last[0], last[3]
+    else:
+        x = np.asarray(X, dtype=float)[layout.order]
+        terms = _terms(layout, x, x @ beta)
+    r, s0, s1, dl = terms.r, terms.s0, terms.s1, terms.dl
     g, f = layout.term_group, layout.term_frac
     xbar = s1 / s0[:, None]
     n_groups, p = layout.n_groups, x.shape[1]
@@ -210,11 +293,14 @@ def efron_score_residuals(X, time, event, beta, weights=None, strata=None, *, la
     A, B = by_group(dl), by_group(dl[:, None] * xbar)
     A_dead, B_dead = by_group((1 - f) * dl), by_group(((1 - f) * dl)[:, None] * xbar)
     xbar_mean = by_group(xbar) / np.maximum(layout.n_dead, 1)[:, None]
-    cumA, cumB = layout.per_row_cumulative(A), layout.per_row_cumulative(B)
+    cumA, cumB = terms.cum_a, layout.per_row_cumulative(B)
     u = -r[:, None] * (x * cumA[:, None] - cumB)
-    d, gd = layout.d, layout.group[layout.d]
-    u[d] += r[d, None] * ((x[d] * A[gd][:, None] - B[gd]) - (x[d] * A_dead[gd][:, None] - B_dead[gd]))
-    u[d] += x[d] - xbar_mean[gd]
+    dead, gd = layout.dead, layout.dead_group
+    xd = x[dead]
+    ud = u[dead]
+    ud += r[dead, None] * ((xd * A[gd][:, None] - B[gd]) - (xd * A_dead[gd][:, None] - B_dead[gd]))
+    ud += xd - xbar_mean[gd]
+    u[dead] = ud
     out = np.empty((len(x), p))
     out[layout.order] = layout.w[:, None] * u
     return out

@@ -106,11 +106,39 @@ class SpecificationFit:
     psu_influence: list[float]
 
 
+_COLUMNS: dict = {}
+
+
+def _column(table: pd.DataFrame, column: str, kind: str) -> np.ndarray:
+    """One column of ``table`` as numpy, memoised per worker (a curve reads the same few columns of its few tables
+    thousands of times, and pandas' selection costs more than a fit's arithmetic): ``kind`` "notna" (its
+    non-missing mask), "float" (values as float, missing as NaN) or "values" (``to_numpy()`` as is). The memo
+    holds the table itself, so its ``id`` cannot be reused by another table meanwhile; the tables of a curve are
+    never modified."""
+    entry = _COLUMNS.get(id(table))
+    if entry is None or entry[0] is not table:
+        if len(_COLUMNS) > 8:
+            _COLUMNS.clear()
+        entry = _COLUMNS[id(table)] = (table, {})
+    cache = entry[1]
+    key = (column, kind)
+    if key not in cache:
+        series = table[column]
+        cache[key] = (series.notna().to_numpy() if kind == "notna" else
+                      series.to_numpy(dtype=float, na_value=np.nan) if kind == "float" else series.to_numpy())
+    return cache[key]
+
+
 def _domain(table: pd.DataFrame, cs: CoxSpecification) -> np.ndarray:
+    """The rows of the specification's domain: every variable it reads present, weight > 0, ``duration`` at or
+    above ``min_duration`` (a missing weight or duration is outside)."""
     needed = [cs.duration, cs.event, *cs.spec.variables(), cs.weight, cs.stratum, cs.psu, cs.cluster]
-    mask = table[needed].notna().all(axis=1).to_numpy()
-    mask &= table[cs.weight].fillna(0.0).to_numpy(dtype=float) > 0
-    mask &= table[cs.duration].fillna(-np.inf).to_numpy(dtype=float) >= cs.min_duration
+    mask = np.ones(len(table), dtype=bool)
+    for column in dict.fromkeys(needed):
+        mask &= _column(table, column, "notna")
+    weight, duration = _column(table, cs.weight, "float"), _column(table, cs.duration, "float")
+    mask &= np.where(np.isnan(weight), 0.0, weight) > 0
+    mask &= np.where(np.isnan(duration), -np.inf, duration) >= cs.min_duration
     return mask
 
 
@@ -157,15 +185,17 @@ class _Design:
 _MATRICES: dict = {}
 
 
-def _design_matrix(table: pd.DataFrame, frame: pd.DataFrame, rhs: str, mask: np.ndarray) -> pd.DataFrame:
-    """The Cox design matrix (no intercept) of ``frame`` (the rows ``mask`` of ``table``), memoised per worker
-    for the specifications that share a table, a right-hand side and a domain (the designs and outcomes of one
-    sample). The memo holds the table itself, so its ``id`` cannot be reused by another table meanwhile."""
+def _design_matrix(table: pd.DataFrame, cs: CoxSpecification, rhs: str, mask: np.ndarray) -> pd.DataFrame:
+    """The Cox design matrix (no intercept) of the rows ``mask`` of ``table`` (the columns the fit reads), memoised
+    per worker for the specifications that share a table, a right-hand side and a domain (the designs and
+    outcomes of one sample). The memo holds the table itself, so its ``id`` cannot be reused by another table
+    meanwhile."""
     key = (id(table), rhs, hashlib.sha1(np.packbits(mask).tobytes()).hexdigest())
     entry = _MATRICES.get(key)
     if entry is None or entry[0] is not table:
         if len(_MATRICES) > 32:
             _MATRICES.clear()
+        frame = table.loc[mask, _used_columns(table, cs)]  # not every column of the (wide) table: a copy of each
         entry = _MATRICES[key] = (table, design_matrix(frame, rhs).drop(columns="Intercept", errors="ignore"))
     return entry[1]
 
@@ -179,21 +209,21 @@ def _used_columns(table: pd.DataFrame, cs: CoxSpecification) -> list[str]:
 def _one_table(table: pd.DataFrame, cs: CoxSpecification, design: _Design):
     """(coefficient, variance, design df or None, n, events, n_groups, PSU influence, converged, term, label)."""
     mask = _domain(table, cs)
-    frame = table.loc[mask, _used_columns(table, cs)]  # not every column of the (wide) table: a copy of each
     spec = cs.spec
-    levels = exposure_levels(frame[spec.exposure]) if spec.exposure_type == "categorical" else None
+    levels = exposure_levels(table[spec.exposure][mask]) if spec.exposure_type == "categorical" else None
     rhs = spec.rhs(levels[0] if levels else None)
-    X = _design_matrix(table, frame, rhs, mask)
+    X = _design_matrix(table, cs, rhs, mask)
     names = list(X.columns)
     coefficients = exposure_coefficients(spec, levels)
     chosen = [c for c in coefficients if cs.contrast is None or c[1] == f"{spec.exposure}[{cs.contrast}]"]
     if not chosen:
         raise ValueError(f"contrast '{cs.contrast}' is not a level of '{spec.exposure}' in the sample {levels}")
     coefficient, term, term_label = chosen[-1]
-    time, died = frame[cs.duration].to_numpy(dtype=float), frame[cs.event].to_numpy(dtype=float)
+    time, died = _column(table, cs.duration, "float")[mask], _column(table, cs.event, "float")[mask]
     x = X.to_numpy(dtype=float)
-    weights = normalised_weights(frame[cs.weight]) if cs.design == "design-based" else None
-    strata = frame[cs.cluster].to_numpy() if cs.design == "multilevel" else None
+    weights = normalised_weights(_column(table, cs.weight, "float")[mask]) if cs.design == "design-based" else None
+    clusters = _column(table, cs.cluster, "values")[mask]
+    strata = clusters if cs.design == "multilevel" else None
     fit = efron_cox(x, time, died, weights, strata)
     j = names.index(coefficient)
     influence = efron_score_residuals(x, time, died, fit.params, weights, strata, layout=fit.layout
@@ -203,8 +233,8 @@ def _one_table(table: pd.DataFrame, cs: CoxSpecification, design: _Design):
     if cs.design == "design-based":
         variance, df, n_groups = design.domain_variance(psu_total, mask, cs.lonely_psu)
     elif cs.design == "multilevel":
-        variance = float(cluster_sandwich(influence[:, None], frame[cs.cluster].to_numpy())[0, 0])
-        n_groups = frame[cs.cluster].nunique()
+        variance = float(cluster_sandwich(influence[:, None], clusters)[0, 0])
+        n_groups = len(pd.unique(clusters))
     else:
         variance, n_groups = float(fit.covariance[j, j]), math.nan
     return (fit.params[j], variance, df, int(mask.sum()), float(died.sum()), n_groups, psu_total, fit.converged,
