@@ -310,9 +310,9 @@ def fit_random_slope_linear(
     formula = f"{outcome} ~ {spec.rhs()}"
     re_formula = f"~{spec.exposure}" if random_slope else "1"
     try:
-        result, optimizer = best_reml_fit(
-            lambda: MixedLM.from_formula(formula, frame, groups=group, re_formula=re_formula), RANDOM_SLOPE_METHODS,
-            RANDOM_SLOPE_FALLBACK)
+        # one model (one formula parse and split by group) for every optimizer: each fit starts afresh from it
+        model = MixedLM.from_formula(formula, frame, groups=group, re_formula=re_formula)
+        result, optimizer = best_reml_fit(lambda: model, RANDOM_SLOPE_METHODS, RANDOM_SLOPE_FALLBACK)
     except (np.linalg.LinAlgError, ValueError) as err:
         text = str(err).splitlines()[0] if str(err) else type(err).__name__
         return (failed_records(spec, note=f"MixedLM failed ({type(err).__name__}: {text})", **common),
