@@ -116,3 +116,14 @@ def test_a_records_file_read_back_keeps_the_contract(tmp_path):
     back = pd.read_csv(path, keep_default_na=False, na_values=[""])
     back["note"] = back["note"].astype(object)
     records_frame(back)
+
+
+def test_an_unvalidated_frame_is_the_same_frame_and_is_checked_when_gathered():
+    """``validate=False`` (a fitter whose caller validates once) builds the same frame without the check; the
+    caller's ``records_frame`` of the gathered frames still rejects a bad record."""
+    good = [row(), row(outcome="z")]
+    assert records_frame(good, validate=False).equals(records_frame(good))
+    unchecked = records_frame([row(model="ols")], validate=False)
+    assert unchecked["model"].tolist() == ["ols"]
+    with pytest.raises(RecordContractError, match="model"):
+        records_frame(pd.concat([records_frame(good, validate=False), unchecked], ignore_index=True))

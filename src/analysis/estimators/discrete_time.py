@@ -70,7 +70,10 @@ def fit_cloglog_hazard(
         glm = GLM(sample[event].to_numpy(float), exog,
                      family=families.Binomial(link=families.links.CLogLog()),
                      offset=np.log(sample[length].to_numpy(float)),
-                     var_weights=None if weight is None else sample[weight].to_numpy(float))
+                     var_weights=None if weight is None else sample[weight].to_numpy(float),
+                     # the interval dummies sum to 1 (an implicit constant): said here, statsmodels skips the two
+                     # rank computations (SVDs of the whole design) that would find it
+                     hasconst=True)
         groups = pd.factorize(sample[cluster])[0]
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")

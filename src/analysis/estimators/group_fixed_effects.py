@@ -76,13 +76,14 @@ def within_fit(y: np.ndarray, x: np.ndarray, codes: np.ndarray, w: np.ndarray | 
 
 def fit_group_fixed_effects(
     data: pd.DataFrame, spec: ModelSpec, *, group: str, weight: str | None = None, weighted: bool = False,
-    alpha: float = 0.05,
+    alpha: float = 0.05, validate: bool = True,
 ) -> pd.DataFrame:
     """OLS (or WLS) with a fixed effect per ``group``, SE clustered by group; records of the exposure term(s).
 
     ``weight`` is the weight column: used as WLS weights (normalised to mean 1) when ``weighted``, else it only
     restricts the sample to rows with a positive weight, so the weighted and unweighted fits of one model
-    share one sample. A fit that fails numerically gives NaN records with ``converged`` False.
+    share one sample. A fit that fails numerically gives NaN records with ``converged`` False. ``validate=False``
+    leaves the record-contract check to the caller (:func:`analysis.estimators.records.records_frame`).
     """
     if weighted and not weight:
         raise ValueError("a weighted group fixed-effects fit needs the weight column")
@@ -90,7 +91,8 @@ def fit_group_fixed_effects(
     frame = complete_cases(data, [outcome, *spec.variables(), group, weight], weight=weight)
     frame, lone = groups_with_contrast(frame, group)
     design = "weighted" if weighted else "unweighted"
-    common = dict(levels=None, model=MODEL, design=design, vcov="cluster", n=len(frame), events=np.nan)
+    common = dict(levels=None, model=MODEL, design=design, vcov="cluster", n=len(frame), events=np.nan,
+                  validate=validate)
     if frame.empty:
         return failed_records(spec, note="no complete rows", **common)
     frame = frame.copy()

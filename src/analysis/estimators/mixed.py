@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
@@ -84,6 +85,18 @@ def _chain(attempt) -> tuple[tuple[str, ...], ...]:
     return tuple(attempt) if attempt and isinstance(attempt[0], (tuple, list)) else (tuple(attempt),)
 
 
+@contextmanager
+def _no_hessian(model):
+    """``model.fit`` without its final Hessian (a placeholder ``-I`` instead): for a fit whose estimate only starts
+    another fit, whose standard errors, covariance and convergence flag are never read."""
+    size = model.k_fe + model.k_re2 + model.k_vc
+    model.hessian = lambda params: (-np.eye(size), False)
+    try:
+        yield model
+    finally:
+        del model.hessian
+
+
 def select_reml_fit(build, stages):
     """The one optimizer selection for every statsmodels MixedLM fit of the package (REML).
 
@@ -95,17 +108,24 @@ def select_reml_fit(build, stages):
     next stage is tried. If nothing converges, the fit with the highest log-likelihood is returned
     (``converged`` False). Fits that raise or give a non-finite log-likelihood are skipped; none left ->
     LinAlgError. Returns (result, optimizer label), e.g. ``"nm"`` or ``"lbfgs then bfgs"``.
+
+    A link that only starts the next one (not the chain's last) skips statsmodels' Hessian (:func:`_no_hessian`):
+    only its estimate is used, and the Hessian, a loop over groups, cost as much as the optimisation itself.
     """
     tried = []
 
-    def fit(sequence: tuple[str, ...], start_params=None):
+    def fit(sequence: tuple[str, ...], start_params=None, last: bool = True):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             warnings.simplefilter("ignore", RuntimeWarning)
             warnings.simplefilter("ignore", UserWarning)
             try:
                 options = {"start_params": start_params} if start_params is not None else {}
-                return build().fit(reml=True, method=list(sequence), **options)
+                model = build()
+                if last:
+                    return model.fit(reml=True, method=list(sequence), **options)
+                with _no_hessian(model):
+                    return model.fit(reml=True, method=list(sequence), **options)
             except (np.linalg.LinAlgError, ValueError):
                 return None
 
@@ -115,7 +135,7 @@ def select_reml_fit(build, stages):
             links = _chain(attempt)
             result = None
             for i, sequence in enumerate(links):
-                result = fit(sequence, start_params=result.params_object if i else None)
+                result = fit(sequence, start_params=result.params_object if i else None, last=i == len(links) - 1)
                 if result is None:
                     break
             if result is None or not np.isfinite(result.llf):
@@ -259,7 +279,7 @@ def group_effects_frame(rows: list[dict] | None = None) -> pd.DataFrame:
 
 def fit_random_slope_linear(
     data: pd.DataFrame, spec: ModelSpec, *, group: str, weight: str | None = None, random_slope: bool = True,
-    alpha: float = 0.05,
+    alpha: float = 0.05, validate: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rows within groups: REML linear mixed model with a random intercept (and a random slope of the exposure,
     correlated) per ``group``; returns (records, group effects).
@@ -276,11 +296,12 @@ def fit_random_slope_linear(
     deviation, its conditional SD (statsmodels ``random_effects_cov``: given the data, the fixed effects and the
     variances, so intervals ignore the uncertainty in those), a Wald interval, the fixed part (the intercept
     at the sample means of the regressors, or the slope) and their sum, and the fit's variance components.
+    ``validate=False`` leaves the record-contract check to the caller (``records_frame``).
     """
     outcome = spec.outcome
     frame = complete_cases(data, [outcome, *spec.variables(), group, weight], weight=weight)
     common = dict(levels=None, model="multilevel_linear", design="multilevel", vcov="model_based", n=len(frame),
-                  events=np.nan)
+                  events=np.nan, validate=validate)
     if frame.empty:
         return failed_records(spec, note="no complete rows", **common), group_effects_frame()
     mean = float(frame[spec.exposure].mean())
@@ -289,9 +310,9 @@ def fit_random_slope_linear(
     formula = f"{outcome} ~ {spec.rhs()}"
     re_formula = f"~{spec.exposure}" if random_slope else "1"
     try:
-        result, optimizer = best_reml_fit(
-            lambda: MixedLM.from_formula(formula, frame, groups=group, re_formula=re_formula), RANDOM_SLOPE_METHODS,
-            RANDOM_SLOPE_FALLBACK)
+        # one model (one formula parse and split by group) for every optimizer: each fit starts afresh from it
+        model = MixedLM.from_formula(formula, frame, groups=group, re_formula=re_formula)
+        result, optimizer = best_reml_fit(lambda: model, RANDOM_SLOPE_METHODS, RANDOM_SLOPE_FALLBACK)
     except (np.linalg.LinAlgError, ValueError) as err:
         text = str(err).splitlines()[0] if str(err) else type(err).__name__
         return (failed_records(spec, note=f"MixedLM failed ({type(err).__name__}: {text})", **common),

@@ -54,7 +54,8 @@ class PanelOptions:
     ``cov_type`` "clustered" or "kernel" (with ``kernel`` and ``bandwidth``; ``bandwidth`` None = the rule of
     :func:`default_bandwidth`); ``alpha`` for the intervals; ``scale`` reports every coefficient per ``scale``
     units of the exposure (estimate and SE multiplied by it, e.g. 0.1 for a share); ``term_label`` replaces
-    the ``term_label`` of a continuous exposure ("per point").
+    the ``term_label`` of a continuous exposure ("per point"); ``validate`` False leaves the record-contract check
+    to the caller, which validates all the records it gathers once (:func:`analysis.estimators.records.records_frame`).
     """
 
     alpha: float = 0.05
@@ -63,6 +64,7 @@ class PanelOptions:
     bandwidth: float | None = None
     scale: float = 1.0
     term_label: str | None = None
+    validate: bool = True
 
     def __post_init__(self) -> None:
         if self.cov_type not in COV_TYPES:
@@ -189,7 +191,7 @@ def panel_records(p: PanelSample, model: str, rows: list[tuple[Coefficient, floa
         out.append(record_row(spec, c.term, c.term_label, estimate * options.scale, std_error * options.scale,
                               model=model, design=design, vcov=vcov, n=n, events=events, converged=converged,
                               note=note, alpha=options.alpha, n_groups=n_groups, components=components))
-    return records_frame(out)
+    return records_frame(out, validate=options.validate)
 
 
 def failed_panel_records(p: PanelSample, model: str, err: BaseException, *, used: pd.Index, options: PanelOptions,

@@ -73,7 +73,7 @@ def run_panel_models(
                          weight=spec.weight, weighted=spec.weighted)
     sample, covariate_set, covariates = spec.sample or MAIN_SAMPLE, spec.covariate_set, spec.covariates
     outcomes, exposures, estimators = spec.outcomes, spec.exposures, list(spec.estimators)
-    options = PanelOptions(alpha=spec.alpha)
+    options = PanelOptions(alpha=spec.alpha, validate=False)  # the records are validated once, at the end
 
     check_columns(panel, [layout.entity], "panel_models.entity")
     check_columns(panel, [layout.time], "panel_models.time")

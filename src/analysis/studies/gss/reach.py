@@ -198,7 +198,7 @@ def run_beside(panel: pd.DataFrame, spec: PanelModels, exposures: list[str], cov
     exposures, each recorded as its own exposure), with the spec's covariates, under ``covariate_set``."""
     layout = PanelLayout(entity=spec.entity, time=spec.time, cluster=spec.cluster, invariant=spec.invariant)
     first, rest = exposures[0], exposures[1:]
-    options = PanelOptions(alpha=spec.alpha)
+    options = PanelOptions(alpha=spec.alpha, validate=False)  # the records are validated once, below
     out = []
     for outcome, o in spec.outcomes.items():
         data = model_panel(panel, spec, outcome_ballots(spec, outcome))

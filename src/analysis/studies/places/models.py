@@ -185,7 +185,7 @@ def report_designs(records: pd.DataFrame) -> pd.Series:
 
 def fit_state_multilevel(
     data: pd.DataFrame, spec: ModelSpec, *, group: str = "state", weight: str | None = None,
-    random_slope: bool = True, alpha: float = 0.05,
+    random_slope: bool = True, alpha: float = 0.05, validate: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Counties within states: random state intercept (and slope of the exposure); (records, state effects).
 
@@ -196,7 +196,7 @@ def fit_state_multilevel(
     covariates, dropped = without_terms(spec.covariates, {spec.outcome})
     spec = replace(spec, covariates=covariates)
     records, effects = fit_random_slope_linear(data, spec, group=group, weight=weight, random_slope=random_slope,
-                                               alpha=alpha)
+                                               alpha=alpha, validate=validate)
     suffix = (f"; counties within states, per 1 percentage point; the population-weighted analogue is the "
               f"'weighted' design{_dropped_text(dropped)}; {MODEL_BASED}; {ECOLOGICAL}")
     records = records.assign(note=records["note"] + suffix)
@@ -222,7 +222,7 @@ def _effects_frame(rows: list[dict] | None = None) -> pd.DataFrame:
 
 def fit_state_fixed_effects(
     data: pd.DataFrame, spec: ModelSpec, *, group: str = "state", weight: str | None = None,
-    weighted: bool = False, alpha: float = 0.05,
+    weighted: bool = False, alpha: float = 0.05, validate: bool = True,
 ) -> pd.DataFrame:
     """OLS (or population-weighted WLS) with state fixed effects, SE clustered by state (G/(G-1)); records.
 
@@ -236,7 +236,8 @@ def fit_state_fixed_effects(
                          "places.county_models.weight)")
     covariates, dropped_terms = without_terms(spec.covariates, {spec.outcome})
     spec = replace(spec, covariates=covariates)
-    records = fit_group_fixed_effects(data, spec, group=group, weight=weight, weighted=weighted, alpha=alpha)
+    records = fit_group_fixed_effects(data, spec, group=group, weight=weight, weighted=weighted, alpha=alpha,
+                                      validate=validate)
     primary = "PRIMARY design (population-weighted); " if weighted else ""
     suffix = f"; {primary}counties, per 1 percentage point{_dropped_text(dropped_terms)}; {MODEL_BASED}; {ECOLOGICAL}"
     return records.assign(note=records["note"] + suffix)
@@ -306,8 +307,8 @@ def run_places_models(table: pd.DataFrame, panel: pd.DataFrame | None, places: P
     absent from the tables raises a ValueError before anything is fit; a fit that fails numerically gives NaN rows
     with ``converged`` False and the error in ``note``. ``panel`` may be None when ``panel_models`` is absent.
     ``n_jobs`` worker processes share the fits (every fit is deterministic; results in job order). The per-fit
-    functions return their fitter's validated records with a longer ``note`` (text only), so the records are
-    validated once, here.
+    functions return their fitter's records (unvalidated: ``validate=False``) with a longer ``note`` (text
+    only), so the records are validated once, here.
     """
     study, county = places.study, places.county_models
     group, weight, designs = county.group, county.weight, list(county.designs)
@@ -327,11 +328,13 @@ def run_places_models(table: pd.DataFrame, panel: pd.DataFrame | None, places: P
             if design == "multilevel":
                 jobs.append((f"multilevel {model_spec.outcome} ~ {model_spec.exposure} [{model_spec.covariate_set}]",
                              lambda s=model_spec: fit_state_multilevel(table, s, group=group, weight=weight,
-                                                                       random_slope=random_slope, alpha=alpha)))
+                                                                       random_slope=random_slope, alpha=alpha,
+                                                                       validate=False)))
             else:
                 jobs.append((f"{design} {model_spec.outcome} ~ {model_spec.exposure} [{model_spec.covariate_set}]",
                              lambda s=model_spec, d=design: (fit_state_fixed_effects(
-                                 table, s, group=group, weight=weight, weighted=d == "weighted", alpha=alpha), None)))
+                                 table, s, group=group, weight=weight, weighted=d == "weighted", alpha=alpha,
+                                 validate=False), None)))
     if panel_block is not None:
         panel_alpha = panel_block.alpha
         for model_spec in _specs(panel_block, study):
