@@ -77,7 +77,7 @@ bench-r: setup
 # exported to a temporary folder that is removed afterwards; without the table only its simulated fits are redone.
 references: setup
 	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y r-base-core r-cran-survival r-cran-survey r-cran-lme4 r-cran-plm
-	$(BIN)/python tests/reference/make_data.py && Rscript tests/reference/models.R
+	PYTHONPATH=tests $(BIN)/python tests/reference/make_data.py && Rscript tests/reference/models.R
 	$(BIN)/python tests/reference/glmer/make_data.py && Rscript tests/reference/glmer/glmer.R
 	$(BIN)/python tests/reference/panel_weighted/make_data.py && Rscript tests/reference/panel_weighted/panel_weighted.R
 	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
