@@ -47,13 +47,16 @@ NEED_BROWSER := $(if $(CHROMIUM),,browser)
 
 # On both cores (pytest-xdist): each test module runs whole on one worker (--dist loadscope), so the end-to-end
 # module (tests/test_pipeline.py) builds its clone of the pipeline once while the other modules run beside it.
+# Modules are handed out in tests/conftest.py's order, longest first (--no-loadscope-reorder keeps that order
+# instead of xdist's by number of tests): the end-to-end module starts at once on one worker.
 TEST_WORKERS ?= 2
+PYTEST_XDIST := -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 test: setup $(NEED_BROWSER)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope
+	$(BIN)/python -m pytest $(PYTEST_XDIST)
 
 # Unit tests only: skips the end-to-end pipeline run and the tests marked slow (over ~20 s on 2 cores).
 test-fast: setup $(NEED_BROWSER)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope -m "not integration and not slow"
+	$(BIN)/python -m pytest $(PYTEST_XDIST) -m "not integration and not slow"
 
 bench: setup
 	$(BIN)/python benchmarks/run.py
