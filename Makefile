@@ -48,7 +48,8 @@ NEED_BROWSER := $(if $(CHROMIUM),,browser)
 # On both cores (pytest-xdist): each test module runs whole on one worker (--dist loadscope), so the end-to-end
 # module (tests/test_pipeline.py) builds its clone of the pipeline once while the other modules run beside it.
 # Modules are handed out in tests/conftest.py's order, longest first (--no-loadscope-reorder keeps that order
-# instead of xdist's by number of tests): the end-to-end module starts at once on one worker.
+# instead of xdist's by number of tests): the end-to-end module starts at once on one worker, and the README's
+# commands (tests/test_pipeline_readme.py, on a copy of the same build) go last, to the other worker.
 TEST_WORKERS ?= 2
 PYTEST_XDIST := -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 test: setup $(NEED_BROWSER)
