@@ -47,13 +47,17 @@ NEED_BROWSER := $(if $(CHROMIUM),,browser)
 
 # On both cores (pytest-xdist): each test module runs whole on one worker (--dist loadscope), so the end-to-end
 # module (tests/test_pipeline.py) builds its clone of the pipeline once while the other modules run beside it.
+# Modules are handed out in tests/conftest.py's order, longest first (--no-loadscope-reorder keeps that order
+# instead of xdist's by number of tests): the end-to-end module starts at once on one worker, and the README's
+# commands (tests/test_pipeline_readme.py, on a copy of the same build) go last, to the other worker.
 TEST_WORKERS ?= 2
+PYTEST_XDIST := -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 test: setup $(NEED_BROWSER)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope
+	$(BIN)/python -m pytest $(PYTEST_XDIST)
 
 # Unit tests only: skips the end-to-end pipeline run and the tests marked slow (over ~20 s on 2 cores).
 test-fast: setup $(NEED_BROWSER)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope -m "not integration and not slow"
+	$(BIN)/python -m pytest $(PYTEST_XDIST) -m "not integration and not slow"
 
 bench: setup
 	$(BIN)/python benchmarks/run.py
@@ -77,7 +81,7 @@ bench-r: setup
 # exported to a temporary folder that is removed afterwards; without the table only its simulated fits are redone.
 references: setup
 	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y r-base-core r-cran-survival r-cran-survey r-cran-lme4 r-cran-plm
-	$(BIN)/python tests/reference/make_data.py && Rscript tests/reference/models.R
+	PYTHONPATH=tests $(BIN)/python tests/reference/make_data.py && Rscript tests/reference/models.R
 	$(BIN)/python tests/reference/glmer/make_data.py && Rscript tests/reference/glmer/glmer.R
 	$(BIN)/python tests/reference/panel_weighted/make_data.py && Rscript tests/reference/panel_weighted/panel_weighted.R
 	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \

@@ -1,56 +1,41 @@
-"""The pipeline end to end on the mirror: `dvc repro` in a fresh copy of the repository.
+"""The pipeline end to end on the mirror: `make repro` in a fresh copy of the repository.
 
 Checks that every stage's outputs exist and hold what they should, that every file a stage read is
 covered by its DVC deps (the run is traced, tests/trace/), that editing an estimator stales exactly the
 stages that use it, that a second `dvc repro` is a no-op, that changing one model parameter leaves the
-data stages alone, that rerunning stages gives byte-identical outputs, and that the README's experiment
-example works as written in a shell without the virtual environment on PATH, and that a restricted file's
-canaries never reach the reports.
+data stages alone, that rerunning stages gives byte-identical outputs, that a bad value keeps the last good
+results, that the reviewer's pages work in a browser, and that a restricted file's canaries never reach the
+reports. The README's commands run in tests/test_pipeline_readme.py, on a copy of the same build
+(tests/support/pipeline.py: one cold run per test run, the two modules side by side on two workers).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
-from analysis.core.clone import BIN, fresh_clone
+from analysis.core.clone import BIN
 from analysis.core.clone import run as run_command
 from support.browser import Browser, BrowserNotFound, find_chromium, reviewer_pages
 from support.canary import canary_strings, write_canary_cohort
+from support.pipeline import env_for
 from support.stage_deps import load_stages, read_param_trace, read_trace, uncovered
 
 pytestmark = pytest.mark.integration
 
 
-def link_environment(dest: Path) -> None:
-    """The copy uses this interpreter's environment as its ``.venv`` (as `make setup` would have built it)."""
-    link = dest / ".venv"
-    if not link.exists():
-        link.symlink_to(Path(sys.prefix), target_is_directory=True)
-
-
 @pytest.fixture(scope="module")
-def repo(root, mirror, tmp_path_factory):
-    """A fresh copy of the repository, built by the README's own `make repro` (the check, then `dvc repro`),
-    traced: every file and params key each stage reads is recorded (tests/trace/)."""
-    dest = tmp_path_factory.mktemp("clone")
-    trace = tmp_path_factory.mktemp("trace")
-    env = fresh_clone(root, dest, mirror)
-    link_environment(dest)
-    traced = {**env, "ANALYSIS_TRACE_DIR": str(trace), "ANALYSIS_TRACE_ROOT": str(dest),
-              "PYTHONPATH": f"{dest / 'tests' / 'trace'}{os.pathsep}{env['PYTHONPATH']}"}
-    run_command(["make", "repro"], dest, traced)
-    return dest, env, trace
+def repo(pipeline_build, mirror):
+    """The built copy of the repository (tests/support/pipeline.py: a fresh copy built by the README's own
+    `make repro`, traced: every file and params key each stage read is recorded), its environment, the trace."""
+    return pipeline_build.clone, env_for(pipeline_build.clone, mirror), pipeline_build.trace
 
 
 def _run(cmd, cwd, env):
@@ -327,72 +312,10 @@ def test_synthetic_cohort_rerun_is_byte_identical(repo):
     assert not stale, stale
 
 
-def fresh_shell(env: dict) -> tuple[dict, str]:
-    """The environment of a user's new terminal (no virtual environment on PATH) and its bash."""
-    shell_env = {k: v for k, v in env.items() if k not in ("PATH", "VIRTUAL_ENV", "PYTHONPATH")}
-    shell_env["PATH"] = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep)
-                                       if p and Path(p).resolve() != BIN.resolve()) or "/usr/bin:/bin"
-    return shell_env, shutil.which("bash", path=shell_env["PATH"]) or "/bin/bash"
-
-
-def readme_blocks(readme: str) -> list[tuple[str | None, str]]:
-    """Every fenced ``bash`` block of the README, with the name of its ``<!-- tested: name -->`` marker (or None)."""
-    return [(m.group(1), m.group(2)) for m in
-            re.finditer(r"(?:<!-- tested: ([\w-]+) -->\s*)?```bash\n(.*?)```", readme, re.S)]
-
-
-def test_every_readme_command_block_runs_as_written(repo):
-    """Every command block of the README, verbatim, in a fresh shell (no virtual environment on PATH), in
-    README order, on the built copy. `make test` itself runs with PYTEST_ADDOPTS="--collect-only": its set-up
-    and the collection of every test are what this checks (running the suite inside the suite would recurse).
-    The experiment block has its own test, below."""
-    dest, env, _ = repo
-    blocks = readme_blocks((dest / "README.md").read_text())
-    assert len(blocks) >= 5, blocks
-    shell_env, bash = fresh_shell(env)
-    shell_env["PYTEST_ADDOPTS"] = "--collect-only -q"
-    for name, block in blocks:
-        if name == "experiment":
-            continue
-        result = run_command([bash, "-e", "-c", block], dest, shell_env)
-        if "make test" in block:
-            assert re.search(r"\d+ tests? collected", result.stdout), result.stdout[-2000:]
-        if "make repro" in block:
-            assert "valid (" in result.stdout and "Data and pipelines are up to date" in result.stdout, \
-                result.stdout[-2000:]
-
-
-def readme_block(readme: str, name: str) -> str:
-    """The fenced shell block that follows ``<!-- tested: name -->`` in the README."""
-    match = re.search(rf"<!-- tested: {name} -->\s*```bash\n(.*?)```", readme, re.S)
-    assert match, f"README has no block marked <!-- tested: {name} -->"
-    return match.group(1)
-
-
-def test_readme_experiment_runs_as_written_in_a_fresh_shell(repo):
-    """The README's experiment example, verbatim, in a shell whose PATH has no virtual environment
-    (as a user's new terminal): its own first line activates the project's environment. The experiments run
-    in a temporary workspace: params.yaml and the workspace's outputs are left exactly as they were."""
-    dest, env, _ = repo
-    block = readme_block((dest / "README.md").read_text(), "experiment")
-    shell_env, bash = fresh_shell(env)
-    params_before = (dest / "params.yaml").read_bytes()
-    outputs_before = _sha(dest / "data/processed/cohorts_panel.parquet")
-    result = run_command([bash, "-e", "-c", block], dest, shell_env)  # raises, with its output, if a line fails
-    assert "Running stage 'clean_cohorts'" in result.stdout, result.stdout[-2000:]
-    assert "Running stage 'clean_nhanes'" not in result.stdout, result.stdout[-2000:]  # only what depends on it
-    shown = result.stdout
-    assert "cohorts.loneliness_lonely_cutoff" in shown and ",7," in shown, shown[-2000:]
-    assert re.search(r"age_baseline \+ female \+ C\(race\)(?! \+ education_years)", shown), shown[-2000:]
-    # --temp: the student's file (comments, flow lists) and the workspace's results are as they were
-    assert (dest / "params.yaml").read_bytes() == params_before
-    assert _sha(dest / "data/processed/cohorts_panel.parquet") == outputs_before
-
-
 def test_restricted_canary_never_reaches_the_reports(repo):
     """A restricted-layout file with canary ids and a canary value, run by `dvc repro` as the user's HRS file
     (tests/support/canary.py): no file under reports/ (text, HTML, notebooks, CSV, JSON, SVG, PNG
-    metadata) may hold a canary. Runs after the README experiment, on the same clone."""
+    metadata) may hold a canary. Runs on the build itself, after the checks above."""
     dest, env, _ = repo
     params_path = dest / "params.yaml"
     params = yaml.safe_load(params_path.read_text())

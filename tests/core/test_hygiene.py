@@ -10,6 +10,9 @@
   statsmodels, lifelines), so no study calls a library model's ``.fit()`` (issue 20).
 * One clustered covariance (estimators/vcov.py), one MixedLM optimizer selection (estimators/mixed.py)
   and one formula engine (formulaic; patsy is never imported), pinned in requirements.txt.
+* No test module imports another test module or conftest.py (by name, relative import or file path), and no
+  file under tests/ edits ``sys.path``: shared fixtures live in conftest.py, shared helpers in the fixtures
+  package tests/support (importable as ``support`` through pyproject.toml's pytest ``pythonpath``; issue 23).
 """
 
 from __future__ import annotations
@@ -168,3 +171,31 @@ def test_one_clustered_covariance_one_optimizer_selection_one_formula_engine():
     assert not patsy, f"patsy imported (the formula engine is formulaic): {patsy}"
     pins = (ROOT / "requirements.txt").read_text()
     assert re.search(r"^formulaic==\d", pins, re.M), "requirements.txt must pin formulaic"
+
+
+def test_no_test_module_imports_another():
+    """Each test module stands alone (it can be moved, renamed or run by itself): shared code is in conftest.py's
+    fixtures or in tests/support, never reached by importing a ``test_*`` module or conftest, and no test file
+    puts a folder on ``sys.path`` to make that possible."""
+    test_modules = {p.stem for p in TESTS if p.stem.startswith("test_")} | {"conftest"}
+    bad = []
+    for path in TESTS:
+        where = str(path.relative_to(ROOT))
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    bad.append(f"{where}:{node.lineno}: relative import (tests/ is not a package; use support)")
+                names = [node.module or ""]
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str) and re.fullmatch(
+                    r"[\w/.-]*(test_\w+|conftest)\.py", node.value) and path.stem != "test_hygiene":
+                bad.append(f"{where}:{node.lineno}: names the test file {node.value!r} (loaded by path?)")
+            elif isinstance(node, ast.Attribute) and node.attr == "path" and isinstance(node.value, ast.Name) \
+                    and node.value.id == "sys":
+                bad.append(f"{where}:{node.lineno}: sys.path (put shared code in tests/support)")
+            bad += [f"{where}:{node.lineno}: imports {name}" for name in names
+                    if any(part in test_modules for part in name.split("."))]
+    assert not bad, "a test module reaches into another:\n" + "\n".join(bad)

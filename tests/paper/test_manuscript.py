@@ -149,9 +149,16 @@ def test_paper_refuses_placeholders_and_missing_results(reports, params, tmp_pat
         paper.context(tmp_path, params)
 
 
+@pytest.fixture(scope="module")
+def built(reports, params) -> list[Path]:
+    """The paper stage's files, built once from the simulated project (a build takes seconds: the tests below
+    read the same build; the reproducibility check builds a second time)."""
+    return paper.build_paper(reports, params)
+
+
 @pytest.mark.slow
-def test_build_paper_writes_markdown_html_and_pdf(reports, params):
-    written = paper.build_paper(reports, params)
+def test_build_paper_writes_markdown_html_and_pdf(built, reports, params):
+    written = built
     assert [p.name for p in written] == ["sample_flow.png", "paper.md", "paper.html", "paper.pdf", "supplement.md",
                                          "supplement.html", "supplement.pdf"]
     pdf = (reports / "paper.pdf").read_bytes()
@@ -166,12 +173,12 @@ def test_build_paper_writes_markdown_html_and_pdf(reports, params):
     assert "doi.org/10.7326/M16-2607" in supplement  # citeproc: the bibliography with DOIs
 
 
-def test_paper_pdf_sets_its_tables_and_figures_without_a_layout_fault(reports, params):
+def test_paper_pdf_sets_its_tables_and_figures_without_a_layout_fault(built, reports):
     """The simulated paper's PDF: no overlapping glyphs, nothing outside the text block, no caption parted from
     its figure (the running text's words are the template's; the pipeline test checks those on the real paper)."""
     from analysis.paper.typesetting import check_pdf, page_margins_cm
 
-    paper.build_paper(reports, params)
+    assert reports / "paper.pdf" in built
     margins = page_margins_cm(paper.TEMPLATES / "paper-typst.yaml")
     layout = [str(p) for p in check_pdf(reports / "paper.pdf", margins) if p.kind != "identifier"]
     assert layout == []

@@ -1,5 +1,7 @@
 """Write the small simulated data sets the R reference fits read (run from the repository root:
-``python tests/reference/make_data.py``, then ``Rscript tests/reference/models.R``).
+``PYTHONPATH=tests python tests/reference/make_data.py``, then ``Rscript tests/reference/models.R``; `make references`
+does both). ``PYTHONPATH=tests`` makes the fixtures package tests/support importable as ``support``, as pytest's
+``pythonpath`` setting does for the tests.
 
 The data come from the simulators of the unit tests, with stated true parameters; complete cases only,
 so R and Python see the same rows. Committed: tiny fixtures our own code generates.
@@ -7,16 +9,14 @@ so R and Python see the same rows. Committed: tiny fixtures our own code generat
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+from support.glm import simulate
+from support.mixed import simulate_linear
+from support.panel import simulate_binary, simulate_confounded
+from support.survival import simulate_cohort
 
-from support.glm import simulate  # noqa: E402
-from support.mixed import simulate_linear  # noqa: E402
-from support.panel import simulate_binary, simulate_confounded  # noqa: E402
-from support.survival import simulate_cohort  # noqa: E402
+HERE = Path(__file__).resolve().parent
 
 
 def main() -> None:

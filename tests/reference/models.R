@@ -1,5 +1,5 @@
 # Reference numbers from R 4.2 (survival, survey, lme4) for tests/test_reference_r.py.
-# Regenerate: python tests/reference/make_data.py && Rscript tests/reference/models.R
+# Regenerate: PYTHONPATH=tests python tests/reference/make_data.py && Rscript tests/reference/models.R
 # (Debian: apt-get install r-base-core r-cran-survival r-cran-survey r-cran-lme4). CI needs no R:
 # expected.csv is committed.
 suppressPackageStartupMessages({library(survival); library(survey); library(lme4); library(plm)})
