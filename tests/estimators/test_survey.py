@@ -253,6 +253,19 @@ def test_records_are_design_based_with_t_intervals(sim, expected):
     assert cox["events"].iloc[0] == sim.loc[sim["x"].notna() & (sim["weight"] > 0), "event"].sum()
 
 
+def test_unvalidated_records_are_the_same_records(sim):
+    """``validate=False`` (a stage that checks the records it gathers once) gives the same frame, for the Cox
+    model, the GLM and a fit with no events."""
+    spec = ModelSpec(outcome="death", exposure="x", covariates="C(group) + C(female)")
+    for fit, kw in ((fit_cox_design, {"duration": "months", "event": "event"}),
+                    (fit_glm_design, {"outcome": "y", "family": "gaussian"})):
+        assert fit(sim, spec, validate=False, **kw, **DESIGN).equals(fit(sim, spec, **kw, **DESIGN))
+    none = sim.assign(event=0)
+    unchecked = fit_cox_design(none, spec, duration="months", event="event", validate=False, **DESIGN)
+    assert unchecked.equals(fit_cox_design(none, spec, duration="months", event="event", **DESIGN))
+    assert not unchecked["converged"].any()
+
+
 # The fullest covariate set of params.yaml (nhanes.models.covariate_sets.health) when the references were made.
 HEALTH = ("age + C(sex) + C(race_ethnicity) + C(education) + income_poverty_ratio + C(smoking_status) + bmi"
           " + hypertension + diabetes")

@@ -406,11 +406,12 @@ def glm_design_fit(
 
 
 def design_records(spec: ModelSpec, fit: DesignFit, *, levels: list[str] | None, model: str, note: str,
-                   alpha: float = 0.05, coefficients: list[tuple[str, str, str]] | None = None) -> pd.DataFrame:
+                   alpha: float = 0.05, coefficients: list[tuple[str, str, str]] | None = None,
+                   validate: bool = True) -> pd.DataFrame:
     """Records (design "design-based", vcov "linearisation") of the exposure term(s) of a :class:`DesignFit`,
     with t-based intervals and p-values on the fit's design degrees of freedom (record ``df``).
     ``coefficients`` (``(coefficient, term, term_label)`` triples) records other terms of the fit instead,
-    e.g. every term of several exposures entered jointly."""
+    e.g. every term of several exposures entered jointly. ``validate=False``: see :func:`records_frame`."""
     se = fit.std_errors
     rows = []
     for coefficient, term, term_label in coefficients or exposure_coefficients(spec, levels):
@@ -419,7 +420,7 @@ def design_records(spec: ModelSpec, fit: DesignFit, *, levels: list[str] | None,
         rows.append(record_row(spec, term, term_label, float(fit.params[coefficient]), float(se[coefficient]),
                                model=model, design=DESIGN, vcov=VCOV, n=fit.n, events=fit.events,
                                converged=fit.converged, note=note, alpha=alpha, df=fit.df, n_groups=fit.n_psu))
-    return records_frame(rows)
+    return records_frame(rows, validate=validate)
 
 
 def _variance_note(fit: DesignFit, lonely_psu: str) -> str:
@@ -451,15 +452,18 @@ def fit_cox_design(
     lonely_psu: str = "adjust",
     alpha: float = 0.05,
     entry: str | None = None,
+    validate: bool = True,
 ) -> pd.DataFrame:
     """Survey-weighted Cox model (Efron ties) with design-based variance; records of the exposure term(s)
     (measure "HR", design "design-based"). ``data`` is the full design; the domain is the complete cases
     with a positive weight (and ``subset`` when given), see :func:`cox_design_fit` (also for ``entry``,
-    delayed entry)."""
+    delayed entry). ``validate=False`` skips the record-contract check, for a caller that checks the records
+    it gathers once (:func:`analysis.estimators.records.records_frame`)."""
     frame, mask, levels, rhs = _spec_sample(data, spec, [duration, event, *([entry] if entry else [])],
                                             weight=weight, stratum=stratum, psu=psu, subset=subset)
     events = float(frame[event].sum())
-    common = {"levels": levels, "model": "cox", "design": DESIGN, "vcov": VCOV, "n": len(frame), "events": events}
+    common = {"levels": levels, "model": "cox", "design": DESIGN, "vcov": VCOV, "n": len(frame), "events": events,
+              "validate": validate}
     if events == 0:
         return failed_records(spec, note="no events in the analytic sample", **common)
     try:
@@ -470,7 +474,7 @@ def fit_cox_design(
     timing = f"; delayed entry at {entry} (left-truncated, at risk on ({entry}, {duration}])" if entry else ""
     note = (f"Efron ties{timing}; survey-weighted pseudo-partial-likelihood (weights {weight}, normalised to mean "
             f"1 in the domain); {_variance_note(fit, lonely_psu)}")
-    return design_records(spec, fit, levels=levels, model="cox", note=note, alpha=alpha)
+    return design_records(spec, fit, levels=levels, model="cox", note=note, alpha=alpha, validate=validate)
 
 
 def fit_glm_design(
@@ -485,9 +489,11 @@ def fit_glm_design(
     subset=None,
     lonely_psu: str = "adjust",
     alpha: float = 0.05,
+    validate: bool = True,
 ) -> pd.DataFrame:
     """Survey-weighted logistic ("binomial", OR) or linear ("gaussian", mean difference) model with
-    design-based variance; records of the exposure term(s), design "design-based"."""
+    design-based variance; records of the exposure term(s), design "design-based". ``validate`` as in
+    :func:`fit_cox_design`."""
     if family not in FAMILIES:
         raise ValueError(f"family '{family}' unknown for outcome '{spec.outcome}'; use one of {list(FAMILIES)}")
     model_name = FAMILIES[family][0]
@@ -495,7 +501,7 @@ def fit_glm_design(
                                             subset=subset)
     events = float(frame[outcome].sum()) if family == "binomial" else math.nan
     common = {"levels": levels, "model": model_name, "design": DESIGN, "vcov": VCOV, "n": len(frame),
-              "events": events}
+              "events": events, "validate": validate}
     try:
         fit = _glm_fit(data, frame, mask, rhs, outcome=outcome, family=family, weight=weight, stratum=stratum,
                        psu=psu, lonely_psu=lonely_psu)
@@ -503,7 +509,7 @@ def fit_glm_design(
         return failed_records(spec, note=f"GLM fit failed: {str(err).splitlines()[0]}", **common)
     note = (f"survey-weighted pseudo-ML (GLM, weights {weight} normalised to mean 1 in the domain); "
             f"{_variance_note(fit, lonely_psu)}")
-    return design_records(spec, fit, levels=levels, model=model_name, note=note, alpha=alpha)
+    return design_records(spec, fit, levels=levels, model=model_name, note=note, alpha=alpha, validate=validate)
 
 
 # --- means and proportions ----------------------------------------------------------------------------

@@ -146,7 +146,7 @@ def nhanes_jobs(table: pd.DataFrame, nh: NhanesSettings, designs: tuple[str, ...
                     if design == "design-based":
                         run = (lambda spec=spec, kw=kw, weight=weight, mask=mask: fit_cox_design(
                             design_table, spec, weight=weight, stratum=STRATUM, psu=PSU, lonely_psu=lonely_psu,
-                            alpha=alpha, subset=mask, **kw))
+                            alpha=alpha, subset=mask, validate=False, **kw))  # checked once, gathered
                     else:  # "multilevel": a baseline hazard per PSU within stratum (CLUSTER), not per stratum
                         run = (lambda spec=spec, kw=kw, design=design, weight=weight, rows=rows: fit_cox(
                             rows, spec, design=design, weight=weight, cluster=CLUSTER, stratum=CLUSTER,
@@ -168,7 +168,7 @@ def nhanes_jobs(table: pd.DataFrame, nh: NhanesSettings, designs: tuple[str, ...
                         run = (lambda spec=spec, outcome=outcome, family=family, weight=weight, mask=mask:
                                fit_glm_design(design_table, spec, outcome=outcome, family=family, weight=weight,
                                               stratum=STRATUM, psu=PSU, lonely_psu=lonely_psu, alpha=alpha,
-                                              subset=mask))
+                                              subset=mask, validate=False))
                     else:
                         run = (lambda spec=spec, outcome=outcome, family=family, design=design, weight=weight,
                                rows=rows: fit_glm(rows, spec, outcome=outcome, family=family, design=design,
