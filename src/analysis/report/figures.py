@@ -20,10 +20,10 @@ import math
 import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib
 import matplotlib.transforms as mtransforms
-import networkx as nx
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -39,6 +39,9 @@ from analysis.estimators.incidence import (
 )
 from analysis.report import figure_check
 from analysis.report.tables import covariate_set_header, format_interval
+
+if TYPE_CHECKING:  # networkx is imported by the two diagram functions (0.15-0.2 s CPU every drawing stage saves)
+    import networkx as nx
 
 # Okabe & Ito (2008), "Color Universal Design": blue, orange, bluish green, vermillion,
 # reddish purple, sky blue, black.
@@ -806,6 +809,8 @@ def write_grouped_forest_plot(rows: pd.DataFrame, dest_stem: str | Path, formats
 def _dag_roles(graph: nx.DiGraph, exposure: str, outcome: str) -> tuple[list[str], list[str]]:
     """The diagram's other nodes by role: (causes and confounders: not descendants of the exposure; mediators and
     other descendants of the exposure), each in causal order then by name."""
+    import networkx as nx
+
     order = {node: i for i, layer in enumerate(nx.topological_generations(graph)) for node in layer}
     after = nx.descendants(graph, exposure)
     rest = sorted((n for n in graph if n not in (exposure, outcome)), key=lambda n: (order[n], n))
@@ -834,6 +839,8 @@ def dag_figure(edges: Sequence[Sequence[str]], *, exposure: str, outcome: str, l
     and other consequences of the exposure on a row below between them. Arrows run between the frames of the
     labels (clipped at each frame), so none passes under a label; an arrow between two nodes of one row bows
     away from the diagram. Exposure and outcome are filled, unmeasured nodes and their arrows dashed."""
+    import networkx as nx
+
     labels = dict(labels or {})
     all_edges = [tuple(e) for e in edges] + [tuple(e) for e in latent_edges]
     graph = nx.DiGraph(all_edges)
