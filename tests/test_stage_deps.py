@@ -18,6 +18,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import yaml
 
 from support.config import ROOT
 from support.stage_deps import load_stages, uncovered
@@ -137,3 +138,32 @@ def test_code_deps_are_not_wider_than_the_layers_used(imports):
                 assert any(f.startswith(dep + "/") for f in used), \
                     f"stage {name} depends on {dep} but imports nothing from it"
 
+
+
+def _params_node(params: dict, key: str):
+    """The value of the dotted key ``key`` in params.yaml (KeyError when a part is missing or not a mapping)."""
+    node = params
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise KeyError(key)
+        node = node[part]
+    return node
+
+
+def test_every_declared_params_key_exists_once():
+    """Each stage's ``params:`` names keys that exist in params.yaml (dotted mapping keys: DVC cannot index a list),
+    and none lies below another of the same stage: DVC would record the inner values twice in dvc.lock (which it
+    rewrites after every stage) and walk params.yaml once more for each key in every `dvc repro`. (Which keys a
+    stage must declare is checked by tests/test_pipeline.py, on the reads of a real run.)"""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    problems = []
+    for stage in STAGES.values():
+        for key in stage.params:
+            try:
+                _params_node(params, key)
+            except KeyError:
+                problems.append(f"stage {stage.name}: params key {key} is not a mapping key path of params.yaml")
+            inner = [other for other in stage.params if other.startswith(key + ".")]
+            if inner:
+                problems.append(f"stage {stage.name}: params key {key} already covers {inner}")
+    assert not problems, "\n".join(problems)

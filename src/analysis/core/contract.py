@@ -14,10 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
-import pandera.errors
-import pandera.pandas as pa
+
+# pandera (about 0.3 s CPU at import) is imported by the functions that build or check a schema, so a fetch stage,
+# which needs only SourceDataError, does not load it (issue 23).
+if TYPE_CHECKING:
+    import pandera.pandas as pa
 
 
 class SourceDataError(ValueError):
@@ -46,6 +50,8 @@ DTYPES = ("int", "float", "binary", "category", "string")
 
 def pandera_column(var: Variable) -> pa.Column:
     """The pandera column of a variable: its type and its allowed values or range."""
+    import pandera.pandas as pa
+
     checks = []
     if var.dtype == "category" and var.values:
         checks.append(pa.Check.isin(list(var.values)))
@@ -65,6 +71,8 @@ def table_schema(variables: Iterable[Variable], unique: list[str], *,
                  extra_checks: Mapping[str, Sequence[pa.Check]] | None = None,
                  table_checks: Sequence[pa.Check] = ()) -> pa.DataFrameSchema:
     """Strict pandera schema of a table: exactly ``variables``, ``unique`` rows, optional extra checks."""
+    import pandera.pandas as pa
+
     columns = {}
     for var in variables:
         column = pandera_column(var)
@@ -116,6 +124,8 @@ def finish_table(table: pd.DataFrame, variables: Sequence[Variable]) -> pd.DataF
 
 def validate_table(table: pd.DataFrame, schema: pa.DataFrameSchema, what: str) -> pd.DataFrame:
     """Validate against the schema; a failure raises CleaningError naming up to five columns and values."""
+    import pandera.errors
+
     try:
         return schema.validate(table, lazy=True)
     except pandera.errors.SchemaErrors as err:

@@ -21,14 +21,24 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import networkx as nx
 import pandas as pd
 
-with warnings.catch_warnings():  # pgmpy 1.1 warns at import about its own deprecated estimators
-    warnings.simplefilter("ignore", FutureWarning)
+if TYPE_CHECKING:
     from pgmpy.base import DAG
-    from pgmpy.identification import Adjustment
+
+
+def _pgmpy():
+    """pgmpy's ``DAG`` and ``Adjustment``, imported on first use: pgmpy (with scikit-learn) costs about 1.5 s CPU
+    at import, which every stage that imports this module but draws no diagram would pay (issue 23)."""
+    with warnings.catch_warnings():  # pgmpy 1.1 warns at import about its own deprecated estimators
+        warnings.simplefilter("ignore", FutureWarning)
+        from pgmpy.base import DAG
+        from pgmpy.identification import Adjustment
+    return DAG, Adjustment
+
 
 #: How a record writes an empty set of nodes (an em dash: the manuscript refuses the word "none" as a placeholder).
 NO_NODES = "\u2014"
@@ -61,7 +71,7 @@ def _roles_dag(pairs, latents, exposure: str, outcome: str, adjustment=None) -> 
     roles = {"exposures": exposure, "outcomes": outcome}
     if adjustment:
         roles["adjustment"] = list(adjustment)
-    return DAG(pairs, latents=set(latents), roles=roles)
+    return _pgmpy()[0](pairs, latents=set(latents), roles=roles)
 
 
 def adjustment_report(edges: Iterable[Sequence[str]], exposure: str, outcome: str,
@@ -77,6 +87,7 @@ def adjustment_report(edges: Iterable[Sequence[str]], exposure: str, outcome: st
             raise ValueError(f"'{node}' is not a node of the diagram (nodes: {', '.join(sorted(graph))})")
     descendants = nx.descendants(graph, exposure)
     confounding_latents = {u for u in latents if nx.has_path(graph, u, exposure) and nx.has_path(graph, u, outcome)}
+    Adjustment = _pgmpy()[1]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         minimal, found = Adjustment(variant="minimal").identify(_roles_dag(pairs, latents, exposure, outcome))

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pingouin
+
+# pingouin is imported in the two functions that call it: it loads seaborn, statsmodels, scikit-learn and more
+# (about 1.5 s CPU), which the stages that import this module but compute no reliability would pay (issue 23).
 
 #: Keys of every reliability record, in order.
 RELIABILITY_COLUMNS: list[str] = [
@@ -73,6 +75,8 @@ def cronbach_alpha(items: pd.DataFrame, ci: float = 0.95, what: str = "items") -
     if complete.sum(axis=1).var() == 0:
         raise ReliabilityError(f"{what}: the total score of {columns} has no variance in the {n} complete rows")
     binary = bool(complete.isin([0.0, 1.0]).all().all())
+    import pingouin
+
     alpha, (low, high) = pingouin.cronbach_alpha(data=complete, nan_policy="listwise", ci=ci)
     return _record(statistic="KR-20" if binary else "Cronbach's alpha", estimate=float(alpha), ci_low=float(low),
                    ci_high=float(high), ci_level=ci, n=n, k=k, n_dropped=len(frame) - n, items=", ".join(columns),
@@ -124,6 +128,8 @@ def icc(long: pd.DataFrame, target: str, rater: str, rating: str, form: str = "I
                                f"({sorted(occasions.tolist())}); at least 2 are needed")
     if balanced[rating].var() == 0:
         raise ReliabilityError(f"ICC: {rating} has no variance among the {n} complete {target} values")
+    import pingouin
+
     saved = dict(pingouin.options)
     try:
         pingouin.options["round.column.CI95"] = None  # the default rounds the interval to 2 decimals
