@@ -20,8 +20,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import yaml
 
+from analysis.stage_params import STAGE_PARAMS, write_slices
 from support.config import ROOT
-from support.stage_deps import load_stages, uncovered
+from support.stage_deps import PARAMS_STAGE, load_stages, uncovered
 
 STAGES = load_stages(ROOT)
 
@@ -49,7 +50,10 @@ for study_step, modules in json.loads(sys.stdin.read()):
         os.close(read)
         try:
             import analysis.cli as cli
-            cli.resolve(study_step[0], study_step[1])
+            if study_step == ["params"]:  # `python -m analysis params`: a command word, not a study's step
+                importlib.import_module("analysis.stage_params")
+            else:
+                cli.resolve(study_step[0], study_step[1])
             for name in modules:
                 importlib.import_module(name)
             files = {"src/analysis/__main__.py"}
@@ -148,6 +152,38 @@ def _params_node(params: dict, key: str):
             raise KeyError(key)
         node = node[part]
     return node
+
+
+def test_each_stage_depends_on_its_own_params_file():
+    """The params wiring of dvc.yaml: only the ``params`` stage declares params.yaml to DVC, whole (``dvc params
+    diff`` and ``dvc exp run -S`` see every key), and writes ``data/params``; every stage that reads a key
+    (``analysis.stage_params.STAGE_PARAMS``, checked against a real run's reads by tests/test_pipeline.py) depends
+    on its own file there and on no other stage's, and no stage is missing from the map or in it twice."""
+    spec = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    first = spec[PARAMS_STAGE]
+    assert next(iter(spec)) == PARAMS_STAGE and first["params"] == [{"params.yaml": None}], first.get("params")
+    assert first["outs"] == ["data/params"] and first["cmd"] == "python -m analysis params"
+    assert [name for name, s in spec.items() if s.get("params") and name != PARAMS_STAGE] == []
+    assert set(STAGE_PARAMS) <= set(spec) - {PARAMS_STAGE}, set(STAGE_PARAMS) - set(spec)
+    for name, stage in STAGES.items():
+        files = [dep for dep in stage.deps if dep.startswith("data/params")]
+        assert files == ([stage.slice] if name in STAGE_PARAMS else []), (name, files)
+
+
+def test_a_params_edit_changes_only_the_files_of_the_stages_that_read_it(tmp_path):
+    """Exactly what depends on a value reruns: the params stage rewrites every stage's file, and only the files of
+    the stages that declare the edited key change (DVC compares their hashes)."""
+    text = (ROOT / "params.yaml").read_text()
+    before, after = tmp_path / "before", tmp_path / "after"
+    write_slices(ROOT / "params.yaml", before)
+    edited = tmp_path / "params.yaml"
+    assert text.count("phq9_cutoff: 10") == 1
+    edited.write_text(text.replace("phq9_cutoff: 10", "phq9_cutoff: 12"))
+    write_slices(edited, after)
+    changed = {f.stem for f in before.iterdir() if f.read_bytes() != (after / f.name).read_bytes()}
+    readers = {name for name, keys in STAGE_PARAMS.items() if "nhanes.phq9_cutoff" in keys or "nhanes" in keys}
+    assert changed == readers and {"models_nhanes", "clean_nhanes", "paper"} <= changed, changed
+    assert json.loads((after / "models_nhanes.json").read_text())["nhanes.phq9_cutoff"] == 12
 
 
 def test_every_declared_params_key_exists_once():

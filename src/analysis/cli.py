@@ -24,6 +24,9 @@ from types import ModuleType
 PAPER = "paper"
 #: ``python -m analysis check``: params.yaml and every input file it names, validated before anything runs.
 CHECK = "check"
+#: ``python -m analysis params``: the first DVC stage; params.yaml validated, then each stage's keys written to its
+#: own small file, the stage's parameter dependency (``analysis/stage_params.py``).
+PARAMS = "params"
 
 
 class UnknownStep(LookupError):
@@ -64,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--traceback", action="store_true", help="show the full traceback on error")
     parser.add_argument("--list", action="store_true", help="list every study and its steps, then exit")
     parser.add_argument("study", nargs="?", help=f"a study folder, or '{PAPER}', or '{CHECK}' (validate params.yaml "
-                        "and its input files, run nothing)")
+                        f"and its input files, run nothing), or '{PARAMS}' (the first stage: each stage's keys of "
+                        "params.yaml to data/params/<stage>.json)")
     parser.add_argument("step", nargs="?", help="a step the study registers (fetch, clean, models, report, ...)")
     parser.add_argument("args", nargs="*", help="the step's arguments (e.g. the notebook to run)")
     return parser
@@ -93,15 +97,24 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.study == CHECK and not args.step:
         return run_check(args.traceback)
+    if args.study == PARAMS and not args.step:
+        return run_stage(PARAMS, lambda: importlib.import_module("analysis.stage_params").write_slices(),
+                         args.traceback)
     if not args.study or not args.step:
         parser.error("name a study and a step, e.g. `python -m analysis nhanes clean` (--list shows them all)")
     label = " ".join([args.study, args.step, *args.args])  # the notebook stages differ only in their argument
+    return run_stage(label, lambda: resolve(args.study, args.step)(*args.args), args.traceback)
+
+
+def run_stage(label: str, stage, traceback: bool = False) -> int:
+    """Run one stage: its message, then its time and peak memory on one line (``benchmarks/run.py`` reads it);
+    an error is one clear line, exit status 1 (the traceback on request)."""
     start = time.perf_counter()
     try:
         with one_blas_thread():
-            message = resolve(args.study, args.step)(*args.args)
+            message = stage()
     except Exception as err:  # one clear line for the user; the traceback on request
-        if args.traceback:
+        if traceback:
             raise
         print(f"error in stage '{label}': {err}", file=sys.stderr)
         return 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import lzma
 from pathlib import Path
 
@@ -48,6 +49,31 @@ def test_mirror_fetch_records_provenance(tmp_path):
     assert rec["sha256"] == sha and rec["origin"] == "mirror" and rec["bytes"] > 0
     assert rec["publisher_url"].startswith("https://wwwn.cdc.gov/")
     assert (raw / "t.manifest.json").exists()
+
+
+def test_a_refetch_of_the_same_bytes_leaves_the_manifest_byte_identical(tmp_path):
+    """Refetching (any edit to the fetch code reruns the fetch stages) keeps each unchanged file's retrieval time, so
+    the manifest is the same bytes and nothing that reads it reruns; a file whose bytes change gets a new time."""
+    mirror, sha = _mirror(tmp_path)
+    reg = _registry(tmp_path, "nh/A_D.csv.xz", sha)
+    raw, manifest = tmp_path / "raw", tmp_path / "raw/t.manifest.json"
+    fetch.fetch_sources(reg, raw, mirror, manifest=manifest)
+    first = json.loads(manifest.read_text())
+    for rec in first["files"]:  # as if fetched long ago
+        rec["retrieved_at"] = f"2020-01-0{1 + (rec['key'] == 't_B')}T00:00:00+00:00"
+    first["retrieved_at"] = "2020-01-02T00:00:00+00:00"
+    manifest.write_text(json.dumps(first))
+    fetch.fetch_sources(reg, raw, mirror, manifest=manifest)
+    assert json.loads(manifest.read_text()) == first
+    (mirror / "lmf/B.dat").write_text("00003         1100110" + " " * 21 + " 77 76\n")  # a new release of B
+    fetch.fetch_sources(reg, raw, mirror, manifest=manifest)
+    after = {rec["key"]: rec for rec in json.loads(manifest.read_text())["files"]}
+    assert after["t_A"]["retrieved_at"] == "2020-01-01T00:00:00+00:00"
+    assert after["t_B"]["retrieved_at"] > "2026" and after["t_B"]["sha256"] != first["files"][1]["sha256"]
+    assert json.loads(manifest.read_text())["retrieved_at"] == after["t_B"]["retrieved_at"]
+    manifest.write_text("{not json")  # an unreadable earlier manifest is simply replaced
+    fetch.fetch_sources(reg, raw, mirror, manifest=manifest)
+    assert len(json.loads(manifest.read_text())["files"]) == 2
 
 
 def test_checksum_mismatch_fails_and_leaves_nothing(tmp_path):

@@ -98,6 +98,8 @@ ALLOWED = {
     "paper": {"core", "estimators", "report", "paper", "params", *(f"studies.{s}" for s in STUDIES)},
     # the whole of params.yaml: every study's settings (the check before dvc repro, the paper, the JSON Schema)
     "params": {"core", "params", *(f"studies.{s}" for s in STUDIES)},
+    # the first DVC stage: params.yaml checked whole, then each stage's keys to its own file
+    "stage_params": {"core", "params", "stage_params"},
 }
 
 

@@ -198,3 +198,53 @@ def test_the_json_schema_is_current():
     schema = json.loads(committed)
     assert "exam_weight" in json.dumps(schema) and schema["additionalProperties"] is False
     assert (ROOT / "params.yaml").read_text().startswith("# yaml-language-server: $schema=params.schema.json")
+
+
+def test_the_params_stage_writes_each_stage_its_keys_and_a_bad_value_writes_nothing(tmp_path, raw_params):
+    """`python -m analysis params` (the first DVC stage): one file per stage of analysis.stage_params, holding the
+    stage's keys and their values as in params.yaml; with a bad value anywhere, one clear error and no file."""
+    from analysis.stage_params import STAGE_PARAMS
+
+    write(tmp_path, raw_params)
+    result = run_cli(["params"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    files = {f.stem: json.loads(f.read_text()) for f in (tmp_path / "data/params").iterdir()}
+    assert set(files) == set(STAGE_PARAMS)
+    assert files["models_nhanes"]["nhanes.phq9_cutoff"] == raw_params["nhanes"]["phq9_cutoff"]
+    assert files["clean_places"] == {"places.clean": raw_params["places"]["clean"]}
+    assert "[params] done in" in result.stderr
+    raw = copy.deepcopy(raw_params)
+    raw["gss"]["panels"] = "all"  # a problem in a section no NHANES stage reads still stops the whole pipeline
+    write(tmp_path, raw)
+    (tmp_path / "data").rename(tmp_path / "kept")
+    result = run_cli(["params"], tmp_path)
+    assert result.returncode == 1 and "gss.panels" in result.stderr
+    assert not (tmp_path / "data").exists()
+
+
+def test_a_stage_stops_when_its_params_file_is_out_of_date(tmp_path, raw_params, monkeypatch):
+    """Under DVC ($DVC_STAGE), a stage compares its data/params/<stage>.json (its recorded dependency) with
+    params.yaml: after an edit and `dvc repro --single-item`, it stops and says what to run, instead of making a
+    result DVC would record as made from the old values. Without DVC (a test, a user's own run) nothing is checked."""
+    from analysis.stage_params import write_slices
+
+    path = write(tmp_path, raw_params)
+    write_slices(path, tmp_path / "data/params")
+    monkeypatch.setenv("ANALYSIS_PROJECT_ROOT", str(tmp_path))
+    monkeypatch.setenv("DVC_STAGE", "models_nhanes")
+    assert load_nhanes(path).nhanes.phq9_cutoff == raw_params["nhanes"]["phq9_cutoff"]  # up to date: loads
+    raw = copy.deepcopy(raw_params)
+    raw["nhanes"]["phq9_cutoff"] += 2
+    raw["gss"]["evenings_per_year"] = {"never": 0}  # a key models_nhanes does not read: not named
+    write(tmp_path, raw)
+    with pytest.raises(ConfigError) as err:
+        load_nhanes(path)
+    message = str(err.value)
+    assert message.startswith("data/params/models_nhanes.json: out of date with ") and "gss" not in message
+    assert "nhanes.phq9_cutoff" in message and "without --single-item" in message
+    with pytest.raises(ConfigError, match="nhanes.phq9_cutoff"):
+        params_module.load(path)  # the paper stage's whole-file load checks its own file the same way
+    monkeypatch.setenv("DVC_STAGE", "index")  # a stage that reads no key has no file: nothing to compare
+    assert load_shared(path).data is not None
+    monkeypatch.delenv("DVC_STAGE")
+    assert load_nhanes(path).nhanes.phq9_cutoff == raw["nhanes"]["phq9_cutoff"]

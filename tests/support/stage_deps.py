@@ -11,14 +11,19 @@ from pathlib import Path
 
 import yaml
 
-#: Files a stage may read without listing them as deps: params.yaml (DVC tracks it through each stage's
-#: ``params``) and dvc.lock (DVC's own record of what ran, shown in the reviewer index's provenance panel:
-#: DVC rewrites it after every stage, so it cannot be a dep of one), and dvc.yaml (the pipeline itself, which
-#: DVC refuses as a dep: the reviewer index reads the paper stage's declared outputs from it, and each of those
-#: outputs is also a dep of the index, so a new one reruns it).
+from analysis.stage_params import STAGE_PARAMS
+
+#: Files a stage may read without listing them as deps: params.yaml (the ``params`` stage declares it to DVC, and
+#: each stage depends on its keys' values through ``data/params/<stage>.json``, which it checks against params.yaml
+#: when it loads its settings: ``analysis.core.settings.check_stage_slice``), dvc.lock (DVC's own record of what
+#: ran, shown in the reviewer index's provenance panel: DVC rewrites it after every stage, so it cannot be a dep of
+#: one), and dvc.yaml (the pipeline itself, which DVC refuses as a dep: the reviewer index reads the paper stage's
+#: declared outputs from it, and each of those outputs is also a dep of the index, so a new one reruns it).
 PARAMS = "params.yaml"
 DVC_LOCK = "dvc.lock"
 DVC_YAML = "dvc.yaml"
+#: The first stage: it checks params.yaml whole and writes every other stage's keys (``analysis/stage_params.py``).
+PARAMS_STAGE = "params"
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,7 @@ class Stage:
     outs: tuple[str, ...]
     has_params: bool
     params: tuple[str, ...] = ()
+    whole_params: bool = False  #: declares the whole of params.yaml (the params stage)
 
     @property
     def words(self) -> list[str]:
@@ -42,6 +48,11 @@ class Stage:
         """The name the read trace gives the stage (tests/trace/sitecustomize.py)."""
         return " ".join(self.words[:3])
 
+    @property
+    def slice(self) -> str:
+        """The stage's parameter dependency: its keys of params.yaml and their values (``analysis.stage_params``)."""
+        return f"data/params/{self.name}.json"
+
     def covers(self, path: str) -> bool:
         """True if ``path`` (relative to the project) is a dep, inside a dep folder, or an output."""
         if (path == PARAMS and self.has_params) or path in (DVC_LOCK, DVC_YAML):
@@ -51,7 +62,8 @@ class Stage:
     def declares(self, key: str) -> bool:
         """True if the params key ``key`` (``nhanes.models.alpha``, ``nhanes.sensitivity.subgroups[1]``) is one of
         the stage's ``params:`` entries or lies below one."""
-        return any(key == p or key.startswith(p + ".") or key.startswith(p + "[") for p in self.params)
+        return self.whole_params or any(key == p or key.startswith(p + ".") or key.startswith(p + "[")
+                                        for p in self.params)
 
 
 def _paths(entries) -> tuple[str, ...]:
@@ -62,10 +74,16 @@ def _paths(entries) -> tuple[str, ...]:
 
 
 def load_stages(root: Path) -> dict[str, Stage]:
+    """Every stage of ``root``'s dvc.yaml, with the params keys ``analysis.stage_params`` declares for it (a stage
+    reads params.yaml legitimately when it depends on its own keys' file, or declares the whole file to DVC)."""
     spec = yaml.safe_load((Path(root) / "dvc.yaml").read_text())
-    return {name: Stage(name, s["cmd"], _paths(s.get("deps")), _paths(s.get("outs")) + _paths(s.get("metrics")),
-                        bool(s.get("params")), tuple(str(k) for k in s.get("params") or []))
-            for name, s in spec["stages"].items()}
+    stages = {}
+    for name, s in spec["stages"].items():
+        deps = _paths(s.get("deps"))
+        whole = PARAMS in _paths(s.get("params"))
+        stages[name] = Stage(name, s["cmd"], deps, _paths(s.get("outs")) + _paths(s.get("metrics")),
+                             whole or f"data/params/{name}.json" in deps, STAGE_PARAMS.get(name, ()), whole)
+    return stages
 
 
 def uncovered(stage: Stage, files: set[str]) -> list[str]:

@@ -22,13 +22,15 @@ an unknown top-level key, so a ``gs:`` typo for ``gss:`` stops every stage, not 
 
 **Reads are traced.** With ``ANALYSIS_TRACE_DIR`` set (the pipeline test's traced run, tests/trace/), every
 value a stage reads through a settings object is appended to ``<dir>/<pid>.params`` as ``stage<TAB>key.path``;
-tests/test_pipeline.py checks each against the stage's ``params:`` in dvc.yaml, so a stage can never read a
-key its DVC entry does not declare (a stale result).
+tests/test_pipeline.py checks each against the keys the stage declares (:mod:`analysis.stage_params`, written to
+the stage's ``data/params/<stage>.json`` dependency by the first stage), so a stage can never read a key its DVC
+entry does not track (a stale result); :func:`check_stage_slice` stops a stage whose file is out of date.
 """
 
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
 import string
@@ -45,6 +47,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from analysis.core.config import ConfigError, project_root
 
 PARAMS_FILE = "params.yaml"
+#: Each DVC stage's keys of params.yaml and their values, one JSON file per stage, written by the first stage
+#: (``python -m analysis params``, :mod:`analysis.stage_params`): the stage's parameter dependency.
+SLICES = Path("data/params")
 
 #: The sections every study shares; they stay at the top of params.yaml. Each study's knobs live under its
 #: own name (a folder of ``analysis/studies``).
@@ -306,11 +311,58 @@ def _study_model(study: str, model: type[Settings]) -> type[SharedParams]:
     return create_model(f"{study.title()}Params", __base__=SharedParams, **{study: (model, ...)})
 
 
+def params_slice(data: Mapping[str, Any], keys: typing.Iterable[str], path: str | Path = PARAMS_FILE) -> dict:
+    """``{key: value}`` for each dotted key (``"nhanes.models"``, ``"compute.n_jobs"``) of the parsed params.yaml
+    ``data``: what a stage reads, as its parameter dependency records it."""
+    out = {}
+    for key in keys:
+        node: Any = data
+        for part in key.split("."):
+            if not isinstance(node, Mapping) or part not in node:
+                raise ConfigError(f"{path}: no key '{key}' (a stage's parameter dependency; analysis/stage_params.py)")
+            node = node[part]
+        out[key] = node
+    return out
+
+
+def slice_text(values: Mapping[str, Any]) -> str:
+    """A stage's keys and values as the JSON text of its ``data/params/<stage>.json`` (sorted, so the same values
+    always give the same bytes and DVC's hash changes only when a value does)."""
+    return json.dumps(values, indent=1, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+_GONE = object()  # a key no longer in params.yaml: unequal to any recorded value
+
+
+def check_stage_slice(data: Mapping[str, Any], path: str | Path = PARAMS_FILE) -> None:
+    """Under DVC (``$DVC_STAGE``), stop when the stage's ``data/params/<stage>.json`` no longer holds the values of
+    params.yaml: the file is the stage's dependency, so a result made from other values would be recorded as made
+    from its. That happens only when params.yaml is edited and one stage is then run alone (``dvc repro -s``)."""
+    stage = os.environ.get("DVC_STAGE", "").rpartition(":")[2]
+    file = project_root() / SLICES / f"{stage}.json"
+    if not stage or not file.is_file():  # not under DVC, or a stage that reads no key (its file does not exist)
+        return
+    recorded = json.loads(file.read_text(encoding="utf-8"))
+    changed = []
+    for key, value in recorded.items():
+        try:
+            now = json.loads(slice_text(params_slice(data, [key], path)))[key]
+        except ConfigError:
+            now = _GONE
+        if now != value:
+            changed.append(key)
+    if changed:
+        raise ConfigError(f"{SLICES / file.name}: out of date with {path} (changed since the params stage wrote it: "
+                          f"{', '.join(changed)}); run `dvc repro {stage}` without --single-item, so the params stage "
+                          "rewrites it first")
+
+
 def load_shared(path: str | Path | None = None) -> SharedParams:
     """The shared sections of params.yaml, validated (the stages that belong to no study: fetch, the index)."""
     path = params_path(path)
     data = read_yaml(path)
     check_top_level(data, path)
+    check_stage_slice(data, path)
     return validate(SharedParams, {k: data[k] for k in SHARED_SECTIONS if k in data}, path)
 
 
@@ -322,6 +374,7 @@ def load_study(study: str, model: type[S], path: str | Path | None = None) -> An
     check_top_level(data, path)
     if study not in data:
         raise ConfigError(f"{path}: missing section '{study}:'")
+    check_stage_slice(data, path)
     picked = {k: data[k] for k in (*SHARED_SECTIONS, study) if k in data}
     return validate(_study_model(study, model), picked, path)
 
