@@ -51,8 +51,8 @@ def run_jobs(jobs: Sequence[tuple[str, Callable[[], T]]], *, desc: str, n_jobs: 
         results = run_chunks(_call_each, [[c] for c in calls], desc=desc, n_jobs=n_jobs, scheduler=scheduler,
                              progress=progress, processes=processes)
         return [r[0] for r in results]
-    results = (Parallel(n_jobs=n_jobs, return_as="generator")(delayed(call)() for call in calls) if n_jobs > 1
-               else (call() for call in calls))
+    results = (Parallel(n_jobs=n_jobs, return_as="generator")(delayed(_single_threaded_call)(call) for call in calls)
+               if n_jobs > 1 else (call() for call in calls))
     out: list[T] = []
     with tqdm(zip(jobs, results), total=len(jobs), desc=desc, unit="fit", leave=False,
               disable=not progress) as bar:
@@ -64,6 +64,11 @@ def run_jobs(jobs: Sequence[tuple[str, Callable[[], T]]], *, desc: str, n_jobs: 
 
 def _call_each(calls: list[Callable[[], T]]) -> list[T]:
     return [call() for call in calls]
+
+
+def _single_threaded_call(call: Callable[[], T]) -> T:
+    with threadpool_limits(limits=1):  # a worker's BLAS threads as this process's (analysis.cli): the same bits
+        return call()
 
 
 def _single_threaded(func: Callable, chunk: Sequence, *shared: Any) -> list:
