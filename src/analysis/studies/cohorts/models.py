@@ -90,6 +90,7 @@ from analysis.estimators.sem import fit_riclpm, wide_from_long
 from analysis.estimators.weights import cumulative_weights, stabilised_ratio
 from analysis.estimators.within_between import fit_within_between_lmm, predicted_trajectories
 from analysis.studies.cohorts.clean import restricted_studies
+from analysis.studies.cohorts.keys import NO_CARRY, SPECIFICATIONS, specification_keys  # noqa: F401  (API)
 from analysis.studies.cohorts.metrics import cohort_metrics
 from analysis.studies.cohorts.settings import (
     CarryForward,
@@ -105,14 +106,6 @@ from analysis.studies.cohorts.settings import (
 ESTIMATORS: tuple[str, ...] = Estimator.__args__  # the schema's list (studies/cohorts/settings.py), in its order
 CONTINUOUS_ESTIMATORS = ("within_between_lmm", "two_way_fe", "two_way_fe_ipw")
 HAZARD_ESTIMATORS = ("cloglog_hazard", "cloglog_hazard_ipw", "cox_time_varying")
-#: The record (``model``, ``design``) of each spec estimator name (:func:`specification_keys` reads it back).
-SPECIFICATIONS: dict[str, tuple[str, str]] = {
-    "within_between_lmm": ("within_between_lmm", "multilevel"), "two_way_fe": ("fixed_effects", "unweighted"),
-    "two_way_fe_ipw": ("fixed_effects", "weighted"), "cloglog_hazard": ("cloglog_hazard", "unweighted"),
-    "cloglog_hazard_ipw": ("cloglog_hazard", "weighted"), "cox_time_varying": ("cox_time_varying", "unweighted"),
-}
-#: Record ``sample`` of a study's models refitted without carry-forward (sensitivity analysis).
-NO_CARRY = "no_carry"
 SYNTHETIC_NOTE = "SYNTHETIC data simulated from params.yaml cohorts.synthetic (known truth), not real people"
 BETWEEN = "between-person"
 _FIT_ERRORS = (np.linalg.LinAlgError, ValueError, ZeroDivisionError, FloatingPointError, RuntimeError)  # RI-CLPM
@@ -479,15 +472,6 @@ def _in_sample(job: Callable[[], pd.DataFrame], sample: str) -> Callable[[], pd.
         out.attrs.pop("trajectories", None)
         return out.assign(sample=sample)
     return run
-
-
-def specification_keys(records: pd.DataFrame) -> pd.Series:
-    """The spec's estimator name of every record (``model``, ``design`` and ``sample`` -> e.g.
-    "two_way_fe_ipw", "cloglog_hazard_no_carry"): the names of the tables, ``cohorts.json`` and the truth table."""
-    names = {value: key for key, value in SPECIFICATIONS.items()}
-    keys = [names.get((m, d), m) + (f"_{s}" if s == NO_CARRY else "")
-            for m, d, s in zip(records["model"], records["design"], records["sample"])]
-    return pd.Series(keys, index=records.index, dtype=object)
 
 
 def continuous_models(panel: pd.DataFrame, spec: CohortModels) -> list[DepressionModel]:

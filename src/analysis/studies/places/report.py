@@ -36,7 +36,7 @@ from analysis.report.figures import (
     styled,
     write_figure,
 )
-from analysis.studies.places.models import COUNTY_DESIGNS, PANEL_DESIGN, report_designs
+from analysis.studies.places.designs import COUNTY_DESIGNS, PANEL_DESIGN, report_designs
 from analysis.studies.places.schema import COUNTY_VARIABLES, PANEL_VARIABLES
 from analysis.studies.places.settings import PlacesSettings, load
 
