@@ -62,6 +62,17 @@ def run_jobs(jobs: Sequence[tuple[str, Callable[[], T]]], *, desc: str, n_jobs: 
     return out
 
 
+def start_jobs(jobs: Sequence[tuple[str, Callable[[], T]]], *, n_jobs: int = 1) -> Callable[[], list[T]]:
+    """Start ``jobs`` in ``n_jobs`` worker processes now and return a function that waits for their results (in job
+    order): this process does other work meanwhile. With ``n_jobs == 1`` the jobs run in this process, in order,
+    when the results are asked for."""
+    calls = [run for _, run in jobs]
+    if n_jobs == 1:
+        return lambda: [call() for call in calls]
+    results = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(_single_threaded_call)(call) for call in calls)
+    return lambda: list(results)
+
+
 def _call_each(calls: list[Callable[[], T]]) -> list[T]:
     return [call() for call in calls]
 

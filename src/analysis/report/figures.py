@@ -18,7 +18,7 @@ import functools
 import json
 import math
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,6 +37,7 @@ from analysis.estimators.incidence import (
     weighted_cumulative_incidence,
     weighted_kaplan_meier,
 )
+from analysis.estimators.runner import start_jobs
 from analysis.report import figure_check
 from analysis.report.tables import covariate_set_header, format_interval
 
@@ -702,6 +703,26 @@ def write_figure(fig: Figure, dest_stem: str | Path, formats: Sequence[str] = ("
     return written
 
 
+def start_writers(writers: Sequence[tuple[str, Callable[[], list[Path]]]], n_jobs: int = 1
+                  ) -> Callable[[], list[Path]]:
+    """Start the figure ``writers`` (``(label, writer)``; each writer draws and saves figures, returning their
+    paths) in ``n_jobs`` worker processes, and return a function that waits for them and returns their paths (in
+    writer order). Their files join the stage's outputs (:func:`analysis.core.io.adopt_outputs`: renamed with the
+    others, all or none). A stage draws its figures while it writes its tables: drawing and measuring a
+    figure is most of a report stage's time, and figures are independent of each other. A worker draws the
+    same bytes as this process (the same code, fonts and settings; checked by ``dvc repro``'s hashes)."""
+    wait = start_jobs([(label, functools.partial(io.deferred_call, writer)) for label, writer in writers],
+                      n_jobs=n_jobs)
+
+    def collect() -> list[Path]:
+        written: list[Path] = []
+        for paths, pending in wait():
+            io.adopt_outputs(pending)
+            written += paths
+        return written
+    return collect
+
+
 def write_in_parts(draw, frame: pd.DataFrame, by: str, dest_stem: str | Path,
                    formats: Sequence[str] = ("png", "svg"), max_height_in: float = PRINT_MAX_HEIGHT_IN) -> list[Path]:
     """``draw(frame)`` saved as ``<dest_stem>``; when it is taller than a printed page holds (``max_height_in``
@@ -746,9 +767,9 @@ def write_forest_plot(records: pd.DataFrame, dest_stem: str | Path, formats: Seq
 
 
 def write_flow_diagram(flow: pd.DataFrame, dest_stem: str | Path, formats: Sequence[str] = ("png", "svg"),
-                       **kwargs) -> list[Path]:
-    """``flow_diagram(flow, **kwargs)`` saved as ``<dest_stem>.png/.svg``."""
-    return write_figure(flow_diagram(flow, **kwargs), dest_stem, formats)
+                       print_width_in: float | None = PRINT_WIDTH_IN, **kwargs) -> list[Path]:
+    """``flow_diagram(flow, **kwargs)`` saved as ``<dest_stem>.png/.svg`` (``print_width_in``: :func:`write_figure`)."""
+    return write_figure(flow_diagram(flow, **kwargs), dest_stem, formats, print_width_in)
 
 
 # ---------------------------------------------------------------------------------------------
