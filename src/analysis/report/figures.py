@@ -20,7 +20,7 @@ import math
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 import matplotlib.transforms as mtransforms
@@ -721,6 +721,13 @@ def start_writers(writers: Sequence[tuple[str, Callable[[], list[Path]]]], n_job
             written += paths
         return written
     return collect
+
+
+def draw_and_write(draw: Callable[..., Figure], *args: Any, dest_stem: str | Path,
+                   formats: Sequence[str] = ("png", "svg"), print_width_in: float | None = PRINT_WIDTH_IN,
+                   **kwargs: Any) -> list[Path]:
+    """``draw(*args, **kwargs)`` saved by :func:`write_figure`: a figure writer for :func:`start_writers`."""
+    return write_figure(draw(*args, **kwargs), dest_stem, formats, print_width_in)
 
 
 def write_in_parts(draw, frame: pd.DataFrame, by: str, dest_stem: str | Path,
