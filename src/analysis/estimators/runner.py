@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from joblib import Parallel, delayed
+from joblib.externals.loky import get_reusable_executor
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
@@ -62,15 +63,17 @@ def run_jobs(jobs: Sequence[tuple[str, Callable[[], T]]], *, desc: str, n_jobs: 
     return out
 
 
-def start_jobs(jobs: Sequence[tuple[str, Callable[[], T]]], *, n_jobs: int = 1) -> Callable[[], list[T]]:
-    """Start ``jobs`` in ``n_jobs`` worker processes now and return a function that waits for their results (in job
-    order): this process does other work meanwhile. With ``n_jobs == 1`` the jobs run in this process, in order,
+def start_jobs(jobs: Sequence[tuple[str, Callable[[], T]]], *, workers: int = 0) -> Callable[[], list[T]]:
+    """Start ``jobs`` in ``workers`` worker processes now and return a function that waits for their results (in job
+    order): this process does other work meanwhile. With ``workers == 0`` the jobs run in this process, in order,
     when the results are asked for."""
     calls = [run for _, run in jobs]
-    if n_jobs == 1:
+    if workers < 1 or not calls:
         return lambda: [call() for call in calls]
-    results = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(_single_threaded_call)(call) for call in calls)
-    return lambda: list(results)
+    # loky's executor itself (joblib's process pool): joblib's Parallel runs one worker's jobs in this process
+    executor = get_reusable_executor(max_workers=workers)
+    futures = [executor.submit(_single_threaded_call, call) for call in calls]
+    return lambda: [future.result() for future in futures]
 
 
 def _call_each(calls: list[Callable[[], T]]) -> list[T]:

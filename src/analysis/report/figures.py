@@ -705,17 +705,22 @@ def write_figure(fig: Figure, dest_stem: str | Path, formats: Sequence[str] = ("
 
 def start_writers(writers: Sequence[tuple[str, Callable[[], list[Path]]]], n_jobs: int = 1
                   ) -> Callable[[], list[Path]]:
-    """Start the figure ``writers`` (``(label, writer)``; each writer draws and saves figures, returning their
-    paths) in ``n_jobs`` worker processes, and return a function that waits for them and returns their paths (in
-    writer order). Their files join the stage's outputs (:func:`analysis.core.io.adopt_outputs`: renamed with the
-    others, all or none). A stage draws its figures while it writes its tables: drawing and measuring a
-    figure is most of a report stage's time, and figures are independent of each other. A worker draws the
-    same bytes as this process (the same code, fonts and settings; checked by ``dvc repro``'s hashes)."""
-    wait = start_jobs([(label, functools.partial(io.deferred_call, writer)) for label, writer in writers],
-                      n_jobs=n_jobs)
+    """Start the figure ``writers`` (``(label, writer)``; each draws and saves figures and returns their paths) and
+    return a function that finishes them and returns their paths. ``n_jobs - 1`` worker processes take all
+    writers but every ``n_jobs``-th, which this process draws when the function is called, after its own work (the
+    tables): drawing and measuring figures is most of a report stage's time, the figures are independent, and a
+    stage of ``n_jobs`` processes so pays for ``n_jobs - 1`` workers' start-up. The workers' files join the stage's
+    outputs (:func:`analysis.core.io.adopt_outputs`: renamed with the others, all or none). A worker draws the same
+    bytes as this process (the same code, fonts and settings; checked by ``dvc repro``'s hashes)."""
+    here = [writer for k, (_, writer) in enumerate(writers) if n_jobs > 1 and k % n_jobs == n_jobs - 1]
+    there = [(label, functools.partial(io.deferred_call, writer)) for k, (label, writer) in enumerate(writers)
+             if not (n_jobs > 1 and k % n_jobs == n_jobs - 1)]
+    wait = start_jobs(there, workers=n_jobs - 1)
 
     def collect() -> list[Path]:
         written: list[Path] = []
+        for writer in here:
+            written += writer()
         for paths, pending in wait():
             io.adopt_outputs(pending)
             written += paths
