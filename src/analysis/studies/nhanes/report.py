@@ -29,6 +29,7 @@ from analysis.core import config, io
 from analysis.estimators.evalues import evalues
 from analysis.estimators.multiplicity import adjusted_p, q_values
 from analysis.report import figures, tables
+from analysis.report.writers import start_writers
 from analysis.studies.nhanes.dag import dag_adjustment_table, dag_table_for_readers
 from analysis.studies.nhanes.metrics import headline_records
 from analysis.studies.nhanes.schema import MEC_VARIABLES, NHANES_VARIABLES
@@ -425,7 +426,7 @@ def write_nhanes_reports(processed: Path, reports: Path, nh: NhanesSettings,
                          formats: tuple[str, ...] = ("png", "svg"), *, n_jobs: int = 1) -> list[Path]:
     """Write the NHANES tables and figures (see the module docstring) in ``formats``; return the paths. ``n_jobs``
     worker processes draw the figures while this process writes the tables
-    (:func:`analysis.report.figures.start_writers`; the same bytes for any ``n_jobs``)."""
+    (:func:`analysis.report.writers.start_writers`; the same bytes for any ``n_jobs``)."""
     processed, reports = Path(processed), Path(reports)
     table = io.read_parquet(processed / "nhanes.parquet")
     flow = pd.read_csv(processed / "nhanes_flow.csv")
@@ -477,7 +478,7 @@ def write_nhanes_reports(processed: Path, reports: Path, nh: NhanesSettings,
 
     written: list[Path] = []
     with io.staged_outputs():
-        drawn = figures.start_writers(writers, n_jobs)
+        drawn = start_writers(writers, n_jobs)
         try:
             written += tables.write_table1(table, tables_dir, by=group, variables=TABLE1_VARIABLES, weight=weight,
                                            decimals=TABLE1_DECIMALS, labels=LABELS, dtypes=DTYPES,

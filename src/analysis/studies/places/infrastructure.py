@@ -64,7 +64,7 @@ from analysis.estimators.records import ModelSpec, formula_variables, record_row
 from analysis.report import tables
 from analysis.report.figures import PALETTE, PRINT_WIDTH_IN, new_figure, styled, write_figure
 from analysis.studies.places import source as src
-from analysis.studies.places.designs import ECOLOGICAL, MODEL_BASED, without_terms
+from analysis.studies.places.models import ECOLOGICAL, MODEL_BASED, without_terms
 from analysis.studies.places.schema import CHR_DOCUMENTATION, ChrMeasure
 from analysis.studies.places.settings import Grouping, Infrastructure, PlacesSettings, load
 

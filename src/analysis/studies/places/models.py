@@ -108,18 +108,31 @@ from analysis.estimators.records import (
     records_frame,
 )
 from analysis.estimators.runner import run_jobs
-from analysis.studies.places.designs import (  # noqa: F401  (the designs' names and notes: part of this API)
+from analysis.studies.places.settings import (  # noqa: F401  (the designs' names: part of this API)
     COUNTY_DESIGNS,
-    ECOLOGICAL,
-    MODEL_BASED,
-    PANEL_DESCRIPTIVE,
     PANEL_DESIGN,
-    PRIMARY_DESIGN,
-    UNIT_WORDS,
+    CountyModels,
+    CountyPanel,
+    PlacesSettings,
+    load,
     report_designs,
-    without_terms,
 )
-from analysis.studies.places.settings import CountyModels, CountyPanel, PlacesSettings, load
+
+#: The primary county design: population-weighted, so that the estimate describes where people live rather than
+#: the average county (a county of 500 people would otherwise count as much as Los Angeles).
+PRIMARY_DESIGN = "weighted"
+#: How the panel fitters name a county and a year in their notes.
+UNIT_WORDS = {"unit": "county", "units": "counties", "period": "year"}
+
+ECOLOGICAL = ("ECOLOGICAL association between county prevalences (counties, not individuals: it does not show "
+              "that isolated people themselves are more often ill)")
+#: Every PLACES value is a small-area model prediction (see analysis.studies.places.schema.PLACES_MODEL_NOTE).
+MODEL_BASED = ("PLACES prevalences are small-area model predictions (multilevel regression and post-stratification of "
+               "BRFSS), not tabulations of each county's own respondents")
+#: What the 2010-2011 county panel can and cannot show.
+PANEL_DESCRIPTIVE = ("DESCRIPTIVE, not evidence of an effect: each CHR&R release pools several overlapping BRFSS "
+                     "years, so a county's change between releases is mostly a shift of the window, and the exposure "
+                     "and the BRFSS outcomes are computed from the same respondents")
 
 STATE_EFFECT_COLUMNS: list[str] = [
     "study", "outcome", "outcome_label", "exposure", "exposure_label", "covariate_set", "state", "n_counties",
@@ -129,6 +142,25 @@ STATE_EFFECT_COLUMNS: list[str] = [
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
+
+
+def without_terms(rhs: str, names: set[str]) -> tuple[str, list[str]]:
+    """``rhs`` minus the top-level ``+`` terms that use any column in ``names``; returns (rhs, dropped terms)."""
+    terms, depth, current = [], 0, ""
+    for ch in " ".join((rhs or "").split()):
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch == "+" and depth == 0:
+            terms.append(current.strip())
+            current = ""
+        else:
+            current += ch
+    if current.strip():
+        terms.append(current.strip())
+    kept, dropped = [], []
+    for term in terms:
+        (dropped if set(formula_variables(term)) & names else kept).append(term)
+    return " + ".join(kept), dropped
 
 
 def _dropped_text(dropped: list[str]) -> str:

@@ -30,17 +30,15 @@ from analysis.report.figures import (
     PRINT_WIDTH_IN,
     FigureError,
     count_text,
-    draw_and_write,
     flow_diagram,
     flow_table,
     new_figure,
     require_columns,
-    start_writers,
     styled,
 )
-from analysis.studies.places.designs import COUNTY_DESIGNS, PANEL_DESIGN, report_designs
+from analysis.report.writers import draw_and_write, start_writers
 from analysis.studies.places.schema import COUNTY_VARIABLES, PANEL_VARIABLES
-from analysis.studies.places.settings import PlacesSettings, load
+from analysis.studies.places.settings import COUNTY_DESIGNS, PANEL_DESIGN, PlacesSettings, load, report_designs
 
 #: Column headers of the designs, in reading order.
 DESIGN_HEADERS: dict[str, str] = {
@@ -489,7 +487,7 @@ def write_places_reports(processed: Path, reports: Path, places: PlacesSettings,
     default the 4 states with most counties), ``covariate_set`` (the set of the design comparison and the
     caterpillar plots; default the last of ``county_models.covariate_sets``), ``caterpillar_outcomes``.
     ``n_jobs`` worker processes draw the figures while this process writes the tables
-    (:func:`analysis.report.figures.start_writers`; the same bytes for any ``n_jobs``).
+    (:func:`analysis.report.writers.start_writers`; the same bytes for any ``n_jobs``).
     """
     processed, reports = Path(processed), Path(reports)
     table = io.read_parquet(processed / "places_county.parquet")
