@@ -56,16 +56,8 @@ def write_atomic(dest: str | Path, write: Callable[[Path], Any]) -> Path:
 @contextlib.contextmanager
 def staged_outputs() -> Iterator[None]:
     """Defer the renames of every atomic write in the block; on error remove them all."""
-    pending: list[tuple[Path, Path]] = []
-    _ACTIVE.append(pending)
-    try:
+    with deferred_outputs() as pending:
         yield
-    except BaseException:
-        for tmp, _ in pending:
-            tmp.unlink(missing_ok=True)
-        raise
-    finally:
-        _ACTIVE.remove(pending)
     for tmp, dest in pending:
         os.replace(tmp, dest)
 
