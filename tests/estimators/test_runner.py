@@ -13,6 +13,7 @@ def test_backends_agree_in_job_order():
     jobs = [(f"job {i}", lambda i=i: i * i) for i in range(6)]
     expected = [i * i for i in range(6)]
     assert run_jobs(jobs, desc="t", progress=False) == expected
+    assert run_jobs(jobs, desc="t", progress=False, backend="threads", n_jobs=2) == expected
     assert run_jobs(jobs, desc="t", progress=False, backend="dask", n_jobs=2, processes=False) == expected
 
 

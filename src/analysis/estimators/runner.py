@@ -9,6 +9,8 @@ Backends:
 
 * ``"joblib"`` (the default, every model stage): ``n_jobs > 1`` runs the jobs in joblib worker processes
   (loky), which pays off when single fits are long.
+* ``"threads"``: ``n_jobs`` threads of this process (joblib's threading backend), for jobs that wait on another
+  program or on a library that releases the GIL (the manuscript's pandoc and Typst runs): no worker start-up.
 * ``"dask"``: a ``dask.distributed`` cluster. ``scheduler=None`` starts a ``LocalCluster`` of ``n_jobs``
   single-threaded worker processes on this machine for the duration of the call; ``scheduler="tcp://host:8786"``
   sends the same work to a running cluster (``params.yaml`` ``compute.scheduler``; README "Running on a
@@ -33,7 +35,7 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 T = TypeVar("T")
-BACKENDS = ("joblib", "dask")
+BACKENDS = ("joblib", "threads", "dask")
 
 
 def run_jobs(jobs: Sequence[tuple[str, Callable[[], T]]], *, desc: str, n_jobs: int = 1,
@@ -52,8 +54,8 @@ def run_jobs(jobs: Sequence[tuple[str, Callable[[], T]]], *, desc: str, n_jobs: 
         results = run_chunks(_call_each, [[c] for c in calls], desc=desc, n_jobs=n_jobs, scheduler=scheduler,
                              progress=progress, processes=processes)
         return [r[0] for r in results]
-    results = (Parallel(n_jobs=n_jobs, return_as="generator")(delayed(_single_threaded_call)(call) for call in calls)
-               if n_jobs > 1 else (call() for call in calls))
+    results = (Parallel(n_jobs=n_jobs, return_as="generator", prefer="threads" if backend == "threads" else None)(
+        delayed(_single_threaded_call)(call) for call in calls) if n_jobs > 1 else (call() for call in calls))
     out: list[T] = []
     with tqdm(zip(jobs, results), total=len(jobs), desc=desc, unit="fit", leave=False,
               disable=not progress) as bar:
