@@ -54,8 +54,12 @@ def run_jobs(jobs: Sequence[tuple[str, Callable[[], T]]], *, desc: str, n_jobs: 
         results = run_chunks(_call_each, [[c] for c in calls], desc=desc, n_jobs=n_jobs, scheduler=scheduler,
                              progress=progress, processes=processes)
         return [r[0] for r in results]
-    results = (Parallel(n_jobs=n_jobs, return_as="generator", prefer="threads" if backend == "threads" else None)(
-        delayed(_single_threaded_call)(call) for call in calls) if n_jobs > 1 else (call() for call in calls))
+    if n_jobs <= 1:
+        results = (call() for call in calls)
+    elif backend == "threads":  # threads share this process's BLAS setting (one thread, analysis.cli)
+        results = Parallel(n_jobs=n_jobs, return_as="generator", prefer="threads")(delayed(call)() for call in calls)
+    else:
+        results = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(_single_threaded_call)(call) for call in calls)
     out: list[T] = []
     with tqdm(zip(jobs, results), total=len(jobs), desc=desc, unit="fit", leave=False,
               disable=not progress) as bar:
