@@ -13,6 +13,7 @@ def test_backends_agree_in_job_order():
     jobs = [(f"job {i}", lambda i=i: i * i) for i in range(6)]
     expected = [i * i for i in range(6)]
     assert run_jobs(jobs, desc="t", progress=False) == expected
+    assert run_jobs(jobs, desc="t", progress=False, backend="threads", n_jobs=2) == expected
     assert run_jobs(jobs, desc="t", progress=False, backend="dask", n_jobs=2, processes=False) == expected
 
 
@@ -71,3 +72,18 @@ def test_local_process_workers_keep_glibc_adaptive_malloc():
         out = run_chunks(_environment, [[0]], shared=["MALLOC_TRIM_THRESHOLD_"], desc="t", client=client,
                          progress=False)
     assert out == [[None]]
+
+
+def test_started_jobs_run_in_a_worker_meanwhile_and_come_back_in_job_order():
+    import os
+
+    from analysis.estimators.runner import start_jobs
+
+    jobs = [(f"job {i}", lambda i=i: (i * i, os.getpid())) for i in range(4)]
+    results = start_jobs(jobs, workers=1)()
+    assert [value for value, _ in results] == [0, 1, 4, 9]
+    assert {pid for _, pid in results} != {os.getpid()}  # in a worker process, not here
+    ran = []
+    wait = start_jobs([("here", lambda: ran.append(1) or os.getpid())], workers=0)
+    assert not ran  # no worker: the job runs here when its result is asked for
+    assert wait() == [os.getpid()] and ran == [1]

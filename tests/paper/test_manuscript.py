@@ -153,7 +153,7 @@ def test_paper_refuses_placeholders_and_missing_results(reports, params, tmp_pat
 def built(reports, params) -> list[Path]:
     """The paper stage's files, built once from the simulated project (a build takes seconds: the tests below
     read the same build; the reproducibility check builds a second time)."""
-    return paper.build_paper(reports, params)
+    return paper.build_paper(reports, params, n_jobs=2)  # threads; the reproducibility check builds with one
 
 
 @pytest.mark.slow

@@ -56,18 +56,47 @@ def write_atomic(dest: str | Path, write: Callable[[Path], Any]) -> Path:
 @contextlib.contextmanager
 def staged_outputs() -> Iterator[None]:
     """Defer the renames of every atomic write in the block; on error remove them all."""
+    with deferred_outputs() as pending:
+        yield
+    for tmp, dest in pending:
+        os.replace(tmp, dest)
+
+
+@contextlib.contextmanager
+def deferred_outputs() -> Iterator[list[tuple[Path, Path]]]:
+    """Like :func:`staged_outputs`, but the renames are left to the caller: yields the list of (temporary file,
+    destination) pairs written in the block, for :func:`adopt_outputs` in another process (a worker process
+    writes figures; the stage's process renames them with its own outputs, all or none). On error the temporary
+    files are removed."""
     pending: list[tuple[Path, Path]] = []
     _ACTIVE.append(pending)
     try:
-        yield
+        yield pending
     except BaseException:
         for tmp, _ in pending:
             tmp.unlink(missing_ok=True)
         raise
     finally:
         _ACTIVE.remove(pending)
+
+
+def adopt_outputs(pending: list[tuple[Path, Path]]) -> None:
+    """Files written under :func:`deferred_outputs` (in any process): renamed into place now, or at the end of the
+    enclosing :func:`staged_outputs` block, with its other outputs."""
     for tmp, dest in pending:
-        os.replace(tmp, dest)
+        if _ACTIVE:
+            _ACTIVE[-1].append((tmp, dest))
+        else:
+            os.replace(tmp, dest)
+
+
+def deferred_call(write: Callable[..., list[Path]], *args: Any, **kwargs: Any
+                  ) -> tuple[list[Path], list[tuple[Path, Path]]]:
+    """``write(*args, **kwargs)`` (a writer that returns the paths it wrote) under :func:`deferred_outputs`: its
+    paths and the pending renames, for :func:`adopt_outputs` (a job for a worker process)."""
+    with deferred_outputs() as pending:
+        written = write(*args, **kwargs)
+    return written, pending
 
 
 def write_text(dest: str | Path, text: str) -> Path:

@@ -203,8 +203,9 @@ class ComputeSettings(Settings):
     """How work is spread over processes (``compute:``): results do not depend on it."""
 
     n_jobs: Workers = 2
-    """Worker processes for the model fits and the imputations. Every fit is deterministic and results come
-    back in job order, so any value gives the same records up to floating-point rounding."""
+    """Worker processes for the model fits, the imputations and the report stages' figures (the manuscript
+    renders its documents in as many threads). Every fit is deterministic and results come back in job order,
+    so any value gives the same records up to floating-point rounding."""
     scheduler: Annotated[str, Field(pattern=r"^(tcp|tls|inproc|ucx)://\S+$")] | None = None
     """Dask: null starts a LocalCluster of ``n_jobs`` workers on this machine for the stages that run on Dask
     (the specification curve); an address such as ``"tcp://host:8786"`` sends their work to a running

@@ -39,6 +39,26 @@ def _variables(rhs: str) -> tuple[str, ...]:
     return tuple(sorted(set(Formula(rhs).required_variables) | _transform_arguments(rhs)))
 
 
+def without_terms(rhs: str, names: set[str]) -> tuple[str, list[str]]:
+    """``rhs`` minus the top-level ``+`` terms that use any column in ``names``; returns (rhs, dropped terms):
+    ``"a + log(b) + C(c)"`` without ``{"b"}`` -> ``("a + C(c)", ["log(b)"])``."""
+    terms, depth, current = [], 0, ""
+    for ch in " ".join((rhs or "").split()):
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch == "+" and depth == 0:
+            terms.append(current.strip())
+            current = ""
+        else:
+            current += ch
+    if current.strip():
+        terms.append(current.strip())
+    kept, dropped = [], []
+    for term in terms:
+        (dropped if set(formula_variables(term)) & names else kept).append(term)
+    return " + ".join(kept), dropped
+
+
 #: formulaic's stateful spline transforms, whose data argument ``required_variables`` leaves out.
 SPLINE_TRANSFORMS = ("bs", "cr", "cc", "te")
 

@@ -15,6 +15,12 @@ from analysis.core.settings import Formula, Label, Probability, Settings
 
 #: The estimators that take a weight (a weighted spec holds only these).
 WEIGHTED_ESTIMATORS = ("pooled_ols", "fixed_effects", "first_difference")
+
+
+def between_label(unit: str) -> str:
+    """``term_label`` of the between-unit coefficient of a within-between model (``"between-person"``): here, in
+    the schema module, so that a report can name that term without importing the panel fitters."""
+    return f"between-{unit}"
 #: The estimators a spec may list (analysis.estimators.panel.run.ESTIMATORS says what each compares).
 Estimator = Literal["pooled_ols", "random_effects", "fixed_effects", "first_difference", "mundlak",
                     "conditional_logit", "multilevel"]

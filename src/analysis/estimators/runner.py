@@ -9,6 +9,8 @@ Backends:
 
 * ``"joblib"`` (the default, every model stage): ``n_jobs > 1`` runs the jobs in joblib worker processes
   (loky), which pays off when single fits are long.
+* ``"threads"``: ``n_jobs`` threads of this process (joblib's threading backend), for jobs that wait on another
+  program or on a library that releases the GIL (the manuscript's pandoc and Typst runs): no worker start-up.
 * ``"dask"``: a ``dask.distributed`` cluster. ``scheduler=None`` starts a ``LocalCluster`` of ``n_jobs``
   single-threaded worker processes on this machine for the duration of the call; ``scheduler="tcp://host:8786"``
   sends the same work to a running cluster (``params.yaml`` ``compute.scheduler``; README "Running on a
@@ -28,11 +30,12 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from joblib import Parallel, delayed
+from joblib.externals.loky import get_reusable_executor
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 T = TypeVar("T")
-BACKENDS = ("joblib", "dask")
+BACKENDS = ("joblib", "threads", "dask")
 
 
 def run_jobs(jobs: Sequence[tuple[str, Callable[[], T]]], *, desc: str, n_jobs: int = 1,
@@ -51,8 +54,12 @@ def run_jobs(jobs: Sequence[tuple[str, Callable[[], T]]], *, desc: str, n_jobs: 
         results = run_chunks(_call_each, [[c] for c in calls], desc=desc, n_jobs=n_jobs, scheduler=scheduler,
                              progress=progress, processes=processes)
         return [r[0] for r in results]
-    results = (Parallel(n_jobs=n_jobs, return_as="generator")(delayed(call)() for call in calls) if n_jobs > 1
-               else (call() for call in calls))
+    if n_jobs <= 1:
+        results = (call() for call in calls)
+    elif backend == "threads":  # threads share this process's BLAS setting (one thread, analysis.cli)
+        results = Parallel(n_jobs=n_jobs, return_as="generator", prefer="threads")(delayed(call)() for call in calls)
+    else:
+        results = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(_single_threaded_call)(call) for call in calls)
     out: list[T] = []
     with tqdm(zip(jobs, results), total=len(jobs), desc=desc, unit="fit", leave=False,
               disable=not progress) as bar:
@@ -62,8 +69,26 @@ def run_jobs(jobs: Sequence[tuple[str, Callable[[], T]]], *, desc: str, n_jobs: 
     return out
 
 
+def start_jobs(jobs: Sequence[tuple[str, Callable[[], T]]], *, workers: int = 0) -> Callable[[], list[T]]:
+    """Start ``jobs`` in ``workers`` worker processes now and return a function that waits for their results (in job
+    order): this process does other work meanwhile. With ``workers == 0`` the jobs run in this process, in order,
+    when the results are asked for."""
+    calls = [run for _, run in jobs]
+    if workers < 1 or not calls:
+        return lambda: [call() for call in calls]
+    # loky's executor itself (joblib's process pool): joblib's Parallel runs one worker's jobs in this process
+    executor = get_reusable_executor(max_workers=workers)
+    futures = [executor.submit(_single_threaded_call, call) for call in calls]
+    return lambda: [future.result() for future in futures]
+
+
 def _call_each(calls: list[Callable[[], T]]) -> list[T]:
     return [call() for call in calls]
+
+
+def _single_threaded_call(call: Callable[[], T]) -> T:
+    with threadpool_limits(limits=1):  # a worker's BLAS threads as this process's (analysis.cli): the same bits
+        return call()
 
 
 def _single_threaded(func: Callable, chunk: Sequence, *shared: Any) -> list:

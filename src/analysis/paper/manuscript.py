@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from functools import partial
 from pathlib import Path
 
 import jinja2
@@ -21,6 +22,7 @@ from analysis.core import config, io
 from analysis.core.disclosure import rule_of
 from analysis.core.metrics import estimate_entry
 from analysis.core.settings import DisclosureSettings
+from analysis.estimators.runner import run_jobs
 from analysis.paper import reach
 from analysis.paper.strobe import pandoc_id, read_checklist, supplement_markdown
 from analysis.paper.typesetting import CM, page_margins_cm
@@ -782,9 +784,10 @@ def _pandoc_args(reports: Path) -> list[str]:
             f"--resource-path={reports}"]
 
 
-def build_paper(reports: Path, params: Params) -> list[Path]:
+def build_paper(reports: Path, params: Params, n_jobs: int = 1) -> list[Path]:
     """Render the main paper and the supplement: ``paper.md``/``.html``/``.pdf`` and ``supplement.md``/``.html``/
-    ``.pdf`` under ``reports`` (HTML self-contained, figures embedded; PDF by Typst), with the sample-flow figure."""
+    ``.pdf`` under ``reports`` (HTML self-contained, figures embedded; PDF by Typst), with the sample-flow figure.
+    ``n_jobs`` threads render the HTML and PDF files (the same bytes for any ``n_jobs``)."""
     import pypandoc
 
     reports = Path(reports)
@@ -796,11 +799,12 @@ def build_paper(reports: Path, params: Params) -> list[Path]:
         check_citations(markdowns)
         check_cross_references(markdowns)
         css = TEMPLATES / "paper.css"
+        sources, renders = [], []
         for name, markdown in markdowns.items():
             for ref in referenced_files(markdown):
                 if not (reports / ref).exists():
                     raise PaperError(f"{name}.md refers to {ref}, which is not in {reports}")
-            written.append(io.write_text(reports / f"{name}.md", markdown))
+            sources.append(io.write_text(reports / f"{name}.md", markdown))
 
             def to_html(tmp: Path, markdown=markdown) -> None:
                 pypandoc.convert_text(
@@ -808,9 +812,17 @@ def build_paper(reports: Path, params: Params) -> list[Path]:
                     extra_args=["--standalone", "--embed-resources", *_pandoc_args(reports), f"--css={css}",
                                 "--metadata=lang:en", "--toc", "--toc-depth=2"])
 
-            written.append(io.write_atomic(reports / f"{name}.html", to_html))
-            written.append(io.write_bytes(reports / f"{name}.pdf", render_pdf(markdown, reports)))
+            renders += [(f"{name}.html", partial(io.write_atomic, reports / f"{name}.html", to_html)),
+                        (f"{name}.pdf", partial(_write_pdf, reports / f"{name}.pdf", markdown, reports))]
+        # pandoc runs as its own program and Typst releases the GIL: threads overlap the four documents
+        rendered = run_jobs(renders, desc="documents", n_jobs=n_jobs, backend="threads", progress=False)
+        for k, source in enumerate(sources):  # each document's .md, .html, .pdf
+            written += [source, *rendered[2 * k:2 * k + 2]]
     return written
+
+
+def _write_pdf(dest: Path, markdown: str, reports: Path) -> Path:
+    return io.write_bytes(dest, render_pdf(markdown, reports))
 
 
 # an image line: its caption may hold links ("as [Table 2](paper.html#table-2)"), so the path is the last "](...)"
@@ -894,5 +906,6 @@ def render_pdf(markdown: str, reports: Path) -> bytes:
 
 def stage() -> str:
     """DVC stage ``paper``: the manuscript and its supplement (Markdown, HTML, PDF) from the results files."""
-    written = build_paper(config.REPORTS, load())
+    params = load()
+    written = build_paper(config.REPORTS, params, n_jobs=params.compute.n_jobs)
     return "manuscript: " + ", ".join(str(p) for p in written)

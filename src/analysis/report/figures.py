@@ -746,9 +746,9 @@ def write_forest_plot(records: pd.DataFrame, dest_stem: str | Path, formats: Seq
 
 
 def write_flow_diagram(flow: pd.DataFrame, dest_stem: str | Path, formats: Sequence[str] = ("png", "svg"),
-                       **kwargs) -> list[Path]:
-    """``flow_diagram(flow, **kwargs)`` saved as ``<dest_stem>.png/.svg``."""
-    return write_figure(flow_diagram(flow, **kwargs), dest_stem, formats)
+                       print_width_in: float | None = PRINT_WIDTH_IN, **kwargs) -> list[Path]:
+    """``flow_diagram(flow, **kwargs)`` saved as ``<dest_stem>.png/.svg`` (``print_width_in``: :func:`write_figure`)."""
+    return write_figure(flow_diagram(flow, **kwargs), dest_stem, formats, print_width_in)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import pandas as pd
 from linearmodels.panel.utility import AbsorbingEffectError
 
 from analysis.estimators.formula import covariate_matrix
+from analysis.estimators.panel_spec import between_label
 from analysis.estimators.records import (
     ModelSpec,
     check_columns,
@@ -65,7 +66,7 @@ class PanelLayout:
     @property
     def between_label(self) -> str:
         """``term_label`` of the between-unit coefficient of a within-between model."""
-        return f"between-{self.unit}"
+        return between_label(self.unit)
 
 
 class Coefficient(NamedTuple):

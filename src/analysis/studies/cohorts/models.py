@@ -90,6 +90,7 @@ from analysis.estimators.sem import fit_riclpm, wide_from_long
 from analysis.estimators.weights import cumulative_weights, stabilised_ratio
 from analysis.estimators.within_between import fit_within_between_lmm, predicted_trajectories
 from analysis.studies.cohorts.clean import restricted_studies
+from analysis.studies.cohorts.keys import NO_CARRY, SPECIFICATIONS, specification_keys  # noqa: F401  (API)
 from analysis.studies.cohorts.metrics import cohort_metrics
 from analysis.studies.cohorts.settings import (
     CarryForward,
@@ -105,14 +106,6 @@ from analysis.studies.cohorts.settings import (
 ESTIMATORS: tuple[str, ...] = Estimator.__args__  # the schema's list (studies/cohorts/settings.py), in its order
 CONTINUOUS_ESTIMATORS = ("within_between_lmm", "two_way_fe", "two_way_fe_ipw")
 HAZARD_ESTIMATORS = ("cloglog_hazard", "cloglog_hazard_ipw", "cox_time_varying")
-#: The record (``model``, ``design``) of each spec estimator name (:func:`specification_keys` reads it back).
-SPECIFICATIONS: dict[str, tuple[str, str]] = {
-    "within_between_lmm": ("within_between_lmm", "multilevel"), "two_way_fe": ("fixed_effects", "unweighted"),
-    "two_way_fe_ipw": ("fixed_effects", "weighted"), "cloglog_hazard": ("cloglog_hazard", "unweighted"),
-    "cloglog_hazard_ipw": ("cloglog_hazard", "weighted"), "cox_time_varying": ("cox_time_varying", "unweighted"),
-}
-#: Record ``sample`` of a study's models refitted without carry-forward (sensitivity analysis).
-NO_CARRY = "no_carry"
 SYNTHETIC_NOTE = "SYNTHETIC data simulated from params.yaml cohorts.synthetic (known truth), not real people"
 BETWEEN = "between-person"
 _FIT_ERRORS = (np.linalg.LinAlgError, ValueError, ZeroDivisionError, FloatingPointError, RuntimeError)  # RI-CLPM
@@ -481,15 +474,6 @@ def _in_sample(job: Callable[[], pd.DataFrame], sample: str) -> Callable[[], pd.
     return run
 
 
-def specification_keys(records: pd.DataFrame) -> pd.Series:
-    """The spec's estimator name of every record (``model``, ``design`` and ``sample`` -> e.g.
-    "two_way_fe_ipw", "cloglog_hazard_no_carry"): the names of the tables, ``cohorts.json`` and the truth table."""
-    names = {value: key for key, value in SPECIFICATIONS.items()}
-    keys = [names.get((m, d), m) + (f"_{s}" if s == NO_CARRY else "")
-            for m, d, s in zip(records["model"], records["design"], records["sample"])]
-    return pd.Series(keys, index=records.index, dtype=object)
-
-
 def continuous_models(panel: pd.DataFrame, spec: CohortModels) -> list[DepressionModel]:
     """The continuous outcomes to fit in one study: depressive symptoms, and cognition when the study has a
     cognition score (``cohorts.models.cognition``; a study without a ``cognition`` block has none)."""
@@ -506,15 +490,25 @@ def _has_outcome(intervals: pd.DataFrame, event: str) -> bool:
 
 
 def run_cohort_models(panel: pd.DataFrame, spec: CohortModels, labels: dict[str, str] | None = None, *,
-                      progress: bool = False, carry: dict[str, CarryForward] | None = None
+                      progress: bool = False, carry: dict[str, CarryForward] | None = None, n_jobs: int = 1
                       ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Fit every estimator of ``spec`` (params.yaml ``cohorts.models``) in every study of the panel.
 
     Returns (records, cumulative incidence table). ``labels`` maps a study key to its label (the record
     ``study``); the synthetic study's records carry SYNTHETIC in ``study`` and ``note``. ``carry`` maps a
     study key to its ``carry_forward`` block (``cohorts.studies.<study>.carry_forward``). An exposure the
-    study never measured is left out of its models, which say so in ``note``.
+    study never measured is left out of its models, which say so in ``note``. ``n_jobs`` worker processes
+    share the fits (:func:`analysis.estimators.runner.run_jobs`: results in job order, the same bytes).
     """
+    jobs, incidence = cohort_model_jobs(panel, spec, labels, carry=carry)
+    return cohort_model_results(run_jobs(jobs, desc="cohort models", progress=progress, n_jobs=n_jobs), incidence)
+
+
+def cohort_model_jobs(panel: pd.DataFrame, spec: CohortModels, labels: dict[str, str] | None = None, *,
+                      carry: dict[str, CarryForward] | None = None
+                      ) -> tuple[list[tuple[str, Callable[[], pd.DataFrame]]], list[pd.DataFrame]]:
+    """The fits of :func:`run_cohort_models` as runner jobs (each returns its records), and the incidence curves
+    (computed here, one per study): :func:`cohort_model_results` joins the jobs' results and the curves."""
     _check_panel(panel, spec)
     estimators, alpha = list(spec.estimators), spec.alpha
     jobs: list[tuple[str, Callable[[], pd.DataFrame]]] = []
@@ -583,7 +577,13 @@ def run_cohort_models(panel: pd.DataFrame, spec: CohortModels, labels: dict[str,
         incidence.append(cumulative_incidence(intervals, spec.incidence_group,
                                               horizon_months=float(spec.horizon_months))
                          .assign(study=label))
-    out, trajectories = run_jobs(jobs, desc="cohort models", progress=progress), []
+    return jobs, incidence
+
+
+def cohort_model_results(out: list[pd.DataFrame], incidence: list[pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(records, incidence curves) from the results of :func:`cohort_model_jobs`'s jobs (in job order) and its
+    curves; the curves carry the within-between fits' predicted trajectories (``attrs["trajectories"]``)."""
+    trajectories = []
     for result in out:
         if "trajectories" in result.attrs:
             trajectories.append(result.attrs.pop("trajectories"))
@@ -646,48 +646,67 @@ def run_riclpm(panel: pd.DataFrame, spec: Riclpm, labels: dict[str, str] | None 
     (FIML: missing at random). Returns the structural parameters (:mod:`analysis.estimators.sem`) in a
     tidy table, one block per study.
     """
+    return riclpm_table([run() for _, run in riclpm_jobs(panel, spec, labels)])
+
+
+def riclpm_jobs(panel: pd.DataFrame, spec: Riclpm, labels: dict[str, str] | None = None
+                ) -> list[tuple[str, Callable[[], pd.DataFrame]]]:
+    """:func:`run_riclpm`'s fits as runner jobs, one per study (each returns that study's block of the table);
+    :func:`riclpm_table` joins their results."""
     x, y = spec.x, spec.y
     check_columns(panel, [x, y], f"params.yaml {spec.key()}")
-    out = []
+    jobs = []
     for study, sub in panel.loc[panel["interviewed"] == 1].groupby("study", sort=False):
-        sub = as_float(sub)
-        lacking = [v for v in (x, y) if not sub[v].notna().any()]
-        if lacking:
-            out.append(pd.DataFrame([{"study": (labels or {}).get(study, study), "parameter": "not fitted",
-                                      "converged": False,
-                                      "note": f"{', '.join(lacking)} not measured in this study: no RI-CLPM"}]))
-            continue
-        waves = spec.waves or sorted(sub["wave"].unique())
-        wide, xs, ys = wide_from_long(sub, id="person_id", wave="wave", x=x, y=y, waves=[int(w) for w in waves])
-        label = (labels or {}).get(study, study)
-        try:
-            result = fit_riclpm(wide, xs, ys, x_label=x, y_label=y)
-        except _FIT_ERRORS as err:
-            out.append(pd.DataFrame([{"study": label, "parameter": "a_x", "converged": False,
-                                      "note": f"RI-CLPM failed ({type(err).__name__}): {err}"}]))
-            continue
-        table = result.params.loc[~result.params["parameter"].str.startswith("mu_")].copy()
-        note = (f"RI-CLPM (Hamaker et al. 2015), FIML over {result.n_patterns} missingness patterns, waves "
-                f"{int(waves[0])}-{int(waves[-1])}; lags constant over waves; chi2 vs saturated {result.chi2:.1f} on "
-                f"{result.chi2_df} df, RMSEA {result.rmsea:.3f}")
-        if study == "synthetic":
-            note = f"{SYNTHETIC_NOTE}; {note}"
-        out.append(table.assign(study=label, n_persons=result.n_persons, loglik=result.loglik,
-                                converged=result.converged, note=note))
-    frame = pd.concat(out, ignore_index=True) if out else pd.DataFrame()
+        jobs.append((f"{study} RI-CLPM", lambda s=study, sub=as_float(sub): _riclpm_block(s, sub, spec, labels)))
+    return jobs
+
+
+def riclpm_table(blocks: list[pd.DataFrame]) -> pd.DataFrame:
+    """The RI-CLPM table from the studies' blocks (:func:`riclpm_jobs`, in job order)."""
+    frame = pd.concat(blocks, ignore_index=True) if blocks else pd.DataFrame()
     return frame.reindex(columns=RICLPM_COLUMNS)
+
+
+def _riclpm_block(study: str, sub: pd.DataFrame, spec: Riclpm, labels: dict[str, str] | None) -> pd.DataFrame:
+    """One study's RI-CLPM rows (``sub``: its interviewed person-waves), or one row saying why it was not fitted."""
+    x, y = spec.x, spec.y
+    label = (labels or {}).get(study, study)
+    lacking = [v for v in (x, y) if not sub[v].notna().any()]
+    if lacking:
+        return pd.DataFrame([{"study": label, "parameter": "not fitted", "converged": False,
+                              "note": f"{', '.join(lacking)} not measured in this study: no RI-CLPM"}])
+    waves = spec.waves or sorted(sub["wave"].unique())
+    wide, xs, ys = wide_from_long(sub, id="person_id", wave="wave", x=x, y=y, waves=[int(w) for w in waves])
+    try:
+        result = fit_riclpm(wide, xs, ys, x_label=x, y_label=y)
+    except _FIT_ERRORS as err:
+        return pd.DataFrame([{"study": label, "parameter": "a_x", "converged": False,
+                              "note": f"RI-CLPM failed ({type(err).__name__}): {err}"}])
+    table = result.params.loc[~result.params["parameter"].str.startswith("mu_")].copy()
+    note = (f"RI-CLPM (Hamaker et al. 2015), FIML over {result.n_patterns} missingness patterns, waves "
+            f"{int(waves[0])}-{int(waves[-1])}; lags constant over waves; chi2 vs saturated {result.chi2:.1f} on "
+            f"{result.chi2_df} df, RMSEA {result.rmsea:.3f}")
+    if study == "synthetic":
+        note = f"{SYNTHETIC_NOTE}; {note}"
+    return table.assign(study=label, n_persons=result.n_persons, loglik=result.loglik, converged=result.converged,
+                        note=note)
 
 
 def model_outputs(panel: pd.DataFrame, status: pd.DataFrame, spec: CohortModels, truth: dict[str, float],
                   rule: DisclosureRule, metrics: Path, *, progress: bool = False,
-                  carry: dict[str, CarryForward] | None = None) -> dict[Path, Any]:
+                  carry: dict[str, CarryForward] | None = None, n_jobs: int = 1) -> dict[Path, Any]:
     """Every output of the model stage, as ``path -> content`` under ``metrics``: the records, incidence
     curves, RI-CLPM, trajectories, the truth table and cohorts.json, after disclosure control
-    (:func:`disclosed`)."""
+    (:func:`disclosed`).
+
+    The RI-CLPM fits and the model fits are independent: ``n_jobs`` worker processes share them in one runner
+    call (the RI-CLPM first, as the longest; results in job order, the same bytes for any ``n_jobs``)."""
     labels = dict(zip(status["study"], status["label"]))
-    records, incidence = run_cohort_models(panel, spec, labels, progress=progress, carry=carry)
-    records, incidence = disclosed(records, incidence, status, rule)
-    riclpm = run_riclpm(panel, spec.riclpm, labels)
+    sem_jobs = riclpm_jobs(panel, spec.riclpm, labels)
+    jobs, curves = cohort_model_jobs(panel, spec, labels, carry=carry)
+    out = run_jobs([*sem_jobs, *jobs], desc="cohort models", progress=progress, n_jobs=n_jobs)
+    riclpm = riclpm_table(out[:len(sem_jobs)])
+    records, incidence = disclosed(*cohort_model_results(out[len(sem_jobs):], curves), status, rule)
     checks = truth_table(records, truth)
     return {metrics / "cohorts_models.csv": records, metrics / "cohorts_incidence.csv": incidence,
             metrics / "cohorts_riclpm.csv": riclpm,
@@ -706,7 +725,7 @@ def stage() -> str:
     metrics = config.REPORTS / "metrics"
     carry = {k: v.carry_forward for k, v in params.cohorts.studies.items()}
     outputs = model_outputs(panel, status, params.cohorts.models, truth, rule_of(params.disclosure), metrics,
-                            progress=True, carry=carry)
+                            progress=True, carry=carry, n_jobs=params.compute.n_jobs)
     io.write_outputs(outputs)
     records, checks = outputs[metrics / "cohorts_models.csv"], outputs[metrics / "cohorts_truth.csv"]
     return (f"cohort models: {len(records)} records; SYNTHETIC truth covered {int(checks['covered'].sum())}"

@@ -46,10 +46,10 @@ from analysis.report.figures import (
     write_figure,
 )
 from analysis.studies.cohorts.clean import restricted_studies
-from analysis.studies.cohorts.models import specification_keys
+from analysis.studies.cohorts.keys import specification_keys
 from analysis.studies.cohorts.settings import load
 
-#: Labels of the spec's estimator names (:func:`analysis.studies.cohorts.models.specification_keys`; the truth
+#: Labels of the spec's estimator names (:func:`analysis.studies.cohorts.keys.specification_keys`; the truth
 #: table's ``model`` holds them too).
 MODEL_LABELS = {
     "within_between_lmm": "Within-between mixed model", "two_way_fe": "Two-way fixed effects",

@@ -38,11 +38,11 @@ from analysis.report.figures import (
     write_figure,
 )
 from analysis.studies.countries.clean import STATUS_JOINED
-from analysis.studies.countries.models import BETWEEN_TERM_LABEL, specification_keys, variation_summary
+from analysis.studies.countries.keys import BETWEEN_TERM_LABEL, specification_keys, variation_summary
 from analysis.studies.countries.schema import COUNTRY_PANEL_VARIABLES
 from analysis.studies.countries.settings import CountriesSettings, CountryModels, CountryReport, load
 
-#: Column headers of the estimators (the spec's names, :func:`analysis.studies.countries.models.specification_keys`),
+#: Column headers of the estimators (the spec's names, :func:`analysis.studies.countries.keys.specification_keys`),
 #: from the comparison that mixes countries to the within-country ones.
 ESTIMATOR_HEADERS: dict[str, str] = {
     "pooled_ols": "Pooled OLS",

@@ -19,6 +19,8 @@ All files are written atomically and all-or-none: a failure leaves the previous 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -27,6 +29,7 @@ from analysis.core import config, io
 from analysis.estimators.evalues import evalues
 from analysis.estimators.multiplicity import adjusted_p, q_values
 from analysis.report import figures, tables
+from analysis.report.writers import start_writers
 from analysis.studies.nhanes.dag import dag_adjustment_table, dag_table_for_readers
 from analysis.studies.nhanes.metrics import headline_records
 from analysis.studies.nhanes.schema import MEC_VARIABLES, NHANES_VARIABLES
@@ -275,25 +278,36 @@ def subgroup_figure_rows(subgroups: pd.DataFrame, exposure: str) -> pd.DataFrame
         "detail": [_events_text(n, e) for n, e in zip(hr["n"], hr["events"])]})
 
 
-def write_sensitivity_reports(reports: Path, nh: NhanesSettings, tables_dir: Path, figures_dir: Path,
-                              formats: tuple[str, ...]) -> list[Path]:
-    """The sensitivity and subgroup tables (``sensitivity.*``, ``subgroups.*``) and figures
-    (``sensitivity_forest``, ``subgroup_forest``) from the ``sensitivity_nhanes`` stage's records."""
+def read_sensitivity(reports: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ``sensitivity_nhanes`` stage's sensitivity and subgroup records."""
     sensitivity = pd.read_csv(reports / "metrics" / "nhanes_sensitivity.csv")
     subgroups = pd.read_csv(reports / "metrics" / "nhanes_subgroups.csv", keep_default_na=False,
                             na_values=[""])
     subgroups["subgroup"] = subgroups["subgroup"].fillna("").astype(str)
+    return sensitivity, subgroups
+
+
+def write_sensitivity_tables(sensitivity: pd.DataFrame, subgroups: pd.DataFrame, nh: NhanesSettings,
+                             tables_dir: Path) -> list[Path]:
+    """The sensitivity and subgroup tables (``sensitivity.*``, ``subgroups.*``)."""
     written = tables.write_table(sensitivity_table(sensitivity, nh.sensitivity), tables_dir / "sensitivity")
-    written += tables.write_table(subgroup_table(subgroups), tables_dir / "subgroups")
-    written += figures.write_grouped_forest_plot(
-        sensitivity_figure_rows(sensitivity), figures_dir / "sensitivity_forest", formats,
-        title="Sensitivity analyses: reverse causation and baseline disease (design-based)",
-        label_header="Exposure term and analysis", estimate_header="HR (95% CI)", detail_header="N / deaths")
-    written += figures.write_grouped_forest_plot(
-        subgroup_figure_rows(subgroups, nh.reports.km_exposure), figures_dir / "subgroup_forest", formats,
-        title="Effect modification: hazard ratios by subgroup (design-based)", label_header="Modifier and subgroup",
-        estimate_header="HR (95% CI)", detail_header="N / deaths")
-    return written
+    return written + tables.write_table(subgroup_table(subgroups), tables_dir / "subgroups")
+
+
+def sensitivity_figures(sensitivity: pd.DataFrame, subgroups: pd.DataFrame, nh: NhanesSettings, figures_dir: Path,
+                        formats: tuple[str, ...]) -> list[tuple[str, Callable[[], list[Path]]]]:
+    """The writers of the sensitivity and subgroup forest plots (``sensitivity_forest``, ``subgroup_forest``)."""
+    return [
+        ("sensitivity_forest", partial(
+            figures.write_grouped_forest_plot, sensitivity_figure_rows(sensitivity), figures_dir / "sensitivity_forest",
+            formats, title="Sensitivity analyses: reverse causation and baseline disease (design-based)",
+            label_header="Exposure term and analysis", estimate_header="HR (95% CI)", detail_header="N / deaths")),
+        ("subgroup_forest", partial(
+            figures.write_grouped_forest_plot, subgroup_figure_rows(subgroups, nh.reports.km_exposure),
+            figures_dir / "subgroup_forest", formats,
+            title="Effect modification: hazard ratios by subgroup (design-based)",
+            label_header="Modifier and subgroup", estimate_header="HR (95% CI)", detail_header="N / deaths")),
+    ]
 
 
 def multiplicity_records(models_records: pd.DataFrame, exposures: pd.DataFrame, sensitivity: pd.DataFrame,
@@ -409,8 +423,10 @@ def weight_tests_table(tests: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_nhanes_reports(processed: Path, reports: Path, nh: NhanesSettings,
-                         formats: tuple[str, ...] = ("png", "svg")) -> list[Path]:
-    """Write the NHANES tables and figures (see the module docstring) in ``formats``; return the paths."""
+                         formats: tuple[str, ...] = ("png", "svg"), *, n_jobs: int = 1) -> list[Path]:
+    """Write the NHANES tables and figures (see the module docstring) in ``formats``; return the paths. ``n_jobs``
+    worker processes draw the figures while this process writes the tables
+    (:func:`analysis.report.writers.start_writers`; the same bytes for any ``n_jobs``)."""
     processed, reports = Path(processed), Path(reports)
     table = io.read_parquet(processed / "nhanes.parquet")
     flow = pd.read_csv(processed / "nhanes_flow.csv")
@@ -420,6 +436,7 @@ def write_nhanes_reports(processed: Path, reports: Path, nh: NhanesSettings,
     imputed = pd.read_csv(reports / "metrics" / "nhanes_mi.csv")
     exposure_records = pd.read_csv(reports / "metrics" / "nhanes_exposures.csv")
     weight_tests = pd.read_csv(reports / "metrics" / "nhanes_weight_tests.csv")
+    sensitivity, subgroups = read_sensitivity(reports)
 
     models, report = nh.models, nh.reports
     group = report.km_exposure
@@ -434,58 +451,61 @@ def write_nhanes_reports(processed: Path, reports: Path, nh: NhanesSettings,
     flow_shown.attrs["caption"] = "Cohort flow: participants remaining after each exclusion"
     dictionary.attrs["caption"] = "Data dictionary of the NHANES analysis table"
 
+    dag = nh.dag
+    writers = [  # the longest first (the grouped forest plots), so that the workers finish together
+        *sensitivity_figures(sensitivity, subgroups, nh, figures_dir, formats),
+        ("exposure_definitions", partial(
+            figures.write_grouped_forest_plot, exposure_figure_rows(exposure_records),
+            figures_dir / "exposure_definitions", formats,
+            title="What carries the association: the isolation exposure defined in other ways (design-based)",
+            label_header="Analysis and exposure", estimate_header="HR (95% CI)", detail_header="N")),
+        *[(f"forest_{design}", partial(figures.write_forest_plot, records,
+                                       figures_dir / f"forest_{design.replace('-', '_')}", formats, design=design,
+                                       covariate_set_labels=COVARIATE_SET_LABELS))
+          for design in dict.fromkeys(records["design"]) if design != "unweighted"],
+        ("km_curves", partial(
+            figures.write_km_curves, table, figures_dir / "km_curves", formats, duration=durations.pop(),
+            event=[s.event for s in survival.values()], group=group, weight=weight,
+            horizon_months=report.km_horizon_months, death=death, titles={s.event: s.label for s in survival.values()},
+            group_label=models.exposures[group].label)),
+        ("dag", partial(
+            figures.write_dag_figure, dag.edges, figures_dir / "dag", formats, exposure=dag.exposure,
+            outcome=dag.outcome, latents=dag.latent, latent_edges=dag.latent_edges, labels={**LABELS, **DAG_LABELS},
+            title="Causal diagram: social isolation and death (assumptions; dashed: unmeasured)")),
+        ("cohort_flow", partial(  # on screen only: the paper prints the sample flow
+            figures.write_flow_diagram, flow, figures_dir / "cohort_flow", formats, print_width_in=None)),
+    ]
+
     written: list[Path] = []
     with io.staged_outputs():
-        written += tables.write_table1(table, tables_dir, by=group, variables=TABLE1_VARIABLES, weight=weight,
-                                       decimals=TABLE1_DECIMALS, labels=LABELS, dtypes=DTYPES,
-                                       convention=CONVENTION,
-                                       variable_weights={v: models.exam_weight for v in MEC_VARIABLES})
-        written += tables.write_regression_tables(records, tables_dir, ph_tests=ph_tests,
-                                                  covariate_sets=dict(models.covariate_sets),
-                                                  covariate_set_labels=COVARIATE_SET_LABELS)
-        written += tables.write_table(ph_tests_table(ph_tests), tables_dir / "ph_tests")
-        written += tables.write_table(evalues_table(records, nh), tables_dir / "evalues")
-        written += tables.write_table(mi_table(records, imputed, nh), tables_dir / "multiple_imputation")
-        written += tables.write_table(exposure_definitions_table(exposure_records), tables_dir / "exposure_definitions")
-        written += tables.write_table(weight_tests_table(weight_tests), tables_dir / "weight_tests")
-        adjustment = dag_adjustment_table(nh)
-        written.append(io.write_csv(tables_dir / "dag_adjustment_sets.csv", adjustment))
-        written += tables.write_table(dag_table_for_readers(adjustment), tables_dir / "dag_adjustment_sets_table")
-        dag = nh.dag
-        written += figures.write_dag_figure(
-            dag.edges, figures_dir / "dag", formats, exposure=dag.exposure, outcome=dag.outcome,
-            latents=dag.latent, latent_edges=dag.latent_edges, labels={**LABELS, **DAG_LABELS},
-            title="Causal diagram: social isolation and death (assumptions; dashed: unmeasured)")
-        written += figures.write_grouped_forest_plot(
-            exposure_figure_rows(exposure_records), figures_dir / "exposure_definitions", formats,
-            title="What carries the association: the isolation exposure defined in other ways (design-based)",
-            label_header="Analysis and exposure", estimate_header="HR (95% CI)", detail_header="N")
-        written.append(io.write_csv(tables_dir / "cohort_flow.csv", flow))
-        written += tables.write_table(flow_shown, tables_dir / "cohort_flow_table")
-        written += tables.write_table(dictionary, tables_dir / "data_dictionary")
-
-        written += figures.write_km_curves(
-            table, figures_dir / "km_curves", formats, duration=durations.pop(),
-            event=[s.event for s in survival.values()], group=group, weight=weight,
-            horizon_months=report.km_horizon_months, death=death,
-            titles={s.event: s.label for s in survival.values()},
-            group_label=models.exposures[group].label)
-        for design in dict.fromkeys(records["design"]):
-            if design == "unweighted":
-                continue
-            slug = design.replace("-", "_")
-            written += figures.write_forest_plot(records, figures_dir / f"forest_{slug}", formats, design=design,
-                                                 covariate_set_labels=COVARIATE_SET_LABELS)
-        written += figures.write_figure(figures.flow_diagram(flow), figures_dir / "cohort_flow", formats,
-                                        print_width_in=None)  # on screen only: the paper prints the sample flow
-        written += write_sensitivity_reports(reports, nh, tables_dir, figures_dir, formats)
-        sensitivity = pd.read_csv(reports / "metrics" / "nhanes_sensitivity.csv")
-        subgroups = pd.read_csv(reports / "metrics" / "nhanes_subgroups.csv", keep_default_na=False,
-                                na_values=[""])
-        multiplicity = multiplicity_records(records, exposure_records, sensitivity, subgroups, nh)
-        written.append(io.write_csv(tables_dir / "multiplicity.csv", multiplicity))
-        written += tables.write_table(multiplicity_summary(multiplicity, nh), tables_dir / "multiplicity_summary")
-        written += tables.write_table(multiplicity_table(multiplicity), tables_dir / "multiplicity_table")
+        drawn = start_writers(writers, n_jobs)
+        try:
+            written += tables.write_table1(table, tables_dir, by=group, variables=TABLE1_VARIABLES, weight=weight,
+                                           decimals=TABLE1_DECIMALS, labels=LABELS, dtypes=DTYPES,
+                                           convention=CONVENTION,
+                                           variable_weights={v: models.exam_weight for v in MEC_VARIABLES})
+            written += tables.write_regression_tables(records, tables_dir, ph_tests=ph_tests,
+                                                      covariate_sets=dict(models.covariate_sets),
+                                                      covariate_set_labels=COVARIATE_SET_LABELS)
+            written += tables.write_table(ph_tests_table(ph_tests), tables_dir / "ph_tests")
+            written += tables.write_table(evalues_table(records, nh), tables_dir / "evalues")
+            written += tables.write_table(mi_table(records, imputed, nh), tables_dir / "multiple_imputation")
+            written += tables.write_table(exposure_definitions_table(exposure_records),
+                                          tables_dir / "exposure_definitions")
+            written += tables.write_table(weight_tests_table(weight_tests), tables_dir / "weight_tests")
+            adjustment = dag_adjustment_table(nh)
+            written.append(io.write_csv(tables_dir / "dag_adjustment_sets.csv", adjustment))
+            written += tables.write_table(dag_table_for_readers(adjustment), tables_dir / "dag_adjustment_sets_table")
+            written.append(io.write_csv(tables_dir / "cohort_flow.csv", flow))
+            written += tables.write_table(flow_shown, tables_dir / "cohort_flow_table")
+            written += tables.write_table(dictionary, tables_dir / "data_dictionary")
+            written += write_sensitivity_tables(sensitivity, subgroups, nh, tables_dir)
+            multiplicity = multiplicity_records(records, exposure_records, sensitivity, subgroups, nh)
+            written.append(io.write_csv(tables_dir / "multiplicity.csv", multiplicity))
+            written += tables.write_table(multiplicity_summary(multiplicity, nh), tables_dir / "multiplicity_summary")
+            written += tables.write_table(multiplicity_table(multiplicity), tables_dir / "multiplicity_table")
+        finally:
+            written += drawn()  # the figures join the outputs (and are removed with them on an error)
     return written
 
 
@@ -493,5 +513,5 @@ def stage() -> str:
     """DVC stage ``report_nhanes``: the NHANES tables and figures."""
     params = load()
     written = write_nhanes_reports(config.PROCESSED, config.REPORTS, params.nhanes,
-                                   tuple(params.reports.figure_formats))
+                                   tuple(params.reports.figure_formats), n_jobs=params.compute.n_jobs)
     return f"NHANES reports: {len(written)} files"

@@ -58,14 +58,14 @@ from scipy import stats
 
 from analysis.core import config, io
 from analysis.core.contract import CleaningError
+from analysis.estimators.formula import without_terms
 from analysis.estimators.mediation import bootstrap_mediation
 from analysis.estimators.random_intercept import GroupCrossProducts, fit_random_intercept
 from analysis.estimators.records import ModelSpec, formula_variables, record_row, records_frame
 from analysis.report import tables
 from analysis.report.figures import PALETTE, PRINT_WIDTH_IN, new_figure, styled, write_figure
 from analysis.studies.places import source as src
-from analysis.studies.places.models import ECOLOGICAL, MODEL_BASED, without_terms
-from analysis.studies.places.schema import CHR_DOCUMENTATION, ChrMeasure
+from analysis.studies.places.schema import CHR_DOCUMENTATION, ECOLOGICAL, MODEL_BASED, ChrMeasure
 from analysis.studies.places.settings import Grouping, Infrastructure, PlacesSettings, load
 
 #: CHR&R measure files of the infrastructure stage (raw dir ``data/raw/places_infrastructure``).

@@ -97,6 +97,7 @@ import pandas as pd
 
 from analysis.core import config, io
 from analysis.core.metrics import ecological_metrics
+from analysis.estimators.formula import without_terms
 from analysis.estimators.group_fixed_effects import fit_group_fixed_effects
 from analysis.estimators.mixed import fit_random_slope_linear
 from analysis.estimators.panel import FITS, PanelLayout, PanelOptions, prepare_panel
@@ -108,28 +109,23 @@ from analysis.estimators.records import (
     records_frame,
 )
 from analysis.estimators.runner import run_jobs
-from analysis.studies.places.settings import CountyModels, CountyPanel, PlacesSettings, load
+from analysis.studies.places.schema import ECOLOGICAL, MODEL_BASED
+from analysis.studies.places.settings import (
+    COUNTY_DESIGNS,
+    PANEL_DESIGN,
+    CountyModels,
+    CountyPanel,
+    PlacesSettings,
+    load,
+    report_designs,
+)
 
-#: County designs, in the order they are fit and shown.
-COUNTY_DESIGNS: dict[str, str] = {
-    "weighted": "state fixed effects, population-weighted (primary)",
-    "unweighted": "state fixed effects, unweighted",
-    "multilevel": "counties within states: random state intercept and slope (unweighted)",
-}
 #: The primary county design: population-weighted, so that the estimate describes where people live rather than
 #: the average county (a county of 500 people would otherwise count as much as Los Angeles).
 PRIMARY_DESIGN = "weighted"
-#: How the tables and places.json name the county panel fits (record model ``fixed_effects``, design
-#: ``unweighted``): :func:`report_designs`.
-PANEL_DESIGN = "fixed-effects"
 #: How the panel fitters name a county and a year in their notes.
 UNIT_WORDS = {"unit": "county", "units": "counties", "period": "year"}
 
-ECOLOGICAL = ("ECOLOGICAL association between county prevalences (counties, not individuals: it does not show "
-              "that isolated people themselves are more often ill)")
-#: Every PLACES value is a small-area model prediction (see analysis.studies.places.schema.PLACES_MODEL_NOTE).
-MODEL_BASED = ("PLACES prevalences are small-area model predictions (multilevel regression and post-stratification of "
-               "BRFSS), not tabulations of each county's own respondents")
 #: What the 2010-2011 county panel can and cannot show.
 PANEL_DESCRIPTIVE = ("DESCRIPTIVE, not evidence of an effect: each CHR&R release pools several overlapping BRFSS "
                      "years, so a county's change between releases is mostly a shift of the window, and the exposure "
@@ -145,25 +141,6 @@ STATE_EFFECT_COLUMNS: list[str] = [
 # Helpers
 
 
-def without_terms(rhs: str, names: set[str]) -> tuple[str, list[str]]:
-    """``rhs`` minus the top-level ``+`` terms that use any column in ``names``; returns (rhs, dropped terms)."""
-    terms, depth, current = [], 0, ""
-    for ch in " ".join((rhs or "").split()):
-        depth += ch == "("
-        depth -= ch == ")"
-        if ch == "+" and depth == 0:
-            terms.append(current.strip())
-            current = ""
-        else:
-            current += ch
-    if current.strip():
-        terms.append(current.strip())
-    kept, dropped = [], []
-    for term in terms:
-        (dropped if set(formula_variables(term)) & names else kept).append(term)
-    return " + ".join(kept), dropped
-
-
 def _dropped_text(dropped: list[str]) -> str:
     return f"; covariate {', '.join(dropped)} left out (it is the outcome)" if dropped else ""
 
@@ -175,12 +152,6 @@ def _first_line(err: BaseException) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # (a) counties within states: multilevel
-
-
-def report_designs(records: pd.DataFrame) -> pd.Series:
-    """How the tables and ``places.json`` name each record's fit: its county design ("weighted",
-    "unweighted", "multilevel"), or :data:`PANEL_DESIGN` for the county panel (model ``fixed_effects``)."""
-    return records["design"].where(records["model"] != "fixed_effects", PANEL_DESIGN)
 
 
 def fit_state_multilevel(

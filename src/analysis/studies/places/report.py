@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import math
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -34,11 +35,10 @@ from analysis.report.figures import (
     new_figure,
     require_columns,
     styled,
-    write_figure,
 )
-from analysis.studies.places.models import COUNTY_DESIGNS, PANEL_DESIGN, report_designs
+from analysis.report.writers import draw_and_write, start_writers
 from analysis.studies.places.schema import COUNTY_VARIABLES, PANEL_VARIABLES
-from analysis.studies.places.settings import PlacesSettings, load
+from analysis.studies.places.settings import COUNTY_DESIGNS, PANEL_DESIGN, PlacesSettings, load, report_designs
 
 #: Column headers of the designs, in reading order.
 DESIGN_HEADERS: dict[str, str] = {
@@ -478,7 +478,7 @@ def _slug(text: str) -> str:
 
 
 def write_places_reports(processed: Path, reports: Path, places: PlacesSettings,
-                         formats: tuple[str, ...] = ("png", "svg")) -> list[Path]:
+                         formats: tuple[str, ...] = ("png", "svg"), *, n_jobs: int = 1) -> list[Path]:
     """Write the county tables and figures under ``reports/tables/places`` and ``reports/figures/places``.
 
     Reads ``<processed>/places_county.parquet``, ``places_panel.parquet``, ``places_join_log.csv`` and
@@ -486,6 +486,8 @@ def write_places_reports(processed: Path, reports: Path, places: PlacesSettings,
     ``places.report``: ``highlight_states`` (list of state abbreviations for the scatter plots;
     default the 4 states with most counties), ``covariate_set`` (the set of the design comparison and the
     caterpillar plots; default the last of ``county_models.covariate_sets``), ``caterpillar_outcomes``.
+    ``n_jobs`` worker processes draw the figures while this process writes the tables
+    (:func:`analysis.report.writers.start_writers`; the same bytes for any ``n_jobs``).
     """
     processed, reports = Path(processed), Path(reports)
     table = io.read_parquet(processed / "places_county.parquet")
@@ -494,57 +496,78 @@ def write_places_reports(processed: Path, reports: Path, places: PlacesSettings,
                                                                       "only_in_places_fips": str})
     records = pd.read_csv(reports / "metrics" / "places_models.csv")
     effects = pd.read_csv(reports / "metrics" / "places_state_effects.csv")
-    county, options = places.county_models, places.report
-    sets = {str(k): " ".join(v.split()) for k, v in county.covariate_sets.items()}
-    chosen = places.report_set
-    outcomes = {k: v.label for k, v in county.outcomes.items()}
-    exposures = {k: v.label for k, v in county.exposures.items()}
-    cat_outcomes = options.caterpillar_outcomes
+    exposures = {k: v.label for k, v in places.county_models.exposures.items()}
     tables_dir, figures_dir = reports / "tables" / "places", reports / "figures" / "places"
-    summary_columns = [*exposures, *outcomes] + [c for c in ("social_associations",) if c in table]
-    panel_block = places.panel_models
-    panel_columns = [c for c in ([*panel_block.exposures, *panel_block.outcomes] if panel_block else [])
-                     if c in panel.columns]
-
     flow = join_flow(join_log, table, {k: v.split(" (per ")[0] for k, v in exposures.items()})
 
     written: list[Path] = []
     with io.staged_outputs():
-        for design in [*COUNTY_DESIGNS, PANEL_DESIGN]:
-            if (report_designs(records) == design).any():
-                written += tables.write_table(effects_table(records, design, sets if design != PANEL_DESIGN else
-                                                            {str(k): v for k, v in
-                                                             (panel_block.covariate_sets if panel_block
-                                                              else {}).items()}),
-                                              tables_dir / f"models_{_slug(design)}")
-        written += tables.write_table(designs_table(records, chosen), tables_dir / "designs_compared")
-        if not effects.empty:
-            written += tables.write_table(variance_components(effects), tables_dir / "variance_components")
-        written += tables.write_table(county_summary(table, summary_columns), tables_dir / "county_summary")
-        if panel_columns:
-            written += tables.write_table(panel_summary(panel, panel_columns), tables_dir / "panel_summary")
-        written += tables.write_table(join_log_display(join_log), tables_dir / "join_log")
-        written.append(io.write_csv(tables_dir / "flow.csv", flow))
-        written += write_figure(flow_diagram(flow, "US counties: PLACES 2024 joined to County Health Rankings",
-                                             unit=COUNTIES), figures_dir / "flow", formats,
-                                print_width_in=None)  # on screen only
-        for exposure in exposures:
-            written += write_figure(scatter_figure(table, exposure, outcomes,
-                                                   highlight_states=options.highlight_states),
-                                    figures_dir / f"scatter_{exposure}", formats)
-            if not effects.empty and ((effects["exposure"] == exposure) & (effects["covariate_set"] == chosen)).any():
-                written += write_figure(caterpillar_figure(effects, exposure, chosen, outcomes=cat_outcomes),
-                                        figures_dir / f"state_intercepts_{exposure}", formats)
-                if (effects["component"] == "slope").any():
-                    written += write_figure(caterpillar_figure(effects, exposure, chosen, component="slope",
-                                                               outcomes=cat_outcomes),
-                                            figures_dir / f"state_slopes_{exposure}", formats)
+        drawn = start_writers(places_figures(table, effects, flow, places, figures_dir, formats), n_jobs)
+        try:
+            written += write_places_tables(records, effects, table, panel, join_log, flow, places, tables_dir)
+        finally:
+            written += drawn()  # the figures join the outputs (and are removed with them on an error)
     return written
+
+
+def write_places_tables(records: pd.DataFrame, effects: pd.DataFrame, table: pd.DataFrame, panel: pd.DataFrame,
+                        join_log: pd.DataFrame, flow: pd.DataFrame, places: PlacesSettings, tables_dir: Path
+                        ) -> list[Path]:
+    """The county tables under ``tables_dir`` (models by design, designs compared, variance components, summaries,
+    join log, flow)."""
+    county, panel_block, chosen = places.county_models, places.panel_models, places.report_set
+    sets = {str(k): " ".join(v.split()) for k, v in county.covariate_sets.items()}
+    exposures = {k: v.label for k, v in county.exposures.items()}
+    summary_columns = [*exposures, *county.outcomes] + [c for c in ("social_associations",) if c in table]
+    panel_columns = [c for c in ([*panel_block.exposures, *panel_block.outcomes] if panel_block else [])
+                     if c in panel.columns]
+    written: list[Path] = []
+    for design in [*COUNTY_DESIGNS, PANEL_DESIGN]:
+        if (report_designs(records) == design).any():
+            written += tables.write_table(effects_table(records, design, sets if design != PANEL_DESIGN else
+                                                        {str(k): v for k, v in
+                                                         (panel_block.covariate_sets if panel_block
+                                                          else {}).items()}),
+                                          tables_dir / f"models_{_slug(design)}")
+    written += tables.write_table(designs_table(records, chosen), tables_dir / "designs_compared")
+    if not effects.empty:
+        written += tables.write_table(variance_components(effects), tables_dir / "variance_components")
+    written += tables.write_table(county_summary(table, summary_columns), tables_dir / "county_summary")
+    if panel_columns:
+        written += tables.write_table(panel_summary(panel, panel_columns), tables_dir / "panel_summary")
+    written += tables.write_table(join_log_display(join_log), tables_dir / "join_log")
+    written.append(io.write_csv(tables_dir / "flow.csv", flow))
+    return written
+
+
+def places_figures(table: pd.DataFrame, effects: pd.DataFrame, flow: pd.DataFrame, places: PlacesSettings,
+                   figures_dir: Path, formats: tuple[str, ...]) -> list[tuple[str, Callable[[], list[Path]]]]:
+    """The writers of the county figures (flow, scatter plots, caterpillar plots), the longest first."""
+    options, chosen = places.report, places.report_set
+    outcomes = {k: v.label for k, v in places.county_models.outcomes.items()}
+    cat_outcomes = options.caterpillar_outcomes
+    caterpillars, scatters = [], []
+    for exposure in places.county_models.exposures:
+        scatters.append((f"scatter_{exposure}", partial(
+            draw_and_write, scatter_figure, table, exposure, outcomes, highlight_states=options.highlight_states,
+            dest_stem=figures_dir / f"scatter_{exposure}", formats=formats)))
+        if not effects.empty and ((effects["exposure"] == exposure) & (effects["covariate_set"] == chosen)).any():
+            caterpillars.append((f"state_intercepts_{exposure}", partial(
+                draw_and_write, caterpillar_figure, effects, exposure, chosen, outcomes=cat_outcomes,
+                dest_stem=figures_dir / f"state_intercepts_{exposure}", formats=formats)))
+            if (effects["component"] == "slope").any():
+                caterpillars.append((f"state_slopes_{exposure}", partial(
+                    draw_and_write, caterpillar_figure, effects, exposure, chosen, component="slope",
+                    outcomes=cat_outcomes, dest_stem=figures_dir / f"state_slopes_{exposure}", formats=formats)))
+    flow_figure = ("flow", partial(  # on screen only
+        draw_and_write, flow_diagram, flow, "US counties: PLACES 2024 joined to County Health Rankings", unit=COUNTIES,
+        dest_stem=figures_dir / "flow", formats=formats, print_width_in=None))
+    return [*caterpillars, *scatters, flow_figure]
 
 
 def stage() -> str:
     """DVC stage ``report_places``: the county tables and figures."""
     params = load()
     written = write_places_reports(config.PROCESSED, config.REPORTS, params.places,
-                                   tuple(params.reports.figure_formats))
+                                   tuple(params.reports.figure_formats), n_jobs=params.compute.n_jobs)
     return f"county reports: {len(written)} files"

@@ -133,6 +133,12 @@ class ChrMeasure:
 
 
 #: CHR&R's measure documentation (each measure's page: definition, source, years of data).
+#: The first words of every county record's note: what an association between these variables is.
+ECOLOGICAL = ("ECOLOGICAL association between county prevalences (counties, not individuals: it does not show "
+              "that isolated people themselves are more often ill)")
+#: Every PLACES value is a small-area model prediction (:data:`PLACES_MODEL_NOTE`).
+MODEL_BASED = ("PLACES prevalences are small-area model predictions (multilevel regression and post-stratification of "
+               "BRFSS), not tabulations of each county's own respondents")
 CHR_DOCUMENTATION = ("County Health Rankings & Roadmaps measure documentation "
                      "(https://www.countyhealthrankings.org/health-data/methodology-and-sources/data-documentation)")
 

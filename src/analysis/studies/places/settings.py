@@ -3,14 +3,34 @@ estimate describes counties, not people. Loaded once at each places stage's entr
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
 from analysis.core.settings import Formula, Label, Probability, Settings, load_study
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 STUDY = "places"
 CountyDesign = Literal["weighted", "unweighted", "multilevel"]
+#: What each county design fits, in the order they are fit and shown (studies/places/models.py fits them; the report
+#: reads these names from here, without importing the model code: issue 23, start-up time).
+COUNTY_DESIGNS: dict[str, str] = {
+    "weighted": "state fixed effects, population-weighted (primary)",
+    "unweighted": "state fixed effects, unweighted",
+    "multilevel": "counties within states: random state intercept and slope (unweighted)",
+}
+assert set(COUNTY_DESIGNS) == set(CountyDesign.__args__), "COUNTY_DESIGNS and the schema's designs differ"
+#: How the tables and places.json name the county panel fits (record model ``fixed_effects``, design
+#: ``unweighted``): :func:`report_designs`.
+PANEL_DESIGN = "fixed-effects"
+
+
+def report_designs(records: pd.DataFrame) -> pd.Series:
+    """How the tables and ``places.json`` name each record's fit: its county design ("weighted",
+    "unweighted", "multilevel"), or :data:`PANEL_DESIGN` for the county panel (model ``fixed_effects``)."""
+    return records["design"].where(records["model"] != "fixed_effects", PANEL_DESIGN)
 
 
 class Labelled(Settings):
