@@ -51,7 +51,10 @@ STAGE_PARAMS: dict[str, tuple[str, ...]] = {
     "sensitivity_nhanes": (
         "nhanes.study", "nhanes.sensitivity", "nhanes.models", "nhanes.phq9_cutoff", "compute.n_jobs",
     ),
-    "report_nhanes": ("nhanes.models", "nhanes.sensitivity", "nhanes.dag", "nhanes.reports", "reports.figure_formats"),
+    "report_nhanes": (
+        "nhanes.models", "nhanes.sensitivity", "nhanes.dag", "nhanes.reports", "reports.figure_formats",
+        "compute.n_jobs",
+    ),
     "fetch_nhanes_cognition": ("data",),
     "clean_nhanes_cognition": ("nhanes.cycles", "nhanes.cognition"),
     "cognition_nhanes": ("nhanes.study", "nhanes.cognition", "nhanes.models", "reports.figure_formats"),
@@ -72,7 +75,9 @@ STAGE_PARAMS: dict[str, tuple[str, ...]] = {
     "fetch_places": ("data",),
     "clean_places": ("places.clean",),
     "models_places": ("places.study", "places.county_models", "places.panel_models", "compute.n_jobs"),
-    "report_places": ("reports.figure_formats", "places.county_models", "places.panel_models", "places.report"),
+    "report_places": (
+        "reports.figure_formats", "places.county_models", "places.panel_models", "places.report", "compute.n_jobs",
+    ),
     "fetch_places_infrastructure": ("data",),
     "infrastructure_places": (
         "places.study", "places.county_models.outcomes", "places.county_models.covariate_sets",
@@ -91,7 +96,8 @@ STAGE_PARAMS: dict[str, tuple[str, ...]] = {
         "cohorts.variables", "cohorts.condition_codes", "cohorts.partnered_codes", "cohorts.loneliness_lonely_cutoff",
         "cohorts.isolation_index", "cohorts.studies", "cohorts.synthetic",
     ),
-    "models_cohorts": ("cohorts.models", "cohorts.studies", "disclosure"),  # studies: each one's carry_forward
+    # cohorts.studies: each study's carry_forward
+    "models_cohorts": ("cohorts.models", "cohorts.studies", "disclosure", "compute.n_jobs"),
     "report_cohorts": ("disclosure.min_cell", "reports.figure_formats"),
     "triangulation": (
         "reports.figure_formats", "nhanes.phq9_cutoff", "nhanes.models", "gss.panel_models.outcomes",
@@ -109,7 +115,7 @@ STAGE_PARAMS: dict[str, tuple[str, ...]] = {
         "places.report.covariate_set", "places.infrastructure.exposures", "places.infrastructure.mediators",
         "countries", "cohorts.isolation_index.items", "cohorts.models.depression.covariates",
         "cohorts.models.hazards.covariates", "cohorts.synthetic.persons", "cohorts.synthetic.waves",
-        "cohorts.synthetic.age_range",
+        "cohorts.synthetic.age_range", "compute.n_jobs",
     ),
 }
 
