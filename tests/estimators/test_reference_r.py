@@ -6,8 +6,8 @@ Conventions that differ on purpose, checked exactly:
 
 * R's robust Cox variance (``cluster=``) has no small-sample factor; ours multiplies it by G/(G-1).
 * ``svyglm`` with ``ids = ~cluster`` uses the G/(G-1) with-replacement variance, as we do.
-* lme4 reports SEs from the fixed-effect block ``sigma^2 (X'V^-1 X)^-1``; statsmodels MixedLM inverts the
-  full Hessian, a few per cent larger (see estimators/mixed.py).
+* The linear mixed model reports lme4's SEs, ``sigma^2 (X'V^-1 X)^-1`` (the statsmodels MixedLM fits used before
+  2026-12 inverted the full Hessian, a few per cent larger); tests/reference/lmm/ adds a random slope.
 """
 
 from __future__ import annotations
@@ -97,8 +97,12 @@ def test_linear_mixed_model_matches_lmer(expected):
     for level in ("Moderate", "High"):
         row = ours[ours["term_label"].str.startswith(level)].iloc[0]
         ref = _r(expected, "linear_mixed", f"isolation_group{level}")
-        assert row["estimate"] == pytest.approx(ref["estimate"], rel=1e-4)
-        assert 1.0 <= row["std_error"] / ref["std_error"] < 1.10  # full-Hessian SE, slightly larger
+        assert row["estimate"] == pytest.approx(ref["estimate"], rel=1e-6)
+        assert row["std_error"] == pytest.approx(ref["std_error"], rel=1e-6)  # lme4's vcov
+    assert ours["var_group"].iloc[0] == pytest.approx(_r(expected, "linear_mixed_variance", "stratum:psu")["estimate"],
+                                                      rel=1e-5)
+    assert ours["var_residual"].iloc[0] == pytest.approx(_r(expected, "linear_mixed_variance", "Residual")["estimate"],
+                                                         rel=1e-6)
 
 
 # --- panel estimators (plm; survival::clogit) -------------------------------------------------------------

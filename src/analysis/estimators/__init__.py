@@ -11,10 +11,10 @@ object), never plots and never study wording; studies turn results into their ow
 * :mod:`.incidence` - Kaplan-Meier and Aalen-Johansen curves, survey- or attrition-weighted.
 * :mod:`.glm` - logistic and linear GLMs, survey-weighted pseudo-likelihood or unweighted.
 * :mod:`.group_fixed_effects` - linear regression with a fixed effect per group, SE clustered by group.
-* :mod:`.mixed` - random-intercept (and random-slope) models: statsmodels MixedLM with one optimizer selection,
-  the Laplace GLMM.
-* :mod:`.lmm` - the fast REML linear mixed model from per-group sufficient statistics; :mod:`.within_between`
-  fits the within-between model with it.
+* :mod:`.mixed` - random-intercept (and random-slope) models: the linear ones by REML through :mod:`.lmm`, the
+  Laplace GLMM.
+* :mod:`.lmm` - the fast REML linear mixed model from per-group sufficient statistics (lme4's estimates); every
+  linear mixed model of the package (:mod:`.mixed`, :mod:`.panel.multilevel`, :mod:`.within_between`) fits with it.
 * :mod:`.panel` - panel estimators, one module each (pooled and RE, FE and FD, Mundlak, conditional logit,
   growth model), the covariance a named option (``cov_type``), and the specification tests.
 * :mod:`.sem` - the random-intercept cross-lagged panel model (RI-CLPM) by FIML.

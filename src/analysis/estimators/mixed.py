@@ -15,13 +15,13 @@ with many units and a substantive meaning (a county or group of counties: the ne
 services, the interviewers) is the PSU, so the PSU within its stratum (``cluster``, unique across strata)
 carries the one random intercept.
 
-* **Linear outcome** (PHQ-9 score): statsmodels ``MixedLM``, REML, a random intercept per PSU within
-  stratum (``groups = cluster``; lme4 ``lmer(y ~ ... + (1 | cluster), REML = TRUE)``). Fixed-effect SEs are
-  statsmodels' ``bse_fe``: the inverse of the *full* Hessian (fixed effects and variance parameters). lme4
-  uses ``sigma^2 (X'V^-1 X)^-1``, which is a little smaller (about 6% in our benchmark,
-  ../shared/TOOLING.md). When the variance component sits at zero, statsmodels' default gradient optimizers
-  (bfgs, lbfgs, cg) stop away from the optimum, so :func:`fit_mixedlm` fits with Nelder-Mead and Powell and
-  keeps the better converged fit (the note names the optimizer).
+* **Linear outcome** (PHQ-9 score): REML, a random intercept per PSU within stratum (``groups = cluster``;
+  lme4 ``lmer(y ~ ... + (1 | cluster), REML = TRUE)``), by :func:`fit_reml`, the project's vectorised REML fitter
+  (:func:`analysis.estimators.lmm.fit_lmm`; the same estimates as lme4 to about 1e-6, tests/reference/). Fixed-effect
+  SEs as lme4's ``vcov``: ``sigma^2 (X'V^-1 X)^-1`` at the REML estimate. (Until 2026-12 these fits used
+  statsmodels ``MixedLM``, whose SEs invert the *full* Hessian with the variance parameters, about 0-6% larger,
+  ../shared/TOOLING.md, and whose optimizers stopped a little short of lme4's optimum; a fit that does not
+  converge is still recorded with ``converged`` False and the optimizer's message in the note.)
 * **Binary outcome**: logistic model with a random intercept per PSU within stratum, fit by **maximum
   likelihood with the Laplace approximation**, lme4 ``glmer``'s default (``nAGQ = 1``; R ``glmer(y ~ ...,
   family = binomial)`` with ``(1 | cluster)``), by :func:`analysis.estimators.glmm.fit_laplace_glmm`
@@ -34,17 +34,14 @@ carries the one random intercept.
 from __future__ import annotations
 
 import math
-import warnings
-from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
 from scipy import stats
-from statsmodels.regression.mixed_linear_model import MixedLM
-from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
 from analysis.estimators.formula import design_matrix
 from analysis.estimators.glmm import fit_laplace_glmm
+from analysis.estimators.lmm import LMMResult, fit_lmm
 from analysis.estimators.records import (
     ModelSpec,
     complete_cases,
@@ -53,104 +50,28 @@ from analysis.estimators.records import (
     failed_records,
 )
 
-#: Derivative-free optimizers always tried for MixedLM (the fixed effects are profiled out, so they search
-#: only the variance parameters), and statsmodels' default gradient sequence, tried when neither converges.
-MIXEDLM_METHODS: tuple[tuple[str, ...], ...] = (("nm",), ("powell",))
-MIXEDLM_FALLBACK: tuple[str, ...] = ("bfgs", "lbfgs", "cg")
 
+def fit_reml(frame: pd.DataFrame, outcome: str, rhs: str, group: str, slope: str | None = None
+             ) -> tuple[LMMResult, pd.DataFrame]:
+    """REML fit of ``outcome ~ 1 + rhs`` with a random intercept (and, given ``slope``, a correlated random slope of
+    that column) per ``group``, by :func:`analysis.estimators.lmm.fit_lmm`; returns (fit, fixed-effects design).
 
-def fit_mixedlm(frame: pd.DataFrame, formula: str, group: str, vc_formula: dict[str, str] | None = None):
-    """REML linear mixed model; returns (result, optimizer label).
-
-    Fits with Nelder-Mead and with Powell and keeps the converged fit with the higher REML log-likelihood;
-    only if neither converges, statsmodels' default bfgs/lbfgs/cg sequence (if nothing converges: the highest
-    log-likelihood, ``converged`` False). Why: with a variance component at zero (PSU within stratum often
-    is) the gradient optimizers stopped away from the optimum in our checks, and lbfgs alone once reported
-    convergence at a lower likelihood; Nelder-Mead matched bfgs at interior optima, Powell stopped slightly
-    short of them (hence both, best kept).
+    The one linear mixed fit of this module (lme4 ``lmer(outcome ~ rhs + (1 | group), REML = TRUE)``, or
+    ``(1 + slope | group)``): profiled REML criterion with its analytic gradient, L-BFGS-B then Newton
+    refinement (:mod:`analysis.estimators.lmm`), vectorised over groups. It replaced statsmodels ``MixedLM``,
+    which loops over groups in Python at every likelihood evaluation (60-80% of the places and GSS model stages)
+    and whose optimizers stopped a little short of lme4's optimum (tests/reference/lmm/). Term names are the
+    formula engine's, as in every record.
     """
-    return best_reml_fit(lambda: MixedLM.from_formula(formula, frame, groups=group, re_formula="1",
-                                                      vc_formula=vc_formula),
-                         MIXEDLM_METHODS, (MIXEDLM_FALLBACK,))
+    exog = design_matrix(frame, f"1 + {rhs}" if rhs.strip() else "1")
+    ones = np.ones((len(frame), 1))
+    z = ones if slope is None else np.column_stack([ones, frame[slope].to_numpy(float)])
+    return fit_lmm(frame[outcome].to_numpy(float), exog, z, frame[group].to_numpy()), exog
 
 
-def best_reml_fit(build, methods, fallback=()):
-    """REML fits of ``build()`` with each optimizer sequence of ``methods``; only if none converges, with each
-    of ``fallback``: :func:`select_reml_fit` with the two stages ``(methods, fallback)``."""
-    return select_reml_fit(build, (tuple(methods), tuple(fallback)))
-
-
-def _chain(attempt) -> tuple[tuple[str, ...], ...]:
-    """An attempt as a chain of optimizer sequences: ("nm",) -> (("nm",),)."""
-    return tuple(attempt) if attempt and isinstance(attempt[0], (tuple, list)) else (tuple(attempt),)
-
-
-@contextmanager
-def _no_hessian(model):
-    """``model.fit`` without its final Hessian (a placeholder ``-I`` instead): for a fit whose estimate only starts
-    another fit, whose standard errors, covariance and convergence flag are never read."""
-    size = model.k_fe + model.k_re2 + model.k_vc
-    model.hessian = lambda params: (-np.eye(size), False)
-    try:
-        yield model
-    finally:
-        del model.hessian
-
-
-def select_reml_fit(build, stages):
-    """The one optimizer selection for every statsmodels MixedLM fit of the package (REML).
-
-    ``build()`` returns the model to fit. ``stages`` are tried in turn; a stage is a sequence of
-    *attempts*, and an attempt is one optimizer sequence such as ``("nm",)`` or ``("bfgs", "lbfgs", "cg")``
-    (statsmodels' ``method=`` list), or a chain of them, ``(("lbfgs",), ("bfgs",))``, each link started at
-    the previous link's estimate (only the chain's last fit counts). Every attempt of a stage is run; when
-    one or more converged, the converged fit with the highest REML log-likelihood is returned, else the
-    next stage is tried. If nothing converges, the fit with the highest log-likelihood is returned
-    (``converged`` False). Fits that raise or give a non-finite log-likelihood are skipped; none left ->
-    LinAlgError. Returns (result, optimizer label), e.g. ``"nm"`` or ``"lbfgs then bfgs"``.
-
-    A link that only starts the next one (not the chain's last) skips statsmodels' Hessian (:func:`_no_hessian`):
-    only its estimate is used, and the Hessian, a loop over groups, cost as much as the optimisation itself.
-    """
-    tried = []
-
-    def fit(sequence: tuple[str, ...], start_params=None, last: bool = True):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            warnings.simplefilter("ignore", RuntimeWarning)
-            warnings.simplefilter("ignore", UserWarning)
-            try:
-                options = {"start_params": start_params} if start_params is not None else {}
-                model = build()
-                if last:
-                    return model.fit(reml=True, method=list(sequence), **options)
-                with _no_hessian(model):
-                    return model.fit(reml=True, method=list(sequence), **options)
-            except (np.linalg.LinAlgError, ValueError):
-                return None
-
-    for stage in stages:
-        converged = []
-        for attempt in stage:
-            links = _chain(attempt)
-            result = None
-            for i, sequence in enumerate(links):
-                result = fit(sequence, start_params=result.params_object if i else None, last=i == len(links) - 1)
-                if result is None:
-                    break
-            if result is None or not np.isfinite(result.llf):
-                continue
-            label = " then ".join("/".join(sequence) for sequence in links)
-            tried.append((bool(result.converged), result.llf, label, result))
-            if result.converged:
-                converged.append(tried[-1])
-        if converged:
-            _, _, label, best = max(converged, key=lambda t: t[1])
-            return best, label
-    if not tried:
-        raise np.linalg.LinAlgError("MixedLM failed with every optimizer")
-    _, _, label, best = max(tried, key=lambda t: t[1])
-    return best, label
+def convergence_text(result: LMMResult) -> str:
+    """The note's ending for a fit that did not converge (empty when it did): the optimizer's own account."""
+    return "" if result.converged else f"; did not converge ({result.message})"
 
 
 def fit_mixed_linear(
@@ -170,18 +91,16 @@ def fit_mixed_linear(
     """
     frame = complete_cases(data, [outcome, *spec.variables(), weight, cluster], weight=weight)
     levels = exposure_levels(frame[spec.exposure]) if spec.exposure_type == "categorical" else None
-    formula = f"{outcome} ~ {spec.rhs(levels[0] if levels else None)}"
     common = dict(levels=levels, model="multilevel_linear", design="multilevel", vcov="model_based", n=len(frame),
                   events=np.nan, n_groups=float(frame[cluster].nunique()))
     try:
-        result, optimizer = fit_mixedlm(frame, formula, cluster)
+        result, _ = fit_reml(frame, outcome, spec.rhs(levels[0] if levels else None), cluster)
     except (np.linalg.LinAlgError, ValueError) as err:
-        return failed_records(spec, note=f"MixedLM failed: {str(err).splitlines()[0]}", **common)
-    note = ("REML linear mixed model (statsmodels MixedLM), random intercept for PSU within stratum (no stratum "
-            "intercept); unweighted; SE from the inverse of the full Hessian (statsmodels bse_fe, not lme4's "
-            f"fixed-effect block); optimizer {optimizer}")
-    components = {"var_group": float(result.cov_re.iloc[0, 0]), "var_residual": float(result.scale)}
-    return exposure_records(spec, result.fe_params, result.bse_fe, converged=bool(result.converged),
+        return failed_records(spec, note=f"REML fit failed: {str(err).splitlines()[0]}", **common)
+    note = ("REML linear mixed model (lmer), random intercept for PSU within stratum (no stratum intercept); "
+            "unweighted; SE sigma^2 (X'V^-1 X)^-1 (lme4's vcov)" + convergence_text(result))
+    components = {"var_group": float(result.cov_re[0, 0]), "var_residual": float(result.scale)}
+    return exposure_records(spec, result.params, result.bse, converged=result.converged,
                             note=note, alpha=alpha, components=components, **common)
 
 
@@ -244,30 +163,11 @@ def fit_multilevel(
 # Rows within groups with a random intercept and a random slope of the exposure
 
 
-#: Optimizers of :func:`fit_random_slope_linear`; the converged fit with the highest REML log-likelihood is
-#: kept. With a random slope, Nelder-Mead stopped at its iteration limit in our checks; Powell converged a
-#: little short of the optimum and the gradient sequence reached it; Powell guards against a variance on the
-#: boundary, where the gradient optimizers can stop early. Nelder-Mead only when neither converges.
-RANDOM_SLOPE_METHODS: tuple[tuple[str, ...], ...] = (("bfgs", "lbfgs", "cg"), ("powell",))
-RANDOM_SLOPE_FALLBACK: tuple[tuple[str, ...], ...] = (("nm",),)
 #: Columns of the group effects returned by :func:`fit_random_slope_linear` (one row per group x component).
 GROUP_EFFECT_COLUMNS: list[str] = [
     "group", "n", "component", "fixed", "deviation", "deviation_sd", "ci_low", "ci_high", "value",
     "var_group", "var_slope", "corr_group_slope", "var_residual", "converged",
 ]
-
-
-def fixed_effect_cov(result) -> np.ndarray:
-    """``(sum_g X_g' V_g^-1 X_g)^-1`` with ``V_g = Z_g Psi Z_g' + sigma^2 I`` at the estimated variances: the
-    covariance of the fixed effects given the variance parameters (lme4's ``vcov``)."""
-    model = result.model
-    psi = np.asarray(result.cov_re, dtype=float)
-    scale = float(result.scale)
-    information = np.zeros((model.k_fe, model.k_fe))
-    for x, z in zip(model.exog_li, model.exog_re_li):
-        v = z @ psi @ z.T + scale * np.eye(len(x))
-        information += x.T @ np.linalg.solve(v, x)
-    return np.linalg.inv(information)
 
 
 def group_effects_frame(rows: list[dict] | None = None) -> pd.DataFrame:
@@ -287,13 +187,13 @@ def fit_random_slope_linear(
     Unweighted: ``weight`` only restricts the sample to rows with a positive weight. The exposure is centred
     at its sample mean (the slope is unchanged; the group intercept becomes the group's level at the average
     exposure, and the intercept-slope correlation is not an artefact of an origin far outside the data).
-    SE: statsmodels' ``bse_fe`` (the inverse of the full Hessian), or, when that Hessian is singular (a
-    variance at its boundary, 0), lme4's ``sigma^2 (X'V^-1 X)^-1`` given the variances (:func:`fixed_effect_cov`).
+    :func:`fit_reml` (lme4 ``lmer(y ~ ... + (1 + exposure | group), REML = TRUE)``); SE ``sigma^2 (X'V^-1 X)^-1``,
+    lme4's ``vcov``.
 
     Records: model ``multilevel_linear``, design ``multilevel``, vcov ``model_based``, ``n_groups`` the groups,
     the variances in ``var_group``, ``var_slope``, ``cov_group_slope``, ``var_residual``. Group effects
     (:data:`GROUP_EFFECT_COLUMNS`): for each group the BLUP (conditional mode) of its intercept and slope
-    deviation, its conditional SD (statsmodels ``random_effects_cov``: given the data, the fixed effects and the
+    deviation, its conditional SD (lme4 ``ranef(condVar = TRUE)``: given the data, the fixed effects and the
     variances, so intervals ignore the uncertainty in those), a Wald interval, the fixed part (the intercept
     at the sample means of the regressors, or the slope) and their sum, and the fit's variance components.
     ``validate=False`` leaves the record-contract check to the caller (``records_frame``).
@@ -307,15 +207,11 @@ def fit_random_slope_linear(
     mean = float(frame[spec.exposure].mean())
     frame[spec.exposure] = frame[spec.exposure] - mean
     frame[group] = frame[group].astype(str)
-    formula = f"{outcome} ~ {spec.rhs()}"
-    re_formula = f"~{spec.exposure}" if random_slope else "1"
     try:
-        # one model (one formula parse and split by group) for every optimizer: each fit starts afresh from it
-        model = MixedLM.from_formula(formula, frame, groups=group, re_formula=re_formula)
-        result, optimizer = best_reml_fit(lambda: model, RANDOM_SLOPE_METHODS, RANDOM_SLOPE_FALLBACK)
+        result, exog = fit_reml(frame, outcome, spec.rhs(), group, spec.exposure if random_slope else None)
     except (np.linalg.LinAlgError, ValueError) as err:
         text = str(err).splitlines()[0] if str(err) else type(err).__name__
-        return (failed_records(spec, note=f"MixedLM failed ({type(err).__name__}: {text})", **common),
+        return (failed_records(spec, note=f"REML fit failed ({type(err).__name__}: {text})", **common),
                 group_effects_frame())
     cov_re = np.asarray(result.cov_re, dtype=float)
     var_int = float(cov_re[0, 0])
@@ -323,39 +219,28 @@ def fit_random_slope_linear(
     corr = float(cov_re[0, 1] / math.sqrt(var_int * var_slope)) if random_slope and var_int > 0 and var_slope > 0 \
         else math.nan
     residual = float(result.scale)
-    n_groups = frame[group].nunique()
+    n_groups = result.n_groups
     components = {"var_group": var_int, "var_residual": residual}
     if random_slope:
         components |= {"var_slope": var_slope, "cov_group_slope": float(cov_re[0, 1])}
-    with warnings.catch_warnings(record=True):  # a negative variance of the full Hessian's inverse: checked below
-        warnings.simplefilter("always")
-        std_errors = result.bse_fe
-    se_text = "SE from the inverse of the full Hessian (statsmodels bse_fe)"
-    if not np.isfinite(std_errors[spec.exposure]):
-        std_errors = pd.Series(np.sqrt(np.diag(fixed_effect_cov(result))), index=result.fe_params.index)
-        se_text = ("SE sigma^2 (X'V^-1 X)^-1 given the variances (lme4's convention), the full Hessian being "
-                   "singular (a variance at its boundary, 0)")
     slope_text = " and random slope of the exposure (correlated)" if random_slope else ""
-    note = (f"REML linear mixed model (statsmodels MixedLM), {len(frame)} rows within {n_groups} groups "
+    note = (f"REML linear mixed model (lmer), {len(frame)} rows within {n_groups} groups "
             f"('{group}'): random intercept{slope_text} per group; exposure centred at its mean {mean:.2f}; "
-            f"UNWEIGHTED (MixedLM takes no weights); {se_text}; optimizer {optimizer}")
-    if not result.converged:
-        note += "; did not converge with any optimizer (the fit with the highest REML log-likelihood is kept)"
-    records = exposure_records(spec, result.fe_params, std_errors, converged=bool(result.converged), note=note,
+            f"UNWEIGHTED; SE sigma^2 (X'V^-1 X)^-1 (lme4's vcov)" + convergence_text(result))
+    records = exposure_records(spec, result.params, result.bse, converged=result.converged, note=note,
                                alpha=alpha, n_groups=float(n_groups), components=components, **common)
 
     z = float(stats.norm.ppf(1 - alpha / 2))
-    fe = result.fe_params
-    level = float(np.asarray(result.model.exog).mean(0) @ fe.to_numpy())  # fitted value at the sample means
+    fe = result.params
+    level = float(exog.to_numpy().mean(0) @ fe.to_numpy())  # fitted value at the sample means
     counts = frame[group].value_counts()
     rows = []
     parts = [("intercept", 0, level)] + ([("slope", 1, float(fe[spec.exposure]))] if random_slope else [])
-    for name, blup in result.random_effects.items():
-        cond = np.asarray(result.random_effects_cov[name], dtype=float)
+    for name, blup, cond in zip(result.groups, result.random_effects, result.random_effects_cov):
         for component, k, fixed in parts:
-            dev, sd = float(np.asarray(blup)[k]), float(math.sqrt(max(cond[k, k], 0.0)))
+            dev, sd = float(blup[k]), float(math.sqrt(max(cond[k, k], 0.0)))
             rows.append({"group": str(name), "n": int(counts[name]), "component": component, "fixed": fixed,
                          "deviation": dev, "deviation_sd": sd, "ci_low": dev - z * sd, "ci_high": dev + z * sd,
                          "value": fixed + dev, "var_group": var_int, "var_slope": var_slope,
-                         "corr_group_slope": corr, "var_residual": residual, "converged": bool(result.converged)})
+                         "corr_group_slope": corr, "var_residual": residual, "converged": result.converged})
     return records, group_effects_frame(rows)

@@ -16,7 +16,7 @@ mundlak              within and between units, separately, in one random-effects
                      ``"between-<unit>"`` row; :mod:`.mundlak`)
 conditional_logit    within units, odds ratio, for binary outcomes (statsmodels ``ConditionalLogit``;
                      :mod:`.conditional_logit`)
-multilevel_linear    between + within, times in units, random intercept and slope for time (``MixedLM``;
+multilevel_linear    between + within, times in units, random intercept and slope for time (REML, ``lmm.fit_lmm``;
                      :mod:`.multilevel`; spec name ``multilevel``)
 ===================  ======================================================================================
 
@@ -38,8 +38,8 @@ model-based SEs. Wald intervals on the normal scale, as every record (``interval
 first differences) are fit by weighted least squares with the layout's weight column (linearmodels
 ``weights=``), record ``design`` ``"weighted"``; the SEs treat the weights as fixed. The random-effects,
 Mundlak, conditional-logit and multilevel fits have no weighted version here (statsmodels' ConditionalLogit and
-MixedLM take no weights, and a weighted RE variance decomposition has no settled definition): a weighted spec
-that lists them is an error.
+the REML mixed model take no weights, and a weighted RE variance decomposition has no settled definition): a
+weighted spec that lists them is an error.
 
 **Records** (:mod:`analysis.estimators.records`): ``model`` the estimator, ``design`` "unweighted" or
 "weighted" ("multilevel" for the mixed model), ``vcov`` "cluster", "driscoll_kraay" or "model_based",
@@ -82,7 +82,7 @@ from analysis.estimators.panel.measurement import (
     with_lag,
     within_person_variance,
 )
-from analysis.estimators.panel.multilevel import GROWTH_STAGES, estimate_growth_multilevel, fit_growth_mixedlm
+from analysis.estimators.panel.multilevel import estimate_growth_multilevel, fit_growth_lmm
 from analysis.estimators.panel.mundlak import estimate_mundlak, fit_mundlak_model, mundlak_design
 from analysis.estimators.panel.pooled import estimate_pooled_ols, estimate_random_effects
 from analysis.estimators.panel.run import ESTIMATORS, FITS, RECORD_MODELS, run_panel_models
@@ -113,11 +113,11 @@ BETWEEN_TERM_LABEL = PanelLayout(entity="", time="").between_label
 
 __all__ = [
     "ATTENUATION_COLUMNS", "BETWEEN_TERM_LABEL", "COV_TYPES", "DESIGN", "ESTIMATORS", "FITS", "FIT_ERRORS",
-    "GROWTH_STAGES", "HAUSMAN_TEST", "KERNELS", "MUNDLAK_EXPOSURE_TEST", "MUNDLAK_TEST", "PANEL_TEST_COLUMNS",
+    "HAUSMAN_TEST", "KERNELS", "MUNDLAK_EXPOSURE_TEST", "MUNDLAK_TEST", "PANEL_TEST_COLUMNS",
     "RECORD_MODELS", "TEST_KEYS", "PanelExposure", "PanelOutcome", "PanelSpec", "WEIGHTED_DESIGN",
     "WEIGHTED_ESTIMATORS", "PanelLayout", "PanelOptions",
     "PanelSample", "attenuation_table", "default_bandwidth", "fit_conditional_logit", "fit_first_difference",
-    "fit_fixed_effects", "fit_growth_mixedlm", "fit_mundlak", "fit_mundlak_model", "fit_panel_multilevel",
+    "fit_fixed_effects", "fit_growth_lmm", "fit_mundlak", "fit_mundlak_model", "fit_panel_multilevel",
     "fit_pooled_ols", "fit_random_effects", "hausman", "multi_wave_rows", "mundlak_design", "mundlak_wald",
     "panel_tests", "panel_tests_frame", "prepare_panel", "run_panel_models", "standard_errors", "with_constant",
     "with_lag", "within_person_variance",

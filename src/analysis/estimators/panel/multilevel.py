@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from statsmodels.regression.mixed_linear_model import MixedLM
 
-from analysis.estimators.mixed import select_reml_fit
+from analysis.estimators.lmm import LMMResult, fit_lmm
+from analysis.estimators.mixed import convergence_text
 from analysis.estimators.panel.common import (
     PanelOptions,
     exposure_rows,
@@ -24,25 +24,18 @@ from analysis.estimators.panel.common import (
 )
 from analysis.estimators.panel.sample import FIT_ERRORS, PanelSample, persons, with_constant
 
-#: Optimizer stages of the growth model (:func:`analysis.estimators.mixed.select_reml_fit`): L-BFGS polished
-#: by BFGS, then Powell, then Nelder-Mead, each stage tried only if the previous one did not converge.
-GROWTH_STAGES = (((("lbfgs",), ("bfgs",)),), (("powell",),), (("nm",),))
 MODEL = "multilevel_linear"
 DESIGN = "multilevel"
 
 
-def fit_growth_mixedlm(y: np.ndarray, exog: pd.DataFrame, groups: np.ndarray, exog_re: np.ndarray):
-    """REML MixedLM; returns (result, optimizer label): the first fit that converges, else the best one.
-
-    First L-BFGS, then BFGS started at its solution: BFGS checks the gradient, so a premature L-BFGS stop
-    (../shared/TOOLING.md) is either polished or reported. This is 3-4 times faster than statsmodels' default
-    bfgs/lbfgs/cg sequence on a random-slope model at the same REML log-likelihood. When a variance sits on
-    the boundary (a random slope with no variance, say) the gradient optimizers do not converge; then
-    Powell, then Nelder-Mead (:data:`GROWTH_STAGES`, selected by :func:`analysis.estimators.mixed.select_reml_fit`).
-    If nothing converges, the fit with the highest log-likelihood is returned (``converged`` False).
+def fit_growth_lmm(y: np.ndarray, exog: pd.DataFrame, groups: np.ndarray, exog_re: np.ndarray) -> LMMResult:
+    """REML fit (lme4 ``lmer(y ~ 0 + exog + (0 + exog_re | groups), REML = TRUE)``) by the project's vectorised
+    fitter :func:`analysis.estimators.lmm.fit_lmm` (analytic REML gradient, L-BFGS-B then Newton refinement; the
+    same estimates as lme4 to about 1e-6, tests/reference/lmm/). It replaced statsmodels ``MixedLM`` (L-BFGS then
+    BFGS, Powell, Nelder-Mead), which loops over persons in Python at every evaluation (most of the GSS model
+    stage) and stopped a little short of lme4's optimum. A fit that does not converge keeps ``converged`` False.
     """
-    model = MixedLM(y, exog, groups=groups, exog_re=exog_re)
-    return select_reml_fit(lambda: model, GROWTH_STAGES)
+    return fit_lmm(y, exog, exog_re, groups)
 
 
 def estimate_growth_multilevel(p: PanelSample, options: PanelOptions) -> pd.DataFrame:
@@ -62,9 +55,8 @@ def estimate_growth_multilevel(p: PanelSample, options: PanelOptions) -> pd.Data
         t = (p.time - p.time.min()).to_numpy()
         exog_re = np.column_stack([np.ones(len(t)), t]) if slope else np.ones((len(t), 1))
         groups = pd.factorize(p.entities)[0]
-        result, optimizer = fit_growth_mixedlm(p.y.to_numpy(), exog, groups, exog_re)
-        params = pd.Series(np.asarray(result.fe_params), index=exog.columns)
-        bse = pd.Series(np.asarray(result.bse_fe), index=exog.columns)
+        result = fit_growth_lmm(p.y.to_numpy(float), exog, groups, exog_re)
+        params, bse = result.params, result.bse
     except FIT_ERRORS as err:
         return failed_panel_records(p, MODEL, err, used=used, options=options, vcov="model_based", design=DESIGN)
     cov_re = np.asarray(result.cov_re)
@@ -76,10 +68,10 @@ def estimate_growth_multilevel(p: PanelSample, options: PanelOptions) -> pd.Data
     else:
         random = (f"random intercept per {layout.unit} only (no {layout.unit} has 3+ {layout.period}s, so a random "
                   "slope is not identified beside the residual)")
-    note = (f"REML linear mixed model, {layout.period}s within {layout.units} (statsmodels MixedLM; "
+    note = (f"REML linear mixed model, {layout.period}s within {layout.units} (lmer; "
             f"{outcome_text(p)}): {random}; fixed effects exposure, time-varying and invariant covariates, "
-            f"{layout.period} dummies; {sample_text(p, len(used), used)}; SE model-based (bse_fe, inverse of the "
-            f"full Hessian), not cluster-robust; optimizer {optimizer}")
+            f"{layout.period} dummies; {sample_text(p, len(used), used)}; SE model-based, sigma^2 (X'V^-1 X)^-1 "
+            f"(lme4's vcov), not cluster-robust" + convergence_text(result))
     return panel_records(p, MODEL, exposure_rows(p, params, bse, options), n=len(used), used=used,
-                         converged=bool(result.converged), note=note, options=options, design=DESIGN,
+                         converged=result.converged, note=note, options=options, design=DESIGN,
                          vcov="model_based", n_groups=float(persons(used)), components=components)

@@ -43,7 +43,7 @@ and post-stratification of BRFSS), so a county's value borrows strength from its
 and state: adjusting for composition (age, race and ethnicity, language, insurance, rurality) matters
 all the more. **The county panel is descriptive** (:data:`PANEL_DESCRIPTIVE`).
 
-**Weights.** statsmodels' ``MixedLM`` accepts no weights, so the multilevel fits are **unweighted**
+**Weights.** The REML mixed model (as lme4's ``lmer`` here) takes no weights, so the multilevel fits are **unweighted**
 (each county counts once, a county of 500 people as much as Los Angeles). The population-weighted
 question is answered by the ``weighted`` design: state fixed effects with population weights. Every
 design uses one analytic sample per outcome x exposure x covariate set (complete cases on outcome,
@@ -55,9 +55,9 @@ a single county (DC), which carry no within-state contrast.
 ``g`` - statsmodels ``cov_type="cluster"`` with ``use_correction=False`` times ``G/(G-1)``, the convention of
 :mod:`analysis.estimators.vcov`. County panel: cluster-robust by county,
 linearmodels' uncorrected clustered covariance (``debiased=False``, absorbed effects not counted) times
-``G/(G-1)``. Multilevel: model-based, the inverse of the full Hessian (statsmodels ``bse_fe``; lme4's
-fixed-effect block would be a little smaller, see ../shared/TOOLING.md). Wald intervals on the normal
-scale, as every record (with about 40 state clusters a t reference would widen them by about 2%).
+``G/(G-1)``. Multilevel: model-based, ``sigma^2 (X'V^-1 X)^-1`` at the REML estimate (lme4's ``vcov``; the
+statsmodels ``MixedLM`` fits used before 2026-12 inverted the full Hessian, a little larger). Wald intervals on
+the normal scale, as every record (with about 40 state clusters a t reference would widen them by about 2%).
 
 **State random effects.** Besides the records, :func:`run_places_models` returns the state random
 effects of every multilevel fit (:data:`STATE_EFFECT_COLUMNS`): for each state the BLUP (conditional

@@ -111,8 +111,8 @@ def effects_table(records: pd.DataFrame, design: str, covariate_sets: Mapping[st
         notes.append("Adjustment: " + "; ".join(f"{s}: {covariate_sets[s] or 'none'}" for s in sets
                                                 if s in covariate_sets) + ".")
     if design == "multilevel":
-        notes.append("Counties within states, random state intercept and slope; unweighted (statsmodels MixedLM "
-                     "takes no weights); model-based SEs.")
+        notes.append("Counties within states, random state intercept and slope (REML, as lme4's lmer); unweighted "
+                     "(the mixed model takes no weights); model-based SEs.")
     elif design in ("unweighted", "weighted"):
         notes.append("Within-state associations (state fixed effects); SEs clustered by state (G/(G-1)); DC, a "
                      "single county, drops out."
