@@ -128,9 +128,16 @@ def one_blas_thread():
     """The stage's own process does its linear algebra on one BLAS thread, as the worker processes do
     (``estimators/runner.py``): OpenBLAS's second thread, on the small and tall matrices of these models, cost
     3-5 times the CPU of one (threads waiting on each other, worse on a loaded machine; measured on the cohort,
-    country and NHANES model stages, 2026-12-07) and made a fit's bits depend on where it ran."""
+    country and NHANES model stages, 2026-12-07) and made a fit's bits depend on where it ran.
+
+    threadpoolctl limits only the BLAS libraries already loaded, and a stage imports numpy and scipy (each with
+    its own OpenBLAS) after this is entered: ``OPENBLAS_NUM_THREADS`` makes those load with one thread (until
+    2026-12-08 they did not, and the stages' own fits ran on two threads)."""
+    import os
+
     from threadpoolctl import threadpool_limits
 
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
     return threadpool_limits(limits=1)
 
 

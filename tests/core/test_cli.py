@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 
@@ -70,3 +71,17 @@ def test_cli_names_no_study():
     code = "".join(n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str))
     for study in ("nhanes.", "gss", "places", "countries", "cohorts"):
         assert study not in code.replace("python -m analysis nhanes clean", ""), study
+
+
+def test_a_stage_loads_numpy_and_scipy_blas_on_one_thread():
+    """A stage imports numpy and scipy after ``one_blas_thread`` is entered (threadpoolctl alone limited only the
+    libraries already loaded: the stages' own fits ran on every core). A fresh process, as a stage is."""
+    code = ("from analysis import cli\n"
+            "with cli.one_blas_thread():\n"
+            "    import numpy, scipy.linalg\n"
+            "    from threadpoolctl import threadpool_info\n"
+            "    print(sorted({i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas'}))\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "OPENBLAS_NUM_THREADS": ""})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[1]"

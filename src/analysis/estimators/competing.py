@@ -88,34 +88,32 @@ def finegray_expand(data: pd.DataFrame, *, duration: str, status: str, cause: in
     keep = holds[: len(ctime)]
     keep[0] = True
 
-    rows, starts, stops, weights = [], [], [], []
+    # each subject's rows in order: its own interval, then (a competing event only) one row per later censoring
+    # interval that holds an event of interest, weighted G(start of the interval) / G(at its event); built by
+    # array indexing (the same values as a loop over subjects, at a fraction of its time)
     competing = (code != 0) & (code != cause)
-    for i in range(len(time)):
-        if not competing[i]:
-            rows.append(i)
-            starts.append(zero)
-            stops.append(time[i])
-            weights.append(1.0)
-            continue
-        j = int(np.searchsorted(ctime, time[i], side="left"))  # first ctime >= time
-        rows.append(i)
-        starts.append(zero)
-        stops.append(ctime[j])
-        weights.append(1.0)
-        base = cprob[j]
-        for k in range(j + 1, len(ctime)):
-            if keep[k]:
-                rows.append(i)
-                starts.append(ctime[k - 1])
-                stops.append(ctime[k])
-                weights.append(cprob[k] / base)
-    rows = np.asarray(rows)
+    n = len(time)
+    j = np.searchsorted(ctime, time, side="left")  # first ctime >= time (read for competing events only)
+    kept = np.flatnonzero(keep)
+    first = np.searchsorted(kept, j, side="right")  # the first kept interval after j
+    counts = 1 + np.where(competing, len(kept) - first, 0)
+    rows = np.repeat(np.arange(n), counts)
+    pos = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)  # 0: the subject's own row
+    own = pos == 0
+    extra = ~own
+    k = kept[(first[rows] + pos - 1)[extra]]
+    starts = np.full(len(rows), zero, dtype=float)
+    starts[extra] = ctime[k - 1]
+    stops = np.where(competing, ctime[np.minimum(j, len(ctime) - 1)], time)[rows]
+    stops[extra] = ctime[k]
+    weights = np.ones(len(rows))
+    weights[extra] = cprob[k] / cprob[j[rows[extra]]]
     out = data.iloc[rows].reset_index(drop=True)
-    out[FG_START] = np.asarray(starts)
-    out[FG_STOP] = np.asarray(stops)
+    out[FG_START] = starts
+    out[FG_STOP] = stops
     out[FG_STATUS] = (code[rows] == cause).astype(float)
     user = np.ones(len(time)) if weight is None else pd.to_numeric(data[weight]).to_numpy(dtype=float)
-    out[FG_WEIGHT] = np.asarray(weights) * user[rows]
+    out[FG_WEIGHT] = weights * user[rows]
     out[FG_ROW] = rows
     return out
 

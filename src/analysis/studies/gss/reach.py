@@ -236,7 +236,10 @@ def describe_digital(long: pd.DataFrame, top_code: float) -> pd.DataFrame:
     rows = []
     for column in ("web_hours", "email_hours"):
         log_column = f"log_{column}"
-        both = long[long[log_column].notna()].groupby("person_id").filter(lambda g: len(g) == 2)
+        answered = long[long[log_column].notna()]
+        # the rows of persons answering in both waves, in their order (groupby.filter's rows, without its Python
+        # call per person)
+        both = answered[answered.groupby("person_id")["person_id"].transform("size") == 2]
         within_sd = float((both[log_column] - both.groupby("person_id")[log_column].transform("mean")).std(ddof=1))
         for wave, part in long[long[column].notna()].groupby("wave"):
             values = part[column]
