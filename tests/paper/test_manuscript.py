@@ -234,3 +234,20 @@ def test_gss_file_without_the_pooled_icc_is_an_error(tmp_path):
     io.write_csv(tmp_path / "gss_reliability.csv", gss[gss["measure"] != "social_contact_index"])
     with pytest.raises(paper.PaperError, match="pooled social_contact_index"):
         paper.reliability_context(tmp_path)
+
+
+def test_pandoc_is_chosen_once_before_the_renders_and_must_write_typst(monkeypatch):
+    """pypandoc chooses its pandoc on first use by trying each candidate and keeping the newest in a module global;
+    a render thread starting meanwhile read the first candidate (Debian's pandoc 2.17, no Typst writer) and failed
+    in CI. ``pandoc_path`` makes the choice in one thread before the renders: after it, the global holds the
+    bundled pandoc. A pandoc without a Typst writer is a clear error, not pandoc's list of formats."""
+    import pypandoc
+
+    monkeypatch.setitem(vars(pypandoc), "__pandoc_path", None)  # as in a fresh process: nothing chosen yet
+    monkeypatch.setitem(vars(pypandoc), "__version", None)
+    path = paper.pandoc_path()
+    assert vars(pypandoc)["__pandoc_path"] == path and path.endswith("pypandoc/files/pandoc")
+    assert "typst" in pypandoc.get_pandoc_formats()[1]
+    monkeypatch.setattr(pypandoc, "get_pandoc_version", lambda: "2.17.1.1")
+    with pytest.raises(paper.PaperError, match=r"pandoc 2\.17\.1 at .* has no Typst writer.*>= 3\.1\.2"):
+        paper.pandoc_path()

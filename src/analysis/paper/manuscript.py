@@ -784,12 +784,35 @@ def _pandoc_args(reports: Path) -> list[str]:
             f"--resource-path={reports}"]
 
 
+#: The oldest pandoc with a Typst writer (added in pandoc 3.1.2); pypandoc_binary ships 3.9.
+PANDOC_MIN = (3, 1, 2)
+
+
+def pandoc_path() -> str:
+    """The pandoc the documents are rendered with, chosen once (pypandoc's newest: its bundled binary).
+
+    pypandoc chooses lazily, on its first call, by trying each candidate in turn and keeping the newest in a
+    module global; a second thread calling meanwhile can read the first candidate it tried (here Debian's
+    /usr/bin/pandoc 2.17, which has no Typst writer: "Invalid output format! Got typst", seen once in CI with the
+    renders in two threads, and an HTML rendered by the older pandoc would differ silently). So the choice is made
+    here, in one thread, before any render, and checked."""
+    import pypandoc
+
+    path = pypandoc.get_pandoc_path()
+    version = tuple(int(part) for part in re.findall(r"\d+", pypandoc.get_pandoc_version())[:3])
+    if version < PANDOC_MIN:
+        raise PaperError(f"pandoc {'.'.join(map(str, version))} at {path} has no Typst writer; the paper needs pandoc "
+                         f">= {'.'.join(map(str, PANDOC_MIN))} (pypandoc_binary in requirements.txt: `make setup`)")
+    return path
+
+
 def build_paper(reports: Path, params: Params, n_jobs: int = 1) -> list[Path]:
     """Render the main paper and the supplement: ``paper.md``/``.html``/``.pdf`` and ``supplement.md``/``.html``/
     ``.pdf`` under ``reports`` (HTML self-contained, figures embedded; PDF by Typst), with the sample-flow figure.
     ``n_jobs`` threads render the HTML and PDF files (the same bytes for any ``n_jobs``)."""
     import pypandoc
 
+    pandoc_path()  # before the threads: pypandoc picks its pandoc lazily, and not thread-safely
     reports = Path(reports)
     # the flow figure first (the documents embed it, so it must exist before they render); each file atomic
     written: list[Path] = draw_sample_flow(reports, params)
