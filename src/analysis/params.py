@@ -14,15 +14,7 @@ from typing import Any
 
 from analysis.core.config import MIRROR_ENV, REGISTRY, ConfigError, data_mirror
 from analysis.core.fetch import FetchError, load_registry
-from analysis.core.settings import (
-    SharedParams,
-    check_stage_slice,
-    check_top_level,
-    params_path,
-    read_yaml,
-    study_names,
-    validate,
-)
+from analysis.core.settings import SharedParams, params_path, read_params, study_names, validate
 from analysis.studies.cohorts.inputs import cohort_file_problems
 from analysis.studies.cohorts.settings import CohortsSettings
 from analysis.studies.countries.settings import CountriesSettings
@@ -49,10 +41,7 @@ assert set(study_names()) == {"nhanes", "gss", "places", "countries", "cohorts"}
 
 def load(path: str | Path | None = None) -> Params:
     """The whole of params.yaml, validated; one ConfigError lists every problem."""
-    path = params_path(path)
-    data = read_yaml(path)
-    check_top_level(data, path)
-    check_stage_slice(data, path)
+    path, data = read_params(path)
     return validate(Params, data, path)
 
 

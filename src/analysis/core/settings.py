@@ -358,24 +358,28 @@ def check_stage_slice(data: Mapping[str, Any], path: str | Path = PARAMS_FILE) -
                           "rewrites it first")
 
 
-def load_shared(path: str | Path | None = None) -> SharedParams:
-    """The shared sections of params.yaml, validated (the stages that belong to no study: fetch, the index)."""
+def read_params(path: str | Path | None = None) -> tuple[Path, dict[str, Any]]:
+    """params.yaml parsed, for every loader: its top-level keys checked, and under DVC the stage's own params file
+    compared with it (:func:`check_stage_slice`). Returns the path and the raw mapping, not yet validated."""
     path = params_path(path)
     data = read_yaml(path)
     check_top_level(data, path)
     check_stage_slice(data, path)
+    return path, data
+
+
+def load_shared(path: str | Path | None = None) -> SharedParams:
+    """The shared sections of params.yaml, validated (the stages that belong to no study: fetch, the index)."""
+    path, data = read_params(path)
     return validate(SharedParams, {k: data[k] for k in SHARED_SECTIONS if k in data}, path)
 
 
 def load_study(study: str, model: type[S], path: str | Path | None = None) -> Any:
     """The shared sections and ``study``'s own section of params.yaml, validated: ``.data``, ``.compute``,
     ``.disclosure``, ``.reliability``, ``.reports`` and ``.<study>`` (an instance of ``model``)."""
-    path = params_path(path)
-    data = read_yaml(path)
-    check_top_level(data, path)
+    path, data = read_params(path)
     if study not in data:
         raise ConfigError(f"{path}: missing section '{study}:'")
-    check_stage_slice(data, path)
     picked = {k: data[k] for k in (*SHARED_SECTIONS, study) if k in data}
     return validate(_study_model(study, model), picked, path)
 
